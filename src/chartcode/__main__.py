@@ -1,0 +1,3 @@
+from chartcode.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Bring notes and codes into an audit database: atomic, streaming, line-numbered errors."""

@@ -1,0 +1,352 @@
+"""Import chart notes: CSV, JSON Lines, or a folder of .txt files (one note per file).
+
+Streaming and atomic: rows are validated and inserted in batches inside one transaction,
+and the first bad row rolls everything back with an error naming file, line and problem.
+Re-importing the same notes changes nothing (same note_id and same content is skipped; the
+same note_id with other content is an error).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chartcode.errors import UserError
+from chartcode.importers.lines import LineReader, Progress, check_encoding, csv_rows, open_for_lines, parse_date
+from chartcode.store.store import Store, utcnow
+
+COLUMNS = ("record_id", "note_id", "note_date", "note_type", "author", "text")
+REQUIRED = ("record_id", "note_id", "text")
+BATCH = 2000
+FORMATS = ("csv", "tsv", "jsonl", "folder")
+
+
+@dataclass
+class ImportResult:
+    file: str
+    format: str
+    rows: int = 0
+    new: int = 0
+    unchanged: int = 0
+    records_new: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"{self.file}: {self.rows} notes read, {self.new} new, {self.unchanged} already imported,"
+                f" {self.records_new} new records ({self.seconds:.1f} s)")
+
+
+@dataclass
+class _Row:
+    line: int
+    record_id: str
+    note_id: str
+    note_date: str | None
+    note_type: str | None
+    author: str | None
+    text: str
+
+    @property
+    def sha(self) -> str:
+        h = hashlib.sha256()
+        for part in (self.record_id, self.note_date or "", self.note_type or "", self.author or "", self.text):
+            h.update(part.encode("utf-8"))
+            h.update(b"\x1f")
+        return h.hexdigest()
+
+
+def detect_format(path: Path, fmt: str | None) -> str:
+    if fmt:
+        if fmt not in FORMATS:
+            raise UserError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
+        return fmt
+    if path.is_dir():
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".tsv":
+        return "tsv"
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    raise UserError(f"{path}: cannot tell the format from the name; pass --format csv|tsv|jsonl|folder")
+
+
+def parse_mapping(pairs: list[str] | tuple[str, ...] | None) -> dict[str, str]:
+    """``["record_id=PatientID", ...]`` -> {"record_id": "PatientID"}."""
+    out: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, column = pair.partition("=")
+        key, column = key.strip(), column.strip()
+        if not sep or not column:
+            raise UserError(f"--map {pair!r}: write --map FIELD=COLUMN, e.g. --map record_id=PatientID")
+        if key not in COLUMNS:
+            raise UserError(f"--map {pair!r}: {key!r} is not one of: {', '.join(COLUMNS)}")
+        out[key] = column
+    return out
+
+
+def import_notes(
+    store: Store,
+    path: str | Path,
+    *,
+    fmt: str | None = None,
+    mapping: dict[str, str] | None = None,
+    encoding: str = "utf-8",
+    date_format: str | None = None,
+    pattern: str | None = None,
+    actor: str = "system",
+    progress: Progress | None = None,
+) -> ImportResult:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder")
+    fmt = detect_format(path, fmt)
+    check_encoding(encoding)
+    started = time.perf_counter()
+    result = ImportResult(file=str(path), format=fmt)
+    if fmt == "folder":
+        rows = _folder_rows(path, encoding, pattern, date_format, progress)
+        sha = None
+    else:
+        if path.is_dir():
+            raise UserError(f"{path}: is a folder; pass --format folder (or leave --format out)")
+        if pattern:
+            raise UserError("--pattern applies only to a folder of .txt files")
+        rows = _file_rows(path, fmt, mapping or {}, encoding, date_format, progress)
+        sha = _sha256(path)
+    try:
+        _write(store, path, rows, sha, actor, result)
+    except _NothingNew:
+        pass  # every note was already there: the database is left exactly as it was
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+class _NothingNew(Exception):
+    pass
+
+
+def _write(store: Store, path: Path, rows: Iterator[_Row], sha: str | None, actor: str, result: ImportResult) -> None:
+    with store.write() as db:
+        conn = db.conn
+        now = utcnow()
+        cur = conn.execute(
+            "INSERT INTO imports(at, actor, kind, file_name, file_sha256) VALUES (?, ?, 'notes', ?, ?)",
+            [now, actor, path.name, sha])
+        import_id = cur.lastrowid
+        max_before = conn.execute("SELECT coalesce(max(id), 0) FROM notes").fetchone()[0]
+        batch: list[_Row] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= BATCH:
+                _flush(conn, batch, import_id, now, result, str(path))
+                batch = []
+        _flush(conn, batch, import_id, now, result, str(path))
+        if result.new == 0:
+            raise _NothingNew
+        conn.execute("INSERT INTO notes_fts(rowid, text) SELECT id, text FROM notes WHERE id > ?", [max_before])
+        conn.execute(
+            "UPDATE imports SET rows_read = ?, rows_new = ?, rows_unchanged = ? WHERE id = ?",
+            [result.rows, result.new, result.unchanged, import_id])
+        store._history(db, actor, "import_notes", reason=f"{path.name}: {result.new} notes, "
+                       f"{result.records_new} new records", new=import_id, at=now)
+
+
+def _flush(conn, batch: list[_Row], import_id: int, now: str, result: ImportResult, shown: str) -> None:
+    if not batch:
+        return
+    seen: dict[str, _Row] = {}
+    for r in batch:
+        if r.note_id in seen:
+            raise UserError(f"{shown}:{r.line}: duplicate note_id {r.note_id!r} (first at line {seen[r.note_id].line})")
+        seen[r.note_id] = r
+    existing: dict[str, tuple[str, int, int | None]] = {}
+    ids = list(seen)
+    for i in range(0, len(ids), 900):
+        chunk = ids[i:i + 900]
+        q = f"SELECT note_id, content_sha, import_id, source_line FROM notes WHERE note_id IN ({','.join('?' * len(chunk))})"
+        for note_id, sha, imp, line in conn.execute(q, chunk):
+            existing[note_id] = (sha, imp, line)
+    new_rows = []
+    for r in batch:
+        result.rows += 1
+        old = existing.get(r.note_id)
+        if old is None:
+            new_rows.append(r)
+            continue
+        sha, imp, line = old
+        if imp == import_id:
+            raise UserError(f"{shown}:{r.line}: duplicate note_id {r.note_id!r} (first at line {line})")
+        if sha != r.sha:
+            raise UserError(
+                f"{shown}:{r.line}: note_id {r.note_id!r} was already imported with different content"
+                f" (import #{imp}); notes are never overwritten - give the new note its own note_id")
+        result.unchanged += 1
+    if not new_rows:
+        return
+    record_ids = list(dict.fromkeys(r.record_id for r in new_rows))
+    before = conn.total_changes
+    conn.executemany("INSERT OR IGNORE INTO records(id, added_at, import_id) VALUES (?, ?, ?)",
+                     [(rid, now, import_id) for rid in record_ids])
+    result.records_new += conn.total_changes - before
+    conn.executemany(
+        "INSERT INTO notes(note_id, record_id, note_date, note_type, author, text, content_sha, import_id, source_line)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(r.note_id, r.record_id, r.note_date, r.note_type, r.author, r.text, r.sha, import_id, r.line)
+         for r in new_rows])
+    result.new += len(new_rows)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _make_row(shown: str, line: int, values: dict[str, Any], date_format: str | None) -> _Row:
+    def text(key: str) -> str | None:
+        v = values.get(key)
+        if v is None:
+            return None
+        if isinstance(v, (dict, list)):
+            raise UserError(f"{shown}:{line}: {key} must be text, not a {'list' if isinstance(v, list) else 'object'}")
+        if isinstance(v, bool):
+            raise UserError(f"{shown}:{line}: {key} must be text, not true/false")
+        return str(v)
+
+    record_id = (text("record_id") or "").strip()
+    if not record_id:
+        raise UserError(f"{shown}:{line}: empty record_id")
+    note_id = (text("note_id") or "").strip()
+    if not note_id:
+        raise UserError(f"{shown}:{line}: empty note_id")
+    body = text("text")
+    if body is None or not body.strip():
+        raise UserError(f"{shown}:{line}: note {note_id!r} has no text")
+    if "\x00" in body:
+        raise UserError(f"{shown}:{line}: note {note_id!r} contains a NUL byte")
+    raw_date = (text("note_date") or "").strip()
+    note_date = None
+    if raw_date:
+        try:
+            note_date = parse_date(raw_date, date_format)
+        except ValueError as exc:
+            raise UserError(f"{shown}:{line}: {exc}") from None
+    return _Row(
+        line=line,
+        record_id=record_id,
+        note_id=note_id,
+        note_date=note_date,
+        note_type=(text("note_type") or "").strip() or None,
+        author=(text("author") or "").strip() or None,
+        text=body,
+    )
+
+
+def _file_rows(path: Path, fmt: str, mapping: dict[str, str], encoding: str, date_format: str | None,
+               progress: Progress | None) -> Iterator[_Row]:
+    shown = str(path)
+    fh, size = open_for_lines(path)
+    with fh:
+        lines = LineReader(fh, shown, encoding, total=size, progress=progress)
+        if fmt == "jsonl":
+            yield from _jsonl_rows(lines, mapping, date_format)
+            return
+        rows = csv_rows(lines, delimiter="\t" if fmt == "tsv" else ",")
+        try:
+            header_line, header = next(rows)
+        except StopIteration:
+            raise UserError(f"{shown}:1: the file is empty (expected a header row: {', '.join(COLUMNS)})") from None
+        header = [h.strip() for h in header]
+        dup = {h for h in header if header.count(h) > 1 and h}
+        if dup:
+            raise UserError(f"{shown}:{header_line}: column {sorted(dup)[0]!r} appears twice in the header")
+        index: dict[str, int] = {}
+        for key in COLUMNS:
+            column = mapping.get(key, key)
+            if column in header:
+                index[key] = header.index(column)
+            elif key in REQUIRED or key in mapping:
+                hint = f"; map another column with --map {key}=COLUMN" if key not in mapping else ""
+                raise UserError(
+                    f"{shown}:{header_line}: missing column {column!r} (found: {', '.join(header)}){hint}")
+        width = len(header)
+        for line, cells in rows:
+            if len(cells) != width:
+                raise UserError(f"{shown}:{line}: {len(cells)} values but the header has {width} columns"
+                                " (a stray delimiter or an unquoted line break?)")
+            yield _make_row(shown, line, {k: cells[i] for k, i in index.items()}, date_format)
+
+
+def _jsonl_rows(lines: LineReader, mapping: dict[str, str], date_format: str | None) -> Iterator[_Row]:
+    shown = lines.shown
+    for raw in lines:
+        if not raw.strip():
+            continue
+        line = lines.line_no
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{shown}:{line}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise UserError(f"{shown}:{line}: each line must be a JSON object with {', '.join(REQUIRED)}")
+        values = {}
+        for key in COLUMNS:
+            name = mapping.get(key, key)
+            if name in obj:
+                values[key] = obj[name]
+            elif key in REQUIRED:
+                raise UserError(f"{shown}:{line}: missing key {name!r}")
+        yield _make_row(shown, line, values, date_format)
+
+
+def _folder_rows(root: Path, encoding: str, pattern: str | None, date_format: str | None,
+                 progress: Progress | None) -> Iterator[_Row]:
+    regex = None
+    if pattern:
+        try:
+            regex = re.compile(pattern)
+        except re.error as exc:
+            raise UserError(f"--pattern {pattern!r}: not a valid regular expression ({exc})") from None
+        unknown = set(regex.groupindex) - set(COLUMNS)
+        if unknown:
+            raise UserError(f"--pattern: unknown group(s) {', '.join(sorted(unknown))} (use {', '.join(COLUMNS[:-1])})")
+    files = sorted(p for p in root.rglob("*.txt") if p.is_file())
+    if not files:
+        raise UserError(f"{root}: no .txt files found")
+    for i, f in enumerate(files, 1):
+        rel = f.relative_to(root).as_posix()
+        values: dict[str, Any] = {}
+        if len(f.relative_to(root).parts) > 1:
+            values["record_id"] = f.relative_to(root).parts[0]
+        values["note_id"] = rel[:-4]
+        if regex is not None:
+            m = regex.search(rel)
+            if m is None:
+                raise UserError(f"{f}: the file name does not match --pattern {pattern!r}")
+            values.update({k: v for k, v in m.groupdict().items() if v is not None})
+        if not values.get("record_id"):
+            raise UserError(f"{f}: cannot tell the record id; put each record's notes in a sub-folder named"
+                            " after the record, or pass --pattern with a (?P<record_id>...) group")
+        raw = f.read_bytes()
+        if b"\x00" in raw:
+            line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+            raise UserError(f"{f}:{line}: contains a NUL byte; the file is binary or corrupted")
+        try:
+            values["text"] = raw.decode("utf-8-sig" if check_encoding(encoding) == "utf-8" else encoding)
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise UserError(f"{f}:{line}: not valid {encoding} text; if the file was saved in another encoding,"
+                            " pass --encoding (for example --encoding cp1252)") from None
+        if progress:
+            progress(i, len(files))
+        yield _make_row(str(f), 1, values, date_format)

@@ -1,0 +1,142 @@
+"""The audit database schema, as recorded migrations (sqlite-utils ``Migrations``).
+
+Every table is STRICT. ``history`` is append-only: triggers make the database itself
+refuse UPDATE and DELETE on it. Record-level codes use ``note_key = ''`` (not NULL) so the
+one-code-per-coder-record-note-field rule is a plain UNIQUE constraint.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("chartcode")
+
+SCHEMA_V1 = [
+    """CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT
+    ) STRICT""",
+    """CREATE TABLE codebooks (
+        hash TEXT PRIMARY KEY,
+        codebook_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        title TEXT NOT NULL,
+        source_yaml TEXT NOT NULL,
+        canonical_json TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 0
+    ) STRICT""",
+    "CREATE UNIQUE INDEX codebooks_one_active ON codebooks(active) WHERE active = 1",
+    """CREATE TABLE coders (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('coder', 'supervisor', 'lead')),
+        added_at TEXT NOT NULL
+    ) STRICT""",
+    """CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT,
+        kind TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        file_sha256 TEXT,
+        rows_read INTEGER NOT NULL DEFAULT 0,
+        rows_new INTEGER NOT NULL DEFAULT 0,
+        rows_unchanged INTEGER NOT NULL DEFAULT 0
+    ) STRICT""",
+    """CREATE TABLE records (
+        id TEXT PRIMARY KEY CHECK (length(id) > 0),
+        added_at TEXT NOT NULL,
+        import_id INTEGER REFERENCES imports(id)
+    ) STRICT""",
+    """CREATE TABLE notes (
+        id INTEGER PRIMARY KEY,
+        note_id TEXT NOT NULL UNIQUE CHECK (length(note_id) > 0),
+        record_id TEXT NOT NULL REFERENCES records(id),
+        note_date TEXT,
+        note_type TEXT,
+        author TEXT,
+        text TEXT NOT NULL,
+        content_sha TEXT NOT NULL,
+        import_id INTEGER REFERENCES imports(id),
+        source_line INTEGER
+    ) STRICT""",
+    "CREATE INDEX notes_by_record ON notes(record_id, note_date, id)",
+    """CREATE VIRTUAL TABLE notes_fts USING fts5(
+        text, content='notes', content_rowid='id', tokenize='porter unicode61'
+    )""",
+    """CREATE TABLE assignments (
+        coder TEXT NOT NULL REFERENCES coders(name),
+        record_id TEXT NOT NULL REFERENCES records(id),
+        assigned_at TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'manual',
+        status TEXT NOT NULL DEFAULT 'not_started'
+            CHECK (status IN ('not_started', 'in_progress', 'done')),
+        submitted_at TEXT,
+        flagged INTEGER NOT NULL DEFAULT 0,
+        flag_comment TEXT,
+        PRIMARY KEY (coder, record_id)
+    ) STRICT""",
+    "CREATE INDEX assignments_by_record ON assignments(record_id)",
+    """CREATE TABLE codes (
+        id INTEGER PRIMARY KEY,
+        coder TEXT NOT NULL REFERENCES coders(name),
+        record_id TEXT NOT NULL REFERENCES records(id),
+        note_key TEXT NOT NULL DEFAULT '',
+        field TEXT NOT NULL,
+        value ANY,
+        memo TEXT,
+        submitted_value ANY,
+        submitted_at TEXT,
+        codebook_hash TEXT NOT NULL REFERENCES codebooks(hash),
+        updated_at TEXT NOT NULL,
+        UNIQUE (coder, record_id, note_key, field)
+    ) STRICT""",
+    "CREATE INDEX codes_by_record ON codes(record_id, note_key, field)",
+    """CREATE TABLE consensus (
+        id INTEGER PRIMARY KEY,
+        record_id TEXT NOT NULL REFERENCES records(id),
+        note_key TEXT NOT NULL DEFAULT '',
+        field TEXT NOT NULL,
+        value ANY,
+        reason TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        codebook_hash TEXT NOT NULL REFERENCES codebooks(hash),
+        UNIQUE (record_id, note_key, field)
+    ) STRICT""",
+    """CREATE TABLE history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        coder TEXT,
+        record_id TEXT,
+        note_id TEXT,
+        field TEXT,
+        old_value ANY,
+        new_value ANY,
+        reason TEXT,
+        codebook_hash TEXT
+    ) STRICT""",
+    "CREATE INDEX history_by_coder ON history(coder, id)",
+    "CREATE INDEX history_by_record ON history(record_id, id)",
+    """CREATE TRIGGER history_is_append_only_update BEFORE UPDATE ON history
+       BEGIN SELECT RAISE(ABORT, 'history is append-only: rows cannot be changed'); END""",
+    """CREATE TRIGGER history_is_append_only_delete BEFORE DELETE ON history
+       BEGIN SELECT RAISE(ABORT, 'history is append-only: rows cannot be deleted'); END""",
+]
+
+
+@migrations()
+def m001_initial_schema(db: Database) -> None:
+    for statement in SCHEMA_V1:
+        db.conn.execute(statement)
+
+
+def apply(db: Database) -> None:
+    migrations.apply(db)
+
+
+def pending(db: Database) -> list[str]:
+    return [m.name for m in migrations.pending(db)]

@@ -1,0 +1,558 @@
+"""The audit store: records, notes, coders, codes, consensus and their history.
+
+Every coding action is one committed transaction that also appends to ``history``
+(who, UTC time, old -> new, reason). The store knows nothing of any user interface and
+is safe to use from worker threads (each thread gets its own connection).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chartcode.codebook import Codebook, CodeError, Field, diff, load_codebook
+from chartcode.errors import UserError
+from chartcode.store import schema
+from chartcode.store.connection import Connections, create_private_file, write_transaction
+
+ROLES = ("coder", "supervisor", "lead")
+APP_ID = "chartcode"
+
+
+def utcnow() -> str:
+    """UTC time as ISO 8601 with microseconds and a Z."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class CodeChange:
+    """What one coding action did. ``changed`` is False when the value was already there."""
+
+    coder: str
+    record_id: str
+    note_id: str | None
+    field: str
+    old: Any
+    new: Any
+    changed: bool
+    history_id: int | None
+    at: str
+
+
+class Store:
+    """One audit database. Build with :meth:`create` or :meth:`open`; close when done."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._conns = Connections(self.path)
+        self._codebook: Codebook | None = None
+        self._codebook_hash: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        codebook: Codebook,
+        *,
+        title: str | None = None,
+        audit: dict[str, Any] | None = None,
+        audit_source: str | None = None,
+        coders: Iterable[tuple[str, str]] = (),
+        actor: str = "system",
+    ) -> Store:
+        path = Path(path)
+        if path.exists():
+            raise UserError(f"{path}: already exists; choose a new file name or open the existing audit")
+        if not path.parent.exists():
+            raise UserError(f"{path.parent}: no such folder")
+        create_private_file(path)
+        store = cls(path)
+        try:
+            db = store.db
+            db.conn.execute("PRAGMA application_id = 1128809283")  # 'CHAR'
+            schema.apply(db)
+            now = utcnow()
+            with store.write() as db:
+                meta = {
+                    "app": APP_ID,
+                    "created_at": now,
+                    "title": title or (audit or {}).get("title") or codebook.title,
+                    "audit_id": (audit or {}).get("id") or codebook.id,
+                    "audit_yaml": audit_source or "",
+                    "audit_json": json.dumps(audit or {}, sort_keys=True, default=str),
+                    "deid_salt": secrets.token_hex(16),
+                }
+                db.conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
+                store._insert_codebook(db, codebook, active=True, at=now)
+                store._history(db, actor, "create", reason=f"audit created with codebook {codebook.id} {codebook.version}",
+                               new=codebook.hash, at=now)
+                for name, role in coders:
+                    store._add_coder(db, name, role, actor, now)
+        except BaseException:
+            store.close()
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.unlink(f"{path}{suffix}")
+                except FileNotFoundError:
+                    pass
+            raise
+        return store
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        path = Path(path)
+        if not path.exists():
+            raise UserError(f"{path}: no such audit database (create one with `chartcode init`)")
+        if path.is_dir():
+            raise UserError(f"{path}: is a folder, not an audit database")
+        store = cls(path)
+        try:
+            db = store.db
+            try:
+                ok = "meta" in db.table_names() and db.execute(
+                    "SELECT value FROM meta WHERE key = 'app'"
+                ).fetchone() == (APP_ID,)
+            except sqlite3.DatabaseError:
+                ok = False
+            if not ok:
+                raise UserError(f"{path}: not a chartcode audit database")
+            if schema.pending(db):
+                schema.apply(db)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._conns.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def db(self):  # sqlite_utils.Database for the calling thread
+        return self._conns.get()
+
+    def write(self):
+        """Context manager: one committed write transaction on this thread's connection."""
+        return write_transaction(self.db)
+
+    # ------------------------------------------------------------------ meta
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    @property
+    def title(self) -> str:
+        return self.meta("title") or ""
+
+    @property
+    def audit(self) -> dict[str, Any]:
+        return json.loads(self.meta("audit_json") or "{}")
+
+    # ------------------------------------------------------------------ codebook
+    def _insert_codebook(self, db, codebook: Codebook, *, active: bool, at: str) -> None:
+        if active:
+            db.conn.execute("UPDATE codebooks SET active = 0 WHERE active = 1")
+        db.conn.execute(
+            "INSERT INTO codebooks(hash, codebook_id, version, title, source_yaml, canonical_json, added_at, active)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(hash) DO UPDATE SET active = excluded.active",
+            [codebook.hash, codebook.id, codebook.version, codebook.title, codebook.source,
+             codebook.canonical_json(), at, int(active)],
+        )
+
+    @property
+    def codebook(self) -> Codebook:
+        """The active codebook, as stored in the database (never the file on disk)."""
+        row = self.db.execute("SELECT hash, source_yaml FROM codebooks WHERE active = 1").fetchone()
+        if row is None:
+            raise UserError(f"{self.path}: the database has no active codebook")
+        if self._codebook is None or self._codebook_hash != row[0]:
+            self._codebook = load_codebook(f"{self.path}[codebook {row[0][:12]}]", text=row[1])
+            self._codebook_hash = row[0]
+        return self._codebook
+
+    def codebook_versions(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query(
+            "SELECT hash, codebook_id, version, title, added_at, active FROM codebooks ORDER BY added_at")]
+
+    def compare_codebook(self, other: Codebook) -> list:
+        """Changes from the stored codebook to ``other`` (empty when identical in meaning)."""
+        return diff(self.codebook, other)
+
+    def require_codebook(self, other: Codebook, shown: str) -> None:
+        """Refuse to go on when ``other`` differs from the stored codebook; say what changed."""
+        changes = self.compare_codebook(other)
+        if not changes:
+            return
+        raise UserError(
+            f"{shown}: differs from the codebook stored in {self.path} "
+            f"({self.codebook.id} {self.codebook.version}, {self.codebook.short_hash}); stored codes keep the "
+            f"stored meaning. Review the changes, then run `chartcode codebook upgrade {self.path} {shown}`:",
+            problems=[f"  {c}" for c in changes],
+        )
+
+    def upgrade_codebook(self, new: Codebook, *, actor: str, accept_review: bool = False) -> list:
+        """Make ``new`` the active codebook if no stored code would change meaning."""
+        changes = self.compare_codebook(new)
+        if not changes:
+            return []
+        conflicts = []
+        for ch in changes:
+            if ch.severity != "breaking" or ch.field is None:
+                continue
+            n = self.db.execute(
+                "SELECT (SELECT count(*) FROM codes WHERE field = ?) + (SELECT count(*) FROM consensus WHERE field = ?)",
+                [ch.field, ch.field]).fetchone()[0]
+            if n:
+                conflicts.append(f"  {ch} - {n} stored code(s) use this field")
+        if conflicts:
+            raise UserError("the new codebook would re-interpret stored codes; not upgraded:", problems=conflicts)
+        review = [c for c in changes if c.severity == "review"]
+        if review and not accept_review:
+            raise UserError(
+                "the new codebook changes wording coders see; re-run with --yes to accept:",
+                problems=[f"  {c}" for c in review],
+            )
+        old_hash = self.codebook.hash
+        with self.write() as db:
+            now = utcnow()
+            self._insert_codebook(db, new, active=True, at=now)
+            self._history(db, actor, "codebook", old=old_hash, new=new.hash, at=now,
+                          reason=f"codebook upgraded to {new.id} {new.version}")
+        return changes
+
+    # ------------------------------------------------------------------ coders
+    def _add_coder(self, db, name: str, role: str, actor: str, at: str) -> bool:
+        if not name or not name.strip() or len(name) > 64 or any(c in name for c in "\n\r\t,"):
+            raise UserError(f"coder name {name!r} must be 1-64 characters without commas or tabs")
+        if role not in ROLES:
+            raise UserError(f"coder {name!r}: role {role!r} must be one of: {', '.join(ROLES)}")
+        existing = db.execute("SELECT role FROM coders WHERE name = ?", [name]).fetchone()
+        if existing:
+            if existing[0] != role:
+                raise UserError(f"coder {name!r} already exists with role {existing[0]}")
+            return False
+        db.conn.execute("INSERT INTO coders(name, role, added_at) VALUES (?, ?, ?)", [name, role, at])
+        self._history(db, actor, "add_coder", coder=name, new=role, at=at)
+        return True
+
+    def add_coder(self, name: str, role: str = "coder", *, actor: str = "system") -> bool:
+        with self.write() as db:
+            return self._add_coder(db, name, role, actor, utcnow())
+
+    def coders(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query("SELECT name, role, added_at FROM coders ORDER BY rowid")]
+
+    def require_coder(self, name: str) -> str:
+        row = self.db.execute("SELECT role FROM coders WHERE name = ?", [name]).fetchone()
+        if row is None:
+            known = ", ".join(c["name"] for c in self.coders()) or "none yet"
+            raise UserError(
+                f"coder {name!r} is not in this audit (coders: {known}); "
+                f"add one with `chartcode coders add {self.path} {name} --role coder`"
+            )
+        return row[0]
+
+    # ------------------------------------------------------------------ records and notes
+    def add_records(self, ids: Iterable[str], *, actor: str = "system") -> int:
+        """Register records (units) without notes; returns how many were new."""
+        clean = []
+        for rid in ids:
+            rid = str(rid).strip()
+            if not rid:
+                raise UserError("record ids cannot be empty")
+            clean.append(rid)
+        now = utcnow()
+        with self.write() as db:
+            new = 0
+            for rid in dict.fromkeys(clean):
+                cur = db.conn.execute("INSERT OR IGNORE INTO records(id, added_at) VALUES (?, ?)", [rid, now])
+                if cur.rowcount:
+                    new += 1
+                    self._history(db, actor, "add_record", record_id=rid, at=now)
+        return new
+
+    def record_exists(self, record_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM records WHERE id = ?", [record_id]).fetchone() is not None
+
+    def record_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM records ORDER BY id")]
+
+    def note(self, note_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query(
+            "SELECT id AS rowid, note_id, record_id, note_date, note_type, author, text FROM notes WHERE note_id = ?",
+            [note_id]))
+        return rows[0] if rows else None
+
+    def notes_for_record(self, record_id: str, *, with_text: bool = False) -> list[dict[str, Any]]:
+        cols = "id AS rowid, note_id, record_id, note_date, note_type, author" + (", text" if with_text else "")
+        return [dict(r) for r in self.db.query(
+            f"SELECT {cols} FROM notes WHERE record_id = ? ORDER BY note_date IS NULL, note_date, id", [record_id])]
+
+    def search_notes(self, query: str, *, record_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Full-text search (FTS5). ``query`` is treated as words, not FTS syntax."""
+        words = [w for w in query.replace('"', " ").split() if w]
+        if not words:
+            return []
+        match = " ".join(f'"{w}"' for w in words)
+        sql = (
+            "SELECT n.note_id, n.record_id, n.note_date, n.note_type,"
+            " snippet(notes_fts, 0, '[', ']', ' ... ', 12) AS snippet"
+            " FROM notes_fts JOIN notes n ON n.id = notes_fts.rowid WHERE notes_fts MATCH ?"
+        )
+        params: list[Any] = [match]
+        if record_id is not None:
+            sql += " AND n.record_id = ?"
+            params.append(record_id)
+        sql += " ORDER BY rank LIMIT ?"
+        params.append(limit)
+        return [dict(r) for r in self.db.query(sql, params)]
+
+    # ------------------------------------------------------------------ assignments
+    def assign(self, coder: str, record_ids: Iterable[str], *, actor: str = "system", source: str = "manual") -> int:
+        self.require_coder(coder)
+        now = utcnow()
+        with self.write() as db:
+            return self._assign(db, coder, list(record_ids), actor, source, now)
+
+    def _assign(self, db, coder: str, record_ids: list[str], actor: str, source: str, at: str) -> int:
+        new = 0
+        for rid in record_ids:
+            cur = db.conn.execute(
+                "INSERT OR IGNORE INTO assignments(coder, record_id, assigned_at, source) VALUES (?, ?, ?, ?)",
+                [coder, rid, at, source])
+            if cur.rowcount:
+                new += 1
+                self._history(db, actor, "assign", coder=coder, record_id=rid, reason=source, at=at)
+        return new
+
+    def assignments(self, coder: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query(
+            "SELECT record_id, status, submitted_at, flagged, flag_comment, assigned_at FROM assignments"
+            " WHERE coder = ? ORDER BY record_id", [coder])]
+
+    # ------------------------------------------------------------------ coding
+    def _target(self, record_id: str, note_id: str | None, field_name: str) -> tuple[Field, str]:
+        """Check that a code for ``field_name`` belongs on this record/note; return (field, note_key)."""
+        cb = self.codebook
+        fld = cb.get(field_name)
+        if fld is None:
+            raise UserError(f"unknown field {field_name!r} (codebook {cb.id} has: {', '.join(f.name for f in cb.fields)})")
+        if not self.record_exists(record_id):
+            raise UserError(f"unknown record {record_id!r}")
+        if fld.level == "record":
+            if note_id:
+                raise UserError(f"field {field_name!r} is coded once per record; leave note_id empty")
+            return fld, ""
+        if not note_id:
+            raise UserError(f"field {field_name!r} is coded per note; a note_id is required")
+        row = self.db.execute("SELECT record_id, note_type FROM notes WHERE note_id = ?", [note_id]).fetchone()
+        if row is None:
+            raise UserError(f"unknown note {note_id!r}")
+        if row[0] != record_id:
+            raise UserError(f"note {note_id!r} belongs to record {row[0]!r}, not {record_id!r}")
+        if not fld.applies_to(row[1]):
+            raise UserError(
+                f"field {field_name!r} is coded only on {', '.join(fld.note_types)} notes; "
+                f"note {note_id!r} is of type {row[1]!r}")
+        return fld, note_id
+
+    def set_code(
+        self,
+        coder: str,
+        record_id: str,
+        field_name: str,
+        value: Any,
+        *,
+        note_id: str | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+    ) -> CodeChange:
+        """Set (or, with ``value=None``, clear) one code in its own committed transaction."""
+        self.require_coder(coder)
+        fld, note_key = self._target(record_id, note_id, field_name)
+        if value is not None:
+            try:
+                value = fld.parse(value)
+            except CodeError as exc:
+                raise UserError(f"field {field_name!r}: {exc}") from None
+        with self.write() as db:
+            return self._set_code(db, coder, record_id, note_key, fld, value, reason=reason,
+                                  actor=actor or coder, action=action, at=utcnow())
+
+    def _set_code(self, db, coder, record_id, note_key, fld: Field, value, *, reason, actor, action, at,
+                  memo: str | None = None, touch_assignment: bool = True) -> CodeChange:
+        row = db.execute(
+            "SELECT id, value, memo FROM codes WHERE coder = ? AND record_id = ? AND note_key = ? AND field = ?",
+            [coder, record_id, note_key, fld.name]).fetchone()
+        old = row[1] if row else None
+        note_id = note_key or None
+        if row is not None and old == value and (memo is None or memo == row[2]):
+            return CodeChange(coder, record_id, note_id, fld.name, old, value, False, None, at)
+        if row is not None and old == value:  # only the memo changes
+            db.conn.execute("UPDATE codes SET memo = ?, updated_at = ? WHERE id = ?", [memo, at, row[0]])
+            hid = self._history(db, actor, "memo", coder=coder, record_id=record_id, note_id=note_id,
+                                field=fld.name, old=row[2], new=memo, reason=reason, at=at)
+            return CodeChange(coder, record_id, note_id, fld.name, old, value, True, hid, at)
+        cb_hash = self.codebook.hash
+        if value is None:
+            if row is None:
+                return CodeChange(coder, record_id, note_id, fld.name, None, None, False, None, at)
+            db.conn.execute("UPDATE codes SET value = NULL, updated_at = ?, codebook_hash = ? WHERE id = ?",
+                            [at, cb_hash, row[0]])
+            action = action or "clear"
+        elif row is None:
+            db.conn.execute(
+                "INSERT INTO codes(coder, record_id, note_key, field, value, memo, codebook_hash, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [coder, record_id, note_key, fld.name, value, memo, cb_hash, at])
+            action = action or "set"
+        else:
+            db.conn.execute(
+                "UPDATE codes SET value = ?, memo = coalesce(?, memo), updated_at = ?, codebook_hash = ? WHERE id = ?",
+                [value, memo, at, cb_hash, row[0]])
+            action = action or ("set" if old is None else "change")
+        hid = self._history(db, actor, action, coder=coder, record_id=record_id, note_id=note_id,
+                            field=fld.name, old=old, new=value, reason=reason, at=at)
+        if memo is not None and (row is None or memo != row[2]):
+            self._history(db, actor, "memo", coder=coder, record_id=record_id, note_id=note_id,
+                          field=fld.name, old=row[2] if row else None, new=memo, reason=reason, at=at)
+        if touch_assignment:
+            db.conn.execute(
+                "UPDATE assignments SET status = 'in_progress' WHERE coder = ? AND record_id = ?"
+                " AND status = 'not_started'", [coder, record_id])
+        return CodeChange(coder, record_id, note_id, fld.name, old, value, True, hid, at)
+
+    def set_memo(self, coder: str, record_id: str, field_name: str, memo: str | None, *,
+                 note_id: str | None = None) -> bool:
+        """Attach a free-text rationale to an existing code (one transaction, with history)."""
+        self.require_coder(coder)
+        fld, note_key = self._target(record_id, note_id, field_name)
+        memo = (memo or "").strip() or None
+        with self.write() as db:
+            at = utcnow()
+            row = db.execute(
+                "SELECT id, memo FROM codes WHERE coder = ? AND record_id = ? AND note_key = ? AND field = ?",
+                [coder, record_id, note_key, fld.name]).fetchone()
+            if row is None:
+                raise UserError(f"field {field_name!r} has no code yet; code it before adding a memo")
+            if row[1] == memo:
+                return False
+            db.conn.execute("UPDATE codes SET memo = ?, updated_at = ? WHERE id = ?", [memo, at, row[0]])
+            self._history(db, coder, "memo", coder=coder, record_id=record_id, note_id=note_key or None,
+                          field=fld.name, old=row[1], new=memo, at=at)
+            return True
+
+    def submit(self, coder: str, record_id: str, *, actor: str | None = None, reason: str | None = None) -> None:
+        """Mark a coder's record done and freeze its values as submitted (for agreement)."""
+        with self.write() as db:
+            self._submit(db, coder, record_id, actor or coder, utcnow(), reason)
+
+    def _submit(self, db, coder: str, record_id: str, actor: str, at: str, reason: str | None) -> bool:
+        """Freeze the coder's values on this record; False if it was already submitted as is."""
+        status = db.execute("SELECT status FROM assignments WHERE coder = ? AND record_id = ?",
+                            [coder, record_id]).fetchone()
+        if status is None:
+            self._assign(db, coder, [record_id], actor, "submit", at)
+        unsubmitted = db.execute(
+            "SELECT count(*) FROM codes WHERE coder = ? AND record_id = ? AND submitted_at IS NULL",
+            [coder, record_id]).fetchone()[0]
+        if status is not None and status[0] == "done" and not unsubmitted:
+            return False
+        db.conn.execute(
+            "UPDATE assignments SET status = 'done', submitted_at = coalesce(submitted_at, ?)"
+            " WHERE coder = ? AND record_id = ?", [at, coder, record_id])
+        db.conn.execute(
+            "UPDATE codes SET submitted_value = value, submitted_at = ? WHERE coder = ? AND record_id = ?"
+            " AND submitted_at IS NULL", [at, coder, record_id])
+        self._history(db, actor, "submit", coder=coder, record_id=record_id, reason=reason, at=at)
+        return True
+
+    def codes(self, *, coder: str | None = None, record_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Current codes with their labels, in a stable order."""
+        cb = self.codebook
+        sql = ("SELECT coder, record_id, note_key, field, value, memo, submitted_value, submitted_at, updated_at"
+               " FROM codes WHERE value IS NOT NULL")
+        params: list[Any] = []
+        if coder is not None:
+            sql += " AND coder = ?"
+            params.append(coder)
+        if record_id is not None:
+            sql += " AND record_id = ?"
+            params.append(record_id)
+        sql += " ORDER BY coder, record_id, note_key, field"
+        for row in self.db.query(sql, params):
+            fld = cb.get(row["field"])
+            yield {
+                "coder": row["coder"],
+                "record_id": row["record_id"],
+                "note_id": row["note_key"] or None,
+                "field": row["field"],
+                "value": row["value"],
+                "label": fld.label_for(row["value"]) if fld else "",
+                "memo": row["memo"],
+                "submitted": row["submitted_at"] is not None,
+                "updated_at": row["updated_at"],
+            }
+
+    # ------------------------------------------------------------------ history and counts
+    def _history(self, db, actor: str, action: str, *, coder=None, record_id=None, note_id=None, field=None,
+                 old=None, new=None, reason=None, at: str | None = None) -> int:
+        cur = db.conn.execute(
+            "INSERT INTO history(at, actor, action, coder, record_id, note_id, field, old_value, new_value, reason,"
+            " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " (SELECT hash FROM codebooks WHERE active = 1))",
+            [at or utcnow(), actor, action, coder, record_id, note_id, field, old, new, reason])
+        return cur.lastrowid
+
+    def history(self, *, coder: str | None = None, record_id: str | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT id, at, actor, action, coder, record_id, note_id, field, old_value, new_value, reason"
+               " FROM history WHERE 1 = 1")
+        params: list[Any] = []
+        if coder is not None:
+            sql += " AND coder = ?"
+            params.append(coder)
+        if record_id is not None:
+            sql += " AND record_id = ?"
+            params.append(record_id)
+        sql += " ORDER BY id"
+        if limit:
+            sql = f"SELECT * FROM ({sql.replace('ORDER BY id', 'ORDER BY id DESC')} LIMIT {int(limit)}) ORDER BY id"
+        return [dict(r) for r in self.db.query(sql, params)]
+
+    def counts(self) -> dict[str, Any]:
+        db = self.db
+        one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+        coders = []
+        for c in self.coders():
+            a = db.execute(
+                "SELECT count(*), coalesce(sum(status = 'done'), 0), coalesce(sum(flagged), 0) FROM assignments"
+                " WHERE coder = ?", [c["name"]]).fetchone()
+            n_codes = db.execute("SELECT count(*) FROM codes WHERE coder = ? AND value IS NOT NULL",
+                                 [c["name"]]).fetchone()[0]
+            coders.append({"name": c["name"], "role": c["role"], "assigned": a[0], "done": a[1],
+                           "flagged": a[2], "codes": n_codes})
+        return {
+            "records": one("SELECT count(*) FROM records"),
+            "notes": one("SELECT count(*) FROM notes"),
+            "codes": one("SELECT count(*) FROM codes WHERE value IS NOT NULL"),
+            "coders": [c["name"] for c in coders],
+            "coder_progress": coders,
+            "consensus": one("SELECT count(*) FROM consensus"),
+            "history": one("SELECT count(*) FROM history"),
+            "codebook": {"id": self.codebook.id, "version": self.codebook.version, "hash": self.codebook.hash},
+        }
