@@ -188,11 +188,11 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
     rules = _opt_str(p, raw, "rules", fname) or ""
     cues = _str_list(p, raw, "cues", fname)
     note_types = _str_list(p, raw, "note_types", fname)
-    if note_types and level != "note":
+    if note_types and level == "record":
         p.add(raw.line_of("note_types"), "'note_types' applies only to note-level fields", fname)
     vmin = _number(p, raw, "min", fname)
     vmax = _number(p, raw, "max", fname)
-    if (vmin is not None or vmax is not None) and ftype not in NUMBER_TYPES:
+    if (vmin is not None or vmax is not None) and ftype in TYPES and ftype not in NUMBER_TYPES:
         p.add(raw.line_of("min" if "min" in raw else "max"), "'min'/'max' apply only to count and numeric fields", fname)
     if vmin is not None and vmax is not None and vmin > vmax:
         p.add(raw.line_of("min"), f"min {vmin} is greater than max {vmax}", fname)
@@ -216,6 +216,8 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
 
 def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, ...]:
     spec = raw.get("choices")
+    if ftype not in TYPES:
+        return ()
     if ftype not in CHOICE_TYPES:
         if spec is not None:
             p.add(raw.line_of("choices"), f"a {ftype} field has no choices", fname)

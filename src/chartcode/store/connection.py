@@ -42,9 +42,8 @@ def connect(path: Path) -> Database:
         check_same_thread=False,  # each thread gets its own connection anyway; close() may run elsewhere
     )
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    if mode.lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+    # WAL is set once, when the database is created (it is persistent); a connection
+    # never switches a file it has not checked to be an audit database.
     # FULL: each commit is flushed to the WAL on disk before it is acknowledged, so a
     # saved code survives a killed process and a power cut alike.
     conn.execute("PRAGMA synchronous = FULL")

@@ -77,6 +77,7 @@ class Store:
         store = cls(path)
         try:
             db = store.db
+            db.conn.execute("PRAGMA journal_mode = WAL")
             db.conn.execute("PRAGMA application_id = 1128809283")  # 'CHAR'
             schema.apply(db)
             now = utcnow()
@@ -115,8 +116,8 @@ class Store:
             raise UserError(f"{path}: is a folder, not an audit database")
         store = cls(path)
         try:
-            db = store.db
             try:
+                db = store.db
                 ok = "meta" in db.table_names() and db.execute(
                     "SELECT value FROM meta WHERE key = 'app'"
                 ).fetchone() == (APP_ID,)
