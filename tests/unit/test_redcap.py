@@ -147,6 +147,30 @@ def test_record_id_is_skipped_without_a_warning():
     assert not any("record_id" in w for w in warnings)
 
 
+def test_sql_and_unknown_field_types_are_skipped_with_a_warning(tmp_path):
+    path = write_dict(tmp_path, {"var": "age", "type": "text", "label": "Age"},
+                      {"var": "site", "type": "sql", "label": "Site", "choices": "select 1"},
+                      {"var": "pic", "type": "photo", "label": "Picture"})
+    _, warnings = convert(path)
+    assert warnings == [
+        f"{path}:4: field 'site': sql fields are skipped (they run database queries, they hold no coded value)",
+        f"{path}:5: field 'pic': photo fields are skipped (not a REDCap field type chartcode converts)",
+    ]
+
+
+def test_first_field_is_taken_as_the_record_id_and_skipped_with_a_warning_if_not_named_so(tmp_path):
+    path = tmp_path / "dict.csv"
+    path.write_text(
+        ",".join(f'"{c}"' for c in COLUMNS) + "\n"
+        + "study_id,f,,text,Study ID" + "," * 13 + "\n"
+        + "age,f,,text,Age" + "," * 13 + "\n",
+        encoding="utf-8",
+    )
+    cb, warnings = convert(path)
+    assert [f.name for f in cb.fields] == ["age"]
+    assert warnings == [f"{path}:2: field 'study_id': the first field is REDCap's record id; skipped"]
+
+
 def test_codebook_id_title_and_version_can_be_given(tmp_path):
     path = write_dict(tmp_path, {"var": "age", "type": "text", "label": "Age", "validation": "integer", "min": "0"})
     text, _ = redcap_to_yaml(path, codebook_id="intake-2024", title="Intake review", version="2.1")

@@ -24,7 +24,7 @@ GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:chartcode:refi-qda")
 
 def codebook_to_qdc(codebook: Codebook, out_path: str | Path) -> None:
     """Write ``codebook`` to ``out_path`` as REFI-QDA codebook XML (UTF-8)."""
-    ET.register_namespace("", NAMESPACE)
+    ET.register_namespace("", NAMESPACE)  # write <CodeBook xmlns="..."> rather than ns0: prefixes
     root = ET.Element(_tag("CodeBook"), origin=f"chartcode {__version__}: {codebook.id} {codebook.version}")
     codes = ET.SubElement(root, _tag("Codes"))
     for f in codebook.fields:

@@ -64,6 +64,7 @@ SKIP_REASONS = {
     "slider": "chartcode has no slider; use a text field with number validation to code a number",
     "sql": "they run database queries, they hold no coded value",
 }
+CONVERTED = ("radio", "dropdown", "yesno", "truefalse", "checkbox", "text", "notes")
 _INT_RE = re.compile(r"^-?(0|[1-9]\d*)$")
 _NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
@@ -170,7 +171,7 @@ def _read_rows(shown: str) -> list[tuple[int, dict[str, str]]]:
 def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[dict[str, Any]]:
     """The codebook fields for one dictionary row (none if skipped, several for a checkbox)."""
     ftype = row[FTYPE].strip().lower()
-    if ftype in SKIP_REASONS or ftype not in ("radio", "dropdown", "yesno", "truefalse", "checkbox", "text", "notes"):
+    if ftype not in CONVERTED:
         reason = SKIP_REASONS.get(ftype, "not a REDCap field type chartcode converts")
         warnings.append(f"{where}: {ftype or 'untyped'} fields are skipped ({reason})")
         return []
