@@ -437,6 +437,30 @@ def codebook_upgrade(db: Path, file: str, yes: bool, actor: str):
         click.echo(f"codebook upgraded to {new.id} {new.version} ({new.short_hash})")
 
 
+# ---------------------------------------------------------------------------- coding screen
+@cli.command("code")
+@DB
+@click.option("--coder", required=True, help="Who is coding (must be a coder of the audit).")
+def code_cmd(db: Path, coder: str):
+    """Open the coding screen on CODER's assigned records (keyboard only; ? shows the keys).
+
+    Every change is saved the moment it is made; Ctrl+Q quits. Reopening returns to where
+    you left off.
+    """
+    _run_tui(db, coder)
+
+
+def _run_tui(db: Path, coder: str) -> None:
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise UserError("the coding screen needs a terminal; use `chartcode import-codes` in scripts")
+    from chartcode.tui.app import make_app
+
+    app = make_app(db, coder)
+    app.run()
+    if app.return_code not in (None, 0):
+        sys.exit(app.return_code)
+
+
 # ---------------------------------------------------------------------------- demo
 @cli.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
@@ -449,8 +473,12 @@ def demo(directory: Path, no_tui: bool, complete: bool):
 
     path = build_demo(directory, complete=complete, progress=lambda msg: click.echo(msg, err=True))
     click.echo(f"built {path}")
-    click.echo(f"  chartcode status {path}")
-    click.echo(f"  chartcode codes {path} --coder intern")
+    if no_tui:
+        click.echo(f"  chartcode code {path} --coder intern      # the coding screen")
+        click.echo(f"  chartcode status {path}")
+        click.echo(f"  chartcode codes {path} --coder intern")
+        return
+    _run_tui(path, "intern")
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -50,7 +50,21 @@ def test_database_uses_wal_strict_tables_and_recorded_migrations(store):
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert "STRICT" in db["codes"].schema and "STRICT" in db["history"].schema
     applied = [r["name"] for r in db.query("SELECT name FROM _sqlite_migrations WHERE migration_set = 'chartcode'")]
-    assert applied == ["m001_initial_schema"]
+    from chartcode.store.schema import migrations
+
+    assert applied == [m.name for m in migrations._migrations]
+
+
+def test_opening_an_older_database_applies_pending_migrations(tmp_path, codebook):
+    path = tmp_path / "old.db"
+    Store.create(path, codebook).close()
+    raw = sqlite3.connect(path)
+    raw.execute("DROP TABLE positions")
+    raw.execute("DELETE FROM _sqlite_migrations WHERE name = 'm002_positions'")
+    raw.commit()
+    raw.close()
+    with Store.open(path) as s:
+        assert "positions" in s.db.table_names()
 
 
 def test_create_refuses_an_existing_file(tmp_path, codebook):

@@ -134,6 +134,20 @@ def m001_initial_schema(db: Database) -> None:
         db.conn.execute(statement)
 
 
+@migrations()
+def m002_positions(db: Database) -> None:
+    """Where each coder left off, so reopening the coding screen resumes there."""
+    db.conn.execute(
+        """CREATE TABLE positions (
+            coder TEXT PRIMARY KEY REFERENCES coders(name),
+            record_id TEXT,
+            note_id TEXT,
+            field TEXT,
+            updated_at TEXT NOT NULL
+        ) STRICT"""
+    )
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)
 

@@ -482,6 +482,35 @@ class Store:
         self._history(db, actor, "submit", coder=coder, record_id=record_id, reason=reason, at=at)
         return True
 
+    def flag(self, coder: str, record_id: str, comment: str | None, *, flagged: bool = True) -> None:
+        """Flag (or unflag) a coder's record for the supervisor, with a comment; recorded in history."""
+        with self.write() as db:
+            at = utcnow()
+            row = db.execute("SELECT flagged, flag_comment FROM assignments WHERE coder = ? AND record_id = ?",
+                             [coder, record_id]).fetchone()
+            if row is None:
+                raise UserError(f"record {record_id!r} is not assigned to {coder!r}")
+            comment = (comment or "").strip() or None
+            if (bool(row[0]), row[1]) == (flagged, comment if flagged else row[1]):
+                return
+            db.conn.execute("UPDATE assignments SET flagged = ?, flag_comment = ? WHERE coder = ? AND record_id = ?",
+                            [int(flagged), comment if flagged else None, coder, record_id])
+            self._history(db, coder, "flag" if flagged else "unflag", coder=coder, record_id=record_id,
+                          old=row[1], new=comment if flagged else None, at=at)
+
+    def save_position(self, coder: str, record_id: str | None, note_id: str | None, field: str | None) -> None:
+        """Remember where a coder is (not history: navigation changes no data)."""
+        with self.write() as db:
+            db.conn.execute(
+                "INSERT INTO positions(coder, record_id, note_id, field, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(coder) DO UPDATE SET record_id = excluded.record_id, note_id = excluded.note_id,"
+                " field = excluded.field, updated_at = excluded.updated_at",
+                [coder, record_id, note_id, field, utcnow()])
+
+    def position(self, coder: str) -> tuple[str | None, str | None, str | None] | None:
+        row = self.db.execute("SELECT record_id, note_id, field FROM positions WHERE coder = ?", [coder]).fetchone()
+        return tuple(row) if row else None
+
     def codes(self, *, coder: str | None = None, record_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Current codes with their labels, in a stable order."""
         cb = self.codebook

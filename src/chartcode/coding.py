@@ -1,0 +1,236 @@
+"""One coder's view of an audit: the queue, a record's notes and slots, and coding actions.
+
+This is what the coding screen talks to. It is blind by construction: every query is
+filtered to ``self.coder``, so no other coder's codes, memos or flags can reach the screen.
+It knows nothing of Textual; the TUI calls it from worker threads for writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from typing import Any
+
+from chartcode.codebook import CodeError, Field
+from chartcode.errors import UserError
+from chartcode.store.store import CodeChange, Store
+
+STATUSES = ("not_started", "in_progress", "done", "flagged")
+STATUS_FILTERS = ("all", "todo", "not_started", "in_progress", "done", "flagged")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One code to enter: a field, on a note for note-level fields."""
+
+    field: Field
+    note_id: str | None = None
+
+    @property
+    def key(self) -> tuple[str | None, str]:
+        return (self.note_id, self.field.name)
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    record_id: str
+    status: str
+    flagged: bool
+    n_notes: int
+
+
+@dataclass
+class RecordView:
+    record_id: str
+    notes: list[dict[str, Any]]
+    slots: list[Slot]
+    values: dict[tuple[str | None, str], Any]
+    memos: dict[tuple[str | None, str], str]
+    status: str
+    flagged: bool
+    flag_comment: str | None
+    submitted: bool = False
+    note_index: dict[str, int] = dc_field(default_factory=dict)
+
+    def missing(self) -> list[Slot]:
+        return [s for s in self.slots if s.field.required and self.values.get(s.key) is None]
+
+    def coded(self) -> int:
+        return sum(1 for s in self.slots if self.values.get(s.key) is not None)
+
+    def note_label(self, note_id: str | None) -> str:
+        if note_id is None:
+            return "record"
+        i = self.note_index.get(note_id)
+        return f"note {i + 1}" if i is not None else note_id
+
+
+class CodingSession:
+    """A coder's blinded working session over a Store."""
+
+    def __init__(self, store: Store, coder: str):
+        self.store = store
+        self.coder = coder
+        self.role = store.require_coder(coder)
+        self.codebook = store.codebook
+        self._undo: list[CodeChange] = []
+
+    # ------------------------------------------------------------------ queue
+    def progress(self) -> tuple[int, int]:
+        row = self.store.db.execute(
+            "SELECT coalesce(sum(status = 'done'), 0), count(*) FROM assignments WHERE coder = ?",
+            [self.coder]).fetchone()
+        return row[0], row[1]
+
+    def _queue_where(self, text: str, status: str) -> tuple[str, list[Any]]:
+        sql = "a.coder = ?"
+        params: list[Any] = [self.coder]
+        if text:
+            sql += " AND a.record_id LIKE ? ESCAPE '\\'"
+            params.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if status == "todo":
+            sql += " AND a.status != 'done'"
+        elif status == "flagged":
+            sql += " AND a.flagged = 1"
+        elif status in ("not_started", "in_progress", "done"):
+            sql += " AND a.status = ?"
+            params.append(status)
+        return sql, params
+
+    def queue_count(self, text: str = "", status: str = "all") -> int:
+        where, params = self._queue_where(text, status)
+        return self.store.db.execute(f"SELECT count(*) FROM assignments a WHERE {where}", params).fetchone()[0]
+
+    def queue_page(self, offset: int, limit: int, text: str = "", status: str = "all") -> list[QueueRow]:
+        """One page of the queue; the screen asks only for the rows it shows."""
+        where, params = self._queue_where(text, status)
+        rows = self.store.db.execute(
+            f"SELECT a.record_id, a.status, a.flagged,"
+            f" (SELECT count(*) FROM notes n WHERE n.record_id = a.record_id)"
+            f" FROM assignments a WHERE {where} ORDER BY a.record_id LIMIT ? OFFSET ?",
+            [*params, limit, offset]).fetchall()
+        return [QueueRow(r[0], r[1], bool(r[2]), r[3]) for r in rows]
+
+    def queue_index(self, record_id: str, text: str = "", status: str = "all") -> int | None:
+        where, params = self._queue_where(text, status)
+        row = self.store.db.execute(
+            f"SELECT (SELECT count(*) FROM assignments a WHERE {where} AND a.record_id < ?),"
+            f" EXISTS(SELECT 1 FROM assignments a WHERE {where} AND a.record_id = ?)",
+            [*params, record_id, *params, record_id]).fetchone()
+        return row[0] if row[1] else None
+
+    def first_unfinished(self, after: str | None = None) -> str | None:
+        """The next record not done (wrapping round), or None when all are done."""
+        db = self.store.db
+        if after is not None:
+            row = db.execute("SELECT record_id FROM assignments WHERE coder = ? AND status != 'done'"
+                             " AND record_id > ? ORDER BY record_id LIMIT 1", [self.coder, after]).fetchone()
+            if row:
+                return row[0]
+        row = db.execute("SELECT record_id FROM assignments WHERE coder = ? AND status != 'done'"
+                         " ORDER BY record_id LIMIT 1", [self.coder]).fetchone()
+        return row[0] if row else None
+
+    def neighbour(self, record_id: str, step: int) -> str | None:
+        op, order = (">", "ASC") if step > 0 else ("<", "DESC")
+        row = self.store.db.execute(
+            f"SELECT record_id FROM assignments WHERE coder = ? AND record_id {op} ? ORDER BY record_id {order}"
+            " LIMIT 1", [self.coder, record_id]).fetchone()
+        return row[0] if row else None
+
+    def first_record(self) -> str | None:
+        row = self.store.db.execute("SELECT min(record_id) FROM assignments WHERE coder = ?",
+                                    [self.coder]).fetchone()
+        return row[0]
+
+    def is_assigned(self, record_id: str) -> bool:
+        return self.store.db.execute("SELECT 1 FROM assignments WHERE coder = ? AND record_id = ?",
+                                     [self.coder, record_id]).fetchone() is not None
+
+    # ------------------------------------------------------------------ one record
+    def load(self, record_id: str) -> RecordView:
+        db = self.store.db
+        a = db.execute("SELECT status, flagged, flag_comment, submitted_at FROM assignments"
+                       " WHERE coder = ? AND record_id = ?", [self.coder, record_id]).fetchone()
+        if a is None:
+            raise UserError(f"record {record_id!r} is not assigned to {self.coder!r}")
+        notes = self.store.notes_for_record(record_id)
+        slots: list[Slot] = []
+        for note in notes:
+            for f in self.codebook.note_fields:
+                if f.applies_to(note["note_type"]):
+                    slots.append(Slot(f, note["note_id"]))
+        slots.extend(Slot(f) for f in self.codebook.record_fields)
+        values: dict[tuple[str | None, str], Any] = {}
+        memos: dict[tuple[str | None, str], str] = {}
+        for note_key, fname, value, memo in db.execute(
+                "SELECT note_key, field, value, memo FROM codes WHERE coder = ? AND record_id = ?",
+                [self.coder, record_id]):
+            key = (note_key or None, fname)
+            if value is not None:
+                values[key] = value
+            if memo:
+                memos[key] = memo
+        return RecordView(
+            record_id=record_id, notes=notes, slots=slots, values=values, memos=memos, status=a[0],
+            flagged=bool(a[1]), flag_comment=a[2], submitted=a[3] is not None,
+            note_index={n["note_id"]: i for i, n in enumerate(notes)},
+        )
+
+    def note_text(self, note_id: str) -> str:
+        row = self.store.db.execute("SELECT text FROM notes WHERE note_id = ?", [note_id]).fetchone()
+        return row[0] if row else ""
+
+    def search(self, query: str, record_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self.store.search_notes(query, record_id=record_id, limit=limit)
+
+    # ------------------------------------------------------------------ coding actions (one transaction each)
+    def parse(self, slot: Slot, raw: Any) -> Any:
+        try:
+            return slot.field.parse(raw)
+        except CodeError as exc:
+            raise UserError(f"{slot.field.label}: {exc}") from None
+
+    def set(self, record_id: str, slot: Slot, raw: Any) -> CodeChange:
+        value = None if raw is None else self.parse(slot, raw)
+        change = self.store.set_code(self.coder, record_id, slot.field.name, value, note_id=slot.note_id)
+        if change.changed:
+            self._undo.append(change)
+        return change
+
+    def clear(self, record_id: str, slot: Slot) -> CodeChange:
+        return self.set(record_id, slot, None)
+
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def undo(self) -> CodeChange | None:
+        """Put back the value before this session's last change; the undo is itself in history."""
+        if not self._undo:
+            return None
+        last = self._undo.pop()
+        return self.store.set_code(
+            self.coder, last.record_id, last.field, last.old, note_id=last.note_id, action="undo",
+            reason=f"undo of history #{last.history_id}")
+
+    def memo(self, record_id: str, slot: Slot, text: str | None) -> bool:
+        return self.store.set_memo(self.coder, record_id, slot.field.name, text, note_id=slot.note_id)
+
+    def flag(self, record_id: str, comment: str | None, flagged: bool = True) -> None:
+        self.store.flag(self.coder, record_id, comment, flagged=flagged)
+
+    def done(self, record_id: str) -> None:
+        """Mark the record done; refused, naming the missing fields, while a required one is empty."""
+        view = self.load(record_id)
+        missing = view.missing()
+        if missing:
+            names = ", ".join(
+                f"{s.field.name}" + (f" ({view.note_label(s.note_id)})" if s.note_id else "") for s in missing)
+            raise UserError(f"cannot mark {record_id} done: {len(missing)} required field(s) empty: {names}")
+        self.store.submit(self.coder, record_id)
+
+    # ------------------------------------------------------------------ where the coder left off
+    def save_position(self, record_id: str | None, note_id: str | None, field: str | None) -> None:
+        self.store.save_position(self.coder, record_id, note_id, field)
+
+    def position(self) -> tuple[str | None, str | None, str | None] | None:
+        return self.store.position(self.coder)

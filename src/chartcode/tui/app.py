@@ -1,0 +1,59 @@
+"""The chartcode Textual app: a thin shell that opens a coder's session on the coding screen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from chartcode.coding import CodingSession
+from chartcode.store import Store
+from chartcode.tui.screens.coding import CodingScreen
+
+
+class ChartcodeApp(App):
+    CSS_PATH = "chartcode.tcss"
+    TITLE = "chartcode"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True, show=False)]
+
+    def __init__(self, store: Store, coder: str, *, frozen_clock: bool = False, close_store: bool = True):
+        super().__init__()
+        self.store = store
+        self.session = CodingSession(store, coder)
+        self.frozen_clock = frozen_clock
+        self.close_store = close_store
+        self.coding_screen: CodingScreen | None = None
+
+    def on_mount(self) -> None:
+        self.coding_screen = CodingScreen(self.session, self.store.title, frozen_clock=self.frozen_clock)
+        self.push_screen(self.coding_screen)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for key in getattr(screen, "KEYS", ()):
+            if key.palette:
+                action = key.action
+                yield SystemCommand(key.description.split(" (")[0], f"{key.description}  [{key.shown_key}]",
+                                    lambda a=action, s=screen: s.run_action(a))
+
+    async def action_quit(self) -> None:
+        if self.coding_screen is not None:
+            await self.coding_screen.shutdown()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        if self.close_store:
+            self.store.close()
+
+
+def make_app(db: str | Path, coder: str, **kwargs) -> ChartcodeApp:
+    """Open the audit and the coder's session; raises UserError before any screen is drawn."""
+    store = Store.open(db)
+    try:
+        return ChartcodeApp(store, coder, **kwargs)
+    except BaseException:
+        store.close()
+        raise

@@ -1,0 +1,86 @@
+"""Every key of the coding screen, declared once.
+
+The footer, the ``?`` help overlay and the command palette are all generated from these
+declarations, so what the help says is what the keys do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    keys: str  # Textual key names, comma-separated
+    action: str
+    description: str
+    group: str
+    show: bool = False  # in the footer
+    display: str | None = None  # how help and footer write the key
+    priority: bool = False
+    palette: bool = True  # offered in the command palette
+    short: str = ""  # footer label (default: the description up to its first bracket)
+
+    @property
+    def shown_key(self) -> str:
+        return self.display or self.keys.split(",")[0]
+
+
+CODING_KEYS: tuple[Key, ...] = (
+    # coding
+    Key("choose", "0,1,2,3,4,5,6,7,8,9", "choose", "Choose the choice with that key for the focused field",
+        "Coding", show=True, display="0-9", palette=False),
+    Key("next_field", "tab", "next_field", "Next field", "Coding", display="Tab", priority=True),
+    Key("prev_field", "shift+tab", "prev_field", "Previous field", "Coding", display="Shift+Tab", priority=True),
+    Key("next_field_arrow", "down,j", "next_field", "Next field (in the record list: next record)", "Coding",
+        display="↓/j", palette=False),
+    Key("prev_field_arrow", "up,k", "prev_field", "Previous field (in the record list: previous record)",
+        "Coding", display="↑/k", palette=False),
+    Key("clear", "x,delete", "clear", "Clear the focused field's code", "Coding"),
+    Key("undo", "u", "undo", "Undo your last change (recorded in the history)", "Coding", show=True, short="Undo"),
+    Key("memo", "m", "memo", "Write a memo (your rationale) on the focused code", "Coding", show=True, short="Memo"),
+    Key("flag", "f", "flag", "Flag this record for the supervisor, with a comment", "Coding", show=True, short="Flag"),
+    Key("done", "d", "done", "Mark this record done (refused while a required field is empty)", "Coding",
+        show=True, short="Done"),
+    # reading
+    Key("next_note", "n", "next_note", "Next note of this record", "Reading", show=True, short="Next note"),
+    Key("prev_note", "N", "prev_note", "Previous note of this record", "Reading", display="N (shift+n)"),
+    Key("scroll_down", "pagedown,space", "scroll_note(1)", "Scroll the note down", "Reading", display="PgDn/Space"),
+    Key("scroll_up", "pageup", "scroll_note(-1)", "Scroll the note up", "Reading", display="PgUp"),
+    Key("search", "slash", "search", "Search notes (this record or all notes)", "Reading", show=True, display="/", short="Search"),
+    # moving between records
+    Key("next_record", "right_square_bracket", "next_record", "Next record", "Records", display="]"),
+    Key("prev_record", "left_square_bracket", "prev_record", "Previous record", "Records", display="["),
+    Key("next_unfinished", "g", "next_unfinished", "Go to the next unfinished record", "Records", show=True, short="Next to do"),
+    Key("queue", "l", "focus_queue", "Show and focus the record list (↑/↓, Enter opens)", "Records"),
+    Key("filter", "ctrl+f", "filter_queue", "Filter the record list by record id", "Records", display="Ctrl+F"),
+    Key("status_filter", "s", "cycle_status", "Show all / to do / not started / in progress / done / flagged",
+        "Records"),
+    # app
+    Key("help", "question_mark", "help", "Show all keys", "App", show=True, display="?", short="Help"),
+    Key("quit", "ctrl+q", "app.quit", "Quit (everything is already saved)", "App", show=True, display="Ctrl+Q",
+        priority=True, short="Quit"),
+)
+
+
+def bindings(keys: tuple[Key, ...]) -> list[Binding]:
+    out: list[Binding] = []
+    for k in keys:
+        if k.id == "choose":
+            for i, digit in enumerate(k.keys.split(",")):
+                out.append(Binding(digit, f"choose('{digit}')", "Choose", show=k.show and i == 1,
+                                   key_display=k.display, id=f"{k.id}-{digit}"))
+            continue
+        out.append(Binding(k.keys, k.action, k.short or k.description.split(" (")[0], show=k.show,
+                           key_display=k.display, priority=k.priority, id=k.id))
+    return out
+
+
+def by_group(keys: tuple[Key, ...]) -> dict[str, list[Key]]:
+    groups: dict[str, list[Key]] = {}
+    for k in keys:
+        groups.setdefault(k.group, []).append(k)
+    return groups

@@ -1,0 +1,520 @@
+"""The coding screen: queue | note | form. Every change is saved the moment it is made.
+
+Attributes down, messages up: the screen owns the session, the current record view and
+the cursor; widgets draw what they are given and post messages. Writes go through the
+StoreWriter (one ordered worker thread); reads are small indexed queries.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from chartcode.coding import STATUS_FILTERS, CodingSession, RecordView, Slot
+from chartcode.errors import UserError
+from chartcode.tui.bindings import CODING_KEYS, bindings
+from chartcode.tui.screens.modals import HelpScreen, TextPrompt
+from chartcode.tui.screens.search import SearchScreen
+from chartcode.tui.widgets.coding_form import CodingForm, choice_keys
+from chartcode.tui.widgets.header import ProgressHeader
+from chartcode.tui.widgets.note_view import NoteView
+from chartcode.tui.widgets.queue import RecordQueue
+from chartcode.tui.writer import SaveFailed, Saved, StoreWriter
+
+HELP_INTRO = (
+    "Read the note on the left, code the focused field on the right. Every change is saved at once "
+    "(watch for ✓ saved at the top). Choice fields: press the key shown beside the choice. Number, date "
+    "and text fields: type, then Enter. Tab moves on; d marks the record done."
+)
+
+
+class CodingScreen(Screen):
+    KEYS = CODING_KEYS
+    BINDINGS = [*bindings(CODING_KEYS), Binding("escape", "escape", show=False)]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    AUTO_FOCUS = None  # keys go to the screen (coding) until the coder moves focus on purpose
+
+    def __init__(self, session: CodingSession, title: str, *, frozen_clock: bool = False):
+        super().__init__()
+        self.session = session
+        self.audit_title = title
+        self.frozen_clock = frozen_clock
+        self.view: RecordView | None = None
+        self.cursor = 0
+        self.note_idx = 0
+        self.terms: tuple[str, ...] = ()
+        self.pending: dict[int, tuple[str | None, str]] = {}
+        self.queue_text = ""
+        self.queue_status = "all"
+        self.started = time.monotonic()
+        self.commit_seconds: list[float] = []
+        self.writer = StoreWriter(self)
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield ProgressHeader(self.audit_title, self.session.coder, id="header")
+        with Horizontal(id="main"):
+            with Vertical(id="queue-pane"):
+                yield Input(placeholder="filter record ids", id="queue-filter")
+                yield Static("", id="queue-status")
+                yield RecordQueue(self._queue_count, self._queue_page, id="queue")
+            yield NoteView(id="note")
+            yield CodingForm(id="form")
+        yield Footer()
+
+    def _queue_count(self) -> int:
+        return self.session.queue_count(self.queue_text, self.queue_status)
+
+    def _queue_page(self, offset: int, limit: int):
+        return self.session.queue_page(offset, limit, self.queue_text, self.queue_status)
+
+    def on_mount(self) -> None:
+        for scroller in self.query(VerticalScroll):
+            scroller.can_focus = False
+        self.writer.start()
+        self._update_queue_status()
+        self.query_one(RecordQueue).reload()
+        self._update_progress()
+        if not self.frozen_clock:
+            self.set_interval(1, self._tick)
+        self._tick()
+        self._open_start()
+
+    def _open_start(self) -> None:
+        pos = self.session.position()
+        if pos and pos[0] and self.session.is_assigned(pos[0]):
+            self.open_record(pos[0], note_id=pos[1], field=pos[2])
+            return
+        first = self.session.first_unfinished() or self.session.first_record()
+        if first is None:
+            self.query_one(NoteView).show("", None, "", 0, 0)
+            self.query_one("#note-meta", Static).update(
+                f"No records are assigned to {self.session.coder} yet. Ask your lead to assign some.")
+            return
+        self.open_record(first)
+
+    def _tick(self) -> None:
+        elapsed = 0 if self.frozen_clock else int(time.monotonic() - self.started)
+        self.query_one(ProgressHeader).set_elapsed(elapsed)
+
+    def _update_progress(self) -> None:
+        done, assigned = self.session.progress()
+        self.query_one(ProgressHeader).set_progress(done, assigned)
+
+    def _update_queue_status(self) -> None:
+        names = {"all": "all records", "todo": "to do", "not_started": "not started", "in_progress": "in progress",
+                 "done": "done", "flagged": "flagged"}
+        n = self.session.queue_count(self.queue_text, self.queue_status)
+        self.query_one("#queue-status", Static).update(f" {names[self.queue_status]} ({n}) · s cycles")
+
+    # ------------------------------------------------------------------ opening records and moving
+    def open_record(self, record_id: str, *, note_id: str | None = None, field: str | None = None) -> None:
+        self.view = self.session.load(record_id)
+        view = self.view
+        self.terms = self.terms if note_id else ()
+        cursor = None
+        if field is not None:
+            for i, s in enumerate(view.slots):
+                if s.field.name == field and s.note_id == note_id:
+                    cursor = i
+        if cursor is None:
+            cursor = next((i for i, s in enumerate(view.slots) if view.values.get(s.key) is None), 0)
+        self.cursor = cursor
+        self.note_idx = 0
+        if note_id and note_id in view.note_index:
+            self.note_idx = view.note_index[note_id]
+        elif view.slots and view.slots[cursor].note_id:
+            self.note_idx = view.note_index[view.slots[cursor].note_id]
+        queue = self.query_one(RecordQueue)
+        queue.show_current(record_id, self.session.queue_index(record_id, self.queue_text, self.queue_status))
+        self._show_note()
+        self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
+        self._focus_for_slot()
+        slot = self.current_slot
+        self.writer.submit(lambda: self.session.save_position(
+            record_id, slot.note_id if slot else None, slot.field.name if slot else None), "position")
+
+    @property
+    def current_slot(self) -> Slot | None:
+        if self.view is None or not self.view.slots:
+            return None
+        return self.view.slots[self.cursor]
+
+    def _show_note(self, banner: str | None = None) -> None:
+        view = self.view
+        if view is None:
+            return
+        notes = view.notes
+        note = notes[self.note_idx] if notes else None
+        text = self.session.note_text(note["note_id"]) if note else ""
+        self.query_one(NoteView).show(view.record_id, note, text, self.note_idx, len(notes),
+                                      self.session.codebook.cues, self.terms, banner)
+
+    def _focus_for_slot(self) -> None:
+        slot = self.current_slot
+        if slot is not None and not slot.field.has_choices:
+            self.query_one("#form-entry", Input).focus()
+        else:
+            self.set_focus(None)
+
+    def move_cursor(self, index: int) -> None:
+        if self.view is None or not self.view.slots:
+            return
+        index = max(0, min(len(self.view.slots) - 1, index))
+        self.cursor = index
+        slot = self.view.slots[index]
+        if slot.note_id is not None and self.view.note_index.get(slot.note_id) != self.note_idx:
+            self.note_idx = self.view.note_index[slot.note_id]
+            self._show_note()
+        self.query_one(CodingForm).show(self.view, self.cursor, set(self.pending.values()))
+        self._focus_for_slot()
+
+    # ------------------------------------------------------------------ saving
+    def _save(self, slot: Slot, value: Any, *, advance: bool) -> None:
+        view = self.view
+        assert view is not None
+        old = view.values.get(slot.key)
+        if value is None:
+            view.values.pop(slot.key, None)
+        else:
+            view.values[slot.key] = value
+        record_id = view.record_id
+        job = self.writer.submit(lambda: self.session.set(record_id, slot, value), "code", (record_id, slot, old))
+        self.pending[job.id] = slot.key
+        self.query_one(ProgressHeader).set_saved("saving…")
+        if advance and self.cursor < len(view.slots) - 1:
+            self.move_cursor(self.cursor + 1)
+        else:
+            self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
+
+    @on(Saved)
+    def saved(self, event: Saved) -> None:
+        job = event.job
+        self.pending.pop(job.id, None)
+        if job.kind == "position":
+            return
+        stamp = time.strftime("%H:%M:%S") if not self.frozen_clock else "12:00:00"
+        self.query_one(ProgressHeader).set_saved(f"✓ saved {stamp}" if not self.pending else "saving…")
+        view = self.view
+        if job.kind == "code":
+            self.commit_seconds.append(event.seconds)
+            record_id = job.context[0]
+            if view is not None and view.record_id == record_id and view.status == "not_started":
+                view.status = "in_progress"
+                self.query_one(RecordQueue).reload()
+        elif job.kind == "undo":
+            change = event.result
+            if change is None:
+                self.notify("Nothing to undo in this session.", severity="warning")
+            elif view is not None and change.record_id == view.record_id:
+                key = (change.note_id, change.field)
+                if change.new is None:
+                    view.values.pop(key, None)
+                else:
+                    view.values[key] = change.new
+                for i, s in enumerate(view.slots):
+                    if s.key == key:
+                        self.move_cursor(i)
+                        break
+                self.notify(f"Undone: {change.field} is {'empty' if change.new is None else change.new} again.")
+            else:
+                self.notify(f"Undone on record {change.record_id}: {change.field}.")
+        elif job.kind == "done":
+            record_id = job.context
+            self._update_progress()
+            self.query_one(RecordQueue).reload()
+            self._update_queue_status()
+            nxt = self.session.first_unfinished(after=record_id)
+            if nxt is None:
+                self.notify(f"{record_id} done. Every record in your queue is done.", title="All done")
+                self.open_record(record_id)
+            else:
+                self.notify(f"{record_id} done. Next unfinished: {nxt}.")
+                self.open_record(nxt)
+            return
+        elif job.kind in ("flag", "memo"):
+            self.query_one(RecordQueue).reload()
+        if view is not None:
+            self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
+
+    @on(SaveFailed)
+    def save_failed(self, event: SaveFailed) -> None:
+        job = event.job
+        self.pending.pop(job.id, None)
+        error = event.error
+        message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+        if job.kind == "code":
+            record_id, slot, old = job.context
+            if self.view is not None and self.view.record_id == record_id:
+                if old is None:
+                    self.view.values.pop(slot.key, None)
+                else:
+                    self.view.values[slot.key] = old
+                self.query_one(CodingForm).show(self.view, self.cursor, set(self.pending.values()))
+            self.query_one(ProgressHeader).set_saved("⚠ not saved")
+            self.notify(f"Not saved: {message}", severity="error", timeout=8)
+        elif job.kind == "done":
+            self.notify(message, title="Not done", severity="error", timeout=8)
+        elif job.kind != "position":
+            self.notify(f"Not saved: {message}", severity="error", timeout=8)
+
+    # ------------------------------------------------------------------ coding actions
+    def action_choose(self, key: str) -> None:
+        slot = self.current_slot
+        if slot is None:
+            return
+        if not slot.field.has_choices:
+            self.query_one("#form-entry", Input).focus()
+            return
+        keys = choice_keys(slot.field)
+        if key not in keys:
+            self.notify(f"{slot.field.label}: no choice [{key}] (keys {', '.join(keys)})", severity="warning")
+            return
+        self._save(slot, keys[key], advance=True)
+
+    @on(CodingForm.Entered)
+    def entered(self, event: CodingForm.Entered) -> None:
+        self._commit_entry(event.raw, advance=True)
+
+    def _commit_entry(self, raw: str, *, advance: bool) -> bool:
+        slot = self.current_slot
+        if slot is None or slot.field.has_choices or self.view is None:
+            return True
+        current = self.view.values.get(slot.key)
+        if not raw.strip():
+            if advance:
+                self.move_cursor(self.cursor + 1)
+            return True
+        try:
+            value = self.session.parse(slot, raw)
+        except UserError as exc:
+            self.query_one(CodingForm).show_error(str(exc))
+            return False
+        if value == current:
+            if advance:
+                self.move_cursor(self.cursor + 1)
+            return True
+        self._save(slot, value, advance=advance)
+        return True
+
+    def _leave_entry(self) -> bool:
+        """Before moving off a typed field, save what was typed (or stay, if it is invalid)."""
+        entry = self.query_one("#form-entry", Input)
+        slot = self.current_slot
+        if slot is None or slot.field.has_choices or self.view is None:
+            return True
+        current = self.view.values.get(slot.key)
+        if entry.value.strip() and entry.value.strip() != ("" if current is None else str(current)):
+            return self._commit_entry(entry.value, advance=False)
+        return True
+
+    def action_next_field(self) -> None:
+        if self._leave_entry():
+            self.move_cursor(self.cursor + 1)
+
+    def action_prev_field(self) -> None:
+        if self._leave_entry():
+            self.move_cursor(self.cursor - 1)
+
+    def action_clear(self) -> None:
+        slot = self.current_slot
+        if slot is not None and self.view is not None and self.view.values.get(slot.key) is not None:
+            self._save(slot, None, advance=False)
+
+    def action_undo(self) -> None:
+        self.writer.submit(self.session.undo, "undo")
+
+    def action_memo(self) -> None:
+        slot, view = self.current_slot, self.view
+        if slot is None or view is None:
+            return
+        if view.values.get(slot.key) is None:
+            self.notify("Code this field first, then add a memo on the code.", severity="warning")
+            return
+        record_id = view.record_id
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            text = text.strip()
+            if text:
+                view.memos[slot.key] = text
+            else:
+                view.memos.pop(slot.key, None)
+            self.writer.submit(lambda: self.session.memo(record_id, slot, text), "memo")
+            self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
+
+        self.app.push_screen(TextPrompt(f"Memo on {slot.field.label}", view.memos.get(slot.key, ""),
+                                        "why this code?", "Empty removes the memo."), done)
+
+    def action_flag(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        record_id = view.record_id
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            text = text.strip()
+            if not text and not view.flagged:
+                self.notify("A flag needs a comment for the supervisor.", severity="warning")
+                return
+            view.flagged, view.flag_comment = bool(text), text or None
+            self.writer.submit(lambda: self.session.flag(record_id, text, flagged=bool(text)), "flag")
+            self.notify(f"{record_id} flagged for the supervisor." if text else f"Flag removed from {record_id}.")
+            self.query_one(CodingForm).update_title(view)
+
+        title = f"Flag {record_id} for the supervisor: what should they look at?"
+        note = "Empty removes the flag." if view.flagged else ""
+        self.app.push_screen(TextPrompt(title, view.flag_comment or "", "comment", note), done)
+
+    def action_done(self) -> None:
+        view = self.view
+        if view is None or not self._leave_entry():
+            return
+        missing = view.missing()
+        if missing:
+            names = ", ".join(s.field.name + (f" ({view.note_label(s.note_id)})" if s.note_id else "")
+                              for s in missing[:6])
+            more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
+            self.notify(f"{len(missing)} required field(s) empty: {names}{more}", title=f"{view.record_id} not done",
+                        severity="error", timeout=8)
+            self.move_cursor(view.slots.index(missing[0]))
+            return
+        record_id = view.record_id
+        self.writer.submit(lambda: self.session.done(record_id), "done", record_id)
+
+    # ------------------------------------------------------------------ reading
+    def action_next_note(self) -> None:
+        self._step_note(1)
+
+    def action_prev_note(self) -> None:
+        self._step_note(-1)
+
+    def _step_note(self, step: int) -> None:
+        view = self.view
+        if view is None or not view.notes:
+            return
+        idx = self.note_idx + step
+        if not 0 <= idx < len(view.notes):
+            self.notify("No more notes in this record." if step > 0 else "This is the first note.", timeout=2)
+            return
+        self.note_idx = idx
+        self._show_note()
+        note_id = view.notes[idx]["note_id"]
+        first = next((i for i, s in enumerate(view.slots) if s.note_id == note_id), None)
+        if first is not None:
+            self.move_cursor(first)
+
+    def action_scroll_note(self, direction: int) -> None:
+        self.query_one(NoteView).scroll_page(direction)
+
+    def action_search(self) -> None:
+        record_id = self.view.record_id if self.view else None
+
+        def done(result: dict[str, Any] | None) -> None:
+            if not result:
+                return
+            self.terms = result.get("terms", ())
+            rid, nid = result["record_id"], result["note_id"]
+            if self.view is not None and rid == self.view.record_id:
+                self.note_idx = self.view.note_index[nid]
+                self._show_note()
+            elif self.session.is_assigned(rid):
+                self.open_record(rid, note_id=nid)
+            else:
+                note = self.session.store.note(nid) or {}
+                self.query_one(NoteView).show(rid, note, note.get("text", ""), 0, 1, self.session.codebook.cues,
+                                              self.terms, banner="(not in your queue: read only; ] or [ to go back)")
+
+        self.app.push_screen(SearchScreen(self.session, record_id), done)
+
+    # ------------------------------------------------------------------ records
+    def _go(self, record_id: str | None, message: str) -> None:
+        if not self._leave_entry():
+            return
+        if record_id is None:
+            self.notify(message, timeout=3)
+        else:
+            self.open_record(record_id)
+
+    def action_next_record(self) -> None:
+        if self.view:
+            self._go(self.session.neighbour(self.view.record_id, 1), "This is the last record.")
+
+    def action_prev_record(self) -> None:
+        if self.view:
+            self._go(self.session.neighbour(self.view.record_id, -1), "This is the first record.")
+
+    def action_next_unfinished(self) -> None:
+        after = self.view.record_id if self.view else None
+        nxt = self.session.first_unfinished(after=after)
+        if nxt is not None and self.view is not None and nxt == self.view.record_id:
+            self.notify("This is the only unfinished record.", timeout=3)
+            return
+        self._go(nxt, "Every record in your queue is done.")
+
+    def action_focus_queue(self) -> None:
+        self.add_class("-show-queue")
+        self.query_one(RecordQueue).focus()
+
+    def action_filter_queue(self) -> None:
+        self.add_class("-show-queue")
+        self.query_one("#queue-filter", Input).focus()
+
+    def action_cycle_status(self) -> None:
+        i = STATUS_FILTERS.index(self.queue_status)
+        self.queue_status = STATUS_FILTERS[(i + 1) % len(STATUS_FILTERS)]
+        self.add_class("-show-queue")
+        self._reload_queue()
+
+    def _reload_queue(self) -> None:
+        queue = self.query_one(RecordQueue)
+        queue.reload()
+        if self.view is not None:
+            queue.show_current(self.view.record_id,
+                               self.session.queue_index(self.view.record_id, self.queue_text, self.queue_status))
+        self._update_queue_status()
+
+    @on(Input.Changed, "#queue-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.queue_text = event.value.strip()
+        self.query_one(RecordQueue).cursor = 0
+        self._reload_queue()
+
+    @on(Input.Submitted, "#queue-filter")
+    def filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one(RecordQueue).focus()
+
+    @on(RecordQueue.Selected)
+    def queue_selected(self, event: RecordQueue.Selected) -> None:
+        self.remove_class("-show-queue")
+        self.open_record(event.record_id)
+
+    def action_escape(self) -> None:
+        self.remove_class("-show-queue")
+        self._focus_for_slot() if isinstance(self.focused, RecordQueue) or self.focused is None else self.set_focus(None)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.KEYS, HELP_INTRO))
+
+    async def shutdown(self) -> None:
+        """Save the position and wait for every pending write to commit."""
+        import asyncio
+
+        slot = self.current_slot
+        if self.view is not None:
+            record_id = self.view.record_id
+            self.writer.submit(lambda: self.session.save_position(
+                record_id, slot.note_id if slot else None, slot.field.name if slot else None), "position")
+        await asyncio.to_thread(self.writer.drain)
+        self.writer.stop()

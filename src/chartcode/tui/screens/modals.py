@@ -1,0 +1,72 @@
+"""Small modal screens: the generated key help and a one-line text prompt (memo, flag)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from chartcode.tui.bindings import Key, by_group
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the screen, generated from its declarations."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close help")]
+
+    def __init__(self, keys: tuple[Key, ...], intro: str = ""):
+        super().__init__()
+        self.keys = keys
+        self.intro = intro
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for group, keys in by_group(self.keys).items():
+            table.add_row(Text(group, style="bold underline"), "")
+            for k in keys:
+                table.add_row(k.shown_key, k.description)
+            table.add_row("", "")
+        with Vertical(id="help-box"):
+            yield Static(Text("Keys  (Esc or ? closes)", style="bold"), id="help-title")
+            if self.intro:
+                yield Static(self.intro, id="help-intro")
+            with VerticalScroll():
+                yield Static(table)
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """Ask for one line of text. Enter returns it (possibly empty); Esc returns None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, value: str = "", placeholder: str = "", note: str = ""):
+        super().__init__()
+        self.prompt_title = title
+        self.value = value
+        self.placeholder = placeholder
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt-box"):
+            yield Static(Text(self.prompt_title, style="bold"))
+            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+            yield Static(Text((self.note + "  " if self.note else "") + "Enter saves · Esc cancels", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,95 @@
+"""Writes to the store, one after another, off the UI thread.
+
+Coding actions must commit in the order the keys were pressed, and a commit may wait for
+another process's write lock; so one long-lived Textual thread worker takes jobs from a
+queue and posts a message back when each has committed (or failed).
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+from textual.widget import Widget
+
+_STOP = object()
+
+
+@dataclass
+class Job:
+    id: int
+    fn: Callable[[], Any]
+    kind: str
+    context: Any
+    submitted: float
+
+
+class Saved(Message):
+    """A job committed; ``result`` is what its function returned."""
+
+    def __init__(self, job: Job, result: Any, seconds: float) -> None:
+        super().__init__()
+        self.job = job
+        self.result = result
+        self.seconds = seconds
+
+
+class SaveFailed(Message):
+    def __init__(self, job: Job, error: BaseException) -> None:
+        super().__init__()
+        self.job = job
+        self.error = error
+
+
+class StoreWriter:
+    """Owns the queue; ``target`` receives Saved / SaveFailed messages."""
+
+    def __init__(self, target: Widget):
+        self.target = target
+        self._queue: queue.Queue = queue.Queue()
+        self._ids = itertools.count(1)
+        self._started = False
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self.target.run_worker(self._loop, thread=True, name="store-writer", group="store-writer",
+                                   exit_on_error=False)
+
+    def submit(self, fn: Callable[[], Any], kind: str, context: Any = None) -> Job:
+        job = Job(next(self._ids), fn, kind, context, time.perf_counter())
+        self._queue.put(job)
+        return job
+
+    def pending(self) -> int:
+        return self._queue.unfinished_tasks
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Wait (in a thread) until every submitted job has committed or failed."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return not self._queue.unfinished_tasks
+
+    def stop(self) -> None:
+        self._queue.put(_STOP)
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                if job is _STOP:
+                    return
+                try:
+                    result = job.fn()
+                except BaseException as exc:  # reported to the screen, which decides what to say
+                    self.target.post_message(SaveFailed(job, exc))
+                else:
+                    self.target.post_message(Saved(job, result, time.perf_counter() - job.submitted))
+            finally:
+                self._queue.task_done()
