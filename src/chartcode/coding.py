@@ -57,6 +57,13 @@ class RecordView:
     def coded(self) -> int:
         return sum(1 for s in self.slots if self.values.get(s.key) is not None)
 
+    def describe_missing(self) -> str:
+        """The empty required fields, grouped: 'note 1: a, b; record: c, d'."""
+        groups: dict[str, list[str]] = {}
+        for slot in self.missing():
+            groups.setdefault(self.note_label(slot.note_id), []).append(slot.field.name)
+        return "; ".join(f"{where}: {', '.join(names)}" for where, names in groups.items())
+
     def note_label(self, note_id: str | None) -> str:
         if note_id is None:
             return "record"
@@ -223,9 +230,8 @@ class CodingSession:
         view = self.load(record_id)
         missing = view.missing()
         if missing:
-            names = ", ".join(
-                f"{s.field.name}" + (f" ({view.note_label(s.note_id)})" if s.note_id else "") for s in missing)
-            raise UserError(f"cannot mark {record_id} done: {len(missing)} required field(s) empty: {names}")
+            raise UserError(f"cannot mark {record_id} done: {len(missing)} required field(s) empty:"
+                            f" {view.describe_missing()}")
         self.store.submit(self.coder, record_id)
 
     # ------------------------------------------------------------------ where the coder left off

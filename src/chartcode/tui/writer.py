@@ -58,6 +58,7 @@ class StoreWriter:
     def start(self) -> None:
         if not self._started:
             self._started = True
+            self._app = self.target.app
             self.target.run_worker(self._loop, thread=True, name="store-writer", group="store-writer",
                                    exit_on_error=False)
 
@@ -77,11 +78,21 @@ class StoreWriter:
         return not self._queue.unfinished_tasks
 
     def stop(self) -> None:
+        """End the worker after the jobs already queued (nothing submitted is dropped)."""
         self._queue.put(_STOP)
 
     def _loop(self) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
         while True:
-            job = self._queue.get()
+            try:
+                job = self._queue.get(timeout=0.25)
+            except queue.Empty:
+                # Nothing queued: stop if the app is gone (however it ended).
+                if worker.is_cancelled or not self._app.is_running:
+                    return
+                continue
             try:
                 if job is _STOP:
                     return

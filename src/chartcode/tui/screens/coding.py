@@ -39,7 +39,7 @@ class CodingScreen(Screen):
     KEYS = CODING_KEYS
     BINDINGS = [*bindings(CODING_KEYS), Binding("escape", "escape", show=False)]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
-    AUTO_FOCUS = None  # keys go to the screen (coding) until the coder moves focus on purpose
+    AUTO_FOCUS = ""  # no auto-focus: keys go to the screen (coding) until the coder moves focus on purpose
 
     def __init__(self, session: CodingSession, title: str, *, frozen_clock: bool = False):
         super().__init__()
@@ -382,11 +382,8 @@ class CodingScreen(Screen):
             return
         missing = view.missing()
         if missing:
-            names = ", ".join(s.field.name + (f" ({view.note_label(s.note_id)})" if s.note_id else "")
-                              for s in missing[:6])
-            more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
-            self.notify(f"{len(missing)} required field(s) empty: {names}{more}", title=f"{view.record_id} not done",
-                        severity="error", timeout=8)
+            self.notify(f"{len(missing)} required field(s) empty: {view.describe_missing()}",
+                        title=f"{view.record_id} not done", severity="error", timeout=10)
             self.move_cursor(view.slots.index(missing[0]))
             return
         record_id = view.record_id
@@ -506,6 +503,9 @@ class CodingScreen(Screen):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.KEYS, HELP_INTRO))
+
+    def on_unmount(self) -> None:
+        self.writer.stop()
 
     async def shutdown(self) -> None:
         """Save the position and wait for every pending write to commit."""

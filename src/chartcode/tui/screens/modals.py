@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,15 +22,19 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
         self.intro = intro
 
-    def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold cyan", no_wrap=True)
-        table.add_column()
+    def help_text(self) -> Text:
+        width = max(len(k.shown_key) for k in self.keys) + 2
+        text = Text()
         for group, keys in by_group(self.keys).items():
-            table.add_row(Text(group, style="bold underline"), "")
+            text.append(f"{group}\n", style="bold underline")
             for k in keys:
-                table.add_row(k.shown_key, k.description)
-            table.add_row("", "")
+                text.append(k.shown_key.ljust(width), style="bold cyan")
+                text.append(f"{k.description}\n")
+            text.append("\n")
+        return text
+
+    def compose(self) -> ComposeResult:
+        table = self.help_text()
         with Vertical(id="help-box"):
             yield Static(Text("Keys  (Esc or ? closes)", style="bold"), id="help-title")
             if self.intro:

@@ -57,7 +57,10 @@ class SearchScreen(ModalScreen[dict[str, Any] | None]):
 
     def action_to_results(self) -> None:
         if self.results:
-            self.query_one(OptionList).focus()
+            results = self.query_one(OptionList)
+            results.focus()
+            if results.highlighted is None:
+                results.highlighted = 0
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -30,6 +30,8 @@ def highlight(text: str, cues: tuple[str, ...] = (), terms: tuple[str, ...] = ()
 class NoteView(Vertical):
     """Shows one note. The screen sets what to show; this widget only draws it."""
 
+    last_text: Text | None = None  # the highlighted text last shown (for tests and copying)
+
     def compose(self) -> ComposeResult:
         yield Static("", id="note-meta")
         with VerticalScroll(id="note-body"):
@@ -49,7 +51,8 @@ class NoteView(Vertical):
         if banner:
             line.append(f"   {banner}", style="italic")
         meta.update(line)
-        body.update(highlight(text, cues, terms))
+        self.last_text = highlight(text, cues, terms)
+        body.update(self.last_text)
         self.query_one("#note-body", VerticalScroll).scroll_home(animate=False)
 
     def scroll_page(self, direction: int) -> None:
