@@ -27,6 +27,7 @@ class Job:
     kind: str
     context: Any
     submitted: float
+    committed: float | None = None  # perf_counter when the transaction returned
 
 
 class Saved(Message):
@@ -54,6 +55,7 @@ class StoreWriter:
         self._queue: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
         self._started = False
+        self.last_job: Job | None = None
 
     def start(self) -> None:
         if not self._started:
@@ -64,6 +66,7 @@ class StoreWriter:
 
     def submit(self, fn: Callable[[], Any], kind: str, context: Any = None) -> Job:
         job = Job(next(self._ids), fn, kind, context, time.perf_counter())
+        self.last_job = job
         self._queue.put(job)
         return job
 
@@ -101,6 +104,7 @@ class StoreWriter:
                 except BaseException as exc:  # reported to the screen, which decides what to say
                     self.target.post_message(SaveFailed(job, exc))
                 else:
-                    self.target.post_message(Saved(job, result, time.perf_counter() - job.submitted))
+                    job.committed = time.perf_counter()
+                    self.target.post_message(Saved(job, result, job.committed - job.submitted))
             finally:
                 self._queue.task_done()

@@ -188,7 +188,6 @@ class CodingScreen(Screen):
         record_id = view.record_id
         job = self.writer.submit(lambda: self.session.set(record_id, slot, value), "code", (record_id, slot, old))
         self.pending[job.id] = slot.key
-        self.query_one(ProgressHeader).set_saved("saving…")
         if advance and self.cursor < len(view.slots) - 1:
             self.move_cursor(self.cursor + 1)
         else:

@@ -36,7 +36,8 @@ def key_for(field: Field, code: Any) -> str:
 
 
 class FieldRow(Static):
-    """One slot: required mark, label, value; when focused, its choices with their keys."""
+    """One slot on one line: pointer, required mark, value, label. Fixed height, so redrawing
+    a row never relayouts the form."""
 
     def __init__(self, slot: Slot, **kwargs):
         super().__init__(**kwargs)
@@ -45,41 +46,59 @@ class FieldRow(Static):
         self.memo: str | None = None
         self.focused = False
         self.pending = False
+        self._state: tuple | None = None
 
-    def set_state(self, value: Any, memo: str | None, focused: bool, pending: bool = False) -> None:
+    def set_state(self, value: Any, memo: str | None, focused: bool, pending: bool = False) -> bool:
+        """Redraw only when something shown changed; True if it did."""
+        state = (value, memo, focused, pending)
+        if state == self._state:
+            return False
+        self._state = state
         self.value, self.memo, self.focused, self.pending = value, memo, focused, pending
         self.set_class(focused, "-focused")
         self.set_class(value is None and self.slot.field.required, "-missing")
         self.update(self._render_text())
+        return True
 
     def _render_text(self) -> Text:
         f = self.slot.field
-        t = Text()
-        t.append("▶ " if self.focused else "  ")
-        t.append("* " if f.required else "  ", style="bold red" if f.required and self.value is None else "dim")
-        t.append(f.label, style="bold" if self.focused else "")
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append("▶" if self.focused else " ")
+        t.append("*" if f.required else " ", style="bold red" if f.required and self.value is None else "dim")
         if self.value is None:
-            t.append("  —", style="dim")
+            t.append("   — ", style="dim")
         else:
-            shown = f"{key_for(f, self.value)} {f.label_for(self.value)}" if f.has_choices else str(self.value)
-            t.append(f"  = {shown}", style="bold green")
-        if self.memo:
-            t.append("  ✎", style="yellow")
-        if self.pending:
-            t.append("  …", style="dim")
-        if self.focused:
-            if f.has_choices:
-                for key, code in choice_keys(f).items():
-                    mark = "●" if code == self.value else " "
-                    t.append(f"\n     {mark} [{key}] {f.choice(code).label}")
-            else:
-                hint = {"count": "a whole number", "numeric": "a number", "date": "a date YYYY-MM-DD",
-                        "text": "text"}[f.type]
-                rng = ""
-                if f.min is not None or f.max is not None:
-                    rng = f" ({'' if f.min is None else _n(f.min)}–{'' if f.max is None else _n(f.max)})"
-                t.append(f"\n       type {hint}{rng}, Enter to save", style="italic")
+            shown = key_for(f, self.value) if f.has_choices else str(self.value)
+            if len(shown) > 4:
+                shown = shown[:3] + "…"
+            t.append(f"{shown:>4} ", style="bold green")
+        t.append("✎" if self.memo else " ", style="yellow")
+        t.append("…" if self.pending else " ", style="dim")
+        t.append(f.label, style="bold" if self.focused else "")
         return t
+
+
+def field_panel(field: Field, value: Any, memo: str | None) -> Text:
+    """The focused field in full: its choices with their keys, the decision rules, the memo."""
+    t = Text()
+    t.append(f.label if (f := field) else "", style="bold")
+    t.append(f"  ({f.name}, {f.type}{', required' if f.required else ''})\n", style="dim")
+    if f.has_choices:
+        for key, code in choice_keys(f).items():
+            chosen = code == value
+            t.append(f" {'●' if chosen else ' '} [{key}] ", style="bold green" if chosen else "bold cyan")
+            t.append(f"{f.choice(code).label}\n", style="bold" if chosen else "")
+    else:
+        hint = {"count": "a whole number", "numeric": "a number", "date": "a date YYYY-MM-DD", "text": "text"}[f.type]
+        rng = ""
+        if f.min is not None or f.max is not None:
+            rng = f" ({'' if f.min is None else _n(f.min)}–{'' if f.max is None else _n(f.max)})"
+        t.append(f" type {hint}{rng}, then Enter\n", style="italic")
+    t.append("\n")
+    t.append(f.rules or "No decision rules written for this field.")
+    if memo:
+        t.append(f"\nYour memo: {memo}", style="yellow")
+    return t
 
 
 def _n(x: float) -> str:
@@ -98,6 +117,8 @@ class CodingForm(Vertical):
         super().__init__(**kwargs)
         self.rows: list[FieldRow] = []
         self._record: str | None = None
+        self._focused_row: int | None = None
+        self._title: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="form-title")
@@ -126,10 +147,18 @@ class CodingForm(Vertical):
                 widgets.append(row)
             container.mount_all(widgets)
             self._record = view.record_id
+            self._focused_row = None
+        focused_changed = False
         for i, (row, slot) in enumerate(zip(self.rows, view.slots)):
-            row.set_state(view.values.get(slot.key), view.memos.get(slot.key), i == cursor, slot.key in pending)
+            changed = row.set_state(view.values.get(slot.key), view.memos.get(slot.key), i == cursor,
+                                    slot.key in pending)
+            focused_changed |= changed and i == cursor
         self.update_title(view)
-        self.focus_slot(view, cursor)
+        if cursor != self._focused_row:
+            self._focused_row = cursor
+            self.focus_slot(view, cursor)
+        elif focused_changed:
+            self._draw_panel(view, cursor)
 
     def _group_title(self, view: RecordView, slot: Slot) -> Text:
         if slot.note_id is None:
@@ -147,7 +176,9 @@ class CodingForm(Vertical):
         title.append(f" · {status}")
         if view.flagged:
             title.append(" · ⚑ flagged", style="yellow")
-        self.query_one("#form-title", Static).update(title)
+        if title != self._title:
+            self._title = title
+            self.query_one("#form-title", Static).update(title)
 
     def focus_slot(self, view: RecordView, cursor: int) -> None:
         if not self.rows or not 0 <= cursor < len(self.rows):
@@ -156,15 +187,14 @@ class CodingForm(Vertical):
             return
         row = self.rows[cursor]
         self.query_one("#form-rows", VerticalScroll).scroll_to_widget(row, animate=False)
-        f = row.slot.field
-        rules = Text(f"{f.label}", style="bold")
-        rules.append(f"  ({f.name}, {f.type}{', required' if f.required else ''})\n", style="dim")
-        rules.append(f.rules or "No decision rules written for this field.")
-        memo = view.memos.get(row.slot.key)
-        if memo:
-            rules.append(f"\nYour memo: {memo}", style="yellow")
-        self.query_one("#rules-text", Static).update(rules)
-        self.show_entry(f, view.values.get(row.slot.key))
+        self._draw_panel(view, cursor)
+        self.show_entry(row.slot.field, view.values.get(row.slot.key))
+
+    def _draw_panel(self, view: RecordView, cursor: int) -> None:
+        slot = self.rows[cursor].slot
+        self.query_one("#rules-text", Static).update(
+            field_panel(slot.field, view.values.get(slot.key), view.memos.get(slot.key)))
+        self.query_one("#rules", VerticalScroll).scroll_home(animate=False)
 
     def show_entry(self, field: Field | None, value: Any) -> None:
         entry = self.query_one("#form-entry", Input)

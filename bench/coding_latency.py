@@ -1,0 +1,213 @@
+"""Benchmark: the coding screen on a 100,000-note audit, driven headless.
+
+    python bench/coding_latency.py [--notes 100000] [--keys 300]
+
+Prints one JSON line:
+  first_screen_s     app start -> first record shown with its form (target < 1.5 s;
+                     `hello_world_s` is a bare Textual app measured the same way, same process)
+  key_to_commit_ms   p50/p99 from a digit key press (sent as the terminal driver sends it) to
+                     its transaction committed (target p99 < 50 ms; `bare_commit_ms` is a raw
+                     sqlite3 INSERT+COMMIT with the same synchronous=FULL, same process, for scale)
+  key_to_saved_shown_ms  the same key until the screen has handled the commit (one frame later)
+  peak_rss_mb        of this process while the screen runs (the audit is built by a child process)
+  keystrokes_per_record and fields_per_record for the conjoint codebook (target: one per field
+                     plus one to finish; typed fields cost their characters and Enter)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import random
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from import_notes import WORDS  # noqa: E402
+
+
+def build_audit(tmp: Path, n_notes: int) -> Path:
+    """n_notes notes over n_notes/4 records (one conjoint note and three follow-ups each), all assigned."""
+    rng = random.Random(7)
+    notes = tmp / "notes.csv"
+    with open(notes, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["record_id", "note_id", "note_date", "note_type", "author", "text"])
+        for i in range(n_notes):
+            rec = f"R{i // 4:06d}"
+            kind = "conjoint" if i % 4 == 0 else rng.choice(["phone", "individual", "group"])
+            w.writerow([rec, f"{rec}-N{i % 4}", f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}", kind, "Dr. Example",
+                        " ".join(rng.choices(WORDS, k=300))])
+    db = tmp / "bench.db"
+    cmd = [sys.executable, "-m", "chartcode"]
+    subprocess.run([*cmd, "init", str(db), "--audit", "conjoint-pain"], check=True, capture_output=True)
+    subprocess.run([*cmd, "import", str(db), str(notes)], check=True, capture_output=True)
+    # assign every record to the intern (a bulk assignment, as `chartcode assign --all` will do)
+    subprocess.run([sys.executable, "-c",
+                    "import sys\nfrom chartcode.store import Store\n"
+                    "s = Store.open(sys.argv[1]); s.assign('intern', s.record_ids()); s.close()", str(db)],
+                   check=True)
+    return db
+
+
+async def hello_world_seconds() -> float:
+    from textual.app import App
+    from textual.widgets import Static
+
+    class Hello(App):
+        def compose(self):
+            yield Static("hello")
+
+    t0 = time.perf_counter()
+    async with Hello().run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+    return time.perf_counter() - t0
+
+
+async def timed_key(app, screen, key: str) -> tuple[float, float]:
+    """Send one key as the terminal driver does; seconds until its code is committed, and until
+    the screen has handled the commit (shown as saved).
+
+    (Pilot.press is not used for timing: it waits for the screen to go idle, ~60 ms even for a
+    hello-world app.)
+    """
+    from textual import events
+
+    before = len(screen.commit_seconds)
+    last = screen.writer.last_job
+    event = events.Key(key, key)
+    event.set_sender(app)
+    t = time.perf_counter()
+    app._driver.send_message(event)
+    while len(screen.commit_seconds) == before:
+        await asyncio.sleep(0)
+    shown = time.perf_counter() - t
+    job = screen.writer.last_job
+    assert job is not last and job.committed is not None
+    return job.committed - t, shown
+
+
+async def drive(db: Path, n_keys: int) -> dict:
+    from chartcode.store import Store
+    from chartcode.tui.app import ChartcodeApp
+
+    t0 = time.perf_counter()
+    app = ChartcodeApp(Store.open(db), "intern", frozen_clock=True)
+    result: dict = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.coding_screen
+        while screen is None or screen.view is None:
+            await pilot.pause()
+            screen = app.coding_screen
+        await pilot.pause()
+        result["first_screen_s"] = time.perf_counter() - t0
+        result["queue_rows"] = screen.query_one("#queue").row_count
+
+        async def settled() -> None:
+            while screen.writer.pending() or screen.pending:
+                await asyncio.sleep(0.0002)
+            await pilot.pause()
+
+        latencies = []
+        shown = []
+        keystrokes = 0
+        records = 0
+        fields = 0
+        while len(latencies) < n_keys:
+            view = screen.view
+            fields = len(view.slots)
+            strokes = 0
+            for slot in view.slots:
+                f = slot.field
+                if f.has_choices:
+                    from chartcode.tui.widgets.coding_form import choice_keys
+
+                    if not f.required:
+                        await pilot.press("tab")
+                        strokes += 1
+                        continue
+                    key = next(iter(choice_keys(f)))
+                    commit_s, shown_s = await timed_key(app, screen, key)
+                    latencies.append(commit_s)
+                    shown.append(shown_s)
+                    await pilot.pause()
+                    strokes += 1
+                else:
+                    value = "61" if f.name == "age" else "0"
+                    await pilot.press(*value, "enter")
+                    await settled()
+                    strokes += len(value) + 1
+            await pilot.press("d")
+            await settled()
+            strokes += 1
+            records += 1
+            keystrokes = strokes
+        await pilot.press("ctrl+q")
+    result.update(
+        key_to_commit_ms={"p50": round(statistics.median(latencies) * 1000, 2),
+                          "p99": round(statistics.quantiles(latencies, n=100)[98] * 1000, 2),
+                          "n": len(latencies)},
+        key_to_saved_shown_ms={"p50": round(statistics.median(shown) * 1000, 2),
+                               "p99": round(statistics.quantiles(shown, n=100)[98] * 1000, 2)},
+        keystrokes_per_record=keystrokes,
+        fields_per_record=fields,
+        records_coded=records,
+    )
+    return result
+
+
+def bare_commit_ms(tmp: Path, n: int = 300) -> float:
+    conn = sqlite3.connect(tmp / "bare.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("CREATE TABLE t (a INTEGER, b TEXT)")
+    times = []
+    for i in range(n):
+        t = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t VALUES (?, ?)", (i, "x"))
+        conn.execute("COMMIT")
+        times.append(time.perf_counter() - t)
+    conn.close()
+    return round(statistics.median(times) * 1000, 3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--notes", type=int, default=100_000)
+    ap.add_argument("--keys", type=int, default=300)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t = time.perf_counter()
+        db = build_audit(tmp, args.notes)
+        build_s = time.perf_counter() - t
+        hello = asyncio.run(hello_world_seconds())
+        result = asyncio.run(drive(db, args.keys))
+        out = {
+            "notes": args.notes,
+            "build_s": round(build_s, 1),
+            "first_screen_s": round(result["first_screen_s"], 3),
+            "hello_world_s": round(hello, 3),
+            "key_to_commit_ms": result["key_to_commit_ms"],
+            "key_to_saved_shown_ms": result["key_to_saved_shown_ms"],
+            "bare_commit_ms": bare_commit_ms(tmp),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "keystrokes_per_record": result["keystrokes_per_record"],
+            "fields_per_record": result["fields_per_record"],
+            "records_coded": result["records_coded"],
+            "queue_rows": result["queue_rows"],
+        }
+        print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
