@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import random
 import tempfile
 from collections import Counter
@@ -35,6 +34,7 @@ from chartcode.audit import load_audit
 from chartcode.errors import UserError
 from chartcode.importers.codes import import_codes
 from chartcode.importers.notes import import_notes
+from chartcode.store.connection import remove_database
 from chartcode.store.store import Store
 
 DEMO_DB = "demo.db"
@@ -1004,11 +1004,7 @@ def build_demo(directory: Path, *, complete: bool = False,
             import_codes(store, supervisor_csv, SUPERVISOR)
     except BaseException:
         store.close()
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.unlink(f"{db_path}{suffix}")
-            except FileNotFoundError:
-                pass
+        remove_database(db_path)
         raise
     store.close()
     say("done")

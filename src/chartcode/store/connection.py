@@ -34,6 +34,15 @@ def create_private_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def remove_database(path: Path | str) -> None:
+    """Delete a database file with its -wal and -shm files (after a failed creation)."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
 def connect(path: Path) -> Database:
     conn = sqlite3.connect(
         str(path),

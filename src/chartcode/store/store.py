@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -20,7 +19,7 @@ from typing import Any
 from chartcode.codebook import Codebook, CodeError, Field, diff, load_codebook
 from chartcode.errors import UserError
 from chartcode.store import schema
-from chartcode.store.connection import Connections, create_private_file, write_transaction
+from chartcode.store.connection import Connections, create_private_file, remove_database, write_transaction
 
 ROLES = ("coder", "supervisor", "lead")
 APP_ID = "chartcode"
@@ -99,11 +98,7 @@ class Store:
                     store._add_coder(db, name, role, actor, now)
         except BaseException:
             store.close()
-            for suffix in ("", "-wal", "-shm"):
-                try:
-                    os.unlink(f"{path}{suffix}")
-                except FileNotFoundError:
-                    pass
+            remove_database(path)
             raise
         return store
 
