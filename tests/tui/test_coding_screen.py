@@ -354,3 +354,36 @@ def test_layout_hides_the_queue_on_narrow_terminals_until_asked(demo_db, size):
             assert pane.display is (size[0] >= 100)
 
     run(go())
+
+
+def test_command_palette_offers_the_screen_actions(demo_db):
+    from chartcode.tui.bindings import CODING_KEYS
+
+    async def go():
+        async with make_app(demo_db).run_test(size=(120, 40)) as pilot:
+            app = pilot.app
+            titles = {c.title for c in app.get_system_commands(app.coding_screen)}
+            for k in CODING_KEYS:
+                if k.palette:
+                    assert k.description.split(" (")[0] in titles
+            flag = next(c for c in app.get_system_commands(app.coding_screen) if c.title.startswith("Next unfinished")
+                        or c.title.startswith("Go to the next unfinished"))
+            flag.callback()
+            await pilot.pause()
+            assert app.coding_screen.view.record_id == "VET-020"
+
+    run(go())
+
+
+def test_command_palette_runs_an_action_by_keys(demo_db):
+    async def go():
+        async with make_app(demo_db).run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.2)
+            await pilot.press(*"Go to the next unfinished")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            assert pilot.app.coding_screen.view.record_id == "VET-020"
+
+    run(go())

@@ -36,8 +36,8 @@ class ChartcodeApp(App):
         for key in getattr(screen, "KEYS", ()):
             if key.palette:
                 action = key.action
-                yield SystemCommand(key.description.split(" (")[0], f"{key.description}  [{key.shown_key}]",
-                                    lambda a=action, s=screen: s.run_action(a))
+                yield SystemCommand(key.description.split(" (")[0], f"{key.description} · key: {key.shown_key}",
+                                    lambda a=action, s=screen: s.call_later(s.run_action, a))
 
     async def action_quit(self) -> None:
         if self.coding_screen is not None:
