@@ -243,17 +243,34 @@ def import_codes_cmd(db: Path, codes_csv: Path, coder: str, draft: bool, encodin
         click.echo(import_codes(store, codes_csv, coder, draft=draft, encoding=encoding).summary())
 
 
+AS_VIEWER = click.option(
+    "--as", "viewer", metavar="NAME",
+    help="Who is looking. Coders see their own codes, and others' only on records every assigned coder"
+         " has submitted; a lead sees everything. Without --as, the same blinding as for a coder applies.")
+
+
 @cli.command("codes")
 @DB
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--coder", help="Only this coder's codes.")
 @click.option("--record", "record_id", help="Only this record.")
-def codes_cmd(db: Path, fmt: str, coder: str | None, record_id: str | None):
-    """List current codes: coder, record_id, note_id, field, value, label, updated_at."""
+@AS_VIEWER
+def codes_cmd(db: Path, fmt: str, coder: str | None, record_id: str | None, viewer: str | None):
+    """List current codes: coder, record_id, note_id, field, value, label, updated_at.
+
+    Blind: codes on a record stay hidden from other coders until every coder assigned to
+    it has submitted it (the count of hidden codes goes to stderr).
+    """
+    from chartcode.consensus import hidden_count, visible_codes
+
     with _open(db) as store:
         if coder:
             store.require_coder(coder)
-        rows = store.codes(coder=coder, record_id=record_id)
+        rows = list(visible_codes(store, viewer, coder=coder, record_id=record_id))
+        hidden = hidden_count(store, viewer)
+        if hidden:
+            click.echo(f"({hidden} codes hidden: blind until every coder of their record has submitted it)",
+                       err=True)
         cols = ["coder", "record_id", "note_id", "field", "value", "label", "memo", "submitted", "updated_at"]
         if fmt == "json":
             click.echo(json.dumps([{k: r[k] for k in cols} for r in rows], indent=1))
@@ -279,10 +296,23 @@ def _safe_cell(value) -> str:
 @click.option("--record", "record_id", help="Only this record.")
 @click.option("--limit", type=int, help="Only the last N entries.")
 @click.option("--json", "as_json", is_flag=True)
-def history(db: Path, coder, record_id, limit, as_json):
-    """The append-only history: who changed what, when (UTC), old -> new, and why."""
+@AS_VIEWER
+def history(db: Path, coder, record_id, limit, as_json, viewer):
+    """The append-only history: who changed what, when (UTC), old -> new, and why.
+
+    Blind like `codes`: values of a coder's changes on a record not yet submitted by every
+    coder show as "(blind)" unless you are that coder or a lead.
+    """
+    from chartcode.consensus import viewer_is_lead
+
     with _open(db) as store:
         rows = store.history(coder=coder, record_id=record_id, limit=limit)
+        if not viewer_is_lead(store, viewer):
+            open_records = {r[0] for r in store.db.execute(
+                "SELECT DISTINCT record_id FROM assignments WHERE submitted_at IS NULL")}
+            for h in rows:
+                if h["coder"] and h["coder"] != viewer and h["record_id"] in open_records and h["field"]:
+                    h["old_value"] = h["new_value"] = "(blind)" if h["old_value"] or h["new_value"] else None
         if as_json:
             click.echo(json.dumps(rows, indent=1))
             return
@@ -437,6 +467,131 @@ def codebook_upgrade(db: Path, file: str, yes: bool, actor: str):
         click.echo(f"codebook upgraded to {new.id} {new.version} ({new.short_hash})")
 
 
+# ---------------------------------------------------------------------------- double-coding
+@cli.command()
+@DB
+@click.option("--coder", help="Who gets the records (default: the audit file's double_coding.coder).")
+@click.option("--all", "all_records", is_flag=True, help="Assign every record (or every record of --from).")
+@click.option("--sample", "fraction", type=float, help="Assign a random FRACTION of the records, e.g. 0.25.")
+@click.option("--n", "n", type=int, help="Assign a random sample of N records.")
+@click.option("--seed", type=int, help="Random seed: the same seed draws the same records.")
+@click.option("--from", "from_coder", help="Sample from the records assigned to this coder.")
+@click.option("--stratify", help="Stratify the sample by the --from coder's submitted value of this record field.")
+@click.option("--by", "actor", default="lead", show_default=True, help="Who makes the assignment (history).")
+def assign(db: Path, coder, all_records, fraction, n, seed, from_coder, stratify, actor):
+    """Assign records to a coder: all of them, or a reproducible random sample for double-coding.
+
+    \b
+    chartcode assign audit.db --coder intern --all
+    chartcode assign audit.db --coder supervisor --n 6 --seed 20240601 --from intern
+    chartcode assign audit.db          # the sample declared under double_coding: in the audit file
+    """
+    from chartcode.sampling import draw, population
+
+    with _open(db) as store:
+        spec = store.audit.get("double_coding") or {}
+        if not (all_records or fraction is not None or n is not None):
+            if not spec:
+                raise UserError("say what to assign: --all, --n N or --sample FRACTION (or declare"
+                                " double_coding: in the audit file)")
+            coder = coder or spec.get("coder")
+            from_coder = from_coder or spec.get("from")
+            n = spec.get("n")
+            fraction = spec.get("fraction") if n is None else None
+            seed = seed if seed is not None else spec.get("seed")
+            stratify = stratify or spec.get("stratify")
+        if not coder:
+            raise UserError("--coder is required")
+        store.require_coder(coder)
+        if all_records:
+            ids = population(store, from_coder)
+            how = f"all {len(ids)} records" + (f" of {from_coder}" if from_coder else "")
+        else:
+            sample = draw(store, n=n, fraction=fraction, seed=seed, from_coder=from_coder, stratify=stratify)
+            ids, how = sample.record_ids, sample.description
+        new = store.assign(coder, ids, actor=actor, source=how)
+        click.echo(f"assigned {new} new records to {coder} ({len(ids) - new} already assigned): {how}")
+        if not all_records:
+            click.echo("  " + " ".join(ids))
+
+
+@cli.command()
+@DB
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "include_settled", is_flag=True, help="Also those already settled by consensus.")
+def disagreements(db: Path, as_json: bool, include_settled: bool):
+    """Units where coders gave different values (only records every coder has submitted)."""
+    from chartcode.consensus import disagreements as find
+
+    with _open(db) as store:
+        cb = store.codebook
+        found = find(store, open_only=not include_settled)
+        rows = [{"record_id": u.record_id, "note_id": u.note_id, "field": u.field,
+                 "values": {c: {"value": v, "label": cb.field(u.field).label_for(v), "memo": u.memos.get(c)}
+                            for c, v in u.values.items()},
+                 "consensus": u.consensus, "reason": u.consensus_reason} for u in found]
+        if as_json:
+            click.echo(json.dumps({"disagreements": rows}, indent=1))
+            return
+        if not rows:
+            click.echo("no open disagreements")
+        for r in rows:
+            where = r["record_id"] + (f" / {r['note_id']}" if r["note_id"] else "")
+            vals = "; ".join(f"{c}: {v['value']} {v['label']}".rstrip() for c, v in r["values"].items())
+            click.echo(f"{where:<24} {r['field']:<22} {vals}")
+
+
+@cli.command()
+@DB
+@click.option("--auto-agreed", is_flag=True, help="Fill consensus wherever every coder gave the same value.")
+@click.option("--record", "record_id", help="Set one consensus value: the record ...")
+@click.option("--note", "note_id", help="... the note (note-level fields) ...")
+@click.option("--field", "field_name", help="... the field ...")
+@click.option("--value", help="... the value ...")
+@click.option("--reason", help="... and why (required).")
+@click.option("--by", "decided_by", help="Supervisor or lead deciding (default: the audit's first supervisor).")
+def consensus(db: Path, auto_agreed: bool, record_id, note_id, field_name, value, reason, decided_by):
+    """Record consensus values, apart from the coders' codes, with history."""
+    from chartcode.consensus import auto_agreed as fill
+
+    with _open(db) as store:
+        if decided_by is None:
+            decided_by = next((c["name"] for c in store.coders() if c["role"] in ("supervisor", "lead")), None)
+            if decided_by is None:
+                raise UserError("no supervisor or lead in this audit; pass --by NAME")
+        if auto_agreed:
+            click.echo(f"{fill(store, decided_by)} consensus values filled where all coders agreed")
+            return
+        if not (record_id and field_name and value is not None):
+            raise UserError("give --auto-agreed, or --record, --field, --value and --reason")
+        change = store.set_consensus(record_id, field_name, value, note_id=note_id, reason=reason or "",
+                                     decided_by=decided_by)
+        click.echo("saved" if change.changed else "unchanged")
+
+
+@cli.command("final")
+@DB
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+def final_cmd(db: Path, fmt: str):
+    """The value each unit contributes to analyses: consensus, else the coders' shared value.
+
+    The `source` column says which: consensus, single (one coder), agreed (all coders gave
+    it), unresolved (coders disagree and no consensus yet: no value).
+    """
+    from chartcode.consensus import final_values
+
+    with _open(db) as store:
+        rows = list(final_values(store))
+        cols = ["record_id", "note_id", "field", "value", "label", "source", "n_coders"]
+        if fmt == "json":
+            click.echo(json.dumps(rows, indent=1))
+            return
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(cols)
+        for r in rows:
+            out.writerow(["" if r[c] is None else (_safe_cell(r[c]) if c == "label" else r[c]) for c in cols])
+
+
 # ---------------------------------------------------------------------------- coding screen
 @cli.command("code")
 @DB
@@ -450,12 +605,24 @@ def code_cmd(db: Path, coder: str):
     _run_tui(db, coder)
 
 
-def _run_tui(db: Path, coder: str) -> None:
+@cli.command()
+@DB
+@click.option("--coder", required=True, help="The supervisor (or lead) deciding consensus.")
+def reconcile(db: Path, coder: str):
+    """Open the reconcile screen: settle disagreements into consensus values, by keys.
+
+    a/b/... takes a coder's value, a digit takes another choice; a reason is always asked
+    for. Only records every assigned coder has submitted appear (blinding).
+    """
+    _run_tui(db, coder, mode="reconcile")
+
+
+def _run_tui(db: Path, coder: str, mode: str = "code") -> None:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise UserError("the coding screen needs a terminal; use `chartcode import-codes` in scripts")
     from chartcode.tui.app import make_app
 
-    app = make_app(db, coder)
+    app = make_app(db, coder, mode=mode)
     app.run()
     if app.return_code not in (None, 0):
         sys.exit(app.return_code)

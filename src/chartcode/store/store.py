@@ -477,6 +477,40 @@ class Store:
         self._history(db, actor, "submit", coder=coder, record_id=record_id, reason=reason, at=at)
         return True
 
+    def set_consensus(self, record_id: str, field_name: str, value: Any, *, reason: str, decided_by: str,
+                      note_id: str | None = None) -> CodeChange:
+        """Record the consensus value for one unit (apart from the coders' codes), with history."""
+        if not (reason or "").strip():
+            raise UserError("a consensus value needs a reason")
+        role = self.require_coder(decided_by)
+        if role == "coder":
+            raise UserError(f"{decided_by!r} is a coder; consensus is decided by a supervisor or lead")
+        fld, note_key = self._target(record_id, note_id, field_name)
+        if value is not None:
+            try:
+                value = fld.parse(value)
+            except CodeError as exc:
+                raise UserError(f"field {field_name!r}: {exc}") from None
+        with self.write() as db:
+            at = utcnow()
+            row = db.execute("SELECT id, value FROM consensus WHERE record_id = ? AND note_key = ? AND field = ?",
+                             [record_id, note_key, fld.name]).fetchone()
+            old = row[1] if row else None
+            if row is not None and old == value:
+                return CodeChange(decided_by, record_id, note_key or None, fld.name, old, value, False, None, at)
+            if row is None:
+                db.conn.execute(
+                    "INSERT INTO consensus(record_id, note_key, field, value, reason, decided_by, decided_at,"
+                    " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [record_id, note_key, fld.name, value, reason.strip(), decided_by, at, self.codebook.hash])
+            else:
+                db.conn.execute("UPDATE consensus SET value = ?, reason = ?, decided_by = ?, decided_at = ?,"
+                                " codebook_hash = ? WHERE id = ?",
+                                [value, reason.strip(), decided_by, at, self.codebook.hash, row[0]])
+            hid = self._history(db, decided_by, "consensus", record_id=record_id, note_id=note_key or None,
+                                field=fld.name, old=old, new=value, reason=reason.strip(), at=at)
+            return CodeChange(decided_by, record_id, note_key or None, fld.name, old, value, True, hid, at)
+
     def flag(self, coder: str, record_id: str, comment: str | None, *, flagged: bool = True) -> None:
         """Flag (or unflag) a coder's record for the supervisor, with a comment; recorded in history."""
         with self.write() as db:

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from chartcode.coding import CodingSession
+from chartcode.errors import UserError
 from chartcode.store import Store
 from chartcode.tui.screens.coding import CodingScreen
 
@@ -19,17 +20,32 @@ class ChartcodeApp(App):
     TITLE = "chartcode"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True, show=False)]
 
-    def __init__(self, store: Store, coder: str, *, frozen_clock: bool = False, close_store: bool = True):
+    def __init__(self, store: Store, coder: str, *, frozen_clock: bool = False, close_store: bool = True,
+                 mode: str = "code"):
         super().__init__()
         self.store = store
-        self.session = CodingSession(store, coder)
+        self.mode = mode
+        self.coder = coder
+        if mode == "reconcile":
+            if store.require_coder(coder) == "coder":
+                raise UserError(f"{coder!r} is a coder; reconciling is for a supervisor or lead")
+            self.session = None
+        else:
+            self.session = CodingSession(store, coder)
         self.frozen_clock = frozen_clock
         self.close_store = close_store
         self.coding_screen: CodingScreen | None = None
+        self.main_screen: Screen | None = None
 
     def on_mount(self) -> None:
-        self.coding_screen = CodingScreen(self.session, self.store.title, frozen_clock=self.frozen_clock)
-        self.push_screen(self.coding_screen)
+        if self.mode == "reconcile":
+            from chartcode.tui.screens.reconcile import ReconcileScreen
+
+            self.main_screen = ReconcileScreen(self.store, self.coder, frozen_clock=self.frozen_clock)
+        else:
+            self.coding_screen = CodingScreen(self.session, self.store.title, frozen_clock=self.frozen_clock)
+            self.main_screen = self.coding_screen
+        self.push_screen(self.main_screen)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -40,8 +56,8 @@ class ChartcodeApp(App):
                                     lambda a=action, s=screen: s.call_later(s.run_action, a))
 
     async def action_quit(self) -> None:
-        if self.coding_screen is not None:
-            await self.coding_screen.shutdown()
+        if self.main_screen is not None:
+            await self.main_screen.shutdown()
         self.exit()
 
     def on_unmount(self) -> None:

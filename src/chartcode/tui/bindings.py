@@ -66,13 +66,31 @@ CODING_KEYS: tuple[Key, ...] = (
 )
 
 
+RECONCILE_KEYS: tuple[Key, ...] = (
+    Key("pick", "a,b,c,d,e,f,g,h", "pick", "Take that coder's value (a = first coder, b = second ...)", "Deciding",
+        show=True, display="a-h", palette=False, short="Take coder's value"),
+    Key("choose", "0,1,2,3,4,5,6,7,8,9", "choose", "Choose another value: the choice with that key", "Deciding",
+        show=True, display="0-9", palette=False),
+    Key("other", "v", "other_value", "Type another value (numbers, dates, text)", "Deciding"),
+    Key("next_unit", "tab,down,j", "next_unit", "Next disagreement", "Moving", display="Tab/↓/j", short="Next"),
+    Key("prev_unit", "shift+tab,up,k", "prev_unit", "Previous disagreement", "Moving", display="Shift+Tab/↑/k"),
+    Key("next_note", "n", "next_note", "Next note of this record", "Reading", show=True, short="Next note"),
+    Key("prev_note", "N", "prev_note", "Previous note of this record", "Reading", display="N (shift+n)"),
+    Key("scroll_down", "pagedown,space", "scroll_note(1)", "Scroll the note down", "Reading", display="PgDn/Space"),
+    Key("scroll_up", "pageup", "scroll_note(-1)", "Scroll the note up", "Reading", display="PgUp"),
+    Key("help", "question_mark", "help", "Show all keys", "App", show=True, display="?", short="Help"),
+    Key("quit", "ctrl+q", "app.quit", "Quit (everything is already saved)", "App", show=True, display="Ctrl+Q",
+        priority=True, short="Quit"),
+)
+
+
 def bindings(keys: tuple[Key, ...]) -> list[Binding]:
     out: list[Binding] = []
     for k in keys:
-        if k.id == "choose":
-            for i, digit in enumerate(k.keys.split(",")):
-                out.append(Binding(digit, f"choose('{digit}')", "Choose", show=k.show and i == 1,
-                                   key_display=k.display, id=f"{k.id}-{digit}"))
+        if k.id in ("choose", "pick"):  # one binding per key, passing the key to the action
+            for i, key in enumerate(k.keys.split(",")):
+                out.append(Binding(key, f"{k.action}('{key}')", k.short or "Choose", show=k.show and i == 1,
+                                   key_display=k.display, id=f"{k.id}-{key}"))
             continue
         out.append(Binding(k.keys, k.action, k.short or k.description.split(" (")[0], show=k.show,
                            key_display=k.display, priority=k.priority, id=k.id))

@@ -7,8 +7,9 @@ from textual.widgets import Static
 
 
 class ProgressHeader(Static):
-    def __init__(self, title: str, coder: str, **kwargs):
+    def __init__(self, title: str, coder: str, noun: str = "done", **kwargs):
         super().__init__("", **kwargs)
+        self.noun = noun
         self.audit_title = title
         self.coder = coder
         self.done = 0
@@ -32,7 +33,7 @@ class ProgressHeader(Static):
         h, rem = divmod(self.elapsed, 3600)
         m, s = divmod(rem, 60)
         t = Text(" chartcode ", style="bold reverse")
-        t.append(f" {self.coder} · {self.done}/{self.assigned} done · {h:02d}:{m:02d}:{s:02d}", style="bold")
+        t.append(f" {self.coder} · {self.done}/{self.assigned} {self.noun} · {h:02d}:{m:02d}:{s:02d}", style="bold")
         if self.saved:
             t.append(f" · {self.saved}", style="bold green" if self.saved.startswith("✓") else "bold yellow")
         t.append(f" · {self.audit_title}", style="dim")

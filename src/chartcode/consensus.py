@@ -1,0 +1,129 @@
+"""Blinding for listings, disagreements, consensus and the final-value rule.
+
+Blinding (enforced here, for every command and export that lists codes):
+  a code of coder C on record R is shown to viewer V only if V is C, or V is a lead, or every
+  coder assigned to R has submitted R (and the code itself was submitted). Without a named
+  viewer the same rule applies as for any non-lead: nobody can peek by leaving --as out.
+
+Final values (what analyses and exports use), one rule:
+  1. the consensus value, where one was decided              -> source "consensus"
+  2. else the submitted value when every coder who submitted
+     the unit gave the same value: one coder                 -> source "single"
+                                   two or more coders        -> source "agreed"
+  3. else no value (coders disagree, no consensus yet)        -> source "unresolved"
+  Units nobody has submitted have no final value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field as dc_field
+from typing import Any
+
+from chartcode.store.store import Store
+
+_ALL_SUBMITTED = ("NOT EXISTS (SELECT 1 FROM assignments a WHERE a.record_id = {t}.record_id"
+                  " AND a.submitted_at IS NULL)")
+
+
+def viewer_is_lead(store: Store, viewer: str | None) -> bool:
+    return viewer is not None and store.require_coder(viewer) == "lead"
+
+
+def visibility_sql(store: Store, viewer: str | None, table: str = "c") -> tuple[str, list[Any]]:
+    """SQL condition (and parameters) for the codes rows ``viewer`` may see."""
+    if viewer_is_lead(store, viewer):
+        return "1 = 1", []
+    cond = f"({table}.submitted_at IS NOT NULL AND {_ALL_SUBMITTED.format(t=table)})"
+    if viewer is None:
+        return cond, []
+    return f"({table}.coder = ? OR {cond})", [viewer]
+
+
+def visible_codes(store: Store, viewer: str | None = None, *, coder: str | None = None,
+                  record_id: str | None = None) -> Iterator[dict[str, Any]]:
+    cond, params = visibility_sql(store, viewer)
+    allowed = {(r[0], r[1], r[2], r[3]) for r in store.db.execute(
+        f"SELECT c.coder, c.record_id, c.note_key, c.field FROM codes c WHERE {cond}", params)}
+    for row in store.codes(coder=coder, record_id=record_id):
+        if (row["coder"], row["record_id"], row["note_id"] or "", row["field"]) in allowed:
+            yield row
+
+
+def hidden_count(store: Store, viewer: str | None = None) -> int:
+    cond, params = visibility_sql(store, viewer)
+    return store.db.execute(f"SELECT count(*) FROM codes c WHERE c.value IS NOT NULL AND NOT {cond}",
+                            params).fetchone()[0]
+
+
+@dataclass
+class Unit:
+    record_id: str
+    note_id: str | None
+    field: str
+    values: dict[str, Any]  # coder -> submitted value
+    memos: dict[str, str] = dc_field(default_factory=dict)
+    consensus: Any = None
+    consensus_reason: str | None = None
+
+    @property
+    def agreed(self) -> bool:
+        return len(set(map(repr, self.values.values()))) == 1
+
+
+def units(store: Store, *, field: str | None = None) -> list[Unit]:
+    """Submitted values by unit, for units whose record every assigned coder has submitted."""
+    sql = (f"SELECT c.record_id, c.note_key, c.field, c.coder, c.submitted_value, c.memo FROM codes c"
+           f" WHERE c.submitted_at IS NOT NULL AND c.submitted_value IS NOT NULL AND {_ALL_SUBMITTED.format(t='c')}")
+    params: list[Any] = []
+    if field:
+        sql += " AND c.field = ?"
+        params.append(field)
+    sql += " ORDER BY c.record_id, c.note_key, c.field, c.coder"
+    out: dict[tuple[str, str, str], Unit] = {}
+    for rid, nkey, fname, coder, value, memo in store.db.execute(sql, params):
+        u = out.setdefault((rid, nkey, fname), Unit(rid, nkey or None, fname, {}))
+        u.values[coder] = value
+        if memo:
+            u.memos[coder] = memo
+    for rid, nkey, fname, value, reason in store.db.execute(
+            "SELECT record_id, note_key, field, value, reason FROM consensus"):
+        u = out.get((rid, nkey, fname))
+        if u is not None:
+            u.consensus, u.consensus_reason = value, reason
+    return list(out.values())
+
+
+def disagreements(store: Store, *, open_only: bool = True) -> list[Unit]:
+    """Units coded by two or more coders who gave different values (without consensus, by default)."""
+    found = [u for u in units(store) if len(u.values) >= 2 and not u.agreed]
+    if open_only:
+        found = [u for u in found if u.consensus is None]
+    return found
+
+
+def auto_agreed(store: Store, decided_by: str) -> int:
+    """Consensus where every coder of a unit (two or more) submitted the same value."""
+    n = 0
+    for u in units(store):
+        if len(u.values) >= 2 and u.agreed and u.consensus is None:
+            value = next(iter(u.values.values()))
+            change = store.set_consensus(u.record_id, u.field, value, note_id=u.note_id, decided_by=decided_by,
+                                         reason=f"all {len(u.values)} coders agreed")
+            n += change.changed
+    return n
+
+
+def final_values(store: Store) -> Iterator[dict[str, Any]]:
+    """The value each unit contributes to analyses and exports, and where it came from."""
+    cb = store.codebook
+    for u in units(store):
+        if u.consensus is not None:
+            value, source = u.consensus, "consensus"
+        elif u.agreed:
+            value, source = next(iter(u.values.values())), ("single" if len(u.values) == 1 else "agreed")
+        else:
+            value, source = None, "unresolved"
+        fld = cb.get(u.field)
+        yield {"record_id": u.record_id, "note_id": u.note_id, "field": u.field, "value": value,
+               "label": fld.label_for(value) if fld else "", "source": source, "n_coders": len(u.values)}
