@@ -25,3 +25,20 @@ class UserError(Exception):
 def where(path: str | Path, line: int | None = None) -> str:
     """`file:line` as compilers and linters write it."""
     return f"{path}:{line}" if line else str(path)
+
+
+def open_binary(path: str | Path):
+    """Open a file for reading bytes, or raise a UserError saying why it cannot be read."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, expected a file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_bytes(path: str | Path) -> bytes:
+    with open_binary(path) as fh:
+        return fh.read()

@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from chartcode.errors import UserError
+from chartcode.errors import UserError, read_bytes
 
 
 class LMap(dict):
@@ -90,14 +90,7 @@ def _convert(node: Any) -> Any:
 def load_located(path: str | Path, text: str | None = None) -> Any:
     """Parse YAML from ``path`` (or ``text`` shown as ``path``) into LMap/LList/scalars."""
     if text is None:
-        try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise UserError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise UserError(f"{path}: is a folder, expected a YAML file") from None
-        except OSError as exc:
-            raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+        raw = read_bytes(path)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:

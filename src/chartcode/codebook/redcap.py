@@ -31,7 +31,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from chartcode.codebook.loader import CODE_RE, ID_RE, NAME_RE, load_codebook
 from chartcode.codebook.model import CHOICE_TYPES, LEVELS, NUMBER_TYPES, TYPES, Codebook, Field
-from chartcode.errors import UserError
+from chartcode.errors import UserError, read_bytes
 
 COLUMNS = (
     "Variable / Field Name",
@@ -132,12 +132,7 @@ def redcap_to_yaml(
 
 def _read_rows(shown: str) -> list[tuple[int, dict[str, str]]]:
     """(first CSV line of the row, row by column name) for every non-blank data row."""
-    try:
-        data = Path(shown).read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{shown}: no such file") from None
-    except OSError as e:
-        raise UserError(f"{shown}: cannot read the file ({e.strerror or e})") from None
+    data = read_bytes(shown)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from chartcode.errors import UserError
+from chartcode.errors import UserError, open_binary
 
 # A chart note can be long; csv's default limit (128 KiB a field) is too small for some.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -89,14 +89,7 @@ class LineReader:
 
 
 def open_for_lines(path: Path) -> tuple[BinaryIO, int]:
-    try:
-        fh = open(path, "rb")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a folder") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    fh = open_binary(path)
     return fh, path.stat().st_size
 
 

@@ -25,6 +25,12 @@ ROLES = ("coder", "supervisor", "lead")
 APP_ID = "chartcode"
 
 
+def _filters(**columns: Any) -> tuple[str, list[Any]]:
+    """' AND col = ?' for each column given a value (None means no filter)."""
+    given = {k: v for k, v in columns.items() if v is not None}
+    return "".join(f" AND {k} = ?" for k in given), list(given.values())
+
+
 def utcnow() -> str:
     """UTC time as ISO 8601 with microseconds and a Z."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -543,16 +549,9 @@ class Store:
     def codes(self, *, coder: str | None = None, record_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Current codes with their labels, in a stable order."""
         cb = self.codebook
+        where, params = _filters(coder=coder, record_id=record_id)
         sql = ("SELECT coder, record_id, note_key, field, value, memo, submitted_value, submitted_at, updated_at"
-               " FROM codes WHERE value IS NOT NULL")
-        params: list[Any] = []
-        if coder is not None:
-            sql += " AND coder = ?"
-            params.append(coder)
-        if record_id is not None:
-            sql += " AND record_id = ?"
-            params.append(record_id)
-        sql += " ORDER BY coder, record_id, note_key, field"
+               f" FROM codes WHERE value IS NOT NULL{where} ORDER BY coder, record_id, note_key, field")
         for row in self.db.query(sql, params):
             fld = cb.get(row["field"])
             yield {
@@ -579,16 +578,9 @@ class Store:
 
     def history(self, *, coder: str | None = None, record_id: str | None = None,
                 limit: int | None = None) -> list[dict[str, Any]]:
+        where, params = _filters(coder=coder, record_id=record_id)
         sql = ("SELECT id, at, actor, action, coder, record_id, note_id, field, old_value, new_value, reason"
-               " FROM history WHERE 1 = 1")
-        params: list[Any] = []
-        if coder is not None:
-            sql += " AND coder = ?"
-            params.append(coder)
-        if record_id is not None:
-            sql += " AND record_id = ?"
-            params.append(record_id)
-        sql += " ORDER BY id"
+               f" FROM history WHERE 1 = 1{where} ORDER BY id")
         if limit:
             sql = f"SELECT * FROM ({sql.replace('ORDER BY id', 'ORDER BY id DESC')} LIMIT {int(limit)}) ORDER BY id"
         return [dict(r) for r in self.db.query(sql, params)]
