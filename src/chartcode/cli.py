@@ -648,6 +648,11 @@ def demo(directory: Path, no_tui: bool, complete: bool):
     _run_tui(path, "intern")
 
 
+from chartcode.cli_agreement import agreement  # noqa: E402  (a command of its own module)
+
+cli.add_command(agreement)
+
+
 # ---------------------------------------------------------------------------- entry point
 def run(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 2 user error, 1 bug)."""

@@ -21,6 +21,7 @@ def tmux(*args: str) -> str:
 
 
 def wait_for(session: str, text: str, timeout: float = 20.0) -> str:
+    """The screen, once ``text`` is on it (the app may still be settling its size before that)."""
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
@@ -39,8 +40,8 @@ def test_code_a_record_in_tmux_then_list_the_codes(tmp_path, chartcode_exe):
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40",
          f"{chartcode_exe} code {db} --coder intern; echo EXITED $?; sleep 5")
     try:
+        wait_for(session, "intern · 18/24 done")
         screen = wait_for(session, "VET-019 · note 1 of")
-        assert "intern · 18/24 done" in screen
         # Note 1 of VET-019: session content 3, psychoeducation 1, functional assessment 0, skill 1
         for key in ("3", "1", "0", "1"):
             tmux("send-keys", "-t", session, key)
@@ -52,8 +53,9 @@ def test_code_a_record_in_tmux_then_list_the_codes(tmp_path, chartcode_exe):
         wait_for(session, "EXITED 0")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    # The record is not submitted yet, so its codes are blind to everyone but the intern (and leads).
     out = subprocess.run([chartcode_exe, "codes", str(db), "--format", "csv", "--coder", "intern",
-                          "--record", "VET-019"], check=True, capture_output=True, text=True).stdout
+                          "--record", "VET-019", "--as", "intern"], check=True, capture_output=True, text=True).stdout
     rows = [(r["note_id"], r["field"], r["value"]) for r in csv.DictReader(io.StringIO(out))]
     assert sorted(rows) == sorted([
         ("VET-019-N01", "session_content", "3"),
@@ -89,8 +91,8 @@ def test_demo_builds_and_opens_the_coding_screen_as_the_intern(tmp_path, chartco
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
          f"cd {tmp_path} && {chartcode_exe} demo; echo EXITED $?; sleep 5")
     try:
-        screen = wait_for(session, "VET-019 · note 1 of", timeout=40)
-        assert "intern · 18/24 done" in screen
+        wait_for(session, "intern · 18/24 done", timeout=40)
+        wait_for(session, "VET-019 · note 1 of")
         tmux("send-keys", "-t", session, "C-q")
         wait_for(session, "EXITED 0")
     finally:

@@ -1,0 +1,123 @@
+"""`chartcode agreement`: inter-rater agreement per codebook field (registered in cli.py).
+
+Shows coefficients and confusion counts only -- never one coder's value against a named
+record -- so it does not break blinding. The computation lives in chartcode.agreement.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+# labels for the human table, in the order shown
+_ROWS = (
+    ("percent_agreement", "percent agreement", False),
+    ("cohen_kappa", "Cohen's kappa", True),
+    ("cohen_kappa_linear", "Cohen's kappa, linear weights", True),
+    ("cohen_kappa_quadratic", "Cohen's kappa, quadratic weights", True),
+    ("fleiss_kappa", "Fleiss' kappa", True),
+    ("alpha_by_level.nominal", "Krippendorff's alpha, nominal", True),
+    ("alpha_by_level.ordinal", "Krippendorff's alpha, ordinal", True),
+    ("alpha_by_level.interval", "Krippendorff's alpha, interval", True),
+    ("alpha_by_level.ratio", "Krippendorff's alpha, ratio", True),
+    ("gwet_ac1", "Gwet's AC1", True),
+    ("gwet_ac2_quadratic", "Gwet's AC2, quadratic weights", True),
+    ("icc.ICC1", "ICC(1,1) one-way random", False),
+    ("icc.ICC2", "ICC(2,1) two-way random, absolute", False),
+    ("icc.ICC3", "ICC(3,1) two-way mixed, consistency", False),
+    ("icc.ICC1k", "ICC(1,k)", False),
+    ("icc.ICC2k", "ICC(2,k)", False),
+    ("icc.ICC3k", "ICC(3,k)", False),
+)
+
+
+def _get(result: dict, key: str):
+    if "." in key:
+        head, tail = key.split(".", 1)
+        inner = result.get(head)
+        return None if inner is None else inner.get(tail)
+    return result.get(key)
+
+
+def format_field(result: dict, ci_level: float | None = None) -> list[str]:
+    """The human-readable table for one field's result (with its confusion matrix, if any)."""
+    from chartcode.agreement import landis_koch
+
+    lines = [f"{result['field']} ({result['level']}): {result['n_units']} units coded by 2 or more coders,"
+             f" {result['n_coders']} coders"]
+    ci = result.get("ci") or {}
+    level = f"{ci_level * 100:g}%" if ci_level is not None else ""
+    rows = []
+    for key, label, chance_corrected in _ROWS:
+        value = _get(result, key)
+        if value is None:
+            continue
+        if key == f"alpha_by_level.{result['level']}":
+            label += " (field level)"
+        interval = ci.get(key)
+        ci_text = f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
+        word = landis_koch(value) if chance_corrected else ""
+        rows.append((label, f"{value:.3f}", ci_text, f"{word} (Landis & Koch convention)" if word else ""))
+    if rows:
+        w0 = max(len(r[0]) for r in rows)
+        w2 = max(len(r[2]) for r in rows)
+        head_ci = f"{level} CI" if level and w2 else ""
+        w2 = max(w2, len(head_ci))
+        lines.append(f"  {'coefficient':<{w0}}  {'value':>6}  {head_ci:<{w2}}  interpretation".rstrip())
+        for label, value, ci_text, word in rows:
+            lines.append(f"  {label:<{w0}}  {value:>6}  {ci_text:<{w2}}  {word}".rstrip())
+    else:
+        lines.append("  no coefficient could be computed")
+    conf = result.get("confusion")
+    if conf:
+        labels = conf["labels"]
+        cells = [[str(x) for x in row] for row in conf["matrix"]]
+        width = max([len(x) for x in labels] + [len(c) for row in cells for c in row] + [3])
+        lab_w = max(len(x) for x in labels)
+        lines.append(f"  confusion matrix (rows: {conf['rows']}, columns: {conf['columns']}; counts of units)")
+        lines.append("    " + " " * lab_w + "  " + " ".join(f"{x:>{width}}" for x in labels))
+        for lab, row in zip(labels, cells):
+            lines.append(f"    {lab:>{lab_w}}  " + " ".join(f"{c:>{width}}" for c in row))
+    for n in result.get("notes", []):
+        lines.append(f"  note: {n}")
+    return lines
+
+
+@click.command("agreement")
+@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--field", "field_name", metavar="FIELD", help="Only this codebook field.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True, metavar="B",
+              help="Bootstrap resamples of units for percentile intervals (e.g. 1000); 0 = none.")
+@click.option("--seed", type=int, help="Random seed for the bootstrap (the same seed gives the same intervals).")
+@click.option("--ci", "ci_level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, metavar="LEVEL", help="Interval level for --bootstrap.")
+def agreement(db: Path, field_name: str | None, as_json: bool, bootstrap: int, seed: int | None, ci_level: float):
+    """Inter-rater agreement per codebook field on the coders' submitted values.
+
+    \b
+    Units are records (notes for note-level fields) coded by 2 or more coders; any number of
+    coders, missing values allowed. Percent agreement, Cohen's kappa (two coders; weighted for
+    ordinal fields on the codebook's scale), Fleiss' kappa, Krippendorff's alpha at every level
+    the codes allow, Gwet's AC1/AC2 and, for numeric and count fields, Shrout & Fleiss ICCs.
+    With --bootstrap B --seed S: percentile intervals for every coefficient.
+    """
+    from chartcode.agreement import agreement_report
+    from chartcode.store import Store
+
+    store = Store.open(db)
+    try:
+        report = agreement_report(store, field=field_name, bootstrap=bootstrap, seed=seed, ci=ci_level,
+                                  confusion=not as_json)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report, allow_nan=False))
+        return
+    for i, result in enumerate(report["fields"]):
+        if i:
+            click.echo("")
+        for line in format_field(result, ci_level if bootstrap else None):
+            click.echo(line)
