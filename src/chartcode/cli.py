@@ -648,9 +648,11 @@ def demo(directory: Path, no_tui: bool, complete: bool):
     _run_tui(path, "intern")
 
 
-from chartcode.cli_agreement import agreement  # noqa: E402  (a command of its own module)
+from chartcode.cli_agreement import agreement  # noqa: E402  (commands in modules of their own)
+from chartcode.cli_report import report  # noqa: E402
 
 cli.add_command(agreement)
+cli.add_command(report)
 
 
 # ---------------------------------------------------------------------------- entry point
