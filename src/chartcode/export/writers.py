@@ -1,0 +1,164 @@
+"""File formats for exports: csv, xlsx, sav, dta, json and a REDCap data-import CSV.
+
+Spreadsheet safety: in csv and xlsx every text cell starting with = + - or @ gets a
+leading apostrophe, so a memo such as ``=HYPERLINK(...)`` is never run as a formula.
+Numbers stay numbers. The REDCap import CSV is data for REDCap, written as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from chartcode.codebook import Codebook
+from chartcode.dataset import SOURCE_SUFFIX
+from chartcode.errors import UserError
+
+STAT_NAME_MAX = 32  # Stata's limit on variable names (SPSS allows 64; one rule for both)
+STAT_LABEL_MAX = 80  # Stata's limit on variable labels
+ANALYSES_NOTE = "declared analyses appear here once `chartcode stats` exists"
+FORMULA_START = ("=", "+", "-", "@")
+
+
+def safe_cell(value: Any) -> Any:
+    """Neutralise a spreadsheet formula in a text cell; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralise(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col].dtype):
+            df[col] = df[col].map(safe_cell).astype(object)
+    return df
+
+
+def _fail(path: Path, exc: OSError) -> UserError:
+    return UserError(f"{path}: cannot write the file ({exc.strerror or exc})")
+
+
+# ---- csv / xlsx / json ------------------------------------------------------------------
+
+def write_csv(df: pd.DataFrame, path: Path, *, safe: bool = True) -> None:
+    try:
+        (neutralise(df) if safe else df).to_csv(path, index=False, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(path, exc) from None
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    try:
+        with pd.ExcelWriter(path, engine="openpyxl") as xl:
+            for name, df in sheets.items():
+                neutralise(df).to_excel(xl, sheet_name=name, index=False)
+    except OSError as exc:
+        raise _fail(path, exc) from None
+
+
+def analyses_placeholder() -> pd.DataFrame:
+    return pd.DataFrame({"analysis": [ANALYSES_NOTE], "result": [None]})
+
+
+def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows: missing values (NaN, NA, None) become null, numpy scalars plain."""
+    out = []
+    for rec in df.astype(object).to_dict(orient="records"):
+        clean = {}
+        for k, v in rec.items():
+            if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                clean[k] = None
+            elif hasattr(v, "item"):
+                clean[k] = v.item()
+            else:
+                clean[k] = v
+        out.append(clean)
+    return out
+
+
+def write_json(doc: dict[str, Any], path: Path) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
+    except OSError as exc:
+        raise _fail(path, exc) from None
+
+
+# ---- SPSS / Stata -----------------------------------------------------------------------
+
+def stat_names(columns: list[str]) -> dict[str, str]:
+    """Column -> SPSS/Stata name: ``<field>__source`` becomes ``<field>_src``.
+
+    When that is longer than 32 characters or taken, the stable short form is the first 23
+    characters of the field name, ``_``, 4 hex characters of sha1(field name), ``_src``.
+    """
+    taken = {c for c in columns if not c.endswith(SOURCE_SUFFIX)}
+    out: dict[str, str] = {}
+    for col in columns:
+        if not col.endswith(SOURCE_SUFFIX):
+            out[col] = col
+            continue
+        field = col[: -len(SOURCE_SUFFIX)]
+        name = field + "_src"
+        if len(name) > STAT_NAME_MAX or name in taken:
+            name = f"{field[:23]}_{hashlib.sha1(field.encode('utf-8')).hexdigest()[:4]}_src"
+        if name in taken:
+            raise UserError(f"cannot name the source column of field {field!r} for SPSS/Stata ({name!r} is taken)")
+        taken.add(name)
+        out[col] = name
+    return out
+
+
+_ID_LABELS = {"record_id": "Record ID", "note_id": "Note ID", "note_date": "Note date", "note_type": "Note type"}
+
+
+def stat_frame(df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool) -> tuple[pd.DataFrame, dict[str, str],
+                                                                               dict[str, dict[int, str]]]:
+    """(data, variable labels, value labels) ready for pyreadstat."""
+    names = stat_names(list(df.columns))
+    data = pd.DataFrame(index=df.index)
+    labels: dict[str, str] = {}
+    value_labels: dict[str, dict[int, str]] = {}
+    for col in df.columns:
+        name = names[col]
+        series = df[col]
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+            data[name] = series.astype("float64")
+        else:
+            data[name] = series.astype(object).where(series.notna(), None)
+        if col in _ID_LABELS:
+            label = _ID_LABELS[col] + (" (salted hash)" if hashed_ids and col in ("record_id", "note_id") else "")
+        elif col.endswith(SOURCE_SUFFIX):
+            fld = cb.get(col[: -len(SOURCE_SUFFIX)])
+            label = f"Source of final value: {fld.name if fld else col}"
+        else:
+            fld = cb.get(col)
+            label = fld.label if fld else col
+            if fld is not None and fld.choices and all(isinstance(c.code, int) for c in fld.choices) \
+                    and pd.api.types.is_numeric_dtype(data[name].dtype):
+                value_labels[name] = {int(c.code): c.label for c in fld.choices}
+        labels[name] = label[:STAT_LABEL_MAX]
+    return data, labels, value_labels
+
+
+def write_stat(df: pd.DataFrame, cb: Codebook, path: Path, fmt: str, *, hashed_ids: bool, file_label: str) -> None:
+    import pyreadstat
+
+    data, labels, value_labels = stat_frame(df, cb, hashed_ids=hashed_ids)
+    writer = pyreadstat.write_sav if fmt == "sav" else pyreadstat.write_dta
+    try:
+        writer(data, str(path), file_label=file_label[:STAT_LABEL_MAX], column_labels=labels,
+               variable_value_labels=value_labels or None)
+    except OSError as exc:
+        raise _fail(path, exc) from None
+    except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as exc:
+        if not path.parent.is_dir():
+            raise UserError(f"{path}: cannot write the file (no such folder)") from None
+        raise UserError(f"{path}: cannot write the {fmt} file ({exc})") from None
