@@ -651,8 +651,10 @@ def demo(directory: Path, no_tui: bool, complete: bool):
 from chartcode.cli_agreement import agreement  # noqa: E402  (commands in modules of their own)
 from chartcode.cli_export import export  # noqa: E402
 from chartcode.cli_report import report  # noqa: E402
+from chartcode.cli_stats import stats  # noqa: E402
 
 cli.add_command(agreement)
+cli.add_command(stats)
 cli.add_command(export)
 cli.add_command(report)
 

@@ -115,15 +115,29 @@ def auto_agreed(store: Store, decided_by: str) -> int:
 
 
 def final_values(store: Store) -> Iterator[dict[str, Any]]:
-    """The value each unit contributes to analyses and exports, and where it came from."""
+    """The value each unit contributes to analyses and exports, and where it came from.
+
+    Set-based (one GROUP BY in SQLite): a 100,000-record audit has millions of units.
+    """
     cb = store.codebook
-    for u in units(store):
-        if u.consensus is not None:
-            value, source = u.consensus, "consensus"
-        elif u.agreed:
-            value, source = next(iter(u.values.values())), ("single" if len(u.values) == 1 else "agreed")
+    labels = {f.name: {c.code: c.label for c in f.choices} for f in cb.fields}
+    sql = f"""
+        WITH eligible AS (
+            SELECT c.record_id, c.note_key, c.field, c.submitted_value AS v FROM codes c
+            WHERE c.submitted_at IS NOT NULL AND c.submitted_value IS NOT NULL AND {_ALL_SUBMITTED.format(t='c')}),
+        agg AS (
+            SELECT record_id, note_key, field, count(*) AS n, count(DISTINCT v) AS nd, min(v) AS v
+            FROM eligible GROUP BY record_id, note_key, field)
+        SELECT agg.record_id, agg.note_key, agg.field, agg.n, agg.nd, agg.v, cs.value
+        FROM agg LEFT JOIN consensus cs
+          ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
+        ORDER BY agg.record_id, agg.note_key, agg.field"""
+    for rid, nkey, fname, n, nd, v, consensus in store.db.execute(sql):
+        if consensus is not None:
+            value, source = consensus, "consensus"
+        elif nd == 1:
+            value, source = v, ("single" if n == 1 else "agreed")
         else:
             value, source = None, "unresolved"
-        fld = cb.get(u.field)
-        yield {"record_id": u.record_id, "note_id": u.note_id, "field": u.field, "value": value,
-               "label": fld.label_for(value) if fld else "", "source": source, "n_coders": len(u.values)}
+        yield {"record_id": rid, "note_id": nkey or None, "field": fname, "value": value,
+               "label": labels.get(fname, {}).get(value, ""), "source": source, "n_coders": n}

@@ -23,7 +23,11 @@ from chartcode.store.store import Store
 SOURCE_SUFFIX = "__source"
 
 
-def _finals(store: Store) -> dict[tuple[str, str | None, str], dict[str, Any]]:
+Finals = dict[tuple[str, str | None, str], dict[str, Any]]
+
+
+def finals(store: Store) -> Finals:
+    """All final values keyed by (record_id, note_id, field); compute once, pass to both frames."""
     return {(f["record_id"], f["note_id"], f["field"]): f for f in final_values(store)}
 
 
@@ -36,27 +40,27 @@ def _column(values: list[Any], field_type: str) -> pd.Series:
     return pd.Series(values, dtype="object")
 
 
-def records_frame(store: Store, *, sources: bool = False) -> pd.DataFrame:
+def records_frame(store: Store, *, sources: bool = False, values: Finals | None = None) -> pd.DataFrame:
     cb: Codebook = store.codebook
-    finals = _finals(store)
+    values = finals(store) if values is None else values
     ids = store.record_ids()
     data: dict[str, Any] = {"record_id": ids}
     for f in cb.record_fields:
-        cells = [finals.get((rid, None, f.name)) for rid in ids]
+        cells = [values.get((rid, None, f.name)) for rid in ids]
         data[f.name] = _column([c["value"] if c else None for c in cells], f.type)
         if sources:
             data[f.name + SOURCE_SUFFIX] = [c["source"] if c else None for c in cells]
     return pd.DataFrame(data)
 
 
-def notes_frame(store: Store, *, sources: bool = False) -> pd.DataFrame:
+def notes_frame(store: Store, *, sources: bool = False, values: Finals | None = None) -> pd.DataFrame:
     cb: Codebook = store.codebook
-    finals = _finals(store)
+    values = finals(store) if values is None else values
     rows = list(store.db.query(
         "SELECT note_id, record_id, note_date, note_type FROM notes ORDER BY record_id, note_date, id"))
     data: dict[str, Any] = {k: [r[k] for r in rows] for k in ("note_id", "record_id", "note_date", "note_type")}
     for f in cb.note_fields:
-        cells = [finals.get((r["record_id"], r["note_id"], f.name)) if f.applies_to(r["note_type"]) else None
+        cells = [values.get((r["record_id"], r["note_id"], f.name)) if f.applies_to(r["note_type"]) else None
                  for r in rows]
         data[f.name] = _column([c["value"] if c else None for c in cells], f.type)
         if sources:

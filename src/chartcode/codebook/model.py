@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field as dc_field
+from functools import cached_property
 from typing import Any
 
 LEVELS = ("record", "note")
@@ -223,8 +224,9 @@ class Codebook:
     def canonical_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
-    @property
+    @cached_property
     def hash(self) -> str:
+        """sha256 of the canonical JSON (computed once: a Codebook is immutable)."""
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
 
     @property

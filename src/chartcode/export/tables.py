@@ -25,7 +25,7 @@ import pandas as pd
 
 from chartcode.codebook import Codebook
 from chartcode.consensus import hidden_count, visibility_sql
-from chartcode.dataset import SOURCE_SUFFIX, notes_frame, records_frame
+from chartcode.dataset import SOURCE_SUFFIX, finals, notes_frame, records_frame
 from chartcode.errors import UserError
 from chartcode.store.store import Store
 
@@ -70,8 +70,9 @@ def _drop_identifiers(df: pd.DataFrame, cb: Codebook) -> pd.DataFrame:
 
 def wide_tables(store: Store, *, deidentify: bool = False, sources: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(records, notes) of final values; with ``sources`` the ``<field>__source`` flag columns."""
-    records = records_frame(store, sources=sources)
-    notes = notes_frame(store, sources=sources)
+    values = finals(store)  # computed once for both tables
+    records = records_frame(store, sources=sources, values=values)
+    notes = notes_frame(store, sources=sources, values=values)
     if deidentify:
         deid = Deidentifier.for_store(store)
         records = deid.frame(_drop_identifiers(records, store.codebook))

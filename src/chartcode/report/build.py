@@ -189,27 +189,65 @@ def _distribution_section(store: Store, fmt: str) -> Section:
 
 
 def _analyses_section(store: Store) -> Section:
+    """Every analysis declared in the audit file, as a table with a one-line plain-language reading."""
+    from chartcode.analysis import run_stats
+    from chartcode.analysis.readings import reading
+    from chartcode.errors import UserError
+
     s = Section("Analyses")
     try:
-        from chartcode.analysis import run_declared  # type: ignore[attr-defined]
-    except ImportError:
-        s.html.append("<p class='note'>No analyses module available.</p>")
-        s.md.append("No analyses module available.")
+        results = run_stats(store)["analyses"]
+    except UserError as exc:
+        s.html.append(f"<p class='note'>No analyses: {_esc(exc)}</p>")
+        s.md.append(f"No analyses: {exc}")
         return s
-    results = run_declared(store)
+    s.html.append("<p>The analyses declared in the audit file, on final values.</p>")
     for a in results:
-        s.html.append(f"<h3>{_esc(a.get('title') or a['spec'])}</h3>")
-        s.md.append(f"### {a.get('title') or a['spec']}")
+        title = a["stats"].get("title") or a["spec"]
+        s.html.append(f"<h3>{_esc(title)}</h3><p class='note'>{_esc(a['kind'])}: {_esc(a['spec'])}, "
+                      f"n = {a['n']}</p>")
+        s.md.append(f"### {title}\n\n{a['kind']}: `{a['spec']}`, n = {a['n']}")
         if a.get("terms"):
+            odds = a["kind"] == "logistic"
             rows = [[t["term"], _fmt(t["coef"]), _fmt(t["se"]), f"[{_fmt(t['ci_low'])}, {_fmt(t['ci_high'])}]",
-                     _fmt(t["p"]), _fmt(t.get("odds_ratio"))] for t in a["terms"]]
-            h, m = _table(["term", "coef", "SE", "95% CI", "p", "OR"], rows, {1, 2, 4, 5})
+                     _fmt(t["p"])] + ([_fmt(t.get("odds_ratio")),
+                                       f"[{_fmt(t.get('or_ci_low'))}, {_fmt(t.get('or_ci_high'))}]"] if odds else [])
+                    for t in a["terms"]]
+            headers = ["term", "coef", "SE", "CI", "p"] + (["OR", "OR CI"] if odds else [])
+            h, m = _table(headers, rows, {1, 2, 4, 5})
             s.html.append(h)
             s.md.append(m)
-        if a.get("reading"):
-            s.html.append(f"<p class='reading'>{_esc(a['reading'])}</p>")
-            s.md.append(f"*{a['reading']}*")
+        elif a["kind"] == "describe":
+            headers, rows = _describe_table(a)
+            if rows:
+                h, m = _table(headers, rows)
+                s.html.append(h)
+                s.md.append(m)
+        for line in reading(a):
+            s.html.append(f"<p class='reading'>{_esc(line)}</p>")
+            s.md.append(f"*{line}*")
         for w in a.get("warnings", []):
             s.html.append(f"<p class='note'>⚠ {_esc(w)}</p>")
             s.md.append(f"> ⚠ {w}")
     return s
+
+
+def _describe_table(a: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """A patient table like the seed study's: n (%) for categories, mean (SD) and range for numbers."""
+    st = a["stats"]
+    columns = st.get("columns") or [{"label": "All"}]
+    headers = ["variable"] + [f"{c['label']} (n = {c['n']})" if "n" in c else c["label"] for c in columns]
+    rows: list[list[Any]] = []
+    for var in st.get("variables", []):
+        cells = var.get("cells", [])
+        if var.get("type") == "numeric":
+            rows.append([var["label"]] + [
+                f"{c['mean']:.1f} ({c['sd']:.1f}), {c['min']:g}-{c['max']:g}" if c.get("mean") is not None else "—"
+                for c in cells])
+            continue
+        rows.append([var["label"]] + [""] * len(cells))
+        for i, count in enumerate(cells[0].get("counts", []) if cells else []):
+            rows.append([f"   {count['label']}"] + [
+                f"{c['counts'][i]['n']} ({c['counts'][i]['pct']:.1f}%)" if i < len(c.get("counts", [])) else "—"
+                for c in cells])
+    return headers, rows

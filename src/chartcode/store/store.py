@@ -409,7 +409,7 @@ class Store:
             hid = self._history(db, actor, "memo", coder=coder, record_id=record_id, note_id=note_id,
                                 field=fld.name, old=row[2], new=memo, reason=reason, at=at)
             return CodeChange(coder, record_id, note_id, fld.name, old, value, True, hid, at)
-        cb_hash = self.codebook.hash
+        cb_hash = self._codebook_hash or self.codebook.hash
         if value is None:
             if row is None:
                 return CodeChange(coder, record_id, note_id, fld.name, None, None, False, None, at)
