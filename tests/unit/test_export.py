@@ -180,7 +180,9 @@ def test_xlsx_has_records_notes_codebook_agreement_and_analyses_sheets(demo, tmp
     agreement = pd.read_excel(out, sheet_name="agreement")
     assert "field" in agreement and "percent_agreement" in agreement
     analyses = pd.read_excel(out, sheet_name="analyses")
-    assert "chartcode stats" in analyses.iloc[0, 0]
+    assert {"kind", "spec", "term", "coef", "p", "odds_ratio"} <= set(analyses.columns)
+    assert "accepted_followup ~ mh_diagnosis" in set(analyses["spec"])
+    assert {"linear", "logistic", "welch"} <= set(analyses["kind"])
 
 
 def test_json_export_has_records_notes_and_codebook(demo, tmp_path):

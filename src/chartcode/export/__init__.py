@@ -16,8 +16,8 @@ from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
 from chartcode.errors import UserError
-from chartcode.export.tables import (Deidentifier, agreement_table, codebook_dict, codebook_table, long_table,
-                                     wide_tables)
+from chartcode.export.tables import (Deidentifier, agreement_table, analyses_table, codebook_dict,
+                                     codebook_table, long_table, wide_tables)
 from chartcode.store.store import Store
 
 FORMATS = ("csv", "xlsx", "sav", "dta", "json", "redcap")
@@ -106,7 +106,7 @@ def export(store: Store, fmt: str, out: str | Path, *, long: bool = False, deide
             "notes": notes,
             "codebook": codebook_table(cb, deidentify=deidentify),
             "agreement": agreement_table(store, deidentify=deidentify),
-            "analyses": writers.analyses_placeholder(),
+            "analyses": analyses_table(store),
         }, files[0])
     elif fmt in ("sav", "dta"):
         title = f"{cb.id} {cb.version}: final values"

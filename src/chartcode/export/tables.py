@@ -162,3 +162,25 @@ def agreement_table(store: Store, *, deidentify: bool = False) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame({"agreement": ["no field has units coded by two or more coders yet"]})
     return pd.DataFrame(rows)
+
+
+def analyses_table(store: Store) -> pd.DataFrame:
+    """The audit file's declared analyses (chartcode stats): one row per model term, or per test."""
+    from chartcode.analysis import run_stats
+    from chartcode.errors import UserError
+
+    try:
+        results = run_stats(store)["analyses"]
+    except UserError as exc:
+        return pd.DataFrame({"analysis": [f"no analyses: {exc}"]})
+    rows: list[dict[str, Any]] = []
+    for a in results:
+        base = {"kind": a["kind"], "spec": a["spec"], "title": a["stats"].get("title") or "", "n": a["n"],
+                "warnings": " | ".join(a.get("warnings", []))}
+        if a["terms"]:
+            for t in a["terms"]:
+                rows.append({**base, **t})
+        elif a["kind"] != "describe":
+            rows.append({**base, **{k: v for k, v in a["stats"].items()
+                                    if k != "title" and (v is None or isinstance(v, (int, float, str)))}})
+    return pd.DataFrame(rows) if rows else pd.DataFrame({"analysis": ["no analyses declared"]})

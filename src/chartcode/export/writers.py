@@ -21,7 +21,6 @@ from chartcode.errors import UserError
 
 STAT_NAME_MAX = 32  # Stata's limit on variable names (SPSS allows 64; one rule for both)
 STAT_LABEL_MAX = 80  # Stata's limit on variable labels
-ANALYSES_NOTE = "declared analyses appear here once `chartcode stats` exists"
 FORMULA_START = ("=", "+", "-", "@")
 
 
@@ -60,10 +59,6 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
                 neutralise(df).to_excel(xl, sheet_name=name, index=False)
     except OSError as exc:
         raise _fail(path, exc) from None
-
-
-def analyses_placeholder() -> pd.DataFrame:
-    return pd.DataFrame({"analysis": [ANALYSES_NOTE], "result": [None]})
 
 
 def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
