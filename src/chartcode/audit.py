@@ -22,7 +22,7 @@ from chartcode import resources
 from chartcode.codebook import Codebook, load_codebook
 from chartcode.errors import UserError
 from chartcode.store.store import ROLES
-from chartcode.yamlsrc import LList, LMap, load_located
+from chartcode.yamlsrc import LList, LMap, load_located, plain
 
 TOP_KEYS = {"id", "title", "description", "codebook", "coders", "double_coding", "derived", "analyses"}
 
@@ -94,7 +94,7 @@ def load_audit(ref: str | Path) -> Audit:
         raise UserError(f"{shown}: {len(problems)} problems in the audit file", problems=problems)
     cb_path = resources.resolve("codebooks", data["codebook"], relative_to=path.parent)
     codebook = load_codebook(cb_path)
-    sections = {k: _plain(data[k]) for k in ("double_coding", "derived", "analyses") if k in data}
+    sections = {k: plain(data[k]) for k in ("double_coding", "derived", "analyses") if k in data}
     return Audit(
         id=data["id"].strip(),
         title=data["title"].strip(),
@@ -108,9 +108,3 @@ def load_audit(ref: str | Path) -> Audit:
     )
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    return v

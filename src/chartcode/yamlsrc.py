@@ -37,6 +37,15 @@ class LList(list):
         return self.item_lines[index] if index < len(self.item_lines) else self.line
 
 
+def plain(v: Any) -> Any:
+    """LMap/LList trees as plain dicts and lists (positions dropped)."""
+    if isinstance(v, dict):
+        return {k: plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [plain(x) for x in v]
+    return v
+
+
 def _scalar(node: ScalarNode) -> Any:
     tag, value = node.tag, node.value
     if tag.endswith(":null"):

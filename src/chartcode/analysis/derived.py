@@ -60,7 +60,7 @@ import pandas as pd
 
 from chartcode.codebook import Codebook
 from chartcode.errors import UserError
-from chartcode.yamlsrc import LList, LMap
+from chartcode.yamlsrc import LList, LMap, plain
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONDITIONS = ("equals", "not_equals", "in", "all", "any")
@@ -218,7 +218,7 @@ def parse_derived(section: Any, codebook: Codebook, shown: str) -> list[Derived]
             chk.nested(item["where"], _line(item, "where", line), who)
         if len(chk.problems) > before:
             continue
-        d = Derived(name=name, rule=rule, spec=_plain(item[rule]), where=_plain(item.get("where")),
+        d = Derived(name=name, rule=rule, spec=plain(item[rule]), where=plain(item.get("where")),
                     label=str(item.get("label") or ""), line=line)
         known[name] = {"binary": "binary", "count": "count", "numeric": "numeric"}[d.kind]
         out.append(d)
@@ -229,12 +229,6 @@ def parse_derived(section: Any, codebook: Codebook, shown: str) -> list[Derived]
     return out
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    return v
 
 
 # ------------------------------------------------------------------------------ evaluation

@@ -371,6 +371,17 @@ class Store:
                 f"note {note_id!r} is of type {row[1]!r}")
         return fld, note_id
 
+    def _parsed_target(self, record_id: str, note_id: str | None, field_name: str,
+                       value: Any) -> tuple[Field, str, Any]:
+        """The field, note key and stored form of ``value`` (None stays None: a clear)."""
+        fld, note_key = self._target(record_id, note_id, field_name)
+        if value is not None:
+            try:
+                value = fld.parse(value)
+            except CodeError as exc:
+                raise UserError(f"field {field_name!r}: {exc}") from None
+        return fld, note_key, value
+
     def set_code(
         self,
         coder: str,
@@ -385,12 +396,7 @@ class Store:
     ) -> CodeChange:
         """Set (or, with ``value=None``, clear) one code in its own committed transaction."""
         self.require_coder(coder)
-        fld, note_key = self._target(record_id, note_id, field_name)
-        if value is not None:
-            try:
-                value = fld.parse(value)
-            except CodeError as exc:
-                raise UserError(f"field {field_name!r}: {exc}") from None
+        fld, note_key, value = self._parsed_target(record_id, note_id, field_name, value)
         with self.write() as db:
             return self._set_code(db, coder, record_id, note_key, fld, value, reason=reason,
                                   actor=actor or coder, action=action, at=utcnow())
@@ -491,12 +497,7 @@ class Store:
         role = self.require_coder(decided_by)
         if role == "coder":
             raise UserError(f"{decided_by!r} is a coder; consensus is decided by a supervisor or lead")
-        fld, note_key = self._target(record_id, note_id, field_name)
-        if value is not None:
-            try:
-                value = fld.parse(value)
-            except CodeError as exc:
-                raise UserError(f"field {field_name!r}: {exc}") from None
+        fld, note_key, value = self._parsed_target(record_id, note_id, field_name, value)
         with self.write() as db:
             at = utcnow()
             row = db.execute("SELECT id, value FROM consensus WHERE record_id = ? AND note_key = ? AND field = ?",
