@@ -95,11 +95,35 @@ def units(store: Store, *, field: str | None = None) -> list[Unit]:
 
 
 def disagreements(store: Store, *, open_only: bool = True) -> list[Unit]:
-    """Units coded by two or more coders who gave different values (without consensus, by default)."""
-    found = [u for u in units(store) if len(u.values) >= 2 and not u.agreed]
-    if open_only:
-        found = [u for u in found if u.consensus is None]
-    return found
+    """Units coded by two or more coders who gave different values (without consensus, by default).
+
+    Found set-based in SQLite (GROUP BY ... HAVING), then only those units are read in full.
+    """
+    sql = f"""
+        WITH eligible AS (
+            SELECT c.record_id, c.note_key, c.field, c.submitted_value AS v FROM codes c
+            WHERE c.submitted_at IS NOT NULL AND c.submitted_value IS NOT NULL AND {_ALL_SUBMITTED.format(t='c')}),
+        agg AS (
+            SELECT record_id, note_key, field FROM eligible GROUP BY record_id, note_key, field
+            HAVING count(*) >= 2 AND count(DISTINCT v) > 1)
+        SELECT agg.record_id, agg.note_key, agg.field, cs.value, cs.reason
+        FROM agg LEFT JOIN consensus cs
+          ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
+        ORDER BY agg.record_id, agg.note_key, agg.field"""
+    out: list[Unit] = []
+    db = store.db
+    for rid, nkey, fname, consensus, reason in db.execute(sql).fetchall():
+        if open_only and consensus is not None:
+            continue
+        u = Unit(rid, nkey or None, fname, {}, consensus=consensus, consensus_reason=reason)
+        for coder, value, memo in db.execute(
+                "SELECT coder, submitted_value, memo FROM codes WHERE record_id = ? AND note_key = ? AND field = ?"
+                " AND submitted_at IS NOT NULL AND submitted_value IS NOT NULL ORDER BY coder", [rid, nkey, fname]):
+            u.values[coder] = value
+            if memo:
+                u.memos[coder] = memo
+        out.append(u)
+    return out
 
 
 def auto_agreed(store: Store, decided_by: str) -> int:

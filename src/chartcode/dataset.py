@@ -27,8 +27,9 @@ Finals = dict[tuple[str, str | None, str], dict[str, Any]]
 
 
 def finals(store: Store) -> Finals:
-    """All final values keyed by (record_id, note_id, field); compute once, pass to both frames."""
-    return {(f["record_id"], f["note_id"], f["field"]): f for f in final_values(store)}
+    """All final values keyed by (record_id, note_id, field), computed once per state of the database."""
+    return store.cached("finals", lambda: {(f["record_id"], f["note_id"], f["field"]): f
+                                           for f in final_values(store)})
 
 
 def _column(values: list[Any], field_type: str) -> pd.Series:

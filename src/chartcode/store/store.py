@@ -150,6 +150,19 @@ class Store:
         """Context manager: one committed write transaction on this thread's connection."""
         return write_transaction(self.db)
 
+    def cached(self, key: str, compute):
+        """``compute()`` once per state of the database: any commit, by any connection or process,
+        invalidates it (SQLite's data_version plus this connection's own changes)."""
+        conn = self.db.conn
+        version = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        cache = self.__dict__.setdefault("_cache", {})
+        hit = cache.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = compute()
+        cache[key] = (version, value)
+        return value
+
     # ------------------------------------------------------------------ meta
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
