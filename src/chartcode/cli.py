@@ -47,8 +47,9 @@ def _progress(label: str):
         bar.update(done - bar.pos)
 
     def finish() -> None:
-        if "bar" in state:
-            state["bar"].__exit__(None, None, None)
+        bar = state.pop("bar", None)
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
     return update, finish
 
@@ -218,8 +219,13 @@ def import_(db: Path, source: Path, fmt, mapping, encoding, date_format, pattern
     with _open(db) as store:
         update, finish = _progress("importing notes")
         try:
+            def phase(message: str) -> None:
+                if update is not None:  # on a terminal: close the bar, say what is happening now
+                    finish()
+                    click.echo(f"{message}...", err=True)
+
             result = import_notes(store, source, fmt=fmt, mapping=parse_mapping(mapping), encoding=encoding,
-                                  date_format=date_format, pattern=pattern, progress=update)
+                                  date_format=date_format, pattern=pattern, progress=update, on_phase=phase)
         finally:
             finish()
         click.echo(result.summary())

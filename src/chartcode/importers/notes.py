@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,7 @@ def import_notes(
     pattern: str | None = None,
     actor: str = "system",
     progress: Progress | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> ImportResult:
     path = Path(path)
     if not path.exists():
@@ -122,7 +123,7 @@ def import_notes(
         rows = _file_rows(path, fmt, mapping or {}, encoding, date_format, progress)
         sha = _sha256(path)
     try:
-        _write(store, path, rows, sha, actor, result)
+        _write(store, path, rows, sha, actor, result, on_phase)
     except _NothingNew:
         pass  # every note was already there: the database is left exactly as it was
     result.seconds = time.perf_counter() - started
@@ -133,7 +134,8 @@ class _NothingNew(Exception):
     pass
 
 
-def _write(store: Store, path: Path, rows: Iterator[_Row], sha: str | None, actor: str, result: ImportResult) -> None:
+def _write(store: Store, path: Path, rows: Iterator[_Row], sha: str | None, actor: str, result: ImportResult,
+           on_phase: Callable[[str], None] | None = None) -> None:
     with store.write() as db:
         conn = db.conn
         now = utcnow()
@@ -151,6 +153,8 @@ def _write(store: Store, path: Path, rows: Iterator[_Row], sha: str | None, acto
         _flush(conn, batch, import_id, now, result, str(path))
         if result.new == 0:
             raise _NothingNew
+        if on_phase:
+            on_phase(f"indexing {result.new} notes for full-text search")
         conn.execute("INSERT INTO notes_fts(rowid, text) SELECT id, text FROM notes WHERE id > ?", [max_before])
         conn.execute(
             "UPDATE imports SET rows_read = ?, rows_new = ?, rows_unchanged = ? WHERE id = ?",
