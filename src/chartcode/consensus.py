@@ -138,29 +138,37 @@ def auto_agreed(store: Store, decided_by: str) -> int:
     return n
 
 
-def final_values(store: Store) -> Iterator[dict[str, Any]]:
-    """The value each unit contributes to analyses and exports, and where it came from.
+FINAL_SQL = """
+    WITH agg AS (
+        SELECT record_id, note_key, field, count(*) AS n, min(submitted_value) AS lo, max(submitted_value) AS hi
+        FROM codes
+        WHERE submitted_at IS NOT NULL AND submitted_value IS NOT NULL
+          AND record_id NOT IN (SELECT record_id FROM assignments WHERE submitted_at IS NULL)
+        GROUP BY record_id, note_key, field)
+    SELECT agg.record_id, agg.note_key, agg.field, agg.n, agg.lo, agg.hi, cs.value
+    FROM agg LEFT JOIN consensus cs
+      ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
+    ORDER BY agg.record_id, agg.note_key, agg.field"""
 
-    Set-based (one GROUP BY in SQLite): a 100,000-record audit has millions of units.
+
+def final_rows(store: Store) -> list[tuple]:
+    """(record_id, note_key, field, n_coders, min value, max value, consensus value) per unit.
+
+    Set-based (one GROUP BY in SQLite; all coders agree when min = max): a 100,000-record
+    audit has millions of units. Only records every assigned coder has submitted count.
     """
+    return store.db.execute(FINAL_SQL).fetchall()
+
+
+def final_values(store: Store) -> Iterator[dict[str, Any]]:
+    """The value each unit contributes to analyses and exports, and where it came from."""
     cb = store.codebook
     labels = {f.name: {c.code: c.label for c in f.choices} for f in cb.fields}
-    sql = f"""
-        WITH eligible AS (
-            SELECT c.record_id, c.note_key, c.field, c.submitted_value AS v FROM codes c
-            WHERE c.submitted_at IS NOT NULL AND c.submitted_value IS NOT NULL AND {_ALL_SUBMITTED.format(t='c')}),
-        agg AS (
-            SELECT record_id, note_key, field, count(*) AS n, count(DISTINCT v) AS nd, min(v) AS v
-            FROM eligible GROUP BY record_id, note_key, field)
-        SELECT agg.record_id, agg.note_key, agg.field, agg.n, agg.nd, agg.v, cs.value
-        FROM agg LEFT JOIN consensus cs
-          ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
-        ORDER BY agg.record_id, agg.note_key, agg.field"""
-    for rid, nkey, fname, n, nd, v, consensus in store.db.execute(sql):
+    for rid, nkey, fname, n, lo, hi, consensus in final_rows(store):
         if consensus is not None:
             value, source = consensus, "consensus"
-        elif nd == 1:
-            value, source = v, ("single" if n == 1 else "agreed")
+        elif lo == hi:
+            value, source = lo, ("single" if n == 1 else "agreed")
         else:
             value, source = None, "unresolved"
         yield {"record_id": rid, "note_id": nkey or None, "field": fname, "value": value,
