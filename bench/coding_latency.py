@@ -142,9 +142,14 @@ async def drive(db: Path, n_keys: int) -> dict:
                     strokes += 1
                 else:
                     value = "61" if f.name == "age" else "0"
-                    await pilot.press(*value, "enter")
+                    slot_index = screen.cursor
+                    await pilot.press(*value)
                     await settled()
-                    strokes += len(value) + 1
+                    strokes += len(value)
+                    if screen.cursor == slot_index:  # the field still waits for Enter
+                        await pilot.press("enter")
+                        await settled()
+                        strokes += 1
             await pilot.press("d")
             await settled()
             strokes += 1

@@ -47,9 +47,12 @@ async def code_record_by_keys(pilot, answers) -> int:
             await pilot.press(key_for(slot.field, value))
             strokes += 1
         else:
-            keys = [*str(value), "enter"]
-            await pilot.press(*keys)
-            strokes += len(keys)
+            await pilot.press(*str(value))
+            strokes += len(str(value))
+            await settle(pilot)
+            if screen.cursor == i:  # not complete by itself (another digit could follow): Enter
+                await pilot.press("enter")
+                strokes += 1
     return strokes
 
 
@@ -179,12 +182,27 @@ def test_typed_fields_validate_before_saving(demo_db):
             assert screen.current_slot.field.name == "age"
             entry = screen.query_one("#form-entry", Input)
             entry.value = ""
-            await pilot.press(*"64", "enter")
+            await pilot.press(*"64")  # no digit could follow (max 110): saved without Enter
+            await settle(pilot)
+            assert screen.current_slot.field.name == "sex"
+            await pilot.press("shift+tab")  # back on the coded age: the pre-filled value does not re-commit
+            await pilot.pause()
+            assert screen.current_slot.field.name == "age"
+            entry.value = ""
+            await pilot.press(*"120")  # complete (no digit could follow) but above the maximum: refused
+            await pilot.pause()
+            assert "above the maximum" in text_of(screen.query_one("#form-error", Static))
+            assert screen.current_slot.field.name == "age"
+            entry.value = ""
+            await pilot.press(*"10")  # 10 could become 100-110: waits
+            await pilot.pause()
+            assert screen.current_slot.field.name == "age"
+            await pilot.press("0")  # 100: no digit could follow
             await settle(pilot)
             assert screen.current_slot.field.name == "sex"
 
     run(go())
-    assert store_codes(demo_db)[(None, "age")] == 64
+    assert store_codes(demo_db)[(None, "age")] == 100
 
 
 def test_next_note_and_record_navigation(demo_db):

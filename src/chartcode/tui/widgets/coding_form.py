@@ -202,7 +202,8 @@ class CodingForm(Vertical):
         entry.display = typed
         self.show_error("")
         if typed:
-            entry.value = "" if value is None else str(value)
+            with entry.prevent(Input.Changed):  # a programmatic fill is not the coder typing
+                entry.value = "" if value is None else str(value)
             entry.placeholder = f"{field.label}: type, then Enter"
 
     def show_error(self, message: str) -> None:
