@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from chartcode.codebook import Codebook
@@ -54,22 +55,37 @@ def write_csv(df: pd.DataFrame, path: Path, *, safe: bool = True) -> None:
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    """One sheet per table. Rows go straight to XlsxWriter (pandas' per-cell formatting pipeline is
+    the slow part on large audits); openpyxl through pandas when XlsxWriter is not installed."""
     try:
-        with _excel_writer(path) as xl:
+        if importlib.util.find_spec("xlsxwriter") is None:
+            with pd.ExcelWriter(path, engine="openpyxl") as xl:
+                for name, df in sheets.items():
+                    neutralise(df).to_excel(xl, sheet_name=name, index=False)
+            return
+        import xlsxwriter
+
+        book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                               "strings_to_urls": False, "strings_to_numbers": False})
+        try:
+            bold = book.add_format({"bold": True})
             for name, df in sheets.items():
-                neutralise(df).to_excel(xl, sheet_name=name, index=False)
+                sheet = book.add_worksheet(name)
+                sheet.write_row(0, 0, [str(c) for c in df.columns], bold)
+                for r, row in enumerate(neutralise(df).itertuples(index=False, name=None), start=1):
+                    for c, value in enumerate(row):
+                        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+                            continue
+                        if isinstance(value, (bool, np.bool_)):
+                            sheet.write_boolean(r, c, bool(value))
+                        elif isinstance(value, (int, float, np.integer, np.floating)):
+                            sheet.write_number(r, c, value)
+                        else:
+                            sheet.write_string(r, c, str(value))
+        finally:
+            book.close()
     except OSError as exc:
         raise _fail(path, exc) from None
-
-
-def _excel_writer(path: Path):
-    """XlsxWriter (several times faster than openpyxl on large sheets), never turning text into
-    formulas or links; openpyxl when XlsxWriter is not installed."""
-    if importlib.util.find_spec("xlsxwriter") is None:
-        return pd.ExcelWriter(path, engine="openpyxl")
-    return pd.ExcelWriter(path, engine="xlsxwriter",
-                          engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False,
-                                                     "strings_to_numbers": False}})
 
 
 def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
