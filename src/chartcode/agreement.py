@@ -218,31 +218,40 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
     if field_name is not None:
         sql += " AND field = ?"
         params.append(field_name)
-    by_field: dict[str, list[tuple]] = {}
-    for row in store.db.execute(sql, params).fetchall():
-        by_field.setdefault(row[0], []).append(tuple(row[1:]))
+    import pandas as pd
+
+    frame = pd.DataFrame(store.db.execute(sql, params).fetchall(),
+                         columns=["field", "record_id", "note_key", "coder", "value"], dtype=object)
+    groups = {name: g for name, g in frame.groupby("field", sort=False)} if len(frame) else {}
     out = []
     for fld in fields:
-        rows = by_field.get(fld.name, [])
-        coders = sorted({r[2] for r in rows}, key=lambda c: (order.get(c, len(order)), c))
-        units = sorted({(r[0], r[1]) for r in rows})
-        ui = {u: i for i, u in enumerate(units)}
-        ci = {c: j for j, c in enumerate(coders)}
+        g = groups.get(fld.name)
+        if g is None:
+            g = frame.iloc[0:0]
+        coders = sorted(set(g["coder"]), key=lambda c: (order.get(c, len(order)), c))
+        keys = pd.MultiIndex.from_arrays([g["record_id"].to_numpy(), g["note_key"].to_numpy()])
+        unit_index = keys.unique().sort_values() if len(g) else keys
+        units = list(unit_index)
         matrix = np.full((len(units), len(coders)), np.nan)
         categories: list[str] = []
         unreadable = 0
-        if fld.type == "text":
-            categories = sorted({str(r[3]) for r in rows})
-            cat = {c: i for i, c in enumerate(categories)}
-            for rid, nk, coder, value in rows:
-                matrix[ui[(rid, nk)], ci[coder]] = cat[str(value)]
-        else:
-            for rid, nk, coder, value in rows:
-                x = encode_value(fld, value)
-                if x is None:
-                    unreadable += 1
-                    continue
-                matrix[ui[(rid, nk)], ci[coder]] = x
+        if len(g):
+            u = unit_index.get_indexer(keys)
+            c = pd.Index(coders).get_indexer(g["coder"])
+            if fld.type == "text":
+                text = g["value"].map(str)
+                categories = sorted(set(text))
+                x = text.map({k: float(i) for i, k in enumerate(categories)}).to_numpy(dtype=float)
+            elif fld.has_choices:  # positions on the codebook's list (3 and 3.0 are the same key)
+                x = g["value"].map({code: float(i) for i, code in enumerate(fld.codes)}).to_numpy(dtype=float)
+            elif fld.type in ("count", "numeric"):
+                x = pd.to_numeric(g["value"], errors="coerce").to_numpy(dtype=float)
+                x[~np.isfinite(x)] = np.nan
+            else:  # dates: few, per value
+                x = np.array([np.nan if (e := encode_value(fld, v)) is None else e for v in g["value"]], dtype=float)
+            ok = ~np.isnan(x)
+            unreadable = int((~ok).sum())
+            matrix[u[ok], c[ok]] = x[ok]
         out.append(Ratings(fld, units, coders, matrix, categories, unreadable))
     return out
 
