@@ -212,13 +212,21 @@ def _design(spec: Spec, data: pd.DataFrame, known: dict[str, Variable], warns: l
 
 
 # ------------------------------------------------------------------------------ models
+def _model_rows(spec: Spec, frame: pd.DataFrame, warns: list[str]) -> pd.DataFrame | None:
+    """The complete cases of a model's variables, or None (with a warning) when there are none."""
+    data = _complete(frame, [spec.outcome, *spec.predictors], warns)
+    if data.empty:
+        warns.append("no record has a value in every variable: no model fitted")
+        return None
+    return data
+
+
 def run_linear(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: float) -> dict[str, Any]:
     import statsmodels.formula.api as smf
 
     warns: list[str] = []
-    data = _complete(frame, [spec.outcome, *spec.predictors], warns)
-    if data.empty:
-        warns.append("no record has a value in every variable: no model fitted")
+    data = _model_rows(spec, frame, warns)
+    if data is None:
         return _result(spec, 0, warns=warns)
     design, formula = _design(spec, data, known, warns)
     n = len(design)
@@ -266,9 +274,8 @@ def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
     import statsmodels.formula.api as smf
 
     warns: list[str] = []
-    data = _complete(frame, [spec.outcome, *spec.predictors], warns)
-    if data.empty:
-        warns.append("no record has a value in every variable: no model fitted")
+    data = _model_rows(spec, frame, warns)
+    if data is None:
         return _result(spec, 0, warns=warns)
     values = set(_numeric(spec, data, spec.outcome).unique())
     if not values <= {0.0, 1.0}:
