@@ -10,14 +10,21 @@ import re
 from pathlib import Path
 from typing import Any
 
+from dataclasses import replace
+
 from chartcode.codebook.model import (
     CHOICE_TYPES,
+    COLOURS,
     LEVELS,
     NUMBER_TYPES,
+    SCORINGS,
     TYPES,
+    Band,
     Choice,
     Codebook,
     Field,
+    Scale,
+    Section,
 )
 from chartcode.errors import UserError
 from chartcode.yamlsrc import LList, LMap, load_located
@@ -26,12 +33,16 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
-TOP_KEYS = {"id", "title", "version", "description", "fields"}
+TOP_KEYS = {"id", "title", "version", "description", "fields", "scale"}
 FIELD_KEYS = {
     "name", "label", "level", "type", "required", "choices", "rules", "cues",
-    "note_types", "min", "max", "identifier",
+    "note_types", "min", "max", "identifier", "section", "target",
 }
-CHOICE_KEYS = {"label", "description"}
+CHOICE_KEYS = {"label", "description", "colour"}
+SCALE_KEYS = {"scoring", "sections", "bands", "cannot_rate", "prorate", "max_unrated", "action_below", "display"}
+SECTION_KEYS = {"id", "label", "bands"}
+BAND_KEYS = {"label", "min", "colour"}
+DISPLAYS = ("profile", "traffic_light")
 
 
 class _Problems:
@@ -90,6 +101,15 @@ def load_codebook(path: str | Path, text: str | None = None) -> Codebook:
                 continue
             seen[f.name] = f.line or 0
             fields.append(f)
+    scale = None
+    if "scale" in data:
+        scale = _scale(p, data)
+        if scale is not None:
+            fields = _scale_items(p, scale, fields, data.line_of("scale"))
+    else:
+        for f in fields:
+            if f.section or f.target is not None:
+                p.add(f.line, "'section' and 'target' belong to rating scales: add a 'scale' block", f.name)
     p.raise_if_any()
     return Codebook(
         id=cb_id or "",
@@ -97,8 +117,149 @@ def load_codebook(path: str | Path, text: str | None = None) -> Codebook:
         version=str(version),
         description=description or "",
         fields=tuple(fields),
+        scale=scale,
         source=text,
     )
+
+
+def _bands(p: _Problems, m: LMap, key: str, where: str | None) -> tuple[Band, ...]:
+    """Bands listed highest first, each with a min below the one before; the last may omit min."""
+    raw = m.get(key)
+    if raw is None:
+        return ()
+    if not isinstance(raw, LList) or not raw:
+        p.add(m.line_of(key), f"{where + ': ' if where else ''}'bands' must be a list of {{label, min}}")
+        return ()
+    out: list[Band] = []
+    for i, b in enumerate(raw):
+        line = raw.line_of(i)
+        if not isinstance(b, LMap):
+            p.add(line, "a band is a mapping with label and min (e.g. {min: 100, label: good})")
+            continue
+        _duplicates(p, b, None)
+        for k in b:
+            if k not in BAND_KEYS:
+                p.add(b.line_of(k), f"band: unknown key {k!r} (expected label, min, colour)")
+        label = b.get("label")
+        if label is None or isinstance(label, (LMap, LList)) or not str(label).strip():
+            p.add(line, "a band needs a label")
+            continue
+        bmin = b.get("min")
+        if bmin is not None and (isinstance(bmin, bool) or not isinstance(bmin, (int, float))):
+            p.add(b.line_of("min"), f"band {label!r}: 'min' must be a number")
+            continue
+        colour = str(b.get("colour") or "").strip()
+        if colour and colour not in COLOURS:
+            p.add(b.line_of("colour"), f"band {label!r}: colour must be one of: {', '.join(COLOURS)}")
+        if out and out[-1].min is None:
+            p.add(line, f"band {label!r} follows a band without 'min' (that one must come last)")
+        elif out and bmin is not None and bmin >= (out[-1].min or 0):
+            p.add(line, f"band {label!r}: min {bmin} must be below the band above it ({out[-1].min}); list bands"
+                        " highest first")
+        out.append(Band(str(label).strip(), bmin, colour if colour in COLOURS else ""))
+    return tuple(out)
+
+
+def _scale(p: _Problems, data: LMap) -> Scale | None:
+    raw = data["scale"]
+    line = data.line_of("scale")
+    if not isinstance(raw, LMap):
+        p.add(line, "'scale' must be a mapping with scoring and sections")
+        return None
+    _duplicates(p, raw, None)
+    for k in raw:
+        if k not in SCALE_KEYS:
+            p.add(raw.line_of(k), f"scale: unknown key {k!r} (expected one of: {', '.join(sorted(SCALE_KEYS))})")
+    scoring = raw.get("scoring")
+    if scoring not in SCORINGS:
+        p.add(raw.line_of("scoring") if "scoring" in raw else line,
+              f"scale: 'scoring' must be one of: {', '.join(SCORINGS)}")
+        scoring = "sum"
+    sections: list[Section] = []
+    sraw = raw.get("sections")
+    if not isinstance(sraw, LList) or not sraw:
+        p.add(raw.line_of("sections") if "sections" in raw else line,
+              "scale: 'sections' must be a non-empty list of {id, label}")
+    else:
+        for i, s in enumerate(sraw):
+            sline = sraw.line_of(i)
+            if not isinstance(s, LMap):
+                p.add(sline, "a section is a mapping with id and label")
+                continue
+            _duplicates(p, s, None)
+            for k in s:
+                if k not in SECTION_KEYS:
+                    p.add(s.line_of(k), f"section: unknown key {k!r} (expected id, label, bands)")
+            sid = s.get("id")
+            if not isinstance(sid, str) or not NAME_RE.match(sid):
+                p.add(s.line_of("id") if "id" in s else sline,
+                      "a section id must start with a lower-case letter and use only a-z, 0-9 and _")
+                continue
+            if any(x.id == sid for x in sections):
+                p.add(sline, f"section {sid!r} appears twice")
+                continue
+            label = _req_str(p, s, "label", None) or sid
+            sections.append(Section(sid, label, _bands(p, s, "bands", f"section {sid!r}")))
+    cannot = raw.get("cannot_rate")
+    if cannot is not None and (isinstance(cannot, bool) or not isinstance(cannot, int)):
+        p.add(raw.line_of("cannot_rate"), "scale: 'cannot_rate' is the whole-number code raters use (e.g. 9)")
+        cannot = None
+    prorate = raw.get("prorate", True)
+    if not isinstance(prorate, bool):
+        p.add(raw.line_of("prorate"), "scale: 'prorate' must be true or false")
+        prorate = True
+    max_unrated = raw.get("max_unrated", 0)
+    if isinstance(max_unrated, bool) or not isinstance(max_unrated, int) or max_unrated < 0:
+        p.add(raw.line_of("max_unrated"), "scale: 'max_unrated' must be a whole number >= 0")
+        max_unrated = 0
+    below = _number(p, raw, "action_below", None)
+    display = raw.get("display", "profile")
+    if display not in DISPLAYS:
+        p.add(raw.line_of("display"), f"scale: 'display' must be one of: {', '.join(DISPLAYS)}")
+        display = "profile"
+    return Scale(scoring=scoring, sections=tuple(sections), bands=_bands(p, raw, "bands", "scale"),
+                 cannot_rate=cannot, prorate=prorate, max_unrated=max_unrated, action_below=below,
+                 display=display)
+
+
+def _scale_items(p: _Problems, scale: Scale, fields: list[Field], line: int) -> list[Field]:
+    """Check every item against its scale and give it the scale's "cannot rate" choice."""
+    out: list[Field] = []
+    used: set[str] = set()
+    for f in fields:
+        if not f.section:
+            if f.target is not None:
+                p.add(f.line, "'target' applies only to scale items (give a section)", f.name)
+            out.append(f)
+            continue
+        if scale.section(f.section) is None:
+            p.add(f.line, f"section {f.section!r} is not one of the scale's sections "
+                          f"({', '.join(s.id for s in scale.sections)})", f.name)
+        used.add(f.section)
+        if f.level != "record":
+            p.add(f.line, "a scale item is record-level (the rated unit and period is the record)", f.name)
+        if scale.scoring == "completion":
+            if f.type not in NUMBER_TYPES:
+                p.add(f.line, "completion scoring needs count or numeric items", f.name)
+            if f.target is None or f.target <= 0:
+                p.add(f.line, "completion scoring needs a 'target' above 0 (e.g. planned sessions)", f.name)
+        else:
+            if f.type != "ordinal":
+                p.add(f.line, f"{scale.scoring} scoring needs ordinal items (rating points 1..5)", f.name)
+            if f.target is not None:
+                p.add(f.line, "'target' applies only to completion scoring", f.name)
+        if scale.cannot_rate is not None and f.has_choices:
+            if f.choice(scale.cannot_rate) is not None:
+                p.add(f.line, f"code {scale.cannot_rate} is the scale's 'cannot rate' code: do not list it", f.name)
+            else:
+                f = replace(f, choices=f.choices + (Choice(scale.cannot_rate, "Cannot rate", missing=True),))
+        out.append(f)
+    for s in scale.sections:
+        if s.id not in used:
+            p.add(line, f"scale section {s.id!r} has no items (give fields 'section: {s.id}')")
+    if not used:
+        p.add(line, "a scale needs items: fields with 'section'")
+    return out
 
 
 def _duplicates(p: _Problems, m: LMap, field: str | None) -> None:
@@ -197,6 +358,8 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
     if vmin is not None and vmax is not None and vmin > vmax:
         p.add(raw.line_of("min"), f"min {vmin} is greater than max {vmax}", fname)
     choices = _choices(p, raw, fname, ftype)
+    section = _opt_str(p, raw, "section", fname) or ""
+    target = _number(p, raw, "target", fname)
     return Field(
         name=fname,
         label=label or "",
@@ -210,6 +373,8 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
         min=vmin,
         max=vmax,
         identifier=identifier,
+        section=section,
+        target=target,
         line=raw.line,
     )
 
@@ -244,14 +409,19 @@ def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, .
         if ftype in ("ordinal", "binary") and not isinstance(code, int):
             p.add(line, f"choice code {code!r}: {ftype} codes must be whole numbers", fname)
             continue
-        description = ""
+        description = colour = ""
         if isinstance(value, LMap):
             _duplicates(p, value, fname)
             for k in value:
                 if k not in CHOICE_KEYS:
-                    p.add(value.line_of(k), f"choice {code}: unknown key {k!r} (expected label, description)", fname)
+                    p.add(value.line_of(k), f"choice {code}: unknown key {k!r} (expected label, description,"
+                                            " colour)", fname)
             label = value.get("label")
             description = str(value.get("description") or "").strip()
+            colour = str(value.get("colour") or "").strip()
+            if colour and colour not in COLOURS:
+                p.add(value.line_of("colour"), f"choice {code}: colour must be one of: {', '.join(COLOURS)}", fname)
+                colour = ""
         else:
             label = value
         if label is None or isinstance(label, (LMap, LList)) or not str(label).strip():
@@ -261,7 +431,7 @@ def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, .
         if label.lower() in labels:
             p.add(line, f"choice label {label!r} is used by codes {labels[label.lower()]} and {code}", fname)
         labels.setdefault(label.lower(), code)
-        out.append(Choice(code, label, description))
+        out.append(Choice(code, label, description, colour=colour))
     if ftype == "binary" and out and sorted(c.code for c in out) != [0, 1]:
         p.add(raw.line_of("choices"), "a binary field has exactly the codes 0 and 1", fname)
     return tuple(out)

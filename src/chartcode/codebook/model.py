@@ -28,16 +28,109 @@ class CodeError(ValueError):
     """A value that the field does not accept; the message is safe to show (no note text)."""
 
 
+COLOURS = ("red", "amber", "green", "grey")
+SCORINGS = ("sum", "mean", "completion")
+
+
 @dataclass(frozen=True)
 class Choice:
+    """One code of a field. On a rating scale ``description`` is the anchor (what the rating
+    point looks like in practice), ``missing`` marks the scale's "cannot rate" code and
+    ``colour`` a traffic-light colour (red/amber/green/grey)."""
+
     code: int | str
     label: str
     description: str = ""
+    missing: bool = False
+    colour: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"code": self.code, "label": self.label}
         if self.description:
             d["description"] = self.description
+        if self.missing:
+            d["missing"] = True
+        if self.colour:
+            d["colour"] = self.colour
+        return d
+
+
+@dataclass(frozen=True)
+class Band:
+    """A labelled score range: scores >= ``min`` (no min: everything below the bands above)."""
+
+    label: str
+    min: float | None = None
+    colour: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"label": self.label}
+        if self.min is not None:
+            d["min"] = self.min
+        if self.colour:
+            d["colour"] = self.colour
+        return d
+
+
+def band_for(bands: tuple[Band, ...], score: float | None) -> Band | None:
+    """The first band (highest first) whose min the score reaches; None without a score."""
+    if score is None:
+        return None
+    for b in bands:
+        if b.min is None or score >= b.min:
+            return b
+    return None
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    label: str
+    bands: tuple[Band, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": self.id, "label": self.label}
+        if self.bands:
+            d["bands"] = [b.to_dict() for b in self.bands]
+        return d
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How a rating scale is scored (chartcode.fidelity applies it).
+
+    scoring      sum: section and total scores are sums of item ratings; mean: item means;
+                 completion: each item scores min(value / target, 1), sections and total are
+                 the mean of that, as a percentage (delivery checklists).
+    cannot_rate  the code raters use for "cannot rate" (a choice marked missing on every item);
+                 such items are left out of scores and agreement.
+    prorate      (sum) scores from partly rated items are scaled to all items: mean x n.
+    max_unrated  more unrated items than this and the total (and its band) is not given.
+    action_below items rated below this go on the action list (below_threshold).
+    display      profile (item bar chart) or traffic_light (choice colours) in reports.
+    """
+
+    scoring: str
+    sections: tuple[Section, ...]
+    bands: tuple[Band, ...] = ()
+    cannot_rate: int | None = None
+    prorate: bool = True
+    max_unrated: int = 0
+    action_below: float | None = None
+    display: str = "profile"
+
+    def section(self, sid: str) -> Section | None:
+        return next((s for s in self.sections if s.id == sid), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"scoring": self.scoring, "sections": [s.to_dict() for s in self.sections],
+                             "prorate": self.prorate, "max_unrated": self.max_unrated, "display": self.display}
+        if self.bands:
+            d["bands"] = [b.to_dict() for b in self.bands]
+        if self.cannot_rate is not None:
+            d["cannot_rate"] = self.cannot_rate
+        if self.action_below is not None:
+            d["action_below"] = self.action_below
         return d
 
 
@@ -55,6 +148,8 @@ class Field:
     min: float | None = None
     max: float | None = None
     identifier: bool = False
+    section: str = ""  # a rating scale's item: the section it is scored in
+    target: float | None = None  # completion scoring: the planned count (e.g. sessions)
     line: int | None = dc_field(default=None, compare=False, repr=False)
 
     @property
@@ -64,6 +159,15 @@ class Field:
     @property
     def codes(self) -> tuple[int | str, ...]:
         return tuple(c.code for c in self.choices)
+
+    @property
+    def rating_codes(self) -> tuple[int | str, ...]:
+        """The codes that are ratings (all but a scale's "cannot rate" code)."""
+        return tuple(c.code for c in self.choices if not c.missing)
+
+    @property
+    def missing_codes(self) -> tuple[int | str, ...]:
+        return tuple(c.code for c in self.choices if c.missing)
 
     def choice(self, code: Any) -> Choice | None:
         for c in self.choices:
@@ -168,6 +272,10 @@ class Field:
             d["max"] = self.max
         if self.identifier:
             d["identifier"] = True
+        if self.section:
+            d["section"] = self.section
+        if self.target is not None:
+            d["target"] = self.target
         return d
 
 
@@ -182,6 +290,7 @@ class Codebook:
     version: str
     fields: tuple[Field, ...]
     description: str = ""
+    scale: Scale | None = None
     source: str = dc_field(default="", compare=False, repr=False)  # the YAML text it was read from
 
     def field(self, name: str) -> Field:
@@ -205,6 +314,11 @@ class Codebook:
         return tuple(f for f in self.fields if f.level == "note")
 
     @property
+    def items(self) -> tuple[Field, ...]:
+        """A rating scale's scored items (fields with a section), in codebook order."""
+        return tuple(f for f in self.fields if f.section)
+
+    @property
     def cues(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for f in self.fields:
@@ -213,13 +327,16 @@ class Codebook:
         return tuple(seen)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "id": self.id,
             "title": self.title,
             "version": self.version,
             "description": self.description,
             "fields": [f.to_dict() for f in self.fields],
         }
+        if self.scale is not None:  # absent for plain codebooks, so their hashes are unchanged
+            d["scale"] = self.scale.to_dict()
+        return d
 
     def canonical_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -306,4 +423,13 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             changes.append(Change("info", name, "cue words changed"))
         if a.identifier != b.identifier:
             changes.append(Change("review", name, f"identifier changed from {a.identifier} to {b.identifier}"))
+        if (a.section, a.target) != (b.section, b.target):
+            changes.append(Change("review", name, "scale section or target changed: scores change"))
+        if [(c.code, c.missing) for c in a.choices] != [(c.code, c.missing) for c in b.choices]:
+            if any(c.missing for c in a.choices + b.choices):
+                changes.append(Change("review", name, "the cannot-rate code changed"))
+    old_scale = old.scale.to_dict() if old.scale else None
+    new_scale = new.scale.to_dict() if new.scale else None
+    if old_scale != new_scale:
+        changes.append(Change("review", None, "scale scoring, sections or bands changed: scores and bands change"))
     return changes

@@ -148,6 +148,15 @@ def m002_positions(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_rated_units(db: Database) -> None:
+    """Rating scales rate a unit (team, site, clinician) in a review period: a record is one
+    unit-period, so blinding, agreement and consensus work on ratings unchanged."""
+    db.conn.execute("ALTER TABLE records ADD COLUMN unit TEXT")
+    db.conn.execute("ALTER TABLE records ADD COLUMN period TEXT")
+    db.conn.execute("CREATE INDEX records_by_unit ON records(unit, period)")
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)
 

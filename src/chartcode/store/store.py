@@ -31,6 +31,9 @@ def _filters(**columns: Any) -> tuple[str, list[Any]]:
     return "".join(f" AND {k} = ?" for k in given), list(given.values())
 
 
+UNIT_SEP = " @ "
+
+
 def utcnow() -> str:
     """UTC time as ISO 8601 with microseconds and a Z."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -298,6 +301,32 @@ class Store:
                     new += 1
                     self._history(db, actor, "add_record", record_id=rid, at=now)
         return new
+
+    def add_unit_period(self, unit: str, period: str, *, actor: str = "system") -> str:
+        """The record for rating ``unit`` in ``period`` (created if new): its id is "unit @ period".
+
+        Periods are labels that sort in time order (2025-H1, 2025-Q3, 2026-01...)."""
+        unit, period = str(unit).strip(), str(period).strip()
+        if not unit or not period:
+            raise UserError("a rated unit needs a unit name and a period (e.g. --unit 'Team A' --period 2025-H1)")
+        if UNIT_SEP.strip() in unit or UNIT_SEP.strip() in period:
+            raise UserError(f"unit and period names cannot contain {UNIT_SEP.strip()!r}")
+        rid = f"{unit}{UNIT_SEP}{period}"
+        now = utcnow()
+        with self.write() as db:
+            cur = db.conn.execute("INSERT OR IGNORE INTO records(id, added_at, unit, period) VALUES (?, ?, ?, ?)",
+                                  [rid, now, unit, period])
+            if cur.rowcount:
+                self._history(db, actor, "add_record", record_id=rid, new=f"unit {unit}, period {period}",
+                              at=now)
+        return rid
+
+    def unit_periods(self) -> list[dict[str, Any]]:
+        """Every record as a rated unit: record_id, unit, period (a record added without a unit
+        is its own unit, with an empty period), ordered by unit then period."""
+        rows = self.db.execute("SELECT id, unit, period FROM records").fetchall()
+        out = [{"record_id": r, "unit": u if u is not None else r, "period": p or ""} for r, u, p in rows]
+        return sorted(out, key=lambda x: (x["unit"], x["period"]))
 
     def record_exists(self, record_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM records WHERE id = ?", [record_id]).fetchone() is not None
