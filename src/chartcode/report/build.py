@@ -86,14 +86,22 @@ def build_report(store: Store, *, fmt: str = "html", bootstrap: int = 200, seed:
     s.md.append(m)
     sections.append(s)
 
+    if cb.scale is not None:  # rating scales: scores, profiles and action lists come first
+        from chartcode.report.fidelity import fidelity_sections
+
+        say("fidelity scores")
+        sections += fidelity_sections(store, fmt)
+
     say(f"agreement ({bootstrap} bootstrap resamples)")
     sections.append(_agreement_section(store, fmt, bootstrap, seed))
 
-    say("field distributions")
-    sections.append(_distribution_section(store, fmt))
+    if cb.scale is None:
+        say("field distributions")
+        sections.append(_distribution_section(store, fmt))
 
-    say("analyses")
-    sections.append(_analyses_section(store))
+    if store.audit.get("analyses") or cb.scale is None:
+        say("analyses")
+        sections.append(_analyses_section(store))
 
     say("open disagreements")
     s = Section("Open disagreements")

@@ -56,3 +56,68 @@ def bar_chart(labels: Sequence[str], counts: Sequence[int], title: str) -> str:
     ax.set_title(title, loc="left")
     ax.set_xlim(0, max(counts or [1]) * 1.2 + 0.5)
     return _svg(fig)
+
+
+SECTION_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3")
+
+
+def profile_chart(codebook, unit_score) -> str:
+    """A unit-period's item profile: one bar per item coloured by section, the action threshold
+    dashed; items that could not be rated are marked so rather than drawn as zero."""
+    scale = codebook.scale
+    items = list(codebook.items)
+    colour = {s.id: SECTION_COLOURS[i % len(SECTION_COLOURS)] for i, s in enumerate(scale.sections)}
+    fig, ax = plt.subplots(figsize=(6.4, 0.26 * len(items) + 1.0))
+    top = 0.0
+    for i, f in enumerate(items):
+        raw = unit_score.ratings.get(f.name)
+        if scale.scoring == "completion":
+            v = None if raw is None else 100.0 * min(float(raw) / f.target, 1.0)
+        else:
+            v = float(raw) if raw is not None and raw in f.rating_codes else None
+        if v is None:
+            ax.text(0.05, i, "cannot rate" if raw is not None else "not rated", va="center", fontsize=7, color="#666")
+            continue
+        top = max(top, v)
+        ax.barh(i, v, color=colour[f.section])
+        ax.text(v, i, f" {v:g}" if scale.scoring != "completion" else f" {v:.0f}%", va="center", fontsize=7)
+    ax.set_yticks(range(len(items)))
+    ax.set_yticklabels([f.label if len(f.label) <= 44 else f.label[:42] + "…" for f in items], fontsize=7)
+    ax.invert_yaxis()
+    if scale.scoring == "completion":
+        ax.set_xlim(0, 110)
+        ax.set_xlabel("% of planned sessions delivered")
+    else:
+        points = [c for f in items for c in f.rating_codes if isinstance(c, (int, float))]
+        hi = max(points or [top or 1])
+        ax.set_xlim(0, hi + 0.6)
+        ax.set_xticks(range(0, int(hi) + 1))
+        if scale.action_below is not None:
+            ax.axvline(scale.action_below, color="#c0392b", linestyle="--", linewidth=0.8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colour[s.id]) for s in scale.sections]
+    ax.legend(handles, [s.label for s in scale.sections], loc="lower right", fontsize=7, frameon=False)
+    ax.set_title(f"{unit_score.unit}, {unit_score.period}: item ratings", loc="left")
+    return _svg(fig)
+
+
+def score_chart(scores, scale) -> str:
+    """The primary score of every unit by period (grouped bars), band cut-offs as lines."""
+    units = list(dict.fromkeys(s.unit for s in scores))
+    periods = sorted({s.period for s in scores})
+    value = {(s.unit, s.period): s.primary for s in scores}
+    width = 0.8 / max(len(periods), 1)
+    fig, ax = plt.subplots(figsize=(6.4, 2.6))
+    for j, p in enumerate(periods):
+        xs = [i + j * width for i in range(len(units))]
+        ys = [value.get((u, p)) or 0 for u in units]
+        ax.bar(xs, ys, width=width * 0.95, label=p, color=SECTION_COLOURS[j % len(SECTION_COLOURS)])
+    for b in scale.bands:
+        if b.min is not None:
+            ax.axhline(b.min, color="#999", linestyle=":", linewidth=0.8)
+            ax.text(len(units) - 0.2, b.min, f" {b.label}", fontsize=7, va="bottom", color="#555")
+    ax.set_xticks([i + width * (len(periods) - 1) / 2 for i in range(len(units))])
+    ax.set_xticklabels(units)
+    ax.set_ylabel({"sum": "total", "mean": "mean rating", "completion": "% delivered"}[scale.scoring])
+    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.set_title("Scores by unit and period", loc="left")
+    return _svg(fig)
