@@ -179,7 +179,7 @@ def encode_value(fld: Field, value: Any) -> float | None:
         return None
     if fld.has_choices:
         key = str(_num(value))
-        for i, code in enumerate(fld.codes):
+        for i, code in enumerate(fld.rating_codes):  # a scale's "cannot rate" is missing, not a category
             if str(code) == key:
                 return float(i)
         return None
@@ -243,7 +243,7 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
                 categories = sorted(set(text))
                 x = text.map({k: float(i) for i, k in enumerate(categories)}).to_numpy(dtype=float)
             elif fld.has_choices:  # positions on the codebook's list (3 and 3.0 are the same key)
-                x = g["value"].map({code: float(i) for i, code in enumerate(fld.codes)}).to_numpy(dtype=float)
+                x = g["value"].map({code: float(i) for i, code in enumerate(fld.rating_codes)}).to_numpy(dtype=float)
             elif fld.type in ("count", "numeric"):
                 x = pd.to_numeric(g["value"], errors="coerce").to_numpy(dtype=float)
                 x[~np.isfinite(x)] = np.nan
@@ -251,6 +251,8 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
                 x = np.array([np.nan if (e := encode_value(fld, v)) is None else e for v in g["value"]], dtype=float)
             ok = ~np.isnan(x)
             unreadable = int((~ok).sum())
+            if fld.missing_codes:  # "cannot rate" is a missing rating, not an unreadable one
+                unreadable -= int(g["value"].isin(fld.missing_codes).sum())
             matrix[u[ok], c[ok]] = x[ok]
         out.append(Ratings(fld, units, coders, matrix, categories, unreadable))
     return out
@@ -690,8 +692,8 @@ def _fmt_codes(codes) -> str:
 def _scale(fld: Field, m: np.ndarray) -> _Scale:
     notes: list[str] = []
     if fld.has_choices:
-        idx, K = _positions(m, len(fld.choices))
-        codes = list(fld.codes)
+        idx, K = _positions(m, len(fld.rating_codes))
+        codes = list(fld.rating_codes)
         used = set(np.unique(idx[idx >= 0]).tolist())
         unused = [codes[i] for i in range(K) if i not in used]
         levels = ["nominal"]

@@ -222,3 +222,26 @@ def test_two_raters_then_consensus_then_scores(tmp_path, ips):
     assert h1.change_from_previous is None
     assert h2.below_threshold == []
     assert len(h1.below_threshold) == 25
+
+
+def test_cannot_rate_is_missing_for_agreement_not_a_sixth_rating_point(tmp_path, ips):
+    from chartcode.agreement import collect
+
+    store = Store.create(tmp_path / "a.db", ips)
+    for c in ("a", "b"):
+        store.add_coder(c, "coder")
+    for k in range(3):
+        rid = store.add_unit_period(f"Team {k}", "2025")
+        store.assign("a", [rid])
+        store.assign("b", [rid])
+        store.set_code("a", rid, "item1", 9 if k == 0 else 5)
+        store.set_code("b", rid, "item1", 5)
+        store.submit("a", rid)
+        store.submit("b", rid)
+    r = next(x for x in collect(store, "item1"))
+    assert r.unreadable == 0
+    import numpy as np
+
+    assert np.isnan(r.matrix).sum() == 1  # Team 0's "cannot rate"
+    assert np.nanmax(r.matrix) == 4.0  # rating 5 is the 5th rating point, position 4
+    store.close()
