@@ -95,7 +95,8 @@ def profile_chart(codebook, unit_score) -> str:
         if scale.action_below is not None:
             ax.axvline(scale.action_below, color="#c0392b", linestyle="--", linewidth=0.8)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colour[s.id]) for s in scale.sections]
-    ax.legend(handles, [s.label for s in scale.sections], loc="lower right", fontsize=7, frameon=False)
+    ax.legend(handles, [s.label for s in scale.sections], loc="upper center", bbox_to_anchor=(0.4, -0.06 - 1.2 / (len(items) + 4)),
+              ncol=min(len(handles), 3), fontsize=7, frameon=False)
     ax.set_title(f"{unit_score.unit}, {unit_score.period}: item ratings", loc="left")
     return _svg(fig)
 
