@@ -200,3 +200,36 @@ def evidence(store, record_id: str) -> dict[str, list[tuple[str, str]]]:
     for fname, coder, memo in rows:
         out.setdefault(fname, []).append((coder, memo))
     return out
+
+
+def rater_scores(store) -> tuple[list[str], list[str], list[list[float | None]]]:
+    """Each rater's own primary score per unit-period (from their submitted ratings, before
+    consensus): (record ids, raters, matrix) for agreement on the scores themselves."""
+    cb = store.codebook
+    require_scale(cb)
+    given: dict[tuple[str, str], dict[str, Any]] = {}
+    for rid, coder, fname, value in store.db.execute(
+            "SELECT record_id, coder, field, submitted_value FROM codes WHERE note_key = '' AND submitted_at IS NOT"
+            " NULL AND record_id NOT IN (SELECT record_id FROM assignments WHERE submitted_at IS NULL)"):
+        given.setdefault((rid, coder), {})[fname] = value
+    records = sorted({r for r, _ in given})
+    raters = sorted({c for _, c in given})
+    matrix = [[(score_unit(cb, given[(r, c)]).primary if (r, c) in given else None) for c in raters]
+              for r in records]
+    return records, raters, matrix
+
+
+def score_agreement(store) -> dict[str, Any] | None:
+    """ICC of the raters' own scores over unit-periods every rater scored (Shrout & Fleiss,
+    chartcode.agreement.icc): ICC2 = two-way random effects, absolute agreement, single rater,
+    the usual choice when the same reviewers rate every unit. None with fewer than 2 raters or
+    3 complete unit-periods."""
+    from chartcode.agreement import icc
+
+    records, raters, matrix = rater_scores(store)
+    complete = [row for row in matrix if all(v is not None for v in row)]
+    if len(raters) < 2 or len(complete) < 3:
+        return None
+    values = icc(complete)
+    return {"raters": raters, "n": len(complete), "icc2": values["ICC2"], "icc3": values["ICC3"],
+            "icc2k": values["ICC2k"]}

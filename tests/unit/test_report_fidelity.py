@@ -143,3 +143,22 @@ def test_traffic_lights_show_each_rater_and_the_final_colour_in_words(tmp_path):
     html = build_report(store, bootstrap=20)
     assert "class='light red'" in html and ">Red</span>" in html
     store.close()
+
+
+def test_raters_own_scores_and_their_icc(tmp_path):
+    from chartcode.agreement import icc
+    from chartcode.fidelity import rater_scores, score_agreement
+
+    cb = load_codebook("ips.yaml", scale_yaml(25))
+    plan = []
+    for k, (a, b) in enumerate(((3, 3), (4, 5), (2, 2), (5, 4))):
+        plan.append((f"Team {k}", "2025", {"a": {f"item{i}": (a, None) for i in range(1, 26)},
+                                           "b": {f"item{i}": (b, None) for i in range(1, 26)}}, {}))
+    store = rated_db(tmp_path / "icc.db", cb, plan)
+    records, raters, matrix = rater_scores(store)
+    assert raters == ["a", "b"]
+    assert matrix == [[75, 75], [100, 125], [50, 50], [125, 100]]  # before consensus: each rater's own total
+    sa = score_agreement(store)
+    assert sa["n"] == 4 and sa["icc2"] == pytest.approx(icc(matrix)["ICC2"])
+    assert "ICC(2,1) = " in build_report(store, fmt="md", bootstrap=20)
+    store.close()

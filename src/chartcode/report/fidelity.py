@@ -46,7 +46,7 @@ def fidelity_sections(store, fmt: str = "html") -> list[Section]:
     if cb.scale is None:
         return []
     scores = fidelity(store)
-    out = [_comparison(cb, scores)]
+    out = [_comparison(store, cb, scores)]
     units: dict[str, list[UnitScore]] = {}
     for s in scores:
         units.setdefault(s.unit, []).append(s)
@@ -57,7 +57,7 @@ def fidelity_sections(store, fmt: str = "html") -> list[Section]:
     return out
 
 
-def _comparison(cb, scores: list[UnitScore]) -> Section:
+def _comparison(store, cb, scores: list[UnitScore]) -> Section:
     scale = cb.scale
     s = Section(f"Fidelity: {cb.title}")
     what = {"sum": "the sum of the item ratings", "mean": "the mean item rating",
@@ -84,6 +84,15 @@ def _comparison(cb, scores: list[UnitScore]) -> Section:
     h, m = _table(headers, rows, set(range(first_num, len(headers))) - {len(headers) - 5})
     s.html.append(h)
     s.md.append(m)
+    from chartcode.fidelity import score_agreement
+
+    sa = score_agreement(store)
+    if sa is not None:
+        text = (f"Raters' own scores (before consensus) agree with ICC(2,1) = {sa['icc2']:.3f} (two-way random, "
+                f"absolute agreement, single rater; ICC(3,1) = {sa['icc3']:.3f}) over {sa['n']} unit-periods rated by "
+                f"{', '.join(sa['raters'])}.")
+        s.html.append(f"<p>{_esc(text)}</p>")
+        s.md.append(text)
     withheld = [u for u in scores if u.total is None and u.items_rated]
     if withheld:
         note = (f"{len(withheld)} unit-period(s) have no total: more items unrated (cannot rate, unresolved or not"
