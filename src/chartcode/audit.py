@@ -22,9 +22,11 @@ from chartcode import resources
 from chartcode.codebook import Codebook, load_codebook
 from chartcode.errors import UserError
 from chartcode.store.store import ROLES
+from chartcode.timeliness import Timeliness, parse_timeliness
 from chartcode.yamlsrc import LList, LMap, load_located, plain
 
-TOP_KEYS = {"id", "title", "description", "codebook", "coders", "double_coding", "derived", "analyses"}
+TOP_KEYS = {"id", "title", "description", "codebook", "coders", "double_coding", "derived", "analyses",
+            "timeliness"}
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Audit:
     sections: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     source: str = ""
+    timeliness: Timeliness | None = None  # the validated `timeliness:` block (chartcode.timeliness)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -94,7 +97,8 @@ def load_audit(ref: str | Path) -> Audit:
         raise UserError(f"{shown}: {len(problems)} problems in the audit file", problems=problems)
     cb_path = resources.resolve("codebooks", data["codebook"], relative_to=path.parent)
     codebook = load_codebook(cb_path)
-    sections = {k: plain(data[k]) for k in ("double_coding", "derived", "analyses") if k in data}
+    sections = {k: plain(data[k]) for k in ("double_coding", "derived", "analyses", "timeliness") if k in data}
+    timeliness = parse_timeliness(data["timeliness"], codebook, shown) if "timeliness" in data else None
     return Audit(
         id=data["id"].strip(),
         title=data["title"].strip(),
@@ -105,6 +109,7 @@ def load_audit(ref: str | Path) -> Audit:
         sections=sections,
         path=path,
         source=path.read_text(encoding="utf-8-sig"),
+        timeliness=timeliness,
     )
 
 

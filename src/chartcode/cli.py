@@ -355,6 +355,14 @@ def codebook_check(files: tuple[str, ...]):
             continue
         click.echo(f"{ref}: ok - {cb.id} {cb.version}, {len(cb.fields)} fields"
                    f" ({len(cb.record_fields)} record, {len(cb.note_fields)} note), hash {cb.short_hash}")
+        if cb.scale is not None:
+            sc = cb.scale
+            per = ", ".join(f"{s.label} {sum(1 for f in cb.items if f.section == s.id)}" for s in sc.sections)
+            bands = "; ".join(f"{b.label} {'>= ' + format(b.min, 'g') if b.min is not None else 'below'}"
+                              for b in sc.bands)
+            click.echo(f"  scale: {len(cb.items)} items ({per}), scored by {sc.scoring}"
+                       + (f", bands: {bands}" if bands else "")
+                       + (f", cannot rate = {sc.cannot_rate}" if sc.cannot_rate is not None else ""))
     if failed:
         sys.exit(2)
 
@@ -640,8 +648,25 @@ def _run_tui(db: Path, coder: str, mode: str = "code") -> None:
               default=Path("chartcode-demo"), show_default=True, help="Where to build demo.db.")
 @click.option("--no-tui", is_flag=True, help="Only build the demo database; do not open the coding screen.")
 @click.option("--complete", is_flag=True, help="Code all 24 records for the intern (for reports).")
-def demo(directory: Path, no_tui: bool, complete: bool):
-    """Build a demo audit: 24 fictional veterans' records, an intern and a supervisor."""
+@click.option("--audit", "audit_name", type=click.Choice(["conjoint-pain", "ibbis-fidelity"]),
+              default="conjoint-pain", show_default=True,
+              help="Which demo: chart coding (conjoint-pain) or team fidelity ratings (ibbis-fidelity, "
+                   "builds ibbis-demo.db and never opens the coding screen).")
+def demo(directory: Path, no_tui: bool, complete: bool, audit_name: str):
+    """Build a demo audit: 24 fictional veterans' records, an intern and a supervisor.
+
+    With --audit ibbis-fidelity: three fictional teams rated in two review periods on an
+    integrated-care fidelity scale by two reviewers, with the lead reviewer's consensus.
+    """
+    if audit_name == "ibbis-fidelity":
+        from chartcode.demo_fidelity import build_fidelity_demo
+
+        path = build_fidelity_demo(directory, progress=lambda msg: click.echo(msg, err=True))
+        click.echo(f"built {path}")
+        click.echo(f"  chartcode fidelity {path}      # scores, bands and the action list")
+        click.echo(f"  chartcode report {path} --out fidelity.html")
+        click.echo(f'  chartcode rate {path} --unit "Team North" --period 2025-H2 --rater reviewer-a')
+        return
     from chartcode.demo import build_demo
 
     path = build_demo(directory, complete=complete, progress=lambda msg: click.echo(msg, err=True))
@@ -656,13 +681,17 @@ def demo(directory: Path, no_tui: bool, complete: bool):
 
 from chartcode.cli_agreement import agreement  # noqa: E402  (commands in modules of their own)
 from chartcode.cli_export import export  # noqa: E402
+from chartcode.cli_fidelity import fidelity  # noqa: E402
 from chartcode.cli_report import report  # noqa: E402
 from chartcode.cli_stats import stats  # noqa: E402
+from chartcode.cli_reviews import reviews  # noqa: E402
 
 cli.add_command(agreement)
 cli.add_command(stats)
+cli.add_command(reviews)
 cli.add_command(export)
 cli.add_command(report)
+cli.add_command(fidelity)
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -103,6 +103,13 @@ def build_report(store: Store, *, fmt: str = "html", bootstrap: int = 200, seed:
         say("analyses")
         sections.append(_analyses_section(store))
 
+    from chartcode.report.reviews import reviews_section
+
+    say("review timeliness")
+    timely = reviews_section(store)
+    if timely is not None:
+        sections.append(timely)
+
     say("open disagreements")
     s = Section("Open disagreements")
     open_units = disagreements(store)
