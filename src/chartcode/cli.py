@@ -382,13 +382,29 @@ def codebook_list():
 @click.argument("source")
 def codebook_show(source: str):
     """Print the fields of a codebook FILE, or of the one stored in an audit database."""
+    import textwrap
+
     cb = _codebook_from(source)
     click.echo(f"{cb.id} {cb.version} - {cb.title} ({cb.short_hash})")
+    sections = {}
+    if cb.scale is not None:
+        sc = cb.scale
+        click.echo(f"scale: scored by {sc.scoring}; " + "; ".join(
+            f"{b.label} {'>= ' + format(b.min, 'g') if b.min is not None else 'below'}" for b in sc.bands))
+        sections = {s.id: s.label for s in sc.sections}
+    current = None
     for f in cb.fields:
+        if f.section and f.section != current:
+            current = f.section
+            click.echo(f"-- {sections.get(f.section, f.section)}")
         req = "*" if f.required else " "
-        click.echo(f"{req} {f.name:<24} {f.level:<6} {f.type:<8} {f.label}")
+        extra = f"  (target {f.target:g})" if f.target is not None else ""
+        click.echo(f"{req} {f.name:<24} {f.level:<6} {f.type:<8} {f.label}{extra}")
         for c in f.choices:
             click.echo(f"      {c.code} = {c.label}")
+            if c.description:  # a scale's anchor: what the rating point looks like
+                click.echo(textwrap.fill(c.description, width=100, initial_indent=" " * 10,
+                                         subsequent_indent=" " * 10))
 
 
 def _codebook_from(source: str):
@@ -631,12 +647,43 @@ def reconcile(db: Path, coder: str):
     _run_tui(db, coder, mode="reconcile")
 
 
-def _run_tui(db: Path, coder: str, mode: str = "code") -> None:
+@cli.command()
+@DB
+@click.option("--unit", required=True, help="The unit rated: a team, site or clinician (e.g. 'Team A').")
+@click.option("--period", required=True, help="The review period, a label that sorts in time (e.g. 2025-H1).")
+@click.option("--rater", required=True, help="Who is rating (must be a coder of the audit).")
+def rate(db: Path, unit: str, period: str, rater: str):
+    """Open the rating screen: rate one unit in one period on the audit's fidelity scale.
+
+    The unit-period is created if new and assigned to the rater. Each item is rated by the
+    number of its anchor (x: cannot rate, c: evidence); every rating is saved the moment it
+    is made, and s submits the unit-period when every item is rated. Raters see only their
+    own ratings (blind). Reopening returns to where you left off; ? shows the keys.
+
+    \b
+    Example:
+      chartcode rate fidelity.db --unit "Team A" --period 2025-H1 --rater alice
+    """
+    with _open(db) as store:
+        cb = store.codebook
+        if cb.scale is None or not cb.items:
+            raise UserError(f"{db}: codebook {cb.id} is not a rating scale (it has no 'scale' block with scored"
+                            " items); `chartcode rate` needs an audit made from a scale codebook such as"
+                            " ips-fidelity")
+        store.require_coder(rater)
+        if not sys.stdin.isatty() or not sys.stdout.isatty():
+            raise UserError("the rating screen needs a terminal; use `chartcode import-codes` in scripts")
+        record_id = store.add_unit_period(unit, period, actor=rater)
+        store.assign(rater, [record_id], actor=rater, source="rate")
+    _run_tui(db, rater, mode="rate", record_id=record_id)
+
+
+def _run_tui(db: Path, coder: str, mode: str = "code", **kwargs) -> None:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise UserError("the coding screen needs a terminal; use `chartcode import-codes` in scripts")
     from chartcode.tui.app import make_app
 
-    app = make_app(db, coder, mode=mode)
+    app = make_app(db, coder, mode=mode, **kwargs)
     app.run()
     if app.return_code not in (None, 0):
         sys.exit(app.return_code)

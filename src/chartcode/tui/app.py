@@ -21,17 +21,23 @@ class ChartcodeApp(App):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True, show=False)]
 
     def __init__(self, store: Store, coder: str, *, frozen_clock: bool = False, close_store: bool = True,
-                 mode: str = "code"):
+                 mode: str = "code", record_id: str | None = None):
         super().__init__()
         self.store = store
         self.mode = mode
         self.coder = coder
+        self.record_id = record_id  # mode "rate": the unit-period ("UNIT @ PERIOD") being rated
         if mode == "reconcile":
             if store.require_coder(coder) == "coder":
                 raise UserError(f"{coder!r} is a coder; reconciling is for a supervisor or lead")
             self.session = None
         else:
             self.session = CodingSession(store, coder)
+        if mode == "rate":
+            if store.codebook.scale is None:
+                raise UserError(f"codebook {store.codebook.id} is not a rating scale (it has no 'scale' block)")
+            if not record_id or not self.session.is_assigned(record_id):
+                raise UserError(f"unit-period {record_id!r} is not assigned to {coder!r}")
         self.frozen_clock = frozen_clock
         self.close_store = close_store
         self.coding_screen: CodingScreen | None = None
@@ -42,6 +48,11 @@ class ChartcodeApp(App):
             from chartcode.tui.screens.reconcile import ReconcileScreen
 
             self.main_screen = ReconcileScreen(self.store, self.coder, frozen_clock=self.frozen_clock)
+        elif self.mode == "rate":
+            from chartcode.tui.screens.rating import RatingScreen
+
+            self.main_screen = RatingScreen(self.session, self.record_id, self.store.title,
+                                            frozen_clock=self.frozen_clock)
         else:
             self.coding_screen = CodingScreen(self.session, self.store.title, frozen_clock=self.frozen_clock)
             self.main_screen = self.coding_screen

@@ -84,10 +84,40 @@ RECONCILE_KEYS: tuple[Key, ...] = (
 )
 
 
+RATING_KEYS: tuple[Key, ...] = (
+    # rating
+    Key("rate", "1,2,3,4,5,6,7,8,9,0", "rate", "Rate the focused item: the rating point with that number (its"
+        " anchors are on the right)", "Rating", show=True, display="0-9", palette=False, short="Rate"),
+    Key("cannot_rate", "x", "cannot_rate", "Cannot rate the focused item (stores the scale's cannot-rate code)",
+        "Rating", show=True, short="Cannot rate"),
+    Key("clear", "backspace,delete", "clear", "Clear the focused item's rating", "Rating", display="Bksp/Del"),
+    Key("comment", "c,m", "comment", "Write the evidence / comment behind the focused item's rating", "Rating",
+        show=True, display="c/m", short="Comment"),
+    Key("type_value", "v", "type_value", "Type a value (items that are counts, e.g. sessions delivered)",
+        "Rating"),
+    Key("undo", "u", "undo", "Undo your last rating change (recorded in the history)", "Rating", show=True,
+        short="Undo"),
+    Key("submit", "s", "submit", "Submit this unit-period as done (asks first; refused while an item is"
+        " unrated; the ratings are then read-only)", "Rating", show=True, short="Submit"),
+    # moving
+    Key("next_item", "tab,down,j", "next_item", "Next item", "Moving", display="Tab/↓/j", priority=True),
+    Key("prev_item", "shift+tab,up,k", "prev_item", "Previous item", "Moving", display="Shift+Tab/↑/k",
+        priority=True),
+    Key("next_unrated", "g", "next_unrated", "Go to the next unrated item", "Moving"),
+    Key("scroll_down", "pagedown,space", "scroll_detail(1)", "Scroll the anchors and rules down", "Moving",
+        display="PgDn/Space"),
+    Key("scroll_up", "pageup", "scroll_detail(-1)", "Scroll the anchors and rules up", "Moving", display="PgUp"),
+    # app
+    Key("help", "question_mark", "help", "Show all keys", "App", show=True, display="?", short="Help"),
+    Key("quit", "ctrl+q", "app.quit", "Quit (everything is already saved)", "App", show=True, display="Ctrl+Q",
+        priority=True, short="Quit"),
+)
+
+
 def bindings(keys: tuple[Key, ...]) -> list[Binding]:
     out: list[Binding] = []
     for k in keys:
-        if k.id in ("choose", "pick"):  # one binding per key, passing the key to the action
+        if k.id in ("choose", "pick", "rate"):  # one binding per key, passing the key to the action
             for i, key in enumerate(k.keys.split(",")):
                 out.append(Binding(key, f"{k.action}('{key}')", k.short or "Choose", show=k.show and i == 1,
                                    key_display=k.display, id=f"{k.id}-{key}"))
