@@ -285,7 +285,8 @@ class Store:
 
     # ------------------------------------------------------------------ records and notes
     def add_records(self, ids: Iterable[str], *, actor: str = "system") -> int:
-        """Register records (units) without notes; returns how many were new."""
+        """Register records (units) without notes; returns how many were new. An id written
+        "UNIT @ PERIOD" is a rated unit in a review period (as Store.add_unit_period makes)."""
         clean = []
         for rid in ids:
             rid = str(rid).strip()
@@ -296,7 +297,9 @@ class Store:
         with self.write() as db:
             new = 0
             for rid in dict.fromkeys(clean):
-                cur = db.conn.execute("INSERT OR IGNORE INTO records(id, added_at) VALUES (?, ?)", [rid, now])
+                unit, sep, period = rid.partition(UNIT_SEP)  # "Team A @ 2025-H1": a rated unit in a period
+                cur = db.conn.execute("INSERT OR IGNORE INTO records(id, added_at, unit, period) VALUES (?, ?, ?, ?)",
+                                      [rid, now, unit.strip() if sep else None, period.strip() if sep else None])
                 if cur.rowcount:
                     new += 1
                     self._history(db, actor, "add_record", record_id=rid, at=now)

@@ -1,0 +1,59 @@
+"""A fidelity review without the TUI: unit-periods, ratings from files, consensus, scores, report."""
+
+from __future__ import annotations
+
+import json
+
+from chartcode import resources
+from chartcode.codebook import load_codebook
+
+
+def ratings_csv(path, unit_periods, values):
+    """values: item -> rating for every unit-period (one file per rater)."""
+    lines = ["record_id,note_id,field,value"]
+    for up in unit_periods:
+        lines += [f"{up},,{item},{v}" for item, v in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ips_review_from_files_to_scores_and_report(cli, tmp_path):
+    db = tmp_path / "ips.db"
+    assert cli("init", db, "--audit", "ips-fidelity").code == 0
+    ups = ["Team A @ 2025-H1", "Team A @ 2025-H2"]
+    assert cli("records", "add", db, *ups).code == 0
+    items = [f.name for f in load_codebook(resources.shipped_dir("codebooks") / "ips-fidelity.yaml").items]
+    assert len(items) == 25
+    a = {name: 4 for name in items}
+    b = dict(a, **{items[0]: 3})  # one disagreement per unit-period
+    a[items[1]] = 9  # cannot rate... by one reviewer only: a disagreement too
+    assert cli("import-codes", db, ratings_csv(tmp_path / "a.csv", ups, a), "--coder", "reviewer-a").code == 0
+    assert cli("import-codes", db, ratings_csv(tmp_path / "b.csv", ups, b), "--coder", "reviewer-b").code == 0
+    r = cli("fidelity", db, "--json")
+    assert r.code == 0, r.err
+    units = json.loads(r.out)["units"]
+    assert [(u["unit"], u["period"], u["items_rated"], u["total"]) for u in units] == [
+        ("Team A", "2025-H1", 23, None), ("Team A", "2025-H2", 23, None)]  # unresolved: no total yet
+    for up in ups:
+        for item, value in ((items[0], 4), (items[1], 5)):
+            r = cli("consensus", db, "--record", up, "--field", item, "--value", value, "--reason", "caseload list",
+                    "--by", "lead-reviewer")
+            assert r.code == 0, r.err
+    units = json.loads(cli("fidelity", db, "--json").out)["units"]
+    assert [(u["total"], u["band"], u["change_from_previous"]) for u in units] == [
+        (101, "Good fidelity", None), (101, "Good fidelity", 0)]
+    text = cli("fidelity", db).out
+    assert "Team A" in text and "Good fidelity" in text
+    r = cli("report", db, "--out", tmp_path / "r.md", "--bootstrap", "20")
+    assert r.code == 0, r.err
+    md = (tmp_path / "r.md").read_text()
+    assert "## Fidelity: IPS Supported Employment Fidelity Scale" in md
+    assert "| Team A | 2025-H2 |" in md
+
+
+def test_codebook_check_summarises_a_scale(cli):
+    r = cli("codebook", "check", "ips-fidelity")
+    assert r.code == 0
+    assert "scale: 25 items (Staffing 3, Organization 8, Services 14), scored by sum" in r.out
+    assert "Exemplary fidelity >= 115; Good fidelity >= 100; Fair fidelity >= 74; Not supported employment below" \
+        in r.out
