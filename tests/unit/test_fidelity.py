@@ -245,3 +245,25 @@ def test_cannot_rate_is_missing_for_agreement_not_a_sixth_rating_point(tmp_path,
     assert np.isnan(r.matrix).sum() == 1  # Team 0's "cannot rate"
     assert np.nanmax(r.matrix) == 4.0  # rating 5 is the 5th rating point, position 4
     store.close()
+
+
+@pytest.mark.parametrize("total,band", [(73, "Not supported employment"), (74, "Fair fidelity"), (99, "Fair fidelity"),
+                                        (100, "Good fidelity"), (114, "Good fidelity"), (115, "Exemplary fidelity")])
+def test_shipped_ips_scale_bands_at_its_published_cut_offs(total, band):
+    from chartcode import resources
+
+    cb = load_codebook(resources.shipped_dir("codebooks") / "ips-fidelity.yaml")
+    base, extra = divmod(total, 25)
+    ratings = {f.name: base + (1 if i < extra else 0) for i, f in enumerate(cb.items)}
+    s = score_unit(cb, ratings)
+    assert (s.total, s.band) == (total, band)
+
+
+@pytest.mark.parametrize("ratings,band", [([4] * 13, "High fidelity"), ([4] * 12 + [3], "Moderate fidelity"),
+                                          ([3] * 13, "Moderate fidelity"), ([3] * 12 + [2], "Low fidelity")])
+def test_shipped_imr_scale_bands_on_the_item_mean(ratings, band):
+    from chartcode import resources
+
+    cb = load_codebook(resources.shipped_dir("codebooks") / "imr-fidelity.yaml")
+    s = score_unit(cb, {f.name: v for f, v in zip(cb.items, ratings)})
+    assert s.band == band
