@@ -175,10 +175,12 @@ def _traffic_lights(store, cb, scores: list[UnitScore]) -> Section:
         h_rows, m_rows = [], []
         for f in cb.items:
             cells_h, cells_m = [], []
-            for v in [*(given.get((r, f.name)) for r in raters), u.ratings.get(f.name)]:
+            own = [given.get((r, f.name)) for r in raters]
+            for i, v in enumerate([*own, u.ratings.get(f.name)]):
                 c = f.choice(v) if v is not None else None
-                cells_h.append(_light(c.colour, c.label) if c is not None else "—")
-                cells_m.append(c.label if c is not None else "—")
+                empty = "to agree" if i == len(own) and any(x is not None for x in own) else "—"
+                cells_h.append(_light(c.colour, c.label) if c is not None else empty)
+                cells_m.append(c.label if c is not None else empty)
             h_rows.append(f"<tr><td>{_esc(f.label)}</td>" + "".join(f"<td>{c}</td>" for c in cells_h) + "</tr>")
             m_rows.append([f.label, *cells_m])
         title = f"{u.unit} {u.period}: {u.band or 'no overall rating'}"
