@@ -42,11 +42,36 @@ def format_scores(scores, codebook) -> list[str]:
     return lines
 
 
+def write_csv(path: Path, scores, codebook) -> None:
+    """One row per unit-period; cells that would start a spreadsheet formula are neutralised."""
+    import csv
+
+    from chartcode.errors import UserError
+
+    safe = lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
+    sections = [s.id for s in codebook.scale.sections]
+    header = ["unit", "period", *[f"{s}_score" for s in sections], *[f"{s}_band" for s in sections], "total", "mean",
+              "band", "change_from_previous", "items_rated", "items_cannot_rate", "items_below_threshold"]
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            for u in scores:
+                by = {x.section: x for x in u.sections}
+                w.writerow([safe(u.unit), safe(u.period), *[by[s].score for s in sections],
+                            *[by[s].band for s in sections], u.total, u.mean, u.band, u.change_from_previous,
+                            u.items_rated, u.items_cannot_rate, len(u.below_threshold)])
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+
+
 @click.command("fidelity")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--unit", help="Only this unit.")
-def fidelity(db: Path, as_json: bool, unit: str | None):
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one row per unit and period (sections, total, mean, band, change) to this CSV.")
+def fidelity(db: Path, as_json: bool, unit: str | None, csv_path: Path | None):
     """Fidelity scores per unit and review period: sections, total, band, change, action items.
 
     \b
@@ -55,6 +80,7 @@ def fidelity(db: Path, as_json: bool, unit: str | None):
     submitted it. The scale's scoring rules and bands come from its codebook.
       chartcode fidelity ibbis.db
       chartcode fidelity ibbis.db --json
+      chartcode fidelity ibbis.db --csv scores.csv
     """
     from chartcode.errors import UserError
     from chartcode.fidelity import fidelity as score_all
@@ -68,6 +94,9 @@ def fidelity(db: Path, as_json: bool, unit: str | None):
             if not scores:
                 known = sorted({u["unit"] for u in store.unit_periods()})
                 raise UserError(f"no unit {unit!r} in {db} (units: {', '.join(known) or 'none yet'})")
+        if csv_path is not None:
+            write_csv(csv_path, scores, store.codebook)
+            click.echo(f"wrote {csv_path} ({len(scores)} unit-periods)", err=True)
         if as_json:
             click.echo(json.dumps({"units": [s.as_json() for s in scores]}, allow_nan=False))
             return

@@ -57,3 +57,19 @@ def test_codebook_check_summarises_a_scale(cli):
     assert "scale: 25 items (Staffing 3, Organization 8, Services 14), scored by sum" in r.out
     assert "Exemplary fidelity >= 115; Good fidelity >= 100; Fair fidelity >= 74; Not supported employment below" \
         in r.out
+
+
+def test_fidelity_scores_to_csv_read_back_with_pandas(cli, tmp_path):
+    import pandas as pd
+
+    assert cli("demo", "--audit", "ibbis-fidelity", "--dir", tmp_path).code == 0
+    out = tmp_path / "scores.csv"
+    r = cli("fidelity", tmp_path / "ibbis-demo.db", "--csv", out)
+    assert r.code == 0, r.err
+    df = pd.read_csv(out)
+    assert list(df["unit"]) == ["Team East"] * 2 + ["Team North"] * 2 + ["Team South"] * 2
+    assert list(df["total"]) == [54.1875, 60, 69, 73, 39, 52]  # East H1 prorated: 13 x 16/16 + ... exact, not rounded
+    assert list(df["band"]) == ["Fair fidelity", "Fair fidelity", "Good fidelity", "Good fidelity", "Poor fidelity",
+                                "Fair fidelity"]
+    assert df.loc[5, "change_from_previous"] == 13
+    assert {"integration_score", "vocational_rehabilitation_band"} <= set(df.columns)
