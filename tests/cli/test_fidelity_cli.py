@@ -68,7 +68,7 @@ def test_fidelity_scores_to_csv_read_back_with_pandas(cli, tmp_path):
     assert r.code == 0, r.err
     df = pd.read_csv(out)
     assert list(df["unit"]) == ["Team East"] * 2 + ["Team North"] * 2 + ["Team South"] * 2
-    assert list(df["total"]) == [54.1875, 60, 69, 73, 39, 52]  # East H1 prorated: 13 x 16/16 + ... exact, not rounded
+    assert list(df["total"]) == [54.1875, 60, 69, 73, 39, 52]  # East H1: one item cannot be rated, prorated exactly
     assert list(df["band"]) == ["Fair fidelity", "Fair fidelity", "Good fidelity", "Good fidelity", "Poor fidelity",
                                 "Fair fidelity"]
     assert df.loc[5, "change_from_previous"] == 13
