@@ -212,47 +212,56 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
     else:
         fields = list(cb.fields)
     order = {c["name"]: i for i, c in enumerate(store.coders())}
-    sql = ("SELECT field, record_id, note_key, coder, submitted_value FROM codes"
-           " WHERE submitted_at IS NOT NULL AND submitted_value IS NOT NULL")
-    params: list[Any] = []
-    if field_name is not None:
-        sql += " AND field = ?"
-        params.append(field_name)
     import pandas as pd
 
-    frame = pd.DataFrame(store.db.execute(sql, params).fetchall(),
-                         columns=["field", "record_id", "note_key", "coder", "value"], dtype=object)
-    groups = {name: g for name, g in frame.groupby("field", sort=False)} if len(frame) else {}
+    from chartcode.dataset import submitted_codes
+
+    # one read of the submitted codes per process, shared with the final values (chartcode.dataset);
+    # units are numbered by sorted category codes of record_id and note_key, i.e. in sorted
+    # (record_id, note_key) order
+    frame = submitted_codes(store)
+    rid, nkey = frame["record_id"].cat, frame["note_key"].cat
+    n_keys = max(len(nkey.categories), 1)
+    unit_key = rid.codes.to_numpy(np.int64) * n_keys + nkey.codes.to_numpy(np.int64)
+    field_pos = frame["field"].cat.codes.to_numpy(np.int64)
+    by_field = np.argsort(field_pos, kind="stable")  # rowid order within a field
+    bounds = np.searchsorted(field_pos[by_field], np.arange(len(frame["field"].cat.categories) + 1))
+    field_at = {name: i for i, name in enumerate(frame["field"].cat.categories)}
+    rid_names = np.asarray(rid.categories, dtype=object)
+    key_names = np.asarray(nkey.categories, dtype=object)
+    coder_names = np.asarray(frame["coder"].cat.categories, dtype=object)
+    coder_pos = frame["coder"].cat.codes.to_numpy(np.int64)
+    values = frame["value"].to_numpy()
     out = []
     for fld in fields:
-        g = groups.get(fld.name)
-        if g is None:
-            g = frame.iloc[0:0]
-        coders = sorted(set(g["coder"]), key=lambda c: (order.get(c, len(order)), c))
-        keys = pd.MultiIndex.from_arrays([g["record_id"].to_numpy(), g["note_key"].to_numpy()])
-        unit_index = keys.unique().sort_values() if len(g) else keys
-        units = list(unit_index)
+        i = field_at.get(fld.name)
+        rows = by_field[bounds[i]:bounds[i + 1]] if i is not None else np.zeros(0, dtype=np.int64)
+        present = np.unique(coder_pos[rows])
+        coders = sorted(coder_names[present].tolist(), key=lambda c: (order.get(c, len(order)), c))
+        ukeys, u = np.unique(unit_key[rows], return_inverse=True)
+        units = list(zip(rid_names[ukeys // n_keys].tolist(), key_names[ukeys % n_keys].tolist()))
         matrix = np.full((len(units), len(coders)), np.nan)
         categories: list[str] = []
         unreadable = 0
-        if len(g):
-            u = unit_index.get_indexer(keys)
-            c = pd.Index(coders).get_indexer(g["coder"])
+        if len(rows):
+            u = u.ravel()
+            c = pd.Index(coders).get_indexer(coder_names)[coder_pos[rows]]
+            g = pd.Series(values[rows], dtype=object)
             if fld.type == "text":
-                text = g["value"].map(str)
+                text = g.map(str)
                 categories = sorted(set(text))
                 x = text.map({k: float(i) for i, k in enumerate(categories)}).to_numpy(dtype=float)
             elif fld.has_choices:  # positions on the codebook's list (3 and 3.0 are the same key)
-                x = g["value"].map({code: float(i) for i, code in enumerate(fld.rating_codes)}).to_numpy(dtype=float)
+                x = g.map({code: float(i) for i, code in enumerate(fld.rating_codes)}).to_numpy(dtype=float)
             elif fld.type in ("count", "numeric"):
-                x = pd.to_numeric(g["value"], errors="coerce").to_numpy(dtype=float)
+                x = np.array(pd.to_numeric(g, errors="coerce"), dtype=float)  # a copy: pandas' may be read-only
                 x[~np.isfinite(x)] = np.nan
             else:  # dates: few, per value
-                x = np.array([np.nan if (e := encode_value(fld, v)) is None else e for v in g["value"]], dtype=float)
+                x = np.array([np.nan if (e := encode_value(fld, v)) is None else e for v in g], dtype=float)
             ok = ~np.isnan(x)
             unreadable = int((~ok).sum())
-            if fld.missing_codes:  # "cannot rate" is a missing rating, not an unreadable one
-                unreadable -= int(g["value"].isin(fld.missing_codes).sum())
+            if fld.missing_codes:  # a scale's "cannot rate" is a missing rating, not an unreadable one
+                unreadable -= int(g.isin(fld.missing_codes).sum())
             matrix[u[ok], c[ok]] = x[ok]
         out.append(Ratings(fld, units, coders, matrix, categories, unreadable))
     return out

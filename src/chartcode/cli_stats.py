@@ -11,8 +11,6 @@ from typing import Any
 
 import click
 
-from chartcode.analysis.readings import _ci_pct, _f, _p, reading
-
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -21,6 +19,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def format_result(result: dict[str, Any]) -> list[str]:
+    # imported here: chartcode.analysis brings in scipy and statsmodels (about 1 s), which the
+    # other commands registered next to this one should not pay for at start-up
+    from chartcode.analysis.readings import _ci_pct, _f, _p, reading
+
     kind, st = result["kind"], result["stats"]
     ci = st.get("ci", 0.95)
     title = st.get("title")

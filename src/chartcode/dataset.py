@@ -20,10 +20,203 @@ import numpy as np
 import pandas as pd
 
 from chartcode.codebook import Codebook
-from chartcode.consensus import final_rows
 from chartcode.store.store import Store
 
 SOURCE_SUFFIX = "__source"
+
+
+def distinct(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """(codes, representatives): codes[i] indexes the distinct value of row i (-1: missing).
+
+    A per-row comparison on a 100,000-record audit is the slow part of analyses, so callers
+    compare once per distinct value and map back. Values of different Python types stay
+    apart (3, 3.0, True and "3" are four values): they can compare differently as text.
+    Representatives are the scalars iterating the series would give.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if series.dtype != object:
+        reps = list(pd.Series(uniques))
+    else:
+        values = series.to_numpy()
+        types = pd.factorize(np.frompyfunc(type, 1, 1)(values))[0]
+        if len(values) == 0 or not (types != types[0]).any():
+            reps = list(uniques)
+        else:
+            codes, first = _refactorize(np.where(codes < 0, -1, codes * (int(types.max()) + 1) + types))
+            reps = [values[i] for i in first]
+    return _split_signed_zeros(series, codes.astype(np.int64), reps)
+
+
+def _split_signed_zeros(series: pd.Series, codes: np.ndarray, reps: list[Any]) -> tuple[np.ndarray, list[Any]]:
+    """0.0 and -0.0 are equal (one distinct value) but read differently as text: keep them apart."""
+    for i, rep in enumerate(list(reps)):
+        if isinstance(rep, (float, np.floating)) and rep == 0:
+            rows = np.flatnonzero(codes == i)
+            cells = series.iloc[rows].tolist()
+            other = np.array([np.signbit(float(v)) != np.signbit(float(rep)) for v in cells], dtype=bool)
+            if other.any():
+                codes[rows[other]] = len(reps)
+                reps.append(cells[int(np.flatnonzero(other)[0])])
+    return codes, reps
+
+
+def _refactorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes for integer keys (-1 stays -1) and the first row of each code."""
+    present = keys >= 0
+    uniq, first, inverse = np.unique(keys[present], return_index=True, return_inverse=True)
+    codes = np.full(len(keys), -1, dtype=np.int64)
+    codes[present] = inverse.ravel()
+    return codes, np.flatnonzero(present)[first]
+
+
+SUBMITTED_WHERE = "submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
+
+
+def _named(column: str, names: list[str]) -> str:
+    """SQL giving the position of ``column`` in ``names`` (the value itself when not there): small ints
+    reach Python far cheaper than a million copies of the same few strings."""
+    if not names:
+        return column
+    return f"CASE {column} {' '.join(f'WHEN ? THEN {i}' for i in range(len(names)))} ELSE {column} END"
+
+
+def _categorical(values: np.ndarray, names: list[str], missing: str | None = None) -> pd.Categorical:
+    """Values read through :func:`_named` (or NULL for ``missing``) as a Categorical of the names,
+    categories sorted."""
+    codes, uniques = pd.factorize(values)
+    labels = [names[u] if isinstance(u, int) else u for u in uniques]
+    if missing is not None and (codes < 0).any():
+        codes = np.where(codes < 0, len(labels), codes)
+        labels.append(missing)
+    categories = sorted(set(labels))
+    at = pd.Index(categories, dtype=object).get_indexer(labels)
+    return pd.Categorical.from_codes(at[codes] if len(codes) else codes, pd.Index(categories, dtype=object))
+
+
+def submitted_codes(store: Store) -> pd.DataFrame:
+    """Every submitted code: field, record_id, note_key, coder (Categoricals, categories sorted)
+    and value (object), in rowid order; read once per state of the database.
+
+    Final values and agreement both start from these rows; one full scan in rowid order (about
+    2 s for 1.5 million codes) is cheaper than SQLite's GROUP BY through the index (about 5 s).
+    """
+
+    def compute() -> pd.DataFrame:
+        fields = [f.name for f in store.codebook.fields]
+        coders = [c["name"] for c in store.coders()]
+        sql = (f"SELECT {_named('field', fields)}, record_id, NULLIF(note_key, ''), {_named('coder', coders)},"
+               f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} ORDER BY id")
+        rows = store.db.execute(sql, [*fields, *coders]).fetchall()
+        table = np.array(rows, dtype=object) if rows else np.empty((0, 5), dtype=object)
+        del rows
+        codes, uniques = pd.factorize(table[:, 1], sort=True)
+        return pd.DataFrame({
+            "field": _categorical(table[:, 0], fields),
+            "record_id": pd.Categorical.from_codes(codes, pd.Index(uniques, dtype=object)),
+            "note_key": _categorical(table[:, 2], [], missing=""),
+            "coder": _categorical(table[:, 3], coders),
+            "value": pd.Series(table[:, 4], dtype=object),
+        })
+
+    return store.cached("submitted_codes", compute)
+
+
+def _sqlite_key(value: Any) -> tuple:
+    """SQLite's order of values (numbers by value < text < blob): what min() and max() compare."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return (2, bytes(value))
+    if isinstance(value, str):
+        return (1, value)
+    return (0, value)
+
+
+def _min_max(values: list[Any]) -> tuple[Any, Any]:
+    """SQLite's min() and max() of one group, in scan order (the first of equal values wins)."""
+    lo = hi = values[0]
+    lo_key = hi_key = _sqlite_key(lo)
+    for v in values[1:]:
+        key = _sqlite_key(v)
+        if key < lo_key:
+            lo, lo_key = v, key
+        if key > hi_key:
+            hi, hi_key = v, key
+    return lo, hi
+
+
+def _group_min_max(values: np.ndarray, starts: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SQLite's min() and max() of each group of ``values`` (groups start at ``starts``, ``n`` long).
+
+    A group of one is its value. Groups of whole numbers only (Python ints: equal ones are
+    interchangeable) take numpy's min/max; any other group goes through :func:`_min_max`.
+    """
+    lo = values[starts].copy()
+    hi = lo.copy()
+    multi = np.flatnonzero(n > 1)
+    if not len(multi):
+        return lo, hi
+    counts = n[multi]
+    group = np.repeat(np.arange(len(multi)), counts)
+    cells = values[starts[multi][group] + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)]
+    ints = np.ones(len(multi), dtype=bool)
+    np.logical_and.at(ints, group, np.frompyfunc(lambda v: type(v) is int, 1, 1)(cells).astype(bool))
+    if ints.any():
+        try:
+            x = cells[ints[group]].astype(np.int64)
+        except OverflowError:  # beyond 64 bits (not from SQLite): the general path
+            ints[:] = False
+        else:
+            first = np.cumsum(counts[ints]) - counts[ints]
+            lo[multi[ints]] = np.minimum.reduceat(x, first).tolist()
+            hi[multi[ints]] = np.maximum.reduceat(x, first).tolist()
+    for i in multi[~ints]:
+        lo[i], hi[i] = _min_max(list(values[starts[i]:starts[i] + n[i]]))
+    return lo, hi
+
+
+def _final_units(store: Store) -> pd.DataFrame:
+    """What chartcode.consensus.FINAL_SQL gives (record_id, note_key, field, n, lo, hi, consensus),
+    from :func:`submitted_codes` with pandas: same units, same order, same min/max."""
+    codes = submitted_codes(store)
+    blocked = [r[0] for r in store.db.execute("SELECT record_id FROM assignments WHERE submitted_at IS NULL")]
+    if blocked:
+        codes = codes[~codes["record_id"].isin(blocked).to_numpy()]
+    cats = [codes[c].cat for c in ("record_id", "note_key", "field")]
+    sizes = [max(len(c.categories), 1) for c in cats]
+    key = (cats[0].codes.to_numpy(np.int64) * sizes[1] + cats[1].codes.to_numpy(np.int64)) * sizes[2] \
+        + cats[2].codes.to_numpy(np.int64)
+    order = np.argsort(key, kind="stable")  # unit order of the GROUP BY, rowid order within a unit
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+    n = np.diff(np.r_[starts, len(key)])
+    values = codes["value"].to_numpy()[order]
+    lo, hi = _group_min_max(values, starts, n)
+    ukey = key[starts]
+    parts = [ukey // (sizes[1] * sizes[2]), (ukey // sizes[2]) % sizes[1], ukey % sizes[2]]
+    out = pd.DataFrame({name: np.asarray(c.categories, dtype=object)[p] if len(p) else np.zeros(0, dtype=object)
+                        for name, c, p in zip(("record_id", "note_key", "field"), cats, parts)}, dtype=object)
+    out["n"] = pd.Series(n.tolist(), dtype=object)
+    out["lo"], out["hi"] = pd.Series(lo, dtype=object), pd.Series(hi, dtype=object)
+    out["consensus"] = _consensus_values(store, cats, sizes, ukey)
+    return out
+
+
+def _consensus_values(store: Store, cats: list, sizes: list[int], ukey: np.ndarray) -> pd.Series:
+    """The consensus value of each unit (None where none was decided): FINAL_SQL's LEFT JOIN.
+
+    ``ukey`` holds the units' sorted keys, built from the category codes of ``cats`` as in
+    :func:`_final_units`; a consensus row whose unit has no submitted code matches nothing.
+    """
+    found = pd.Series([None] * len(ukey), dtype=object)
+    rows = store.db.execute("SELECT record_id, note_key, field, value FROM consensus").fetchall()
+    if not rows or not len(ukey):
+        return found
+    at = [c.categories.get_indexer([r[i] for r in rows]) for i, c in enumerate(cats)]
+    known = (at[0] >= 0) & (at[1] >= 0) & (at[2] >= 0)
+    key = (at[0].astype(np.int64) * sizes[1] + at[1]) * sizes[2] + at[2]
+    pos = np.minimum(np.searchsorted(ukey, key), len(ukey) - 1)
+    hit = known & (ukey[pos] == key)
+    found.iloc[pos[hit]] = [r[3] for r, h in zip(rows, hit) if h]
+    return found
 
 
 def finals(store: Store) -> pd.DataFrame:
@@ -31,9 +224,7 @@ def finals(store: Store) -> pd.DataFrame:
     state of the database and vectorised: the rule of chartcode.consensus, applied by pandas."""
 
     def compute() -> pd.DataFrame:
-        rows = final_rows(store)
-        df = pd.DataFrame(rows, columns=["record_id", "note_key", "field", "n", "lo", "hi", "consensus"],
-                          dtype=object)
+        df = _final_units(store)
         has_consensus = df["consensus"].notna().to_numpy(dtype=bool)
         same = (df["lo"] == df["hi"]).to_numpy(dtype=bool)
         single = (df["n"] == 1).to_numpy(dtype=bool)
@@ -43,6 +234,57 @@ def finals(store: Store) -> pd.DataFrame:
         return df[["record_id", "note_key", "field", "value", "source"]]
 
     return store.cached("finals", compute)
+
+
+def open_disagreements(store: Store) -> list:
+    """What chartcode.consensus.disagreements(store) returns -- the open units (two or more coders,
+    different values, no consensus value), in its order, with the same values, memos and consensus
+    reason -- from the rows already read for the final values (an open unit is an "unresolved"
+    one). Its GROUP BY ... HAVING plus one query per unit take seconds on a large audit.
+    """
+    from chartcode.consensus import Unit
+
+    fin = finals(store)
+    rows = np.flatnonzero((fin["source"] == "unresolved").to_numpy(dtype=bool))
+    if not len(rows):
+        return []
+    keys = list(zip(*(fin[c].to_numpy(dtype=object)[rows].tolist() for c in ("record_id", "note_key", "field"))))
+    at = {k: i for i, k in enumerate(keys)}
+    rids = sorted({k[0] for k in keys})
+    codes = submitted_codes(store)
+    codes = codes[codes["record_id"].isin(rids).to_numpy()]
+    found: list[tuple[int, str, Any]] = []
+    columns = [codes[c].astype(object).tolist() for c in ("record_id", "note_key", "field", "coder")]
+    for rid, nkey, fname, coder, value in zip(*columns, codes["value"].tolist()):
+        i = at.get((rid, nkey, fname))
+        if i is not None:
+            found.append((i, coder, value))
+    found.sort(key=lambda t: (t[0], t[1]))  # ORDER BY coder within a unit
+    reasons = {tuple(r[:3]): r[3] for r in store.db.execute(
+        "SELECT record_id, note_key, field, reason FROM consensus")}
+    units = [Unit(rid, nkey or None, fname, {}, consensus=None, consensus_reason=reasons.get((rid, nkey, fname)))
+             for rid, nkey, fname in keys]
+    for i, coder, value in found:
+        units[i].values[coder] = value
+    for i, coder, memo in sorted(_memos(store, rids, at), key=lambda t: (t[0], t[1])):
+        units[i].memos[coder] = memo
+    return units
+
+
+def _memos(store: Store, rids: list[str], at: dict) -> list[tuple[int, str, str]]:
+    """(unit, coder, memo) of the submitted codes of ``at``'s units that carry a memo; by record, through
+    the codes_by_record index."""
+    out = []
+    for start in range(0, len(rids), 500):
+        chunk = rids[start:start + 500]
+        for rid, nkey, fname, coder, memo in store.db.execute(
+                "SELECT record_id, note_key, field, coder, memo FROM codes WHERE record_id IN"
+                f" ({', '.join('?' * len(chunk))}) AND submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
+                " AND memo IS NOT NULL AND memo <> ''", chunk):
+            i = at.get((rid, nkey, fname))
+            if i is not None:
+                out.append((i, coder, memo))
+    return out
 
 
 def _pivot(df: pd.DataFrame, index: list[str], column: str) -> pd.DataFrame:
@@ -59,25 +301,49 @@ def _cells(table: pd.DataFrame, name: str, n: int) -> list[Any]:
 
 def _column(values: list[Any], field_type: str) -> pd.Series:
     if field_type in ("nominal", "ordinal", "binary", "count"):
-        return pd.Series(values, dtype="Float64").astype("Int64") if all(
-            v is None or isinstance(v, (int, float)) for v in values) else pd.Series(values, dtype="object")
+        numbers = all(t is type(None) or issubclass(t, (int, float)) for t in set(map(type, values)))
+        return pd.Series(values, dtype="Float64").astype("Int64") if numbers else pd.Series(values, dtype="object")
     if field_type == "numeric":
         return pd.Series(values, dtype="Float64")
     return pd.Series(values, dtype="object")
 
 
+def _grid(rec: pd.DataFrame, row: np.ndarray, col: np.ndarray, shape: tuple[int, int], column: str) -> np.ndarray:
+    """records x fields object array of ``rec[column]`` (None where a record has no value): what
+    pivot + reindex + _cells gave, by position instead of per cell. ``row``/``col``: each rec
+    row's position (-1: not in the table)."""
+    grid = np.full(shape, None, dtype=object)
+    ok = (row >= 0) & (col >= 0)
+    if ok.any():
+        cells = rec[column].to_numpy(dtype=object)[ok]
+        cells[pd.isna(cells)] = None
+        grid[row[ok], col[ok]] = cells
+    return grid
+
+
 def records_frame(store: Store, *, sources: bool = False, values: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per record of final values (see the module docstring); a copy of a frame computed once per
+    state of the database when ``values`` is not given (the report, exports and analyses all ask)."""
+    if values is not None:
+        return _records_frame(store, sources, values)
+    return store.cached(f"records_frame:{sources}", lambda: _records_frame(store, sources, finals(store))).copy()
+
+
+def _records_frame(store: Store, sources: bool, values: pd.DataFrame) -> pd.DataFrame:
     cb: Codebook = store.codebook
-    values = finals(store) if values is None else values
     ids = store.record_ids()
-    rec = values[values["note_key"] == ""]
-    val = _pivot(rec, ["record_id"], "value").reindex(ids)
-    src = _pivot(rec, ["record_id"], "source").reindex(ids) if sources else None
+    rec = values[(values["note_key"] == "").to_numpy(dtype=bool)]
+    names = list(dict.fromkeys(f.name for f in cb.record_fields))
+    row = pd.Index(ids).get_indexer(rec["record_id"]) if ids else np.full(len(rec), -1)
+    col = pd.Index(names).get_indexer(rec["field"]) if names else np.full(len(rec), -1)
+    val = _grid(rec, row, col, (len(ids), len(names)), "value")
+    src = _grid(rec, row, col, (len(ids), len(names)), "source") if sources else None
     data: dict[str, Any] = {"record_id": ids}
     for f in cb.record_fields:
-        data[f.name] = _column(_cells(val, f.name, len(ids)), f.type)
+        j = names.index(f.name)
+        data[f.name] = _column(val[:, j].tolist(), f.type)
         if src is not None:
-            data[f.name + SOURCE_SUFFIX] = _cells(src, f.name, len(ids))
+            data[f.name + SOURCE_SUFFIX] = src[:, j].tolist()
     return pd.DataFrame(data)
 
 

@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from chartcode.codebook import Codebook
+from chartcode.dataset import distinct
 from chartcode.errors import UserError
 from chartcode.yamlsrc import LList, LMap, plain
 
@@ -232,13 +233,21 @@ def parse_derived(section: Any, codebook: Codebook, shown: str) -> list[Derived]
 
 
 # ------------------------------------------------------------------------------ evaluation
+def _same_one(x: Any, value: Any) -> bool:
+    """x == value for one present x: numbers compare by value unless ``value`` is text ("3" matches 3)."""
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(value, str):
+        return float(x) == float(value)
+    return str(x) == str(value)
+
+
 def _same(series: pd.Series, value: Any) -> np.ndarray:
-    """Elementwise series == value (numbers compare by value, "3" matches 3)."""
-    def eq(x: Any) -> bool:
-        if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(value, str):
-            return float(x) == float(value)
-        return str(x) == str(value)
-    return np.array([False if pd.isna(x) else eq(x) for x in series], dtype=bool)
+    """Elementwise series == value (numbers compare by value, "3" matches 3; missing never matches).
+
+    Evaluated once per distinct value (see :func:`distinct`), not once per row.
+    """
+    codes, reps = distinct(series)
+    hits = np.array([_same_one(x, value) for x in reps] + [False], dtype=bool)
+    return hits[codes]
 
 
 def _tri(values: np.ndarray, missing: np.ndarray) -> pd.Series:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from chartcode.analysis.derived import NAME_RE, _same
+from chartcode.analysis.derived import NAME_RE, _same, distinct
 from chartcode.analysis.firth import firth_logit
 from chartcode.errors import UserError
 
@@ -339,6 +339,13 @@ def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
     return _result(spec, n, terms, st, warns)
 
 
+def _equals(series: pd.Series, g: Any) -> np.ndarray:
+    """Rows where the value == g (Python equality; missing never), once per distinct value, not per row."""
+    codes, reps = distinct(series)
+    hits = np.array([bool(v == g) for v in reps] + [False], dtype=bool)
+    return hits[codes]
+
+
 def _two_groups(spec: Spec, data: pd.DataFrame, known: dict[str, Variable]) -> list[Any]:
     groups = sorted(data[spec.by].unique(), key=lambda v: (str(type(v)), v))
     if len(groups) > 2:
@@ -355,7 +362,7 @@ def run_welch(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: f
     g_info = []
     samples = []
     for g in groups:
-        s = x[data[spec.by].map(lambda v, g=g: v == g).astype(bool)].to_numpy()
+        s = x[_equals(data[spec.by], g)].to_numpy()
         samples.append(s)
         g_info.append({"value": _plain_value(g), "label": known[spec.by].label_for(g), "n": int(len(s)),
                        "mean": _num(s.mean()) if len(s) else None, "sd": _num(s.std(ddof=1)) if len(s) > 1 else None})
@@ -427,7 +434,7 @@ def run_describe(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
         if missing:
             warns.append(f"{missing} record(s) with no {spec.by} value appear under All only")
         for g in sorted(by.dropna().unique(), key=lambda v: (str(type(v)), v)):
-            sub = frame[by.map(lambda v, g=g: (not pd.isna(v)) and v == g).astype(bool)]
+            sub = frame[_equals(by, g)]
             columns.append({"value": _plain_value(g), "label": known[spec.by].label_for(g), "n": int(len(sub))})
             subsets.append(sub)
     variables = []

@@ -70,9 +70,8 @@ def _drop_identifiers(df: pd.DataFrame, cb: Codebook) -> pd.DataFrame:
 
 def wide_tables(store: Store, *, deidentify: bool = False, sources: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(records, notes) of final values; with ``sources`` the ``<field>__source`` flag columns."""
-    values = finals(store)  # computed once for both tables
-    records = records_frame(store, sources=sources, values=values)
-    notes = notes_frame(store, sources=sources, values=values)
+    records = records_frame(store, sources=sources)  # cached per process, like finals(store)
+    notes = notes_frame(store, sources=sources, values=finals(store))
     if deidentify:
         deid = Deidentifier.for_store(store)
         records = deid.frame(_drop_identifiers(records, store.codebook))

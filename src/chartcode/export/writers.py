@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import math
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from chartcode.codebook import Codebook
-from chartcode.dataset import SOURCE_SUFFIX
+from chartcode.dataset import SOURCE_SUFFIX, distinct
 from chartcode.errors import UserError
 
 STAT_NAME_MAX = 32  # Stata's limit on variable names (SPSS allows 64; one rule for both)
@@ -34,11 +35,31 @@ def safe_cell(value: Any) -> Any:
 
 
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy with safe_cell applied to every text column (as object columns).
+
+    safe_cell runs once per distinct value, not per cell: a wide export has millions of cells.
+    """
     df = df.copy()
     for col in df.columns:
         if df[col].dtype == object or pd.api.types.is_string_dtype(df[col].dtype):
-            df[col] = df[col].map(safe_cell).astype(object)
+            df[col] = _safe_column(df[col])
     return df
+
+
+def _safe_column(series: pd.Series) -> pd.Series:
+    if series.dtype != object:  # a string dtype: every value present is a str
+        values = series.astype(object).to_numpy(copy=True)
+        rows = np.flatnonzero(series.str.startswith(FORMULA_START).fillna(False).to_numpy(dtype=bool))
+        values[rows] = ["'" + v for v in values[rows]]
+        return pd.Series(values, index=series.index, dtype=object)
+    codes, reps = distinct(series)
+    safe = [safe_cell(v) for v in reps]
+    values = series.astype(object).to_numpy(copy=True)
+    changed = np.array([s is not v for s, v in zip(safe, reps)] + [False], dtype=bool)
+    rows = np.flatnonzero(changed[codes])
+    if len(rows):
+        values[rows] = np.array(safe, dtype=object)[codes[rows]]
+    return pd.Series(values, index=series.index, dtype=object)
 
 
 def _fail(path: Path, exc: OSError) -> UserError:
@@ -55,8 +76,9 @@ def write_csv(df: pd.DataFrame, path: Path, *, safe: bool = True) -> None:
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """One sheet per table. Rows go straight to XlsxWriter (pandas' per-cell formatting pipeline is
-    the slow part on large audits); openpyxl through pandas when XlsxWriter is not installed."""
+    """One sheet per table, a bold header row. XlsxWriter writes the workbook and the headers; the
+    body rows are built per column (chartcode.export.xlsx: XlsxWriter's per-cell path is the slow
+    part on large audits). openpyxl through pandas when XlsxWriter is not installed."""
     try:
         if importlib.util.find_spec("xlsxwriter") is None:
             with pd.ExcelWriter(path, engine="openpyxl") as xl:
@@ -65,25 +87,18 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
             return
         import xlsxwriter
 
-        book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                               "strings_to_urls": False, "strings_to_numbers": False})
+        from chartcode.export.xlsx import body_rows, splice
+
+        buffer = io.BytesIO()
+        book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "strings_to_formulas": False,
+                                            "strings_to_urls": False, "strings_to_numbers": False})
         try:
             bold = book.add_format({"bold": True})
             for name, df in sheets.items():
-                sheet = book.add_worksheet(name)
-                sheet.write_row(0, 0, [str(c) for c in df.columns], bold)
-                for r, row in enumerate(neutralise(df).itertuples(index=False, name=None), start=1):
-                    for c, value in enumerate(row):
-                        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-                            continue
-                        if isinstance(value, (bool, np.bool_)):
-                            sheet.write_boolean(r, c, bool(value))
-                        elif isinstance(value, (int, float, np.integer, np.floating)):
-                            sheet.write_number(r, c, value)
-                        else:
-                            sheet.write_string(r, c, str(value))
+                book.add_worksheet(name).write_row(0, 0, [str(c) for c in df.columns], bold)
         finally:
             book.close()
+        splice(buffer.getvalue(), path, {name: body_rows(neutralise(df)) for name, df in sheets.items()})
     except OSError as exc:
         raise _fail(path, exc) from None
 

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field as dc_field
 from typing import Any
 
-from chartcode.consensus import disagreements
-from chartcode.dataset import records_frame
+from chartcode.dataset import open_disagreements, records_frame
 from chartcode.store.store import Store, utcnow
 
 Progress = Callable[[str], None]
@@ -112,7 +111,7 @@ def build_report(store: Store, *, fmt: str = "html", bootstrap: int = 200, seed:
 
     say("open disagreements")
     s = Section("Open disagreements")
-    open_units = disagreements(store)
+    open_units = open_disagreements(store)  # = consensus.disagreements(store), from the final values read once
     if not open_units:
         s.html.append("<p>None: every unit coded by two or more coders agrees or has a consensus value.</p>")
         s.md.append("None: every unit coded by two or more coders agrees or has a consensus value.")
