@@ -73,3 +73,27 @@ def test_fidelity_scores_to_csv_read_back_with_pandas(cli, tmp_path):
                                 "Fair fidelity"]
     assert df.loc[5, "change_from_previous"] == 13
     assert {"integration_score", "vocational_rehabilitation_band"} <= set(df.columns)
+
+
+def test_cannot_rate_is_user_missing_in_spss_and_missing_in_statistics(cli, tmp_path):
+    import json as _json
+
+    import pyreadstat
+
+    assert cli("demo", "--audit", "ibbis-fidelity", "--dir", tmp_path).code == 0
+    db = tmp_path / "ibbis-demo.db"
+    out = tmp_path / "ratings.sav"
+    r = cli("export", db, "--format", "sav", "--out", out)
+    assert r.code == 0, r.err
+    df, meta = pyreadstat.read_sav(str(out), user_missing=True)
+    assert meta.missing_ranges["graded_return_plan"] == [{"lo": 9.0, "hi": 9.0}]
+    assert meta.variable_value_labels["graded_return_plan"][9] == "Cannot rate"
+    assert 9 in set(df["graded_return_plan"])  # kept in the data, declared missing
+    plain, _ = pyreadstat.read_sav(str(out))  # as SPSS applies it: missing
+    assert 9 not in set(plain["graded_return_plan"].dropna())
+    r = cli("stats", db, "--json", "--describe", "graded_return_plan")
+    assert r.code == 0, r.err
+    (res,) = _json.loads(r.out)["analyses"]
+    cell = res["stats"]["variables"][0]["cells"][0]
+    assert cell["missing"] == 1 and cell["n"] == 5
+    assert [c["code"] for c in cell["counts"]] == [1, 2, 3, 4, 5]  # no "Cannot rate" category

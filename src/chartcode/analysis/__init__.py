@@ -57,7 +57,7 @@ def load_plan(store) -> Plan:
 
 
 def variables(codebook, derived: list[Derived]) -> dict[str, Variable]:
-    known = {f.name: Variable(f.name, f.type, f.label, tuple((c.code, c.label) for c in f.choices))
+    known = {f.name: Variable(f.name, f.type, f.label, tuple((c.code, c.label) for c in f.choices if not c.missing))
              for f in codebook.record_fields}
     for d in derived:
         choices = ((0, "No"), (1, "Yes")) if d.kind == "binary" else ()
@@ -69,7 +69,11 @@ def analysis_frame(store, plan: Plan | None = None) -> tuple[pd.DataFrame, dict[
     from chartcode.dataset import notes_frame, records_frame
 
     plan = plan or load_plan(store)
-    frame = add_derived(records_frame(store), notes_frame(store), plan.derived)
+    records = records_frame(store)
+    for f in store.codebook.record_fields:  # a scale's "cannot rate" is missing for statistics, not a value
+        if f.missing_codes:
+            records[f.name] = records[f.name].mask(records[f.name].isin(f.missing_codes))
+    frame = add_derived(records, notes_frame(store), plan.derived)
     return frame, variables(store.codebook, plan.derived)
 
 

@@ -190,9 +190,16 @@ def write_stat(df: pd.DataFrame, cb: Codebook, path: Path, fmt: str, *, hashed_i
 
     data, labels, value_labels = stat_frame(df, cb, hashed_ids=hashed_ids)
     writer = pyreadstat.write_sav if fmt == "sav" else pyreadstat.write_dta
+    extra: dict[str, Any] = {}
+    if fmt == "sav":  # a scale's "cannot rate" code is a user-missing value in SPSS, as analysts declare it
+        names = stat_names(list(df.columns))
+        missing = {names[f.name]: [int(c) for c in f.missing_codes] for f in cb.fields
+                   if f.missing_codes and f.name in names and names[f.name] in value_labels}
+        if missing:
+            extra["missing_ranges"] = missing
     try:
         writer(data, str(path), file_label=file_label[:STAT_LABEL_MAX], column_labels=labels,
-               variable_value_labels=value_labels or None)
+               variable_value_labels=value_labels or None, **extra)
     except OSError as exc:
         raise _fail(path, exc) from None
     except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as exc:
