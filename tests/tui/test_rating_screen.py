@@ -391,3 +391,54 @@ def test_the_app_refuses_an_unassigned_unit_period_and_a_plain_codebook(scale_db
         s.assign("alice", ["R1"])
     with pytest.raises(UserError, match="is not a rating scale"):
         ChartcodeApp(Store.open(tmp_path / "plain.db"), "alice", mode="rate", record_id="R1")
+
+
+def test_unscored_context_fields_are_typed_and_do_not_block_submit(tmp_path):
+    """A scale's overall comments: listed under "Not scored", typed with v, optional for submit."""
+    import asyncio
+
+    from chartcode.codebook import load_codebook
+    from chartcode.store import Store
+    from chartcode.tui.app import ChartcodeApp
+    from tests.unit.test_fidelity import scale_yaml
+
+    yaml = scale_yaml(2, sections=(("a", 2),), bands="[{min: 8, label: good}, {label: poor}]")
+    yaml += "  - name: overall_comments\n    label: Overall comments\n    type: text\n"
+    cb = load_codebook("s.yaml", yaml)
+    db = tmp_path / "ctx.db"
+    store = Store.create(db, cb)
+    store.add_coder("alice", "coder")
+    rid = store.add_unit_period("Team A", "2025-H1")
+    store.assign("alice", [rid])
+    store.close()
+
+    async def go():
+        app = ChartcodeApp(Store.open(db), "alice", frozen_clock=True, mode="rate", record_id=rid)
+        async with app.run_test(size=(110, 30)) as pilot:
+            screen = app.main_screen
+            assert [f.name for f in screen.items] == ["item1", "item2", "overall_comments"]
+            await pilot.press("4", "5")
+            for _ in range(100):
+                await pilot.pause()
+                if not screen.writer.pending():
+                    break
+            screen.move(2)
+            await pilot.press("4")  # a digit does not write into a text field
+            await pilot.press("v", *"good team", "enter")
+            for _ in range(100):
+                await pilot.pause()
+                if not screen.writer.pending():
+                    break
+            await pilot.press("s")
+            await pilot.pause()
+            await pilot.press("y")
+            for _ in range(100):
+                await pilot.pause()
+                if screen.submitted:
+                    break
+            assert screen.submitted
+
+    asyncio.run(go())
+    with Store.open(db) as s:
+        assert {c["field"]: c["value"] for c in s.codes(coder="alice", record_id=rid)} == {
+            "item1": 4, "item2": 5, "overall_comments": "good team"}

@@ -88,7 +88,9 @@ class RatingScreen(Screen):
         self.store = session.store
         self.codebook = session.codebook
         self.scale = require_scale(self.codebook)
-        self.items = list(self.codebook.items)
+        # the scored items, then the scale's unscored context fields (overall comments...), typed with v
+        self.items = list(self.codebook.items) + [f for f in self.codebook.record_fields if not f.section]
+        self.scored = {f.name for f in self.codebook.items}
         self.record_id = record_id
         self.audit_title = title
         self.frozen_clock = frozen_clock
@@ -143,13 +145,14 @@ class RatingScreen(Screen):
         self.score = self._score()
         pending = set(self.pending.values())
         self.query_one(ItemList).show(self.values, self.memos, self.cursor, pending, self.score)
-        self.query_one(RatingHeader).set_score(self.score, len(self.items), self.submitted)
+        self.query_one(RatingHeader).set_score(self.score, len(self.scored), self.submitted)
         f = self.field
         if f is not None:
             section = self.scale.section(f.section)
             renderable, plain = item_detail(
                 f, self.values.get(f.name), self.memos.get(f.name), position=f"{self.cursor + 1} of {len(self.items)}",
-                section=section.label if section else f.section, cannot_rate=self.scale.cannot_rate,
+                section=section.label if section else (f.section or "Not scored"),
+                cannot_rate=self.scale.cannot_rate if f.name in self.scored else None,
                 read_only=self.submitted)
             detail = self.query_one(ItemDetail)
             if plain != detail.plain:
@@ -166,7 +169,7 @@ class RatingScreen(Screen):
         n = len(self.items)
         for step in range(1, n + 1):
             i = (after + step) % n
-            if self.values.get(self.items[i].name) is None:
+            if self.items[i].name in self.scored and self.values.get(self.items[i].name) is None:
                 return i
         return None
 
@@ -212,6 +215,9 @@ class RatingScreen(Screen):
                             severity="warning")
                 return
             value = keys[key]
+        elif f.type == "text":
+            self.notify(f"{f.label}: press v to type it.", timeout=3)
+            return
         else:
             try:
                 value = f.parse(key)
@@ -333,7 +339,7 @@ class RatingScreen(Screen):
             return
         if self.submitting or not self.items:
             return
-        unrated = [i for i, f in enumerate(self.items) if self.values.get(f.name) is None]
+        unrated = [i for i, f in enumerate(self.items) if f.name in self.scored and self.values.get(f.name) is None]
         if unrated:
             names = ", ".join(self.items[i].label for i in unrated[:5]) + (" …" if len(unrated) > 5 else "")
             self.notify(f"{len(unrated)} item(s) unrated: {names}. Rate them (or x: cannot rate) first.",
@@ -357,7 +363,7 @@ class RatingScreen(Screen):
     def _submit_now(self) -> None:
         """In the writer thread, after every earlier rating has committed: check, then submit."""
         view = self.session.load(self.record_id)
-        missing = [f.label for f in self.items if view.values.get((None, f.name)) is None]
+        missing = [f.label for f in self.items if f.name in self.scored and view.values.get((None, f.name)) is None]
         if missing:
             raise UserError(f"{len(missing)} item(s) unrated: {', '.join(missing)}")
         self.store.submit(self.session.coder, self.record_id)

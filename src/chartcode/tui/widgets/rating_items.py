@@ -43,6 +43,8 @@ def fmt_value(field: Field, value: Any) -> str:
         return "[–]"
     if value in field.missing_codes:
         return "[CR]"
+    if field.type == "text":  # a context field: its text is in the detail panel
+        return "[…]"
     return f"[{value}]"
 
 
@@ -203,6 +205,15 @@ class ItemList(VerticalScroll):
                 item = ItemRow(f, classes="item-row")
                 self.rows.append(item)
                 yield item
+        context = [f for f in self.items if not f.section]
+        if context:  # unscored fields of the scale (overall comments...)
+            row = SectionRow("", "Not scored", classes="section-row")
+            row.set_score(None, self.scale.scoring)
+            yield row
+            for f in context:
+                item = ItemRow(f, classes="item-row")
+                self.rows.append(item)
+                yield item
 
     def show(self, values: dict[str, Any], memos: dict[str, str], cursor: int, pending: set[str],
              score: UnitScore) -> None:
@@ -234,7 +245,9 @@ def item_detail(field: Field, value: Any, memo: str | None, *, position: str, se
     parts.append(head)
     plain.append(head.plain)
     where = Text(f"{section} · item {position}", style="dim")
-    if value is not None:
+    if value is not None and field.type == "text":
+        where.append(" · written below", style="dim")
+    elif value is not None:
         c = field.choice(value)
         shown = (c.label if c is not None and c.label != str(value) else "")
         where.append(" · your rating: ", style="dim")
@@ -251,6 +264,12 @@ def item_detail(field: Field, value: Any, memo: str | None, *, position: str, se
     parts.append(rules)
     plain.append(rules.plain)
 
+    if field.type == "text":  # a context field, not scored: its text instead of anchors
+        t = Text("\nText (not scored)\n", style="bold underline")
+        t.append(str(value) if value is not None else "empty: v types it", style="" if value is not None else "dim")
+        parts.append(t)
+        plain.append(t.plain)
+        return Group(*parts), "\n".join(plain)
     anchors_title = Text("\nAnchors", style="bold underline")
     parts.append(anchors_title)
     plain.append(anchors_title.plain)
