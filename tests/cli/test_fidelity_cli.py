@@ -97,3 +97,21 @@ def test_cannot_rate_is_user_missing_in_spss_and_missing_in_statistics(cli, tmp_
     cell = res["stats"]["variables"][0]["cells"][0]
     assert cell["missing"] == 1 and cell["n"] == 5
     assert [c["code"] for c in cell["counts"]] == [1, 2, 3, 4, 5]  # no "Cannot rate" category
+
+
+def test_xlsx_and_json_exports_carry_the_scores_and_deidentify_the_units(cli, tmp_path):
+    import json as _json
+
+    import pandas as pd
+
+    assert cli("demo", "--audit", "ibbis-fidelity", "--dir", tmp_path).code == 0
+    db = tmp_path / "ibbis-demo.db"
+    assert cli("export", db, "--format", "xlsx", "--out", tmp_path / "f.xlsx").code == 0
+    sheet = pd.read_excel(tmp_path / "f.xlsx", sheet_name="fidelity")
+    assert list(sheet["total"]) == [54.1875, 60, 69, 73, 39, 52]
+    assert list(sheet["unit"])[:2] == ["Team East", "Team East"]
+    assert cli("export", db, "--format", "json", "--out", tmp_path / "f.json", "--deidentify").code == 0
+    doc = _json.loads((tmp_path / "f.json").read_text())
+    assert [r["total"] for r in doc["fidelity"]] == [54.1875, 60, 69, 73, 39, 52]
+    assert not any("Team" in str(r["unit"]) or "Team" in str(r["record_id"]) for r in doc["fidelity"])
+    assert len({r["unit"] for r in doc["fidelity"]}) == 3  # the same pseudonym for a unit's two periods

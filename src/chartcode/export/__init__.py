@@ -17,7 +17,7 @@ from pathlib import Path
 
 from chartcode.errors import UserError
 from chartcode.export.tables import (Deidentifier, agreement_table, analyses_table, codebook_dict,
-                                     codebook_table, long_table, wide_tables)
+                                     codebook_table, fidelity_table, long_table, wide_tables)
 from chartcode.store.store import Store
 
 FORMATS = ("csv", "xlsx", "sav", "dta", "json", "redcap")
@@ -101,18 +101,26 @@ def export(store: Store, fmt: str, out: str | Path, *, long: bool = False, deide
         writers.write_csv(records, files[0])
         writers.write_csv(notes, files[1])
     elif fmt == "xlsx":
-        writers.write_xlsx({
+        sheets = {
             "records": records,
             "notes": notes,
             "codebook": codebook_table(cb, deidentify=deidentify),
             "agreement": agreement_table(store, deidentify=deidentify),
             "analyses": analyses_table(store),
-        }, files[0])
+        }
+        scores = fidelity_table(store, deidentify=deidentify)
+        if scores is not None:  # a rating scale: its scores per unit and period
+            sheets["fidelity"] = scores
+        writers.write_xlsx(sheets, files[0])
     elif fmt in ("sav", "dta"):
         title = f"{cb.id} {cb.version}: final values"
         writers.write_stat(records, cb, files[0], fmt, hashed_ids=deidentify, file_label=title + " (records)")
         writers.write_stat(notes, cb, files[1], fmt, hashed_ids=deidentify, file_label=title + " (notes)")
     else:  # json
-        writers.write_json({"records": writers.rows(records), "notes": writers.rows(notes),
-                            "codebook": codebook_dict(cb, deidentify=deidentify)}, files[0])
+        doc = {"records": writers.rows(records), "notes": writers.rows(notes),
+               "codebook": codebook_dict(cb, deidentify=deidentify)}
+        scores = fidelity_table(store, deidentify=deidentify)
+        if scores is not None:
+            doc["fidelity"] = writers.rows(scores)
+        writers.write_json(doc, files[0])
     return result

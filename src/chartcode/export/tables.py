@@ -183,3 +183,30 @@ def analyses_table(store: Store) -> pd.DataFrame:
             rows.append({**base, **{k: v for k, v in a["stats"].items()
                                     if k != "title" and (v is None or isinstance(v, (int, float, str)))}})
     return pd.DataFrame(rows) if rows else pd.DataFrame({"analysis": ["no analyses declared"]})
+
+
+def fidelity_table(store: Store, *, deidentify: bool) -> pd.DataFrame | None:
+    """A rating scale's scores, one row per unit and period (None for codebooks without a scale).
+    De-identified, the record id and unit become salted hashes (a unit can be a clinician)."""
+    if store.codebook.scale is None:
+        return None
+    from chartcode.fidelity import fidelity
+
+    sections = [s.id for s in store.codebook.scale.sections]
+    rows = []
+    for u in fidelity(store):
+        by = {x.section: x for x in u.sections}
+        rows.append({"record_id": u.record_id, "unit": u.unit, "period": u.period,
+                     **{f"{s}_score": by[s].score for s in sections}, **{f"{s}_band": by[s].band for s in sections},
+                     "total": u.total, "mean": u.mean, "band": u.band, "change_from_previous": u.change_from_previous,
+                     "items_rated": u.items_rated, "items_cannot_rate": u.items_cannot_rate,
+                     "items_below_threshold": len(u.below_threshold)})
+    df = pd.DataFrame(rows, columns=["record_id", "unit", "period", *[f"{s}_score" for s in sections],
+                                     *[f"{s}_band" for s in sections], "total", "mean", "band",
+                                     "change_from_previous", "items_rated", "items_cannot_rate",
+                                     "items_below_threshold"])
+    if deidentify:
+        d = Deidentifier.for_store(store)
+        df["record_id"] = [d.hash_id(v) for v in df["record_id"]]
+        df["unit"] = [d.hash_id(v) for v in df["unit"]]
+    return df
