@@ -10,11 +10,7 @@ from pathlib import Path
 
 import click
 
-
-def _n(x: float | None, digits: int = 1) -> str:
-    if x is None:
-        return "-"
-    return str(int(x)) if float(x).is_integer() else f"{x:.{digits}f}"
+from chartcode.fidelity import fmt_change, fmt_score
 
 
 def format_scores(scores, codebook) -> list[str]:
@@ -26,8 +22,9 @@ def format_scores(scores, codebook) -> list[str]:
     rows = []
     for u in scores:
         by = {s.section: s for s in u.sections}
-        rows.append([u.unit, u.period, *[_n(by[s].score) for s in sections], _n(u.total), _n(u.mean, 2),
-                     u.band or "-", ("+" if (u.change_from_previous or 0) > 0 else "") + _n(u.change_from_previous),
+        rows.append([u.unit, u.period, *[fmt_score(by[s].score, missing="-") for s in sections],
+                     fmt_score(u.total, missing="-"), fmt_score(u.mean, 2, missing="-"),
+                     u.band or "-", fmt_change(u.change_from_previous, missing="-"),
                      f"{u.items_rated}/{len(codebook.items)}", str(u.items_cannot_rate)])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i < 2 or i == len(sections) + 4 else c.rjust(w)
@@ -42,27 +39,13 @@ def format_scores(scores, codebook) -> list[str]:
     return lines
 
 
-def write_csv(path: Path, scores, codebook) -> None:
-    """One row per unit-period; cells that would start a spreadsheet formula are neutralised."""
-    import csv
+def write_csv(path: Path, store, scores) -> None:
+    """The scores table of exports (chartcode.export.tables.fidelity_table), written as CSV with
+    formula-like cells neutralised."""
+    from chartcode.export.tables import fidelity_table
+    from chartcode.export.writers import write_csv as write_table
 
-    from chartcode.errors import UserError
-
-    safe = lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
-    sections = [s.id for s in codebook.scale.sections]
-    header = ["unit", "period", *[f"{s}_score" for s in sections], *[f"{s}_band" for s in sections], "total", "mean",
-              "band", "change_from_previous", "items_rated", "items_cannot_rate", "items_below_threshold"]
-    try:
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            for u in scores:
-                by = {x.section: x for x in u.sections}
-                w.writerow([safe(u.unit), safe(u.period), *[by[s].score for s in sections],
-                            *[by[s].band for s in sections], u.total, u.mean, u.band, u.change_from_previous,
-                            u.items_rated, u.items_cannot_rate, len(u.below_threshold)])
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+    write_table(fidelity_table(store, deidentify=False, scores=scores), path)
 
 
 @click.command("fidelity")
@@ -95,7 +78,7 @@ def fidelity(db: Path, as_json: bool, unit: str | None, csv_path: Path | None):
                 known = sorted({u["unit"] for u in store.unit_periods()})
                 raise UserError(f"no unit {unit!r} in {db} (units: {', '.join(known) or 'none yet'})")
         if csv_path is not None:
-            write_csv(csv_path, scores, store.codebook)
+            write_csv(csv_path, store, scores)
             click.echo(f"wrote {csv_path} ({len(scores)} unit-periods)", err=True)
         if as_json:
             click.echo(json.dumps({"units": [s.as_json() for s in scores]}, allow_nan=False))

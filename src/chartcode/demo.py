@@ -952,6 +952,22 @@ def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple[Any, ...]])
         w.writerows(rows)
 
 
+def new_demo_path(directory: Path, name: str) -> Path:
+    """``directory/name`` for a demo database to be built: the folder is created (owner-only) if
+    needed; an existing database is never replaced."""
+    directory = Path(directory)
+    db_path = directory / name
+    if db_path.exists():
+        raise UserError(f"{db_path}: already exists; delete it or choose another --dir")
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{directory}: cannot create the folder ({exc.strerror})") from None
+    if not directory.is_dir():
+        raise UserError(f"{directory}: is not a folder")
+    return db_path
+
+
 def build_demo(directory: Path, *, complete: bool = False,
                progress: Callable[[str], None] | None = None) -> Path:
     """Create ``directory/demo.db``: the conjoint-pain audit with 24 fictional records.
@@ -961,16 +977,7 @@ def build_demo(directory: Path, *, complete: bool = False,
     disagreements. Returns the database path.
     """
     say = progress or (lambda _msg: None)
-    directory = Path(directory)
-    db_path = directory / DEMO_DB
-    if db_path.exists():
-        raise UserError(f"{db_path}: already exists; delete it or choose another --dir")
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{directory}: cannot create the folder ({exc.strerror})") from None
-    if not directory.is_dir():
-        raise UserError(f"{directory}: is not a folder")
+    db_path = new_demo_path(directory, DEMO_DB)
 
     say("writing notes")
     records = make_records()

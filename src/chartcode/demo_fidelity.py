@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chartcode.audit import load_audit
-from chartcode.errors import UserError
+from chartcode.demo import new_demo_path
 from chartcode.store.connection import remove_database
 from chartcode.store.store import Store
 
@@ -385,16 +385,7 @@ def build_fidelity_demo(directory: Path, *, progress: Callable[[str], None] | No
     rated in two review periods by two reviewers, with the lead reviewer's consensus on every
     disagreement. Returns the database path."""
     say = progress or (lambda _msg: None)
-    directory = Path(directory)
-    db_path = directory / DEMO_DB
-    if db_path.exists():
-        raise UserError(f"{db_path}: already exists; delete it or choose another --dir")
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{directory}: cannot create the folder ({exc.strerror})") from None
-    if not directory.is_dir():
-        raise UserError(f"{directory}: is not a folder")
+    db_path = new_demo_path(directory, DEMO_DB)
 
     audit = load_audit(AUDIT)
     items = tuple(f.name for f in audit.codebook.items)

@@ -82,6 +82,17 @@ def require_scale(codebook: Codebook) -> Scale:
     return codebook.scale
 
 
+def fmt_score(x: float | None, digits: int = 1, missing: str = "—") -> str:
+    """A score as people read it: 94, 54.2; ``missing`` when there is none."""
+    if x is None:
+        return missing
+    return str(int(x)) if float(x).is_integer() else f"{x:.{digits}f}"
+
+
+def fmt_change(x: float | None, missing: str = "—") -> str:
+    return missing if x is None else ("+" if x > 0 else "") + fmt_score(x)
+
+
 def _rating(fld: Field, value: Any) -> float | None:
     """The item's rating as a number, or None (unrated, cannot rate or not a rating)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -103,7 +114,27 @@ def _clean(x: float | None) -> float | None:
     return float(int(r)) if r.is_integer() else r
 
 
+def item_score(fld: Field, value: Any, scoring: str) -> float | None:
+    """What one item contributes: its rating, or for completion scoring the percentage of its
+    target delivered (capped at 100); None when it is not rated."""
+    x = _rating(fld, value)
+    if x is None or scoring != "completion":
+        return x
+    return 100.0 * min(x / fld.target, 1.0)
+
+
+def _sum(scale: Scale, items: list[Field], values: dict[str, float | None]) -> float | None:
+    """The sum of the rated items; with ``prorate`` and some unrated, their mean times the item count."""
+    rated = [values[f.name] for f in items if values[f.name] is not None]
+    if not rated:
+        return None
+    if scale.prorate and len(rated) < len(items):
+        return sum(rated) / len(rated) * len(items)
+    return float(sum(rated))
+
+
 def _aggregate(scale: Scale, items: list[Field], values: dict[str, float | None]) -> float | None:
+    """A section's (or the whole scale's) score under the scale's scoring rule."""
     rated = [(f, values[f.name]) for f in items if values[f.name] is not None]
     if not rated:
         return None
@@ -111,12 +142,9 @@ def _aggregate(scale: Scale, items: list[Field], values: dict[str, float | None]
         done = sum(min(v, f.target or 0) for f, v in rated)
         planned = sum(f.target or 0 for f, _ in rated)
         return 100.0 * done / planned if planned else None
-    mean = sum(v for _, v in rated) / len(rated)
     if scale.scoring == "mean":
-        return mean
-    if scale.prorate and len(rated) < len(items):
-        return mean * len(items)
-    return float(sum(v for _, v in rated))
+        return sum(v for _, v in rated) / len(rated)
+    return _sum(scale, items, values)
 
 
 def score_unit(codebook: Codebook, ratings: dict[str, Any], *, unit: str = "", period: str = "",
@@ -140,12 +168,10 @@ def score_unit(codebook: Codebook, ratings: dict[str, Any], *, unit: str = "", p
     if rated_items and unrated <= scale.max_unrated:
         if scale.scoring == "completion":
             total = _aggregate(scale, items, values)
-            mean = 100.0 * sum(min(values[f.name] / f.target, 1.0) for f in rated_items) / len(rated_items)
+            mean = sum(item_score(f, ratings.get(f.name), "completion") for f in rated_items) / len(rated_items)
         else:
             mean = sum(values[f.name] for f in rated_items) / len(rated_items)
-            total = mean * len(items) if scale.prorate else float(sum(values[f.name] for f in rated_items))
-            if not unrated:
-                total = float(sum(values[f.name] for f in rated_items))
+            total = _sum(scale, items, values)
     elif rated_items and scale.scoring == "sum":
         mean = sum(values[f.name] for f in rated_items) / len(rated_items)  # shown; the total is withheld
     total, mean = _clean(total), _clean(mean)
@@ -202,16 +228,23 @@ def evidence(store, record_id: str) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def rater_scores(store) -> tuple[list[str], list[str], list[list[float | None]]]:
-    """Each rater's own primary score per unit-period (from their submitted ratings, before
-    consensus): (record ids, raters, matrix) for agreement on the scores themselves."""
-    cb = store.codebook
-    require_scale(cb)
+def submitted_ratings(store) -> dict[tuple[str, str], dict[str, Any]]:
+    """(record id, rater) -> {item: submitted rating}, for unit-periods every assigned rater has
+    submitted (the blinding rule: before that, no rater's ratings are shown beside another's)."""
     given: dict[tuple[str, str], dict[str, Any]] = {}
     for rid, coder, fname, value in store.db.execute(
             "SELECT record_id, coder, field, submitted_value FROM codes WHERE note_key = '' AND submitted_at IS NOT"
             " NULL AND record_id NOT IN (SELECT record_id FROM assignments WHERE submitted_at IS NULL)"):
         given.setdefault((rid, coder), {})[fname] = value
+    return given
+
+
+def rater_scores(store) -> tuple[list[str], list[str], list[list[float | None]]]:
+    """Each rater's own primary score per unit-period (from their submitted ratings, before
+    consensus): (record ids, raters, matrix) for agreement on the scores themselves."""
+    cb = store.codebook
+    require_scale(cb)
+    given = submitted_ratings(store)
     records = sorted({r for r, _ in given})
     raters = sorted({c for _, c in given})
     matrix = [[(score_unit(cb, given[(r, c)]).primary if (r, c) in given else None) for c in raters]

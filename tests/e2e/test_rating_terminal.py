@@ -16,13 +16,19 @@ from tests.tui.test_rating_screen import RECORD, scale_yaml
 pytestmark = pytest.mark.e2e
 
 
-def test_rate_two_items_in_tmux_then_quit(tmp_path, chartcode_exe):
+def new_scale_db(tmp_path, chartcode_exe):
+    """A fresh audit on the small test scale, with alice as the only rater."""
     require_tool("tmux")
     book = tmp_path / "mini-fidelity.yaml"
     book.write_text(scale_yaml(), encoding="utf-8")
     db = tmp_path / "fidelity.db"
     subprocess.run([chartcode_exe, "init", str(db), "--codebook", str(book), "--coder", "alice"], check=True,
                    capture_output=True)
+    return db
+
+
+def test_rate_two_items_in_tmux_then_quit(tmp_path, chartcode_exe):
+    db = new_scale_db(tmp_path, chartcode_exe)
     session = f"chartcode-e2e-{uuid.uuid4().hex[:8]}"
     tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30",
          f"{chartcode_exe} rate {db} --unit 'Team A' --period 2025-H1 --rater alice; echo EXITED $?; sleep 5")
@@ -48,12 +54,7 @@ def test_rate_two_items_in_tmux_then_quit(tmp_path, chartcode_exe):
 
 def test_ratings_acknowledged_on_screen_survive_a_killed_process(tmp_path, chartcode_exe):
     """SIGKILL right after the screen says saved: every acknowledged rating and comment is in the DB."""
-    require_tool("tmux")
-    book = tmp_path / "mini-fidelity.yaml"
-    book.write_text(scale_yaml(), encoding="utf-8")
-    db = tmp_path / "fidelity.db"
-    subprocess.run([chartcode_exe, "init", str(db), "--codebook", str(book), "--coder", "alice"], check=True,
-                   capture_output=True)
+    db = new_scale_db(tmp_path, chartcode_exe)
     session = f"chartcode-e2e-{uuid.uuid4().hex[:8]}"
     pid_file = tmp_path / "pid"
     tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30",

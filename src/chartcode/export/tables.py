@@ -185,16 +185,17 @@ def analyses_table(store: Store) -> pd.DataFrame:
     return pd.DataFrame(rows) if rows else pd.DataFrame({"analysis": ["no analyses declared"]})
 
 
-def fidelity_table(store: Store, *, deidentify: bool) -> pd.DataFrame | None:
-    """A rating scale's scores, one row per unit and period (None for codebooks without a scale).
-    De-identified, the record id and unit become salted hashes (a unit can be a clinician)."""
+def fidelity_table(store: Store, *, deidentify: bool, scores: list | None = None) -> pd.DataFrame | None:
+    """A rating scale's scores, one row per unit and period (None for codebooks without a scale):
+    ``scores`` from chartcode.fidelity.fidelity, computed here when not given. De-identified, the
+    record id and unit become salted hashes (a unit can be a clinician)."""
     if store.codebook.scale is None:
         return None
     from chartcode.fidelity import fidelity
 
     sections = [s.id for s in store.codebook.scale.sections]
     rows = []
-    for u in fidelity(store):
+    for u in fidelity(store) if scores is None else scores:
         by = {x.section: x for x in u.sections}
         rows.append({"record_id": u.record_id, "unit": u.unit, "period": u.period,
                      **{f"{s}_score": by[s].score for s in sections}, **{f"{s}_band": by[s].band for s in sections},

@@ -64,6 +64,8 @@ SECTION_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8b
 def profile_chart(codebook, unit_score) -> str:
     """A unit-period's item profile: one bar per item coloured by section, the action threshold
     dashed; items that could not be rated are marked so rather than drawn as zero."""
+    from chartcode.fidelity import item_score
+
     scale = codebook.scale
     items = list(codebook.items)
     colour = {s.id: SECTION_COLOURS[i % len(SECTION_COLOURS)] for i, s in enumerate(scale.sections)}
@@ -71,10 +73,7 @@ def profile_chart(codebook, unit_score) -> str:
     top = 0.0
     for i, f in enumerate(items):
         raw = unit_score.ratings.get(f.name)
-        if scale.scoring == "completion":
-            v = None if raw is None else 100.0 * min(float(raw) / f.target, 1.0)
-        else:
-            v = float(raw) if raw is not None and raw in f.rating_codes else None
+        v = item_score(f, raw, scale.scoring)
         if v is None:
             ax.text(0.05, i, "cannot rate" if raw is not None else "not rated", va="center", fontsize=7, color="#666")
             continue

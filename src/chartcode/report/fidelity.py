@@ -14,25 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chartcode.fidelity import UnitScore, evidence, fidelity
+from chartcode.fidelity import UnitScore, evidence, fidelity, fmt_change, fmt_score, submitted_ratings
 from chartcode.report.build import Section, _esc, _table
 
 LIGHT = {"red": "#d64541", "amber": "#f0a030", "green": "#2e8b57", "grey": "#9e9e9e"}
 CSS = (".light{display:inline-block;min-width:4.2em;padding:.1rem .4rem;border-radius:.7rem;color:#fff;"
        "font-size:.8rem;text-align:center}.light.amber{color:#1b1b1b}.band{font-weight:600}"
        ".actions li{margin-bottom:.4rem}.evidence{color:#444;font-size:.85rem}")
-
-
-def _n(x: float | None, digits: int = 1) -> str:
-    if x is None:
-        return "—"
-    return str(int(x)) if float(x).is_integer() else f"{x:.{digits}f}"
-
-
-def _change(x: float | None) -> str:
-    if x is None:
-        return "—"
-    return ("+" if x > 0 else "") + _n(x)
 
 
 def _light(colour: str, text: str) -> str:
@@ -62,7 +50,7 @@ def _comparison(store, cb, scores: list[UnitScore]) -> Section:
     s = Section(f"Fidelity: {cb.title}")
     what = {"sum": "the sum of the item ratings", "mean": "the mean item rating",
             "completion": "the share of planned sessions delivered (%)"}[scale.scoring]
-    bands = ", ".join(f"{b.label} ({'≥ ' + _n(b.min, 2) if b.min is not None else 'below'})" for b in scale.bands)
+    bands = ", ".join(f"{b.label} ({'≥ ' + fmt_score(b.min, 2) if b.min is not None else 'below'})" for b in scale.bands)
     intro = (f"{len({x.unit for x in scores})} units, {len(scores)} unit-periods, {len(cb.items)} items. "
              f"The score is {what}" + (f"; bands: {bands}" if bands else "") + ". Scored on final ratings "
              "(consensus where the raters disagreed).")
@@ -76,12 +64,11 @@ def _comparison(store, cb, scores: list[UnitScore]) -> Section:
                "rated", "cannot rate", "actions"]
     rows = []
     for u in scores:
-        sec = [f"{_n(x.score)}" + (f" ({x.band})" if x.band else "") for x in u.sections]
-        rows.append([u.unit, u.period, *sec, _n(u.total), _n(u.mean, 2), u.band or "—",
-                     _change(u.change_from_previous), f"{u.items_rated}/{len(cb.items)}", u.items_cannot_rate,
+        sec = [f"{fmt_score(x.score)}" + (f" ({x.band})" if x.band else "") for x in u.sections]
+        rows.append([u.unit, u.period, *sec, fmt_score(u.total), fmt_score(u.mean, 2), u.band or "—",
+                     fmt_change(u.change_from_previous), f"{u.items_rated}/{len(cb.items)}", u.items_cannot_rate,
                      len(u.below_threshold)])
-    first_num = 2
-    h, m = _table(headers, rows, set(range(first_num, len(headers))) - {len(headers) - 5})
+    h, m = _table(headers, rows, set(range(2, len(headers))) - {headers.index("band")})
     s.html.append(h)
     s.md.append(m)
     from chartcode.fidelity import score_agreement
@@ -111,8 +98,8 @@ def _unit_section(store, cb, unit: str, periods: list[UnitScore], fmt: str) -> S
     latest = periods[-1]
     s = Section(f"{unit}")
     band = latest.band or "no band"
-    summary = (f"Latest period {latest.period}: total {_n(latest.total)}, mean {_n(latest.mean, 2)}, {band}; "
-               f"change since the previous period {_change(latest.change_from_previous)}.")
+    summary = (f"Latest period {latest.period}: total {fmt_score(latest.total)}, mean {fmt_score(latest.mean, 2)}, {band}; "
+               f"change since the previous period {fmt_change(latest.change_from_previous)}.")
     s.html.append(f"<p>{_esc(summary)}</p>")
     s.md.append(summary)
     if scale.display == "profile" and fmt == "html" and latest.items_rated:
@@ -120,8 +107,8 @@ def _unit_section(store, cb, unit: str, periods: list[UnitScore], fmt: str) -> S
 
         s.html.append("<div class='chart'>" + profile_chart(cb, latest) + "</div>")
     headers = ["period", *[x.label for x in scale.sections], "total", "band", "change"]
-    rows = [[p.period, *[_n(x.score) + (f" ({x.band})" if x.band else "") for x in p.sections], _n(p.total),
-             p.band or "—", _change(p.change_from_previous)] for p in periods]
+    rows = [[p.period, *[fmt_score(x.score) + (f" ({x.band})" if x.band else "") for x in p.sections], fmt_score(p.total),
+             p.band or "—", fmt_change(p.change_from_previous)] for p in periods]
     h, m = _table(headers, rows, set(range(1, len(headers) - 2)))
     s.html.append(h)
     s.md.append(m)
@@ -163,19 +150,17 @@ def _actions(store, cb, u: UnitScore) -> list[dict[str, str]]:
 def _traffic_lights(store, cb, scores: list[UnitScore]) -> Section:
     """Standards x raters (and the final rating) per unit-period, as red/amber/green."""
     s = Section("Traffic-light summary")
-    rows_by_record: dict[str, dict[tuple[str, str], Any]] = {}
-    for rid, coder, fname, value in store.db.execute(
-            "SELECT record_id, coder, field, submitted_value FROM codes WHERE note_key = '' AND submitted_at IS NOT"
-            " NULL AND record_id NOT IN (SELECT record_id FROM assignments WHERE submitted_at IS NULL)"):
-        rows_by_record.setdefault(rid, {})[(coder, fname)] = value
+    by_record: dict[str, dict[str, dict[str, Any]]] = {}
+    for (rid, coder), items in submitted_ratings(store).items():
+        by_record.setdefault(rid, {})[coder] = items
     for u in scores:
-        given = rows_by_record.get(u.record_id, {})
-        raters = sorted({c for c, _ in given})
+        own_by_rater = by_record.get(u.record_id, {})
+        raters = sorted(own_by_rater)
         headers = ["standard", *raters, "final"]
         h_rows, m_rows = [], []
         for f in cb.items:
             cells_h, cells_m = [], []
-            own = [given.get((r, f.name)) for r in raters]
+            own = [own_by_rater[r].get(f.name) for r in raters]
             for i, v in enumerate([*own, u.ratings.get(f.name)]):
                 c = f.choice(v) if v is not None else None
                 empty = "to agree" if i == len(own) and any(x is not None for x in own) else "—"

@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from chartcode.codebook.model import Field, Scale
-from chartcode.fidelity import SectionScore, UnitScore
+from chartcode.fidelity import SectionScore, UnitScore, fmt_score as _fmt
 
 
 def rating_keys(field: Field) -> dict[str, Any]:
@@ -33,8 +33,7 @@ def rating_keys(field: Field) -> dict[str, Any]:
 def fmt_score(x: float | None, scoring: str = "sum") -> str:
     if x is None:
         return "—"
-    shown = str(int(x)) if float(x).is_integer() else f"{x:.1f}"
-    return shown + ("%" if scoring == "completion" else "")
+    return _fmt(x) + ("%" if scoring == "completion" else "")
 
 
 def fmt_value(field: Field, value: Any) -> str:
