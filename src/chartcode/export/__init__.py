@@ -14,16 +14,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chartcode.errors import UserError
-from chartcode.export.tables import (Deidentifier, agreement_table, analyses_table, codebook_dict,
-                                     codebook_table, fidelity_table, long_table, wide_tables)
-from chartcode.store.store import Store
+
+if TYPE_CHECKING:  # the store (sqlite-utils, which imports pandas) loads with the command that opens one
+    from chartcode.store.store import Store
 
 FORMATS = ("csv", "xlsx", "sav", "dta", "json", "redcap")
 LONG_FORMATS = ("csv", "xlsx", "json")
 
 __all__ = ["FORMATS", "LONG_FORMATS", "ExportResult", "Deidentifier", "export", "planned_files"]
+
+
+def __getattr__(name: str):
+    # the tables (pandas) load on first use, so `from chartcode.export import FORMATS` stays cheap
+    if name == "Deidentifier":
+        from chartcode.export.tables import Deidentifier
+
+        return Deidentifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -63,6 +73,8 @@ def _check_targets(files: list[Path], force: bool) -> None:
 def export(store: Store, fmt: str, out: str | Path, *, long: bool = False, deidentify: bool = False,
            viewer: str | None = None, force: bool = False) -> ExportResult:
     from chartcode.export import writers
+    from chartcode.export.tables import (agreement_table, analyses_table, codebook_dict, codebook_table,
+                                         fidelity_table, long_table, wide_tables)
 
     fmt = (fmt or "").lower()
     _check_request(fmt, long)

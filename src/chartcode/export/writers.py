@@ -21,17 +21,10 @@ import pandas as pd
 from chartcode.codebook import Codebook
 from chartcode.dataset import SOURCE_SUFFIX, distinct
 from chartcode.errors import UserError
+from chartcode.export.cells import FORMULA_START, safe_cell  # the one formula guard, shared with the CLI
 
 STAT_NAME_MAX = 32  # Stata's limit on variable names (SPSS allows 64; one rule for both)
 STAT_LABEL_MAX = 80  # Stata's limit on variable labels
-FORMULA_START = ("=", "+", "-", "@")
-
-
-def safe_cell(value: Any) -> Any:
-    """Neutralise a spreadsheet formula in a text cell; other values unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
