@@ -68,7 +68,7 @@ CASES = _load_cases()
 @pytest.fixture(autouse=True)
 def _register_agreement():
     from chartcode.cli import cli
-    from chartcode.cli_agreement import agreement
+    from chartcode.cli.agreement import agreement
 
     if "agreement" not in cli.commands:
         cli.add_command(agreement)

@@ -10,7 +10,7 @@ import pyreadstat
 import pytest
 
 from chartcode.cli import cli as _cli
-from chartcode.cli_export import export as _export
+from chartcode.cli.export import export as _export
 from chartcode.demo import build_demo
 from chartcode.store import Store
 from tests.unit.test_export import NOTE_TEXT, small_store

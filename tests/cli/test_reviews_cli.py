@@ -10,7 +10,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from chartcode.audit import load_audit
 from chartcode.cli import cli as _cli_group
-from chartcode.cli_reviews import reviews
+from chartcode.cli.reviews import reviews
 from chartcode.importers.notes import import_notes
 from chartcode.store import Store
 

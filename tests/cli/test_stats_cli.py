@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chartcode.cli import cli as _cli_group
-from chartcode.cli_stats import stats
+from chartcode.cli.stats import stats
 from chartcode.demo import build_demo
 
 if "stats" not in _cli_group.commands:

@@ -367,7 +367,10 @@ def test_encode_value():
 
 
 def test_agreement_does_not_import_textual_or_the_cli():
-    code = ("import sys, chartcode.agreement, chartcode.cli_agreement; "
-            "bad = [m for m in sys.modules if m.split('.')[0] == 'textual' or m == 'chartcode.cli']; "
+    code = ("import sys, chartcode.agreement; "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'textual' or m.startswith('chartcode.cli')]; "
+            "assert not bad, bad; "
+            "import chartcode.cli.agreement; "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'textual' or m.startswith('chartcode.tui')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

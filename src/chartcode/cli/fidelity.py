@@ -1,4 +1,4 @@
-"""`chartcode fidelity`: rating-scale scores per unit and review period (registered in cli.py).
+"""`chartcode fidelity`: rating-scale scores per unit and review period (registered in cli/__init__.py).
 
 The scoring lives in chartcode.fidelity; this module only prints.
 """

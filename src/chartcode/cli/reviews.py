@@ -1,4 +1,4 @@
-"""`chartcode reviews`: timeliness and content of strategic reviews (registered in cli.py).
+"""`chartcode reviews`: timeliness and content of strategic reviews (registered in cli/__init__.py).
 
 The computation lives in chartcode.timeliness; this module only parses options and prints.
 """
@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from chartcode.cli.common import _table
 from chartcode.errors import UserError
 
 CSV_COLUMNS = ["record_id", "entry", "first_review", "last_review", "days_to_first_review", "first_within_{0}",
@@ -39,12 +40,6 @@ def parse_as_of(text: str | None) -> dt.date:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise UserError(f"--as-of {text!r}: not a date (write YYYY-MM-DD, e.g. 2025-03-31)") from None
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = lambda r: "  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    return [fmt(header).rstrip(), *[fmt(r).rstrip() for r in rows]]
 
 
 def format_report(result: dict[str, Any]) -> list[str]:

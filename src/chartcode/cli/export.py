@@ -1,4 +1,4 @@
-"""`chartcode export`: final values or every code, for analysts (registered in cli.py).
+"""`chartcode export`: final values or every code, for analysts (registered in cli/__init__.py).
 
 The work is in chartcode.export; this module only parses options and reports.
 """

@@ -1,4 +1,4 @@
-"""`chartcode agreement`: inter-rater agreement per codebook field (registered in cli.py).
+"""`chartcode agreement`: inter-rater agreement per codebook field (registered in cli/__init__.py).
 
 Shows coefficients and confusion counts only -- never one coder's value against a named
 record -- so it does not break blinding. The computation lives in chartcode.agreement.

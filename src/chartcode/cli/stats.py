@@ -1,4 +1,4 @@
-"""`chartcode stats`: the audit's analyses on the final values (registered in cli.py).
+"""`chartcode stats`: the audit's analyses on the final values (registered in cli/__init__.py).
 
 The computation lives in chartcode.analysis; this module only parses options and prints.
 """
@@ -11,11 +11,7 @@ from typing import Any
 
 import click
 
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = lambda r: "  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    return [fmt(header).rstrip(), *[fmt(r).rstrip() for r in rows]]
+from chartcode.cli.common import _table
 
 
 def format_result(result: dict[str, Any]) -> list[str]:

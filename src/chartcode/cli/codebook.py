@@ -1,0 +1,175 @@
+"""`chartcode codebook`: check, list, show, convert, diff and upgrade codebooks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from chartcode.cli.common import DB, _Group, _open
+from chartcode.errors import UserError
+
+
+@click.group(cls=_Group)
+def codebook() -> None:
+    """Check, convert and version codebooks."""
+
+
+@codebook.command("check")
+@click.argument("files", nargs=-1, required=True)
+def codebook_check(files: tuple[str, ...]):
+    """Validate codebook FILES; every problem names file, line and field."""
+    from chartcode import resources
+    from chartcode.codebook import load_codebook
+
+    failed = 0
+    for ref in files:
+        try:
+            cb = load_codebook(resources.resolve("codebooks", ref))
+        except UserError as exc:
+            failed += 1
+            click.echo(str(exc), err=True)
+            continue
+        click.echo(f"{ref}: ok - {cb.id} {cb.version}, {len(cb.fields)} fields"
+                   f" ({len(cb.record_fields)} record, {len(cb.note_fields)} note), hash {cb.short_hash}")
+        if cb.scale is not None:
+            sc = cb.scale
+            per = ", ".join(f"{s.label} {sum(1 for f in cb.items if f.section == s.id)}" for s in sc.sections)
+            bands = "; ".join(f"{b.label} {'>= ' + format(b.min, 'g') if b.min is not None else 'below'}"
+                              for b in sc.bands)
+            click.echo(f"  scale: {len(cb.items)} items ({per}), scored by {sc.scoring}"
+                       + (f", bands: {bands}" if bands else "")
+                       + (f", cannot rate = {sc.cannot_rate}" if sc.cannot_rate is not None else ""))
+    if failed:
+        sys.exit(2)
+
+
+@codebook.command("list")
+def codebook_list():
+    """List the codebooks shipped with chartcode."""
+    from chartcode import resources
+    from chartcode.codebook import load_codebook
+
+    for name in resources.shipped_names("codebooks"):
+        cb = load_codebook(resources.shipped_dir("codebooks") / f"{name}.yaml")
+        click.echo(f"{name:<28} {cb.version:<6} {cb.title}")
+
+
+@codebook.command("show")
+@click.argument("source")
+def codebook_show(source: str):
+    """Print the fields of a codebook FILE, or of the one stored in an audit database."""
+    import textwrap
+
+    cb = _codebook_from(source)
+    click.echo(f"{cb.id} {cb.version} - {cb.title} ({cb.short_hash})")
+    sections = {}
+    if cb.scale is not None:
+        sc = cb.scale
+        click.echo(f"scale: scored by {sc.scoring}; " + "; ".join(
+            f"{b.label} {'>= ' + format(b.min, 'g') if b.min is not None else 'below'}" for b in sc.bands))
+        sections = {s.id: s.label for s in sc.sections}
+    current = None
+    for f in cb.fields:
+        if f.section and f.section != current:
+            current = f.section
+            click.echo(f"-- {sections.get(f.section, f.section)}")
+        req = "*" if f.required else " "
+        extra = f"  (target {f.target:g})" if f.target is not None else ""
+        click.echo(f"{req} {f.name:<24} {f.level:<6} {f.type:<8} {f.label}{extra}")
+        for c in f.choices:
+            click.echo(f"      {c.code} = {c.label}")
+            if c.description:  # a scale's anchor: what the rating point looks like
+                click.echo(textwrap.fill(c.description, width=100, initial_indent=" " * 10,
+                                         subsequent_indent=" " * 10))
+
+
+def _codebook_from(source: str):
+    """A codebook from a YAML file, a shipped name, or an audit database (its stored codebook)."""
+    from chartcode import resources
+    from chartcode.codebook import load_codebook
+
+    p = Path(source)
+    if p.is_file() and p.suffix.lower() not in (".yaml", ".yml"):
+        with _open(p) as store:
+            return store.codebook
+    return load_codebook(resources.resolve("codebooks", source))
+
+
+@codebook.command("import-redcap")
+@click.argument("dictionary", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Codebook YAML to write.")
+@click.option("--id", "codebook_id", help="Codebook id (default: from the file name).")
+@click.option("--title", help="Codebook title.")
+def codebook_import_redcap(dictionary: Path, out: Path, codebook_id, title):
+    """Convert a REDCap data dictionary (CSV) into a codebook YAML file."""
+    from chartcode.codebook.loader import load_codebook
+    from chartcode.codebook.redcap import redcap_to_yaml
+
+    if out.exists():
+        raise UserError(f"{out}: already exists; choose another --out")
+    text, warnings = redcap_to_yaml(dictionary, codebook_id=codebook_id, title=title)
+    cb = load_codebook(out, text=text)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {out}: {len(cb.fields)} fields ({len(warnings)} skipped)")
+
+
+@codebook.command("export")
+@click.argument("source")
+@click.option("--format", "fmt", type=click.Choice(["redcap", "qdc"]), required=True,
+              help="redcap: REDCap data dictionary CSV; qdc: REFI-QDA codebook XML.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def codebook_export(source: str, fmt: str, out: Path):
+    """Write codebook SOURCE (a YAML file, shipped name or audit database) for REDCap or QDA tools."""
+    cb = _codebook_from(source)
+    if fmt == "redcap":
+        from chartcode.codebook.redcap import codebook_to_redcap
+
+        codebook_to_redcap(cb, out)
+    else:
+        from chartcode.codebook.qdc import codebook_to_qdc
+
+        codebook_to_qdc(cb, out)
+    click.echo(f"wrote {out} ({fmt}, {len(cb.fields)} fields)")
+
+
+@codebook.command("diff")
+@DB
+@click.argument("file")
+def codebook_diff(db: Path, file: str):
+    """Show how codebook FILE differs from the codebook stored in DB."""
+    from chartcode import resources
+    from chartcode.codebook import load_codebook
+
+    new = load_codebook(resources.resolve("codebooks", file))
+    with _open(db) as store:
+        changes = store.compare_codebook(new)
+        if not changes:
+            click.echo(f"{file}: same codebook as stored in {db} ({new.short_hash})")
+            return
+        for c in changes:
+            click.echo(str(c))
+
+
+@codebook.command("upgrade")
+@DB
+@click.argument("file")
+@click.option("--yes", is_flag=True, help="Accept changes to wording that coders see.")
+@click.option("--by", "actor", default="lead", show_default=True, help="Who makes the change (for the history).")
+def codebook_upgrade(db: Path, file: str, yes: bool, actor: str):
+    """Adopt codebook FILE as a new version, unless stored codes would change meaning."""
+    from chartcode import resources
+    from chartcode.codebook import load_codebook
+
+    new = load_codebook(resources.resolve("codebooks", file))
+    with _open(db) as store:
+        changes = store.upgrade_codebook(new, actor=actor, accept_review=yes)
+        if not changes:
+            click.echo("no changes; nothing to do")
+            return
+        for c in changes:
+            click.echo(str(c))
+        click.echo(f"codebook upgraded to {new.id} {new.version} ({new.short_hash})")

@@ -1,0 +1,81 @@
+"""What the commands share: the DB argument, opening the store, the --as option, the progress
+bar, the command group, table printing, the formula guard for CSV on stdout and the TUI launcher."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from chartcode.errors import UserError
+from chartcode.export.cells import safe_cell
+
+DB = click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+
+
+@contextmanager
+def _open(db: Path):
+    from chartcode.store import Store
+
+    store = Store.open(db)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _progress(label: str):
+    """A progress callback drawing a bar on a terminal (stderr), or None when piped."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_percent=True)
+            bar.__enter__()
+            state["bar"] = bar
+        bar.update(done - bar.pos)
+
+    def finish() -> None:
+        bar = state.pop("bar", None)
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+    return update, finish
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx):  # in the order they were declared: the order of work
+        return list(self.commands)
+
+
+AS_VIEWER = click.option(
+    "--as", "viewer", metavar="NAME",
+    help="Who is looking. Coders see their own codes, and others' only on records every assigned coder"
+         " has submitted; a lead sees everything. Without --as, the same blinding as for a coder applies.")
+
+
+def _safe_cell(value) -> str:
+    """Neutralise spreadsheet formulas in free text (a cell starting with = + - @); None is empty."""
+    return "" if value is None else safe_cell(str(value))
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    fmt = lambda r: "  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    return [fmt(header).rstrip(), *[fmt(r).rstrip() for r in rows]]
+
+
+def _run_tui(db: Path, coder: str, mode: str = "code", **kwargs) -> None:
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise UserError("the coding screen needs a terminal; use `chartcode import-codes` in scripts")
+    from chartcode.tui.app import make_app
+
+    app = make_app(db, coder, mode=mode, **kwargs)
+    app.run()
+    if app.return_code not in (None, 0):
+        sys.exit(app.return_code)

@@ -1,0 +1,45 @@
+"""`chartcode demo`: build a demo audit (and open the coding screen on it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chartcode.cli.common import _run_tui
+
+
+@click.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("chartcode-demo"), show_default=True, help="Where to build demo.db.")
+@click.option("--no-tui", is_flag=True, help="Only build the demo database; do not open the coding screen.")
+@click.option("--complete", is_flag=True, help="Code all 24 records for the intern (for reports).")
+@click.option("--audit", "audit_name", type=click.Choice(["conjoint-pain", "ibbis-fidelity"]),
+              default="conjoint-pain", show_default=True,
+              help="Which demo: chart coding (conjoint-pain) or team fidelity ratings (ibbis-fidelity, "
+                   "builds ibbis-demo.db and never opens the coding screen).")
+def demo(directory: Path, no_tui: bool, complete: bool, audit_name: str):
+    """Build a demo audit: 24 fictional veterans' records, an intern and a supervisor.
+
+    With --audit ibbis-fidelity: three fictional teams rated in two review periods on an
+    integrated-care fidelity scale by two reviewers, with the lead reviewer's consensus.
+    """
+    if audit_name == "ibbis-fidelity":
+        from chartcode.demo_fidelity import build_fidelity_demo
+
+        path = build_fidelity_demo(directory, progress=lambda msg: click.echo(msg, err=True))
+        click.echo(f"built {path}")
+        click.echo(f"  chartcode fidelity {path}      # scores, bands and the action list")
+        click.echo(f"  chartcode report {path} --out fidelity.html")
+        click.echo(f'  chartcode rate {path} --unit "Team North" --period 2025-H2 --rater reviewer-a')
+        return
+    from chartcode.demo import build_demo
+
+    path = build_demo(directory, complete=complete, progress=lambda msg: click.echo(msg, err=True))
+    click.echo(f"built {path}")
+    if no_tui:
+        click.echo(f"  chartcode code {path} --coder intern      # the coding screen")
+        click.echo(f"  chartcode status {path}")
+        click.echo(f"  chartcode codes {path} --coder intern")
+        return
+    _run_tui(path, "intern")
