@@ -184,11 +184,12 @@ def test_json_is_plain_json(cli, review_db):
 def test_report_section_has_rates_records_and_domains(review_db, tmp_path):
     import datetime as dt
 
+    from chartcode.report.render import render_section
     from chartcode.report.reviews import reviews_section
 
     with Store.open(review_db) as store:
         s = reviews_section(store, dt.date(2025, 1, 31))
-    html, md = "".join(s.html), "\n".join(s.md)
+    html, md = render_section(s, "html"), render_section(s, "md")
     assert s.title == "Strategic reviews"
     assert "| First review within 3 months of entry | 2/4 | 50.0% | 15.0% to 85.0% |" in md
     assert "| R6 | 2024-05-01 | 2024-06-20 | 50 | yes | yes | 1 | 225 (open) | overdue |" in md

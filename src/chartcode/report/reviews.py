@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from chartcode.report.build import Section, _esc, _table
+from chartcode.report.model import BulletList, Heading, Paragraph, Section, Table
 from chartcode.store.store import Store
 from chartcode.timeliness import (domain_rows, load_timeliness, record_header, record_row, reviews_audit,
                                   summary_rows)
@@ -29,31 +29,23 @@ def reviews_section(store: Store, as_of: dt.date | None = None) -> Section | Non
              f"Target: first review within {months[0]} months of treatment entry (no later than {months[1]}), "
              f"then at least every {timeliness.max_gap_months} months. Records with no review yet and still "
              f"inside the target are left out of the denominators. 95% Wilson confidence intervals.")
-    _add(s, intro, *_table(["rate", "n/N", "%", "95% CI"], summary_rows(summary), {1, 2, 3}))
+    s.add(Table(["rate", "n/N", "%", "95% CI"], summary_rows(summary), {1, 2, 3}, caption=Paragraph(intro)))
     status = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary["status"].items())
-    s.html.append(f"<p class='note'>Status: {_esc(status)}.</p>")
-    s.md.append(f"Status: {status}.")
-    _record_table(s, result["records"], months)
+    s.add(Paragraph(f"Status: {status}.", style="note"))
+    s.add(record_table(result["records"], months))
     if summary["domains"]:
         labels = {f.name: f.label for f in store.codebook.fields}
         rows = [[labels.get(r[0], r[0]), *r[1:]] for r in domain_rows(summary)]
-        _add(s, "Review content: share of reviews covering each domain (a review not coded for a domain is "
-                "left out of its denominator).",
-             *_table(["domain", "n/N", "%", "95% CI", "not coded"], rows, {1, 2, 3, 4}))
+        s.add(Table(["domain", "n/N", "%", "95% CI", "not coded"], rows, {1, 2, 3, 4},
+                    caption=Paragraph("Review content: share of reviews covering each domain (a review not coded "
+                                      "for a domain is left out of its denominator).")))
     problems = [f"{r['record_id']}: {p}" for r in result["records"] for p in r["problems"]]
     if problems:
-        s.html.append(f"<h3>Data problems ({len(problems)})</h3><ul>"
-                      + "".join(f"<li>{_esc(p)}</li>" for p in problems[:MAX_RECORD_ROWS]) + "</ul>")
-        s.md.append(f"### Data problems ({len(problems)})\n\n" + "\n".join(f"- {p}" for p in problems[:MAX_RECORD_ROWS]))
+        s.add(Heading(f"Data problems ({len(problems)})"), BulletList(problems[:MAX_RECORD_ROWS]))
     return s
 
 
-def _add(s: Section, text: str, html_table: str, md_table: str) -> None:
-    s.html.append(f"<p>{_esc(text)}</p>{html_table}")
-    s.md.append(f"{text}\n\n{md_table}")
-
-
-def _record_table(s: Section, records: list[dict], months: tuple[int, int]) -> None:
+def record_table(records: list[dict], months: tuple[int, int]) -> Table:
     """Every record while the list is short; past MAX_RECORD_ROWS only those not timely."""
     shown, note = records, "Per record"
     if len(records) > MAX_RECORD_ROWS:
@@ -61,4 +53,5 @@ def _record_table(s: Section, records: list[dict], months: tuple[int, int]) -> N
         shown = needing[:MAX_RECORD_ROWS]
         note = (f"Records needing attention ({len(shown)} of {len(needing)} late, overdue or without an entry date; "
                 f"all {len(records)} with `chartcode reviews DB --csv FILE`)")
-    _add(s, note + ".", *_table(record_header(months), [record_row(r, months) for r in shown], {3, 6, 7}))
+    return Table(record_header(months), [record_row(r, months) for r in shown], {3, 6, 7},
+                 caption=Paragraph(note + "."))

@@ -1,0 +1,149 @@
+"""The report's general sections, each a small function from the store to a section model.
+
+    progress_section, agreement_section, distribution_section, analyses_section, disagreements_section
+
+``charts=False`` (the Markdown report) skips drawing: matplotlib is the slow part.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chartcode.dataset import open_disagreements, records_frame
+from chartcode.report.model import Chart, ChartGrid, Code, Heading, Paragraph, Section, Table, fmt_number
+from chartcode.store.store import Store
+
+
+def progress_section(store: Store, counts: dict[str, Any] | None = None) -> Section:
+    cb = store.codebook
+    counts = counts or store.counts()
+    rows = [[c["name"], c["role"], c["assigned"], c["done"],
+             f"{100 * c['done'] / c['assigned']:.0f}%" if c["assigned"] else "—", c["flagged"], c["codes"]]
+            for c in counts["coder_progress"]]
+    return Section("Audit and coding progress").add(
+        Paragraph(f"{counts['records']} records, {counts['notes']} notes, {counts['codes']} codes, "
+                  f"{counts['consensus']} consensus values. Codebook {cb.id} {cb.version} (hash {cb.short_hash})."),
+        Table(["coder", "role", "assigned", "done", "% done", "flagged", "codes"], rows, {2, 3, 4, 5, 6}))
+
+
+def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool = True) -> Section:
+    from chartcode.agreement import agreement_report
+
+    s = Section("Agreement")
+    report = agreement_report(store, bootstrap=bootstrap, seed=seed)
+    fields = [f for f in report["fields"] if f["n_units"]]
+    if not fields:
+        return s.add(Paragraph("No unit has been coded by two or more coders (and submitted by all) yet."))
+    rows = []
+    labels, vals, lows, highs = [], [], [], []
+    for f in fields:
+        alpha = f["krippendorff_alpha"]
+        ci = f["ci"].get("krippendorff_alpha") or [None, None]
+        kappa = f["cohen_kappa"] if f["cohen_kappa"] is not None else f["fleiss_kappa"]
+        rows.append([f["field"], f["level"], f["n_units"], fmt_number(f["percent_agreement"]), fmt_number(kappa),
+                     fmt_number(alpha), f"[{fmt_number(ci[0])}, {fmt_number(ci[1])}]" if ci[0] is not None else "—",
+                     fmt_number(f["gwet_ac1"])])
+        labels.append(f["field"])
+        vals.append(alpha)
+        lows.append(ci[0])
+        highs.append(ci[1])
+    s.add(Paragraph("Per field, over units coded by two or more coders who have all submitted. "
+                    f"Krippendorff's alpha at the field's level; {bootstrap} bootstrap resamples of units for the "
+                    "interval. Landis & Koch's labels (0.61-0.80 substantial ...) are a convention, not a test.",
+                    markdown=False),
+          Table(["field", "level", "units", "% agreement", "kappa", "alpha", "alpha 95% CI", "AC1"], rows,
+                {2, 3, 4, 5, 7}))
+    if charts:
+        from chartcode.report.charts import ci_chart
+
+        title = "Krippendorff's alpha with 95% bootstrap CI"
+        s.add(Chart(ci_chart(labels, vals, lows, highs, title), title))
+    return s
+
+
+def distribution_section(store: Store, *, charts: bool = True) -> Section:
+    if charts:
+        from chartcode.report.charts import bar_chart
+    cb = store.codebook
+    frame = records_frame(store)
+    grid = ChartGrid([])
+    for f in cb.record_fields:
+        if not f.has_choices:
+            continue
+        col = frame[f.name]
+        counts = [int((col == c.code).sum()) for c in f.choices]
+        missing = int(col.isna().sum())
+        labels = [c.label for c in f.choices] + (["(no final value)"] if missing else [])
+        counts = counts + ([missing] if missing else [])
+        grid.charts.append(Chart(bar_chart(labels, counts, f.label) if charts else None, f.label,
+                                 ", ".join(f"{lab} {n}" for lab, n in zip(labels, counts))))
+    return Section("Field distributions").add(
+        Paragraph("Final values of the record-level choice fields.", markdown=False), grid)
+
+
+def analyses_section(store: Store) -> Section:
+    """Every analysis declared in the audit file, as a table with a one-line plain-language reading."""
+    from chartcode.analysis import run_stats
+    from chartcode.analysis.readings import reading
+    from chartcode.errors import UserError
+
+    s = Section("Analyses")
+    try:
+        results = run_stats(store)["analyses"]
+    except UserError as exc:
+        return s.add(Paragraph(f"No analyses: {exc}", style="note"))
+    s.add(Paragraph("The analyses declared in the audit file, on final values.", markdown=False))
+    for a in results:
+        s.add(Heading(a["stats"].get("title") or a["spec"]),
+              Paragraph([f"{a['kind']}: ", Code(a["spec"]), f", n = {a['n']}"], style="note"))
+        if a.get("terms"):
+            odds = a["kind"] == "logistic"
+            rows = [[t["term"], fmt_number(t["coef"]), fmt_number(t["se"]),
+                     f"[{fmt_number(t['ci_low'])}, {fmt_number(t['ci_high'])}]", fmt_number(t["p"])]
+                    + ([fmt_number(t.get("odds_ratio")),
+                        f"[{fmt_number(t.get('or_ci_low'))}, {fmt_number(t.get('or_ci_high'))}]"] if odds else [])
+                    for t in a["terms"]]
+            headers = ["term", "coef", "SE", "CI", "p"] + (["OR", "OR CI"] if odds else [])
+            s.add(Table(headers, rows, {1, 2, 4, 5}))
+        elif a["kind"] == "describe":
+            headers, rows = describe_table(a)
+            if rows:
+                s.add(Table(headers, rows))
+        s.add(*(Paragraph(line, style="reading") for line in reading(a)))
+        s.add(*(Paragraph(f"⚠ {w}", style="warning") for w in a.get("warnings", [])))
+    return s
+
+
+def describe_table(a: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """A patient table like the seed study's: n (%) for categories, mean (SD) and range for numbers."""
+    st = a["stats"]
+    columns = st.get("columns") or [{"label": "All"}]
+    headers = ["variable"] + [f"{c['label']} (n = {c['n']})" if "n" in c else c["label"] for c in columns]
+    rows: list[list[Any]] = []
+    for var in st.get("variables", []):
+        cells = var.get("cells", [])
+        if var.get("type") == "numeric":
+            rows.append([var["label"]] + [
+                f"{c['mean']:.1f} ({c['sd']:.1f}), {c['min']:g}-{c['max']:g}" if c.get("mean") is not None else "—"
+                for c in cells])
+            continue
+        rows.append([var["label"]] + [""] * len(cells))
+        for i, count in enumerate(cells[0].get("counts", []) if cells else []):
+            rows.append([f"   {count['label']}"] + [
+                f"{c['counts'][i]['n']} ({c['counts'][i]['pct']:.1f}%)" if i < len(c.get("counts", [])) else "—"
+                for c in cells])
+    return headers, rows
+
+
+def disagreements_section(store: Store) -> Section:
+    cb = store.codebook
+    s = Section("Open disagreements")
+    open_units = open_disagreements(store)  # = consensus.disagreements(store), from the final values read once
+    if not open_units:
+        return s.add(Paragraph("None: every unit coded by two or more coders agrees or has a consensus value."))
+    rows = [[u.record_id, u.note_id or "", cb.field(u.field).label,
+             "; ".join(f"{c}: {v} {cb.field(u.field).label_for(v)}".strip() for c, v in u.values.items())]
+            for u in open_units]
+    return s.add(Table(["record", "note", "field", "values"], rows,
+                       caption=Paragraph([f"{len(open_units)} units to reconcile (", Code("chartcode reconcile"),
+                                          ")."])))
