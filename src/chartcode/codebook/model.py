@@ -7,25 +7,20 @@ any change of meaning does.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field as dc_field
 from functools import cached_property
 from typing import Any
 
+from chartcode.codebook.types import FIELD_TYPES, CodeError, FieldType, field_type  # noqa: F401 (CodeError: re-exported)
+
 LEVELS = ("record", "note")
-TYPES = ("nominal", "ordinal", "binary", "count", "numeric", "date", "text")
-CHOICE_TYPES = ("nominal", "ordinal", "binary")
-NUMBER_TYPES = ("count", "numeric")
-
-_INT_RE = re.compile(r"^[+-]?\d+$")
-_NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-
-
-class CodeError(ValueError):
-    """A value that the field does not accept; the message is safe to show (no note text)."""
+# the built-in types, for code that imported these names; what a type means is on its class in
+# chartcode.codebook.types, and FIELD_TYPES also holds types registered later
+TYPES = tuple(FIELD_TYPES)
+CHOICE_TYPES = tuple(n for n, t in FIELD_TYPES.items() if t.has_choices)
+NUMBER_TYPES = tuple(n for n, t in FIELD_TYPES.items() if t.is_number)
 
 
 COLOURS = ("red", "amber", "green", "grey")
@@ -153,8 +148,14 @@ class Field:
     line: int | None = dc_field(default=None, compare=False, repr=False)
 
     @property
+    def kind(self) -> FieldType:
+        """The field's type (chartcode.codebook.types): what its values are and how each consumer
+        reads, enters, measures and exports them."""
+        return field_type(self.type)
+
+    @property
     def has_choices(self) -> bool:
-        return self.type in CHOICE_TYPES
+        return self.kind.has_choices
 
     @property
     def codes(self) -> tuple[int | str, ...]:
@@ -193,62 +194,13 @@ class Field:
             shown.append("...")
         return ", ".join(shown)
 
-    def parse(self, raw: Any) -> int | float | str:
-        """Turn a raw value (from a CSV cell, a key press, a typed entry) into the stored code.
+    def parse(self, raw: Any) -> Any:
+        """Turn a raw value (from a CSV cell, a key press, a typed entry, a JSON value) into the
+        stored code; the field's type says how (chartcode.codebook.types).
 
         Raises CodeError with a message naming what the field accepts.
         """
-        if raw is None:
-            raise CodeError("a value is required")
-        if isinstance(raw, bool):
-            raw = int(raw)
-        text = str(raw).strip()
-        if text == "":
-            raise CodeError("a value is required")
-        if self.has_choices:
-            for c in self.choices:
-                if str(c.code) == text:
-                    return c.code
-            # "3.0" from a spreadsheet means code 3
-            if _NUM_RE.match(text):
-                try:
-                    f = float(text)
-                except ValueError:
-                    f = None
-                if f is not None and f.is_integer():
-                    for c in self.choices:
-                        if c.code == int(f):
-                            return c.code
-            raise CodeError(f"{text!r} is not a code of this field (codes: {self.describe_choices()})")
-        if self.type == "count":
-            if not _INT_RE.match(text):
-                if _NUM_RE.match(text) and float(text).is_integer():
-                    text = str(int(float(text)))
-                else:
-                    raise CodeError(f"{text!r} is not a whole number")
-            value: int | float = int(text)
-            if value < 0:
-                raise CodeError(f"{text!r}: a count cannot be negative")
-            self._check_range(value, text)
-            return value
-        if self.type == "numeric":
-            if not _NUM_RE.match(text):
-                raise CodeError(f"{text!r} is not a number")
-            value = int(text) if _INT_RE.match(text) else float(text)
-            self._check_range(value, text)
-            return value
-        if self.type == "date":
-            try:
-                return dt.date.fromisoformat(text[:10] if len(text) > 10 and text[10] in "T " else text).isoformat()
-            except ValueError:
-                raise CodeError(f"{text!r} is not a date (write YYYY-MM-DD)") from None
-        return text  # text
-
-    def _check_range(self, value: float, text: str) -> None:
-        if self.min is not None and value < self.min:
-            raise CodeError(f"{text} is below the minimum {_num(self.min)}")
-        if self.max is not None and value > self.max:
-            raise CodeError(f"{text} is above the maximum {_num(self.max)}")
+        return self.kind.parse(self, raw)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -277,10 +229,6 @@ class Field:
         if self.target is not None:
             d["target"] = self.target
         return d
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 @dataclass(frozen=True)
@@ -408,7 +356,7 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
         for cb in b.choices:
             if a.choice(cb.code) is None:
                 changes.append(Change("info", name, f"choice {cb.code} ({cb.label}) added"))
-        if a.type == "ordinal" and b.type == "ordinal":
+        if a.kind.ordered and b.kind.ordered:
             common_a = [c for c in a.codes if c in b.codes]
             common_b = [c for c in b.codes if c in a.codes]
             if common_a != common_b:
