@@ -13,12 +13,9 @@ from typing import Any
 from dataclasses import replace
 
 from chartcode.codebook.model import (
-    CHOICE_TYPES,
     COLOURS,
     LEVELS,
-    NUMBER_TYPES,
     SCORINGS,
-    TYPES,
     Band,
     Choice,
     Codebook,
@@ -26,6 +23,7 @@ from chartcode.codebook.model import (
     Scale,
     Section,
 )
+from chartcode.codebook.types import FIELD_TYPES, join, names
 from chartcode.errors import UserError
 from chartcode.yamlsrc import LList, LMap, load_located
 
@@ -239,12 +237,12 @@ def _scale_items(p: _Problems, scale: Scale, fields: list[Field], line: int) -> 
         if f.level != "record":
             p.add(f.line, "a scale item is record-level (the rated unit and period is the record)", f.name)
         if scale.scoring == "completion":
-            if f.type not in NUMBER_TYPES:
-                p.add(f.line, "completion scoring needs count or numeric items", f.name)
+            if not f.kind.is_number:
+                p.add(f.line, f"completion scoring needs {join(names(lambda t: t.is_number), 'or')} items", f.name)
             if f.target is None or f.target <= 0:
                 p.add(f.line, "completion scoring needs a 'target' above 0 (e.g. planned sessions)", f.name)
         else:
-            if f.type != "ordinal":
+            if not (f.kind.has_choices and f.kind.ordered):
                 p.add(f.line, f"{scale.scoring} scoring needs ordinal items (rating points 1..5)", f.name)
             if f.target is not None:
                 p.add(f.line, "'target' applies only to completion scoring", f.name)
@@ -334,10 +332,11 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
     if level not in LEVELS:
         p.add(raw.line_of("level"), f"level {level!r} must be one of: {', '.join(LEVELS)}", fname)
     ftype = raw.get("type")
+    kind = FIELD_TYPES.get(ftype) if isinstance(ftype, str) else None
     if ftype is None:
-        p.add(raw.line, f"'type' is required (one of: {', '.join(TYPES)})", fname)
-    elif ftype not in TYPES:
-        p.add(raw.line_of("type"), f"type {ftype!r} must be one of: {', '.join(TYPES)}", fname)
+        p.add(raw.line, f"'type' is required (one of: {', '.join(FIELD_TYPES)})", fname)
+    elif kind is None:
+        p.add(raw.line_of("type"), f"type {ftype!r} must be one of: {', '.join(FIELD_TYPES)}", fname)
     required = raw.get("required", False)
     if not isinstance(required, bool):
         p.add(raw.line_of("required"), "'required' must be true or false", fname)
@@ -353,8 +352,9 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
         p.add(raw.line_of("note_types"), "'note_types' applies only to note-level fields", fname)
     vmin = _number(p, raw, "min", fname)
     vmax = _number(p, raw, "max", fname)
-    if (vmin is not None or vmax is not None) and ftype in TYPES and ftype not in NUMBER_TYPES:
-        p.add(raw.line_of("min" if "min" in raw else "max"), "'min'/'max' apply only to count and numeric fields", fname)
+    if (vmin is not None or vmax is not None) and kind is not None and not kind.is_number:
+        p.add(raw.line_of("min" if "min" in raw else "max"),
+              f"'min'/'max' apply only to {join(names(lambda t: t.is_number))} fields", fname)
     if vmin is not None and vmax is not None and vmin > vmax:
         p.add(raw.line_of("min"), f"min {vmin} is greater than max {vmax}", fname)
     choices = _choices(p, raw, fname, ftype)
@@ -364,7 +364,7 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
         name=fname,
         label=label or "",
         level=level if level in LEVELS else "record",
-        type=ftype if ftype in TYPES else "text",
+        type=ftype if kind is not None else "text",
         required=required,
         choices=choices,
         rules=rules,
@@ -381,15 +381,16 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
 
 def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, ...]:
     spec = raw.get("choices")
-    if ftype not in TYPES:
+    kind = FIELD_TYPES.get(ftype) if isinstance(ftype, str) else None
+    if kind is None:
         return ()
-    if ftype not in CHOICE_TYPES:
+    if not kind.has_choices:
         if spec is not None:
             p.add(raw.line_of("choices"), f"a {ftype} field has no choices", fname)
         return ()
     if spec is None:
-        if ftype == "binary":
-            return (Choice(0, "No"), Choice(1, "Yes"))
+        if kind.default_choices:
+            return tuple(Choice(code, label) for code, label in kind.default_choices)
         p.add(raw.line, f"a {ftype} field needs choices (code: label)", fname)
         return ()
     if not isinstance(spec, LMap) or not spec:
@@ -406,7 +407,7 @@ def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, .
         ):
             p.add(line, f"choice code {code!r} must be a whole number or a short word", fname)
             continue
-        if ftype in ("ordinal", "binary") and not isinstance(code, int):
+        if kind.integer_codes and not isinstance(code, int):
             p.add(line, f"choice code {code!r}: {ftype} codes must be whole numbers", fname)
             continue
         description = colour = ""
@@ -432,6 +433,7 @@ def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, .
             p.add(line, f"choice label {label!r} is used by codes {labels[label.lower()]} and {code}", fname)
         labels.setdefault(label.lower(), code)
         out.append(Choice(code, label, description, colour=colour))
-    if ftype == "binary" and out and sorted(c.code for c in out) != [0, 1]:
-        p.add(raw.line_of("choices"), "a binary field has exactly the codes 0 and 1", fname)
+    if kind.exact_codes is not None and out and sorted(c.code for c in out) != sorted(kind.exact_codes):
+        p.add(raw.line_of("choices"), f"a {ftype} field has exactly the codes {join([str(c) for c in kind.exact_codes])}",
+              fname)
     return tuple(out)
