@@ -30,7 +30,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from chartcode.codebook.loader import CODE_RE, ID_RE, NAME_RE, load_codebook
-from chartcode.codebook.model import CHOICE_TYPES, LEVELS, NUMBER_TYPES, TYPES, Codebook, Field
+from chartcode.codebook.model import LEVELS, Codebook, Field
+from chartcode.codebook.types import FIELD_TYPES, from_redcap, join
 from chartcode.errors import UserError, read_bytes
 
 COLUMNS = (
@@ -197,17 +198,15 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
             out.append(base | {"name": sub, "label": f"{label}: {option}", "type": "binary",
                                "choices": {0: "No", 1: "Yes"}})
         return out
-    if ftype in ("radio", "dropdown"):
-        ftype_cc, choices = "nominal", dict(_parse_choices(where, row[CHOICES]))
-    elif ftype == "yesno":
-        ftype_cc, choices = "binary", {0: "No", 1: "Yes"}
-    elif ftype == "truefalse":
-        ftype_cc, choices = "binary", {0: "False", 1: "True"}
-    else:
-        ftype_cc, choices = _text_type(ftype, row[VALIDATION], row[VMIN]), {}
+    kind = from_redcap(ftype, row[VALIDATION], row[VMIN])
+    choices: dict[int | str, str] = {}
+    if kind.has_choices:
+        fixed = kind.redcap_choices(ftype)
+        choices = fixed if fixed is not None else dict(_parse_choices(where, row[CHOICES]))
+    ftype_cc = kind.name
     field = base | {"name": name, "type": tags.get("type", ftype_cc), "choices": choices}
     _check_type(where, field, ftype_cc)
-    if field["type"] in NUMBER_TYPES:
+    if FIELD_TYPES[field["type"]].is_number:
         field["min"] = _bound(where, "min", row[VMIN], warnings)
         field["max"] = _bound(where, "max", row[VMAX], warnings)
         if field["min"] is not None and field["max"] is not None and field["min"] > field["max"]:
@@ -215,30 +214,17 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
     return [field]
 
 
-def _text_type(ftype: str, validation: str, vmin: str) -> str:
-    v = validation.strip().lower()
-    if ftype == "notes":
-        return "text"
-    if v == "integer":
-        return "count" if _NUM_RE.match(vmin.strip()) and float(vmin) >= 0 else "numeric"
-    if v.startswith("number"):
-        return "numeric"
-    if v in ("date_ymd", "date_mdy", "date_dmy"):
-        return "date"
-    return "text"
-
-
 def _check_type(where: str, field: dict[str, Any], derived: str) -> None:
     """An @chartcode-type tag may refine the REDCap type, not contradict it."""
     ftype = field["type"]
-    family = CHOICE_TYPES if derived in CHOICE_TYPES else NUMBER_TYPES if derived in NUMBER_TYPES else (derived,)
-    if ftype not in TYPES or ftype not in family:
+    kind = FIELD_TYPES.get(ftype) if isinstance(ftype, str) else None
+    if kind is None or kind.family != FIELD_TYPES[derived].family:
         raise UserError(f"{where}: @chartcode-type={ftype} does not fit this REDCap field (it converts to {derived})")
     codes = list(field["choices"])
-    if ftype in ("ordinal", "binary") and not all(isinstance(c, int) for c in codes):
+    if kind.integer_codes and not all(isinstance(c, int) for c in codes):
         raise UserError(f"{where}: {ftype} choice codes must be whole numbers")
-    if ftype == "binary" and sorted(codes) != [0, 1]:
-        raise UserError(f"{where}: a binary field has exactly the codes 0 and 1")
+    if kind.exact_codes is not None and sorted(codes) != sorted(kind.exact_codes):
+        raise UserError(f"{where}: a {ftype} field has exactly the codes {join([str(c) for c in kind.exact_codes])}")
 
 
 def _check_name(where: str, name: str) -> str:
@@ -371,25 +357,15 @@ def _field_row(f: Field, form: str) -> list[str]:
         tags.append(("level", f.level))
     if f.note_types:
         tags.append(("note-types", ",".join(f.note_types)))
-    if f.has_choices:
-        yes_no = [(c.code, c.label) for c in f.choices] == [(0, "No"), (1, "Yes")]
-        if f.type == "binary" and yes_no:
-            cells[FTYPE] = "yesno"
-        else:
-            cells[FTYPE] = "radio"
-            cells[CHOICES] = " | ".join(f"{c.code}, {_choice_label(f, c.code, c.label)}" for c in f.choices)
-            if f.type != "nominal":
-                tags.append(("type", f.type))
-    elif f.type in NUMBER_TYPES:
-        cells[FTYPE] = "text"
-        cells[VALIDATION] = "integer" if f.type == "count" else "number"
-        vmin = 0 if f.type == "count" and f.min is None else f.min
-        cells[VMIN] = "" if vmin is None else _num(vmin)
-        cells[VMAX] = "" if f.max is None else _num(f.max)
-    elif f.type == "date":
-        cells[FTYPE], cells[VALIDATION] = "text", "date_ymd"
-    else:
-        cells[FTYPE] = "notes"
+    spec = f.kind.to_redcap(f)
+    cells[FTYPE] = spec.field_type
+    if spec.choices:
+        cells[CHOICES] = " | ".join(f"{c.code}, {_choice_label(f, c.code, c.label)}" for c in f.choices)
+    if spec.tag_type:
+        tags.append(("type", f.type))
+    cells[VALIDATION] = spec.validation
+    cells[VMIN] = "" if spec.min is None else _num(spec.min)
+    cells[VMAX] = "" if spec.max is None else _num(spec.max)
     if f.cues:
         tags.append(("cues", ",".join(f.cues)))
     cells[REQUIRED] = "y" if f.required else ""
