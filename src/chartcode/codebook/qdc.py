@@ -28,11 +28,12 @@ def codebook_to_qdc(codebook: Codebook, out_path: str | Path) -> None:
     root = ET.Element(_tag("CodeBook"), origin=f"chartcode {__version__}: {codebook.id} {codebook.version}")
     codes = ET.SubElement(root, _tag("Codes"))
     for f in codebook.fields:
-        parent = _code(codes, _guid(codebook, f.name), f.label or f.name, codable=not f.choices)
+        codable, children = f.kind.qdc_codes(f)
+        parent = _code(codes, _guid(codebook, f.name), f.label or f.name, codable=codable)
         _description(parent, _field_description(f))
-        for c in f.choices:
-            child = _code(parent, _guid(codebook, f.name, str(c.code)), f"{c.code} = {c.label}", codable=True)
-            _description(child, c.description)
+        for part, name, description in children:
+            child = _code(parent, _guid(codebook, f.name, part), name, codable=True)
+            _description(child, description)
     tree = ET.ElementTree(root)
     ET.indent(tree)
     try:
