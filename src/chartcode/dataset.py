@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from chartcode.codebook import Codebook
+from chartcode.codebook.types import field_type as _field_type
 from chartcode.store.store import Store
 
 SOURCE_SUFFIX = "__source"
@@ -300,12 +301,13 @@ def _cells(table: pd.DataFrame, name: str, n: int) -> list[Any]:
 
 
 def _column(values: list[Any], field_type: str) -> pd.Series:
-    if field_type in ("nominal", "ordinal", "binary", "count"):
+    """A column of the type's pandas dtype; whole-number (Int64) types fall back to object when a
+    value is not a number (a nominal field with word codes)."""
+    dtype = _field_type(field_type).pandas_dtype
+    if dtype == "Int64":
         numbers = all(t is type(None) or issubclass(t, (int, float)) for t in set(map(type, values)))
         return pd.Series(values, dtype="Float64").astype("Int64") if numbers else pd.Series(values, dtype="object")
-    if field_type == "numeric":
-        return pd.Series(values, dtype="Float64")
-    return pd.Series(values, dtype="object")
+    return pd.Series(values, dtype=dtype)
 
 
 def _grid(rec: pd.DataFrame, row: np.ndarray, col: np.ndarray, shape: tuple[int, int], column: str) -> np.ndarray:
