@@ -68,7 +68,7 @@ class FieldRow(Static):
         if self.value is None:
             t.append("   — ", style="dim")
         else:
-            shown = key_for(f, self.value) if f.has_choices else str(self.value)
+            shown = key_for(f, self.value) if f.has_choices else f.kind.display(f, self.value)
             if len(shown) > 4:
                 shown = shown[:3] + "…"
             t.append(f"{shown:>4} ", style="bold green")
@@ -89,7 +89,7 @@ def field_panel(field: Field, value: Any, memo: str | None) -> Text:
             t.append(f" {'●' if chosen else ' '} [{key}] ", style="bold green" if chosen else "bold cyan")
             t.append(f"{f.choice(code).label}\n", style="bold" if chosen else "")
     else:
-        hint = {"count": "a whole number", "numeric": "a number", "date": "a date YYYY-MM-DD", "text": "text"}[f.type]
+        hint = f.kind.entry_hint or "a value"
         rng = ""
         if f.min is not None or f.max is not None:
             rng = f" ({'' if f.min is None else _n(f.min)}–{'' if f.max is None else _n(f.max)})"
