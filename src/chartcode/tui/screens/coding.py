@@ -284,16 +284,13 @@ class CodingScreen(Screen):
 
     @on(Input.Changed, "#form-entry")
     def entry_changed(self, event: Input.Changed) -> None:
-        """A count is complete once no further digit could fit (``61`` when the maximum is 110, or ``0``):
-        save it without waiting for Enter."""
+        """A value the field's type calls complete saves itself without waiting for Enter (a count
+        once no further digit could fit: ``61`` when the maximum is 110, or ``0``)."""
         slot = self.current_slot
-        if slot is None or slot.field.type != "count" or not self.query_one("#form-entry", Input).has_focus:
+        if slot is None or not self.query_one("#form-entry", Input).has_focus:
             return
         text = event.value.strip()
-        if not text.isdigit():
-            return
-        complete = text == "0" or (slot.field.max is not None and int(text) * 10 > slot.field.max)
-        if complete and (slot.field.min is None or int(text) >= slot.field.min):
+        if slot.field.kind.saves_itself(slot.field, text):  # the field type's auto-save rule
             self._commit_entry(text, advance=True)
 
     def _commit_entry(self, raw: str, *, advance: bool) -> bool:
