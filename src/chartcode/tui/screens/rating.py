@@ -22,6 +22,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from chartcode.codebook import CodeError
+from chartcode.codebook.types import InputMode
 from chartcode.coding import CodingSession, Slot
 from chartcode.errors import UserError
 from chartcode.fidelity import UnitScore, require_scale, score_unit
@@ -215,7 +216,7 @@ class RatingScreen(Screen):
                             severity="warning")
                 return
             value = keys[key]
-        elif f.type == "text":
+        elif f.kind.input_mode is InputMode.FREE_TEXT:
             self.notify(f"{f.label}: press v to type it.", timeout=3)
             return
         else:

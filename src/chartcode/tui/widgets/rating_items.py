@@ -17,6 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from chartcode.codebook.model import Field, Scale
+from chartcode.codebook.types import InputMode
 from chartcode.fidelity import SectionScore, UnitScore, fmt_score as _fmt
 
 
@@ -42,7 +43,7 @@ def fmt_value(field: Field, value: Any) -> str:
         return "[–]"
     if value in field.missing_codes:
         return "[CR]"
-    if field.type == "text":  # a context field: its text is in the detail panel
+    if field.kind.input_mode is InputMode.FREE_TEXT:  # a context field: its text is in the detail panel
         return "[…]"
     return f"[{value}]"
 
@@ -244,7 +245,7 @@ def item_detail(field: Field, value: Any, memo: str | None, *, position: str, se
     parts.append(head)
     plain.append(head.plain)
     where = Text(f"{section} · item {position}", style="dim")
-    if value is not None and field.type == "text":
+    if value is not None and field.kind.input_mode is InputMode.FREE_TEXT:
         where.append(" · written below", style="dim")
     elif value is not None:
         c = field.choice(value)
@@ -263,7 +264,7 @@ def item_detail(field: Field, value: Any, memo: str | None, *, position: str, se
     parts.append(rules)
     plain.append(rules.plain)
 
-    if field.type == "text":  # a context field, not scored: its text instead of anchors
+    if field.kind.input_mode is InputMode.FREE_TEXT:  # a context field, not scored: its text instead of anchors
         t = Text("\nText (not scored)\n", style="bold underline")
         t.append(str(value) if value is not None else "empty: v types it", style="" if value is not None else "dim")
         parts.append(t)
@@ -298,7 +299,7 @@ def item_detail(field: Field, value: Any, memo: str | None, *, position: str, se
         parts.append(grid)
     else:
         target = f" (target {fmt_score(field.target)})" if field.target is not None else ""
-        t = Text(f"  a {'whole number' if field.type == 'count' else 'number'}{target}: a digit, or v to type it")
+        t = Text(f"  {field.kind.entry_hint}{target}: a digit, or v to type it")
         parts.append(t)
         plain.append(t.plain)
 
