@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from chartcode.codebook import Codebook
+from chartcode.codebook.types import field_type
 from chartcode.dataset import distinct
 from chartcode.errors import UserError
 from chartcode.yamlsrc import LList, LMap, plain
@@ -164,7 +165,7 @@ class _Checker:
             v = body[k]
             if v in NOTE_DATES:
                 continue
-            if not isinstance(v, str) or self.known.get(v) != "date":
+            if not isinstance(v, str) or v not in self.known or field_type(self.known[v]).family != "date":
                 self.err(_line(body, k, line), who,
                          f"{k!r}: {v!r} is not a record-level date field, first_note or last_note")
         if "note_types" in body and (not isinstance(body["note_types"], list) or not body["note_types"]):

@@ -27,6 +27,7 @@ from scipy import optimize, stats
 
 from chartcode.analysis.derived import NAME_RE, _same, distinct
 from chartcode.analysis.firth import firth_logit
+from chartcode.codebook.types import FieldType, field_type
 from chartcode.errors import UserError
 
 KINDS = ("describe", "linear", "logistic", "welch", "crosstab")
@@ -41,8 +42,22 @@ class Variable:
     choices: tuple[tuple[Any, str], ...] = ()  # (code, label)
 
     @property
+    def kind(self) -> FieldType:
+        return field_type(self.type)
+
+    @property
     def categorical(self) -> bool:
-        return self.type in ("nominal", "ordinal", "binary")
+        return self.kind.has_choices
+
+    @property
+    def unordered(self) -> bool:
+        """Unordered categories (nominal): not a quantity, so a model gives it one indicator per code."""
+        return self.kind.has_choices and not self.kind.ordered
+
+    @property
+    def zero_one(self) -> bool:
+        """A 0/1 variable (binary): its model coefficient is the difference between the two groups."""
+        return self.kind.exact_codes == (0, 1)
 
     def label_for(self, code: Any) -> str:
         for c, lab in self.choices:
@@ -204,7 +219,7 @@ def _design(spec: Spec, data: pd.DataFrame, known: dict[str, Variable], warns: l
             continue
         out[x] = col
         # a nominal field with more than 2 codes is not a quantity: one indicator per code
-        terms.append(f"C({x})" if known[x].type == "nominal" and levels > 2 else x)
+        terms.append(f"C({x})" if known[x].unordered and levels > 2 else x)
     if not terms:
         warns.append("no predictor varies: no model fitted")
         return out, None
@@ -245,7 +260,7 @@ def run_linear(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: 
              for name in fit.params.index]
     st = {"r2": _num(fit.rsquared), "adj_r2": _num(fit.rsquared_adj), "f": _num(fit.fvalue), "f_p": _num(fit.f_pvalue),
           "df_model": _num(fit.df_model), "df_resid": _num(fit.df_resid), "ci": ci, "method": "ordinary least squares",
-          "binary_predictors": [x for x in spec.predictors if known[x].type == "binary"]}
+          "binary_predictors": [x for x in spec.predictors if known[x].zero_one]}
     return _result(spec, n, terms, st, warns)
 
 
@@ -286,7 +301,7 @@ def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
     y = design[spec.outcome].to_numpy()
     events = int(y.sum())
     st: dict[str, Any] = {"events": events, "non_events": n - events, "ci": ci,
-                          "binary_predictors": [x for x in spec.predictors if known[x].type == "binary"]}
+                          "binary_predictors": [x for x in spec.predictors if known[x].zero_one]}
     if formula is None:
         return _result(spec, n, st=st, warns=warns)
     if events in (0, n):
