@@ -440,3 +440,8 @@ def test_a_new_type_is_coded_and_exported(email_type, tmp_path):
 
 def test_unregister_is_quiet_for_unknown_names():
     unregister("never_registered")
+
+
+def test_redcap_types_no_field_type_claims_are_skipped():
+    for rc_type in ("calc", "descriptive", "file", "slider", "sql", "checkbox", ""):
+        assert from_redcap(rc_type, "", "") is None

@@ -65,7 +65,7 @@ SKIP_REASONS = {
     "slider": "chartcode has no slider; use a text field with number validation to code a number",
     "sql": "they run database queries, they hold no coded value",
 }
-CONVERTED = ("radio", "dropdown", "yesno", "truefalse", "checkbox", "text", "notes")
+SPLIT = "checkbox"  # one binary field per option; every other converted REDCap type is claimed by a field type
 _INT_RE = re.compile(r"^-?(0|[1-9]\d*)$")
 _NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
@@ -167,7 +167,8 @@ def _read_rows(shown: str) -> list[tuple[int, dict[str, str]]]:
 def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[dict[str, Any]]:
     """The codebook fields for one dictionary row (none if skipped, several for a checkbox)."""
     ftype = row[FTYPE].strip().lower()
-    if ftype not in CONVERTED:
+    kind = None if ftype == SPLIT else from_redcap(ftype, row[VALIDATION], row[VMIN])
+    if kind is None and ftype != SPLIT:
         reason = SKIP_REASONS.get(ftype, "not a REDCap field type chartcode converts")
         warnings.append(f"{where}: {ftype or 'untyped'} fields are skipped ({reason})")
         return []
@@ -191,14 +192,13 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
     if base["note_types"] and base["level"] != "note":
         raise UserError(f"{where}: @chartcode-note-types applies only with @chartcode-level=note")
 
-    if ftype == "checkbox":
+    if kind is None:  # a checkbox
         out = []
         for code, option in _parse_choices(where, row[CHOICES]):
             sub = _check_name(where, f"{name}___{re.sub(r'[^a-z0-9_]', '_', str(code).lower())}")
             out.append(base | {"name": sub, "label": f"{label}: {option}", "type": "binary",
                                "choices": {0: "No", 1: "Yes"}})
         return out
-    kind = from_redcap(ftype, row[VALIDATION], row[VMIN])
     choices: dict[int | str, str] = {}
     if kind.has_choices:
         fixed = kind.redcap_choices(ftype)

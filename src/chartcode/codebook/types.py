@@ -473,9 +473,10 @@ def names(pred=None) -> tuple[str, ...]:
     return tuple(n for n, t in FIELD_TYPES.items() if pred is None or pred(t))
 
 
-def from_redcap(field_type: str, validation: str, vmin: str) -> FieldType:
+def from_redcap(field_type: str, validation: str, vmin: str) -> FieldType | None:
     """The type a REDCap field converts to: the first registered type that claims it, the
-    text type last (it takes any text or notes field no other type claims)."""
+    text type last (it takes any text or notes field no other type claims); None: no type
+    converts it (calc, descriptive, file ... fields are skipped)."""
     v = validation.strip().lower()
     fallback = None
     for t in FIELD_TYPES.values():
@@ -484,8 +485,6 @@ def from_redcap(field_type: str, validation: str, vmin: str) -> FieldType:
                 fallback = t
                 continue
             return t
-    if fallback is None:
-        raise KeyError(f"no field type takes a REDCap {field_type} field")
     return fallback
 
 
