@@ -193,6 +193,7 @@ def test_encode():
     assert fld("date").kind.encode(fld("date"), "bad") is None
     with pytest.raises(ValueError, match="not encoded as a number"):
         fld("text").kind.encode(fld("text"), "x")
+    assert fld("text").kind.encode(fld("text"), None) is None
 
 
 def test_attributes_match_what_agreement_switches_on_today():
@@ -209,13 +210,21 @@ def test_attributes_match_what_agreement_switches_on_today():
         assert k.icc == (name in ag.ICC_TYPES)
         f = sample_field(k) if k.has_choices else fld(name)
         for v in (None, 1, 2, 2.0, "2024-03-01", "x", float("inf")):
-            if k.encoding is Encoding.OBSERVED:
-                continue
             try:
                 expected = ag.encode_value(f, v)
             except ValueError:
                 expected = "error"
-            assert k.encode(f, v) == expected, (name, v)
+            try:
+                got = k.encode(f, v)
+            except ValueError:
+                got = "error"
+            assert got == expected, (name, v)
+        if not k.has_choices and hasattr(ag, "_scale"):  # the Krippendorff levels and notes the values allow
+            import numpy as np
+
+            sc = ag._scale(f, np.array([[1.0, 2.0], [3.0, 3.0]]))
+            assert tuple(sc.levels) == k.alpha_levels
+            assert (k.alpha_note in sc.notes) if k.alpha_note else not any("alpha" in n for n in sc.notes)
 
 
 # ---- exports: SPSS, Stata, pandas, REDCap, REFI-QDA --------------------------------------------

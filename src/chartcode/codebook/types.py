@@ -145,8 +145,10 @@ class FieldType:
         """A stored value as the number agreement works on (None: it does not fit the field).
 
         Types encoded as OBSERVED categories (text) are numbered from the values coders gave,
-        so there is no per-value number: this raises ValueError for them.
+        so there is no per-value number: this raises ValueError for them (None for no value).
         """
+        if value is None:
+            return None
         raise ValueError(f"field type {self.name!r} is not encoded as a number")
 
     # -- exports ----------------------------------------------------------------------------
