@@ -143,7 +143,10 @@ def check(package: Path = PACKAGE) -> subprocess.CompletedProcess[str]:
     with no ``--config`` flag, which newer releases deprecate).
     """
     package = Path(package).resolve()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(package.parent), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(package.parent), os.environ.get("PYTHONPATH")])),
+    }
     with tempfile.TemporaryDirectory(prefix="chartcode-contracts-") as tmp:
         (Path(tmp) / ".importlinter").write_text(config(package), encoding="utf-8")
         return subprocess.run([lint_imports_exe(), "--no-cache"], cwd=tmp, env=env, capture_output=True, text=True)
