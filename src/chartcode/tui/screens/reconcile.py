@@ -18,7 +18,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from chartcode.consensus import Unit, disagreements
-from chartcode.store.store import Store
+from chartcode.store import Store
 from chartcode.tui.bindings import RECONCILE_KEYS, bindings
 from chartcode.tui.screens.modals import HelpScreen, TextPrompt
 from chartcode.tui.widgets.coding_form import choice_keys, key_for
