@@ -1,0 +1,195 @@
+"""The export formats, each declared once: its name, the files it writes and how.
+
+A format is one :class:`Format` in :data:`REGISTRY`. Its ``write_wide`` (and, for formats
+that hold every coder's codes, ``write_long``) receives an :class:`ExportInput`, which
+builds each table on first use, so a format asks only for what it writes. Adding a format
+is one declaration here plus its writer function (usually in ``writers.py``) and its tests;
+the CLI's ``--format`` choices and help come from :data:`REGISTRY`.
+
+This module imports neither pandas nor the store: the CLI reads the names for ``--help``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from chartcode.codebook import Codebook
+    from chartcode.export.tables import LongTable
+    from chartcode.store import Store
+
+
+@dataclass
+class ExportInput:
+    """What a format may write, each table built once, when a writer first asks for it."""
+
+    store: Store
+    deidentify: bool
+    viewer: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def codebook(self) -> Codebook:
+        return self.store.codebook
+
+    @cached_property
+    def wide(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(records, notes): final values, one row per record and per note."""
+        from chartcode.export.tables import wide_tables
+
+        records, notes = wide_tables(self.store, deidentify=self.deidentify)
+        self.rows.update(records=len(records), notes=len(notes))
+        return records, notes
+
+    @cached_property
+    def long(self) -> LongTable:
+        """Every code by every coder that ``viewer`` may see."""
+        from chartcode.export.tables import long_table
+
+        lt = long_table(self.store, viewer=self.viewer, deidentify=self.deidentify)
+        self.rows.update(codes=len(lt.frame))
+        return lt
+
+    def codebook_table(self) -> pd.DataFrame:
+        from chartcode.export.tables import codebook_table
+
+        return codebook_table(self.codebook, deidentify=self.deidentify)
+
+    def codebook_dict(self) -> dict[str, Any]:
+        from chartcode.export.tables import codebook_dict
+
+        return codebook_dict(self.codebook, deidentify=self.deidentify)
+
+    def agreement_table(self) -> pd.DataFrame:
+        from chartcode.export.tables import agreement_table
+
+        return agreement_table(self.store, deidentify=self.deidentify)
+
+    def analyses_table(self) -> pd.DataFrame:
+        from chartcode.export.tables import analyses_table
+
+        return analyses_table(self.store)
+
+    def fidelity_table(self) -> pd.DataFrame | None:
+        """Scores per unit and period for a rating scale; None for other codebooks."""
+        from chartcode.export.tables import fidelity_table
+
+        return fidelity_table(self.store, deidentify=self.deidentify)
+
+
+Writer = Callable[[ExportInput, list[Path]], None]
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    write_wide: Writer
+    write_long: Writer | None = None  # None: the format holds final values only
+    notes_file: bool = False  # the wide export also writes <stem>_notes<suffix>
+
+    def files(self, out: Path, *, long: bool = False) -> list[Path]:
+        out = Path(out)
+        if not long and self.notes_file:
+            return [out, out.with_name(f"{out.stem}_notes{out.suffix or '.' + self.name}")]
+        return [out]
+
+
+# ---- the writers, one pair per format --------------------------------------------------------
+
+def _csv_wide(data: ExportInput, files: list[Path]) -> None:
+    from chartcode.export import writers
+
+    records, notes = data.wide
+    writers.write_csv(records, files[0])
+    writers.write_csv(notes, files[1])
+
+
+def _csv_long(data: ExportInput, files: list[Path]) -> None:
+    from chartcode.export import writers
+
+    writers.write_csv(data.long.frame, files[0])
+
+
+def _xlsx_wide(data: ExportInput, files: list[Path]) -> None:
+    from chartcode.export import writers
+
+    records, notes = data.wide
+    sheets = {
+        "records": records,
+        "notes": notes,
+        "codebook": data.codebook_table(),
+        "agreement": data.agreement_table(),
+        "analyses": data.analyses_table(),
+    }
+    scores = data.fidelity_table()
+    if scores is not None:  # a rating scale: its scores per unit and period
+        sheets["fidelity"] = scores
+    writers.write_xlsx(sheets, files[0])
+
+
+def _xlsx_long(data: ExportInput, files: list[Path]) -> None:
+    from chartcode.export import writers
+
+    writers.write_xlsx({"codes": data.long.frame, "codebook": data.codebook_table()}, files[0])
+
+
+def _json_wide(data: ExportInput, files: list[Path]) -> None:
+    from chartcode.export import writers
+
+    records, notes = data.wide
+    doc: dict[str, Any] = {"records": writers.rows(records), "notes": writers.rows(notes),
+                           "codebook": data.codebook_dict()}
+    scores = data.fidelity_table()
+    if scores is not None:
+        doc["fidelity"] = writers.rows(scores)
+    writers.write_json(doc, files[0])
+
+
+def _json_long(data: ExportInput, files: list[Path]) -> None:
+    from chartcode.export import writers
+
+    writers.write_json({"codes": writers.rows(data.long.frame), "codebook": data.codebook_dict()}, files[0])
+
+
+def _stat_writer(fmt: str) -> Writer:
+    def write(data: ExportInput, files: list[Path]) -> None:
+        from chartcode.export import writers
+
+        records, notes = data.wide
+        cb = data.codebook
+        title = f"{cb.id} {cb.version}: final values"
+        writers.write_stat(records, cb, files[0], fmt, hashed_ids=data.deidentify, file_label=title + " (records)")
+        writers.write_stat(notes, cb, files[1], fmt, hashed_ids=data.deidentify, file_label=title + " (notes)")
+
+    return write
+
+
+def _redcap_wide(data: ExportInput, files: list[Path]) -> None:
+    from chartcode.export import writers
+    from chartcode.export.tables import wide_tables
+
+    records, _ = wide_tables(data.store, deidentify=data.deidentify, sources=False)
+    data.rows.update(records=len(records))
+    note_fields = data.codebook.note_fields
+    if note_fields:
+        data.warnings.append(
+            f"warning: {len(note_fields)} note-level field(s) left out (a flat REDCap project has one row"
+            f" per record): {', '.join(f.name for f in note_fields)}")
+    writers.write_csv(records, files[0], safe=False)
+
+
+REGISTRY: dict[str, Format] = {f.name: f for f in (
+    Format("csv", _csv_wide, _csv_long, notes_file=True),
+    Format("xlsx", _xlsx_wide, _xlsx_long),
+    Format("sav", _stat_writer("sav"), notes_file=True),
+    Format("dta", _stat_writer("dta"), notes_file=True),
+    Format("json", _json_wide, _json_long),
+    Format("redcap", _redcap_wide),
+)}
