@@ -1,100 +1,82 @@
-"""The main path in a real terminal: tmux runs `chartcode code`, keys are typed, the codes are there."""
+"""The main path in a real terminal: tmux runs `chartcode code`, keys are typed, the codes are there.
+
+Every step waits on the screen (or the database) through the private tmux server of the
+``tmux`` fixture (tests/e2e/tmux.py); nothing sleeps for a fixed time.
+"""
 
 from __future__ import annotations
 
 import csv
-import re
 import io
+import re
 import subprocess
-import time
-import uuid
 
 import pytest
 
-from tests.e2e.conftest import require_tool
+from chartcode.store import Store
 
 pytestmark = pytest.mark.e2e
 
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
-
-
-def wait_for(session: str, text: str, timeout: float = 20.0) -> str:
-    """The screen, once ``text`` is on it (the app may still be settling its size before that)."""
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = tmux("capture-pane", "-t", session, "-p")
-        if text in screen:
-            return screen
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+NOTE_1 = "VET-019-N01"
+# Note 1 of VET-019, coded in form order: each digit saves the focused field and moves to the next.
+KEYS = [("3", "session_content", "Conjoint session content"), ("1", "psychoeducation", "Psychoeducation given"),
+        ("0", "functional_assessment", "Functional assessment"), ("1", "skills_introduced", "Coping skill introduced")]
 
 
-def test_code_a_record_in_tmux_then_list_the_codes(tmp_path, chartcode_exe):
-    require_tool("tmux")
+def demo_db(tmp_path, chartcode_exe):
     subprocess.run([chartcode_exe, "demo", "--dir", str(tmp_path), "--no-tui"], check=True, capture_output=True)
-    db = tmp_path / "demo.db"
-    session = f"chartcode-e2e-{uuid.uuid4().hex[:8]}"
-    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40",
-         f"{chartcode_exe} code {db} --coder intern; echo EXITED $?; sleep 5")
-    try:
-        wait_for(session, "intern · 18/24 done")
-        screen = wait_for(session, "VET-019 · note 1 of")
-        # Note 1 of VET-019: session content 3, psychoeducation 1, functional assessment 0, skill 1
-        for key in ("3", "1", "0", "1"):
-            tmux("send-keys", "-t", session, key)
-            time.sleep(0.15)
-        screen = wait_for(session, "✓ saved")
-        assert re.search(r"\b3\s+Conjoint session content", screen), screen
-        assert re.search(r"\b1\s+Coping skill introduced", screen), screen
-        tmux("send-keys", "-t", session, "C-q")
-        wait_for(session, "EXITED 0")
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    return tmp_path / "demo.db"
+
+
+def saved_codes(db, coder: str, record_id: str) -> dict[tuple[str, str], object]:
+    """What the database holds now, read as any other process would while the app runs."""
+    with Store.open(db) as s:
+        return {(c["note_id"], c["field"]): c["value"] for c in s.codes(coder=coder, record_id=record_id)}
+
+
+def test_each_typed_code_is_saved_at_once_and_listed_by_the_codes_command(tmp_path, chartcode_exe, tmux):
+    db = demo_db(tmp_path, chartcode_exe)
+    tmux.start([chartcode_exe, "code", str(db), "--coder", "intern"])
+    tmux.wait_for("intern · 18/24 done")
+    tmux.wait_for("VET-019 · note 1 of")
+    for n, (key, field, label) in enumerate(KEYS, 1):
+        tmux.type(key)
+        # The header counts the code; the row shows the digit (with "…" until its write commits).
+        tmux.wait_for(f"{n}/23 coded")
+        tmux.wait_until(lambda: saved_codes(db, "intern", "VET-019").get((NOTE_1, field)) == int(key),
+                        f"{field} = {key} in the database while the app runs")
+    # Saved rows lose their "…" (pending) mark, and the header says so.
+    rows = [re.compile(rf"\b{key}\s+{label}") for key, _, label in KEYS]
+    screen = tmux.wait_for(lambda s: "✓ saved" in s and all(r.search(s) for r in rows))
+    assert "saving…" not in screen
+    tmux.press("C-q")
+    assert tmux.wait_for_exit() == 0
     # The record is not submitted yet, so its codes are blind to everyone but the intern (and leads).
     out = subprocess.run([chartcode_exe, "codes", str(db), "--format", "csv", "--coder", "intern",
                           "--record", "VET-019", "--as", "intern"], check=True, capture_output=True, text=True).stdout
     rows = [(r["note_id"], r["field"], r["value"]) for r in csv.DictReader(io.StringIO(out))]
-    assert sorted(rows) == sorted([
-        ("VET-019-N01", "session_content", "3"),
-        ("VET-019-N01", "psychoeducation", "1"),
-        ("VET-019-N01", "functional_assessment", "0"),
-        ("VET-019-N01", "skills_introduced", "1"),
-    ])
+    assert sorted(rows) == sorted((NOTE_1, field, key) for key, field, _ in KEYS)
 
 
 def test_code_command_refuses_without_a_terminal(tmp_path, chartcode_exe):
-    subprocess.run([chartcode_exe, "demo", "--dir", str(tmp_path), "--no-tui"], check=True, capture_output=True)
-    r = subprocess.run([chartcode_exe, "code", str(tmp_path / "demo.db"), "--coder", "intern"],
+    db = demo_db(tmp_path, chartcode_exe)
+    r = subprocess.run([chartcode_exe, "code", str(db), "--coder", "intern"],
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert r.returncode == 2 and "needs a terminal" in r.stderr
 
 
-def test_code_command_unknown_coder_is_a_user_error(tmp_path, chartcode_exe):
-    require_tool("tmux")
-    subprocess.run([chartcode_exe, "demo", "--dir", str(tmp_path), "--no-tui"], check=True, capture_output=True)
-    session = f"chartcode-e2e-{uuid.uuid4().hex[:8]}"
-    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-         f"{chartcode_exe} code {tmp_path / 'demo.db'} --coder nobody; echo EXITED $?; sleep 5")
-    try:
-        screen = wait_for(session, "EXITED")
-        assert "EXITED 2" in screen and "coder 'nobody' is not in this audit" in screen.replace("\n", "")
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+def test_code_command_with_an_unknown_coder_is_a_user_error_in_a_terminal(tmp_path, chartcode_exe, tmux):
+    db = demo_db(tmp_path, chartcode_exe)
+    tmux.start([chartcode_exe, "code", str(db), "--coder", "nobody"], width=100, height=30)
+    assert tmux.wait_for_exit() == 2, tmux.output
+    assert "coder 'nobody' is not in this audit" in tmux.output
 
 
-def test_demo_builds_and_opens_the_coding_screen_as_the_intern(tmp_path, chartcode_exe):
-    require_tool("tmux")
-    session = f"chartcode-e2e-{uuid.uuid4().hex[:8]}"
-    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-         f"cd {tmp_path} && {chartcode_exe} demo; echo EXITED $?; sleep 5")
-    try:
-        wait_for(session, "intern · 18/24 done", timeout=40)
-        wait_for(session, "VET-019 · note 1 of")
-        tmux("send-keys", "-t", session, "C-q")
-        wait_for(session, "EXITED 0")
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+def test_demo_builds_and_opens_the_coding_screen_as_the_intern(tmp_path, chartcode_exe, tmux):
+    tmux.start([chartcode_exe, "demo"], width=80, height=24, cwd=tmp_path)
+    # Building the demo audit comes first, and takes a while on a loaded machine.
+    tmux.wait_for("intern · 18/24 done", timeout=3 * tmux.timeout)
+    tmux.wait_for("VET-019 · note 1 of")
+    tmux.press("C-q")
+    assert tmux.wait_for_exit() == 0, tmux.output
     assert (tmp_path / "chartcode-demo" / "demo.db").exists()
