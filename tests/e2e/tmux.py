@@ -115,6 +115,7 @@ class Tmux:
         """
         assert not self.started, "one session per server"
         wrapper = f'"$@"; echo "{EXIT_MARK} $?"; exec tail -f /dev/null'
+        self.started = True  # from here on kill() runs kill-server, even if starting fails halfway
         self.run("start-server", ";",
                  "set-option", "-g", "remain-on-exit", "on", ";",
                  "set-option", "-g", "default-terminal", "tmux-256color", ";",
@@ -122,7 +123,6 @@ class Tmux:
                  "set-option", "-g", "status", "off", ";",
                  "new-session", "-d", "-s", SESSION, "-x", str(width), "-y", str(height),
                  "-c", str(cwd or self.dir), "/bin/sh", "-c", wrapper, "chartcode-e2e", *argv)
-        self.started = True
         self.server_pid = int(self.display("#{pid}"))
         size = self.display("#{window_width}x#{window_height}")
         assert size == f"{width}x{height}", f"the tmux window is {size}, not {width}x{height}"
