@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual.app import App, SystemCommand
@@ -13,6 +13,55 @@ from chartcode.coding import CodingSession
 from chartcode.errors import UserError
 from chartcode.store import Store
 from chartcode.tui.screens.coding import CodingScreen
+
+
+ScreenFactory = Callable[[], Screen]
+
+
+def _coding(app: ChartcodeApp) -> ScreenFactory:
+    app.session = CodingSession(app.store, app.coder)
+
+    def build() -> Screen:
+        app.coding_screen = CodingScreen(app.session, app.store.title, frozen_clock=app.frozen_clock)
+        return app.coding_screen
+
+    return build
+
+
+def _reconcile(app: ChartcodeApp) -> ScreenFactory:
+    if app.store.require_coder(app.coder) == "coder":
+        raise UserError(f"{app.coder!r} is a coder; reconciling is for a supervisor or lead")
+
+    def build() -> Screen:
+        from chartcode.tui.screens.reconcile import ReconcileScreen
+
+        return ReconcileScreen(app.store, app.coder, frozen_clock=app.frozen_clock)
+
+    return build
+
+
+def _rating(app: ChartcodeApp) -> ScreenFactory:
+    app.session = session = CodingSession(app.store, app.coder)
+    if app.store.codebook.scale is None:
+        raise UserError(f"codebook {app.store.codebook.id} is not a rating scale (it has no 'scale' block)")
+    if not app.record_id or not session.is_assigned(app.record_id):
+        raise UserError(f"unit-period {app.record_id!r} is not assigned to {app.coder!r}")
+
+    def build() -> Screen:
+        from chartcode.tui.screens.rating import RatingScreen
+
+        return RatingScreen(session, app.record_id, app.store.title, frozen_clock=app.frozen_clock)
+
+    return build
+
+
+# The screens the app opens on, by mode: each checks what it needs (raising UserError before
+# anything is drawn) and returns how to build its screen. A new main screen is one entry here.
+MODES: dict[str, Callable[[ChartcodeApp], ScreenFactory]] = {
+    "code": _coding,
+    "reconcile": _reconcile,
+    "rate": _rating,
+}
 
 
 class ChartcodeApp(App):
@@ -27,35 +76,15 @@ class ChartcodeApp(App):
         self.mode = mode
         self.coder = coder
         self.record_id = record_id  # mode "rate": the unit-period ("UNIT @ PERIOD") being rated
-        if mode == "reconcile":
-            if store.require_coder(coder) == "coder":
-                raise UserError(f"{coder!r} is a coder; reconciling is for a supervisor or lead")
-            self.session = None
-        else:
-            self.session = CodingSession(store, coder)
-        if mode == "rate":
-            if store.codebook.scale is None:
-                raise UserError(f"codebook {store.codebook.id} is not a rating scale (it has no 'scale' block)")
-            if not record_id or not self.session.is_assigned(record_id):
-                raise UserError(f"unit-period {record_id!r} is not assigned to {coder!r}")
         self.frozen_clock = frozen_clock
         self.close_store = close_store
+        self.session: CodingSession | None = None
         self.coding_screen: CodingScreen | None = None
         self.main_screen: Screen | None = None
+        self._build_screen = MODES[mode](self)
 
     def on_mount(self) -> None:
-        if self.mode == "reconcile":
-            from chartcode.tui.screens.reconcile import ReconcileScreen
-
-            self.main_screen = ReconcileScreen(self.store, self.coder, frozen_clock=self.frozen_clock)
-        elif self.mode == "rate":
-            from chartcode.tui.screens.rating import RatingScreen
-
-            self.main_screen = RatingScreen(self.session, self.record_id, self.store.title,
-                                            frozen_clock=self.frozen_clock)
-        else:
-            self.coding_screen = CodingScreen(self.session, self.store.title, frozen_clock=self.frozen_clock)
-            self.main_screen = self.coding_screen
+        self.main_screen = self._build_screen()
         self.push_screen(self.main_screen)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
