@@ -119,13 +119,13 @@ from chartcode.agreement.field import NO_UNITS, agreement_report, field_agreemen
 from chartcode.agreement.kinds import ALPHA_LEVELS, LEVEL_OF_TYPE, FieldKind, kind_of
 from chartcode.agreement.registry import (_KRIPP_LIB_CELLS, GROUPS, ICC_KEYS, LANDIS_KOCH, REGISTRY, SUMMARY,
                                           Coefficient, Requirement, landis_koch, summary_cells, summary_headers,
-                                          table_rows)
+                                          summary_numeric, table_rows)
 
 __all__ = [
     "ALPHA_LEVELS", "GROUPS", "ICC_KEYS", "LANDIS_KOCH", "LEVEL_OF_TYPE", "NO_UNITS", "REGISTRY", "SUMMARY",
     "Coefficient", "FieldKind", "Ratings", "Requirement", "agreement_report", "cohen_kappa", "collect",
     "encode_value", "field_agreement", "fleiss_kappa", "gwet_ac", "icc", "kind_of", "krippendorff_alpha",
-    "landis_koch", "percent_agreement", "summary_cells", "summary_headers", "table_rows",
+    "landis_koch", "percent_agreement", "summary_cells", "summary_headers", "summary_numeric", "table_rows",
     # used by the tests
     "_CHUNK_CELLS", "_KRIPP_LIB_CELLS", "_Design", "_agreement_weights", "_as_matrix", "_categories",
     "_disagreement_weights", "_div", "_k_alpha", "_k_cohen", "_k_fleiss", "_k_gwet", "_k_icc", "_k_percent",

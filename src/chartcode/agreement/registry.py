@@ -365,6 +365,11 @@ def summary_headers(ci_level: float = 0.95) -> list[str]:
     return [c.header.format(level=f"{ci_level * 100:g}%") for c in SUMMARY]
 
 
+def summary_numeric(first: int) -> set[int]:
+    """Which table columns hold numbers, when the :data:`SUMMARY` columns start at column ``first``."""
+    return {first + i for i, col in enumerate(SUMMARY) if not col.interval}
+
+
 def summary_cells(result: dict, fmt: Callable[[Any], str], empty: str = "—") -> list[str]:
     """The :data:`SUMMARY` cells of one field's result, numbers formatted by ``fmt``."""
     cells = []
