@@ -16,8 +16,9 @@ from chartcode.agreement.bootstrap import field_rng, new_seed, percentile_interv
 from chartcode.agreement.collect import collect
 from chartcode.agreement.design import _as_matrix, _Design
 from chartcode.agreement.kinds import kind_of
-from chartcode.agreement.registry import (BY_KEY, GROUPS, Coefficient, Setting, applicable, compute_order,
-                                          empty_result, members, term)
+from chartcode.agreement import registry
+from chartcode.agreement.registry import (GROUPS, Coefficient, Setting, applicable, compute_order, empty_result,
+                                          members, term)
 from chartcode.agreement.scale import _scale
 from chartcode.codebook import Field
 from chartcode.errors import UserError
@@ -30,10 +31,6 @@ def _clean(x) -> float | None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
-
-
-def _empty_result(fld: Field) -> dict[str, Any]:
-    return empty_result(fld.name, kind_of(fld).level)
 
 
 def _who_counts(m: np.ndarray, coders: list[str]):
@@ -71,7 +68,7 @@ def _fill(out: dict[str, Any], active: list[Coefficient], point: dict[str, float
         if not group.always and any(c.group == group.key for c in active):
             out[group.key] = {m.member: None for m in members(group.key)}
     for key, value in point.items():
-        c = BY_KEY[key]
+        c = registry.BY_KEY[key]
         if c.group:
             out[c.group][c.member] = _clean(value)
         else:
@@ -94,8 +91,8 @@ def _bootstrap(out: dict[str, Any], s: Setting, point: dict[str, float], B: int,
                ci: float) -> None:
     if seed is None:
         seed = new_seed()
-    keys = [k for k, v in point.items() if _clean(v) is not None and BY_KEY[k].bootstrap]
-    coefficients = [BY_KEY[k] for k in keys]
+    keys = [k for k, v in point.items() if _clean(v) is not None and registry.BY_KEY[k].bootstrap]
+    coefficients = [registry.BY_KEY[k] for k in keys]
     intervals, worst = percentile_intervals(s.d, lambda C: s.evaluate(C, coefficients), keys, B,
                                             field_rng(seed, s.fld.name), ci)
     out["ci"].update(intervals)
