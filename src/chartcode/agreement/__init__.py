@@ -116,18 +116,27 @@ from chartcode.agreement.coefficients import (_agreement_weights, _disagreement_
 from chartcode.agreement.collect import Ratings, collect, encode_value
 from chartcode.agreement.design import _as_matrix, _categories, _Design, _div, _positions
 from chartcode.agreement.field import NO_UNITS, agreement_report, field_agreement
-from chartcode.agreement.kinds import ALPHA_LEVELS, LEVEL_OF_TYPE, FieldKind, kind_of
+from chartcode.agreement.kinds import ALPHA_LEVELS, ICC_TYPES, KAPPA_TYPES, LEVEL_OF_TYPE, FieldKind, kind_of
 from chartcode.agreement.registry import (_KRIPP_LIB_CELLS, GROUPS, ICC_KEYS, LANDIS_KOCH, REGISTRY, SUMMARY,
                                           Coefficient, Requirement, landis_koch, summary_cells, summary_headers,
                                           summary_numeric, table_rows)
 
+
+
+def _scale(fld, m):
+    """A field's scale from its matrix (:func:`chartcode.agreement.scale._scale` for the field's kind)."""
+    from chartcode.agreement.scale import _scale as scale_of
+
+    return scale_of(fld, kind_of(fld), m)
+
+
 __all__ = [
-    "ALPHA_LEVELS", "GROUPS", "ICC_KEYS", "LANDIS_KOCH", "LEVEL_OF_TYPE", "NO_UNITS", "REGISTRY", "SUMMARY",
+    "ALPHA_LEVELS", "GROUPS", "ICC_KEYS", "ICC_TYPES", "KAPPA_TYPES", "LANDIS_KOCH", "LEVEL_OF_TYPE", "NO_UNITS", "REGISTRY", "SUMMARY",
     "Coefficient", "FieldKind", "Ratings", "Requirement", "agreement_report", "cohen_kappa", "collect",
     "encode_value", "field_agreement", "fleiss_kappa", "gwet_ac", "icc", "kind_of", "krippendorff_alpha",
     "landis_koch", "percent_agreement", "summary_cells", "summary_headers", "summary_numeric", "table_rows",
     # used by the tests
     "_CHUNK_CELLS", "_KRIPP_LIB_CELLS", "_Design", "_agreement_weights", "_as_matrix", "_categories",
     "_disagreement_weights", "_div", "_k_alpha", "_k_cohen", "_k_fleiss", "_k_gwet", "_k_icc", "_k_percent",
-    "_positions", "_ratio_delta",
+    "_positions", "_ratio_delta", "_scale",
 ]

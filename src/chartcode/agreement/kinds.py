@@ -52,6 +52,10 @@ _KINDS = {k.type: k for k in (
 
 # level of measurement per field type (kept for the callers that read it: bench/agreement.py)
 LEVEL_OF_TYPE = {t: k.level for t, k in _KINDS.items()}
+# the field types with categories (kappa, AC1) and those the ICC applies to (the old tables, derived;
+# tests/unit/test_field_types.py compares them with the field-type registry)
+KAPPA_TYPES = tuple(t for t, k in _KINDS.items() if k.categorical)
+ICC_TYPES = tuple(t for t, k in _KINDS.items() if k.icc)
 
 
 def kind_of(fld: Field) -> FieldKind:
