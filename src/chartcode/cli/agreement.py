@@ -11,54 +11,20 @@ from pathlib import Path
 
 import click
 
-# labels for the human table, in the order shown
-_ROWS = (
-    ("percent_agreement", "percent agreement", False),
-    ("cohen_kappa", "Cohen's kappa", True),
-    ("cohen_kappa_linear", "Cohen's kappa, linear weights", True),
-    ("cohen_kappa_quadratic", "Cohen's kappa, quadratic weights", True),
-    ("fleiss_kappa", "Fleiss' kappa", True),
-    ("alpha_by_level.nominal", "Krippendorff's alpha, nominal", True),
-    ("alpha_by_level.ordinal", "Krippendorff's alpha, ordinal", True),
-    ("alpha_by_level.interval", "Krippendorff's alpha, interval", True),
-    ("alpha_by_level.ratio", "Krippendorff's alpha, ratio", True),
-    ("gwet_ac1", "Gwet's AC1", True),
-    ("gwet_ac2_quadratic", "Gwet's AC2, quadratic weights", True),
-    ("icc.ICC1", "ICC(1,1) one-way random", False),
-    ("icc.ICC2", "ICC(2,1) two-way random, absolute", False),
-    ("icc.ICC3", "ICC(3,1) two-way mixed, consistency", False),
-    ("icc.ICC1k", "ICC(1,k)", False),
-    ("icc.ICC2k", "ICC(2,k)", False),
-    ("icc.ICC3k", "ICC(3,k)", False),
-)
-
-
-def _get(result: dict, key: str):
-    if "." in key:
-        head, tail = key.split(".", 1)
-        inner = result.get(head)
-        return None if inner is None else inner.get(tail)
-    return result.get(key)
-
 
 def format_field(result: dict, ci_level: float | None = None) -> list[str]:
     """The human-readable table for one field's result (with its confusion matrix, if any)."""
-    from chartcode.agreement import landis_koch
+    from chartcode.agreement import landis_koch, table_rows
 
     lines = [f"{result['field']} ({result['level']}): {result['n_units']} units coded by 2 or more coders,"
              f" {result['n_coders']} coders"]
     ci = result.get("ci") or {}
     level = f"{ci_level * 100:g}%" if ci_level is not None else ""
     rows = []
-    for key, label, chance_corrected in _ROWS:
-        value = _get(result, key)
-        if value is None:
-            continue
-        if key == f"alpha_by_level.{result['level']}":
-            label += " (field level)"
-        interval = ci.get(key)
+    for coef, label, value in table_rows(result):  # labels and order from the coefficient registry
+        interval = ci.get(coef.key)
         ci_text = f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
-        word = landis_koch(value) if chance_corrected else ""
+        word = landis_koch(value) if coef.chance_corrected else ""
         rows.append((label, f"{value:.3f}", ci_text, f"{word} (Landis & Koch convention)" if word else ""))
     if rows:
         w0 = max(len(r[0]) for r in rows)

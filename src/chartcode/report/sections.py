@@ -27,7 +27,7 @@ def progress_section(store: Store, counts: dict[str, Any] | None = None) -> Sect
 
 
 def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool = True) -> Section:
-    from chartcode.agreement import agreement_report
+    from chartcode.agreement import agreement_report, summary_cells, summary_headers, summary_numeric
 
     s = Section("Agreement")
     report = agreement_report(store, bootstrap=bootstrap, seed=seed)
@@ -39,10 +39,7 @@ def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool =
     for f in fields:
         alpha = f["krippendorff_alpha"]
         ci = f["ci"].get("krippendorff_alpha") or [None, None]
-        kappa = f["cohen_kappa"] if f["cohen_kappa"] is not None else f["fleiss_kappa"]
-        rows.append([f["field"], f["level"], f["n_units"], fmt_number(f["percent_agreement"]), fmt_number(kappa),
-                     fmt_number(alpha), f"[{fmt_number(ci[0])}, {fmt_number(ci[1])}]" if ci[0] is not None else "—",
-                     fmt_number(f["gwet_ac1"])])
+        rows.append([f["field"], f["level"], f["n_units"], *summary_cells(f, fmt_number)])  # agreement.SUMMARY
         labels.append(f["field"])
         vals.append(alpha)
         lows.append(ci[0])
@@ -51,8 +48,7 @@ def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool =
                     f"Krippendorff's alpha at the field's level; {bootstrap} bootstrap resamples of units for the "
                     "interval. Landis & Koch's labels (0.61-0.80 substantial ...) are a convention, not a test.",
                     markdown=False),
-          Table(["field", "level", "units", "% agreement", "kappa", "alpha", "alpha 95% CI", "AC1"], rows,
-                {2, 3, 4, 5, 7}))
+          Table(["field", "level", "units", *summary_headers()], rows, {2, *summary_numeric(3)}))
     if charts:
         from chartcode.report.charts import ci_chart
 

@@ -1,0 +1,144 @@
+"""Reading the store: one field's submitted values as a units x coders matrix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field as dc_field
+from typing import Any
+
+import numpy as np
+
+from chartcode.agreement.kinds import kind_of
+from chartcode.codebook import Field
+from chartcode.errors import UserError
+
+
+@dataclass
+class Ratings:
+    """One field's submitted values as a units x coders matrix (NaN = no submitted value).
+
+    Choice fields hold positions on the codebook's choice list (0 .. K-1); count and numeric fields
+    their values; date fields day numbers; text fields indices into ``categories``.
+    """
+
+    field: Field
+    units: list[tuple[str, str]]  # (record_id, note_key); note_key '' for record-level fields
+    coders: list[str]
+    matrix: np.ndarray
+    categories: list[str] = dc_field(default_factory=list)  # text fields only
+    unreadable: int = 0  # stored values that no longer fit the field (left out)
+
+
+def _num(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def encode_value(fld: Field, value: Any) -> float | None:
+    """A stored code as the number the agreement matrix holds (None if it does not fit the field).
+
+    Text fields are not encoded here (see :func:`collect`).
+    """
+    if value is None:
+        return None
+    encoding = kind_of(fld).encoding
+    if encoding == "position":
+        key = str(_num(value))
+        for i, code in enumerate(fld.rating_codes):  # a scale's "cannot rate" is missing, not a category
+            if str(code) == key:
+                return float(i)
+        return None
+    if encoding == "number":
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return None
+        return x if math.isfinite(x) else None
+    if encoding == "day":
+        try:
+            return float(dt.date.fromisoformat(str(value)[:10]).toordinal())
+        except ValueError:
+            return None
+    raise ValueError(f"field type {fld.type!r} is not encoded as a number")
+
+
+def _encode_column(fld: Field, g) -> tuple[np.ndarray, list[str]]:
+    """A field's stored values (a pandas object Series) as matrix numbers, NaN where they do not fit;
+    with the categories for text fields. The vectorised :func:`encode_value`."""
+    import pandas as pd
+
+    encoding = kind_of(fld).encoding
+    if encoding == "observed":
+        text = g.map(str)
+        categories = sorted(set(text))
+        return text.map({k: float(i) for i, k in enumerate(categories)}).to_numpy(dtype=float), categories
+    if encoding == "position":  # positions on the codebook's list (3 and 3.0 are the same key)
+        return g.map({code: float(i) for i, code in enumerate(fld.rating_codes)}).to_numpy(dtype=float), []
+    if encoding == "number":
+        x = np.array(pd.to_numeric(g, errors="coerce"), dtype=float)  # a copy: pandas' may be read-only
+        x[~np.isfinite(x)] = np.nan
+        return x, []
+    # dates: few, per value
+    return np.array([np.nan if (e := encode_value(fld, v)) is None else e for v in g], dtype=float), []
+
+
+def collect(store, field_name: str | None = None) -> list[Ratings]:
+    """Submitted values per codebook field (all fields, or ``field_name``), as :class:`Ratings`.
+
+    Raises UserError naming an unknown field.
+    """
+    cb = store.codebook
+    if field_name is not None:
+        fld = cb.get(field_name)
+        if fld is None:
+            raise UserError(f"unknown field {field_name!r} (codebook {cb.id} has: "
+                            f"{', '.join(f.name for f in cb.fields)})")
+        fields = [fld]
+    else:
+        fields = list(cb.fields)
+    order = {c["name"]: i for i, c in enumerate(store.coders())}
+    import pandas as pd
+
+    from chartcode.dataset import submitted_codes
+
+    # one read of the submitted codes per process, shared with the final values (chartcode.dataset);
+    # units are numbered by sorted category codes of record_id and note_key, i.e. in sorted
+    # (record_id, note_key) order
+    frame = submitted_codes(store)
+    rid, nkey = frame["record_id"].cat, frame["note_key"].cat
+    n_keys = max(len(nkey.categories), 1)
+    unit_key = rid.codes.to_numpy(np.int64) * n_keys + nkey.codes.to_numpy(np.int64)
+    field_pos = frame["field"].cat.codes.to_numpy(np.int64)
+    by_field = np.argsort(field_pos, kind="stable")  # rowid order within a field
+    bounds = np.searchsorted(field_pos[by_field], np.arange(len(frame["field"].cat.categories) + 1))
+    field_at = {name: i for i, name in enumerate(frame["field"].cat.categories)}
+    rid_names = np.asarray(rid.categories, dtype=object)
+    key_names = np.asarray(nkey.categories, dtype=object)
+    coder_names = np.asarray(frame["coder"].cat.categories, dtype=object)
+    coder_pos = frame["coder"].cat.codes.to_numpy(np.int64)
+    values = frame["value"].to_numpy()
+    out = []
+    for fld in fields:
+        i = field_at.get(fld.name)
+        rows = by_field[bounds[i]:bounds[i + 1]] if i is not None else np.zeros(0, dtype=np.int64)
+        present = np.unique(coder_pos[rows])
+        coders = sorted(coder_names[present].tolist(), key=lambda c: (order.get(c, len(order)), c))
+        ukeys, u = np.unique(unit_key[rows], return_inverse=True)
+        units = list(zip(rid_names[ukeys // n_keys].tolist(), key_names[ukeys % n_keys].tolist()))
+        matrix = np.full((len(units), len(coders)), np.nan)
+        categories: list[str] = []
+        unreadable = 0
+        if len(rows):
+            u = u.ravel()
+            c = pd.Index(coders).get_indexer(coder_names)[coder_pos[rows]]
+            g = pd.Series(values[rows], dtype=object)
+            x, categories = _encode_column(fld, g)
+            ok = ~np.isnan(x)
+            unreadable = int((~ok).sum())
+            if fld.missing_codes:  # a scale's "cannot rate" is a missing rating, not an unreadable one
+                unreadable -= int(g.isin(fld.missing_codes).sum())
+            matrix[u[ok], c[ok]] = x[ok]
+        out.append(Ratings(fld, units, coders, matrix, categories, unreadable))
+    return out
