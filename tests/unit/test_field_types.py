@@ -196,53 +196,6 @@ def test_encode():
     assert fld("text").kind.encode(fld("text"), None) is None
 
 
-def test_attributes_match_what_agreement_switches_on_today():
-    """agreement.py still has its own tables (it is being split into a package); the type attributes
-    are their drop-in replacement. Delete this test once agreement reads the types."""
-    ag = pytest.importorskip("chartcode.agreement")
-    level_of_type = getattr(ag, "LEVEL_OF_TYPE", None)
-    if level_of_type is None:
-        pytest.skip("agreement reads the field types now")
-    for name in BUILTIN:
-        k = field_type(name)
-        assert k.agreement_level == level_of_type[name]
-        assert k.categorical == (name in ag.KAPPA_TYPES)
-        assert k.icc == (name in ag.ICC_TYPES)
-        f = sample_field(k) if k.has_choices else fld(name)
-        for v in (None, 1, 2, 2.0, "2024-03-01", "x", float("inf")):
-            try:
-                expected = ag.encode_value(f, v)
-            except ValueError:
-                expected = "error"
-            try:
-                got = k.encode(f, v)
-            except ValueError:
-                got = "error"
-            assert got == expected, (name, v)
-        if not k.has_choices and hasattr(ag, "_scale"):  # the Krippendorff levels and notes the values allow
-            import numpy as np
-
-            sc = ag._scale(f, np.array([[1.0, 2.0], [3.0, 3.0]]))
-            assert tuple(sc.levels) == k.alpha_levels
-            assert (k.alpha_note in sc.notes) if k.alpha_note else not any("alpha" in n for n in sc.notes)
-
-
-# ---- exports: SPSS, Stata, pandas, REDCap, REFI-QDA --------------------------------------------
-
-@pytest.mark.parametrize("type_, measure, spss, stata, dtype", [
-    ("nominal", "nominal", "F8.0", "%8.0g", "Int64"), ("ordinal", "ordinal", "F8.0", "%8.0g", "Int64"),
-    ("binary", "nominal", "F8.0", "%8.0g", "Int64"), ("count", "scale", "F8.0", "%8.0g", "Int64"),
-    ("numeric", "scale", "F8.2", "%10.0g", "Float64"), ("date", "nominal", "A10", "%10s", "object"),
-    ("text", "nominal", None, None, "object"),
-])
-def test_stat_and_pandas_mapping(type_, measure, spss, stata, dtype):
-    f = fld(type_)
-    assert f.kind.spss_measure == measure
-    assert f.kind.spss_format(f) == spss
-    assert f.kind.stata_format(f) == stata
-    assert f.kind.pandas_dtype == dtype
-
-
 def test_word_codes_have_no_numeric_format_and_an_object_column():
     f = fld("nominal", choices=(Choice("a", "A"), Choice("b", "B")))
     assert f.kind.spss_format(f) is None and f.kind.stata_format(f) is None

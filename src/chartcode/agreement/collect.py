@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from dataclasses import dataclass, field as dc_field
 from typing import Any
 
@@ -41,27 +39,7 @@ def encode_value(fld: Field, value: Any) -> float | None:
 
     Text fields are not encoded here (see :func:`collect`).
     """
-    if value is None:
-        return None
-    encoding = kind_of(fld).encoding
-    if encoding == "position":
-        key = str(_num(value))
-        for i, code in enumerate(fld.rating_codes):  # a scale's "cannot rate" is missing, not a category
-            if str(code) == key:
-                return float(i)
-        return None
-    if encoding == "number":
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            return None
-        return x if math.isfinite(x) else None
-    if encoding == "day":
-        try:
-            return float(dt.date.fromisoformat(str(value)[:10]).toordinal())
-        except ValueError:
-            return None
-    raise ValueError(f"field type {fld.type!r} is not encoded as a number")
+    return fld.kind.encode(fld, value)  # each field type declares it (chartcode.codebook.types)
 
 
 def _encode_column(fld: Field, g) -> tuple[np.ndarray, list[str]]:

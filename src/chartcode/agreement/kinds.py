@@ -1,10 +1,9 @@
-"""What agreement needs to know about a field's type: the ONE place that reads ``Field.type``.
+"""What agreement needs to know about a field's type, read from the field-type registry.
 
-Everything else in the package asks :func:`kind_of` and reads the attributes of the
-:class:`FieldKind` it returns. The attribute names follow the agreement attributes planned for
-the field-type registry (``chartcode.codebook.types``: ``agreement_level``, ``alpha_levels``,
-``categorical``, ``weighted``, ``icc``, ``encoding``, ``alpha_note``), so once that registry
-lands, :func:`kind_of` can read them from the field's type instead of the table below.
+Each type declares its agreement attributes once, in ``chartcode.codebook.types``
+(``agreement_level``, ``alpha_levels``, ``categorical``, ``weighted``, ``icc``, ``encoding``,
+``alpha_note``); the rest of this package asks :func:`kind_of` and reads the
+:class:`FieldKind` it returns, never the type's name.
 """
 
 from __future__ import annotations
@@ -12,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chartcode.codebook import Field
+from chartcode.codebook.types import FIELD_TYPES, AGREEMENT_LEVELS, FieldType
 
-ALPHA_LEVELS = ("nominal", "ordinal", "interval", "ratio")
+ALPHA_LEVELS = AGREEMENT_LEVELS
 
 
 @dataclass(frozen=True)
@@ -36,31 +36,19 @@ class FieldKind:
     lists_unused: bool = True  # a field with choices says which choices nobody used
 
 
-_NUMBER_LEVELS = ("nominal", "ordinal", "interval")
-
-_KINDS = {k.type: k for k in (
-    FieldKind("nominal", "nominal", "position", ("nominal",), categorical=True),
-    FieldKind("binary", "nominal", "position", ("nominal",), categorical=True, lists_unused=False),
-    FieldKind("ordinal", "ordinal", "position", ALPHA_LEVELS, categorical=True, weighted=True),
-    FieldKind("text", "nominal", "observed", ("nominal",), categorical=True),
-    FieldKind("count", "ratio", "number", ALPHA_LEVELS, icc=True),
-    FieldKind("numeric", "interval", "number", _NUMBER_LEVELS, icc=True,
-              alpha_note="numeric values read at the interval level (no true zero assumed); ratio alpha not computed"),
-    FieldKind("date", "interval", "day", _NUMBER_LEVELS,
-              alpha_note="dates read as day numbers (interval level); ratio alpha not computed"),
-)}
-
-# level of measurement per field type (kept for the callers that read it: bench/agreement.py)
-LEVEL_OF_TYPE = {t: k.level for t, k in _KINDS.items()}
-# the field types with categories (kappa, AC1) and those the ICC applies to (the old tables, derived;
-# tests/unit/test_field_types.py compares them with the field-type registry)
-KAPPA_TYPES = tuple(t for t, k in _KINDS.items() if k.categorical)
-ICC_TYPES = tuple(t for t, k in _KINDS.items() if k.icc)
+def _kind(ft: FieldType) -> FieldKind:
+    return FieldKind(ft.name, ft.agreement_level, ft.encoding.value, tuple(ft.alpha_levels),
+                     categorical=ft.categorical, weighted=ft.weighted, icc=ft.icc, alpha_note=ft.alpha_note,
+                     lists_unused=ft.exact_codes is None)
 
 
 def kind_of(fld: Field) -> FieldKind:
-    """The :class:`FieldKind` of a codebook field (ValueError for a type agreement does not know)."""
-    try:
-        return _KINDS[fld.type]
-    except KeyError:
-        raise ValueError(f"field type {fld.type!r} is not known to agreement") from None
+    """The :class:`FieldKind` of a codebook field, read from its registered field type."""
+    return _kind(fld.kind)
+
+
+# level of measurement per field type (kept for the callers that read it: bench/agreement.py), and the
+# field types with categories (kappa, AC1) and those the ICC applies to: views of the type registry
+LEVEL_OF_TYPE = {name: ft.agreement_level for name, ft in FIELD_TYPES.items()}
+KAPPA_TYPES = tuple(name for name, ft in FIELD_TYPES.items() if ft.categorical)
+ICC_TYPES = tuple(name for name, ft in FIELD_TYPES.items() if ft.icc)
