@@ -250,19 +250,21 @@ def test_long_export_marks_values_revised_after_submission(small, tmp_path):
     assert df["revised"].sum() == 1
 
 
-def test_formulas_in_memos_are_neutralised_in_csv_and_xlsx(small, tmp_path):
-    small.set_memo("intern", "R1", "smoker", '=HYPERLINK("http://evil.example","click")')
+def test_formulas_in_memos_are_neutralised_in_csv_and_plain_text_in_xlsx(small, tmp_path):
+    memo_text = '=HYPERLINK("http://evil.example","click")'
+    small.set_memo("intern", "R1", "smoker", memo_text)
     export(small, "csv", tmp_path / "l.csv", long=True)
     df = pd.read_csv(tmp_path / "l.csv")
     memo = df.loc[df["memo"].notna(), "memo"].iloc[0]
     assert memo.startswith("'=HYPERLINK(")
     smoker = df[df["field"] == "smoker"]
     assert set(smoker["value"].astype(str)) == {"0", "1"}  # numbers stay numbers (no apostrophe)
+    # xlsx: a text cell holding exactly what was typed (a text cell is never run as a formula)
     export(small, "xlsx", tmp_path / "l.xlsx", long=True)
     ws = openpyxl.load_workbook(tmp_path / "l.xlsx")["codes"]
     header = [c.value for c in ws[1]]
-    memos = [r[header.index("memo")] for r in ws.iter_rows(min_row=2, values_only=True) if r[header.index("memo")]]
-    assert memos == ["'=HYPERLINK(\"http://evil.example\",\"click\")"]
+    memos = [r[header.index("memo")] for r in ws.iter_rows(min_row=2) if r[header.index("memo")].value]
+    assert [(c.value, c.data_type) for c in memos] == [(memo_text, "s")]
     values = [r[header.index("value")] for r in ws.iter_rows(min_row=2, values_only=True)]
     assert any(isinstance(v, int) for v in values)
     for row in ws.iter_rows(min_row=2):

@@ -3,14 +3,15 @@
 Each test compares a fast function with a plain reference implementation (mostly the code it
 replaced) on awkward inputs: mixed int/str/float codes, None/NaN/pd.NA, "3" vs 3 vs 3.0,
 True vs 1, 0.0 vs -0.0, bytes, empty frames; the database tests write such codes straight
-into the codes table. Covered: analysis _same/_equals, export neutralise and xlsx sheets,
-dataset finals/records_frame/open_disagreements, agreement collect.
+into the codes table. Covered: analysis _same/_equals, export neutralise (CSV's formula guard)
+and xlsx cells as openpyxl and pandas read them back, dataset finals/records_frame/
+open_disagreements, agreement collect.
 """
 
 from __future__ import annotations
 
 import math
-import zipfile
+import re
 from typing import Any
 
 import numpy as np
@@ -84,7 +85,7 @@ def test_distinct_keeps_types_apart_and_missing_out():
             assert type(rep) is type(v) and rep == v and str(rep) == str(v)
 
 
-# ---- export: neutralise and xlsx sheets ------------------------------------------------------
+# ---- export: neutralise and xlsx cells -------------------------------------------------------
 
 
 def _neutralise_reference(df: pd.DataFrame) -> pd.DataFrame:
@@ -117,50 +118,95 @@ def test_neutralise_matches_the_per_cell_reference():
     pd.testing.assert_frame_equal(writers.neutralise(empty), _neutralise_reference(empty))
 
 
-def _xlsx_reference(sheets: dict[str, pd.DataFrame], path) -> None:
-    """The per-cell XlsxWriter loop the fast writer replaced."""
-    import xlsxwriter
-
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                           "strings_to_urls": False, "strings_to_numbers": False})
-    try:
-        bold = book.add_format({"bold": True})
-        for name, df in sheets.items():
-            sheet = book.add_worksheet(name)
-            sheet.write_row(0, 0, [str(c) for c in df.columns], bold)
-            for r, row in enumerate(_neutralise_reference(df).itertuples(index=False, name=None), start=1):
-                for c, value in enumerate(row):
-                    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-                        continue
-                    if isinstance(value, (bool, np.bool_)):
-                        sheet.write_boolean(r, c, bool(value))
-                    elif isinstance(value, (int, float, np.integer, np.floating)):
-                        sheet.write_number(r, c, value)
-                    else:
-                        sheet.write_string(r, c, str(value))
-    finally:
-        book.close()
+def _xlsx_expected(value: Any) -> Any:
+    """What a cell of an exported workbook holds for ``value`` (the per-cell rule of
+    chartcode.export.xlsx written out plainly): None for an empty cell."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    text = value if isinstance(value, str) else str(value)
+    units = 0
+    for i, ch in enumerate(text):  # Excel's limit: 32,767 UTF-16 units
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > 32767:
+            return text[:i]
+    return text
 
 
-def _parts(path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as z:
-        return {n: z.read(n) for n in z.namelist() if not n.startswith("docProps/")}
+def _assert_cell(got: Any, want: Any, where: str) -> None:
+    if want is None:
+        assert got is None, where
+    elif isinstance(want, bool):
+        assert got is want, where
+    elif isinstance(want, float):
+        assert isinstance(got, (int, float)) and not isinstance(got, bool) and got == want, where
+    else:  # text: control characters are stored as Excel's _xHHHH_ escapes (openpyxl shows them as such)
+        from openpyxl.utils.escape import unescape
+
+        assert isinstance(got, str) and unescape(got) == want, where
+        if not re.search(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_", want):
+            assert got == want, where  # anything else is the very text
 
 
-def test_xlsx_sheets_are_byte_identical_to_the_per_cell_writer(tmp_path):
+def _tricky_sheets() -> dict[str, pd.DataFrame]:
     frame = _tricky_frame()
-    sheets = {
+    return {
         "tricky": frame,
         "empty rows": pd.DataFrame({"a": [None, 1, None], "b": [None, "x", None]}),
         "no rows": frame.iloc[0:0],
         "no columns": pd.DataFrame(index=range(3)),
         "late column": pd.DataFrame({"": [None, None], "b": [None, 2]}),
-        "big": pd.DataFrame({"id": [f"R{i}" for i in range(45_000)], "n": np.arange(45_000) % 7,
-                             "src": ["single", "agreed", "unresolved"] * 15_000}),
+        "formula-like": pd.DataFrame({"=A1": ["=1+1", "+1", "-1", "@SUM(A1)", "=HYPERLINK(\"http://x\")", "'=x"],
+                                      "<r>h</r>": ["<r><t>x</t></r>", "<r>", "</r>", "<f>1</f>", "&amp;", "]]>"]}),
+        "big": pd.DataFrame({"id": [f"R{i}" for i in range(5_000)], "n": np.arange(5_000) % 7,
+                             "src": ["single", "agreed", "unresolved"] * 1_666 + ["single", "agreed"]}),
     }
-    writers.write_xlsx(sheets, tmp_path / "fast.xlsx")
-    _xlsx_reference(sheets, tmp_path / "ref.xlsx")
-    assert _parts(tmp_path / "fast.xlsx") == _parts(tmp_path / "ref.xlsx")
+
+
+def test_xlsx_cells_read_back_as_the_values_written(tmp_path):
+    """openpyxl (what pandas reads with) sees each value: text identical, numbers equal, missing empty."""
+    import openpyxl
+
+    sheets = _tricky_sheets()
+    writers.write_xlsx(sheets, tmp_path / "x.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "x.xlsx")
+    assert book.sheetnames == list(sheets)
+    for name, df in sheets.items():
+        ws = book[name]
+        rows = list(ws.iter_rows(values_only=True))
+        if df.shape[1]:
+            assert list(rows[0]) == [str(c) for c in df.columns], name
+            assert ws.freeze_panes == "A2" and ws.auto_filter.ref is not None, name
+        body = [list(r) + [None] * (df.shape[1] - len(r)) for r in rows[1:]]
+        body += [[None] * df.shape[1]] * (len(df) - len(body))
+        assert len(body) == len(df), name
+        for r in range(len(df)):
+            for c in range(df.shape[1]):
+                _assert_cell(body[r][c], _xlsx_expected(df.iat[r, c]), f"{name}[{r}, {df.columns[c]!r}]")
+        for f in ws._cells.values():  # noqa: SLF001 - every stored cell: none is a formula
+            assert f.data_type != "f", name
+
+
+def test_xlsx_reads_back_with_pandas_read_excel(tmp_path):
+    """The analyst's read: pd.read_excel (openpyxl) gives the values back, typed."""
+    sheets = _tricky_sheets()
+    writers.write_xlsx(sheets, tmp_path / "x.xlsx")
+    got = pd.read_excel(tmp_path / "x.xlsx", sheet_name=None, engine="openpyxl", dtype=object)
+    for name in ("tricky", "formula-like", "big"):  # (a trailing row of empty cells is no row to pandas)
+        df, back = sheets[name], got[name]
+        assert back.shape == df.shape, name
+        for r in range(len(df)):
+            for c in range(df.shape[1]):
+                want, cell = _xlsx_expected(df.iat[r, c]), back.iat[r, c]
+                if want is None or want == "":  # an empty text cell is missing to pandas too
+                    assert pd.isna(cell), (name, r, c)
+                else:
+                    _assert_cell(cell, want, f"{name}[{r}, {c}]")
+    assert got["big"]["n"].tolist() == (np.arange(5_000) % 7).tolist()
+    assert got["tricky"]["mixed"].tolist()[:3] == [3, "3", 3]  # "3" stays text; 3 and 3.0 the number 3
 
 
 # ---- the data layer: final values, record tables, agreement input ---------------------------

@@ -1,15 +1,13 @@
 """File formats for exports: csv, xlsx, sav, dta, json and a REDCap data-import CSV.
 
-Spreadsheet safety: in csv and xlsx every text cell starting with = + - or @ gets a
-leading apostrophe, so a memo such as ``=HYPERLINK(...)`` is never run as a formula.
-Numbers stay numbers. The REDCap import CSV is data for REDCap, written as is.
+Spreadsheet safety: in csv every text cell starting with = + - or @ gets a leading
+apostrophe, so a memo such as ``=HYPERLINK(...)`` is never run as a formula. Numbers stay
+numbers. In xlsx text is written as text cells, exactly as entered (chartcode.export.xlsx). The REDCap import CSV is data for REDCap, written as is.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import io
 import json
 import math
 from pathlib import Path
@@ -69,29 +67,18 @@ def write_csv(df: pd.DataFrame, path: Path, *, safe: bool = True) -> None:
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """One sheet per table, a bold header row. XlsxWriter writes the workbook and the headers; the
-    body rows are built per column (chartcode.export.xlsx: XlsxWriter's per-cell path is the slow
-    part on large audits). openpyxl through pandas when XlsxWriter is not installed."""
+    """One sheet per table through XlsxWriter's typed cell API (chartcode.export.xlsx): text stays
+    text exactly as entered (no formula guard needed: write_string never makes a formula), a
+    frozen bold header with an autofilter, fitted column widths."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    from chartcode.export.xlsx import write_workbook
+
     try:
-        if importlib.util.find_spec("xlsxwriter") is None:
-            with pd.ExcelWriter(path, engine="openpyxl") as xl:
-                for name, df in sheets.items():
-                    neutralise(df).to_excel(xl, sheet_name=name, index=False)
-            return
-        import xlsxwriter
-
-        from chartcode.export.xlsx import body_rows, splice
-
-        buffer = io.BytesIO()
-        book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "strings_to_formulas": False,
-                                            "strings_to_urls": False, "strings_to_numbers": False})
-        try:
-            bold = book.add_format({"bold": True})
-            for name, df in sheets.items():
-                book.add_worksheet(name).write_row(0, 0, [str(c) for c in df.columns], bold)
-        finally:
-            book.close()
-        splice(buffer.getvalue(), path, {name: body_rows(neutralise(df)) for name, df in sheets.items()})
+        write_workbook(sheets, path)
+    except FileCreateError as exc:
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+        raise _fail(path, cause) from None
     except OSError as exc:
         raise _fail(path, exc) from None
 

@@ -1,50 +1,63 @@
-"""Fast XLSX sheets: the cell XML XlsxWriter writes in constant-memory mode, built per column.
+"""XLSX workbooks written cell by cell through XlsxWriter's own typed API.
 
-XlsxWriter spends about 7 microseconds per cell in Python (a 100,000-record export has 3
-million cells: over 20 s). Here XlsxWriter still writes the workbook -- parts, styles, the
-bold header row of every sheet -- and the body rows are then spliced into each sheet's
-``<sheetData>``: the same ``<row>``/``<c>`` XML XlsxWriter writes (inline strings, numbers
-as ``.16G``, booleans ``t="b"``), built once per distinct value of a column and per cell
-only as a string join. tests/unit/test_perf_equivalence.py checks the sheets byte for byte
-against XlsxWriter's own per-cell output.
+    write_workbook(sheets, path)   one sheet per table
 
-Cell rules (as the per-cell writer had them): None, pd.NA and float NaN leave the cell
-empty; bools are booleans; ints and floats numbers; anything else ``str(value)``.
+Every cell goes through ``write_string``, ``write_number`` or ``write_boolean`` (chosen once
+per distinct value of a column, not per cell); missing values (None, NaN, pd.NA, NaT) leave
+the cell empty. No sheet XML is built here: XlsxWriter escapes and writes it.
+
+Text is text, stored exactly as entered: never a formula (``write_string`` cannot make one,
+so no apostrophe is added to text starting with = + - @; CSV keeps that guard), XML
+specials escaped by XlsxWriter, control characters stored as Excel's ``_xHHHH_`` escapes
+(what XlsxWriter does; Excel and openpyxl read them back as the characters). One XlsxWriter
+rule needs care: a string that starts with ``<r>`` and ends with ``</r>`` is taken by
+``write_string`` as rich-string XML and written raw -- a memo of that shape could close the
+cell and plant a formula. Such text is written with ``write_rich_string`` as three plain
+fragments (XlsxWriter escapes each), so the cell reads back as the same text. Text longer
+than Excel's limit of 32,767 characters (UTF-16 units) is cut to the limit, as XlsxWriter's
+``write_string`` does; the cut is made here first, so the rule above sees what is stored.
+
+Numbers are numbers (``.16G``, as XlsxWriter writes them); infinities, which a cell cannot
+hold as a number, are the text ``inf`` / ``-inf`` (as in CSV exports). Booleans are booleans.
+Anything else is ``str(value)``.
+
+For people: a bold header row, frozen; an autofilter over the table; column widths fitted
+to the longest header or value of each column (once per distinct value), capped.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import re
-import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
 
 from chartcode.dataset import distinct
 
-STR_MAX = 32767  # Excel's limit, in UTF-16 units (XlsxWriter truncates longer strings)
-CHUNK_ROWS = 20_000  # rows joined and compressed at a time (bounds memory)
-# zlib level of the spliced sheets: level 1 compresses 128 MB of sheet XML in 0.5 s (level 6, the
-# default: 3 s) for a file about 30% larger; the cells are the same
-BODY_LEVEL = 1
-_CONTROL_ESCAPED = re.compile("(_x[0-9a-fA-F]{4}_)")
-_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
-_LEADING_SPACE = re.compile(r"^\s")
-_TRAILING_SPACE = re.compile(r"\s$")
+STR_MAX = 32767  # Excel's limit on a cell's text, in UTF-16 units
+WIDTH_MIN, WIDTH_MAX = 8.43, 60.0  # Excel's default column width; the widest a fitted column gets
+FILTER_ROOM = 3  # the header's autofilter button and bold text
 _NUMBER = (int, float, np.integer, np.floating)
-# anything _string_tail would change: XML specials, control characters, _xHHHH_ escapes, the
-# non-characters, leading or trailing whitespace (a rich string starts with "<", a special)
-_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+_OPTIONS = {"constant_memory": True,  # rows go to disk as they are written: memory stays flat
+            # write() conversions, off should anything ever reach write(): text stays text
+            "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+
+# how a value is written: the index of the sheet method in _methods(), and the value it is given
+STRING, NUMBER, BOOLEAN, RICH = range(4)
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _truncate(text: str) -> str:
-    if len(text) <= STR_MAX // 2 or len(text.encode("utf-16-le", "surrogatepass")) // 2 <= STR_MAX:
+    """``text`` cut to STR_MAX UTF-16 units without splitting a character (XlsxWriter's rule)."""
+    if len(text) <= STR_MAX // 2 or _utf16_len(text) <= STR_MAX:
         return text
     length = 0
     for i, ch in enumerate(text):
@@ -54,141 +67,102 @@ def _truncate(text: str) -> str:
     return text
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def text_cell(text: str) -> tuple[int, Any]:
+    """(method, argument) that stores ``text`` as that text."""
+    text = _truncate(text)
+    if text.startswith("<r>") and text.endswith("</r>"):  # write_string would write it as raw XML
+        return RICH, ("<", text[1:-1], ">")  # three non-empty fragments (the least write_rich_string takes)
+    return STRING, text
 
 
-def _string_tail(text: str) -> str:
-    """What follows ``<c r="A1"`` for an inline string cell, as XlsxWriter writes it."""
-    if len(text) <= STR_MAX // 2 and not _SPECIAL.search(text):  # nothing to escape (most values)
-        return f' t="inlineStr"><is><t>{text}</t></is></c>'
-    text = _CONTROL_ESCAPED.sub(r"_x005F\1", _truncate(text))
-    text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
-    text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
-    if text.startswith("<r>") and text.endswith("</r>"):
-        return f' t="inlineStr"><is>{text}</is></c>'
-    preserve = ' xml:space="preserve"' if _LEADING_SPACE.search(text) or _TRAILING_SPACE.search(text) else ""
-    return f' t="inlineStr"><is><t{preserve}>{_escape(text)}</t></is></c>'
-
-
-def cell_tail(value: Any) -> str | None:
-    """The cell XML after its reference for one value; None for an empty cell."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+def cell(value: Any) -> tuple[int, Any] | None:
+    """(method, argument) for one value; None leaves the cell empty."""
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, (bool, np.bool_)):
-        return f' t="b"><v>{int(bool(value))}</v></c>'
+        return BOOLEAN, bool(value)
     if isinstance(value, _NUMBER):
-        if math.isnan(value) or math.isinf(value):
-            raise TypeError("NAN/INF not supported in write_number() without 'nan_inf_to_errors' Workbook() option")
-        return f"><v>{value:.16G}</v></c>"
-    return _string_tail(str(value))
+        number = value.item() if isinstance(value, (np.integer, np.floating)) else value
+        if isinstance(number, float) and not math.isfinite(number):
+            return None if math.isnan(number) else text_cell("inf" if number > 0 else "-inf")
+        return NUMBER, number
+    return text_cell(value if isinstance(value, str) else str(value))
 
 
-def _column_tails(series: pd.Series) -> np.ndarray:
-    """cell_tail of every row (object array, None = empty), computed once per distinct value."""
+def _shown_len(method: int, arg: Any) -> int:
+    """About how many characters wide a cell shows (its longest line)."""
+    if method == BOOLEAN:
+        return 5
+    if method == NUMBER:
+        return min(len(f"{arg:.10G}"), 12)  # Excel's General format shows at most about 11 digits
+    text = "".join(arg) if method == RICH else arg
+    return max(len(line) for line in text.split("\n")) if "\n" in text else len(text)
+
+
+def _column(series: pd.Series, writers: list[Callable]) -> tuple[list, list, float]:
+    """(writer per row, its argument per row, longest shown value) of a column; writer None = empty."""
     codes, reps = distinct(series)
-    tails = np.array([cell_tail(v) for v in reps] + [None], dtype=object)[codes]
-    missing = np.flatnonzero(codes < 0)
-    if len(missing):  # pd.NaT and the like are missing to pandas but written as text
-        values = series.iloc[missing].tolist()
-        tails[missing] = [cell_tail(v) for v in values]
-    return tails
+    cells = [cell(v) for v in reps]
+    longest = max((_shown_len(*c) for c in cells if c is not None), default=0)
+    methods = np.empty(len(cells) + 1, dtype=object)  # (filled, not built from a list: numpy would
+    args = np.empty(len(cells) + 1, dtype=object)     # unpack the rich fragments' tuples)
+    for i, c in enumerate(cells):
+        if c is not None:
+            methods[i], args[i] = writers[c[0]], c[1]
+    return methods[codes].tolist(), args[codes].tolist(), float(longest)
 
 
-@dataclass
-class Body:
-    """A sheet's rows after the header: XML chunks, and the rows and columns that got a cell."""
-
-    chunks: Iterator[str]
-    rows: np.ndarray  # 0-based sheet rows written (the header is row 0)
-    cols: np.ndarray  # 0-based columns with at least one body cell
+def _width(header: str, longest: float) -> float:
+    return min(max(WIDTH_MIN, len(header) + FILTER_ROOM, longest + 1), WIDTH_MAX)
 
 
-def body_rows(df: pd.DataFrame) -> Body:
-    """The ``<row>`` XML of ``df``'s rows as sheet rows 2.. (row 1 is the header)."""
-    from xlsxwriter.utility import xl_col_to_name
-
-    n = len(df)
-    columns: list[tuple[str, np.ndarray, np.ndarray]] = []
-    written = np.zeros(n, dtype=bool)
-    used = []
-    for c in range(df.shape[1]):
-        tails = _column_tails(df.iloc[:, c])
-        present = np.not_equal(tails, None) if n else np.zeros(0, dtype=bool)
-        written |= present
-        if present.any():
-            used.append(c)
-            columns.append((f'<c r="{xl_col_to_name(c)}', np.where(present, tails, ""), present))
-    rows = np.flatnonzero(written)
-
-    def chunks() -> Iterator[str]:
-        # a rows x (columns + 2) grid of strings filled column by column with whole-array additions
-        # (numpy object arrays: a C loop per column, not a Python step per cell), joined at once
-        for start in range(0, n, CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, n)
-            keep = written[start:stop]
-            numbers = np.array([f'{r}"' for r in range(start + 2, stop + 2)], dtype=object)[keep]
-            grid = np.empty((len(numbers), len(columns) + 2), dtype=object)
-            grid[:, 0] = '<row r="' + numbers + ">"
-            grid[:, -1] = "</row>"
-            for j, (prefix, tails, present) in enumerate(columns, start=1):
-                grid[:, j] = prefix + numbers + tails[start:stop][keep]
-                grid[~present[start:stop][keep], j] = ""
-            yield "".join(grid.ravel().tolist())
-
-    return Body(chunks(), rows + 1, np.array(used, dtype=np.int64))
+def _write_sheet(sheet, df: pd.DataFrame, bold) -> None:
+    n_rows, n_cols = df.shape
+    writers: list[Callable] = [sheet.write_string, sheet.write_number, sheet.write_boolean,
+                               lambda r, c, fragments: sheet.write_rich_string(r, c, *fragments)]
+    headers = [str(c) for c in df.columns]
+    columns = []
+    for c, header in enumerate(headers):
+        method, arg = text_cell(header)
+        if method == RICH:
+            sheet.write_rich_string(0, c, *arg, bold)
+        else:
+            sheet.write_string(0, c, arg, bold)
+        methods, args, longest = _column(df.iloc[:, c], writers)
+        sheet.set_column(c, c, _width(header, longest))
+        columns.append((c, methods, args))
+    if n_cols:
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, n_rows, n_cols - 1)
+    if not n_rows or not n_cols:
+        return
+    index = [c for c, _, _ in columns]
+    for r, (row_methods, row_args) in enumerate(zip(zip(*(m for _, m, _ in columns)),
+                                                     zip(*(a for _, _, a in columns))), start=1):
+        for c, write, arg in zip(index, row_methods, row_args):
+            if write is not None:
+                write(r, c, arg)
 
 
-def _sheet_paths(book: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> its part in the zip, from xl/workbook.xml and its relationships."""
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-          "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
-    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target") for r in rels.findall("p:Relationship", ns)}
-    wb = ElementTree.fromstring(book.read("xl/workbook.xml"))
-    out = {}
-    for s in wb.findall("m:sheets/m:sheet", ns):
-        target = targets[s.get(f"{{{ns['r']}}}id")]
-        out[s.get("name")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
-    return out
+def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    """Write ``sheets`` (name -> table) to ``path``: nothing at ``path`` until the whole workbook is
+    written (it is built in a private folder beside it and moved into place), and XlsxWriter's
+    temporary row files go in that folder and are removed with it, whatever happens."""
+    import xlsxwriter
 
-
-def _with_body(xml: str, body: Body) -> tuple[str, str]:
-    """The sheet XML before and after the body rows, with <dimension> covering them (XlsxWriter's
-    rule: the range of every written cell; a header-only sheet has the header's range)."""
-    from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
-
-    if "<sheetData/>" in xml:
-        xml = xml.replace("<sheetData/>", "<sheetData></sheetData>", 1)
-        header: list[tuple[int, int]] = []
-    else:
-        m = re.search(r'<dimension ref="([^"]*)"/>', xml)
-        header = [xl_cell_to_rowcol(c) for c in m.group(1).split(":")] if m else []
-    rows = [*(r for r, _ in header), int(body.rows[0]), int(body.rows[-1])]
-    cols = [*(c for _, c in header), int(body.cols[0]), int(body.cols[-1])]
-    first, last = xl_rowcol_to_cell(min(rows), min(cols)), xl_rowcol_to_cell(max(rows), max(cols))
-    ref = first if first == last else f"{first}:{last}"
-    xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="{ref}"/>', xml, count=1)
-    end = xml.rfind("</sheetData>")
-    return xml[:end], xml[end:]
-
-
-def splice(workbook: bytes, path, bodies: dict[str, Body]) -> None:
-    """Write ``workbook`` (XlsxWriter's zip) to ``path`` with each sheet's body rows added."""
-    with zipfile.ZipFile(io.BytesIO(workbook)) as src, \
-            zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=BODY_LEVEL,
-                            allowZip64=True) as out:
-        parts = {part: name for name, part in _sheet_paths(src).items()}
-        for info in src.infolist():
-            data = src.read(info.filename)
-            body = bodies.get(parts.get(info.filename, ""))
-            if body is None or not len(body.rows):
-                out.writestr(info, data)
-                continue
-            head, tail = _with_body(data.decode("utf-8"), body)
-            with out.open(info.filename, "w", force_zip64=True) as fh:
-                fh.write(head.encode("utf-8"))
-                for chunk in body.chunks:
-                    fh.write(chunk.encode("utf-8"))
-                fh.write(tail.encode("utf-8"))
+    path = Path(path)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".chartcode-xlsx-", ignore_cleanup_errors=True) as tmp:
+        part = Path(tmp) / "book.xlsx"
+        book = xlsxwriter.Workbook(str(part), {**_OPTIONS, "tmpdir": tmp})
+        try:
+            bold = book.add_format({"bold": True})
+            for name, df in sheets.items():
+                _write_sheet(book.add_worksheet(name), df, bold)
+        except BaseException:
+            try:  # close its files; the half-written workbook goes with the folder
+                book.close()
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
+            raise
+        book.close()
+        os.replace(part, path)
