@@ -253,3 +253,11 @@ def test_a_failed_write_leaves_neither_the_file_nor_temporary_files(tmp_path):
 def test_an_unwritable_folder_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="cannot write the file"):
         write_xlsx({"t": pd.DataFrame({"a": [1]})}, tmp_path / "missing" / "x.xlsx")
+
+
+def test_a_table_too_long_for_a_sheet_is_refused_not_cut(tmp_path, monkeypatch):
+    monkeypatch.setattr(xl, "ROWS_MAX", 4)
+    write_xlsx({"t": pd.DataFrame({"a": [1, 2, 3]})}, tmp_path / "ok.xlsx")  # header + 3 rows fit
+    with pytest.raises(UserError, match=r"'codes' table has 4 rows.*export it as csv"):
+        write_xlsx({"t": pd.DataFrame({"a": [1]}), "codes": pd.DataFrame({"a": [1, 2, 3, 4]})}, tmp_path / "x.xlsx")
+    assert not (tmp_path / "x.xlsx").exists()

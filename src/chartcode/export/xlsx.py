@@ -8,14 +8,20 @@ the cell empty. No sheet XML is built here: XlsxWriter escapes and writes it.
 
 Text is text, stored exactly as entered: never a formula (``write_string`` cannot make one,
 so no apostrophe is added to text starting with = + - @; CSV keeps that guard), XML
-specials escaped by XlsxWriter, control characters stored as Excel's ``_xHHHH_`` escapes
-(what XlsxWriter does; Excel and openpyxl read them back as the characters). One XlsxWriter
+specials escaped by XlsxWriter. Control characters (U+0000-U+001F but tab and newline, and
+U+FFFE/U+FFFF), which XML cannot hold, are stored as XlsxWriter stores them: Excel's
+``_xHHHH_`` escapes (text that itself reads ``_xHHHH_`` gets its underscore escaped,
+``_x005F_xHHHH_``). Excel shows the characters; openpyxl, and so pandas, return the escapes
+as written (``openpyxl.utils.escape.unescape`` turns them back). One XlsxWriter
 rule needs care: a string that starts with ``<r>`` and ends with ``</r>`` is taken by
 ``write_string`` as rich-string XML and written raw -- a memo of that shape could close the
 cell and plant a formula. Such text is written with ``write_rich_string`` as three plain
 fragments (XlsxWriter escapes each), so the cell reads back as the same text. Text longer
 than Excel's limit of 32,767 characters (UTF-16 units) is cut to the limit, as XlsxWriter's
 ``write_string`` does; the cut is made here first, so the rule above sees what is stored.
+
+A table longer or wider than a sheet (1,048,575 rows under the header, 16,384 columns) is a
+UserError naming it, not a workbook silently missing the rest.
 
 Numbers are numbers (``.16G``, as XlsxWriter writes them); infinities, which a cell cannot
 hold as a number, are the text ``inf`` / ``-inf`` (as in CSV exports). Booleans are booleans.
@@ -38,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from chartcode.dataset import distinct
+from chartcode.errors import UserError
 
 STR_MAX = 32767  # Excel's limit on a cell's text, in UTF-16 units
 WIDTH_MIN, WIDTH_MAX = 8.43, 60.0  # Excel's default column width; the widest a fitted column gets
@@ -47,7 +54,9 @@ _OPTIONS = {"constant_memory": True,  # rows go to disk as they are written: mem
             # write() conversions, off should anything ever reach write(): text stays text
             "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
-# how a value is written: the index of the sheet method in _methods(), and the value it is given
+ROWS_MAX, COLS_MAX = 1_048_576, 16_384  # Excel's sheet size (XlsxWriter drops cells beyond it)
+
+# how a value is written: the index of its sheet method in _write_sheet's writers, and its argument
 STRING, NUMBER, BOOLEAN, RICH = range(4)
 
 
@@ -116,6 +125,15 @@ def _width(header: str, longest: float) -> float:
     return min(max(WIDTH_MIN, len(header) + FILTER_ROOM, longest + 1), WIDTH_MAX)
 
 
+def check_size(sheets: dict[str, pd.DataFrame]) -> None:
+    """A UserError for a table a sheet cannot hold whole (rather than a workbook missing rows)."""
+    for name, df in sheets.items():
+        if len(df) + 1 > ROWS_MAX or df.shape[1] > COLS_MAX:
+            raise UserError(f"the {name!r} table has {len(df):,} rows and {df.shape[1]:,} columns; an Excel"
+                            f" sheet holds {ROWS_MAX - 1:,} rows under its header and {COLS_MAX:,} columns"
+                            " (export it as csv)")
+
+
 def _write_sheet(sheet, df: pd.DataFrame, bold) -> None:
     n_rows, n_cols = df.shape
     writers: list[Callable] = [sheet.write_string, sheet.write_number, sheet.write_boolean,
@@ -150,6 +168,7 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     temporary row files go in that folder and are removed with it, whatever happens."""
     import xlsxwriter
 
+    check_size(sheets)
     path = Path(path)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".chartcode-xlsx-", ignore_cleanup_errors=True) as tmp:
         part = Path(tmp) / "book.xlsx"
