@@ -2,7 +2,8 @@
 
 Spreadsheet safety: in csv every text cell starting with = + - or @ gets a leading
 apostrophe, so a memo such as ``=HYPERLINK(...)`` is never run as a formula. Numbers stay
-numbers. In xlsx text is written as text cells, exactly as entered (chartcode.export.xlsx). The REDCap import CSV is data for REDCap, written as is.
+numbers. In xlsx, text is a text cell holding exactly what was entered (never a formula:
+chartcode.export.xlsx). The REDCap import CSV is data for REDCap, written as is.
 """
 
 from __future__ import annotations
