@@ -1,6 +1,7 @@
 """Blinding for listings, disagreements, consensus and the final-value rule.
 
-Blinding (enforced here, for every command and export that lists codes):
+Blinding (the rule lives once, in chartcode.store.visibility; every command and export that
+lists codes asks it through the Store):
   a code of coder C on record R is shown to viewer V only if V is C, or V is a lead, or every
   coder assigned to R has submitted R (and the code itself was submitted). Without a named
   viewer the same rule applies as for any non-lead: nobody can peek by leaving --as out.
@@ -22,38 +23,18 @@ from typing import Any
 
 from chartcode.store.store import Store
 
-_ALL_SUBMITTED = ("NOT EXISTS (SELECT 1 FROM assignments a WHERE a.record_id = {t}.record_id"
-                  " AND a.submitted_at IS NULL)")
-
 
 def viewer_is_lead(store: Store, viewer: str | None) -> bool:
-    return viewer is not None and store.require_coder(viewer) == "lead"
-
-
-def visibility_sql(store: Store, viewer: str | None, table: str = "c") -> tuple[str, list[Any]]:
-    """SQL condition (and parameters) for the codes rows ``viewer`` may see."""
-    if viewer_is_lead(store, viewer):
-        return "1 = 1", []
-    cond = f"({table}.submitted_at IS NOT NULL AND {_ALL_SUBMITTED.format(t=table)})"
-    if viewer is None:
-        return cond, []
-    return f"({table}.coder = ? OR {cond})", [viewer]
+    return store.viewer_is_lead(viewer)
 
 
 def visible_codes(store: Store, viewer: str | None = None, *, coder: str | None = None,
                   record_id: str | None = None) -> Iterator[dict[str, Any]]:
-    cond, params = visibility_sql(store, viewer)
-    allowed = {(r[0], r[1], r[2], r[3]) for r in store.db.execute(
-        f"SELECT c.coder, c.record_id, c.note_key, c.field FROM codes c WHERE {cond}", params)}
-    for row in store.codes(coder=coder, record_id=record_id):
-        if (row["coder"], row["record_id"], row["note_id"] or "", row["field"]) in allowed:
-            yield row
+    return store.visible_codes(viewer, coder=coder, record_id=record_id)
 
 
 def hidden_count(store: Store, viewer: str | None = None) -> int:
-    cond, params = visibility_sql(store, viewer)
-    return store.db.execute(f"SELECT count(*) FROM codes c WHERE c.value IS NOT NULL AND NOT {cond}",
-                            params).fetchone()[0]
+    return store.hidden_count(viewer)
 
 
 @dataclass
@@ -73,21 +54,13 @@ class Unit:
 
 def units(store: Store, *, field: str | None = None) -> list[Unit]:
     """Submitted values by unit, for units whose record every assigned coder has submitted."""
-    sql = (f"SELECT c.record_id, c.note_key, c.field, c.coder, c.submitted_value, c.memo FROM codes c"
-           f" WHERE c.submitted_at IS NOT NULL AND c.submitted_value IS NOT NULL AND {_ALL_SUBMITTED.format(t='c')}")
-    params: list[Any] = []
-    if field:
-        sql += " AND c.field = ?"
-        params.append(field)
-    sql += " ORDER BY c.record_id, c.note_key, c.field, c.coder"
     out: dict[tuple[str, str, str], Unit] = {}
-    for rid, nkey, fname, coder, value, memo in store.db.execute(sql, params):
+    for rid, nkey, fname, coder, value, memo in store.shared_submitted_codes(field=field):
         u = out.setdefault((rid, nkey, fname), Unit(rid, nkey or None, fname, {}))
         u.values[coder] = value
         if memo:
             u.memos[coder] = memo
-    for rid, nkey, fname, value, reason in store.db.execute(
-            "SELECT record_id, note_key, field, value, reason FROM consensus"):
+    for rid, nkey, fname, value, reason in store.consensus_units():
         u = out.get((rid, nkey, fname))
         if u is not None:
             u.consensus, u.consensus_reason = value, reason
@@ -99,26 +72,12 @@ def disagreements(store: Store, *, open_only: bool = True) -> list[Unit]:
 
     Found set-based in SQLite (GROUP BY ... HAVING), then only those units are read in full.
     """
-    sql = f"""
-        WITH eligible AS (
-            SELECT c.record_id, c.note_key, c.field, c.submitted_value AS v FROM codes c
-            WHERE c.submitted_at IS NOT NULL AND c.submitted_value IS NOT NULL AND {_ALL_SUBMITTED.format(t='c')}),
-        agg AS (
-            SELECT record_id, note_key, field FROM eligible GROUP BY record_id, note_key, field
-            HAVING count(*) >= 2 AND count(DISTINCT v) > 1)
-        SELECT agg.record_id, agg.note_key, agg.field, cs.value, cs.reason
-        FROM agg LEFT JOIN consensus cs
-          ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
-        ORDER BY agg.record_id, agg.note_key, agg.field"""
     out: list[Unit] = []
-    db = store.db
-    for rid, nkey, fname, consensus, reason in db.execute(sql).fetchall():
+    for rid, nkey, fname, consensus, reason in store.disagreement_units():
         if open_only and consensus is not None:
             continue
         u = Unit(rid, nkey or None, fname, {}, consensus=consensus, consensus_reason=reason)
-        for coder, value, memo in db.execute(
-                "SELECT coder, submitted_value, memo FROM codes WHERE record_id = ? AND note_key = ? AND field = ?"
-                " AND submitted_at IS NOT NULL AND submitted_value IS NOT NULL ORDER BY coder", [rid, nkey, fname]):
+        for coder, value, memo in store.unit_submitted_values(rid, nkey, fname):
             u.values[coder] = value
             if memo:
                 u.memos[coder] = memo
@@ -138,26 +97,13 @@ def auto_agreed(store: Store, decided_by: str) -> int:
     return n
 
 
-FINAL_SQL = """
-    WITH agg AS (
-        SELECT record_id, note_key, field, count(*) AS n, min(submitted_value) AS lo, max(submitted_value) AS hi
-        FROM codes
-        WHERE submitted_at IS NOT NULL AND submitted_value IS NOT NULL
-          AND record_id NOT IN (SELECT record_id FROM assignments WHERE submitted_at IS NULL)
-        GROUP BY record_id, note_key, field)
-    SELECT agg.record_id, agg.note_key, agg.field, agg.n, agg.lo, agg.hi, cs.value
-    FROM agg LEFT JOIN consensus cs
-      ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
-    ORDER BY agg.record_id, agg.note_key, agg.field"""
-
-
 def final_rows(store: Store) -> list[tuple]:
     """(record_id, note_key, field, n_coders, min value, max value, consensus value) per unit.
 
     Set-based (one GROUP BY in SQLite; all coders agree when min = max): a 100,000-record
     audit has millions of units. Only records every assigned coder has submitted count.
     """
-    return store.db.execute(FINAL_SQL).fetchall()
+    return store.final_rows()
 
 
 def final_values(store: Store) -> Iterator[dict[str, Any]]:

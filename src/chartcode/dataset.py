@@ -70,19 +70,8 @@ def _refactorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.flatnonzero(present)[first]
 
 
-SUBMITTED_WHERE = "submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
-
-
-def _named(column: str, names: list[str]) -> str:
-    """SQL giving the position of ``column`` in ``names`` (the value itself when not there): small ints
-    reach Python far cheaper than a million copies of the same few strings."""
-    if not names:
-        return column
-    return f"CASE {column} {' '.join(f'WHEN ? THEN {i}' for i in range(len(names)))} ELSE {column} END"
-
-
 def _categorical(values: np.ndarray, names: list[str], missing: str | None = None) -> pd.Categorical:
-    """Values read through :func:`_named` (or NULL for ``missing``) as a Categorical of the names,
+    """Values read through chartcode.store.dataset_queries._named (or NULL for ``missing``) as a Categorical of the names,
     categories sorted."""
     codes, uniques = pd.factorize(values)
     labels = [names[u] if isinstance(u, int) else u for u in uniques]
@@ -105,9 +94,7 @@ def submitted_codes(store: Store) -> pd.DataFrame:
     def compute() -> pd.DataFrame:
         fields = [f.name for f in store.codebook.fields]
         coders = [c["name"] for c in store.coders()]
-        sql = (f"SELECT {_named('field', fields)}, record_id, NULLIF(note_key, ''), {_named('coder', coders)},"
-               f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} ORDER BY id")
-        rows = store.db.execute(sql, [*fields, *coders]).fetchall()
+        rows = store.submitted_code_rows(fields, coders)
         table = np.array(rows, dtype=object) if rows else np.empty((0, 5), dtype=object)
         del rows
         codes, uniques = pd.factorize(table[:, 1], sort=True)
@@ -178,7 +165,7 @@ def _final_units(store: Store) -> pd.DataFrame:
     """What chartcode.consensus.FINAL_SQL gives (record_id, note_key, field, n, lo, hi, consensus),
     from :func:`submitted_codes` with pandas: same units, same order, same min/max."""
     codes = submitted_codes(store)
-    blocked = [r[0] for r in store.db.execute("SELECT record_id FROM assignments WHERE submitted_at IS NULL")]
+    blocked = store.open_record_ids()
     if blocked:
         codes = codes[~codes["record_id"].isin(blocked).to_numpy()]
     cats = [codes[c].cat for c in ("record_id", "note_key", "field")]
@@ -208,7 +195,7 @@ def _consensus_values(store: Store, cats: list, sizes: list[int], ukey: np.ndarr
     :func:`_final_units`; a consensus row whose unit has no submitted code matches nothing.
     """
     found = pd.Series([None] * len(ukey), dtype=object)
-    rows = store.db.execute("SELECT record_id, note_key, field, value FROM consensus").fetchall()
+    rows = store.consensus_units()
     if not rows or not len(ukey):
         return found
     at = [c.categories.get_indexer([r[i] for r in rows]) for i, c in enumerate(cats)]
@@ -261,8 +248,7 @@ def open_disagreements(store: Store) -> list:
         if i is not None:
             found.append((i, coder, value))
     found.sort(key=lambda t: (t[0], t[1]))  # ORDER BY coder within a unit
-    reasons = {tuple(r[:3]): r[3] for r in store.db.execute(
-        "SELECT record_id, note_key, field, reason FROM consensus")}
+    reasons = {tuple(r[:3]): r[4] for r in store.consensus_units()}
     units = [Unit(rid, nkey or None, fname, {}, consensus=None, consensus_reason=reasons.get((rid, nkey, fname)))
              for rid, nkey, fname in keys]
     for i, coder, value in found:
@@ -276,15 +262,10 @@ def _memos(store: Store, rids: list[str], at: dict) -> list[tuple[int, str, str]
     """(unit, coder, memo) of the submitted codes of ``at``'s units that carry a memo; by record, through
     the codes_by_record index."""
     out = []
-    for start in range(0, len(rids), 500):
-        chunk = rids[start:start + 500]
-        for rid, nkey, fname, coder, memo in store.db.execute(
-                "SELECT record_id, note_key, field, coder, memo FROM codes WHERE record_id IN"
-                f" ({', '.join('?' * len(chunk))}) AND submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
-                " AND memo IS NOT NULL AND memo <> ''", chunk):
-            i = at.get((rid, nkey, fname))
-            if i is not None:
-                out.append((i, coder, memo))
+    for rid, nkey, fname, coder, memo in store.submitted_memo_rows(rids):
+        i = at.get((rid, nkey, fname))
+        if i is not None:
+            out.append((i, coder, memo))
     return out
 
 
@@ -352,8 +333,7 @@ def _records_frame(store: Store, sources: bool, values: pd.DataFrame) -> pd.Data
 def notes_frame(store: Store, *, sources: bool = False, values: pd.DataFrame | None = None) -> pd.DataFrame:
     cb: Codebook = store.codebook
     values = finals(store) if values is None else values
-    rows = list(store.db.query(
-        "SELECT note_id, record_id, note_date, note_type FROM notes ORDER BY record_id, note_date, id"))
+    rows = store.note_rows()
     keys = pd.MultiIndex.from_tuples([(r["record_id"], r["note_id"]) for r in rows], names=["record_id", "note_key"])
     nts = values[values["note_key"] != ""]
     val = _pivot(nts, ["record_id", "note_key"], "value").reindex(keys) if rows else pd.DataFrame()

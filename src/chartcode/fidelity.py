@@ -219,9 +219,7 @@ def fidelity(store) -> list[UnitScore]:
 
 def evidence(store, record_id: str) -> dict[str, list[tuple[str, str]]]:
     """Item -> [(rater, memo)] for a unit-period's submitted ratings (the evidence behind a rating)."""
-    rows = store.db.execute(
-        "SELECT field, coder, memo FROM codes WHERE record_id = ? AND note_key = '' AND submitted_at IS NOT NULL"
-        " AND memo IS NOT NULL AND memo != '' ORDER BY field, coder", [record_id]).fetchall()
+    rows = store.submitted_memos(record_id)
     out: dict[str, list[tuple[str, str]]] = {}
     for fname, coder, memo in rows:
         out.setdefault(fname, []).append((coder, memo))
@@ -232,9 +230,7 @@ def submitted_ratings(store) -> dict[tuple[str, str], dict[str, Any]]:
     """(record id, rater) -> {item: submitted rating}, for unit-periods every assigned rater has
     submitted (the blinding rule: before that, no rater's ratings are shown beside another's)."""
     given: dict[tuple[str, str], dict[str, Any]] = {}
-    for rid, coder, fname, value in store.db.execute(
-            "SELECT record_id, coder, field, submitted_value FROM codes WHERE note_key = '' AND submitted_at IS NOT"
-            " NULL AND record_id NOT IN (SELECT record_id FROM assignments WHERE submitted_at IS NULL)"):
+    for rid, coder, fname, value in store.shared_record_ratings():
         given.setdefault((rid, coder), {})[fname] = value
     return given
 

@@ -69,13 +69,8 @@ def _stratified(store: Store, pop: list[str], n: int, seed: int, field: str, fro
         raise UserError(f"--stratify: unknown field {field!r}")
     if fld.level != "record":
         raise UserError(f"--stratify: {field!r} is coded per note; choose a record-level field")
-    params: list[Any] = [field]
-    sql = "SELECT record_id, submitted_value FROM codes WHERE field = ? AND note_key = '' AND submitted_at IS NOT NULL"
-    if from_coder:
-        sql += " AND coder = ?"
-        params.append(from_coder)
     values: dict[str, Any] = {}
-    for rid, value in store.db.execute(sql, params):
+    for rid, value in store.submitted_record_values(field, coder=from_coder):
         values.setdefault(rid, value)
     strata: dict[str, list[str]] = {}
     for rid in pop:

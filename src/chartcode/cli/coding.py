@@ -79,16 +79,8 @@ def history(db: Path, coder, record_id, limit, as_json, viewer):
     Blind like `codes`: values of a coder's changes on a record not yet submitted by every
     coder show as "(blind)" unless you are that coder or a lead.
     """
-    from chartcode.consensus import viewer_is_lead
-
     with _open(db) as store:
-        rows = store.history(coder=coder, record_id=record_id, limit=limit)
-        if not viewer_is_lead(store, viewer):
-            open_records = {r[0] for r in store.db.execute(
-                "SELECT DISTINCT record_id FROM assignments WHERE submitted_at IS NULL")}
-            for h in rows:
-                if h["coder"] and h["coder"] != viewer and h["record_id"] in open_records and h["field"]:
-                    h["old_value"] = h["new_value"] = "(blind)" if h["old_value"] or h["new_value"] else None
+        rows = store.visible_history(viewer, coder=coder, record_id=record_id, limit=limit)
         if as_json:
             click.echo(json.dumps(rows, indent=1))
             return

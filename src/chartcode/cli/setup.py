@@ -102,9 +102,7 @@ def records_add(db: Path, ids: tuple[str, ...]):
 def records_list(db: Path):
     """List record ids with their number of notes."""
     with _open(db) as store:
-        for row in store.db.query(
-                "SELECT r.id, count(n.id) AS notes FROM records r LEFT JOIN notes n ON n.record_id = r.id"
-                " GROUP BY r.id ORDER BY r.id"):
+        for row in store.records_with_note_counts():
             click.echo(f"{row['id']}\t{row['notes']}")
 
 

@@ -6,7 +6,7 @@
 Formats: csv, xlsx, sav, dta, json, redcap, each declared once in chartcode.export.formats. Wide exports hold the final
 values of chartcode.consensus (one rule) plus a flag column per field saying where each
 value came from (``<field>__source``; ``<field>_src`` in SPSS/Stata). Long exports are
-blind: only the codes chartcode.consensus.visibility_sql lets ``viewer`` see (None: the
+blind: only the codes chartcode.store.visibility lets ``viewer`` see (None: the
 rule for any non-lead). No export ever contains note text.
 """
 

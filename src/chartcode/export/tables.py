@@ -24,7 +24,6 @@ from typing import Any
 import pandas as pd
 
 from chartcode.codebook import Codebook
-from chartcode.consensus import hidden_count, visibility_sql
 from chartcode.dataset import SOURCE_SUFFIX, finals, notes_frame, records_frame
 from chartcode.errors import UserError
 from chartcode.store.store import Store
@@ -88,13 +87,9 @@ class LongTable:
 def long_table(store: Store, *, viewer: str | None = None, deidentify: bool = False) -> LongTable:
     """Every current code by every coder, limited to what ``viewer`` may see (None: blind)."""
     cb = store.codebook
-    cond, params = visibility_sql(store, viewer)
-    sql = ("SELECT c.coder, c.record_id, c.note_key, c.field, c.value, c.memo, c.submitted_at,"
-           " c.submitted_value, c.updated_at FROM codes c"
-           f" WHERE c.value IS NOT NULL AND {cond} ORDER BY c.coder, c.record_id, c.note_key, c.field")
     keep = {f.name for f in exported_fields(cb, deidentify=deidentify)}
     rows = []
-    for r in store.db.execute(sql, params).fetchall():
+    for r in store.visible_code_rows(viewer):
         coder, rid, nkey, fname, value, memo, sub_at, sub_value, updated = tuple(r)
         if fname not in keep:
             continue
@@ -114,7 +109,7 @@ def long_table(store: Store, *, viewer: str | None = None, deidentify: bool = Fa
     df["revised"] = df["revised"].astype(bool)
     if deidentify:
         df = Deidentifier.for_store(store).frame(df)
-    return LongTable(df, hidden_count(store, viewer))
+    return LongTable(df, store.hidden_count(viewer))
 
 
 def codebook_table(cb: Codebook, *, deidentify: bool = False) -> pd.DataFrame:

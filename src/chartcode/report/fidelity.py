@@ -104,8 +104,7 @@ def action_items(store, cb, u: UnitScore) -> list[ActionItem]:
     if not u.below_threshold:
         return []
     ev = evidence(store, u.record_id)
-    reasons = dict(store.db.execute("SELECT field, reason FROM consensus WHERE record_id = ? AND note_key = ''",
-                                    [u.record_id]).fetchall())
+    reasons = store.consensus_reasons(u.record_id)
     out = []
     for b in u.below_threshold:
         f = cb.field(b["item"])

@@ -20,6 +20,9 @@ from chartcode.codebook import Codebook, CodeError, Field, diff, load_codebook
 from chartcode.errors import UserError
 from chartcode.store import schema
 from chartcode.store.connection import Connections, create_private_file, remove_database, write_transaction
+from chartcode.store.consensus import ConsensusQueries
+from chartcode.store.dataset_queries import DatasetQueries
+from chartcode.store.visibility import Visibility
 
 ROLES = ("coder", "supervisor", "lead")
 APP_ID = "chartcode"
@@ -54,7 +57,7 @@ class CodeChange:
     at: str
 
 
-class Store:
+class Store(Visibility, ConsensusQueries, DatasetQueries):
     """One audit database. Build with :meth:`create` or :meth:`open`; close when done."""
 
     def __init__(self, path: str | Path):
@@ -84,12 +87,12 @@ class Store:
         create_private_file(path)
         store = cls(path)
         try:
-            db = store.db
+            db = store._db
             db.conn.execute("PRAGMA journal_mode = WAL")
             db.conn.execute("PRAGMA application_id = 1128809283")  # 'CHAR'
             schema.apply(db)
             now = utcnow()
-            with store.write() as db:
+            with store._write() as db:
                 meta = {
                     "app": APP_ID,
                     "created_at": now,
@@ -121,7 +124,7 @@ class Store:
         store = cls(path)
         try:
             try:
-                db = store.db
+                db = store._db
                 ok = "meta" in db.table_names() and db.execute(
                     "SELECT value FROM meta WHERE key = 'app'"
                 ).fetchone() == (APP_ID,)
@@ -146,17 +149,20 @@ class Store:
         self.close()
 
     @property
-    def db(self):  # sqlite_utils.Database for the calling thread
+    def _db(self):  # sqlite_utils.Database for the calling thread; never handed outside the store
         return self._conns.get()
 
-    def write(self):
+    def _write(self):
         """Context manager: one committed write transaction on this thread's connection."""
-        return write_transaction(self.db)
+        return write_transaction(self._db)
+
+    db = _db  # TEMPORARY: removed once no caller outside the store remains
+    write = _write
 
     def cached(self, key: str, compute):
         """``compute()`` once per state of the database: any commit, by any connection or process,
         invalidates it (SQLite's data_version plus this connection's own changes)."""
-        conn = self.db.conn
+        conn = self._db.conn
         version = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
         cache = self.__dict__.setdefault("_cache", {})
         hit = cache.get(key)
@@ -168,7 +174,7 @@ class Store:
 
     # ------------------------------------------------------------------ meta
     def meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return row[0] if row else None
 
     @property
@@ -193,7 +199,7 @@ class Store:
     @property
     def codebook(self) -> Codebook:
         """The active codebook, as stored in the database (never the file on disk)."""
-        row = self.db.execute("SELECT hash, source_yaml FROM codebooks WHERE active = 1").fetchone()
+        row = self._db.execute("SELECT hash, source_yaml FROM codebooks WHERE active = 1").fetchone()
         if row is None:
             raise UserError(f"{self.path}: the database has no active codebook")
         if self._codebook is None or self._codebook_hash != row[0]:
@@ -202,7 +208,7 @@ class Store:
         return self._codebook
 
     def codebook_versions(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query(
+        return [dict(r) for r in self._db.query(
             "SELECT hash, codebook_id, version, title, added_at, active FROM codebooks ORDER BY added_at")]
 
     def compare_codebook(self, other: Codebook) -> list:
@@ -230,7 +236,7 @@ class Store:
         for ch in changes:
             if ch.severity != "breaking" or ch.field is None:
                 continue
-            n = self.db.execute(
+            n = self._db.execute(
                 "SELECT (SELECT count(*) FROM codes WHERE field = ?) + (SELECT count(*) FROM consensus WHERE field = ?)",
                 [ch.field, ch.field]).fetchone()[0]
             if n:
@@ -244,7 +250,7 @@ class Store:
                 problems=[f"  {c}" for c in review],
             )
         old_hash = self.codebook.hash
-        with self.write() as db:
+        with self._write() as db:
             now = utcnow()
             self._insert_codebook(db, new, active=True, at=now)
             self._history(db, actor, "codebook", old=old_hash, new=new.hash, at=now,
@@ -267,14 +273,14 @@ class Store:
         return True
 
     def add_coder(self, name: str, role: str = "coder", *, actor: str = "system") -> bool:
-        with self.write() as db:
+        with self._write() as db:
             return self._add_coder(db, name, role, actor, utcnow())
 
     def coders(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query("SELECT name, role, added_at FROM coders ORDER BY rowid")]
+        return [dict(r) for r in self._db.query("SELECT name, role, added_at FROM coders ORDER BY rowid")]
 
     def require_coder(self, name: str) -> str:
-        row = self.db.execute("SELECT role FROM coders WHERE name = ?", [name]).fetchone()
+        row = self._db.execute("SELECT role FROM coders WHERE name = ?", [name]).fetchone()
         if row is None:
             known = ", ".join(c["name"] for c in self.coders()) or "none yet"
             raise UserError(
@@ -294,7 +300,7 @@ class Store:
                 raise UserError("record ids cannot be empty")
             clean.append(rid)
         now = utcnow()
-        with self.write() as db:
+        with self._write() as db:
             new = 0
             for rid in dict.fromkeys(clean):
                 unit, sep, period = rid.partition(UNIT_SEP)  # "Team A @ 2025-H1": a rated unit in a period
@@ -316,7 +322,7 @@ class Store:
             raise UserError(f"unit and period names cannot contain {UNIT_SEP.strip()!r}")
         rid = f"{unit}{UNIT_SEP}{period}"
         now = utcnow()
-        with self.write() as db:
+        with self._write() as db:
             cur = db.conn.execute("INSERT OR IGNORE INTO records(id, added_at, unit, period) VALUES (?, ?, ?, ?)",
                                   [rid, now, unit, period])
             if cur.rowcount:
@@ -327,25 +333,36 @@ class Store:
     def unit_periods(self) -> list[dict[str, Any]]:
         """Every record as a rated unit: record_id, unit, period (a record added without a unit
         is its own unit, with an empty period), ordered by unit then period."""
-        rows = self.db.execute("SELECT id, unit, period FROM records").fetchall()
+        rows = self._db.execute("SELECT id, unit, period FROM records").fetchall()
         out = [{"record_id": r, "unit": u if u is not None else r, "period": p or ""} for r, u, p in rows]
         return sorted(out, key=lambda x: (x["unit"], x["period"]))
 
     def record_exists(self, record_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM records WHERE id = ?", [record_id]).fetchone() is not None
+        return self._db.execute("SELECT 1 FROM records WHERE id = ?", [record_id]).fetchone() is not None
 
     def record_ids(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT id FROM records ORDER BY id")]
+        return [r[0] for r in self._db.execute("SELECT id FROM records ORDER BY id")]
+
+    def records_with_note_counts(self) -> list[dict[str, Any]]:
+        """id and number of notes of every record, by id."""
+        return [dict(r) for r in self._db.query(
+            "SELECT r.id, count(n.id) AS notes FROM records r LEFT JOIN notes n ON n.record_id = r.id"
+            " GROUP BY r.id ORDER BY r.id")]
+
+    def unit_period(self, record_id: str) -> tuple[str | None, str | None] | None:
+        """(unit, period) of a record as stored (None for each when added without one); None if unknown."""
+        row = self._db.execute("SELECT unit, period FROM records WHERE id = ?", [record_id]).fetchone()
+        return tuple(row) if row else None
 
     def note(self, note_id: str) -> dict[str, Any] | None:
-        rows = list(self.db.query(
+        rows = list(self._db.query(
             "SELECT id AS rowid, note_id, record_id, note_date, note_type, author, text FROM notes WHERE note_id = ?",
             [note_id]))
         return rows[0] if rows else None
 
     def notes_for_record(self, record_id: str, *, with_text: bool = False) -> list[dict[str, Any]]:
         cols = "id AS rowid, note_id, record_id, note_date, note_type, author" + (", text" if with_text else "")
-        return [dict(r) for r in self.db.query(
+        return [dict(r) for r in self._db.query(
             f"SELECT {cols} FROM notes WHERE record_id = ? ORDER BY note_date IS NULL, note_date, id", [record_id])]
 
     def search_notes(self, query: str, *, record_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
@@ -365,13 +382,13 @@ class Store:
             params.append(record_id)
         sql += " ORDER BY rank LIMIT ?"
         params.append(limit)
-        return [dict(r) for r in self.db.query(sql, params)]
+        return [dict(r) for r in self._db.query(sql, params)]
 
     # ------------------------------------------------------------------ assignments
     def assign(self, coder: str, record_ids: Iterable[str], *, actor: str = "system", source: str = "manual") -> int:
         self.require_coder(coder)
         now = utcnow()
-        with self.write() as db:
+        with self._write() as db:
             return self._assign(db, coder, list(record_ids), actor, source, now)
 
     def _assign(self, db, coder: str, record_ids: list[str], actor: str, source: str, at: str) -> int:
@@ -386,7 +403,7 @@ class Store:
         return new
 
     def assignments(self, coder: str) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query(
+        return [dict(r) for r in self._db.query(
             "SELECT record_id, status, submitted_at, flagged, flag_comment, assigned_at FROM assignments"
             " WHERE coder = ? ORDER BY record_id", [coder])]
 
@@ -405,7 +422,7 @@ class Store:
             return fld, ""
         if not note_id:
             raise UserError(f"field {field_name!r} is coded per note; a note_id is required")
-        row = self.db.execute("SELECT record_id, note_type FROM notes WHERE note_id = ?", [note_id]).fetchone()
+        row = self._db.execute("SELECT record_id, note_type FROM notes WHERE note_id = ?", [note_id]).fetchone()
         if row is None:
             raise UserError(f"unknown note {note_id!r}")
         if row[0] != record_id:
@@ -442,7 +459,7 @@ class Store:
         """Set (or, with ``value=None``, clear) one code in its own committed transaction."""
         self.require_coder(coder)
         fld, note_key, value = self._parsed_target(record_id, note_id, field_name, value)
-        with self.write() as db:
+        with self._write() as db:
             return self._set_code(db, coder, record_id, note_key, fld, value, reason=reason,
                                   actor=actor or coder, action=action, at=utcnow())
 
@@ -495,7 +512,7 @@ class Store:
         self.require_coder(coder)
         fld, note_key = self._target(record_id, note_id, field_name)
         memo = (memo or "").strip() or None
-        with self.write() as db:
+        with self._write() as db:
             at = utcnow()
             row = db.execute(
                 "SELECT id, memo FROM codes WHERE coder = ? AND record_id = ? AND note_key = ? AND field = ?",
@@ -511,7 +528,7 @@ class Store:
 
     def submit(self, coder: str, record_id: str, *, actor: str | None = None, reason: str | None = None) -> None:
         """Mark a coder's record done and freeze its values as submitted (for agreement)."""
-        with self.write() as db:
+        with self._write() as db:
             self._submit(db, coder, record_id, actor or coder, utcnow(), reason)
 
     def _submit(self, db, coder: str, record_id: str, actor: str, at: str, reason: str | None) -> bool:
@@ -543,7 +560,7 @@ class Store:
         if role == "coder":
             raise UserError(f"{decided_by!r} is a coder; consensus is decided by a supervisor or lead")
         fld, note_key, value = self._parsed_target(record_id, note_id, field_name, value)
-        with self.write() as db:
+        with self._write() as db:
             at = utcnow()
             row = db.execute("SELECT id, value FROM consensus WHERE record_id = ? AND note_key = ? AND field = ?",
                              [record_id, note_key, fld.name]).fetchone()
@@ -565,7 +582,7 @@ class Store:
 
     def flag(self, coder: str, record_id: str, comment: str | None, *, flagged: bool = True) -> None:
         """Flag (or unflag) a coder's record for the supervisor, with a comment; recorded in history."""
-        with self.write() as db:
+        with self._write() as db:
             at = utcnow()
             row = db.execute("SELECT flagged, flag_comment FROM assignments WHERE coder = ? AND record_id = ?",
                              [coder, record_id]).fetchone()
@@ -581,7 +598,7 @@ class Store:
 
     def save_position(self, coder: str, record_id: str | None, note_id: str | None, field: str | None) -> None:
         """Remember where a coder is (not history: navigation changes no data)."""
-        with self.write() as db:
+        with self._write() as db:
             db.conn.execute(
                 "INSERT INTO positions(coder, record_id, note_id, field, updated_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT(coder) DO UPDATE SET record_id = excluded.record_id, note_id = excluded.note_id,"
@@ -589,7 +606,7 @@ class Store:
                 [coder, record_id, note_id, field, utcnow()])
 
     def position(self, coder: str) -> tuple[str | None, str | None, str | None] | None:
-        row = self.db.execute("SELECT record_id, note_id, field FROM positions WHERE coder = ?", [coder]).fetchone()
+        row = self._db.execute("SELECT record_id, note_id, field FROM positions WHERE coder = ?", [coder]).fetchone()
         return tuple(row) if row else None
 
     def codes(self, *, coder: str | None = None, record_id: str | None = None) -> Iterator[dict[str, Any]]:
@@ -598,7 +615,7 @@ class Store:
         where, params = _filters(coder=coder, record_id=record_id)
         sql = ("SELECT coder, record_id, note_key, field, value, memo, submitted_value, submitted_at, updated_at"
                f" FROM codes WHERE value IS NOT NULL{where} ORDER BY coder, record_id, note_key, field")
-        for row in self.db.query(sql, params):
+        for row in self._db.query(sql, params):
             fld = cb.get(row["field"])
             yield {
                 "coder": row["coder"],
@@ -629,10 +646,10 @@ class Store:
                f" FROM history WHERE 1 = 1{where} ORDER BY id")
         if limit:
             sql = f"SELECT * FROM ({sql.replace('ORDER BY id', 'ORDER BY id DESC')} LIMIT {int(limit)}) ORDER BY id"
-        return [dict(r) for r in self.db.query(sql, params)]
+        return [dict(r) for r in self._db.query(sql, params)]
 
     def counts(self) -> dict[str, Any]:
-        db = self.db
+        db = self._db
         one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
         coders = []
         for c in self.coders():

@@ -95,7 +95,7 @@ class RatingScreen(Screen):
         self.record_id = record_id
         self.audit_title = title
         self.frozen_clock = frozen_clock
-        row = self.store.db.execute("SELECT unit, period FROM records WHERE id = ?", [record_id]).fetchone()
+        row = self.store.unit_period(record_id)
         self.unit = (row[0] if row and row[0] is not None else record_id)
         self.period = (row[1] if row and row[1] else "")
         view = session.load(record_id)  # the rater's own codes only (blind)

@@ -1,0 +1,72 @@
+"""Reads behind the analysis dataset (chartcode.dataset), agreement, fidelity scoring and sampling.
+
+The submitted-codes read is the hot one (a 100,000-record audit has millions of codes): one
+full scan in rowid order, with fields and coders sent as small ints (:func:`_named`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from chartcode.store.visibility import shared
+
+SUBMITTED_WHERE = "submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
+
+
+def _named(column: str, names: list[str]) -> str:
+    """SQL giving the position of ``column`` in ``names`` (the value itself when not there): small ints
+    reach Python far cheaper than a million copies of the same few strings."""
+    if not names:
+        return column
+    return f"CASE {column} {' '.join(f'WHEN ? THEN {i}' for i in range(len(names)))} ELSE {column} END"
+
+
+class DatasetQueries:
+    """Store methods for the dataset and the statistics built on it (mixed into Store)."""
+
+    def submitted_code_rows(self, fields: list[str], coders: list[str]) -> list[tuple]:
+        """(field, record_id, note_key or None, coder, submitted_value) of every submitted code, in rowid
+        order; field and coder come as their position in ``fields`` / ``coders`` (the name itself when
+        not there)."""
+        sql = (f"SELECT {_named('field', fields)}, record_id, NULLIF(note_key, ''), {_named('coder', coders)},"
+               f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} ORDER BY id")
+        return self._db.execute(sql, [*fields, *coders]).fetchall()
+
+    def submitted_memo_rows(self, record_ids: list[str]) -> Iterator[tuple]:
+        """(record_id, note_key, field, coder, memo) of the submitted codes on ``record_ids`` that carry a
+        memo; by record, through the codes_by_record index."""
+        for start in range(0, len(record_ids), 500):
+            chunk = record_ids[start:start + 500]
+            yield from self._db.execute(
+                "SELECT record_id, note_key, field, coder, memo FROM codes WHERE record_id IN"
+                f" ({', '.join('?' * len(chunk))}) AND {SUBMITTED_WHERE}"
+                " AND memo IS NOT NULL AND memo <> ''", chunk)
+
+    def note_rows(self) -> list[dict[str, Any]]:
+        """note_id, record_id, note_date, note_type of every note, by record, date and import order."""
+        return list(self._db.query(
+            "SELECT note_id, record_id, note_date, note_type FROM notes ORDER BY record_id, note_date, id"))
+
+    def submitted_record_values(self, field: str, *, coder: str | None = None) -> list[tuple]:
+        """(record_id, submitted_value) of a record-level field's submitted codes (one coder's, or all)."""
+        params: list[Any] = [field]
+        sql = ("SELECT record_id, submitted_value FROM codes WHERE field = ? AND note_key = ''"
+               " AND submitted_at IS NOT NULL")
+        if coder:
+            sql += " AND coder = ?"
+            params.append(coder)
+        return self._db.execute(sql, params).fetchall()
+
+    def shared_record_ratings(self) -> list[tuple]:
+        """(record_id, coder, field, submitted_value) of the record-level submitted codes everyone may see
+        (records every assigned rater has submitted)."""
+        return self._db.execute(
+            "SELECT record_id, coder, field, submitted_value FROM codes WHERE note_key = ''"
+            f" AND {shared(submitted_col='submitted_at', record_col='record_id')}").fetchall()
+
+    def submitted_memos(self, record_id: str) -> list[tuple]:
+        """(field, coder, memo) of a record's submitted record-level codes that carry a memo."""
+        return self._db.execute(
+            "SELECT field, coder, memo FROM codes WHERE record_id = ? AND note_key = '' AND submitted_at IS NOT NULL"
+            " AND memo IS NOT NULL AND memo != '' ORDER BY field, coder", [record_id]).fetchall()

@@ -1,0 +1,109 @@
+"""The blinding rule, once: which coders' values a viewer may see.
+
+A code of coder C on record R is shown to viewer V only if
+  1. V is C (their own codes), or
+  2. V is a lead, or
+  3. the code was submitted and every coder assigned to R has submitted R (R is "closed").
+Without a named viewer the same rule applies as for any non-lead: nobody can peek by leaving
+``--as`` out. What no particular viewer asks for (final values, disagreements, submitted
+ratings) is clause 3 alone: :data:`SHARED`.
+
+Every listing (codes, history), screen, export and report asks this module, through the
+:class:`Visibility` methods of the Store; no caller sees the SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+# Records some assigned coder has not submitted yet: their codes stay blind.
+OPEN_RECORDS = "SELECT record_id FROM assignments WHERE submitted_at IS NULL"
+
+
+def record_closed(record_col: str) -> str:
+    """SQL: every coder assigned to the record in ``record_col`` has submitted it."""
+    return f"{record_col} NOT IN ({OPEN_RECORDS})"
+
+
+def shared(table: str = "c", *, submitted_col: str | None = None, record_col: str | None = None) -> str:
+    """SQL: a code anyone may see (clause 3): submitted, on a closed record."""
+    submitted_col = submitted_col or f"{table}.submitted_at"
+    record_col = record_col or f"{table}.record_id"
+    return f"({submitted_col} IS NOT NULL AND {record_closed(record_col)})"
+
+
+def own(table: str = "c", *, coder_col: str | None = None) -> str:
+    """SQL: the code is the viewer's own (clause 1); one parameter, the viewer."""
+    return f"{coder_col or f'{table}.coder'} = ?"
+
+
+def rule(viewer: str | None, *, lead: bool, table: str = "c", coder_col: str | None = None,
+         submitted_col: str | None = None, record_col: str | None = None) -> tuple[str, list[Any]]:
+    """SQL condition (and parameters) for the codes rows ``viewer`` may see; ``lead``: the viewer's role is lead.
+
+    The column arguments name where the coder, submitted time and record of the code are when
+    they are not ``table``'s own (history entries joined to their code)."""
+    if lead:
+        return "1 = 1", []
+    cond = shared(table, submitted_col=submitted_col, record_col=record_col)
+    if viewer is None:
+        return cond, []
+    return f"({own(table, coder_col=coder_col)} OR {cond})", [viewer]
+
+
+SHARED = shared("c")
+
+BLIND = "(blind)"
+
+
+class Visibility:
+    """Store methods that list coders' values through :func:`rule` (mixed into Store)."""
+
+    def viewer_is_lead(self, viewer: str | None) -> bool:
+        return viewer is not None and self.require_coder(viewer) == "lead"
+
+    def _rule(self, viewer: str | None, **columns: str) -> tuple[str, list[Any]]:
+        return rule(viewer, lead=self.viewer_is_lead(viewer), **columns)
+
+    def open_record_ids(self) -> list[str]:
+        """Records some assigned coder has not submitted (one row per open assignment)."""
+        return [r[0] for r in self._db.execute(OPEN_RECORDS)]
+
+    def visible_codes(self, viewer: str | None = None, *, coder: str | None = None,
+                      record_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """:meth:`codes` limited to what ``viewer`` may see."""
+        cond, params = self._rule(viewer)
+        allowed = {(r[0], r[1], r[2], r[3]) for r in self._db.execute(
+            f"SELECT c.coder, c.record_id, c.note_key, c.field FROM codes c WHERE {cond}", params)}
+        for row in self.codes(coder=coder, record_id=record_id):
+            if (row["coder"], row["record_id"], row["note_id"] or "", row["field"]) in allowed:
+                yield row
+
+    def hidden_count(self, viewer: str | None = None) -> int:
+        """How many current codes ``viewer`` may not see."""
+        cond, params = self._rule(viewer)
+        return self._db.execute(f"SELECT count(*) FROM codes c WHERE c.value IS NOT NULL AND NOT {cond}",
+                                params).fetchone()[0]
+
+    def visible_code_rows(self, viewer: str | None = None) -> list[tuple]:
+        """(coder, record_id, note_key, field, value, memo, submitted_at, submitted_value, updated_at) of
+        every current code ``viewer`` may see, ordered by coder, record, note, field (the long export)."""
+        cond, params = self._rule(viewer)
+        sql = ("SELECT c.coder, c.record_id, c.note_key, c.field, c.value, c.memo, c.submitted_at,"
+               " c.submitted_value, c.updated_at FROM codes c"
+               f" WHERE c.value IS NOT NULL AND {cond} ORDER BY c.coder, c.record_id, c.note_key, c.field")
+        return self._db.execute(sql, params).fetchall()
+
+    def visible_history(self, viewer: str | None = None, *, coder: str | None = None,
+                        record_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """:meth:`history` as ``viewer`` may see it: the values of a change to a coder's code that
+        the rule hides show as "(blind)" (None when the change had no value)."""
+        rows = self.history(coder=coder, record_id=record_id, limit=limit)
+        if self.viewer_is_lead(viewer):
+            return rows
+        open_records = set(self.open_record_ids())
+        for h in rows:
+            if h["coder"] and h["coder"] != viewer and h["record_id"] in open_records and h["field"]:
+                h["old_value"] = h["new_value"] = BLIND if h["old_value"] or h["new_value"] else None
+        return rows
