@@ -83,81 +83,39 @@ class CodingSession:
 
     # ------------------------------------------------------------------ queue
     def progress(self) -> tuple[int, int]:
-        row = self.store.db.execute(
-            "SELECT coalesce(sum(status = 'done'), 0), count(*) FROM assignments WHERE coder = ?",
-            [self.coder]).fetchone()
-        return row[0], row[1]
-
-    def _queue_where(self, text: str, status: str) -> tuple[str, list[Any]]:
-        sql = "a.coder = ?"
-        params: list[Any] = [self.coder]
-        if text:
-            sql += " AND a.record_id LIKE ? ESCAPE '\\'"
-            params.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-        if status == "todo":
-            sql += " AND a.status != 'done'"
-        elif status == "flagged":
-            sql += " AND a.flagged = 1"
-        elif status in ("not_started", "in_progress", "done"):
-            sql += " AND a.status = ?"
-            params.append(status)
-        return sql, params
+        return self.store.coder_progress(self.coder)
 
     def queue_count(self, text: str = "", status: str = "all") -> int:
-        where, params = self._queue_where(text, status)
-        return self.store.db.execute(f"SELECT count(*) FROM assignments a WHERE {where}", params).fetchone()[0]
+        return self.store.queue_count(self.coder, text, status)
 
     def queue_page(self, offset: int, limit: int, text: str = "", status: str = "all") -> list[QueueRow]:
         """One page of the queue; the screen asks only for the rows it shows."""
-        where, params = self._queue_where(text, status)
-        rows = self.store.db.execute(
-            f"SELECT a.record_id, a.status, a.flagged,"
-            f" (SELECT count(*) FROM notes n WHERE n.record_id = a.record_id)"
-            f" FROM assignments a WHERE {where} ORDER BY a.record_id LIMIT ? OFFSET ?",
-            [*params, limit, offset]).fetchall()
+        rows = self.store.queue_page(self.coder, offset, limit, text, status)
         return [QueueRow(r[0], r[1], bool(r[2]), r[3]) for r in rows]
 
     def queue_index(self, record_id: str, text: str = "", status: str = "all") -> int | None:
-        where, params = self._queue_where(text, status)
-        row = self.store.db.execute(
-            f"SELECT (SELECT count(*) FROM assignments a WHERE {where} AND a.record_id < ?),"
-            f" EXISTS(SELECT 1 FROM assignments a WHERE {where} AND a.record_id = ?)",
-            [*params, record_id, *params, record_id]).fetchone()
-        return row[0] if row[1] else None
+        return self.store.queue_index(self.coder, record_id, text, status)
 
     def first_unfinished(self, after: str | None = None) -> str | None:
         """The next record not done (wrapping round), or None when all are done."""
-        db = self.store.db
         if after is not None:
-            row = db.execute("SELECT record_id FROM assignments WHERE coder = ? AND status != 'done'"
-                             " AND record_id > ? ORDER BY record_id LIMIT 1", [self.coder, after]).fetchone()
-            if row:
-                return row[0]
-        row = db.execute("SELECT record_id FROM assignments WHERE coder = ? AND status != 'done'"
-                         " ORDER BY record_id LIMIT 1", [self.coder]).fetchone()
-        return row[0] if row else None
+            found = self.store.next_unfinished(self.coder, after)
+            if found:
+                return found
+        return self.store.next_unfinished(self.coder)
 
     def neighbour(self, record_id: str, step: int) -> str | None:
-        op, order = (">", "ASC") if step > 0 else ("<", "DESC")
-        row = self.store.db.execute(
-            f"SELECT record_id FROM assignments WHERE coder = ? AND record_id {op} ? ORDER BY record_id {order}"
-            " LIMIT 1", [self.coder, record_id]).fetchone()
-        return row[0] if row else None
+        return self.store.neighbour_record(self.coder, record_id, step)
 
     def first_record(self) -> str | None:
-        row = self.store.db.execute("SELECT min(record_id) FROM assignments WHERE coder = ?",
-                                    [self.coder]).fetchone()
-        return row[0]
+        return self.store.first_assigned(self.coder)
 
     def is_assigned(self, record_id: str) -> bool:
-        return self.store.db.execute("SELECT 1 FROM assignments WHERE coder = ? AND record_id = ?",
-                                     [self.coder, record_id]).fetchone() is not None
+        return self.store.is_assigned(self.coder, record_id)
 
     # ------------------------------------------------------------------ one record
     def load(self, record_id: str) -> RecordView:
-        db = self.store.db
-        a = db.execute("SELECT status, flagged, flag_comment, submitted_at FROM assignments"
-                       " WHERE coder = ? AND record_id = ?", [self.coder, record_id]).fetchone()
+        a = self.store.assignment(self.coder, record_id)
         if a is None:
             raise UserError(f"record {record_id!r} is not assigned to {self.coder!r}")
         notes = self.store.notes_for_record(record_id)
@@ -169,9 +127,7 @@ class CodingSession:
         slots.extend(Slot(f) for f in self.codebook.record_fields)
         values: dict[tuple[str | None, str], Any] = {}
         memos: dict[tuple[str | None, str], str] = {}
-        for note_key, fname, value, memo in db.execute(
-                "SELECT note_key, field, value, memo FROM codes WHERE coder = ? AND record_id = ?",
-                [self.coder, record_id]):
+        for note_key, fname, value, memo in self.store.own_codes(self.coder, record_id):
             key = (note_key or None, fname)
             if value is not None:
                 values[key] = value
@@ -184,8 +140,7 @@ class CodingSession:
         )
 
     def note_text(self, note_id: str) -> str:
-        row = self.store.db.execute("SELECT text FROM notes WHERE note_id = ?", [note_id]).fetchone()
-        return row[0] if row else ""
+        return self.store.note_text(note_id)
 
     def search(self, query: str, record_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return self.store.search_notes(query, record_id=record_id, limit=limit)
