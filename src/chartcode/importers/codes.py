@@ -17,7 +17,7 @@ from typing import Any
 from chartcode.codebook import CodeError
 from chartcode.errors import UserError
 from chartcode.importers.lines import LineReader, csv_rows, open_for_lines
-from chartcode.store.store import Store, utcnow
+from chartcode.store.store import Store
 
 REQUIRED = ("record_id", "note_id", "field", "value")
 MAX_PROBLEMS = 25
@@ -67,7 +67,6 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
     seen: dict[tuple[str, str, str], int] = {}
     record_cache: dict[str, bool] = {}
     note_cache: dict[str, tuple[str, str | None] | None] = {}
-    db = store.db
 
     def problem(line: int, text: str) -> None:
         problems.append(f"{shown}:{line}: {text}")
@@ -103,7 +102,7 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
                     problem(line, "empty record_id")
                     continue
                 if rid not in record_cache:
-                    record_cache[rid] = db.execute("SELECT 1 FROM records WHERE id = ?", [rid]).fetchone() is not None
+                    record_cache[rid] = store.record_exists(rid)
                 if not record_cache[rid]:
                     problem(line, f"unknown record {rid!r}")
                     continue
@@ -119,8 +118,7 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
                         problem(line, f"field {fname!r} is coded per note; note_id is empty")
                         continue
                     if nid not in note_cache:
-                        note_cache[nid] = db.execute(
-                            "SELECT record_id, note_type FROM notes WHERE note_id = ?", [nid]).fetchone()
+                        note_cache[nid] = store.note_target(nid)
                     note = note_cache[nid]
                     if note is None:
                         problem(line, f"unknown note {nid!r}")
@@ -154,20 +152,8 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
     reason = f"import {path.name}"
     records = list(dict.fromkeys(c.record_id for c in codes))
     result.records = len(records)
-    with store.write() as wdb:
-        at = utcnow()
-        store._assign(wdb, coder, records, who, "import", at)
-        for c in codes:
-            change = store._set_code(wdb, coder, c.record_id, c.note_key, c.field, c.value, reason=reason,
-                                     actor=who, action=None, at=at, memo=c.memo)
-            if change.changed:
-                result.changed += 1
-            else:
-                result.unchanged += 1
-        if not draft:
-            for rid in records:
-                if store._submit(wdb, coder, rid, who, at, reason):
-                    result.submitted += 1
+    written = store.write_imported_codes(coder, codes, records, actor=who, reason=reason, draft=draft)
+    result.changed, result.unchanged, result.submitted = written.changed, written.unchanged, written.submitted
     result.seconds = time.perf_counter() - started
     return result
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from chartcode.errors import UserError
 from chartcode.importers.lines import LineReader, Progress, check_encoding, csv_rows, open_for_lines, parse_date
-from chartcode.store.store import Store, utcnow
+from chartcode.store.store import Store
 
 COLUMNS = ("record_id", "note_id", "note_date", "note_type", "author", "text")
 REQUIRED = ("record_id", "note_id", "text")
@@ -122,90 +122,9 @@ def import_notes(
             raise UserError("--pattern applies only to a folder of .txt files")
         rows = _file_rows(path, fmt, mapping or {}, encoding, date_format, progress)
         sha = _sha256(path)
-    try:
-        _write(store, path, rows, sha, actor, result, on_phase)
-    except _NothingNew:
-        pass  # every note was already there: the database is left exactly as it was
+    store.write_imported_notes(path.name, str(path), rows, sha, actor, result, BATCH, on_phase)
     result.seconds = time.perf_counter() - started
     return result
-
-
-class _NothingNew(Exception):
-    pass
-
-
-def _write(store: Store, path: Path, rows: Iterator[_Row], sha: str | None, actor: str, result: ImportResult,
-           on_phase: Callable[[str], None] | None = None) -> None:
-    with store.write() as db:
-        conn = db.conn
-        now = utcnow()
-        cur = conn.execute(
-            "INSERT INTO imports(at, actor, kind, file_name, file_sha256) VALUES (?, ?, 'notes', ?, ?)",
-            [now, actor, path.name, sha])
-        import_id = cur.lastrowid
-        max_before = conn.execute("SELECT coalesce(max(id), 0) FROM notes").fetchone()[0]
-        batch: list[_Row] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= BATCH:
-                _flush(conn, batch, import_id, now, result, str(path))
-                batch = []
-        _flush(conn, batch, import_id, now, result, str(path))
-        if result.new == 0:
-            raise _NothingNew
-        if on_phase:
-            on_phase(f"indexing {result.new} notes for full-text search")
-        conn.execute("INSERT INTO notes_fts(rowid, text) SELECT id, text FROM notes WHERE id > ?", [max_before])
-        conn.execute(
-            "UPDATE imports SET rows_read = ?, rows_new = ?, rows_unchanged = ? WHERE id = ?",
-            [result.rows, result.new, result.unchanged, import_id])
-        store._history(db, actor, "import_notes", reason=f"{path.name}: {result.new} notes, "
-                       f"{result.records_new} new records", new=import_id, at=now)
-
-
-def _flush(conn, batch: list[_Row], import_id: int, now: str, result: ImportResult, shown: str) -> None:
-    if not batch:
-        return
-    seen: dict[str, _Row] = {}
-    for r in batch:
-        if r.note_id in seen:
-            raise UserError(f"{shown}:{r.line}: duplicate note_id {r.note_id!r} (first at line {seen[r.note_id].line})")
-        seen[r.note_id] = r
-    existing: dict[str, tuple[str, int, int | None]] = {}
-    ids = list(seen)
-    for i in range(0, len(ids), 900):
-        chunk = ids[i:i + 900]
-        q = f"SELECT note_id, content_sha, import_id, source_line FROM notes WHERE note_id IN ({','.join('?' * len(chunk))})"
-        for note_id, sha, imp, line in conn.execute(q, chunk):
-            existing[note_id] = (sha, imp, line)
-    new_rows = []
-    for r in batch:
-        result.rows += 1
-        old = existing.get(r.note_id)
-        if old is None:
-            new_rows.append(r)
-            continue
-        sha, imp, line = old
-        if imp == import_id:
-            raise UserError(f"{shown}:{r.line}: duplicate note_id {r.note_id!r} (first at line {line})")
-        if sha != r.sha:
-            raise UserError(
-                f"{shown}:{r.line}: note_id {r.note_id!r} was already imported with different content"
-                f" (import #{imp}); notes are never overwritten - give the new note its own note_id")
-        result.unchanged += 1
-    if not new_rows:
-        return
-    record_ids = list(dict.fromkeys(r.record_id for r in new_rows))
-    before = conn.total_changes
-    conn.executemany("INSERT OR IGNORE INTO records(id, added_at, import_id) VALUES (?, ?, ?)",
-                     [(rid, now, import_id) for rid in record_ids])
-    result.records_new += conn.total_changes - before
-    conn.executemany(
-        "INSERT INTO notes(note_id, record_id, note_date, note_type, author, text, content_sha, import_id, source_line)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(r.note_id, r.record_id, r.note_date, r.note_type, r.author, r.text, r.sha, import_id, r.line)
-         for r in new_rows])
-    result.new += len(new_rows)
 
 
 def _sha256(path: Path) -> str:

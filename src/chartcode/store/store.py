@@ -22,6 +22,7 @@ from chartcode.store import schema
 from chartcode.store.connection import Connections, create_private_file, remove_database, write_transaction
 from chartcode.store.consensus import ConsensusQueries
 from chartcode.store.dataset_queries import DatasetQueries
+from chartcode.store.imports import ImportWrites
 from chartcode.store.queue import QueueQueries
 from chartcode.store.visibility import Visibility
 
@@ -58,7 +59,7 @@ class CodeChange:
     at: str
 
 
-class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries):
+class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWrites):
     """One audit database. Build with :meth:`create` or :meth:`open`; close when done."""
 
     def __init__(self, path: str | Path):

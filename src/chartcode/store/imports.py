@@ -1,0 +1,137 @@
+"""Writes behind the importers (chartcode.importers): notes in batches inside one transaction,
+and one coder's codes in one transaction, each code with its history entry.
+
+The importers read and check their files; what reads or writes the database is here. A bad
+row raises inside the transaction, which rolls the whole import back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chartcode.errors import UserError
+
+
+class _NothingNew(Exception):
+    pass
+
+
+@dataclass
+class CodesWritten:
+    changed: int = 0
+    unchanged: int = 0
+    submitted: int = 0
+
+
+def _flush(conn, batch: list, import_id: int, now: str, result, shown: str) -> None:
+    if not batch:
+        return
+    seen: dict[str, Any] = {}
+    for r in batch:
+        if r.note_id in seen:
+            raise UserError(f"{shown}:{r.line}: duplicate note_id {r.note_id!r} (first at line {seen[r.note_id].line})")
+        seen[r.note_id] = r
+    existing: dict[str, tuple[str, int, int | None]] = {}
+    ids = list(seen)
+    for i in range(0, len(ids), 900):
+        chunk = ids[i:i + 900]
+        q = f"SELECT note_id, content_sha, import_id, source_line FROM notes WHERE note_id IN ({','.join('?' * len(chunk))})"
+        for note_id, sha, imp, line in conn.execute(q, chunk):
+            existing[note_id] = (sha, imp, line)
+    new_rows = []
+    for r in batch:
+        result.rows += 1
+        old = existing.get(r.note_id)
+        if old is None:
+            new_rows.append(r)
+            continue
+        sha, imp, line = old
+        if imp == import_id:
+            raise UserError(f"{shown}:{r.line}: duplicate note_id {r.note_id!r} (first at line {line})")
+        if sha != r.sha:
+            raise UserError(
+                f"{shown}:{r.line}: note_id {r.note_id!r} was already imported with different content"
+                f" (import #{imp}); notes are never overwritten - give the new note its own note_id")
+        result.unchanged += 1
+    if not new_rows:
+        return
+    record_ids = list(dict.fromkeys(r.record_id for r in new_rows))
+    before = conn.total_changes
+    conn.executemany("INSERT OR IGNORE INTO records(id, added_at, import_id) VALUES (?, ?, ?)",
+                     [(rid, now, import_id) for rid in record_ids])
+    result.records_new += conn.total_changes - before
+    conn.executemany(
+        "INSERT INTO notes(note_id, record_id, note_date, note_type, author, text, content_sha, import_id, source_line)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(r.note_id, r.record_id, r.note_date, r.note_type, r.author, r.text, r.sha, import_id, r.line)
+         for r in new_rows])
+    result.new += len(new_rows)
+
+
+class ImportWrites:
+    """Store methods the importers write through (mixed into Store)."""
+
+    def note_target(self, note_id: str) -> tuple[str, str | None] | None:
+        """(record_id, note_type) of a note; None if unknown."""
+        return self._db.execute("SELECT record_id, note_type FROM notes WHERE note_id = ?", [note_id]).fetchone()
+
+    def write_imported_notes(self, file_name: str, shown: str, rows: Iterable, sha: str | None, actor: str,
+                             result, batch_size: int, on_phase: Callable[[str], None] | None = None) -> None:
+        """Insert ``rows`` (objects with line, record_id, note_id, note_date, note_type, author, text, sha)
+        in batches of ``batch_size``, all in one transaction, counting into ``result`` (rows, new,
+        unchanged, records_new). When no note is new, the database is left exactly as it was."""
+        from chartcode.store.store import utcnow
+
+        try:
+            with self._write() as db:
+                conn = db.conn
+                now = utcnow()
+                cur = conn.execute(
+                    "INSERT INTO imports(at, actor, kind, file_name, file_sha256) VALUES (?, ?, 'notes', ?, ?)",
+                    [now, actor, file_name, sha])
+                import_id = cur.lastrowid
+                max_before = conn.execute("SELECT coalesce(max(id), 0) FROM notes").fetchone()[0]
+                batch: list = []
+                for row in rows:
+                    batch.append(row)
+                    if len(batch) >= batch_size:
+                        _flush(conn, batch, import_id, now, result, shown)
+                        batch = []
+                _flush(conn, batch, import_id, now, result, shown)
+                if result.new == 0:
+                    raise _NothingNew
+                if on_phase:
+                    on_phase(f"indexing {result.new} notes for full-text search")
+                conn.execute("INSERT INTO notes_fts(rowid, text) SELECT id, text FROM notes WHERE id > ?", [max_before])
+                conn.execute(
+                    "UPDATE imports SET rows_read = ?, rows_new = ?, rows_unchanged = ? WHERE id = ?",
+                    [result.rows, result.new, result.unchanged, import_id])
+                self._history(db, actor, "import_notes", reason=f"{file_name}: {result.new} notes, "
+                              f"{result.records_new} new records", new=import_id, at=now)
+        except _NothingNew:
+            pass  # every note was already there: the database is left exactly as it was
+
+    def write_imported_codes(self, coder: str, codes: Iterable, records: list[str], *, actor: str, reason: str,
+                             draft: bool) -> CodesWritten:
+        """Assign ``records`` to ``coder`` and set ``codes`` (objects with record_id, note_key, field, value,
+        memo), each with its history entry, then (unless ``draft``) submit the records; one transaction."""
+        from chartcode.store.store import utcnow
+
+        out = CodesWritten()
+        with self._write() as wdb:
+            at = utcnow()
+            self._assign(wdb, coder, records, actor, "import", at)
+            for c in codes:
+                change = self._set_code(wdb, coder, c.record_id, c.note_key, c.field, c.value, reason=reason,
+                                        actor=actor, action=None, at=at, memo=c.memo)
+                if change.changed:
+                    out.changed += 1
+                else:
+                    out.unchanged += 1
+            if not draft:
+                for rid in records:
+                    if self._submit(wdb, coder, rid, actor, at, reason):
+                        out.submitted += 1
+        return out
