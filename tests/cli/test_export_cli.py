@@ -51,7 +51,7 @@ def test_long_export_reports_codes_held_back_and_a_lead_sees_them(cli, demo_db, 
     with Store.open(demo_db) as s:
         s.add_coder("third", "coder")
         s.assign("third", ["VET-002"])
-        held = s.db.execute("SELECT count(*) FROM codes WHERE record_id = 'VET-002'").fetchone()[0]
+        held = s._db.execute("SELECT count(*) FROM codes WHERE record_id = 'VET-002'").fetchone()[0]
     r = cli("export", demo_db, "--format", "json", "--long", "--out", tmp_path / "blind.json")
     assert r.code == 0, r.err
     assert f"({held} codes held back" in r.err

@@ -68,7 +68,7 @@ def test_sigkill_in_the_middle_of_coding_loses_no_acknowledged_code(db, tmp_path
         for rid, field, age in acked:
             assert codes[(rid, field)] == int(age)
             assert (rid, field, int(age)) in history
-        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_two_coders_at_once_lose_nothing_and_never_see_locked(db, tmp_path):

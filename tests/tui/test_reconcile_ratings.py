@@ -40,5 +40,5 @@ def test_rating_disagreements_are_settled_by_keys_and_then_scored(tmp_path):
     with Store.open(db) as s:
         (score,) = fidelity(s)
         assert (score.total, score.band, score.items_rated) == (16, "good", 4)
-        row = s.db.execute("SELECT value, reason, decided_by FROM consensus").fetchone()
+        row = s._db.execute("SELECT value, reason, decided_by FROM consensus").fetchone()
         assert tuple(row) == (4, "job logs reviewed together", "lead")

@@ -43,7 +43,7 @@ def test_reconcile_by_keys_stores_consensus_with_reasons(demo_db):
 
     run(go())
     with Store.open(demo_db) as s:
-        rows = list(s.db.query("SELECT record_id, field, value, reason, decided_by FROM consensus"))
+        rows = list(s._db.query("SELECT record_id, field, value, reason, decided_by FROM consensus"))
         assert len(rows) == 1 and rows[0]["reason"] == "re-read together" and rows[0]["decided_by"] == "supervisor"
         assert s.history()[-1]["action"] == "consensus"
         # the coders' own codes are untouched

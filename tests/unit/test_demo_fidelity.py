@@ -31,7 +31,7 @@ def demo_db(tmp_path_factory):
 
 
 def _submitted(store: Store, coder: str) -> dict[tuple[str, str], int]:
-    rows = store.db.execute("SELECT record_id, field, submitted_value FROM codes WHERE coder = ?"
+    rows = store._db.execute("SELECT record_id, field, submitted_value FROM codes WHERE coder = ?"
                             " AND submitted_at IS NOT NULL", [coder]).fetchall()
     return {(r, f): v for r, f, v in rows}
 
@@ -69,7 +69,7 @@ def test_consensus_exactly_on_the_disagreements(demo_db):
         a, b = (_submitted(s, r) for r in REVIEWERS)
         assert a.keys() == b.keys()
         differ = {k for k in a if a[k] != b[k]}
-        consensus = s.db.execute("SELECT record_id, field, value, reason, decided_by FROM consensus").fetchall()
+        consensus = s._db.execute("SELECT record_id, field, value, reason, decided_by FROM consensus").fetchall()
         assert {(r, f) for r, f, *_ in consensus} == differ
         assert differ == {(f"{t} @ {p}", i) for t, p, i in DISAGREEMENTS}
         assert all(reason.strip() and by == LEAD for *_, reason, by in consensus)
@@ -97,7 +97,7 @@ def test_every_item_has_its_designed_final_value(demo_db):
 
 def test_cannot_rate_once_by_both_reviewers(demo_db):
     with Store.open(demo_db) as s:
-        rows = s.db.execute("SELECT coder, record_id, field FROM codes WHERE value = ?", [CANNOT_RATE]).fetchall()
+        rows = s._db.execute("SELECT coder, record_id, field FROM codes WHERE value = ?", [CANNOT_RATE]).fetchall()
         assert {c for c, _, _ in rows} == set(REVIEWERS)
         assert {(r, f) for _, r, f in rows} == {("Team East @ 2025-H1", "graded_return_plan")}
 
@@ -122,7 +122,7 @@ def test_building_twice_gives_the_same_demo(tmp_path):
     consensus = "SELECT record_id, field, value, reason, decided_by FROM consensus ORDER BY record_id, field"
     with Store.open(a) as sa, Store.open(b) as sb:
         assert strip(sa) == strip(sb)
-        assert sa.db.execute(consensus).fetchall() == sb.db.execute(consensus).fetchall()
+        assert sa._db.execute(consensus).fetchall() == sb._db.execute(consensus).fetchall()
 
 
 def test_private_file_refuses_an_existing_demo(tmp_path):

@@ -60,7 +60,7 @@ def small_store(directory: Path, name: str = "small.db") -> Path:
                      coders=[("intern", "coder"), ("lead", "lead")])
     try:
         s.add_records(["R1", "R2"])
-        with s.write() as db:
+        with s._write() as db:
             db.conn.execute(
                 "INSERT INTO notes(note_id, record_id, note_date, note_type, text, content_sha) VALUES"
                 f" ('R1-N1', 'R1', '2024-01-01', 'visit', '{NOTE_TEXT} one', 'a'),"
@@ -112,7 +112,7 @@ def test_wide_csv_holds_final_values_with_source_flags_and_a_notes_sibling(demo,
     records = pd.read_csv(out)
     notes = pd.read_csv(tmp_path / "final_notes.csv")
     assert len(records) == 24 and records["record_id"].is_unique
-    assert len(notes) == demo.db.execute("SELECT count(*) FROM notes").fetchone()[0]
+    assert len(notes) == demo._db.execute("SELECT count(*) FROM notes").fetchone()[0]
     for f in demo.codebook.record_fields:
         assert f.name in records and f.name + "__source" in records
     for f in demo.codebook.note_fields:
@@ -227,14 +227,14 @@ def test_long_export_holds_back_codes_until_every_assigned_coder_submitted(demo,
     blind = export(demo, "csv", tmp_path / "blind.csv", long=True)
     df = pd.read_csv(tmp_path / "blind.csv")
     assert "VET-001" not in set(df["record_id"])
-    assert blind.hidden == demo.db.execute(
+    assert blind.hidden == demo._db.execute(
         "SELECT count(*) FROM codes WHERE record_id = 'VET-001' AND value IS NOT NULL").fetchone()[0]
     own = pd.read_csv(export(demo, "csv", tmp_path / "own.csv", long=True, viewer="third").files[0])
     assert set(own.loc[own["record_id"] == "VET-001", "coder"]) == {"third"}
     lead = export(demo, "csv", tmp_path / "lead.csv", long=True, viewer="qi-lead")
     everything = pd.read_csv(tmp_path / "lead.csv")
     assert lead.hidden == 0
-    assert len(everything) == demo.db.execute("SELECT count(*) FROM codes WHERE value IS NOT NULL").fetchone()[0]
+    assert len(everything) == demo._db.execute("SELECT count(*) FROM codes WHERE value IS NOT NULL").fetchone()[0]
     draft = everything[(everything["coder"] == "third")].iloc[0]
     assert not draft["submitted"] and not draft["revised"]
 

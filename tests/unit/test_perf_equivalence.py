@@ -252,13 +252,13 @@ def tricky(tmp_path):
                      coders=[("a", "coder"), ("b", "coder"), ("c", "coder"), ("lead", "lead")])
     ids = [f"R{i}" for i in range(1, 9)]
     s.add_records(ids)
-    with s.write() as db:
+    with s._write() as db:
         db.conn.execute("INSERT INTO notes(note_id, record_id, note_date, note_type, text, content_sha) VALUES"
                         " ('R1-N1', 'R1', '2024-01-01', 'visit', 't', 'a'), ('R1-N2', 'R1', '2024-02-01', 'visit', 't', 'b'),"
                         " ('R2-N1', 'R2', '2024-01-05', 'phone', 't', 'c')")
     for coder in ("a", "b", "c"):
         s.assign(coder, ids)
-    h = s.db.execute("SELECT hash FROM codebooks").fetchone()[0]
+    h = s._db.execute("SELECT hash FROM codebooks").fetchone()[0]
     rows = [  # coder, record, note_key, field, submitted value
         ("a", "R1", "", "kind", 3), ("b", "R1", "", "kind", 3.0), ("c", "R1", "", "kind", "3"),
         ("a", "R2", "", "kind", 2), ("b", "R2", "", "kind", 2.0),
@@ -277,7 +277,7 @@ def tricky(tmp_path):
         ("a", "R1", "", "retired", "old"), ("ghost", "R5", "", "kind", 1),
         ("a", "R8", "", "kind", 1), ("b", "R8", "", "kind", 2),  # R8: c has not submitted
     ]
-    with s.write() as db:
+    with s._write() as db:
         db.conn.execute("INSERT INTO coders(name, role, added_at) VALUES ('ghost', 'coder', 'now')")
         for coder, rid, key, fname, v in rows:
             db.conn.execute("INSERT INTO codes(coder, record_id, note_key, field, value, submitted_value, submitted_at,"
@@ -366,7 +366,7 @@ def _collect_reference(store) -> list[agreement.Ratings]:
     """collect as it was: one SQL read, a groupby per field, MultiIndex units."""
     cb = store.codebook
     order = {c["name"]: i for i, c in enumerate(store.coders())}
-    frame = pd.DataFrame(store.db.execute(
+    frame = pd.DataFrame(store._db.execute(
         "SELECT field, record_id, note_key, coder, submitted_value FROM codes"
         " WHERE submitted_at IS NOT NULL AND submitted_value IS NOT NULL").fetchall(),
         columns=["field", "record_id", "note_key", "coder", "value"], dtype=object)

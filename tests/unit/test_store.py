@@ -26,7 +26,7 @@ def codebook():
 def store(tmp_path, codebook):
     s = Store.create(tmp_path / "a.db", codebook, coders=[("intern", "coder"), ("supervisor", "supervisor")])
     s.add_records(["R1", "R2"])
-    with s.write() as db:
+    with s._write() as db:
         db.conn.execute("INSERT INTO notes(note_id, record_id, note_type, text, content_sha) VALUES"
                         " ('N1', 'R1', 'conjoint', 'x', 'x'), ('N2', 'R1', 'phone', 'y', 'y')")
     s.assign("intern", ["R1", "R2"])
@@ -45,7 +45,7 @@ def test_database_files_are_owner_only(tmp_path, codebook):
 
 
 def test_database_uses_wal_strict_tables_and_recorded_migrations(store):
-    db = store.db
+    db = store._db
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert "STRICT" in db["codes"].schema and "STRICT" in db["history"].schema
@@ -64,7 +64,7 @@ def test_opening_an_older_database_applies_pending_migrations(tmp_path, codebook
     raw.commit()
     raw.close()
     with Store.open(path) as s:
-        assert "positions" in s.db.table_names()
+        assert "positions" in s._db.table_names()
 
 
 def test_create_refuses_an_existing_file(tmp_path, codebook):
@@ -88,7 +88,7 @@ def test_open_refuses_a_file_that_is_not_an_audit(tmp_path):
 def test_the_database_itself_refuses_to_rewrite_history(store, sql):
     store.set_code("intern", "R1", "age", "61")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        store.db.execute(sql)
+        store._db.execute(sql)
     # even through a raw connection that knows nothing of chartcode
     raw = sqlite3.connect(store.path)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -147,7 +147,7 @@ def test_submit_freezes_values_and_later_changes_are_revisions(store):
     store.set_code("intern", "R1", "sex", 1)
     store.submit("intern", "R1")
     store.set_code("intern", "R1", "sex", 2, reason="second look")
-    row = store.db.execute("SELECT value, submitted_value FROM codes WHERE field = 'sex'").fetchone()
+    row = store._db.execute("SELECT value, submitted_value FROM codes WHERE field = 'sex'").fetchone()
     assert row == (2, 1)
 
 

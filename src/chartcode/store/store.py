@@ -158,9 +158,6 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         """Context manager: one committed write transaction on this thread's connection."""
         return write_transaction(self._db)
 
-    db = _db  # TEMPORARY: removed once no caller outside the store remains
-    write = _write
-
     def cached(self, key: str, compute):
         """``compute()`` once per state of the database: any commit, by any connection or process,
         invalidates it (SQLite's data_version plus this connection's own changes)."""
