@@ -70,7 +70,7 @@ def test_a_lead_sees_everything(store, listing):
     assert store.hidden_count("boss") == 0
 
 
-@pytest.mark.parametrize("listing", [seen, long_seen])
+@pytest.mark.parametrize("listing", [seen, long_seen, history_seen])
 def test_an_unsubmitted_code_on_a_closed_record_stays_blind(store, listing):
     store.submit("intern", "R1")
     store.submit("supervisor", "R1")
@@ -112,7 +112,7 @@ def test_codes_and_history_as_a_viewer_go_through_the_rule(cli, tmp_path, monkey
         return real(viewer, **kw)
 
     monkeypatch.setattr(visibility, "rule", spy)
-    for command in ("codes",):
+    for command in ("codes", "history"):
         calls.clear()
         r = cli(command, db, "--as", "intern")
         assert r.code == 0, r.err

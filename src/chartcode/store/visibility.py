@@ -98,12 +98,29 @@ class Visibility:
     def visible_history(self, viewer: str | None = None, *, coder: str | None = None,
                         record_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """:meth:`history` as ``viewer`` may see it: the values of a change to a coder's code that
-        the rule hides show as "(blind)" (None when the change had no value)."""
+        the rule hides from ``viewer`` show as "(blind)" (None when the change had no value).
+        Entries about no code (submit, assign, flag, consensus...) are shown as they are."""
         rows = self.history(coder=coder, record_id=record_id, limit=limit)
-        if self.viewer_is_lead(viewer):
+        if self.viewer_is_lead(viewer) or not rows:
             return rows
-        open_records = set(self.open_record_ids())
+        blind = self._blind_history_ids(viewer, rows[0]["id"], coder=coder, record_id=record_id)
         for h in rows:
-            if h["coder"] and h["coder"] != viewer and h["record_id"] in open_records and h["field"]:
+            if h["id"] in blind:
                 h["old_value"] = h["new_value"] = BLIND if h["old_value"] or h["new_value"] else None
         return rows
+
+    def _blind_history_ids(self, viewer: str | None, first_id: int, *, coder: str | None,
+                           record_id: str | None) -> set[int]:
+        """ids (from ``first_id`` on) of the history entries about a coder's code that the rule hides
+        from ``viewer`` (not a lead): each entry is judged by the code it changed."""
+        cond, params = rule(viewer, lead=False, coder_col="h.coder", submitted_col="c.submitted_at",
+                            record_col="h.record_id")
+        sql = ("SELECT h.id FROM history h LEFT JOIN codes c ON c.coder = h.coder AND c.record_id = h.record_id"
+               " AND c.note_key = coalesce(h.note_id, '') AND c.field = h.field"
+               f" WHERE h.id >= ? AND h.coder IS NOT NULL AND h.field IS NOT NULL AND NOT {cond}")
+        args: list[Any] = [first_id, *params]
+        for column, value in (("h.coder", coder), ("h.record_id", record_id)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        return {r[0] for r in self._db.execute(sql, args)}
