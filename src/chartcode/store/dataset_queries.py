@@ -66,7 +66,9 @@ class DatasetQueries:
             f" AND {shared(submitted_col='submitted_at', record_col='record_id')}").fetchall()
 
     def submitted_memos(self, record_id: str) -> list[tuple]:
-        """(field, coder, memo) of a record's submitted record-level codes that carry a memo."""
+        """(field, coder, memo) of a record's submitted record-level codes that carry a memo, once every
+        assigned rater has submitted the record (the blinding rule's shared clause)."""
         return self._db.execute(
-            "SELECT field, coder, memo FROM codes WHERE record_id = ? AND note_key = '' AND submitted_at IS NOT NULL"
+            "SELECT field, coder, memo FROM codes WHERE record_id = ? AND note_key = ''"
+            f" AND {shared(submitted_col='submitted_at', record_col='record_id')}"
             " AND memo IS NOT NULL AND memo != '' ORDER BY field, coder", [record_id]).fetchall()
