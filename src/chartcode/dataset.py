@@ -162,7 +162,7 @@ def _group_min_max(values: np.ndarray, starts: np.ndarray, n: np.ndarray) -> tup
 
 
 def _final_units(store: Store) -> pd.DataFrame:
-    """What chartcode.consensus.FINAL_SQL gives (record_id, note_key, field, n, lo, hi, consensus),
+    """What chartcode.store.consensus.FINAL_SQL gives (record_id, note_key, field, n, lo, hi, consensus),
     from :func:`submitted_codes` with pandas: same units, same order, same min/max."""
     codes = submitted_codes(store)
     blocked = store.open_record_ids()
