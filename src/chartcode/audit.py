@@ -20,7 +20,7 @@ from typing import Any
 
 from chartcode import resources
 from chartcode.codebook import Codebook, load_codebook
-from chartcode.errors import UserError
+from chartcode.errors import UserError, quote
 from chartcode.store.store import ROLES
 from chartcode.timeliness import Timeliness, parse_timeliness
 from chartcode.yamlsrc import LList, LMap, load_located, plain
@@ -61,10 +61,10 @@ def load_audit(ref: str | Path) -> Audit:
         raise UserError(f"{shown}:1: an audit file is a mapping with id, title, codebook and coders")
     problems: list[str] = []
     for key, line, first in data.duplicates:
-        problems.append(f"{shown}:{line}: key {key!r} appears twice (first at line {first})")
+        problems.append(f"{shown}:{line}: key {quote(key)} appears twice (first at line {first})")
     for key in data:
         if key not in TOP_KEYS:
-            problems.append(f"{shown}:{data.line_of(key)}: unknown key {key!r} (expected one of: "
+            problems.append(f"{shown}:{data.line_of(key)}: unknown key {quote(key)} (expected one of: "
                             f"{', '.join(sorted(TOP_KEYS))})")
     for key in ("id", "title", "codebook"):
         if not isinstance(data.get(key), str) or not data.get(key).strip():
@@ -84,10 +84,10 @@ def load_audit(ref: str | Path) -> Audit:
                 continue
             role = c.get("role", "coder")
             if role not in ROLES:
-                problems.append(f"{shown}:{line}: coder {c['name']!r}: role {role!r} must be one of: {', '.join(ROLES)}")
+                problems.append(f"{shown}:{line}: coder {quote(c['name'])}: role {quote(role)} must be one of: {', '.join(ROLES)}")
                 continue
             if c["name"] in seen:
-                problems.append(f"{shown}:{line}: coder {c['name']!r} appears twice")
+                problems.append(f"{shown}:{line}: coder {quote(c['name'])} appears twice")
                 continue
             seen.add(c["name"])
             coders.append((c["name"], role))
@@ -95,7 +95,14 @@ def load_audit(ref: str | Path) -> Audit:
         if len(problems) == 1:
             raise UserError(problems[0])
         raise UserError(f"{shown}: {len(problems)} problems in the audit file", problems=problems)
-    cb_path = resources.resolve("codebooks", data["codebook"], relative_to=path.parent)
+    try:
+        cb_path = resources.resolve("codebooks", data["codebook"], relative_to=path.parent)
+    except UserError:  # the message would quote the value, which may be any text
+        raise UserError(f"{shown}:{data.line_of('codebook')}: 'codebook' names no codebook file here and no shipped"
+                        f" codebook (shipped: {', '.join(resources.shipped_names('codebooks'))})") from None
+    if cb_path.suffix.lower() not in (".yaml", ".yml"):
+        raise UserError(f"{shown}:{data.line_of('codebook')}: 'codebook' names a file that is not a codebook"
+                        " (.yaml); give a codebook file or a shipped codebook name")
     codebook = load_codebook(cb_path)
     sections = {k: plain(data[k]) for k in ("double_coding", "derived", "analyses", "timeliness") if k in data}
     timeliness = parse_timeliness(data["timeliness"], codebook, shown) if "timeliness" in data else None

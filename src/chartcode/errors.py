@@ -42,3 +42,21 @@ def open_binary(path: str | Path):
 def read_bytes(path: str | Path) -> bytes:
     with open_binary(path) as fh:
         return fh.read()
+
+
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-+#@")
+
+
+def quote(value: object, limit: int = 40) -> str:
+    """``value`` quoted for a message when it is a short token (an id, a code, a field name);
+    otherwise only its length: input that is not a token may be free text (note text, a line
+    of some other file) and is never shown."""
+    text = str(value)
+    if 0 < len(text) <= limit and all(c in _TOKEN_CHARS for c in text):
+        return repr(text) if isinstance(value, str) else text
+    return f"[{len(text)} characters, not shown]"
+
+
+def printable(text: str) -> str:
+    """``text`` (a path) with control characters escaped, so a message stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

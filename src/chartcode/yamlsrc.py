@@ -8,14 +8,22 @@ in the words of the domain ("choice code 3 appears twice"). Scalars are resolved
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from chartcode.errors import UserError, read_bytes
+
+# Codebooks and audit files are a few kilobytes; parsing YAML is slow, so refuse what is not one.
+MAX_BYTES = 4 << 20
+# Deeper than any codebook goes; the composer and converter recurse, so stop well before Python's limit.
+MAX_DEPTH = 64
 
 
 class LMap(dict):
@@ -52,20 +60,21 @@ def _scalar(node: ScalarNode) -> Any:
         return None
     if tag.endswith(":bool"):
         return value.lower() == "true"
+    line = node.start_mark.line + 1
     if tag.endswith(":int"):
+        if len(value) > 100:
+            raise UserError(f"line {line}:{node.start_mark.column + 1}: a number with more than 100 digits")
         try:
             return int(value.replace("_", ""), 0)
         except ValueError:
             return int(value.replace("_", ""))
     if tag.endswith(":float"):
         v = value.lower().replace("_", "")
-        if v in (".inf", "+.inf"):
-            return float("inf")
-        if v == "-.inf":
-            return float("-inf")
-        if v == ".nan":
-            return float("nan")
-        return float(v)
+        number = float(v) if v[-3:] not in ("inf", "nan") else math.inf
+        if not math.isfinite(number):
+            raise UserError(f"line {line}:{node.start_mark.column + 1}: infinity and NaN are not allowed here"
+                            " (write a number)")
+        return number
     return value
 
 
@@ -96,25 +105,59 @@ def _convert(node: Any) -> Any:
     raise UserError(f"line {node.start_mark.line + 1}: unsupported YAML node")
 
 
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _check_events(path: str | Path, events) -> None:
+    """Refuse anchors and aliases (codebooks need none, and aliases nest into "billion laughs"
+    bombs) and nesting deeper than MAX_DEPTH, before anything is built from the events."""
+    depth = 0
+    for event in events:
+        mark = event.start_mark
+        if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor is not None):
+            raise UserError(f"{path}:{mark.line + 1}:{mark.column + 1}: YAML anchors and aliases (& and *) are"
+                            " not allowed; write the value out")
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise UserError(f"{path}:{mark.line + 1}:{mark.column + 1}: nested more than {MAX_DEPTH}"
+                                " levels deep")
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
 def load_located(path: str | Path, text: str | None = None) -> Any:
     """Parse YAML from ``path`` (or ``text`` shown as ``path``) into LMap/LList/scalars."""
     if text is None:
         raw = read_bytes(path)
+        if len(raw) > MAX_BYTES:
+            raise UserError(f"{path}: {len(raw) >> 20} MB is too large for a codebook or audit file"
+                            f" (at most {MAX_BYTES >> 20} MB); is it the right file?")
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             raise UserError(f"{path}:{line}: not valid UTF-8 text") from None
+    if len(text) > MAX_BYTES:
+        raise UserError(f"{path}: too large for a codebook or audit file (at most {MAX_BYTES >> 20} MB)")
     yaml = YAML(typ="rt")
     try:
+        _check_events(path, yaml.parse(text))
         node = yaml.compose(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = (exc.problem or exc.context or "syntax error").strip()
-        raise UserError(f"{path}:{line}: YAML syntax error: {problem}") from None
+        at = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1"
+        problem = " ".join((exc.problem or exc.context or "syntax error").split())
+        raise UserError(f"{path}:{at}: YAML syntax error: {problem}") from None
+    except ReaderError as exc:
+        line, column = _position(text, exc.position)
+        what = f"character #x{exc.character:04x}" if isinstance(exc.character, int) else "character"
+        raise UserError(f"{path}:{line}:{column}: a control {what} is not allowed in YAML"
+                        " (the file is binary or corrupted)") from None
     except YAMLError as exc:
-        raise UserError(f"{path}: YAML syntax error: {exc}") from None
+        raise UserError(f"{path}:1: YAML syntax error ({type(exc).__name__})") from None
     if node is None:
         raise UserError(f"{path}:1: the file is empty")
     try:

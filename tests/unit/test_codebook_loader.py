@@ -93,7 +93,7 @@ def test_duplicate_choice_code_names_file_line_and_field(tmp_path):
     "old, new, expected",
     [
         ("    type: nominal\n", "    type: categorical\n", ":7: field 'termination': type 'categorical' must be one of"),
-        ("  - name: age\n", "  - name: Age Years\n", "field 'Age Years': name must start with a lower-case letter"),
+        ("  - name: age\n", "  - name: Age Years\n", "field '#3': name must start with a lower-case letter"),
         ("    level: note\n", "    level: session\n", ":15: field 'content': level 'session' must be one of"),
         ("    min: 18\n", "    min: 200\n", "field 'age': min 200 is greater than max 110"),
         ("    type: binary\n", "    type: binary\n    choices: {1: Yes, 2: No}\n",

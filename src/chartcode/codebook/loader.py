@@ -24,7 +24,7 @@ from chartcode.codebook.model import (
     Section,
 )
 from chartcode.codebook.types import FIELD_TYPES, join, names
-from chartcode.errors import UserError
+from chartcode.errors import UserError, quote
 from chartcode.yamlsrc import LList, LMap, load_located
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -73,10 +73,10 @@ def load_codebook(path: str | Path, text: str | None = None) -> Codebook:
     _duplicates(p, data, None)
     for key in data:
         if key not in TOP_KEYS:
-            p.add(data.line_of(key), f"unknown key {key!r} (expected one of: {', '.join(sorted(TOP_KEYS))})")
+            p.add(data.line_of(key), f"unknown key {quote(key)} (expected one of: {', '.join(sorted(TOP_KEYS))})")
     cb_id = _req_str(p, data, "id", None)
     if cb_id and not ID_RE.match(cb_id):
-        p.add(data.line_of("id"), f"id {cb_id!r} must be letters, digits, '-', '_' or '.'")
+        p.add(data.line_of("id"), f"id {quote(cb_id)} must be letters, digits, '-', '_' or '.'")
     title = _req_str(p, data, "title", None)
     version = data.get("version")
     if version is None or (isinstance(version, str) and not version.strip()):
@@ -137,22 +137,22 @@ def _bands(p: _Problems, m: LMap, key: str, where: str | None) -> tuple[Band, ..
         _duplicates(p, b, None)
         for k in b:
             if k not in BAND_KEYS:
-                p.add(b.line_of(k), f"band: unknown key {k!r} (expected label, min, colour)")
+                p.add(b.line_of(k), f"band: unknown key {quote(k)} (expected label, min, colour)")
         label = b.get("label")
         if label is None or isinstance(label, (LMap, LList)) or not str(label).strip():
             p.add(line, "a band needs a label")
             continue
         bmin = b.get("min")
         if bmin is not None and (isinstance(bmin, bool) or not isinstance(bmin, (int, float))):
-            p.add(b.line_of("min"), f"band {label!r}: 'min' must be a number")
+            p.add(b.line_of("min"), f"band {i + 1}: 'min' must be a number")
             continue
         colour = str(b.get("colour") or "").strip()
         if colour and colour not in COLOURS:
-            p.add(b.line_of("colour"), f"band {label!r}: colour must be one of: {', '.join(COLOURS)}")
+            p.add(b.line_of("colour"), f"band {i + 1}: colour must be one of: {', '.join(COLOURS)}")
         if out and out[-1].min is None:
-            p.add(line, f"band {label!r} follows a band without 'min' (that one must come last)")
+            p.add(line, f"band {i + 1} follows a band without 'min' (that one must come last)")
         elif out and bmin is not None and bmin >= (out[-1].min or 0):
-            p.add(line, f"band {label!r}: min {bmin} must be below the band above it ({out[-1].min}); list bands"
+            p.add(line, f"band {i + 1}: min {bmin} must be below the band above it ({out[-1].min}); list bands"
                         " highest first")
         out.append(Band(str(label).strip(), bmin, colour if colour in COLOURS else ""))
     return tuple(out)
@@ -167,7 +167,7 @@ def _scale(p: _Problems, data: LMap) -> Scale | None:
     _duplicates(p, raw, None)
     for k in raw:
         if k not in SCALE_KEYS:
-            p.add(raw.line_of(k), f"scale: unknown key {k!r} (expected one of: {', '.join(sorted(SCALE_KEYS))})")
+            p.add(raw.line_of(k), f"scale: unknown key {quote(k)} (expected one of: {', '.join(sorted(SCALE_KEYS))})")
     scoring = raw.get("scoring")
     if scoring not in SCORINGS:
         p.add(raw.line_of("scoring") if "scoring" in raw else line,
@@ -187,7 +187,7 @@ def _scale(p: _Problems, data: LMap) -> Scale | None:
             _duplicates(p, s, None)
             for k in s:
                 if k not in SECTION_KEYS:
-                    p.add(s.line_of(k), f"section: unknown key {k!r} (expected id, label, bands)")
+                    p.add(s.line_of(k), f"section: unknown key {quote(k)} (expected id, label, bands)")
             sid = s.get("id")
             if not isinstance(sid, str) or not NAME_RE.match(sid):
                 p.add(s.line_of("id") if "id" in s else sline,
@@ -231,7 +231,7 @@ def _scale_items(p: _Problems, scale: Scale, fields: list[Field], line: int) -> 
             out.append(f)
             continue
         if scale.section(f.section) is None:
-            p.add(f.line, f"section {f.section!r} is not one of the scale's sections "
+            p.add(f.line, f"section {quote(f.section)} is not one of the scale's sections "
                           f"({', '.join(s.id for s in scale.sections)})", f.name)
         used.add(f.section)
         if f.level != "record":
@@ -262,7 +262,7 @@ def _scale_items(p: _Problems, scale: Scale, fields: list[Field], line: int) -> 
 
 def _duplicates(p: _Problems, m: LMap, field: str | None) -> None:
     for key, line, first in m.duplicates:
-        p.add(line, f"key {key!r} appears twice (first at line {first})", field)
+        p.add(line, f"key {quote(key)} appears twice (first at line {first})", field)
 
 
 def _req_str(p: _Problems, m: LMap, key: str, field: str | None) -> str | None:
@@ -313,7 +313,7 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
         p.add(line, f"fields item {index + 1} must be a mapping with name, label, level and type")
         return None
     name = raw.get("name")
-    fname = str(name) if name is not None else f"#{index + 1}"
+    fname = name if isinstance(name, str) and NAME_RE.match(name) else f"#{index + 1}"
     if name is None:
         p.add(raw.line, "'name' is required", fname)
     elif not isinstance(name, str) or not NAME_RE.match(name):
@@ -326,17 +326,17 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
     _duplicates(p, raw, fname)
     for key in raw:
         if key not in FIELD_KEYS:
-            p.add(raw.line_of(key), f"unknown key {key!r} (expected one of: {', '.join(sorted(FIELD_KEYS))})", fname)
+            p.add(raw.line_of(key), f"unknown key {quote(key)} (expected one of: {', '.join(sorted(FIELD_KEYS))})", fname)
     label = _req_str(p, raw, "label", fname)
     level = raw.get("level", "record")
     if level not in LEVELS:
-        p.add(raw.line_of("level"), f"level {level!r} must be one of: {', '.join(LEVELS)}", fname)
+        p.add(raw.line_of("level"), f"level {quote(level)} must be one of: {', '.join(LEVELS)}", fname)
     ftype = raw.get("type")
     kind = FIELD_TYPES.get(ftype) if isinstance(ftype, str) else None
     if ftype is None:
         p.add(raw.line, f"'type' is required (one of: {', '.join(FIELD_TYPES)})", fname)
     elif kind is None:
-        p.add(raw.line_of("type"), f"type {ftype!r} must be one of: {', '.join(FIELD_TYPES)}", fname)
+        p.add(raw.line_of("type"), f"type {quote(ftype)} must be one of: {', '.join(FIELD_TYPES)}", fname)
     required = raw.get("required", False)
     if not isinstance(required, bool):
         p.add(raw.line_of("required"), "'required' must be true or false", fname)
@@ -405,17 +405,17 @@ def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, .
         if isinstance(code, bool) or not isinstance(code, (int, str)) or (
             isinstance(code, str) and not CODE_RE.match(code)
         ):
-            p.add(line, f"choice code {code!r} must be a whole number or a short word", fname)
+            p.add(line, f"choice code {quote(code)} must be a whole number or a short word", fname)
             continue
         if kind.integer_codes and not isinstance(code, int):
-            p.add(line, f"choice code {code!r}: {ftype} codes must be whole numbers", fname)
+            p.add(line, f"choice code {quote(code)}: {ftype} codes must be whole numbers", fname)
             continue
         description = colour = ""
         if isinstance(value, LMap):
             _duplicates(p, value, fname)
             for k in value:
                 if k not in CHOICE_KEYS:
-                    p.add(value.line_of(k), f"choice {code}: unknown key {k!r} (expected label, description,"
+                    p.add(value.line_of(k), f"choice {code}: unknown key {quote(k)} (expected label, description,"
                                             " colour)", fname)
             label = value.get("label")
             description = str(value.get("description") or "").strip()
@@ -430,7 +430,7 @@ def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, .
             continue
         label = str(label).strip()
         if label.lower() in labels:
-            p.add(line, f"choice label {label!r} is used by codes {labels[label.lower()]} and {code}", fname)
+            p.add(line, f"choice label {quote(label)} is used by codes {labels[label.lower()]} and {code}", fname)
         labels.setdefault(label.lower(), code)
         out.append(Choice(code, label, description, colour=colour))
     if kind.exact_codes is not None and out and sorted(c.code for c in out) != sorted(kind.exact_codes):
