@@ -9,15 +9,17 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from chartcode.errors import UserError, open_binary
+from chartcode.errors import UserError, open_binary, quote
 
-# A chart note can be long; csv's default limit (128 KiB a field) is too small for some.
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+# A chart note can be long; csv's default limit (128 KiB a field) is too small for some. But a
+# line or field of more than MAX_LINE bytes is not a note: refuse it rather than fill memory.
+MAX_LINE = 16 << 20
+MAX_ID = 256
+csv.field_size_limit(MAX_LINE)
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
@@ -48,8 +50,11 @@ class LineReader:
             yield from self._wide()
             return
         decoder = self.encoding
-        for raw in self.fh:
+        for raw in iter(lambda: self.fh.readline(MAX_LINE + 1), b""):
             self.line_no += 1
+            if len(raw) > MAX_LINE:
+                raise UserError(f"{self.shown}:{self.line_no}: the line is longer than {MAX_LINE >> 20} MB;"
+                                " a notes file has one row per line (is this the right file?)")
             self.bytes_done += len(raw)
             if self.line_no == 1 and decoder == "utf-8" and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8):]
@@ -103,7 +108,10 @@ def csv_rows(lines: LineReader, delimiter: str = ",") -> Iterator[tuple[int, lis
         except StopIteration:
             return
         except csv.Error as exc:
-            raise UserError(f"{lines.shown}:{reader.line_num}: CSV problem: {exc}") from None
+            problem = str(exc)
+            if "field limit" in problem:
+                problem = f"a value is longer than {MAX_LINE >> 20} MB"
+            raise UserError(f"{lines.shown}:{reader.line_num}: CSV problem: {problem}") from None
         if row and any(cell.strip() for cell in row):
             yield start, row
         start = reader.line_num + 1
@@ -116,7 +124,7 @@ def parse_date(text: str, date_format: str | None) -> str:
         try:
             parsed = dt.datetime.strptime(text, date_format)
         except ValueError:
-            raise ValueError(f"date {text!r} does not match --date-format {date_format!r}") from None
+            raise ValueError(f"date {_date_shown(text)} does not match --date-format {date_format!r}") from None
         if any(tok in date_format for tok in ("%H", "%I", "%M", "%S")):
             return parsed.isoformat(timespec="seconds")
         return parsed.date().isoformat()
@@ -127,5 +135,39 @@ def parse_date(text: str, date_format: str | None) -> str:
         return parsed.isoformat(timespec="seconds")
     except ValueError:
         raise ValueError(
-            f"unparseable date {text!r} (write YYYY-MM-DD or YYYY-MM-DDTHH:MM, or pass --date-format,"
+            f"unparseable date {_date_shown(text)} (write YYYY-MM-DD or YYYY-MM-DDTHH:MM, or pass --date-format,"
             " e.g. --date-format '%m/%d/%Y')") from None
+
+
+_DATE_CHARS = frozenset("0123456789-/.:+ TZ")
+
+
+def _date_shown(text: str) -> str:
+    """A date as written, if it looks like one; otherwise (it may be note text) only its length."""
+    if 0 < len(text) <= 40 and all(c in _DATE_CHARS for c in text):
+        return repr(text)
+    return f"[{len(text)} characters, not shown]"
+
+
+def check_id(where: str, what: str, value: str) -> str:
+    """``value`` if it can be a record or note id: at most MAX_ID characters, no control characters."""
+    if len(value) > MAX_ID:
+        raise UserError(f"{where}: {what} is {len(value)} characters long (at most {MAX_ID})")
+    bad = next((c for c in value if not c.isprintable() and c != " "), None)
+    if bad is not None:
+        raise UserError(f"{where}: {what} contains a control character ({repr(bad)[1:-1]}); ids are one line"
+                        " of printable text")
+    return value
+
+
+def header_names(header: list[str]) -> str:
+    """The header's column names for a message, or a hint when the first row is not a header."""
+    if all(h == "" or quote(h.replace(" ", "_"), 32).startswith("'") for h in header):
+        return "found: " + ", ".join(header)
+    return "the first row does not look like a header row of column names"
+
+
+def check_header(shown: str, line: int, header: list[str]) -> None:
+    dup = sorted({h for h in header if h and header.count(h) > 1})
+    if dup:
+        raise UserError(f"{shown}:{line}: column {quote(dup[0], 64)} appears more than once in the header")

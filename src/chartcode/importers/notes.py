@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chartcode.errors import UserError
-from chartcode.importers.lines import LineReader, Progress, check_encoding, csv_rows, open_for_lines, parse_date
+from chartcode.errors import UserError, printable, quote
+from chartcode.importers.lines import (MAX_LINE, LineReader, Progress, check_encoding, check_header, check_id,
+                                      csv_rows, header_names, open_for_lines, parse_date)
 from chartcode.store.store import Store
 
 COLUMNS = ("record_id", "note_id", "note_date", "note_type", "author", "text")
@@ -123,6 +127,8 @@ def import_notes(
         rows = _file_rows(path, fmt, mapping or {}, encoding, date_format, progress)
         sha = _sha256(path)
     store.write_imported_notes(path.name, str(path), rows, sha, actor, result, BATCH, on_phase)
+    if result.rows == 0:  # nothing was written: the store writes nothing when no note is new
+        raise UserError(f"{path}: no notes found (the file has no rows of notes)")
     result.seconds = time.perf_counter() - started
     return result
 
@@ -144,19 +150,27 @@ def _make_row(shown: str, line: int, values: dict[str, Any], date_format: str | 
             raise UserError(f"{shown}:{line}: {key} must be text, not a {'list' if isinstance(v, list) else 'object'}")
         if isinstance(v, bool):
             raise UserError(f"{shown}:{line}: {key} must be text, not true/false")
-        return str(v)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise UserError(f"{shown}:{line}: {key} must be text, not a number out of range")
+        v = str(v)
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserError(f"{shown}:{line}: {key} holds a lone UTF-16 surrogate (an escape such as \\ud800"
+                            " without its pair); the file is corrupted") from None
+        return v
 
-    record_id = (text("record_id") or "").strip()
+    record_id = check_id(f"{shown}:{line}", "record_id", (text("record_id") or "").strip())
     if not record_id:
         raise UserError(f"{shown}:{line}: empty record_id")
-    note_id = (text("note_id") or "").strip()
+    note_id = check_id(f"{shown}:{line}", "note_id", (text("note_id") or "").strip())
     if not note_id:
         raise UserError(f"{shown}:{line}: empty note_id")
     body = text("text")
     if body is None or not body.strip():
-        raise UserError(f"{shown}:{line}: note {note_id!r} has no text")
+        raise UserError(f"{shown}:{line}: note {quote(note_id)} has no text")
     if "\x00" in body:
-        raise UserError(f"{shown}:{line}: note {note_id!r} contains a NUL byte")
+        raise UserError(f"{shown}:{line}: note {quote(note_id)} contains a NUL byte")
     raw_date = (text("note_date") or "").strip()
     note_date = None
     if raw_date:
@@ -190,9 +204,7 @@ def _file_rows(path: Path, fmt: str, mapping: dict[str, str], encoding: str, dat
         except StopIteration:
             raise UserError(f"{shown}:1: the file is empty (expected a header row: {', '.join(COLUMNS)})") from None
         header = [h.strip() for h in header]
-        dup = {h for h in header if header.count(h) > 1 and h}
-        if dup:
-            raise UserError(f"{shown}:{header_line}: column {sorted(dup)[0]!r} appears twice in the header")
+        check_header(shown, header_line, header)
         index: dict[str, int] = {}
         for key in COLUMNS:
             column = mapping.get(key, key)
@@ -201,7 +213,7 @@ def _file_rows(path: Path, fmt: str, mapping: dict[str, str], encoding: str, dat
             elif key in REQUIRED or key in mapping:
                 hint = f"; map another column with --map {key}=COLUMN" if key not in mapping else ""
                 raise UserError(
-                    f"{shown}:{header_line}: missing column {column!r} (found: {', '.join(header)}){hint}")
+                    f"{shown}:{header_line}: missing column {column!r} ({header_names(header)}){hint}")
         width = len(header)
         for line, cells in rows:
             if len(cells) != width:
@@ -217,9 +229,15 @@ def _jsonl_rows(lines: LineReader, mapping: dict[str, str], date_format: str | N
             continue
         line = lines.line_no
         try:
-            obj = json.loads(raw)
+            obj = json.loads(raw, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
         except json.JSONDecodeError as exc:
             raise UserError(f"{shown}:{line}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except _BadJSON as exc:
+            raise UserError(f"{shown}:{line}: {exc}") from None
+        except RecursionError:
+            raise UserError(f"{shown}:{line}: not valid JSON for a note (nested too deeply)") from None
+        except ValueError:  # an integer of more digits than Python converts
+            raise UserError(f"{shown}:{line}: not valid JSON for a note (a number with too many digits)") from None
         if not isinstance(obj, dict):
             raise UserError(f"{shown}:{line}: each line must be a JSON object with {', '.join(REQUIRED)}")
         values = {}
@@ -230,6 +248,23 @@ def _jsonl_rows(lines: LineReader, mapping: dict[str, str], date_format: str | N
             elif key in REQUIRED:
                 raise UserError(f"{shown}:{line}: missing key {name!r}")
         yield _make_row(shown, line, values, date_format)
+
+
+class _BadJSON(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    raise _BadJSON(f"{name} is not a value chartcode accepts (JSON has no NaN or Infinity)")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _BadJSON(f"key {quote(dup)} appears twice in the object")
+    return out
 
 
 def _folder_rows(root: Path, encoding: str, pattern: str | None, date_format: str | None,
@@ -243,11 +278,12 @@ def _folder_rows(root: Path, encoding: str, pattern: str | None, date_format: st
         unknown = set(regex.groupindex) - set(COLUMNS)
         if unknown:
             raise UserError(f"--pattern: unknown group(s) {', '.join(sorted(unknown))} (use {', '.join(COLUMNS[:-1])})")
-    files = sorted(p for p in root.rglob("*.txt") if p.is_file())
+    files = _folder_files(root)
     if not files:
         raise UserError(f"{root}: no .txt files found")
     for i, f in enumerate(files, 1):
         rel = f.relative_to(root).as_posix()
+        shown = printable(str(f))
         values: dict[str, Any] = {}
         if len(f.relative_to(root).parts) > 1:
             values["record_id"] = f.relative_to(root).parts[0]
@@ -255,21 +291,63 @@ def _folder_rows(root: Path, encoding: str, pattern: str | None, date_format: st
         if regex is not None:
             m = regex.search(rel)
             if m is None:
-                raise UserError(f"{f}: the file name does not match --pattern {pattern!r}")
+                raise UserError(f"{shown}: the file name does not match --pattern {pattern!r}")
             values.update({k: v for k, v in m.groupdict().items() if v is not None})
         if not values.get("record_id"):
-            raise UserError(f"{f}: cannot tell the record id; put each record's notes in a sub-folder named"
+            raise UserError(f"{shown}: cannot tell the record id; put each record's notes in a sub-folder named"
                             " after the record, or pass --pattern with a (?P<record_id>...) group")
-        raw = f.read_bytes()
+        raw = _read_note_file(f, shown)
         if b"\x00" in raw:
             line = raw[: raw.index(b"\x00")].count(b"\n") + 1
-            raise UserError(f"{f}:{line}: contains a NUL byte; the file is binary or corrupted")
+            raise UserError(f"{shown}:{line}: contains a NUL byte; the file is binary or corrupted")
         try:
             values["text"] = raw.decode("utf-8-sig" if check_encoding(encoding) == "utf-8" else encoding)
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            raise UserError(f"{f}:{line}: not valid {encoding} text; if the file was saved in another encoding,"
+            raise UserError(f"{shown}:{line}: not valid {encoding} text; if the file was saved in another encoding,"
                             " pass --encoding (for example --encoding cp1252)") from None
         if progress:
             progress(i, len(files))
-        yield _make_row(str(f), 1, values, date_format)
+        yield _make_row(shown, 1, values, date_format)
+
+
+def _folder_files(root: Path) -> list[Path]:
+    """The .txt files under ``root``, refusing what could bring in a file from elsewhere: a symbolic
+    link (to a file or a folder, inside or outside), or a .txt that is not a regular file."""
+    base = root.resolve()
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=_walk_error):
+        here = Path(dirpath)
+        for name in sorted(dirnames) + sorted(filenames):
+            p = here / name
+            rel = printable(p.relative_to(root).as_posix())
+            if p.is_symlink():
+                raise UserError(f"{root}: {rel} is a symbolic link; links are not followed (copy the file"
+                                " into the folder instead); nothing was imported")
+            if name in filenames and name.endswith(".txt"):
+                if not p.is_file():
+                    raise UserError(f"{root}: {rel} is not a regular file; nothing was imported")
+                if not p.resolve().is_relative_to(base):
+                    raise UserError(f"{root}: {rel} resolves outside the folder; nothing was imported")
+                files.append(p)
+    return sorted(files)
+
+
+def _walk_error(exc: OSError) -> None:
+    raise UserError(f"{exc.filename}: cannot read the folder ({exc.strerror or exc})")
+
+
+def _read_note_file(f: Path, shown: str) -> bytes:
+    """The bytes of one note file, opened without following a link and at most MAX_LINE long."""
+    try:
+        fd = os.open(f, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise UserError(f"{shown}: cannot read ({exc.strerror or exc}); nothing was imported") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(f"{shown}: is not a regular file; nothing was imported")
+        if info.st_size > MAX_LINE:
+            raise UserError(f"{shown}: {info.st_size >> 20} MB is too large for a note (at most"
+                            f" {MAX_LINE >> 20} MB); nothing was imported")
+        return fh.read(MAX_LINE + 1)

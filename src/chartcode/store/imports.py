@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from chartcode.errors import UserError
+from chartcode.errors import UserError, quote
 
 
 class _NothingNew(Exception):
@@ -31,7 +31,7 @@ def _flush(conn, batch: list, import_id: int, now: str, result, shown: str) -> N
     seen: dict[str, Any] = {}
     for r in batch:
         if r.note_id in seen:
-            raise UserError(f"{shown}:{r.line}: duplicate note_id {r.note_id!r} (first at line {seen[r.note_id].line})")
+            raise UserError(f"{shown}:{r.line}: duplicate note_id {quote(r.note_id)} (first at line {seen[r.note_id].line})")
         seen[r.note_id] = r
     existing: dict[str, tuple[str, int, int | None]] = {}
     ids = list(seen)
@@ -49,10 +49,10 @@ def _flush(conn, batch: list, import_id: int, now: str, result, shown: str) -> N
             continue
         sha, imp, line = old
         if imp == import_id:
-            raise UserError(f"{shown}:{r.line}: duplicate note_id {r.note_id!r} (first at line {line})")
+            raise UserError(f"{shown}:{r.line}: duplicate note_id {quote(r.note_id)} (first at line {line})")
         if sha != r.sha:
             raise UserError(
-                f"{shown}:{r.line}: note_id {r.note_id!r} was already imported with different content"
+                f"{shown}:{r.line}: note_id {quote(r.note_id)} was already imported with different content"
                 f" (import #{imp}); notes are never overwritten - give the new note its own note_id")
         result.unchanged += 1
     if not new_rows:
