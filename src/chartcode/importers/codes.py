@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from chartcode.codebook import CodeError
-from chartcode.errors import UserError
-from chartcode.importers.lines import LineReader, csv_rows, open_for_lines
+from chartcode.errors import UserError, quote
+from chartcode.importers.lines import LineReader, check_header, csv_rows, header_names, open_for_lines
 from chartcode.store.store import Store
 
 REQUIRED = ("record_id", "note_id", "field", "value")
@@ -83,9 +83,10 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
                 raise UserError(f"{shown}:1: the file is empty (expected a header row: "
                                 f"{', '.join(REQUIRED)}[, memo])") from None
             header = [h.strip() for h in header]
+            check_header(shown, header_line, header)
             missing = [c for c in REQUIRED if c not in header]
             if missing:
-                raise UserError(f"{shown}:{header_line}: missing column {missing[0]!r} (found: {', '.join(header)};"
+                raise UserError(f"{shown}:{header_line}: missing column {missing[0]!r} ({header_names(header)};"
                                 f" expected {', '.join(REQUIRED)}[, memo])")
             idx = {c: header.index(c) for c in (*REQUIRED, "memo") if c in header}
             for line, cells in rows:
@@ -104,11 +105,11 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
                 if rid not in record_cache:
                     record_cache[rid] = store.record_exists(rid)
                 if not record_cache[rid]:
-                    problem(line, f"unknown record {rid!r}")
+                    problem(line, f"unknown record {quote(rid)}")
                     continue
                 fld = cb.get(fname)
                 if fld is None:
-                    problem(line, f"unknown field {fname!r}")
+                    problem(line, f"unknown field {quote(fname)}")
                     continue
                 if fld.level == "record" and nid:
                     problem(line, f"field {fname!r} is coded once per record; leave note_id empty")
@@ -121,29 +122,31 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
                         note_cache[nid] = store.note_target(nid)
                     note = note_cache[nid]
                     if note is None:
-                        problem(line, f"unknown note {nid!r}")
+                        problem(line, f"unknown note {quote(nid)}")
                         continue
                     if note[0] != rid:
-                        problem(line, f"note {nid!r} belongs to record {note[0]!r}, not {rid!r}")
+                        problem(line, f"note {quote(nid)} belongs to record {quote(note[0])}, not {quote(rid)}")
                         continue
                     if not fld.applies_to(note[1]):
                         problem(line, f"field {fname!r} is coded only on {', '.join(fld.note_types)} notes;"
-                                      f" note {nid!r} is of type {note[1]!r}")
+                                      f" note {quote(nid)} is of type {quote(note[1])}")
                         continue
                 try:
                     value = fld.parse(raw)
                 except CodeError as exc:
-                    problem(line, f"field {fname!r}: {exc}")
+                    problem(line, f"field {fname!r}: {_without(str(exc), raw)}")
                     continue
                 key = (rid, nid if fld.level == "note" else "", fname)
                 if key in seen:
-                    problem(line, f"a second code for record {rid!r}{f' note {nid!r}' if nid else ''} field"
+                    problem(line, f"a second code for record {quote(rid)}{f' note {quote(nid)}' if nid else ''} field"
                                   f" {fname!r} (first at line {seen[key]})")
                     continue
                 seen[key] = line
                 codes.append(_Code(line, rid, key[1], fld, value, get("memo") or None))
     except _TooMany:
         problems.append(f"{shown}: stopped after {MAX_PROBLEMS} problems")
+    if not problems and result.rows == 0:
+        problems.append(f"{shown}: no codes found (the file has no rows after the header)")
     if problems:
         head = problems[0] if len(problems) == 1 else f"{shown}: {len(problems)} problems; nothing was imported"
         raise UserError(head, problems=problems if len(problems) > 1 else None)
@@ -156,6 +159,13 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
     result.changed, result.unchanged, result.submitted = written.changed, written.unchanged, written.submitted
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _without(message: str, raw: str) -> str:
+    """A value's problem without the value, unless it is a short token (it may be free text)."""
+    if quote(raw).startswith("["):
+        message = message.replace(repr(raw), "the value").replace(raw, "the value")
+    return message
 
 
 class _TooMany(Exception):
