@@ -32,7 +32,10 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from chartcode.codebook.loader import CODE_RE, ID_RE, NAME_RE, load_codebook
 from chartcode.codebook.model import LEVELS, Codebook, Field
 from chartcode.codebook.types import FIELD_TYPES, from_redcap, join
-from chartcode.errors import UserError, read_bytes
+from chartcode.errors import UserError, quote, read_bytes
+
+# A data dictionary is tens of kilobytes; refuse what cannot be one before reading it as CSV.
+MAX_BYTES = 16 << 20
 
 COLUMNS = (
     "Variable / Field Name",
@@ -89,7 +92,7 @@ def redcap_to_yaml(
     fields: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for index, (line, row) in enumerate(rows):
-        where = f"{shown}:{line}: field '{row[VAR].strip()}'"
+        where = f"{shown}:{line}: field {quote(row[VAR].strip(), 64)}"
         if index == 0:  # REDCap's first field is the record id: an identifier, not a coded value
             if row[VAR].strip().lower() != "record_id":
                 warnings.append(f"{where}: the first field is REDCap's record id; skipped")
@@ -134,17 +137,26 @@ def redcap_to_yaml(
 def _read_rows(shown: str) -> list[tuple[int, dict[str, str]]]:
     """(first CSV line of the row, row by column name) for every non-blank data row."""
     data = read_bytes(shown)
+    if len(data) > MAX_BYTES:
+        raise UserError(f"{shown}: {len(data) >> 20} MB is too large for a REDCap data dictionary (at most"
+                        f" {MAX_BYTES >> 20} MB); is it the right file?")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = e.object[: e.start].count(b"\n") + 1  # e.object: the bytes after any BOM
         raise UserError(f"{shown}:{line}: the file is not UTF-8 text (save it as CSV UTF-8)") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UserError(f"{shown}:{line}: contains a NUL byte; the file is binary or corrupted")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:
             raise UserError(f"{shown}:1: the file is empty; expected a REDCap data dictionary")
         columns = [h.strip().lower() for h in header]
+        dup = next((h for h in header if h.strip() and columns.count(h.strip().lower()) > 1), None)
+        if dup is not None:
+            raise UserError(f"{shown}:1: column {quote(dup.strip(), 64)} appears more than once in the header")
         missing = [c for c in NEEDED if c.lower() not in columns]
         if missing:
             raise UserError(
@@ -188,7 +200,7 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
         "cues": tags.get("cues", []),
     }
     if base["level"] not in LEVELS:
-        raise UserError(f"{where}: @chartcode-level={base['level']} must be one of: {', '.join(LEVELS)}")
+        raise UserError(f"{where}: @chartcode-level={quote(base['level'])} must be one of: {', '.join(LEVELS)}")
     if base["note_types"] and base["level"] != "note":
         raise UserError(f"{where}: @chartcode-note-types applies only with @chartcode-level=note")
 
@@ -219,7 +231,7 @@ def _check_type(where: str, field: dict[str, Any], derived: str) -> None:
     ftype = field["type"]
     kind = FIELD_TYPES.get(ftype) if isinstance(ftype, str) else None
     if kind is None or kind.family != FIELD_TYPES[derived].family:
-        raise UserError(f"{where}: @chartcode-type={ftype} does not fit this REDCap field (it converts to {derived})")
+        raise UserError(f"{where}: @chartcode-type={quote(ftype)} does not fit this REDCap field (it converts to {derived})")
     codes = list(field["choices"])
     if kind.integer_codes and not all(isinstance(c, int) for c in codes):
         raise UserError(f"{where}: {ftype} choice codes must be whole numbers")
@@ -230,7 +242,7 @@ def _check_type(where: str, field: dict[str, Any], derived: str) -> None:
 def _check_name(where: str, name: str) -> str:
     if not NAME_RE.match(name):
         raise UserError(
-            f"{where}: name {name!r} must start with a letter and use only a-z, 0-9 and _"
+            f"{where}: name {quote(name)} must start with a letter and use only a-z, 0-9 and _"
             " (at most 32 characters); rename the variable in REDCap"
         )
     return name
@@ -246,16 +258,17 @@ def _parse_choices(where: str, spec: str) -> list[tuple[int | str, str]]:
         code_text, comma, label = entry.partition(",")
         code_text, label = code_text.strip(), _clean(label)
         if not comma:
-            raise UserError(f"{where}: choice {entry!r} must be written 'code, label'")
+            shown = repr(entry) if quote(entry.replace(" ", "_"), 32).startswith("'") else len(out) + 1
+            raise UserError(f"{where}: choice {shown} must be written 'code, label'")
         if not CODE_RE.match(code_text):
-            raise UserError(f"{where}: choice code {code_text!r} must be a whole number or a short word")
+            raise UserError(f"{where}: choice code {quote(code_text)} must be a whole number or a short word")
         if not label:
             raise UserError(f"{where}: choice {code_text} needs a label")
         code: int | str = int(code_text) if _INT_RE.match(code_text) else code_text
         if any(c == code for c, _ in out):
             raise UserError(f"{where}: choice code {code} appears twice")
         if label.lower() in labels:
-            raise UserError(f"{where}: choice label {label!r} is used by codes {labels[label.lower()]} and {code}")
+            raise UserError(f"{where}: choice label {quote(label)} is used by codes {labels[label.lower()]} and {code}")
         labels[label.lower()] = code
         out.append((code, label))
     if not out:
