@@ -110,6 +110,23 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+def _check_brackets(path: str | Path, text: str) -> None:
+    """A quick bound on flow nesting (``[[[[...``) before ruamel scans it: its scanner looks ahead
+    for a possible key at every bracket, which takes seconds on thousands of them. Generous (a
+    bracket in a plain scalar counts too); _check_events gives the exact limit."""
+    if text.count("[") + text.count("{") <= 100:
+        return
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "[{":
+            depth += 1
+            if depth > 100:
+                line, column = _position(text, i)
+                raise UserError(f"{path}:{line}:{column}: nested more than {MAX_DEPTH} levels deep")
+        elif c in "]}" and depth:
+            depth -= 1
+
+
 def _check_events(path: str | Path, events) -> None:
     """Refuse anchors and aliases (codebooks need none, and aliases nest into "billion laughs"
     bombs) and nesting deeper than MAX_DEPTH, before anything is built from the events."""
@@ -142,6 +159,7 @@ def load_located(path: str | Path, text: str | None = None) -> Any:
             raise UserError(f"{path}:{line}: not valid UTF-8 text") from None
     if len(text) > MAX_BYTES:
         raise UserError(f"{path}: too large for a codebook or audit file (at most {MAX_BYTES >> 20} MB)")
+    _check_brackets(path, text)
     yaml = YAML(typ="rt")
     try:
         _check_events(path, yaml.parse(text))
