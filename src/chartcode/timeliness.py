@@ -44,7 +44,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chartcode.errors import UserError
+from chartcode.errors import UserError, quote
 from chartcode.yamlsrc import LList, LMap, load_located, plain
 
 if TYPE_CHECKING:
@@ -250,17 +250,17 @@ def parse_timeliness(raw: Any, codebook: Codebook, shown: str) -> Timeliness:
                         f"first_review_months, max_gap_months, domains")
     for key in raw:
         if key not in KEYS:
-            bad(raw.line_of(key), f"unknown key {key!r} (expected one of: {', '.join(sorted(KEYS))})")
+            bad(raw.line_of(key), f"unknown key {quote(key)} (expected one of: {', '.join(sorted(KEYS))})")
     fields = {f.name: f for f in codebook.fields}
     entry = raw.get("entry")
     f = fields.get(entry) if isinstance(entry, str) else None
     if f is None or f.level != "record" or f.type != "date":
-        bad(raw.line_of("entry"), f"entry {entry!r} must name a record-level date field of codebook {codebook.id}")
+        bad(raw.line_of("entry"), f"entry {quote(entry)} must name a record-level date field of codebook {codebook.id}")
     review_field, review_value = _review(raw, fields, bad)
     first = _months_pair(raw, bad)
     gap = raw.get("max_gap_months", 6)
     if not (isinstance(gap, int) and not isinstance(gap, bool) and gap > 0):
-        bad(raw.line_of("max_gap_months"), f"max_gap_months {gap!r} must be a whole number of months above 0")
+        bad(raw.line_of("max_gap_months"), f"max_gap_months {quote(gap)} must be a whole number of months above 0")
     domains = _domains(raw, fields, bad)
     if problems:
         if len(problems) == 1:
@@ -277,11 +277,11 @@ def _review(raw: LMap, fields: dict, bad) -> tuple[str, Any]:
         return "", None
     for key in review:
         if key not in REVIEW_KEYS:
-            bad(review.line_of(key), f"review: unknown key {key!r} (expected: field, value)")
+            bad(review.line_of(key), f"review: unknown key {quote(key)} (expected: field, value)")
     name = review.get("field")
     f = fields.get(name) if isinstance(name, str) else None
     if f is None or f.level != "note":
-        bad(review.line_of("field"), f"review field {name!r} must name a note-level field")
+        bad(review.line_of("field"), f"review field {quote(name)} must name a note-level field")
         return "", None
     if "value" not in review:
         bad(review.line, "review: 'value' is required (the code that makes a note a review, e.g. 1)")
@@ -289,8 +289,17 @@ def _review(raw: LMap, fields: dict, bad) -> tuple[str, Any]:
     try:
         return name, f.parse(review["value"])
     except Exception as exc:  # CodeError: the message names what the field accepts
-        bad(review.line_of("value"), f"review value {review['value']!r}: {exc}")
+        value = str(review["value"]).strip()
+        problem = str(exc) if quote(value).startswith("'") else str(exc).replace(repr(value), "the value")
+        bad(review.line_of("value"), f"review value {quote(review['value'])}: {problem}")
         return name, None
+
+
+def _shown_pair(value) -> str:
+    """[6, 3] as written; anything else (it may be free text) by quote's rules."""
+    if isinstance(value, list) and all(isinstance(x, (int, float)) for x in value):
+        return repr(plain(value))
+    return quote(plain(value))
 
 
 def _months_pair(raw: LMap, bad) -> tuple[int, int]:
@@ -299,7 +308,7 @@ def _months_pair(raw: LMap, bad) -> tuple[int, int]:
           and all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in value) and value[0] <= value[1])
     if not ok:
         bad(raw.line_of("first_review_months"),
-            f"first_review_months {plain(value)!r} must be [TARGET, LIMIT]: two whole numbers of months, target <= limit")
+            f"first_review_months {_shown_pair(value)} must be [TARGET, LIMIT]: two whole numbers of months, target <= limit")
         return (3, 6)
     return (value[0], value[1])
 
@@ -314,9 +323,9 @@ def _domains(raw: LMap, fields: dict, bad) -> tuple[str, ...]:
         at = value.line_of(i) if isinstance(value, LList) else raw.line_of("domains")
         f = fields.get(name) if isinstance(name, str) else None
         if f is None or f.level != "note" or f.type != "binary":
-            bad(at, f"domain {name!r} must name a note-level binary field")
+            bad(at, f"domain {quote(name)} must name a note-level binary field")
         elif name in out:
-            bad(at, f"domain {name!r} appears twice")
+            bad(at, f"domain {quote(name)} appears twice")
         else:
             out.append(name)
     return tuple(out)

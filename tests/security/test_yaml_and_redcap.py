@@ -122,6 +122,9 @@ AUDITS = {
     "nul": lambda t: _audit(t).replace(b"reports", b"r\x00eports"),
     "syntax-error": lambda t: _audit(t).replace(b"description: ", b'description: "'),
     "not-a-mapping": lambda t: f"- {SENTENCE}\n".encode(),
+    "timeliness-free-text-key": lambda t: _audit(t, extra=f'timeliness:\n  "{SENTENCE}": 1\n'),
+    "timeliness-free-text-entry": lambda t: _audit(t, extra=f"timeliness:\n  entry: {SENTENCE}\n"),
+    "codebook-free-text-name": lambda t: _audit(t, SENTENCE.replace(",", "")),
 }
 
 

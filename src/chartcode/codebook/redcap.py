@@ -182,7 +182,8 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
     kind = None if ftype == SPLIT else from_redcap(ftype, row[VALIDATION], row[VMIN])
     if kind is None and ftype != SPLIT:
         reason = SKIP_REASONS.get(ftype, "not a REDCap field type chartcode converts")
-        warnings.append(f"{where}: {ftype or 'untyped'} fields are skipped ({reason})")
+        shown = quote(ftype).strip("'") if ftype else "untyped"
+        warnings.append(f"{where}: {shown} fields are skipped ({reason})")
         return []
     name = _check_name(where, row[VAR].strip().lower())
     tags = _annotation(where, row[ANNOTATION], warnings)
@@ -299,7 +300,7 @@ def _bound(where: str, which: str, text: str, warnings: list[str]) -> int | floa
     if not text:
         return None
     if not _NUM_RE.match(text):
-        warnings.append(f"{where}: Text Validation {which.capitalize()} {text!r} is not a number; ignored")
+        warnings.append(f"{where}: Text Validation {which.capitalize()} {quote(text)} is not a number; ignored")
         return None
     value = float(text)
     return int(value) if value.is_integer() else value
