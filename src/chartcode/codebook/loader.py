@@ -142,17 +142,18 @@ def _bands(p: _Problems, m: LMap, key: str, where: str | None) -> tuple[Band, ..
         if label is None or isinstance(label, (LMap, LList)) or not str(label).strip():
             p.add(line, "a band needs a label")
             continue
+        bname = quote(str(label).strip()) if quote(str(label).strip()).startswith("'") else i + 1
         bmin = b.get("min")
         if bmin is not None and (isinstance(bmin, bool) or not isinstance(bmin, (int, float))):
-            p.add(b.line_of("min"), f"band {i + 1}: 'min' must be a number")
+            p.add(b.line_of("min"), f"band {bname}: 'min' must be a number")
             continue
         colour = str(b.get("colour") or "").strip()
         if colour and colour not in COLOURS:
-            p.add(b.line_of("colour"), f"band {i + 1}: colour must be one of: {', '.join(COLOURS)}")
+            p.add(b.line_of("colour"), f"band {bname}: colour must be one of: {', '.join(COLOURS)}")
         if out and out[-1].min is None:
-            p.add(line, f"band {i + 1} follows a band without 'min' (that one must come last)")
+            p.add(line, f"band {bname} follows a band without 'min' (that one must come last)")
         elif out and bmin is not None and bmin >= (out[-1].min or 0):
-            p.add(line, f"band {i + 1}: min {bmin} must be below the band above it ({out[-1].min}); list bands"
+            p.add(line, f"band {bname}: min {bmin} must be below the band above it ({out[-1].min}); list bands"
                         " highest first")
         out.append(Band(str(label).strip(), bmin, colour if colour in COLOURS else ""))
     return tuple(out)
