@@ -53,8 +53,8 @@ class LineReader:
         for raw in iter(lambda: self.fh.readline(MAX_LINE + 1), b""):
             self.line_no += 1
             if len(raw) > MAX_LINE:
-                raise UserError(f"{self.shown}:{self.line_no}: the line is longer than {MAX_LINE >> 20} MB;"
-                                " a notes file has one row per line (is this the right file?)")
+                raise UserError(f"{self.shown}:{self.line_no}: the line is longer than {MAX_LINE >> 20} MB"
+                                " (is this the right file?)")
             self.bytes_done += len(raw)
             if self.line_no == 1 and decoder == "utf-8" and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8):]
