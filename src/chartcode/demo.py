@@ -899,6 +899,7 @@ def _supervisor_candidates(record: DemoRecord) -> list[Code]:
     conjoint = [n for n in record.notes if n.visit is not None]
     for index, note in enumerate(conjoint):
         v = note.visit
+        assert v is not None  # conjoint notes are those with a visit
         if v.content in _CONTENT_ALT and not (v.content == 3 and v.psychoeducation and v.skills):
             value, memos = _CONTENT_ALT[v.content]
             memo = memos[variant].format(what="education" if v.psychoeducation else "skill practice")

@@ -372,7 +372,8 @@ def ratings(reviewer: str, team: str, period: str) -> list[tuple[str, int, str]]
             value = FINALS[(team, period)][item]
             out.append((item, value, evidence_memo(reviewer, item, value)))
         else:
-            out.append((item, d[2 * index], d[2 * index + 1]))
+            a_rating, a_memo, b_rating, b_memo, _reason = d
+            out.append((item, a_rating, a_memo) if index == 0 else (item, b_rating, b_memo))
     return out
 
 

@@ -6,6 +6,7 @@ A UserError never carries note text: callers name files, lines, fields and ids o
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 
 class UserError(Exception):
@@ -27,7 +28,7 @@ def where(path: str | Path, line: int | None = None) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
-def open_binary(path: str | Path):
+def open_binary(path: str | Path) -> BinaryIO:
     """Open a file for reading bytes, or raise a UserError saying why it cannot be read."""
     try:
         return open(path, "rb")

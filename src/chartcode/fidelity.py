@@ -120,12 +120,13 @@ def item_score(fld: Field, value: Any, scoring: str) -> float | None:
     x = _rating(fld, value)
     if x is None or scoring != "completion":
         return x
+    assert fld.target is not None  # the codebook loader requires a target for completion scoring
     return 100.0 * min(x / fld.target, 1.0)
 
 
 def _sum(scale: Scale, items: list[Field], values: dict[str, float | None]) -> float | None:
     """The sum of the rated items; with ``prorate`` and some unrated, their mean times the item count."""
-    rated = [values[f.name] for f in items if values[f.name] is not None]
+    rated = [v for f in items if (v := values[f.name]) is not None]
     if not rated:
         return None
     if scale.prorate and len(rated) < len(items):
@@ -135,7 +136,7 @@ def _sum(scale: Scale, items: list[Field], values: dict[str, float | None]) -> f
 
 def _aggregate(scale: Scale, items: list[Field], values: dict[str, float | None]) -> float | None:
     """A section's (or the whole scale's) score under the scale's scoring rule."""
-    rated = [(f, values[f.name]) for f in items if values[f.name] is not None]
+    rated = [(f, v) for f in items if (v := values[f.name]) is not None]
     if not rated:
         return None
     if scale.scoring == "completion":
@@ -165,15 +166,17 @@ def score_unit(codebook: Codebook, ratings: dict[str, Any], *, unit: str = "", p
                                      sum(1 for f in s_items if values[f.name] is not None)))
     total = mean = None
     rated_items = [f for f in items if values[f.name] is not None]
+    rated_values = [v for f in items if (v := values[f.name]) is not None]  # of rated_items, in order
     if rated_items and unrated <= scale.max_unrated:
         if scale.scoring == "completion":
             total = _aggregate(scale, items, values)
-            mean = sum(item_score(f, ratings.get(f.name), "completion") for f in rated_items) / len(rated_items)
+            scores = [x for f in rated_items if (x := item_score(f, ratings.get(f.name), "completion")) is not None]
+            mean = sum(scores) / len(rated_items)
         else:
-            mean = sum(values[f.name] for f in rated_items) / len(rated_items)
+            mean = sum(rated_values) / len(rated_items)
             total = _sum(scale, items, values)
     elif rated_items and scale.scoring == "sum":
-        mean = sum(values[f.name] for f in rated_items) / len(rated_items)  # shown; the total is withheld
+        mean = sum(rated_values) / len(rated_items)  # shown; the total is withheld
     total, mean = _clean(total), _clean(mean)
     primary = mean if scale.scoring == "mean" else total
     band = band_for(scale.bands, primary)

@@ -95,7 +95,7 @@ class _Checker:
     def err(self, line: int | None, who: str, msg: str) -> None:
         self.problems.append(f"{self.shown}:{line}: {who}: {msg}" if line else f"{self.shown}: {who}: {msg}")
 
-    def record_field(self, name: Any, line: int, who: str) -> bool:
+    def record_field(self, name: Any, line: int | None, who: str) -> bool:
         if not isinstance(name, str) or name not in self.known:
             note = self.cb.get(name) if isinstance(name, str) else None
             hint = " (a note-level field: use count)" if note is not None and note.level == "note" else ""
@@ -103,7 +103,7 @@ class _Checker:
             return False
         return True
 
-    def condition(self, key: str, body: Any, line: int, who: str) -> None:
+    def condition(self, key: str, body: Any, line: int | None, who: str) -> None:
         if key in ("all", "any"):
             if not isinstance(body, list) or not body:
                 self.err(line, who, f"'{key}' takes a non-empty list of conditions")
@@ -127,14 +127,14 @@ class _Checker:
         if key == "in" and "values" in body and (not isinstance(body["values"], list) or not body["values"]):
             self.err(_line(body, "values", line), who, "'in': 'values' must be a non-empty list")
 
-    def nested(self, item: Any, line: int, who: str) -> None:
+    def nested(self, item: Any, line: int | None, who: str) -> None:
         if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in CONDITIONS:
             self.err(line, who, f"a condition is a one-key mapping, one of: {', '.join(CONDITIONS)}")
             return
         key = next(iter(item))
         self.condition(key, item[key], _line(item, key, line), who)
 
-    def count(self, body: Any, line: int, who: str) -> None:
+    def count(self, body: Any, line: int | None, who: str) -> None:
         if not isinstance(body, dict):
             self.err(line, who, "'count' takes a mapping: {notes: FIELD, values: [..], note_types: [..]}")
             return
@@ -151,7 +151,7 @@ class _Checker:
             if k in body and (not isinstance(body[k], list) or not body[k]):
                 self.err(_line(body, k, line), who, f"'count': {k!r} must be a non-empty list")
 
-    def dates(self, body: Any, line: int, who: str) -> None:
+    def dates(self, body: Any, line: int | None, who: str) -> None:
         if not isinstance(body, dict):
             self.err(line, who, "'date_difference' takes a mapping: {from: A, to: B, note_types: [..]}")
             return

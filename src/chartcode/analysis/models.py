@@ -102,7 +102,7 @@ def _name(token: str, known: dict[str, Variable], origin: str) -> str:
     return token
 
 
-def parse_formula(kind: str, text: str, known: dict[str, Variable], origin: str) -> Spec:
+def parse_formula(kind: str, text: object, known: dict[str, Variable], origin: str) -> Spec:
     if not isinstance(text, str) or text.count("~") != 1:
         raise UserError(f"{origin}: malformed formula: expected 'Y ~ X1 + X2'")
     left, right = text.split("~")
@@ -118,7 +118,7 @@ def parse_formula(kind: str, text: str, known: dict[str, Variable], origin: str)
     return Spec(kind, f"{y} ~ {' + '.join(xs)}", origin, outcome=y, predictors=xs)
 
 
-def parse_by(kind: str, text: str, known: dict[str, Variable], origin: str) -> Spec:
+def parse_by(kind: str, text: object, known: dict[str, Variable], origin: str) -> Spec:
     m = re.fullmatch(r"\s*(\S+)\s+by\s+(\S+)\s*", text) if isinstance(text, str) else None
     if not m:
         raise UserError(f"{origin}: malformed spec: expected 'FIELD by GROUP'")
@@ -137,7 +137,7 @@ def parse_describe(fields: list[str], by: str | None, known: dict[str, Variable]
     return Spec("describe", text, origin, fields=names, by=g)
 
 
-def parse_where(text: str, known: dict[str, Variable], origin: str) -> Where:
+def parse_where(text: object, known: dict[str, Variable], origin: str) -> Where:
     m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=)\s*(.+?)\s*", text) if isinstance(text, str) else None
     if not m:
         raise UserError(f"{origin}: expected 'FIELD == VALUE' or 'FIELD != VALUE'")
@@ -207,6 +207,7 @@ def _numeric(spec: Spec, data: pd.DataFrame, name: str) -> pd.Series:
 
 def _design(spec: Spec, data: pd.DataFrame, known: dict[str, Variable], warns: list[str]) -> tuple[pd.DataFrame, str | None]:
     """Numeric columns, constant predictors dropped (with a warning); the patsy formula or None."""
+    assert spec.outcome is not None  # set for every model and test spec (parse_formula, parse_by)
     out = pd.DataFrame({spec.outcome: _numeric(spec, data, spec.outcome)})
     terms = []
     for x in spec.predictors:
@@ -229,6 +230,7 @@ def _design(spec: Spec, data: pd.DataFrame, known: dict[str, Variable], warns: l
 # ------------------------------------------------------------------------------ models
 def _model_rows(spec: Spec, frame: pd.DataFrame, warns: list[str]) -> pd.DataFrame | None:
     """The complete cases of a model's variables, or None (with a warning) when there are none."""
+    assert spec.outcome is not None  # set for every model and test spec (parse_formula, parse_by)
     data = _complete(frame, [spec.outcome, *spec.predictors], warns)
     if data.empty:
         warns.append("no record has a value in every variable: no model fitted")
@@ -286,6 +288,7 @@ def separation(X: np.ndarray, y: np.ndarray) -> str | None:
 
 
 def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: float) -> dict[str, Any]:
+    assert spec.outcome is not None  # set for every model and test spec (parse_formula, parse_by)
     import statsmodels.formula.api as smf
 
     warns: list[str] = []
@@ -370,6 +373,7 @@ def _two_groups(spec: Spec, data: pd.DataFrame, known: dict[str, Variable]) -> l
 
 
 def run_welch(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: float) -> dict[str, Any]:
+    assert spec.outcome is not None and spec.by is not None  # set by parse_by
     warns: list[str] = []
     data = _complete(frame, [spec.outcome, spec.by], warns)
     groups = _two_groups(spec, data, known)
@@ -415,6 +419,7 @@ def _plain_value(v: Any) -> Any:
 
 
 def run_crosstab(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: float) -> dict[str, Any]:
+    assert spec.outcome is not None and spec.by is not None  # set by parse_by
     warns: list[str] = []
     data = _complete(frame, [spec.outcome, spec.by], warns)
     rows = sorted(data[spec.outcome].unique(), key=lambda v: (str(type(v)), v))

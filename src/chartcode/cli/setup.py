@@ -44,6 +44,7 @@ def init(db: Path, audit_ref: str | None, codebook_ref: str | None, coders: tupl
                              coders=[*audit.coders, *extra])
         what = f"audit {audit.id} ({audit.codebook_path.name})"
     else:
+        assert codebook_ref is not None  # exactly one of the two was given (checked above)
         path = resources.resolve("codebooks", codebook_ref)
         codebook = load_codebook(path)
         if db.exists():

@@ -275,7 +275,7 @@ class Codebook:
         return tuple(seen)
 
     def to_dict(self) -> dict[str, Any]:
-        d = {
+        d: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
             "version": self.version,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -261,7 +261,10 @@ class Binary(ChoiceType):
     integer_codes = True
     exact_codes = (0, 1)
     default_choices = ((0, "No"), (1, "Yes"))
-    _REDCAP = {"yesno": {0: "No", 1: "Yes"}, "truefalse": {0: "False", 1: "True"}}
+    _REDCAP: ClassVar[dict[str, dict[int | str, str]]] = {
+        "yesno": {0: "No", 1: "Yes"},
+        "truefalse": {0: "False", 1: "True"},
+    }
 
     def to_redcap(self, fld: Field) -> RedcapSpec:
         if [(c.code, c.label) for c in fld.choices] == list(self.default_choices):
@@ -283,7 +286,7 @@ class NumberType(FieldType):
 
     is_number = True
     family = "number"
-    alpha_levels = ("nominal", "ordinal", "interval")
+    alpha_levels: ClassVar[tuple[str, ...]] = ("nominal", "ordinal", "interval")
     icc = True
     encoding = Encoding.NUMBER
     spss_measure = "scale"
@@ -470,7 +473,7 @@ def field_type(name: str) -> FieldType:
         raise KeyError(f"unknown field type {name!r} (registered: {', '.join(FIELD_TYPES)})") from None
 
 
-def names(pred=None) -> tuple[str, ...]:
+def names(pred: Callable[[FieldType], bool] | None = None) -> tuple[str, ...]:
     """Registered type names (those for which ``pred(type)`` holds)."""
     return tuple(n for n, t in FIELD_TYPES.items() if pred is None or pred(t))
 

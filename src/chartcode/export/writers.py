@@ -88,7 +88,7 @@ def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready rows: missing values (NaN, NA, None) become null, numpy scalars plain."""
     out = []
     for rec in df.astype(object).to_dict(orient="records"):
-        clean = {}
+        clean: dict[str, Any] = {}
         for k, v in rec.items():
             if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
                 clean[k] = None
@@ -137,13 +137,18 @@ def stat_names(columns: list[str]) -> dict[str, str]:
 _ID_LABELS = {"record_id": "Record ID", "note_id": "Note ID", "note_date": "Note date", "note_type": "Note type"}
 
 
-def stat_frame(df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool) -> tuple[pd.DataFrame, dict[str, str],
-                                                                               dict[str, dict[int, str]]]:
+# The label types are those of pyreadstat's write_sav/write_dta signatures (dict is invariant).
+StatLabels = dict[str, str | None]
+StatValueLabels = dict[str, dict[int | float, str]]
+
+
+def stat_frame(df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool) -> tuple[pd.DataFrame, StatLabels,
+                                                                               StatValueLabels]:
     """(data, variable labels, value labels) ready for pyreadstat."""
     names = stat_names(list(df.columns))
     data = pd.DataFrame(index=df.index)
-    labels: dict[str, str] = {}
-    value_labels: dict[str, dict[int, str]] = {}
+    labels: StatLabels = {}
+    value_labels: StatValueLabels = {}
     for col in df.columns:
         name = names[col]
         series = df[col]

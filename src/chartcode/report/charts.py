@@ -29,7 +29,7 @@ def ci_chart(labels: Sequence[str], values: Sequence[float | None], lows: Sequen
     n = len(labels)
     fig, ax = plt.subplots(figsize=(6.0, 0.35 * n + 0.9))
     for i, (v, lo, hi) in enumerate(zip(values, lows, highs)):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        if v is None or math.isnan(v):
             continue
         if lo is not None and hi is not None:
             ax.plot([lo, hi], [i, i], color="#4c72b0", linewidth=2)

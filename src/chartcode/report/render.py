@@ -46,4 +46,5 @@ def render(report: Report, fmt: str = "html") -> str:
 
 def render_section(section: Section, fmt: str = "html") -> str:
     module = environment(fmt).get_template(f"{fmt}/section.{fmt}.j2").module
-    return str(module.section(section))
+    # a template's macros are attributes jinja2 sets on its module at runtime
+    return str(module.section(section))  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,9 @@ RATING_KEYS: tuple[Key, ...] = (
 )
 
 
-def bindings(keys: tuple[Key, ...]) -> list[Binding]:
-    out: list[Binding] = []
+def bindings(keys: tuple[Key, ...]) -> list[BindingType]:
+    """Textual bindings for ``keys`` (list[BindingType]: the type of a Screen's BINDINGS)."""
+    out: list[BindingType] = []
     for k in keys:
         if k.id in ("choose", "pick", "rate"):  # one binding per key, passing the key to the action
             for i, key in enumerate(k.keys.split(",")):

@@ -130,8 +130,8 @@ class CodingScreen(Screen):
         self.note_idx = 0
         if note_id and note_id in view.note_index:
             self.note_idx = view.note_index[note_id]
-        elif view.slots and view.slots[cursor].note_id:
-            self.note_idx = view.note_index[view.slots[cursor].note_id]
+        elif view.slots and (slot_note := view.slots[cursor].note_id):
+            self.note_idx = view.note_index[slot_note]
         queue = self.query_one(RecordQueue)
         queue.show_current(record_id, self.session.queue_index(record_id, self.queue_text, self.queue_status))
         self._show_note()

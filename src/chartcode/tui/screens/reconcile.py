@@ -103,12 +103,16 @@ class ReconcileScreen(Screen):
 
     def _show_note(self) -> None:
         u = self.unit
+        assert u is not None  # called once a unit is shown
         note = self.notes[self.note_idx] if self.notes else None
-        text = self.store.note(note["note_id"])["text"] if note else ""
+        stored = self.store.note(note["note_id"]) if note else None
+        assert note is None or stored is not None  # the record's own note
+        text = stored["text"] if stored else ""
         self.query_one(NoteView).show(u.record_id, note, text, self.note_idx, len(self.notes), self.codebook.cues)
 
     def _draw_panel(self) -> None:
         u = self.unit
+        assert u is not None  # called once a unit is shown
         f = self.codebook.field(u.field)
         settled = sum(x.consensus is not None for x in self.units)
         self.query_one("#form-title", Static).update(
@@ -129,7 +133,9 @@ class ReconcileScreen(Screen):
             t.append("\nOther values:\n", style="bold")
             for key, code in choice_keys(f).items():
                 t.append(f" [{key}] ", style="bold cyan")
-                t.append(f"{f.choice(code).label}\n")
+                c = f.choice(code)
+                assert c is not None  # choice_keys keys the field's own codes
+                t.append(f"{c.label}\n")
         t.append("\n" + (f.rules or ""), style="dim")
         self.query_one("#unit-text", Static).update(t)
 
@@ -175,6 +181,7 @@ class ReconcileScreen(Screen):
 
     def _decide(self, value: Any, what: str) -> None:
         u = self.unit
+        assert u is not None  # the actions that decide return early without a unit
         f = self.codebook.field(u.field)
         shown = f"{value} {f.label_for(value)}".strip()
 

@@ -103,6 +103,7 @@ class SearchScreen(ModalScreen[dict[str, Any] | None]):
 
     @on(OptionList.OptionSelected)
     def chosen(self, event: OptionList.OptionSelected) -> None:
+        assert event.option.id is not None  # each result's option has the result's index as its id
         result = dict(self.results[int(event.option.id)])
         result["terms"] = tuple(self.query_text.split())
         self.dismiss(result)

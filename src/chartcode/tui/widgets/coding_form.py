@@ -81,13 +81,16 @@ class FieldRow(Static):
 def field_panel(field: Field, value: Any, memo: str | None) -> Text:
     """The focused field in full: its choices with their keys, the decision rules, the memo."""
     t = Text()
-    t.append(f.label if (f := field) else "", style="bold")
+    f = field
+    t.append(f.label, style="bold")
     t.append(f"  ({f.name}, {f.type}{', required' if f.required else ''})\n", style="dim")
     if f.has_choices:
         for key, code in choice_keys(f).items():
             chosen = code == value
             t.append(f" {'●' if chosen else ' '} [{key}] ", style="bold green" if chosen else "bold cyan")
-            t.append(f"{f.choice(code).label}\n", style="bold" if chosen else "")
+            c = f.choice(code)
+            assert c is not None  # choice_keys keys the field's own codes
+            t.append(f"{c.label}\n", style="bold" if chosen else "")
     else:
         hint = f.kind.entry_hint or "a value"
         rng = ""
@@ -201,7 +204,7 @@ class CodingForm(Vertical):
         typed = field is not None and not field.has_choices
         entry.display = typed
         self.show_error("")
-        if typed:
+        if typed and field is not None:
             with entry.prevent(Input.Changed):  # a programmatic fill is not the coder typing
                 entry.value = "" if value is None else str(value)
             entry.placeholder = f"{field.label}: type, then Enter"

@@ -279,6 +279,7 @@ def item_detail(field: Field, value: Any, memo: str | None, *, position: str, se
         grid.add_column(ratio=1)
         for key, code in rating_keys(field).items():
             c = field.choice(code)
+            assert c is not None  # rating_keys keys the field's own codes
             chosen = code == value
             mark = Text(f"{'●' if chosen else ' '} [{key}]", style="bold green" if chosen else "bold cyan")
             body = Text()
