@@ -43,8 +43,9 @@ def _choices(codes):
 
 
 def fields() -> list[Field]:
-    f = lambda name, type_, codes=(): Field(name=name, label=name, level="record", type=type_,  # noqa: E731
-                                             choices=_choices(codes))
+    def f(name, type_, codes=()):
+        return Field(name=name, label=name, level="record", type=type_, choices=_choices(codes))
+
     return [
         f("session_content", "nominal", range(1, 7)),
         f("psychoeducation", "binary", (0, 1)),

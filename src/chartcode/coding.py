@@ -7,7 +7,8 @@ It knows nothing of Textual; the TUI calls it from worker threads for writes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 from chartcode.codebook import CodeError, Field

@@ -18,7 +18,8 @@ Final values (what analyses and exports use), one rule:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 from chartcode.store.store import Store

@@ -12,9 +12,8 @@ saying where the value came from.
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -181,7 +180,7 @@ def _final_units(store: Store) -> pd.DataFrame:
     ukey = key[starts]
     parts = [ukey // (sizes[1] * sizes[2]), (ukey // sizes[2]) % sizes[1], ukey % sizes[2]]
     out = pd.DataFrame({name: np.asarray(c.categories, dtype=object)[p] if len(p) else np.zeros(0, dtype=object)
-                        for name, c, p in zip(("record_id", "note_key", "field"), cats, parts)}, dtype=object)
+                        for name, c, p in zip(("record_id", "note_key", "field"), cats, parts, strict=True)}, dtype=object)
     out["n"] = pd.Series(n.tolist(), dtype=object)
     out["lo"], out["hi"] = pd.Series(lo, dtype=object), pd.Series(hi, dtype=object)
     out["consensus"] = _consensus_values(store, cats, sizes, ukey)
@@ -203,7 +202,7 @@ def _consensus_values(store: Store, cats: list, sizes: list[int], ukey: np.ndarr
     key = (at[0].astype(np.int64) * sizes[1] + at[1]) * sizes[2] + at[2]
     pos = np.minimum(np.searchsorted(ukey, key), len(ukey) - 1)
     hit = known & (ukey[pos] == key)
-    found.iloc[pos[hit]] = [r[3] for r, h in zip(rows, hit) if h]
+    found.iloc[pos[hit]] = [r[3] for r, h in zip(rows, hit, strict=True) if h]
     return found
 
 
@@ -236,14 +235,14 @@ def open_disagreements(store: Store) -> list:
     rows = np.flatnonzero((fin["source"] == "unresolved").to_numpy(dtype=bool))
     if not len(rows):
         return []
-    keys = list(zip(*(fin[c].to_numpy(dtype=object)[rows].tolist() for c in ("record_id", "note_key", "field"))))
+    keys = list(zip(*(fin[c].to_numpy(dtype=object)[rows].tolist() for c in ("record_id", "note_key", "field")), strict=True))
     at = {k: i for i, k in enumerate(keys)}
     rids = sorted({k[0] for k in keys})
     codes = submitted_codes(store)
     codes = codes[codes["record_id"].isin(rids).to_numpy()]
     found: list[tuple[int, str, Any]] = []
     columns = [codes[c].astype(object).tolist() for c in ("record_id", "note_key", "field", "coder")]
-    for rid, nkey, fname, coder, value in zip(*columns, codes["value"].tolist()):
+    for rid, nkey, fname, coder, value in zip(*columns, codes["value"].tolist(), strict=True):
         i = at.get((rid, nkey, fname))
         if i is not None:
             found.append((i, coder, value))
@@ -342,8 +341,8 @@ def notes_frame(store: Store, *, sources: bool = False, values: pd.DataFrame | N
     for f in cb.note_fields:
         applies = [f.applies_to(r["note_type"]) for r in rows]
         cells = _cells(val, f.name, len(rows))
-        data[f.name] = _column([c if ok else None for c, ok in zip(cells, applies)], f.type)
+        data[f.name] = _column([c if ok else None for c, ok in zip(cells, applies, strict=True)], f.type)
         if sources:
             scells = _cells(src, f.name, len(rows)) if src is not None else [None] * len(rows)
-            data[f.name + SOURCE_SUFFIX] = [c if ok else None for c, ok in zip(scells, applies)]
+            data[f.name + SOURCE_SUFFIX] = [c if ok else None for c, ok in zip(scells, applies, strict=True)]
     return pd.DataFrame(data)

@@ -97,9 +97,8 @@ def _rating(fld: Field, value: Any) -> float | None:
     """The item's rating as a number, or None (unrated, cannot rate or not a rating)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if fld.has_choices:
-        if value in fld.missing_codes or value not in fld.rating_codes:
-            return None
+    if fld.has_choices and (value in fld.missing_codes or value not in fld.rating_codes):
+        return None
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -205,7 +204,7 @@ def fidelity(store) -> list[UnitScore]:
     fin = finals(store)
     rec = fin[fin["note_key"] == ""]
     by_record: dict[str, dict[str, Any]] = {}
-    for rid, fname, value in zip(rec["record_id"], rec["field"], rec["value"]):
+    for rid, fname, value in zip(rec["record_id"], rec["field"], rec["value"], strict=True):
         by_record.setdefault(rid, {})[fname] = value
     out: list[UnitScore] = []
     previous: dict[str, UnitScore] = {}

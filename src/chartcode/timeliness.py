@@ -105,8 +105,8 @@ def review_timeline(entry: dt.date | None, reviews: list[dt.date], as_of: dt.dat
     if not dates:
         return _no_review_yet(out, entry, as_of, months)
     first, last = dates[0], dates[-1]
-    gaps = [(b - a).days for a, b in zip(dates, dates[1:])]
-    gaps_ok = all(_within(b, a, max_gap) for a, b in zip(dates, dates[1:]))
+    gaps = [(b - a).days for a, b in zip(dates, dates[1:], strict=False)]
+    gaps_ok = all(_within(b, a, max_gap) for a, b in zip(dates, dates[1:], strict=False))
     next_due = add_months(last, max_gap)
     open_overdue = as_of > next_due
     open_gap = (as_of - last).days

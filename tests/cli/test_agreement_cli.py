@@ -145,10 +145,10 @@ def run_case(cli, tmp_path: Path, rows: list[list], ftype: str) -> dict:
     units = [f"U{i + 1:03d}" for i in range(n_units)]
     r = cli("records", "add", db, *units)
     assert r.code == 0, r.err
-    for coder, row in zip(coders, rows):
+    for coder, row in zip(coders, rows, strict=True):
         path = tmp_path / f"codes-{coder}.csv"
         lines = ["record_id,note_id,field,value"]
-        lines += [f"{u},,score,{_num(v)}" for u, v in zip(units, row) if v is not None]
+        lines += [f"{u},,score,{_num(v)}" for u, v in zip(units, row, strict=True) if v is not None]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         r = cli("import-codes", db, path, "--coder", coder)
         assert r.code == 0, r.err

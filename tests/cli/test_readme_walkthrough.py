@@ -38,7 +38,8 @@ def test_new_user_path(cli, tmp_path, status):
 
     # 5. the codebook for REDCap and for QDA software
     assert cli("codebook", "export", "conjoint-pain", "--format", "redcap", "--out", tmp_path / "dd.csv").code == 0
-    dd = list(csv.DictReader(open(tmp_path / "dd.csv", encoding="utf-8")))
+    with open(tmp_path / "dd.csv", encoding="utf-8") as fh:
+        dd = list(csv.DictReader(fh))
     assert dd[0]["Variable / Field Name"] == "record_id"
     assert {"session_content", "termination", "age"} <= {d["Variable / Field Name"] for d in dd}
     assert cli("codebook", "export", db, "--format", "qdc", "--out", tmp_path / "cb.qdc").code == 0

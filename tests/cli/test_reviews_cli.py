@@ -133,7 +133,7 @@ def test_default_as_of_is_today_utc(cli, review_db):
 
     r = cli("reviews", review_db, "--json")
     assert r.code == 0, r.err
-    assert r.json["as_of"] in {(dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=d)).isoformat()
+    assert r.json["as_of"] in {(dt.datetime.now(dt.UTC).date() + dt.timedelta(days=d)).isoformat()
                                for d in (-1, 0)}
 
 

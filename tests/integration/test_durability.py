@@ -78,7 +78,7 @@ def test_two_coders_at_once_lose_nothing_and_never_see_locked(db, tmp_path):
     procs = [subprocess.Popen([sys.executable, str(script), str(db), who, str(n)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for who in ("intern", "supervisor")]
     outs = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
         assert "locked" not in err
         assert out.count("ACK") == n and out.rstrip().endswith("DONE")

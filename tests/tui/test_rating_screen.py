@@ -319,7 +319,7 @@ def test_after_submitting_the_ratings_are_read_only(scale_db):
 # ---------------------------------------------------------------------------- blind, resume, help
 def test_a_second_rater_does_not_see_the_first_raters_ratings(scale_db):
     with Store.open(scale_db) as s:
-        for name, v in zip(NAMES, (5, 5, 2, 1)):
+        for name, v in zip(NAMES, (5, 5, 2, 1), strict=True):
             s.set_code("alice", RECORD, name, v)
         s.set_memo("alice", RECORD, "caseload", "alice's secret evidence")
         s.submit("alice", RECORD)

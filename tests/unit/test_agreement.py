@@ -177,7 +177,7 @@ def test_cohen_kernel_equals_sklearn(seed):
     d = ag._Design(idx, 6)
     got = ag._k_cohen(d, d.w0[None], 6, (None, "linear", "quadratic"))
     both = ~np.isnan(m).any(axis=1)
-    for kind, value in zip((None, "linear", "quadratic"), got.values()):
+    for kind, value in zip((None, "linear", "quadratic"), got.values(), strict=True):
         lib = cohen_kappa_score(m[both, 0], m[both, 1], labels=list(range(6)), weights=kind)
         assert value[0] == pytest.approx(lib, abs=1e-12)
         assert ag.cohen_kappa(m, 6, kind) == pytest.approx(lib, abs=1e-12)
@@ -263,7 +263,7 @@ def test_bootstrap_with_many_patterns_draws_units():
     m = np.stack([truth, truth + rng.normal(0, 0.3, 300), truth + rng.normal(0.2, 0.3, 300)], axis=1).round(1)
     fld = Field(name="x", label="x", level="record", type="numeric")
     d = ag._Design(ag._categories(m)[0], len(np.unique(m)))
-    assert d.P * 8 > d.n_units
+    assert d.n_units < d.P * 8
     a = ag.field_agreement(fld, m, ["a", "b", "c"], bootstrap=300, seed=3)
     assert a == ag.field_agreement(fld, m, ["a", "b", "c"], bootstrap=300, seed=3)
     assert set(a["icc"]) == set(ag.ICC_KEYS)

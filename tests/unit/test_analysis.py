@@ -94,7 +94,10 @@ derived:
     equals: {field: sud_diagnosis, value: 0}
     where: {equals: {field: mh_diagnosis, value: 1}}
 """, records, notes)
-    as_list = lambda c: [None if pd.isna(v) else v for v in out[c]]
+
+    def as_list(c):
+        return [None if pd.isna(v) else v for v in out[c]]
+
     assert as_list("both") == [0, 0, None]       # C: missing and 1 -> missing
     assert as_list("either") == [1, 0, 1]         # C: 1 wins over missing
     assert as_list("indiv") == [1, 0, None]

@@ -265,5 +265,5 @@ def test_shipped_imr_scale_bands_on_the_item_mean(ratings, band):
     from chartcode import resources
 
     cb = load_codebook(resources.shipped_dir("codebooks") / "imr-fidelity.yaml")
-    s = score_unit(cb, {f.name: v for f, v in zip(cb.items, ratings)})
+    s = score_unit(cb, {f.name: v for f, v in zip(cb.items, ratings, strict=True)})
     assert s.band == band

@@ -18,8 +18,20 @@ from chartcode.codebook import CodeError, load_codebook
 from chartcode.codebook.model import CHOICE_TYPES, NUMBER_TYPES, TYPES, Choice, Field
 from chartcode.codebook.qdc import codebook_to_qdc
 from chartcode.codebook.redcap import codebook_to_redcap, redcap_to_yaml
-from chartcode.codebook.types import (AGREEMENT_LEVELS, FIELD_TYPES, Encoding, FieldType, InputMode, RedcapSpec,
-                                      Text, field_type, from_redcap, register, registered, unregister)
+from chartcode.codebook.types import (
+    AGREEMENT_LEVELS,
+    FIELD_TYPES,
+    Encoding,
+    FieldType,
+    InputMode,
+    RedcapSpec,
+    Text,
+    field_type,
+    from_redcap,
+    register,
+    registered,
+    unregister,
+)
 from chartcode.dataset import _column
 
 BUILTIN = ("nominal", "ordinal", "binary", "count", "numeric", "date", "text")
@@ -369,7 +381,8 @@ def test_a_new_type_is_one_class(email_type, tmp_path):
     _consumers_handle(email_type, tmp_path)
     # REDCap both ways, REFI-QDA
     codebook_to_redcap(cb, tmp_path / "dict.csv")
-    rows = {r["Variable / Field Name"]: r for r in csv.DictReader(open(tmp_path / "dict.csv", encoding="utf-8"))}
+    with open(tmp_path / "dict.csv", encoding="utf-8") as fh:
+        rows = {r["Variable / Field Name"]: r for r in csv.DictReader(fh)}
     assert (rows["contact"]["Field Type"], rows["contact"]["Text Validation Type OR Show Slider Number"]) == (
         "text", "email")
     text, _ = redcap_to_yaml(tmp_path / "dict.csv")

@@ -407,7 +407,7 @@ def _collect_reference(store) -> list[agreement.Ratings]:
 def test_agreement_collect_matches_the_groupby_reference(tricky):
     got, want = agreement.collect(tricky), _collect_reference(tricky)
     assert len(got) == len(want)
-    for a, b in zip(got, want):
+    for a, b in zip(got, want, strict=True):
         assert (a.field.name, a.units, a.coders, a.categories, a.unreadable) == \
             (b.field.name, b.units, b.coders, b.categories, b.unreadable)
         assert np.array_equal(a.matrix, b.matrix, equal_nan=True), a.field.name

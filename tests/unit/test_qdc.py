@@ -38,7 +38,7 @@ def test_each_field_is_one_top_level_code_named_by_its_label(tmp_path):
 
 def test_choice_fields_have_one_codable_child_per_choice_under_a_non_codable_parent(tmp_path):
     cb, _, root = export(tmp_path)
-    for f, parent in zip(cb.fields, root.findall("q:Codes/q:Code", NS)):
+    for f, parent in zip(cb.fields, root.findall("q:Codes/q:Code", NS), strict=True):
         children = parent.findall("q:Code", NS)
         if f.choices:
             assert parent.get("isCodable") == "false"

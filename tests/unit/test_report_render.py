@@ -3,8 +3,7 @@ and the report package's modules import each other without cycles."""
 
 from __future__ import annotations
 
-from chartcode.report.model import (ActionItem, ActionList, Code, Heading, Light, LightTable, Paragraph, Section,
-                                    Table)
+from chartcode.report.model import ActionItem, ActionList, Code, Heading, Light, LightTable, Paragraph, Section, Table
 from chartcode.report.render import md_cell, render_section
 
 EVIL = "<script>alert(1)</script> a|b"

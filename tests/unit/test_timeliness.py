@@ -15,8 +15,7 @@ from chartcode import resources
 from chartcode.audit import load_audit
 from chartcode.codebook import load_codebook
 from chartcode.errors import UserError
-from chartcode.timeliness import (add_months, domain_coverage, parse_timeliness, rate, review_timeline,
-                                  summarise)
+from chartcode.timeliness import add_months, domain_coverage, parse_timeliness, rate, review_timeline, summarise
 from chartcode.yamlsrc import load_located
 
 D = date.fromisoformat

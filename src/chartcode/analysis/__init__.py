@@ -28,8 +28,16 @@ from typing import Any
 import pandas as pd
 
 from chartcode.analysis.derived import Derived, add_derived, parse_derived
-from chartcode.analysis.models import (KINDS, Spec, Variable, parse_by, parse_describe, parse_formula, parse_where,
-                                       run_spec)
+from chartcode.analysis.models import (
+    KINDS,
+    Spec,
+    Variable,
+    parse_by,
+    parse_describe,
+    parse_formula,
+    parse_where,
+    run_spec,
+)
 from chartcode.errors import UserError
 from chartcode.yamlsrc import LList, LMap, load_located
 

@@ -12,8 +12,21 @@ import traceback
 import click
 
 from chartcode import __version__
-from chartcode.cli import (agreement, codebook, coding, demo, double_coding, export, fidelity, notes, report,
-                           reviews, screens, setup, stats)
+from chartcode.cli import (
+    agreement,
+    codebook,
+    coding,
+    demo,
+    double_coding,
+    export,
+    fidelity,
+    notes,
+    report,
+    reviews,
+    screens,
+    setup,
+    stats,
+)
 from chartcode.cli.common import _Group
 from chartcode.errors import UserError
 

@@ -44,7 +44,7 @@ def format_field(result: dict, ci_level: float | None = None) -> list[str]:
         lab_w = max(len(x) for x in labels)
         lines.append(f"  confusion matrix (rows: {conf['rows']}, columns: {conf['columns']}; counts of units)")
         lines.append("    " + " " * lab_w + "  " + " ".join(f"{x:>{width}}" for x in labels))
-        for lab, row in zip(labels, cells):
+        for lab, row in zip(labels, cells, strict=True):
             lines.append(f"    {lab:>{lab_w}}  " + " ".join(f"{c:>{width}}" for c in row))
     for n in result.get("notes", []):
         lines.append(f"  note: {n}")

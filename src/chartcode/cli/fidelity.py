@@ -28,7 +28,7 @@ def format_scores(scores, codebook) -> list[str]:
                      f"{u.items_rated}/{len(codebook.items)}", str(u.items_cannot_rate)])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i < 2 or i == len(sections) + 4 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in [header, *rows]]
+                       for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip() for r in [header, *rows]]
     labels = {f.name: f.label for f in codebook.items}
     for u in scores:
         if u.below_threshold:

@@ -35,7 +35,7 @@ NO_BLOCK = ("{shown}: the audit declares no `timeliness:` block, so review dates
 def parse_as_of(text: str | None) -> dt.date:
     """The as-of date: YYYY-MM-DD, or today in UTC (the same day wherever the audit team sits)."""
     if text is None:
-        return dt.datetime.now(dt.timezone.utc).date()
+        return dt.datetime.now(dt.UTC).date()
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:

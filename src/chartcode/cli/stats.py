@@ -54,7 +54,7 @@ def format_result(result: dict[str, Any]) -> list[str]:
     elif kind == "crosstab":
         header = [result["spec"].split(" by ")[0] + " \\ " + result["spec"].split(" by ")[1],
                   *[f"{c['label']} ({c['value']})" for c in st["columns"]]]
-        rows = [[f"{r['label']} ({r['value']})", *[str(x) for x in row]] for r, row in zip(st["rows"], st["table"])]
+        rows = [[f"{r['label']} ({r['value']})", *[str(x) for x in row]] for r, row in zip(st["rows"], st["table"], strict=True)]
         lines += _table(header, rows)
         if st.get("chi2") is not None:
             text = f"  chi-square({st['chi2_df']}) = {_f(st['chi2'])}, p {_p(st['chi2_p'])}"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from functools import cached_property
 from typing import Any
 
@@ -373,9 +374,9 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             changes.append(Change("review", name, f"identifier changed from {a.identifier} to {b.identifier}"))
         if (a.section, a.target) != (b.section, b.target):
             changes.append(Change("review", name, "scale section or target changed: scores change"))
-        if [(c.code, c.missing) for c in a.choices] != [(c.code, c.missing) for c in b.choices]:
-            if any(c.missing for c in a.choices + b.choices):
-                changes.append(Change("review", name, "the cannot-rate code changed"))
+        if [(c.code, c.missing) for c in a.choices] != [(c.code, c.missing) for c in b.choices] and any(
+                c.missing for c in a.choices + b.choices):
+            changes.append(Change("review", name, "the cannot-rate code changed"))
     old_scale = old.scale.to_dict() if old.scale else None
     new_scale = new.scale.to_dict() if new.scale else None
     if old_scale != new_scale:

@@ -47,7 +47,7 @@ def _safe_column(series: pd.Series) -> pd.Series:
     codes, reps = distinct(series)
     safe = [safe_cell(v) for v in reps]
     values = series.astype(object).to_numpy(copy=True)
-    changed = np.array([s is not v for s, v in zip(safe, reps)] + [False], dtype=bool)
+    changed = np.array([s is not v for s, v in zip(safe, reps, strict=True)] + [False], dtype=bool)
     rows = np.flatnonzero(changed[codes])
     if len(rows):
         values[rows] = np.array(safe, dtype=object)[codes[rows]]

@@ -13,8 +13,13 @@ from __future__ import annotations
 from chartcode.report.model import Progress, Report, Section
 from chartcode.report.render import render
 from chartcode.report.reviews import reviews_section
-from chartcode.report.sections import (agreement_section, analyses_section, disagreements_section,
-                                       distribution_section, progress_section)
+from chartcode.report.sections import (
+    agreement_section,
+    analyses_section,
+    disagreements_section,
+    distribution_section,
+    progress_section,
+)
 from chartcode.store.store import Store, utcnow
 
 

@@ -28,7 +28,7 @@ def ci_chart(labels: Sequence[str], values: Sequence[float | None], lows: Sequen
     """Points with interval bars, one row per label (e.g. alpha per field with its bootstrap CI)."""
     n = len(labels)
     fig, ax = plt.subplots(figsize=(6.0, 0.35 * n + 0.9))
-    for i, (v, lo, hi) in enumerate(zip(values, lows, highs)):
+    for i, (v, lo, hi) in enumerate(zip(values, lows, highs, strict=True)):
         if v is None or math.isnan(v):
             continue
         if lo is not None and hi is not None:

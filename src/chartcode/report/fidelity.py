@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from chartcode.fidelity import UnitScore, evidence, fidelity, fmt_change, fmt_score, submitted_ratings
-from chartcode.report.model import (ActionItem, ActionList, Chart, Heading, Light, LightTable, Paragraph, Section,
-                                    Table)
+from chartcode.report.model import ActionItem, ActionList, Chart, Heading, Light, LightTable, Paragraph, Section, Table
 
 
 def fidelity_sections(store, fmt: str = "html") -> list[Section]:

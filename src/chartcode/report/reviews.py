@@ -10,8 +10,7 @@ import datetime as dt
 
 from chartcode.report.model import BulletList, Heading, Paragraph, Section, Table
 from chartcode.store.store import Store
-from chartcode.timeliness import (domain_rows, load_timeliness, record_header, record_row, reviews_audit,
-                                  summary_rows)
+from chartcode.timeliness import domain_rows, load_timeliness, record_header, record_row, reviews_audit, summary_rows
 
 MAX_RECORD_ROWS = 200  # a page people read: beyond this, the records needing action only
 
@@ -21,7 +20,7 @@ def reviews_section(store: Store, as_of: dt.date | None = None) -> Section | Non
     timeliness = load_timeliness(store)
     if timeliness is None:
         return None
-    as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
+    as_of = as_of or dt.datetime.now(dt.UTC).date()
     result = reviews_audit(store, timeliness, as_of)
     summary, months = result["summary"], timeliness.first_review_months
     s = Section("Strategic reviews")

@@ -72,7 +72,7 @@ def distribution_section(store: Store, *, charts: bool = True) -> Section:
         labels = [c.label for c in f.choices] + (["(no final value)"] if missing else [])
         counts = counts + ([missing] if missing else [])
         grid.charts.append(Chart(bar_chart(labels, counts, f.label) if charts else None, f.label,
-                                 ", ".join(f"{lab} {n}" for lab, n in zip(labels, counts))))
+                                 ", ".join(f"{lab} {n}" for lab, n in zip(labels, counts, strict=True))))
     return Section("Field distributions").add(
         Paragraph("Final values of the record-level choice fields.", markdown=False), grid)
 

@@ -26,7 +26,7 @@ from chartcode.tui.widgets.coding_form import CodingForm, choice_keys
 from chartcode.tui.widgets.header import ProgressHeader
 from chartcode.tui.widgets.note_view import NoteView
 from chartcode.tui.widgets.queue import RecordQueue
-from chartcode.tui.writer import SaveFailed, Saved, StoreWriter
+from chartcode.tui.writer import Saved, SaveFailed, StoreWriter
 
 HELP_INTRO = (
     "Read the note on the left, code the focused field on the right. Every change is saved at once "

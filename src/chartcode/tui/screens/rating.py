@@ -29,7 +29,7 @@ from chartcode.fidelity import UnitScore, require_scale, score_unit
 from chartcode.tui.bindings import RATING_KEYS, bindings
 from chartcode.tui.screens.modals import HelpScreen, TextPrompt
 from chartcode.tui.widgets.rating_items import ItemDetail, ItemList, RatingHeader, item_detail, rating_keys
-from chartcode.tui.writer import SaveFailed, Saved, StoreWriter
+from chartcode.tui.writer import Saved, SaveFailed, StoreWriter
 
 
 def help_intro(cannot_rate: int | None) -> str:

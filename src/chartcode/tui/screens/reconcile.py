@@ -24,7 +24,7 @@ from chartcode.tui.screens.modals import HelpScreen, TextPrompt
 from chartcode.tui.widgets.coding_form import choice_keys, key_for
 from chartcode.tui.widgets.header import ProgressHeader
 from chartcode.tui.widgets.note_view import NoteView
-from chartcode.tui.writer import SaveFailed, Saved, StoreWriter
+from chartcode.tui.writer import Saved, SaveFailed, StoreWriter
 
 LETTERS = "abcdefgh"
 HELP_INTRO = ("Each line on the left is a unit where coders gave different values. Read the note, then take one "
@@ -119,7 +119,7 @@ class ReconcileScreen(Screen):
             Text(f"{settled}/{len(self.units)} settled · {self.index + 1} of {len(self.units)}", style="bold"))
         t = Text(f"{f.label}\n", style="bold")
         t.append(f"{u.record_id}" + (f" · note {u.note_id}" if u.note_id else " · record level") + "\n\n", style="dim")
-        for letter, (coder, value) in zip(LETTERS, u.values.items()):
+        for letter, (coder, value) in zip(LETTERS, u.values.items(), strict=False):
             shown = f"{value} {f.label_for(value)}".strip()
             t.append(f" [{letter}] ", style="bold cyan")
             t.append(f"{coder}: ", style="bold")

@@ -140,7 +140,7 @@ class CodingForm(Vertical):
             self.rows = []
             widgets: list[Static] = []
             last_group: object = object()
-            for i, slot in enumerate(view.slots):
+            for slot in view.slots:
                 group = slot.note_id
                 if group != last_group:
                     widgets.append(Static(self._group_title(view, slot), classes="form-group"))
@@ -152,7 +152,7 @@ class CodingForm(Vertical):
             self._record = view.record_id
             self._focused_row = None
         focused_changed = False
-        for i, (row, slot) in enumerate(zip(self.rows, view.slots)):
+        for i, (row, slot) in enumerate(zip(self.rows, view.slots, strict=True)):
             changed = row.set_state(view.values.get(slot.key), view.memos.get(slot.key), i == cursor,
                                     slot.key in pending)
             focused_changed |= changed and i == cursor

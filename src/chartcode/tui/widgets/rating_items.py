@@ -18,7 +18,8 @@ from textual.widgets import Static
 
 from chartcode.codebook.model import Field, Scale
 from chartcode.codebook.types import InputMode
-from chartcode.fidelity import SectionScore, UnitScore, fmt_score as _fmt
+from chartcode.fidelity import SectionScore, UnitScore
+from chartcode.fidelity import fmt_score as _fmt
 
 
 def rating_keys(field: Field) -> dict[str, Any]:
