@@ -48,6 +48,8 @@ from chartcode.errors import UserError, quote
 from chartcode.yamlsrc import LList, LMap, load_located, plain
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from chartcode.codebook import Codebook
 
 KEYS = {"entry", "review", "first_review_months", "max_gap_months", "domains"}
@@ -152,7 +154,7 @@ def domain_coverage(values: list[dict[str, Any]], domains: list[str] | tuple[str
     """
     out: dict[str, int | None] = {}
     for d in domains:
-        seen = [v.get(d) for v in values if _present(v.get(d))]
+        seen: list[Any] = [v.get(d) for v in values if _present(v.get(d))]
         out[d] = None if not seen else int(any(int(x) == 1 for x in seen))
     return out
 
@@ -331,7 +333,7 @@ def _domains(raw: LMap, fields: dict, bad) -> tuple[str, ...]:
     return tuple(out)
 
 
-def load_timeliness(store, audit_file: str | None = None) -> Timeliness | None:
+def load_timeliness(store, audit_file: str | Path | None = None) -> Timeliness | None:
     """The timeliness block of the audit stored in ``store`` (or of ``audit_file``), validated
     against the store's codebook; None when the audit declares none."""
     if audit_file is not None:
@@ -390,7 +392,7 @@ def reviews_audit(store, timeliness: Timeliness, as_of: dt.date) -> dict[str, An
         timeline = review_timeline(entry, list(dated), as_of, t.first_review_months, t.max_gap_months)
         timeline["problems"] = extra + timeline["problems"]
         kept = set(timeline["review_dates"])
-        reviews = [{"date": d.isoformat(), "note_ids": [r["note_id"] for r in dated[d]],
+        reviews: list[dict[str, Any]] = [{"date": d.isoformat(), "note_ids": [r["note_id"] for r in dated[d]],
                     "domains": domain_coverage(dated[d], t.domains)}
                    for d in sorted(dated) if d.isoformat() in kept]
         for r in reviews:

@@ -110,17 +110,42 @@ This package must not import Textual or the CLI.
 from __future__ import annotations
 
 from chartcode.agreement.bootstrap import _CHUNK_CELLS
-from chartcode.agreement.coefficients import (_agreement_weights, _disagreement_weights, _k_alpha, _k_cohen,
-                                              _k_fleiss, _k_gwet, _k_icc, _k_percent, _ratio_delta, cohen_kappa,
-                                              fleiss_kappa, gwet_ac, icc, krippendorff_alpha, percent_agreement)
+from chartcode.agreement.coefficients import (
+    _agreement_weights,
+    _disagreement_weights,
+    _k_alpha,
+    _k_cohen,
+    _k_fleiss,
+    _k_gwet,
+    _k_icc,
+    _k_percent,
+    _ratio_delta,
+    cohen_kappa,
+    fleiss_kappa,
+    gwet_ac,
+    icc,
+    krippendorff_alpha,
+    percent_agreement,
+)
 from chartcode.agreement.collect import Ratings, collect, encode_value
 from chartcode.agreement.design import _as_matrix, _categories, _Design, _div, _positions
 from chartcode.agreement.field import NO_UNITS, agreement_report, field_agreement
 from chartcode.agreement.kinds import ALPHA_LEVELS, ICC_TYPES, KAPPA_TYPES, LEVEL_OF_TYPE, FieldKind, kind_of
-from chartcode.agreement.registry import (_KRIPP_LIB_CELLS, GROUPS, ICC_KEYS, LANDIS_KOCH, REGISTRY, SUMMARY,
-                                          Coefficient, Requirement, landis_koch, summary_cells, summary_headers,
-                                          summary_numeric, table_rows)
-
+from chartcode.agreement.registry import (
+    _KRIPP_LIB_CELLS,
+    GROUPS,
+    ICC_KEYS,
+    LANDIS_KOCH,
+    REGISTRY,
+    SUMMARY,
+    Coefficient,
+    Requirement,
+    landis_koch,
+    summary_cells,
+    summary_headers,
+    summary_numeric,
+    table_rows,
+)
 
 
 def _scale(fld, m):

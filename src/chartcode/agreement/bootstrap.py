@@ -22,7 +22,9 @@ _CHUNK_CELLS = 2_000_000
 
 def new_seed() -> int:
     """A fresh seed (said in the notes, so the intervals can be repeated)."""
-    return int(np.random.SeedSequence().entropy % (2 ** 32))
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)  # drawn from the OS when none is given
+    return int(entropy % (2 ** 32))
 
 
 def field_rng(seed: int, name: str) -> np.random.Generator:
@@ -34,7 +36,7 @@ def resamples(d: _Design, B: int, rng: np.random.Generator, width: int) -> Itera
     """Yield chunks (b x P) of bootstrap pattern counts, B rows in all."""
     n, P = d.n_units, d.P
     chunk = max(1, min(B, _CHUNK_CELLS // max(P, width, 1)))
-    if P * 8 <= n:  # few patterns: draw the counts directly
+    if n >= P * 8:  # few patterns: draw the counts directly
         p = d.w0 / n
         done = 0
         while done < B:

@@ -99,7 +99,7 @@ def _k_alpha(d: _Design, C: np.ndarray, level: str, values: np.ndarray | None) -
     T, lo, hi = d.pairs()
     n = C @ (d.m * d.pairable)
     nc = d.mul(C, d.S_pairable())  # b x V pairable values per category
-    O = d.mul(C, T)  # b x G, half the off-diagonal coincidences
+    O = d.mul(C, T)  # b x G, half the off-diagonal coincidences (named as in the formula)  # noqa: E741
     # sum_ck n_c n_k (x_c - x_k)^2 = 2 n sum_c n_c (x_c - mean)^2: the centred form, free of cancellation
     if level == "nominal":
         do = 2 * O.sum(axis=1)
@@ -110,10 +110,12 @@ def _k_alpha(d: _Design, C: np.ndarray, level: str, values: np.ndarray | None) -
         mean = _div((nc * M).sum(axis=1), n)[:, None]
         de = 2 * n * (nc * (M - mean) ** 2).sum(axis=1)
     elif level == "interval":
+        assert values is not None  # the interval and ratio levels come with the codes' values
         do = 2 * O @ ((values[hi] - values[lo]) ** 2)
         mean = _div(nc @ values, n)[:, None]
         de = 2 * n * (nc * (values[None, :] - mean) ** 2).sum(axis=1)
     elif level == "ratio":
+        assert values is not None
         delta = ((values[hi] - values[lo]) / np.where(values[hi] + values[lo] != 0, values[hi] + values[lo], 1)) ** 2
         do = 2 * O @ delta
         de = ((nc @ _ratio_delta(values)) * nc).sum(axis=1)

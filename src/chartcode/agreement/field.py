@@ -12,13 +12,21 @@ from typing import Any
 
 import numpy as np
 
+from chartcode.agreement import registry
 from chartcode.agreement.bootstrap import field_rng, new_seed, percentile_intervals
 from chartcode.agreement.collect import collect
 from chartcode.agreement.design import _as_matrix, _Design
 from chartcode.agreement.kinds import kind_of
-from chartcode.agreement import registry
-from chartcode.agreement.registry import (GROUPS, Coefficient, Setting, applicable, compute_order, empty_result,
-                                          members, term)
+from chartcode.agreement.registry import (
+    GROUPS,
+    Coefficient,
+    Setting,
+    applicable,
+    compute_order,
+    empty_result,
+    members,
+    term,
+)
 from chartcode.agreement.scale import _scale
 from chartcode.codebook import Field
 from chartcode.errors import UserError
@@ -42,7 +50,7 @@ def _who_counts(m: np.ndarray, coders: list[str]):
     # nobody else coded stay in the matrix (for Gwet's chance agreement) but are not counted.
     paired = (~np.isnan(m[per_unit >= 2])).any(axis=0)
     rated = (~np.isnan(m)).any(axis=0)
-    m, coders, paired = m[:, rated], [c for c, k in zip(coders, rated) if k], paired[rated]
+    m, coders, paired = m[:, rated], [c for c, k in zip(coders, rated, strict=True) if k], paired[rated]
     cols = np.nonzero(paired)[0]
     notes = []
     single = int((per_unit == 1).sum())

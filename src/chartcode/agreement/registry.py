@@ -36,13 +36,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 import numpy as np
 
-from chartcode.agreement.coefficients import (_k_alpha, _k_cohen, _k_fleiss, _k_gwet, _k_icc, _k_percent,
-                                              cohen_kappa, fleiss_kappa)
+from chartcode.agreement.coefficients import (
+    _k_alpha,
+    _k_cohen,
+    _k_fleiss,
+    _k_gwet,
+    _k_icc,
+    _k_percent,
+    cohen_kappa,
+    fleiss_kappa,
+)
 from chartcode.agreement.design import _Design
 from chartcode.agreement.kinds import ALPHA_LEVELS, FieldKind
 from chartcode.codebook import Field
@@ -189,6 +198,7 @@ def _alpha_lib(s: Setting, c) -> float | None:
 
     rel = s.positions().T  # coders as rows
     if c.level in ("interval", "ratio"):
+        assert s.values is not None  # the interval and ratio levels come with the codes' values
         data = np.where(np.isnan(rel), np.nan, s.values[np.nan_to_num(rel, nan=0).astype(int)])
         domain = s.values
     else:
@@ -205,7 +215,9 @@ def _gwet(s: Setting, C, c):
 
 
 def _icc(s: Setting, C, c):  # the six forms from one set of ANOVA sums
-    return s.shared("icc", lambda: _k_icc(s.d, C, s.values, s.cols))[c.member]
+    values = s.values
+    assert values is not None  # the ICC is offered only for fields with numeric values
+    return s.shared("icc", lambda: _k_icc(s.d, C, values, s.cols))[c.member]
 
 
 def _icc_caveat(s: Setting) -> str:
@@ -230,7 +242,13 @@ ALL_CODERS = Requirement(
     lambda s: (f"ICC: needs every unit coded by 2 or more coders to be coded by all {s.r} coders;"
                f" {(s.pairable < s.r).sum()} unit(s) are not"))
 TWO_UNITS = Requirement(lambda s: s.n_units >= 2, "ICC: needs at least two units")
-AT_LEVEL = {lv: Requirement(lambda s, lv=lv: lv in s.levels) for lv in ALPHA_LEVELS}  # the codes allow it
+
+
+def _at_level(lv: str) -> Requirement:
+    return Requirement(lambda s: lv in s.levels)
+
+
+AT_LEVEL = {lv: _at_level(lv) for lv in ALPHA_LEVELS}  # the codes allow it
 
 _ICC_LABELS = {
     "ICC1": "ICC(1,1) one-way random",

@@ -57,7 +57,8 @@ def _choice_scale(fld: Field, kind: FieldKind, m: np.ndarray) -> _Scale:
         if unused:
             notes.append(f"choices no coder used: {_fmt_codes(unused)} (they still count as steps on the scale;"
                          " R irr and sklearn's default, which drop them, would give other weighted values)")
-        if all(isinstance(c, int) for c in codes) and all(a < b for a, b in zip(codes, codes[1:])):
+        int_codes = [c for c in codes if isinstance(c, int)]
+        if len(int_codes) == len(codes) and all(a < b for a, b in zip(int_codes, int_codes[1:], strict=False)):
             values = np.array(codes, dtype=float)
             levels.append("interval")
             if values.min() >= 0:

@@ -32,8 +32,8 @@ def format_field(result: dict, ci_level: float | None = None) -> list[str]:
         head_ci = f"{level} CI" if level and w2 else ""
         w2 = max(w2, len(head_ci))
         lines.append(f"  {'coefficient':<{w0}}  {'value':>6}  {head_ci:<{w2}}  interpretation".rstrip())
-        for label, value, ci_text, word in rows:
-            lines.append(f"  {label:<{w0}}  {value:>6}  {ci_text:<{w2}}  {word}".rstrip())
+        for label, shown, ci_text, word in rows:
+            lines.append(f"  {label:<{w0}}  {shown:>6}  {ci_text:<{w2}}  {word}".rstrip())
     else:
         lines.append("  no coefficient could be computed")
     conf = result.get("confusion")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -14,15 +15,21 @@ from chartcode.errors import UserError
 from chartcode.store import Store
 from chartcode.tui.screens.coding import CodingScreen
 
+if TYPE_CHECKING:  # imported when their mode starts
+    from chartcode.tui.screens.rating import RatingScreen
+    from chartcode.tui.screens.reconcile import ReconcileScreen
 
-ScreenFactory = Callable[[], Screen]
+    # The screens the app opens on; each has the async shutdown() that action_quit awaits.
+    MainScreen: TypeAlias = CodingScreen | RatingScreen | ReconcileScreen
+
+ScreenFactory = Callable[[], "MainScreen"]
 
 
 def _coding(app: ChartcodeApp) -> ScreenFactory:
-    app.session = CodingSession(app.store, app.coder)
+    app.session = session = CodingSession(app.store, app.coder)
 
-    def build() -> Screen:
-        app.coding_screen = CodingScreen(app.session, app.store.title, frozen_clock=app.frozen_clock)
+    def build() -> MainScreen:
+        app.coding_screen = CodingScreen(session, app.store.title, frozen_clock=app.frozen_clock)
         return app.coding_screen
 
     return build
@@ -32,7 +39,7 @@ def _reconcile(app: ChartcodeApp) -> ScreenFactory:
     if app.store.require_coder(app.coder) == "coder":
         raise UserError(f"{app.coder!r} is a coder; reconciling is for a supervisor or lead")
 
-    def build() -> Screen:
+    def build() -> MainScreen:
         from chartcode.tui.screens.reconcile import ReconcileScreen
 
         return ReconcileScreen(app.store, app.coder, frozen_clock=app.frozen_clock)
@@ -44,13 +51,14 @@ def _rating(app: ChartcodeApp) -> ScreenFactory:
     app.session = session = CodingSession(app.store, app.coder)
     if app.store.codebook.scale is None:
         raise UserError(f"codebook {app.store.codebook.id} is not a rating scale (it has no 'scale' block)")
-    if not app.record_id or not session.is_assigned(app.record_id):
-        raise UserError(f"unit-period {app.record_id!r} is not assigned to {app.coder!r}")
+    record_id = app.record_id
+    if not record_id or not session.is_assigned(record_id):
+        raise UserError(f"unit-period {record_id!r} is not assigned to {app.coder!r}")
 
-    def build() -> Screen:
+    def build() -> MainScreen:
         from chartcode.tui.screens.rating import RatingScreen
 
-        return RatingScreen(session, app.record_id, app.store.title, frozen_clock=app.frozen_clock)
+        return RatingScreen(session, record_id, app.store.title, frozen_clock=app.frozen_clock)
 
     return build
 
@@ -80,7 +88,7 @@ class ChartcodeApp(App):
         self.close_store = close_store
         self.session: CodingSession | None = None
         self.coding_screen: CodingScreen | None = None
-        self.main_screen: Screen | None = None
+        self.main_screen: MainScreen | None = None
         self._build_screen = MODES[mode](self)
 
     def on_mount(self) -> None:
