@@ -105,7 +105,7 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
         present = np.unique(coder_pos[rows])
         coders = sorted(coder_names[present].tolist(), key=lambda c: (order.get(c, len(order)), c))
         ukeys, u = np.unique(unit_key[rows], return_inverse=True)
-        units = list(zip(rid_names[ukeys // n_keys].tolist(), key_names[ukeys % n_keys].tolist()))
+        units = list(zip(rid_names[ukeys // n_keys].tolist(), key_names[ukeys % n_keys].tolist(), strict=True))
         matrix = np.full((len(units), len(coders)), np.nan)
         categories: list[str] = []
         unreadable = 0
