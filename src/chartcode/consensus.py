@@ -62,9 +62,9 @@ def units(store: Store, *, field: str | None = None) -> list[Unit]:
         if memo:
             u.memos[coder] = memo
     for rid, nkey, fname, value, reason in store.consensus_units():
-        u = out.get((rid, nkey, fname))
-        if u is not None:
-            u.consensus, u.consensus_reason = value, reason
+        decided = out.get((rid, nkey, fname))
+        if decided is not None:
+            decided.consensus, decided.consensus_reason = value, reason
     return list(out.values())
 
 

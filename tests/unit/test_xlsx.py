@@ -64,7 +64,7 @@ def _store(tmp_path: Path, payloads: list[str]) -> Store:
     ids = [f"R{i}" for i in range(1, len(payloads) + 1)]
     s.add_records(ids)
     s.assign("intern", ids)
-    for rid, text in zip(ids, payloads):
+    for rid, text in zip(ids, payloads, strict=True):
         s.set_code("intern", rid, "smoker", 1)
         s.set_code("intern", rid, "remark", text)
         s.set_memo("intern", rid, "smoker", text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chartcode.codebook import Field
-from chartcode.codebook.types import FIELD_TYPES, AGREEMENT_LEVELS, FieldType
+from chartcode.codebook.types import AGREEMENT_LEVELS, FIELD_TYPES, FieldType
 
 ALPHA_LEVELS = AGREEMENT_LEVELS
 

@@ -33,6 +33,7 @@ to the longest header or value of each column (once per distinct value), capped.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
@@ -155,9 +156,9 @@ def _write_sheet(sheet, df: pd.DataFrame, bold) -> None:
     if not n_rows or not n_cols:
         return
     index = [c for c, _, _ in columns]
-    for r, (row_methods, row_args) in enumerate(zip(zip(*(m for _, m, _ in columns)),
-                                                     zip(*(a for _, _, a in columns))), start=1):
-        for c, write, arg in zip(index, row_methods, row_args):
+    for r, (row_methods, row_args) in enumerate(zip(zip(*(m for _, m, _ in columns), strict=True),
+                                                     zip(*(a for _, _, a in columns), strict=True), strict=True), start=1):
+        for c, write, arg in zip(index, row_methods, row_args, strict=True):
             if write is not None:
                 write(r, c, arg)
 
@@ -178,10 +179,10 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
             for name, df in sheets.items():
                 _write_sheet(book.add_worksheet(name), df, bold)
         except BaseException:
-            try:  # close its files; the half-written workbook goes with the folder
+            # close its files (the half-written workbook goes with the folder); the first error
+            # is the one to report
+            with contextlib.suppress(Exception):
                 book.close()
-            except Exception:  # noqa: BLE001 - the first error is the one to report
-                pass
             raise
         book.close()
         os.replace(part, path)

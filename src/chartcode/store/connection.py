@@ -37,10 +37,8 @@ def create_private_file(path: Path) -> None:
 def remove_database(path: Path | str) -> None:
     """Delete a database file with its -wal and -shm files (after a failed creation)."""
     for suffix in ("", "-wal", "-shm"):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(f"{path}{suffix}")
-        except FileNotFoundError:
-            pass
 
 
 def connect(path: Path) -> Database:

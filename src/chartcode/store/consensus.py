@@ -5,9 +5,12 @@ submitted) is read here."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chartcode.store.visibility import SHARED, shared
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 FINAL_SQL = f"""
     WITH agg AS (
@@ -25,7 +28,11 @@ FINAL_SQL = f"""
 class ConsensusQueries:
     """Store methods for consensus and final values (mixed into Store)."""
 
-    def consensus_units(self) -> list[tuple]:
+    if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+        @property
+        def _db(self) -> Database: ...
+
+    def consensus_units(self) -> list[tuple[Any, ...]]:
         """(record_id, note_key, field, value, reason) of every consensus value."""
         return self._db.execute("SELECT record_id, note_key, field, value, reason FROM consensus").fetchall()
 
@@ -34,7 +41,7 @@ class ConsensusQueries:
         return dict(self._db.execute("SELECT field, reason FROM consensus WHERE record_id = ? AND note_key = ''",
                                      [record_id]).fetchall())
 
-    def shared_submitted_codes(self, *, field: str | None = None) -> list[tuple]:
+    def shared_submitted_codes(self, *, field: str | None = None) -> list[tuple[Any, ...]]:
         """(record_id, note_key, field, coder, submitted_value, memo) of the submitted values everyone may
         see, by unit then coder."""
         sql = (f"SELECT c.record_id, c.note_key, c.field, c.coder, c.submitted_value, c.memo FROM codes c"
@@ -46,7 +53,7 @@ class ConsensusQueries:
         sql += " ORDER BY c.record_id, c.note_key, c.field, c.coder"
         return self._db.execute(sql, params).fetchall()
 
-    def disagreement_units(self) -> list[tuple]:
+    def disagreement_units(self) -> list[tuple[Any, ...]]:
         """(record_id, note_key, field, consensus value, consensus reason) of the units two or more coders
         submitted with different values (settled or not); set-based (GROUP BY ... HAVING)."""
         sql = f"""
@@ -62,13 +69,13 @@ class ConsensusQueries:
             ORDER BY agg.record_id, agg.note_key, agg.field"""
         return self._db.execute(sql).fetchall()
 
-    def unit_submitted_values(self, record_id: str, note_key: str, field: str) -> list[tuple]:
+    def unit_submitted_values(self, record_id: str, note_key: str, field: str) -> list[tuple[Any, ...]]:
         """(coder, submitted_value, memo) of one unit's submitted values, by coder."""
         return self._db.execute(
             "SELECT coder, submitted_value, memo FROM codes WHERE record_id = ? AND note_key = ? AND field = ?"
             " AND submitted_at IS NOT NULL AND submitted_value IS NOT NULL ORDER BY coder",
             [record_id, note_key, field]).fetchall()
 
-    def final_rows(self) -> list[tuple]:
+    def final_rows(self) -> list[tuple[Any, ...]]:
         """(record_id, note_key, field, n_coders, min value, max value, consensus value) per unit."""
         return self._db.execute(FINAL_SQL).fetchall()

@@ -7,9 +7,12 @@ full scan in rowid order, with fields and coders sent as small ints (:func:`_nam
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chartcode.store.visibility import shared
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 SUBMITTED_WHERE = "submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
 
@@ -25,7 +28,11 @@ def _named(column: str, names: list[str]) -> str:
 class DatasetQueries:
     """Store methods for the dataset and the statistics built on it (mixed into Store)."""
 
-    def submitted_code_rows(self, fields: list[str], coders: list[str]) -> list[tuple]:
+    if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+        @property
+        def _db(self) -> Database: ...
+
+    def submitted_code_rows(self, fields: list[str], coders: list[str]) -> list[tuple[Any, ...]]:
         """(field, record_id, note_key or None, coder, submitted_value) of every submitted code, in rowid
         order; field and coder come as their position in ``fields`` / ``coders`` (the name itself when
         not there)."""
@@ -33,7 +40,7 @@ class DatasetQueries:
                f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} ORDER BY id")
         return self._db.execute(sql, [*fields, *coders]).fetchall()
 
-    def submitted_memo_rows(self, record_ids: list[str]) -> Iterator[tuple]:
+    def submitted_memo_rows(self, record_ids: list[str]) -> Iterator[tuple[Any, ...]]:
         """(record_id, note_key, field, coder, memo) of the submitted codes on ``record_ids`` that carry a
         memo; by record, through the codes_by_record index."""
         for start in range(0, len(record_ids), 500):
@@ -48,7 +55,7 @@ class DatasetQueries:
         return list(self._db.query(
             "SELECT note_id, record_id, note_date, note_type FROM notes ORDER BY record_id, note_date, id"))
 
-    def submitted_record_values(self, field: str, *, coder: str | None = None) -> list[tuple]:
+    def submitted_record_values(self, field: str, *, coder: str | None = None) -> list[tuple[Any, ...]]:
         """(record_id, submitted_value) of a record-level field's submitted codes (one coder's, or all)."""
         params: list[Any] = [field]
         sql = ("SELECT record_id, submitted_value FROM codes WHERE field = ? AND note_key = ''"
@@ -58,14 +65,14 @@ class DatasetQueries:
             params.append(coder)
         return self._db.execute(sql, params).fetchall()
 
-    def shared_record_ratings(self) -> list[tuple]:
+    def shared_record_ratings(self) -> list[tuple[Any, ...]]:
         """(record_id, coder, field, submitted_value) of the record-level submitted codes everyone may see
         (records every assigned rater has submitted)."""
         return self._db.execute(
             "SELECT record_id, coder, field, submitted_value FROM codes WHERE note_key = ''"
             f" AND {shared(submitted_col='submitted_at', record_col='record_id')}").fetchall()
 
-    def submitted_memos(self, record_id: str) -> list[tuple]:
+    def submitted_memos(self, record_id: str) -> list[tuple[Any, ...]]:
         """(field, coder, memo) of a record's submitted record-level codes that carry a memo, once every
         assigned rater has submitted the record (the blinding rule's shared clause)."""
         return self._db.execute(

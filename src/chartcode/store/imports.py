@@ -7,11 +7,20 @@ row raises inside the transaction, which rolls the whole import back.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chartcode.errors import UserError, quote
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from sqlite_utils import Database
+
+    from chartcode.codebook import Field
+    from chartcode.store.store import CodeChange
 
 
 class _NothingNew(Exception):
@@ -25,7 +34,7 @@ class CodesWritten:
     submitted: int = 0
 
 
-def _flush(conn, batch: list, import_id: int, now: str, result, shown: str) -> None:
+def _flush(conn: sqlite3.Connection, batch: list[Any], import_id: int, now: str, result: Any, shown: str) -> None:
     if not batch:
         return
     seen: dict[str, Any] = {}
@@ -73,12 +82,33 @@ def _flush(conn, batch: list, import_id: int, now: str, result, shown: str) -> N
 class ImportWrites:
     """Store methods the importers write through (mixed into Store)."""
 
+    if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+        @property
+        def _db(self) -> Database: ...
+        def _write(self) -> AbstractContextManager[Database]: ...
+
+        def _history(self, db: Database, actor: str, action: str, *, coder: str | None = None,
+                     record_id: str | None = None, note_id: str | None = None, field: str | None = None,
+                     old: Any = None, new: Any = None, reason: str | None = None, at: str | None = None) -> int: ...
+
+        def _assign(self, db: Database, coder: str, record_ids: list[str], actor: str, source: str,
+                    at: str) -> int: ...
+
+        def _set_code(self, db: Database, coder: str, record_id: str, note_key: str, fld: Field, value: Any, *,
+                      reason: str | None, actor: str, action: str | None, at: str, memo: str | None = None,
+                      touch_assignment: bool = True) -> CodeChange: ...
+
+        def _submit(self, db: Database, coder: str, record_id: str, actor: str, at: str,
+                    reason: str | None) -> bool: ...
+
     def note_target(self, note_id: str) -> tuple[str, str | None] | None:
         """(record_id, note_type) of a note; None if unknown."""
-        return self._db.execute("SELECT record_id, note_type FROM notes WHERE note_id = ?", [note_id]).fetchone()
+        row: tuple[str, str | None] | None = self._db.execute(
+            "SELECT record_id, note_type FROM notes WHERE note_id = ?", [note_id]).fetchone()
+        return row
 
-    def write_imported_notes(self, file_name: str, shown: str, rows: Iterable, sha: str | None, actor: str,
-                             result, batch_size: int, on_phase: Callable[[str], None] | None = None) -> None:
+    def write_imported_notes(self, file_name: str, shown: str, rows: Iterable[Any], sha: str | None, actor: str,
+                             result: Any, batch_size: int, on_phase: Callable[[str], None] | None = None) -> None:
         """Insert ``rows`` (objects with line, record_id, note_id, note_date, note_type, author, text, sha)
         in batches of ``batch_size``, all in one transaction, counting into ``result`` (rows, new,
         unchanged, records_new). When no note is new, the database is left exactly as it was."""
@@ -92,8 +122,9 @@ class ImportWrites:
                     "INSERT INTO imports(at, actor, kind, file_name, file_sha256) VALUES (?, ?, 'notes', ?, ?)",
                     [now, actor, file_name, sha])
                 import_id = cur.lastrowid
+                assert import_id is not None  # set by the INSERT
                 max_before = conn.execute("SELECT coalesce(max(id), 0) FROM notes").fetchone()[0]
-                batch: list = []
+                batch: list[Any] = []
                 for row in rows:
                     batch.append(row)
                     if len(batch) >= batch_size:
@@ -113,7 +144,7 @@ class ImportWrites:
         except _NothingNew:
             pass  # every note was already there: the database is left exactly as it was
 
-    def write_imported_codes(self, coder: str, codes: Iterable, records: list[str], *, actor: str, reason: str,
+    def write_imported_codes(self, coder: str, codes: Iterable[Any], records: list[str], *, actor: str, reason: str,
                              draft: bool) -> CodesWritten:
         """Assign ``records`` to ``coder`` and set ``codes`` (objects with record_id, note_key, field, value,
         memo), each with its history entry, then (unless ``draft``) submit the records; one transaction."""

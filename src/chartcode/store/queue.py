@@ -8,9 +8,12 @@ are read here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chartcode.store.visibility import own
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def _queue_where(coder: str, text: str, status: str) -> tuple[str, list[Any]]:
@@ -32,6 +35,10 @@ def _queue_where(coder: str, text: str, status: str) -> tuple[str, list[Any]]:
 class QueueQueries:
     """Store methods for a coder's queue and record (mixed into Store)."""
 
+    if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+        @property
+        def _db(self) -> Database: ...
+
     def coder_progress(self, coder: str) -> tuple[int, int]:
         """(records done, records assigned) of a coder."""
         row = self._db.execute(
@@ -41,7 +48,8 @@ class QueueQueries:
 
     def queue_count(self, coder: str, text: str = "", status: str = "all") -> int:
         where, params = _queue_where(coder, text, status)
-        return self._db.execute(f"SELECT count(*) FROM assignments a WHERE {where}", params).fetchone()[0]
+        n: int = self._db.execute(f"SELECT count(*) FROM assignments a WHERE {where}", params).fetchone()[0]
+        return n
 
     def queue_page(self, coder: str, offset: int, limit: int, text: str = "",
                    status: str = "all") -> list[tuple[str, str, int, int]]:
@@ -81,18 +89,22 @@ class QueueQueries:
         return row[0] if row else None
 
     def first_assigned(self, coder: str) -> str | None:
-        return self._db.execute("SELECT min(record_id) FROM assignments WHERE coder = ?", [coder]).fetchone()[0]
+        first: str | None = self._db.execute(
+            "SELECT min(record_id) FROM assignments WHERE coder = ?", [coder]).fetchone()[0]
+        return first
 
     def is_assigned(self, coder: str, record_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM assignments WHERE coder = ? AND record_id = ?",
                                 [coder, record_id]).fetchone() is not None
 
-    def assignment(self, coder: str, record_id: str) -> tuple | None:
+    def assignment(self, coder: str, record_id: str) -> tuple[Any, ...] | None:
         """(status, flagged, flag_comment, submitted_at) of a coder's assignment; None if not assigned."""
-        return self._db.execute("SELECT status, flagged, flag_comment, submitted_at FROM assignments"
-                                " WHERE coder = ? AND record_id = ?", [coder, record_id]).fetchone()
+        row: tuple[Any, ...] | None = self._db.execute(
+            "SELECT status, flagged, flag_comment, submitted_at FROM assignments"
+            " WHERE coder = ? AND record_id = ?", [coder, record_id]).fetchone()
+        return row
 
-    def own_codes(self, coder: str, record_id: str) -> list[tuple]:
+    def own_codes(self, coder: str, record_id: str) -> list[tuple[Any, ...]]:
         """(note_key, field, value, memo) of the coder's own codes on a record (cleared ones too)."""
         return self._db.execute(
             f"SELECT note_key, field, value, memo FROM codes c WHERE {own('c')} AND record_id = ?",

@@ -11,12 +11,15 @@ import datetime as dt
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chartcode.codebook import Codebook, CodeError, Field, diff, load_codebook
+from sqlite_utils import Database
+
+from chartcode.codebook import Change, Codebook, CodeError, Field, diff, load_codebook
 from chartcode.errors import UserError
 from chartcode.store import schema
 from chartcode.store.connection import Connections, create_private_file, remove_database, write_transaction
@@ -41,7 +44,7 @@ UNIT_SEP = " @ "
 
 def utcnow() -> str:
     """UTC time as ISO 8601 with microseconds and a Z."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -151,14 +154,14 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         self.close()
 
     @property
-    def _db(self):  # sqlite_utils.Database for the calling thread; never handed outside the store
+    def _db(self) -> Database:  # sqlite_utils.Database for the calling thread; never handed outside the store
         return self._conns.get()
 
-    def _write(self):
+    def _write(self) -> AbstractContextManager[Database]:
         """Context manager: one committed write transaction on this thread's connection."""
         return write_transaction(self._db)
 
-    def cached(self, key: str, compute):
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per state of the database: any commit, by any connection or process,
         invalidates it (SQLite's data_version plus this connection's own changes)."""
         conn = self._db.conn
@@ -182,10 +185,11 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
 
     @property
     def audit(self) -> dict[str, Any]:
-        return json.loads(self.meta("audit_json") or "{}")
+        audit: dict[str, Any] = json.loads(self.meta("audit_json") or "{}")
+        return audit
 
     # ------------------------------------------------------------------ codebook
-    def _insert_codebook(self, db, codebook: Codebook, *, active: bool, at: str) -> None:
+    def _insert_codebook(self, db: Database, codebook: Codebook, *, active: bool, at: str) -> None:
         if active:
             db.conn.execute("UPDATE codebooks SET active = 0 WHERE active = 1")
         db.conn.execute(
@@ -210,7 +214,7 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         return [dict(r) for r in self._db.query(
             "SELECT hash, codebook_id, version, title, added_at, active FROM codebooks ORDER BY added_at")]
 
-    def compare_codebook(self, other: Codebook) -> list:
+    def compare_codebook(self, other: Codebook) -> list[Change]:
         """Changes from the stored codebook to ``other`` (empty when identical in meaning)."""
         return diff(self.codebook, other)
 
@@ -226,7 +230,7 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
             problems=[f"  {c}" for c in changes],
         )
 
-    def upgrade_codebook(self, new: Codebook, *, actor: str, accept_review: bool = False) -> list:
+    def upgrade_codebook(self, new: Codebook, *, actor: str, accept_review: bool = False) -> list[Change]:
         """Make ``new`` the active codebook if no stored code would change meaning."""
         changes = self.compare_codebook(new)
         if not changes:
@@ -257,7 +261,7 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         return changes
 
     # ------------------------------------------------------------------ coders
-    def _add_coder(self, db, name: str, role: str, actor: str, at: str) -> bool:
+    def _add_coder(self, db: Database, name: str, role: str, actor: str, at: str) -> bool:
         if not name or not name.strip() or len(name) > 64 or any(c in name for c in "\n\r\t,"):
             raise UserError(f"coder name {name!r} must be 1-64 characters without commas or tabs")
         if role not in ROLES:
@@ -286,7 +290,8 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
                 f"coder {name!r} is not in this audit (coders: {known}); "
                 f"add one with `chartcode coders add {self.path} {name} --role coder`"
             )
-        return row[0]
+        role: str = row[0]
+        return role
 
     # ------------------------------------------------------------------ records and notes
     def add_records(self, ids: Iterable[str], *, actor: str = "system") -> int:
@@ -390,7 +395,7 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         with self._write() as db:
             return self._assign(db, coder, list(record_ids), actor, source, now)
 
-    def _assign(self, db, coder: str, record_ids: list[str], actor: str, source: str, at: str) -> int:
+    def _assign(self, db: Database, coder: str, record_ids: list[str], actor: str, source: str, at: str) -> int:
         new = 0
         for rid in record_ids:
             cur = db.conn.execute(
@@ -462,7 +467,8 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
             return self._set_code(db, coder, record_id, note_key, fld, value, reason=reason,
                                   actor=actor or coder, action=action, at=utcnow())
 
-    def _set_code(self, db, coder, record_id, note_key, fld: Field, value, *, reason, actor, action, at,
+    def _set_code(self, db: Database, coder: str, record_id: str, note_key: str, fld: Field, value: Any, *,
+                  reason: str | None, actor: str, action: str | None, at: str,
                   memo: str | None = None, touch_assignment: bool = True) -> CodeChange:
         row = db.execute(
             "SELECT id, value, memo FROM codes WHERE coder = ? AND record_id = ? AND note_key = ? AND field = ?",
@@ -530,7 +536,7 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         with self._write() as db:
             self._submit(db, coder, record_id, actor or coder, utcnow(), reason)
 
-    def _submit(self, db, coder: str, record_id: str, actor: str, at: str, reason: str | None) -> bool:
+    def _submit(self, db: Database, coder: str, record_id: str, actor: str, at: str, reason: str | None) -> bool:
         """Freeze the coder's values on this record; False if it was already submitted as is."""
         status = db.execute("SELECT status FROM assignments WHERE coder = ? AND record_id = ?",
                             [coder, record_id]).fetchone()
@@ -629,14 +635,17 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
             }
 
     # ------------------------------------------------------------------ history and counts
-    def _history(self, db, actor: str, action: str, *, coder=None, record_id=None, note_id=None, field=None,
-                 old=None, new=None, reason=None, at: str | None = None) -> int:
+    def _history(self, db: Database, actor: str, action: str, *, coder: str | None = None,
+                 record_id: str | None = None, note_id: str | None = None, field: str | None = None,
+                 old: Any = None, new: Any = None, reason: str | None = None, at: str | None = None) -> int:
         cur = db.conn.execute(
             "INSERT INTO history(at, actor, action, coder, record_id, note_id, field, old_value, new_value, reason,"
             " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
             " (SELECT hash FROM codebooks WHERE active = 1))",
             [at or utcnow(), actor, action, coder, record_id, note_id, field, old, new, reason])
-        return cur.lastrowid
+        rowid = cur.lastrowid
+        assert rowid is not None  # set by the INSERT
+        return rowid
 
     def history(self, *, coder: str | None = None, record_id: str | None = None,
                 limit: int | None = None) -> list[dict[str, Any]]:
@@ -649,7 +658,10 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
 
     def counts(self) -> dict[str, Any]:
         db = self._db
-        one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+
+        def one(sql: str) -> Any:
+            return db.execute(sql).fetchone()[0]
+
         coders = []
         for c in self.coders():
             a = db.execute(

@@ -15,7 +15,10 @@ Every listing (codes, history), screen, export and report asks this module, thro
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 # Records some assigned coder has not submitted yet: their codes stay blind.
 OPEN_RECORDS = "SELECT record_id FROM assignments WHERE submitted_at IS NULL"
@@ -60,6 +63,17 @@ BLIND = "(blind)"
 class Visibility:
     """Store methods that list coders' values through :func:`rule` (mixed into Store)."""
 
+    if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+        @property
+        def _db(self) -> Database: ...
+
+        def require_coder(self, name: str) -> str: ...
+
+        def codes(self, *, coder: str | None = None, record_id: str | None = None) -> Iterator[dict[str, Any]]: ...
+
+        def history(self, *, coder: str | None = None, record_id: str | None = None,
+                    limit: int | None = None) -> list[dict[str, Any]]: ...
+
     def viewer_is_lead(self, viewer: str | None) -> bool:
         return viewer is not None and self.require_coder(viewer) == "lead"
 
@@ -83,10 +97,11 @@ class Visibility:
     def hidden_count(self, viewer: str | None = None) -> int:
         """How many current codes ``viewer`` may not see."""
         cond, params = self._rule(viewer)
-        return self._db.execute(f"SELECT count(*) FROM codes c WHERE c.value IS NOT NULL AND NOT {cond}",
-                                params).fetchone()[0]
+        n: int = self._db.execute(f"SELECT count(*) FROM codes c WHERE c.value IS NOT NULL AND NOT {cond}",
+                                  params).fetchone()[0]
+        return n
 
-    def visible_code_rows(self, viewer: str | None = None) -> list[tuple]:
+    def visible_code_rows(self, viewer: str | None = None) -> list[tuple[Any, ...]]:
         """(coder, record_id, note_key, field, value, memo, submitted_at, submitted_value, updated_at) of
         every current code ``viewer`` may see, ordered by coder, record, note, field (the long export)."""
         cond, params = self._rule(viewer)
