@@ -70,8 +70,8 @@ def _refactorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _categorical(values: np.ndarray, names: list[str], missing: str | None = None) -> pd.Categorical:
-    """Values read through chartcode.store.dataset_queries._named (or NULL for ``missing``) as a Categorical of the names,
-    categories sorted."""
+    """Values read through chartcode.store.dataset_queries._named (or NULL for ``missing``) as a
+    Categorical of the names, categories sorted."""
     codes, uniques = pd.factorize(values)
     labels = [names[u] if isinstance(u, int) else u for u in uniques]
     if missing is not None and (codes < 0).any():

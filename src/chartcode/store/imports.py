@@ -46,7 +46,8 @@ def _flush(conn: sqlite3.Connection, batch: list[Any], import_id: int, now: str,
     ids = list(seen)
     for i in range(0, len(ids), 900):
         chunk = ids[i:i + 900]
-        q = f"SELECT note_id, content_sha, import_id, source_line FROM notes WHERE note_id IN ({','.join('?' * len(chunk))})"
+        q = ("SELECT note_id, content_sha, import_id, source_line FROM notes"
+             f" WHERE note_id IN ({','.join('?' * len(chunk))})")
         for note_id, sha, imp, line in conn.execute(q, chunk):
             existing[note_id] = (sha, imp, line)
     new_rows = []

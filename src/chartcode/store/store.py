@@ -240,7 +240,8 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
             if ch.severity != "breaking" or ch.field is None:
                 continue
             n = self._db.execute(
-                "SELECT (SELECT count(*) FROM codes WHERE field = ?) + (SELECT count(*) FROM consensus WHERE field = ?)",
+                "SELECT (SELECT count(*) FROM codes WHERE field = ?)"
+                " + (SELECT count(*) FROM consensus WHERE field = ?)",
                 [ch.field, ch.field]).fetchone()[0]
             if n:
                 conflicts.append(f"  {ch} - {n} stored code(s) use this field")
@@ -360,7 +361,8 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
 
     def note(self, note_id: str) -> dict[str, Any] | None:
         rows = list(self._db.query(
-            "SELECT id AS rowid, note_id, record_id, note_date, note_type, author, text FROM notes WHERE note_id = ?",
+            "SELECT id AS rowid, note_id, record_id, note_date, note_type, author, text FROM notes"
+            " WHERE note_id = ?",
             [note_id]))
         return rows[0] if rows else None
 
