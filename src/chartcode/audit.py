@@ -67,7 +67,8 @@ def load_audit(ref: str | Path) -> Audit:
             problems.append(f"{shown}:{data.line_of(key)}: unknown key {quote(key)} (expected one of: "
                             f"{', '.join(sorted(TOP_KEYS))})")
     for key in ("id", "title", "codebook"):
-        if not isinstance(data.get(key), str) or not data.get(key).strip():
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
             problems.append(f"{shown}:{data.line_of(key)}: {key!r} is required")
     coders: list[tuple[str, str]] = []
     raw_coders = data.get("coders", LList())

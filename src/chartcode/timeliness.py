@@ -268,6 +268,7 @@ def parse_timeliness(raw: Any, codebook: Codebook, shown: str) -> Timeliness:
         if len(problems) == 1:
             raise UserError(problems[0])
         raise UserError(f"{shown}: {len(problems)} problems in the timeliness block", problems=problems)
+    assert isinstance(entry, str)  # else bad() recorded a problem and we raised above
     return Timeliness(entry, review_field, review_value, first, gap, domains)
 
 
@@ -282,7 +283,7 @@ def _review(raw: LMap, fields: dict, bad) -> tuple[str, Any]:
             bad(review.line_of(key), f"review: unknown key {quote(key)} (expected: field, value)")
     name = review.get("field")
     f = fields.get(name) if isinstance(name, str) else None
-    if f is None or f.level != "note":
+    if f is None or not isinstance(name, str) or f.level != "note":
         bad(review.line_of("field"), f"review field {quote(name)} must name a note-level field")
         return "", None
     if "value" not in review:
@@ -310,7 +311,8 @@ def _months_pair(raw: LMap, bad) -> tuple[int, int]:
           and all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in value) and value[0] <= value[1])
     if not ok:
         bad(raw.line_of("first_review_months"),
-            f"first_review_months {_shown_pair(value)} must be [TARGET, LIMIT]: two whole numbers of months, target <= limit")
+            f"first_review_months {_shown_pair(value)} must be [TARGET, LIMIT]:"
+            " two whole numbers of months, target <= limit")
         return (3, 6)
     return (value[0], value[1])
 

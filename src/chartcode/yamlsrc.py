@@ -9,6 +9,7 @@ in the words of the domain ("choice code 3 appears twice"). Scalars are resolved
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ MAX_BYTES = 4 << 20
 MAX_DEPTH = 64
 
 
-class LMap(dict):
+class LMap(dict[Any, Any]):
     """A mapping with ``line`` (its first line), ``key_lines`` and ``duplicates``."""
 
     line: int
@@ -37,7 +38,7 @@ class LMap(dict):
         return self.key_lines.get(key, self.line)
 
 
-class LList(list):
+class LList(list[Any]):
     line: int
     item_lines: list[int]
 
@@ -56,6 +57,7 @@ def plain(v: Any) -> Any:
 
 def _scalar(node: ScalarNode) -> Any:
     tag, value = node.tag, node.value
+    assert tag is not None  # the composer resolves every scalar's tag
     if tag.endswith(":null"):
         return None
     if tag.endswith(":bool"):
@@ -82,10 +84,10 @@ def _convert(node: Any) -> Any:
     if isinstance(node, ScalarNode):
         return _scalar(node)
     if isinstance(node, SequenceNode):
-        out = LList(_convert(n) for n in node.value)
-        out.line = node.start_mark.line + 1
-        out.item_lines = [n.start_mark.line + 1 for n in node.value]
-        return out
+        items = LList(_convert(n) for n in node.value)
+        items.line = node.start_mark.line + 1
+        items.item_lines = [n.start_mark.line + 1 for n in node.value]
+        return items
     if isinstance(node, MappingNode):
         out = LMap()
         out.line = node.start_mark.line + 1
@@ -127,7 +129,7 @@ def _check_brackets(path: str | Path, text: str) -> None:
             depth -= 1
 
 
-def _check_events(path: str | Path, events) -> None:
+def _check_events(path: str | Path, events: Iterable[Any]) -> None:
     """Refuse anchors and aliases (codebooks need none, and aliases nest into "billion laughs"
     bombs) and nesting deeper than MAX_DEPTH, before anything is built from the events."""
     depth = 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import MARK, SENTENCE
+from tests.security.conftest import SENTENCE
 
 
 def _outside(tmp: Path) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import MARK, SENTENCE, assert_refused, dump
+from tests.security.conftest import SENTENCE, assert_refused, dump
 
 WALL = float(os.environ.get("CHARTCODE_HOSTILE_WALL", "8"))
 MEMORY = 2 << 30  # 2 GiB of address space
@@ -38,7 +38,7 @@ def bomb(levels: int = 12, width: int = 9) -> str:
     lines = [f'l0: &l0 ["{SENTENCE}"]']
     for i in range(1, levels):
         lines.append(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]")
-    return "id: bomb\ntitle: Bomb\nversion: 1\n" + "\n".join(lines) + "\nfields: [*l%d]\n" % (levels - 1)
+    return "id: bomb\ntitle: Bomb\nversion: 1\n" + "\n".join(lines) + f"\nfields: [*l{levels - 1}]\n"
 
 
 def deep_yaml(n: int = 50000) -> str:

@@ -7,10 +7,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-from dataclasses import replace
 
 from chartcode.codebook.model import (
     COLOURS,
@@ -365,7 +364,7 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
         name=fname,
         label=label or "",
         level=level if level in LEVELS else "record",
-        type=ftype if kind is not None else "text",
+        type=ftype if kind is not None and isinstance(ftype, str) else "text",  # a kind is found by a str
         required=required,
         choices=choices,
         rules=rules,

@@ -93,7 +93,7 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
                 if len(cells) != len(header):
                     problem(line, f"{len(cells)} values but the header has {len(header)} columns")
                     continue
-                get = lambda c: cells[idx[c]].strip() if c in idx else ""  # noqa: E731
+                get = lambda c, cells=cells: cells[idx[c]].strip() if c in idx else ""  # noqa: E731
                 rid, nid, fname, raw = get("record_id"), get("note_id"), get("field"), get("value")
                 result.rows += 1
                 if not raw:

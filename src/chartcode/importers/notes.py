@@ -21,8 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from chartcode.errors import UserError, printable, quote
-from chartcode.importers.lines import (MAX_LINE, LineReader, Progress, check_encoding, check_header, check_id,
-                                      csv_rows, header_names, open_for_lines, parse_date)
+from chartcode.importers.lines import (
+    MAX_LINE,
+    LineReader,
+    Progress,
+    check_encoding,
+    check_header,
+    check_id,
+    csv_rows,
+    header_names,
+    open_for_lines,
+    parse_date,
+)
 from chartcode.store.store import Store
 
 COLUMNS = ("record_id", "note_id", "note_date", "note_type", "author", "text")
@@ -262,7 +272,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
     if len(out) != len(pairs):
         seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        dup = None
+        for k, _ in pairs:
+            if k in seen:
+                dup = k
+                break
+            seen.add(k)
         raise _BadJSON(f"key {quote(dup)} appears twice in the object")
     return out
 
