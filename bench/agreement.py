@@ -103,8 +103,9 @@ def main() -> None:
     n_ratings = int(sum(np.isfinite(m).sum() for _, m in data))
 
     t0 = time.perf_counter()
-    results = [field_agreement(fld, m, ["coder_a", "coder_b"], bootstrap=args.bootstrap, seed=args.seed)
-               for fld, m in data]
+    results = [
+        field_agreement(fld, m, ["coder_a", "coder_b"], bootstrap=args.bootstrap, seed=args.seed) for fld, m in data
+    ]
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert all(len(r["ci"]) >= 3 for r in results), "every field should have intervals"
@@ -112,12 +113,23 @@ def main() -> None:
     t0 = time.perf_counter()
     for fld, m in data:
         if fld.has_choices:
-            krippendorff.alpha(reliability_data=m.T, value_domain=np.arange(len(fld.choices), dtype=float),
-                               level_of_measurement=LEVEL_OF_TYPE[fld.type])
+            krippendorff.alpha(
+                reliability_data=m.T,
+                value_domain=np.arange(len(fld.choices), dtype=float),
+                level_of_measurement=LEVEL_OF_TYPE[fld.type],
+            )
     alone = time.perf_counter() - t0
 
-    print(json.dumps({"ratings": n_ratings, "seconds": round(seconds, 3), "peak_rss_mb": round(peak, 1),
-                      "krippendorff_alpha_alone_s": round(alone, 3)}))
+    print(
+        json.dumps(
+            {
+                "ratings": n_ratings,
+                "seconds": round(seconds, 3),
+                "peak_rss_mb": round(peak, 1),
+                "krippendorff_alpha_alone_s": round(alone, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -44,17 +44,31 @@ def build_audit(tmp: Path, n_notes: int) -> Path:
         for i in range(n_notes):
             rec = f"R{i // 4:06d}"
             kind = "conjoint" if i % 4 == 0 else rng.choice(["phone", "individual", "group"])
-            w.writerow([rec, f"{rec}-N{i % 4}", f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}", kind, "Dr. Example",
-                        " ".join(rng.choices(WORDS, k=300))])
+            w.writerow(
+                [
+                    rec,
+                    f"{rec}-N{i % 4}",
+                    f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                    kind,
+                    "Dr. Example",
+                    " ".join(rng.choices(WORDS, k=300)),
+                ]
+            )
     db = tmp / "bench.db"
     cmd = [sys.executable, "-m", "chartcode"]
     subprocess.run([*cmd, "init", str(db), "--audit", "conjoint-pain"], check=True, capture_output=True)
     subprocess.run([*cmd, "import", str(db), str(notes)], check=True, capture_output=True)
     # assign every record to the intern (a bulk assignment, as `chartcode assign --all` will do)
-    subprocess.run([sys.executable, "-c",
-                    "import sys\nfrom chartcode.store import Store\n"
-                    "s = Store.open(sys.argv[1]); s.assign('intern', s.record_ids()); s.close()", str(db)],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom chartcode.store import Store\n"
+            "s = Store.open(sys.argv[1]); s.assign('intern', s.record_ids()); s.close()",
+            str(db),
+        ],
+        check=True,
+    )
     return db
 
 
@@ -157,11 +171,15 @@ async def drive(db: Path, n_keys: int) -> dict:
             keystrokes = strokes
         await pilot.press("ctrl+q")
     result.update(
-        key_to_commit_ms={"p50": round(statistics.median(latencies) * 1000, 2),
-                          "p99": round(statistics.quantiles(latencies, n=100)[98] * 1000, 2),
-                          "n": len(latencies)},
-        key_to_saved_shown_ms={"p50": round(statistics.median(shown) * 1000, 2),
-                               "p99": round(statistics.quantiles(shown, n=100)[98] * 1000, 2)},
+        key_to_commit_ms={
+            "p50": round(statistics.median(latencies) * 1000, 2),
+            "p99": round(statistics.quantiles(latencies, n=100)[98] * 1000, 2),
+            "n": len(latencies),
+        },
+        key_to_saved_shown_ms={
+            "p50": round(statistics.median(shown) * 1000, 2),
+            "p99": round(statistics.quantiles(shown, n=100)[98] * 1000, 2),
+        },
         keystrokes_per_record=keystrokes,
         fields_per_record=fields,
         records_coded=records,

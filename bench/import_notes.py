@@ -38,8 +38,16 @@ def make_csv(path: Path, n: int, seed: int = 1) -> int:
         for i in range(n):
             rec = f"VET-{i // 4:06d}"
             words = rng.choices(WORDS, k=300)  # ~2 KB
-            w.writerow([rec, f"{rec}-N{i % 4}", f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}",
-                        rng.choice(["conjoint", "phone", "individual", "group"]), "Dr. Example", " ".join(words)])
+            w.writerow(
+                [
+                    rec,
+                    f"{rec}-N{i % 4}",
+                    f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                    rng.choice(["conjoint", "phone", "individual", "group"]),
+                    "Dr. Example",
+                    " ".join(words),
+                ]
+            )
     return path.stat().st_size
 
 
@@ -47,14 +55,17 @@ def raw_baseline(csv_path: Path, db_path: Path) -> float:
     t0 = time.perf_counter()
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, record_id TEXT, note_id TEXT UNIQUE, note_date TEXT,"
-                 " note_type TEXT, author TEXT, text TEXT)")
+    conn.execute(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, record_id TEXT, note_id TEXT UNIQUE, note_date TEXT,"
+        " note_type TEXT, author TEXT, text TEXT)"
+    )
     conn.execute("BEGIN")
     with open(csv_path, newline="", encoding="utf-8") as fh:
         rows = csv.reader(fh)
         next(rows)
-        conn.executemany("INSERT INTO notes(record_id, note_id, note_date, note_type, author, text)"
-                         " VALUES (?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany(
+            "INSERT INTO notes(record_id, note_id, note_date, note_type, author, text) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
     conn.execute("CREATE VIRTUAL TABLE notes_fts USING fts5(text, content='notes', content_rowid='id')")
     conn.execute("INSERT INTO notes_fts(rowid, text) SELECT id, text FROM notes")
     conn.execute("COMMIT")
@@ -81,14 +92,18 @@ def main() -> None:
         raw_s = raw_baseline(csv_path, tmp / "raw.db")
         cc_s = chartcode_import(csv_path, tmp / "cc.db")
         peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        print(json.dumps({
-            "notes": args.notes,
-            "csv_mb": round(size / 1e6, 1),
-            "chartcode_s": round(cc_s, 2),
-            "raw_s": round(raw_s, 2),
-            "ratio": round(cc_s / raw_s, 2),
-            "peak_rss_mb": round(peak_kb / 1024, 1),
-        }))
+        print(
+            json.dumps(
+                {
+                    "notes": args.notes,
+                    "csv_mb": round(size / 1e6, 1),
+                    "chartcode_s": round(cc_s, 2),
+                    "raw_s": round(raw_s, 2),
+                    "ratio": round(cc_s / raw_s, 2),
+                    "peak_rss_mb": round(peak_kb / 1024, 1),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

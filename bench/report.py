@@ -87,8 +87,7 @@ def main() -> None:
         t0 = time.perf_counter()
         audit = load_audit("conjoint-pain")
         db = tmp / "big.db"
-        store = Store.create(db, audit.codebook, audit=audit.as_dict(), audit_source=audit.source,
-                             coders=audit.coders)
+        store = Store.create(db, audit.codebook, audit=audit.as_dict(), audit_source=audit.source, coders=audit.coders)
         ids = [f"R{i:06d}" for i in range(args.records)]
         store.add_records(ids)
         fields = audit.codebook.record_fields
@@ -106,12 +105,21 @@ def main() -> None:
         report_s = run("report", str(db), "--out", str(tmp / "report.html"))
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         dump_s = sqlite_dump(db, tmp / "dump.csv")
-        print(json.dumps({
-            "records": args.records, "codes": n_codes, "build_s": round(build_s, 1),
-            "export_csv_s": round(csv_s, 2), "export_xlsx_s": round(xlsx_s, 2), "report_s": round(report_s, 2),
-            "total_s": round(csv_s + xlsx_s + report_s, 2), "peak_rss_mb": round(peak, 1),
-            "baseline_sqlite_dump_s": round(dump_s, 2),
-        }))
+        print(
+            json.dumps(
+                {
+                    "records": args.records,
+                    "codes": n_codes,
+                    "build_s": round(build_s, 1),
+                    "export_csv_s": round(csv_s, 2),
+                    "export_xlsx_s": round(xlsx_s, 2),
+                    "report_s": round(report_s, 2),
+                    "total_s": round(csv_s + xlsx_s + report_s, 2),
+                    "peak_rss_mb": round(peak, 1),
+                    "baseline_sqlite_dump_s": round(dump_s, 2),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,7 @@ from chartcode.store.store import ROLES
 from chartcode.timeliness import Timeliness, parse_timeliness
 from chartcode.yamlsrc import LList, LMap, load_located, plain
 
-TOP_KEYS = {"id", "title", "description", "codebook", "coders", "double_coding", "derived", "analyses",
-            "timeliness"}
+TOP_KEYS = {"id", "title", "description", "codebook", "coders", "double_coding", "derived", "analyses", "timeliness"}
 
 
 @dataclass
@@ -64,8 +63,10 @@ def load_audit(ref: str | Path) -> Audit:
         problems.append(f"{shown}:{line}: key {quote(key)} appears twice (first at line {first})")
     for key in data:
         if key not in TOP_KEYS:
-            problems.append(f"{shown}:{data.line_of(key)}: unknown key {quote(key)} (expected one of: "
-                            f"{', '.join(sorted(TOP_KEYS))})")
+            problems.append(
+                f"{shown}:{data.line_of(key)}: unknown key {quote(key)} (expected one of: "
+                f"{', '.join(sorted(TOP_KEYS))})"
+            )
     for key in ("id", "title", "codebook"):
         value = data.get(key)
         if not isinstance(value, str) or not value.strip():
@@ -85,7 +86,9 @@ def load_audit(ref: str | Path) -> Audit:
                 continue
             role = c.get("role", "coder")
             if role not in ROLES:
-                problems.append(f"{shown}:{line}: coder {quote(c['name'])}: role {quote(role)} must be one of: {', '.join(ROLES)}")
+                problems.append(
+                    f"{shown}:{line}: coder {quote(c['name'])}: role {quote(role)} must be one of: {', '.join(ROLES)}"
+                )
                 continue
             if c["name"] in seen:
                 problems.append(f"{shown}:{line}: coder {quote(c['name'])} appears twice")
@@ -99,11 +102,15 @@ def load_audit(ref: str | Path) -> Audit:
     try:
         cb_path = resources.resolve("codebooks", data["codebook"], relative_to=path.parent)
     except UserError:  # the message would quote the value, which may be any text
-        raise UserError(f"{shown}:{data.line_of('codebook')}: 'codebook' names no codebook file here and no shipped"
-                        f" codebook (shipped: {', '.join(resources.shipped_names('codebooks'))})") from None
+        raise UserError(
+            f"{shown}:{data.line_of('codebook')}: 'codebook' names no codebook file here and no shipped"
+            f" codebook (shipped: {', '.join(resources.shipped_names('codebooks'))})"
+        ) from None
     if cb_path.suffix.lower() not in (".yaml", ".yml"):
-        raise UserError(f"{shown}:{data.line_of('codebook')}: 'codebook' names a file that is not a codebook"
-                        " (.yaml); give a codebook file or a shipped codebook name")
+        raise UserError(
+            f"{shown}:{data.line_of('codebook')}: 'codebook' names a file that is not a codebook"
+            " (.yaml); give a codebook file or a shipped codebook name"
+        )
     codebook = load_codebook(cb_path)
     sections = {k: plain(data[k]) for k in ("double_coding", "derived", "analyses", "timeliness") if k in data}
     timeliness = parse_timeliness(data["timeliness"], codebook, shown) if "timeliness" in data else None
@@ -119,5 +126,3 @@ def load_audit(ref: str | Path) -> Audit:
         source=path.read_text(encoding="utf-8-sig"),
         timeliness=timeliness,
     )
-
-

@@ -135,8 +135,15 @@ class CodingSession:
             if memo:
                 memos[key] = memo
         return RecordView(
-            record_id=record_id, notes=notes, slots=slots, values=values, memos=memos, status=a[0],
-            flagged=bool(a[1]), flag_comment=a[2], submitted=a[3] is not None,
+            record_id=record_id,
+            notes=notes,
+            slots=slots,
+            values=values,
+            memos=memos,
+            status=a[0],
+            flagged=bool(a[1]),
+            flag_comment=a[2],
+            submitted=a[3] is not None,
             note_index={n["note_id"]: i for i, n in enumerate(notes)},
         )
 
@@ -172,8 +179,14 @@ class CodingSession:
             return None
         last = self._undo.pop()
         return self.store.set_code(
-            self.coder, last.record_id, last.field, last.old, note_id=last.note_id, action="undo",
-            reason=f"undo of history #{last.history_id}")
+            self.coder,
+            last.record_id,
+            last.field,
+            last.old,
+            note_id=last.note_id,
+            action="undo",
+            reason=f"undo of history #{last.history_id}",
+        )
 
     def memo(self, record_id: str, slot: Slot, text: str | None) -> bool:
         return self.store.set_memo(self.coder, record_id, slot.field.name, text, note_id=slot.note_id)
@@ -186,8 +199,9 @@ class CodingSession:
         view = self.load(record_id)
         missing = view.missing()
         if missing:
-            raise UserError(f"cannot mark {record_id} done: {len(missing)} required field(s) empty:"
-                            f" {view.describe_missing()}")
+            raise UserError(
+                f"cannot mark {record_id} done: {len(missing)} required field(s) empty: {view.describe_missing()}"
+            )
         self.store.submit(self.coder, record_id)
 
     # ------------------------------------------------------------------ where the coder left off

@@ -29,8 +29,9 @@ def viewer_is_lead(store: Store, viewer: str | None) -> bool:
     return store.viewer_is_lead(viewer)
 
 
-def visible_codes(store: Store, viewer: str | None = None, *, coder: str | None = None,
-                  record_id: str | None = None) -> Iterator[dict[str, Any]]:
+def visible_codes(
+    store: Store, viewer: str | None = None, *, coder: str | None = None, record_id: str | None = None
+) -> Iterator[dict[str, Any]]:
     return store.visible_codes(viewer, coder=coder, record_id=record_id)
 
 
@@ -92,8 +93,14 @@ def auto_agreed(store: Store, decided_by: str) -> int:
     for u in units(store):
         if len(u.values) >= 2 and u.agreed and u.consensus is None:
             value = next(iter(u.values.values()))
-            change = store.set_consensus(u.record_id, u.field, value, note_id=u.note_id, decided_by=decided_by,
-                                         reason=f"all {len(u.values)} coders agreed")
+            change = store.set_consensus(
+                u.record_id,
+                u.field,
+                value,
+                note_id=u.note_id,
+                decided_by=decided_by,
+                reason=f"all {len(u.values)} coders agreed",
+            )
             n += change.changed
     return n
 
@@ -118,5 +125,12 @@ def final_values(store: Store) -> Iterator[dict[str, Any]]:
             value, source = lo, ("single" if n == 1 else "agreed")
         else:
             value, source = None, "unresolved"
-        yield {"record_id": rid, "note_id": nkey or None, "field": fname, "value": value,
-               "label": labels.get(fname, {}).get(value, ""), "source": source, "n_coders": n}
+        yield {
+            "record_id": rid,
+            "note_id": nkey or None,
+            "field": fname,
+            "value": value,
+            "label": labels.get(fname, {}).get(value, ""),
+            "source": source,
+            "n_coders": n,
+        }

@@ -97,13 +97,15 @@ def submitted_codes(store: Store) -> pd.DataFrame:
         table = np.array(rows, dtype=object) if rows else np.empty((0, 5), dtype=object)
         del rows
         codes, uniques = pd.factorize(table[:, 1], sort=True)
-        return pd.DataFrame({
-            "field": _categorical(table[:, 0], fields),
-            "record_id": pd.Categorical.from_codes(codes, pd.Index(uniques, dtype=object)),
-            "note_key": _categorical(table[:, 2], [], missing=""),
-            "coder": _categorical(table[:, 3], coders),
-            "value": pd.Series(table[:, 4], dtype=object),
-        })
+        return pd.DataFrame(
+            {
+                "field": _categorical(table[:, 0], fields),
+                "record_id": pd.Categorical.from_codes(codes, pd.Index(uniques, dtype=object)),
+                "note_key": _categorical(table[:, 2], [], missing=""),
+                "coder": _categorical(table[:, 3], coders),
+                "value": pd.Series(table[:, 4], dtype=object),
+            }
+        )
 
     return store.cached("submitted_codes", compute)
 
@@ -156,7 +158,7 @@ def _group_min_max(values: np.ndarray, starts: np.ndarray, n: np.ndarray) -> tup
             lo[multi[ints]] = np.minimum.reduceat(x, first).tolist()
             hi[multi[ints]] = np.maximum.reduceat(x, first).tolist()
     for i in multi[~ints]:
-        lo[i], hi[i] = _min_max(list(values[starts[i]:starts[i] + n[i]]))
+        lo[i], hi[i] = _min_max(list(values[starts[i] : starts[i] + n[i]]))
     return lo, hi
 
 
@@ -169,8 +171,9 @@ def _final_units(store: Store) -> pd.DataFrame:
         codes = codes[~codes["record_id"].isin(blocked).to_numpy()]
     cats = [codes[c].cat for c in ("record_id", "note_key", "field")]
     sizes = [max(len(c.categories), 1) for c in cats]
-    key = (cats[0].codes.to_numpy(np.int64) * sizes[1] + cats[1].codes.to_numpy(np.int64)) * sizes[2] \
-        + cats[2].codes.to_numpy(np.int64)
+    key = (cats[0].codes.to_numpy(np.int64) * sizes[1] + cats[1].codes.to_numpy(np.int64)) * sizes[2] + cats[
+        2
+    ].codes.to_numpy(np.int64)
     order = np.argsort(key, kind="stable")  # unit order of the GROUP BY, rowid order within a unit
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
@@ -179,8 +182,13 @@ def _final_units(store: Store) -> pd.DataFrame:
     lo, hi = _group_min_max(values, starts, n)
     ukey = key[starts]
     parts = [ukey // (sizes[1] * sizes[2]), (ukey // sizes[2]) % sizes[1], ukey % sizes[2]]
-    out = pd.DataFrame({name: np.asarray(c.categories, dtype=object)[p] if len(p) else np.zeros(0, dtype=object)
-                        for name, c, p in zip(("record_id", "note_key", "field"), cats, parts, strict=True)}, dtype=object)
+    out = pd.DataFrame(
+        {
+            name: np.asarray(c.categories, dtype=object)[p] if len(p) else np.zeros(0, dtype=object)
+            for name, c, p in zip(("record_id", "note_key", "field"), cats, parts, strict=True)
+        },
+        dtype=object,
+    )
     out["n"] = pd.Series(n.tolist(), dtype=object)
     out["lo"], out["hi"] = pd.Series(lo, dtype=object), pd.Series(hi, dtype=object)
     out["consensus"] = _consensus_values(store, cats, sizes, ukey)
@@ -216,8 +224,7 @@ def finals(store: Store) -> pd.DataFrame:
         same = (df["lo"] == df["hi"]).to_numpy(dtype=bool)
         single = (df["n"] == 1).to_numpy(dtype=bool)
         df["value"] = np.where(has_consensus, df["consensus"], np.where(same, df["lo"], None))
-        df["source"] = np.select([has_consensus, same & single, same], ["consensus", "single", "agreed"],
-                                 "unresolved")
+        df["source"] = np.select([has_consensus, same & single, same], ["consensus", "single", "agreed"], "unresolved")
         return df[["record_id", "note_key", "field", "value", "source"]]
 
     return store.cached("finals", compute)
@@ -235,7 +242,9 @@ def open_disagreements(store: Store) -> list:
     rows = np.flatnonzero((fin["source"] == "unresolved").to_numpy(dtype=bool))
     if not len(rows):
         return []
-    keys = list(zip(*(fin[c].to_numpy(dtype=object)[rows].tolist() for c in ("record_id", "note_key", "field")), strict=True))
+    keys = list(
+        zip(*(fin[c].to_numpy(dtype=object)[rows].tolist() for c in ("record_id", "note_key", "field")), strict=True)
+    )
     at = {k: i for i, k in enumerate(keys)}
     rids = sorted({k[0] for k in keys})
     codes = submitted_codes(store)
@@ -248,8 +257,10 @@ def open_disagreements(store: Store) -> list:
             found.append((i, coder, value))
     found.sort(key=lambda t: (t[0], t[1]))  # ORDER BY coder within a unit
     reasons = {tuple(r[:3]): r[4] for r in store.consensus_units()}
-    units = [Unit(rid, nkey or None, fname, {}, consensus=None, consensus_reason=reasons.get((rid, nkey, fname)))
-             for rid, nkey, fname in keys]
+    units = [
+        Unit(rid, nkey or None, fname, {}, consensus=None, consensus_reason=reasons.get((rid, nkey, fname)))
+        for rid, nkey, fname in keys
+    ]
     for i, coder, value in found:
         units[i].values[coder] = value
     for i, coder, memo in sorted(_memos(store, rids, at), key=lambda t: (t[0], t[1])):

@@ -59,6 +59,7 @@ WINDOW_END = dt.date(2023, 5, 31)
 # 1. Truth
 # =====================================================================================
 
+
 @dataclass(frozen=True)
 class Course:
     """The shape of one veteran's care from the first conjoint visit to the last note.
@@ -135,8 +136,12 @@ class Visit:
         return cls(int(spec[0]), int("P" in flags), int("F" in flags), int("S" in flags))
 
     def codes(self) -> dict[str, int]:
-        return {"session_content": self.content, "psychoeducation": self.psychoeducation,
-                "functional_assessment": self.functional, "skills_introduced": self.skills}
+        return {
+            "session_content": self.content,
+            "psychoeducation": self.psychoeducation,
+            "functional_assessment": self.functional,
+            "skills_introduced": self.skills,
+        }
 
 
 @dataclass
@@ -245,8 +250,11 @@ REGIMENS = (
     ("duloxetine 60 mg daily, acetaminophen 1 g three times daily and diclofenac 1% gel", "duloxetine", False),
     ("gabapentin 600 mg three times daily and meloxicam 15 mg daily", "gabapentin and meloxicam", False),
     ("tramadol 50 mg twice daily and acetaminophen 650 mg three times daily", "tramadol", True),
-    ("a buprenorphine 7.5 mcg/h weekly patch (rotated from oxycodone in 2022) and lidocaine 5% patches",
-     "the buprenorphine patch", True),
+    (
+        "a buprenorphine 7.5 mcg/h weekly patch (rotated from oxycodone in 2022) and lidocaine 5% patches",
+        "the buprenorphine patch",
+        True,
+    ),
     ("nortriptyline 25 mg at bedtime and naproxen 500 mg twice daily", "nortriptyline and naproxen", False),
     ("pregabalin 75 mg twice daily and acetaminophen as needed", "pregabalin", False),
 )
@@ -263,11 +271,28 @@ LATER_PHARMACY_PLANS = (
     "No changes today; bowel regimen and fall precautions reviewed.",
     "Medication plan unchanged; the veteran agrees.",
 )
-ACTIVITIES = ("yard work", "walking the dog", "fishing", "working in the garage", "grocery shopping",
-              "playing with the grandchildren", "church activities", "household chores", "a part-time job",
-              "woodworking", "cooking", "volunteering at the food pantry")
-MH_DIAGNOSES = ("major depressive disorder", "PTSD", "generalized anxiety disorder",
-                "unspecified depressive disorder", "bipolar II disorder", "panic disorder")
+ACTIVITIES = (
+    "yard work",
+    "walking the dog",
+    "fishing",
+    "working in the garage",
+    "grocery shopping",
+    "playing with the grandchildren",
+    "church activities",
+    "household chores",
+    "a part-time job",
+    "woodworking",
+    "cooking",
+    "volunteering at the food pantry",
+)
+MH_DIAGNOSES = (
+    "major depressive disorder",
+    "PTSD",
+    "generalized anxiety disorder",
+    "unspecified depressive disorder",
+    "bipolar II disorder",
+    "panic disorder",
+)
 MH_CARE = (
     "followed by BHIP psychiatry for medication management (sertraline)",
     "in individual therapy with outpatient mental health every other week",
@@ -275,10 +300,18 @@ MH_CARE = (
     "attends a weekly outpatient mental health therapy group",
 )
 SUD_DIAGNOSES = ("alcohol use disorder, mild", "alcohol use disorder, moderate", "cannabis use disorder, mild")
-THOUGHTS = ("my body is falling apart", "this will never get better", "I'm useless when it flares",
-            "if it hurts, I'm doing damage")
-DECLINE_REASONS = ("says {he} would rather manage on {his} own", "not interested at this time",
-                   "prefers to focus on medications", "too busy with work and family right now")
+THOUGHTS = (
+    "my body is falling apart",
+    "this will never get better",
+    "I'm useless when it flares",
+    "if it hurts, I'm doing damage",
+)
+DECLINE_REASONS = (
+    "says {he} would rather manage on {his} own",
+    "not interested at this time",
+    "prefers to focus on medications",
+    "too busy with work and family right now",
+)
 SKILL_NAMES = {
     "breathing": "diaphragmatic breathing",
     "pacing": "activity pacing",
@@ -302,19 +335,31 @@ OPENINGS = (
     "{age} y/o {sex} veteran ({branch}) with a long history of {condition}, roughly {years} years.",
 )
 RACE_TEXT = {
-    1: ("Self-identifies as non-Hispanic White.", "Race/ethnicity: White, not Hispanic or Latino.",
-        "Demographics: non-Hispanic White."),
+    1: (
+        "Self-identifies as non-Hispanic White.",
+        "Race/ethnicity: White, not Hispanic or Latino.",
+        "Demographics: non-Hispanic White.",
+    ),
     9: ("Race/ethnicity: declined to answer.", "Race and ethnicity not disclosed in demographics."),
 }
 PRIOR_TEXT = {
-    0: ("No previous health psychology contact.", "Has not seen health psychology before.",
-        "This is {his} first contact with health psychology."),
-    1: ("Previously attended {n} sessions of the CBT for chronic pain group ({year}).",
-        "History of attending the pain school group in {year} ({n} sessions)."),
-    2: ("Seen individually by health psychology for {n} sessions in {year}.",
-        "Prior individual health psychology care ({n} visits, {year}) for pain coping."),
-    3: ("Was referred to health psychology in {year} but did not schedule.",
-        "A {year} health psychology consult was discontinued after {he} did not respond to scheduling."),
+    0: (
+        "No previous health psychology contact.",
+        "Has not seen health psychology before.",
+        "This is {his} first contact with health psychology.",
+    ),
+    1: (
+        "Previously attended {n} sessions of the CBT for chronic pain group ({year}).",
+        "History of attending the pain school group in {year} ({n} sessions).",
+    ),
+    2: (
+        "Seen individually by health psychology for {n} sessions in {year}.",
+        "Prior individual health psychology care ({n} visits, {year}) for pain coping.",
+    ),
+    3: (
+        "Was referred to health psychology in {year} but did not schedule.",
+        "A {year} health psychology consult was discontinued after {he} did not respond to scheduling.",
+    ),
 }
 
 FUNCTION_TEXT = (
@@ -330,50 +375,66 @@ FUNCTION_TEXT = (
 COPING_TEXT = (
     "Assessed current coping strategies and mood: {he} relies mostly on heat, rest and 'pushing through', "
     "and describes mood as fair.",
-    "Explored how {he} copes with pain now (medication, heat packs, television) and screened mood; no "
-    "safety concerns.",
+    "Explored how {he} copes with pain now (medication, heat packs, television) and screened mood; no safety concerns.",
 )
 EDUCATION_TEXT = {
-    "bps": ("Provided psychoeducation on the biopsychosocial model of chronic pain: how stress, mood, sleep "
-            "and activity interact with pain signals.",
-            "Educated {him} about the biopsychosocial model: the pain is real and physical, and thoughts, "
-            "emotions and activity level can turn it up or down."),
-    "gate": ("Educated {him} on the gate control theory of pain using the 'volume knob' image: worry, tension "
-             "and inactivity open the gate, while engagement and calm help close it.",
-             "Psychoeducation on gate control theory - why pain feels worse when {he} is stressed or idle."),
-    "sleep": ("Education on how sleep, activity and pain affect one another, including the boom-and-bust "
-              "cycle and hurt versus harm.",
-              "Provided education about the pain-sleep cycle and about activity and pain: doing too much on "
-              "good days and resting on bad days keeps the cycle going."),
-    "meds": ("Psychoeducation on medication and mood: pain medication is one tool among several, and low "
-             "mood and stress can make pain feel worse.",
-             "Educated {him} on how medication and mood interact, and on realistic expectations of what "
-             "medication alone can do."),
+    "bps": (
+        "Provided psychoeducation on the biopsychosocial model of chronic pain: how stress, mood, sleep "
+        "and activity interact with pain signals.",
+        "Educated {him} about the biopsychosocial model: the pain is real and physical, and thoughts, "
+        "emotions and activity level can turn it up or down.",
+    ),
+    "gate": (
+        "Educated {him} on the gate control theory of pain using the 'volume knob' image: worry, tension "
+        "and inactivity open the gate, while engagement and calm help close it.",
+        "Psychoeducation on gate control theory - why pain feels worse when {he} is stressed or idle.",
+    ),
+    "sleep": (
+        "Education on how sleep, activity and pain affect one another, including the boom-and-bust "
+        "cycle and hurt versus harm.",
+        "Provided education about the pain-sleep cycle and about activity and pain: doing too much on "
+        "good days and resting on bad days keeps the cycle going.",
+    ),
+    "meds": (
+        "Psychoeducation on medication and mood: pain medication is one tool among several, and low "
+        "mood and stress can make pain feel worse.",
+        "Educated {him} on how medication and mood interact, and on realistic expectations of what "
+        "medication alone can do.",
+    ),
 }
 SKILL_TEXT = {
-    "breathing": ("Introduced diaphragmatic breathing and practised it for about {mins} minutes in session; "
-                  "{he} said {he} felt calmer. Handout given; plan to practise twice a day.",
-                  "Taught slow diaphragmatic breathing (4-second inhale, 6-second exhale) as a coping skill "
-                  "for pain flares; {he} practised in session and rated tension lower afterward."),
-    "pacing": ("Taught activity pacing: instead of working until pain forces a stop, break {act1} into "
-               "{quota}-minute blocks with planned rest breaks.",
-               "Introduced pacing with time-based quotas, using {act1} as the example; practised setting a "
-               "starting quota of {quota} minutes."),
-    "pmr": ("Led a brief progressive muscle relaxation exercise (shoulders, neck and jaw); {he} noticed less "
-            "muscle tension afterward and took home an audio link.",
-            "Practised progressive muscle relaxation together in session for about {mins} minutes."),
-    "cognitive": ("Introduced cognitive restructuring: identified the thought \"{thought}\" during flares and "
-                  "practised a more balanced response.",
-                  "Worked on a cognitive coping skill: catching catastrophizing thoughts (\"{thought}\") and "
-                  "writing down an alternative thought."),
-    "imagery": ("Guided a short relaxation imagery exercise (a lake {he} knows well); {he} stayed with it "
-                "and reported feeling calmer.",
-                "Practised guided imagery for relaxation for about {mins} minutes; {he} was able to focus on "
-                "the scene."),
-    "pleasant": ("Began pleasant activity scheduling: chose {act2} on two days this week as a low-strain "
-                 "activity {he} enjoys.",
-                 "Introduced scheduling pleasant activities as a coping skill and planned two for the coming "
-                 "week."),
+    "breathing": (
+        "Introduced diaphragmatic breathing and practised it for about {mins} minutes in session; "
+        "{he} said {he} felt calmer. Handout given; plan to practise twice a day.",
+        "Taught slow diaphragmatic breathing (4-second inhale, 6-second exhale) as a coping skill "
+        "for pain flares; {he} practised in session and rated tension lower afterward.",
+    ),
+    "pacing": (
+        "Taught activity pacing: instead of working until pain forces a stop, break {act1} into "
+        "{quota}-minute blocks with planned rest breaks.",
+        "Introduced pacing with time-based quotas, using {act1} as the example; practised setting a "
+        "starting quota of {quota} minutes.",
+    ),
+    "pmr": (
+        "Led a brief progressive muscle relaxation exercise (shoulders, neck and jaw); {he} noticed less "
+        "muscle tension afterward and took home an audio link.",
+        "Practised progressive muscle relaxation together in session for about {mins} minutes.",
+    ),
+    "cognitive": (
+        'Introduced cognitive restructuring: identified the thought "{thought}" during flares and '
+        "practised a more balanced response.",
+        'Worked on a cognitive coping skill: catching catastrophizing thoughts ("{thought}") and '
+        "writing down an alternative thought.",
+    ),
+    "imagery": (
+        "Guided a short relaxation imagery exercise (a lake {he} knows well); {he} stayed with it "
+        "and reported feeling calmer.",
+        "Practised guided imagery for relaxation for about {mins} minutes; {he} was able to focus on the scene.",
+    ),
+    "pleasant": (
+        "Began pleasant activity scheduling: chose {act2} on two days this week as a low-strain activity {he} enjoys.",
+        "Introduced scheduling pleasant activities as a coping skill and planned two for the coming week.",
+    ),
 }
 REVIEW_AND_PRACTISE = (
     "Reviewed home practice of {skill} and practised it together again in session.",
@@ -384,8 +445,7 @@ ASSESSMENT_ONLY = (
     "Assessment only today; no coping skills or education given.",
 )
 NO_ASSESSMENT = (
-    "No formal psychological assessment today ({reason}); the health psychology portion went straight to "
-    "{what}.",
+    "No formal psychological assessment today ({reason}); the health psychology portion went straight to {what}.",
     "Brief health psychology contact without assessment (time limited: {reason}).",
 )
 SHORT_REASONS = ("veteran had a ride waiting", "the visit ran late", "veteran asked to keep it short")
@@ -404,11 +464,15 @@ DECLINED = (
 )
 
 # ---- follow-up sessions --------------------------------------------------------------
-PHONE_OPEN = ("Telephone session; identity verified with two identifiers and current location confirmed.",
-              "Scheduled phone follow-up. Veteran verified identity and location; agreed to proceed by phone.")
+PHONE_OPEN = (
+    "Telephone session; identity verified with two identifiers and current location confirmed.",
+    "Scheduled phone follow-up. Veteran verified identity and location; agreed to proceed by phone.",
+)
 INDIVIDUAL_OPEN = ("In-person individual session, 45 minutes.", "Individual session in primary care, 50 minutes.")
-STATUS_O = ("Alert and engaged; speech normal; mood 'okay', affect congruent. Denies SI/HI.",
-            "Cooperative, good eye contact, thought process linear. Denies thoughts of harming self or others.")
+STATUS_O = (
+    "Alert and engaged; speech normal; mood 'okay', affect congruent. Denies SI/HI.",
+    "Cooperative, good eye contact, thought process linear. Denies thoughts of harming self or others.",
+)
 FIRST_SESSION = (
     "First follow-up after the conjoint visit. Reviewed what {he} took from it and set a goal: {goal}.",
     "Initial health psychology follow-up. Discussed what {he} hopes to get from these sessions: {goal}.",
@@ -421,11 +485,14 @@ WEEK_TEXT = (
 MI_TEXT = (
     "Used motivational interviewing to explore readiness for practice; {he} rated importance {i}/10 and "
     "confidence {c}/10 and named one barrier ({barrier}).",
-    "Reflected {his} reasons for wanting change and elicited a specific home practice plan for the coming "
-    "week.",
+    "Reflected {his} reasons for wanting change and elicited a specific home practice plan for the coming week.",
 )
-GOALS = ("get back to {act2} twice a week", "have fewer days lost to flares", "be more patient with family "
-         "on high-pain days", "walk 20 minutes most days")
+GOALS = (
+    "get back to {act2} twice a week",
+    "have fewer days lost to flares",
+    "be more patient with family on high-pain days",
+    "walk 20 minutes most days",
+)
 # Sessions between the first and the last, in this order after the first (the rest shuffled).
 MIDDLE_SESSIONS = (
     "Reviewed home practice: {he} has tried {skill} a few times. Introduced {skill2}; practised in session.",
@@ -435,34 +502,52 @@ MIDDLE_SESSIONS = (
     "Went over a hard week: problem-solved barriers to practice and revised the flare plan.",
 )
 OUTCOME_TEXT = {
-    2: ("Reviewed {skill} from earlier sessions; {he} has not practised it ('I haven't really tried it yet') "
+    2: (
+        "Reviewed {skill} from earlier sessions; {he} has not practised it ('I haven't really tried it yet') "
         "and {his} routine is unchanged.",
-        "{He} has not used {skill} since it was introduced; no home practice to review."),
-    3: ("{He} reports using {skill} a few times a week, usually in the evening.",
-        "{He} says {he} has been using {skill} on most days when pain picks up."),
-    4: ("{He} reports using {skill} daily and feels confident with it ('I've got it down now'); describes "
+        "{He} has not used {skill} since it was introduced; no home practice to review.",
+    ),
+    3: (
+        "{He} reports using {skill} a few times a week, usually in the evening.",
+        "{He} says {he} has been using {skill} on most days when pain picks up.",
+    ),
+    4: (
+        "{He} reports using {skill} daily and feels confident with it ('I've got it down now'); describes "
         "using it on {his} own when pain flares.",
-        "{He} has been using {skill} every day with success and is confident {he} can keep it up without "
-        "prompting."),
-    5: ("{He} reports using {skill} daily with success and says {his} pain is more manageable; {he} is back "
-        "to {act2}.",
+        "{He} has been using {skill} every day with success and is confident {he} can keep it up without prompting.",
+    ),
+    5: (
+        "{He} reports using {skill} daily with success and says {his} pain is more manageable; {he} is back to {act2}.",
         "{He} uses {skill} every day, says it works, and reports that pain management overall is better "
-        "than it has been in years."),
+        "than it has been in years.",
+    ),
 }
 TERMINATION_TEXT = {
-    1: ("Treatment goals met. Writer and veteran collaboratively agreed to complete health psychology services; "
+    1: (
+        "Treatment goals met. Writer and veteran collaboratively agreed to complete health psychology services; "
         "discharged, and {he} knows {he} can re-consult any time.",
-        "Goals reached; by mutual agreement this was the final session. Episode of care completed."),
-    2: ("Veteran and writer agreed that {service} is not a good match for {him} at this time; discharged from "
-        "health psychology, with re-consult welcome later.",),
-    4: ("{He} declined further health psychology sessions at this time; discharged with information on how to "
-        "return.",
-        "{He} does not want more sessions for now and declined further scheduling; episode closed."),
+        "Goals reached; by mutual agreement this was the final session. Episode of care completed.",
+    ),
+    2: (
+        "Veteran and writer agreed that {service} is not a good match for {him} at this time; discharged from "
+        "health psychology, with re-consult welcome later.",
+    ),
+    4: (
+        "{He} declined further health psychology sessions at this time; discharged with information on how to return.",
+        "{He} does not want more sessions for now and declined further scheduling; episode closed.",
+    ),
     5: ("Will continue; next session scheduled in 2 weeks.", "Plan to continue sessions; next visit booked."),
 }
-GROUP_TOPICS = ("pain education and the biopsychosocial model", "diaphragmatic breathing and relaxation",
-                "activity pacing", "thoughts and pain (cognitive coping)", "sleep and pain",
-                "pleasant activities and values", "communication and pain", "flare planning and relapse prevention")
+GROUP_TOPICS = (
+    "pain education and the biopsychosocial model",
+    "diaphragmatic breathing and relaxation",
+    "activity pacing",
+    "thoughts and pain (cognitive coping)",
+    "sleep and pain",
+    "pleasant activities and values",
+    "communication and pain",
+    "flare planning and relapse prevention",
+)
 
 
 @dataclass
@@ -509,17 +594,30 @@ class _Writer:
             mh = ["major depressive disorder"]
         self.mh_dx = " and ".join(mh)
         self.slots: dict[str, Any] = {
-            "he": "she" if female else "he", "He": "She" if female else "He",
-            "him": "her" if female else "him", "his": "her" if female else "his",
+            "he": "she" if female else "he",
+            "He": "She" if female else "He",
+            "him": "her" if female else "him",
+            "his": "her" if female else "his",
             "His": "Her" if female else "His",
             "sex": "female" if female else "male",
-            "age": truth.age, "branch": r.choice(BRANCHES), "condition": r.choice(CONDITIONS),
-            "years": r.randint(4, 25), "regimen": regimen,
-            "regimen_short": regimen_short, "act1": acts[0], "act2": acts[1],
-            "skill": SKILL_NAMES[self.skill], "skill2": SKILL_NAMES[self.skill2],
-            "thought": r.choice(THOUGHTS), "mh_care": r.choice(MH_CARE), "sud_dx": r.choice(SUD_DIAGNOSES),
-            "year": r.choice((2019, 2020, 2021, 2022)), "n": r.randint(2, 4), "hours": r.randint(4, 6),
-            "mins": r.choice((3, 5, 10)), "quota": r.choice((15, 20, 30)),
+            "age": truth.age,
+            "branch": r.choice(BRANCHES),
+            "condition": r.choice(CONDITIONS),
+            "years": r.randint(4, 25),
+            "regimen": regimen,
+            "regimen_short": regimen_short,
+            "act1": acts[0],
+            "act2": acts[1],
+            "skill": SKILL_NAMES[self.skill],
+            "skill2": SKILL_NAMES[self.skill2],
+            "thought": r.choice(THOUGHTS),
+            "mh_care": r.choice(MH_CARE),
+            "sud_dx": r.choice(SUD_DIAGNOSES),
+            "year": r.choice((2019, 2020, 2021, 2022)),
+            "n": r.randint(2, 4),
+            "hours": r.randint(4, 6),
+            "mins": r.choice((3, 5, 10)),
+            "quota": r.choice((15, 20, 30)),
         }
         self.slots["goal"] = self.fill(r.choice(GOALS))
         self.skill_taught = False  # has a coping skill been taught yet (for the last notes)
@@ -536,21 +634,40 @@ class _Writer:
         return self.fill(self.rng.choice(options), **extra)
 
     def pain(self) -> str:
-        return self.rng.choice(("Average pain {p}/10 (NRS) this week.", "Pain today {p}/10.",
-                                "Rates pain {p}/10 on average.")).format(p=self.rng.randint(4, 8))
+        return self.rng.choice(
+            ("Average pain {p}/10 (NRS) this week.", "Pain today {p}/10.", "Rates pain {p}/10 on average.")
+        ).format(p=self.rng.randint(4, 8))
 
     def pharmacy(self, first: bool) -> str:
         r = self.rng
         if first:
-            parts = [self.fill("Reviewed {regimen}; "),
-                     r.choice(("taking as prescribed, no adverse effects reported.",
-                               "adherent per refill history and denies side effects."))]
+            parts = [
+                self.fill("Reviewed {regimen}; "),
+                r.choice(
+                    (
+                        "taking as prescribed, no adverse effects reported.",
+                        "adherent per refill history and denies side effects.",
+                    )
+                ),
+            ]
         else:
-            parts = [self.pick(("Regimen unchanged ({regimen_short}), taking as prescribed.",
-                                "No changes to {regimen_short} since the last visit; tolerating well."))]
+            parts = [
+                self.pick(
+                    (
+                        "Regimen unchanged ({regimen_short}), taking as prescribed.",
+                        "No changes to {regimen_short} since the last visit; tolerating well.",
+                    )
+                )
+            ]
         if self.opioid:
-            parts.append(r.choice((" PDMP reviewed, no concerns; naloxone kit on hand.",
-                                   " PDMP checked and urine drug screen up to date.")))
+            parts.append(
+                r.choice(
+                    (
+                        " PDMP reviewed, no concerns; naloxone kit on hand.",
+                        " PDMP checked and urine drug screen up to date.",
+                    )
+                )
+            )
         parts.append(" " + self.pain() + " " + self.pick(PHARMACY_PLANS if first else LATER_PHARMACY_PLANS))
         return "".join(parts)
 
@@ -559,19 +676,33 @@ class _Writer:
         t, r = self.t, self.rng
         parts = [self.pick(OPENINGS), r.choice(RACE_TEXT[t.race])]
         if not self.c.mh:
-            parts.append(r.choice(("No mental health diagnoses on the problem list.",
-                                   "Mental health history: none documented.")))
+            parts.append(
+                r.choice(("No mental health diagnoses on the problem list.", "Mental health history: none documented."))
+            )
         elif t.mh_treatment:
             parts.append(self.fill("Mental health: {mh}; currently {mh_care}.", mh=self.mh_dx))
         else:
-            parts.append(self.fill(r.choice((
-                "Problem list includes {mh}; not currently in mental health treatment (last seen by mental "
-                "health in {year}).",
-                "Mental health: {mh}; not engaged in any mental health care at present.")), mh=self.mh_dx))
+            parts.append(
+                self.fill(
+                    r.choice(
+                        (
+                            "Problem list includes {mh}; not currently in mental health treatment (last seen by mental "
+                            "health in {year}).",
+                            "Mental health: {mh}; not engaged in any mental health care at present.",
+                        )
+                    ),
+                    mh=self.mh_dx,
+                )
+            )
         if t.sud:
-            parts.append(self.pick((
-                "Problem list includes {sud_dx}; not in substance use treatment and declines SUD referral.",
-                "Current {sud_dx}; no substance use treatment at this time.")))
+            parts.append(
+                self.pick(
+                    (
+                        "Problem list includes {sud_dx}; not in substance use treatment and declines SUD referral.",
+                        "Current {sud_dx}; no substance use treatment at this time.",
+                    )
+                )
+            )
         else:
             parts.append(r.choice(("No substance use disorder.", "No SUD diagnosis.")))
         parts.append(self.pick(PRIOR_TEXT[t.prior_hp]))
@@ -592,7 +723,8 @@ class _Writer:
             parts.append(self.pick(FUNCTION_TEXT) if visit.functional else self.pick(COPING_TEXT))
         else:
             what = {(1, 0): "education", (0, 1): "a coping skill"}.get(
-                (visit.psychoeducation, visit.skills), "education and a coping skill")
+                (visit.psychoeducation, visit.skills), "education and a coping skill"
+            )
             parts.append(self.pick(NO_ASSESSMENT, reason=r.choice(SHORT_REASONS), what=what))
         if visit.psychoeducation:
             parts.append(self.pick(EDUCATION_TEXT[self.topic if index == 0 else self.topic2]))
@@ -606,8 +738,9 @@ class _Writer:
             parts.append(self.pick(ASSESSMENT_ONLY))
         elif not visit.skills and r.random() < 0.5:
             # naming skills that exist is not teaching one (skills_introduced stays 0)
-            parts.append(self.fill("Mentioned that follow-up sessions teach coping skills such as relaxation "
-                                   "and pacing."))
+            parts.append(
+                self.fill("Mentioned that follow-up sessions teach coping skills such as relaxation and pacing.")
+            )
         return " ".join(parts)
 
     def conjoint_plan(self, index: int) -> str:
@@ -622,22 +755,36 @@ class _Writer:
             parts.append("Declined further health psychology follow-up; continues in pain medication clinic.")
         elif index + 1 < n:
             w = self.gaps[index + 1]
-            parts.append(r.choice((
-                f"Agreed to a follow-up conjoint session at the next pain clinic visit in about {w} weeks.",
-                f"Accepted another conjoint visit with health psychology in {w} weeks.")))
+            parts.append(
+                r.choice(
+                    (
+                        f"Agreed to a follow-up conjoint session at the next pain clinic visit in about {w} weeks.",
+                        f"Accepted another conjoint visit with health psychology in {w} weeks.",
+                    )
+                )
+            )
         elif c.accepted:
             kinds = {"p": "telephone", "i": "individual", "g": "CBT for chronic pain group"}
             first = c.followup[:1] or "i"
             both = set(c.followup) == {"p", "i"}
             what = "telephone and individual" if both else kinds[first]
-            parts.append(r.choice((f"Accepted {what} health psychology follow-up; first appointment scheduled.",
-                                   f"{{He}} is interested in {what} follow-up with health psychology and "
-                                   "agreed to schedule.")))
+            parts.append(
+                r.choice(
+                    (
+                        f"Accepted {what} health psychology follow-up; first appointment scheduled.",
+                        f"{{He}} is interested in {what} follow-up with health psychology and agreed to schedule.",
+                    )
+                )
+            )
         else:
-            parts.append("Offered health psychology follow-up (phone, individual or group); {he} declined - "
-                         + r.choice(DECLINE_REASONS) + ".")
-            parts.append(r.choice(("Knows how to self-refer.", "Clinic number provided should {he} change "
-                                   "{his} mind.")))
+            parts.append(
+                "Offered health psychology follow-up (phone, individual or group); {he} declined - "
+                + r.choice(DECLINE_REASONS)
+                + "."
+            )
+            parts.append(
+                r.choice(("Knows how to self-refer.", "Clinic number provided should {he} change {his} mind."))
+            )
         parts.append(r.choice(("Return to pain medication clinic in 4-6 weeks.", "Pharmacy follow-up in 1 month.")))
         return self.fill(" ".join(parts))
 
@@ -646,29 +793,43 @@ class _Writer:
         psych = self.psychology(visit, index)
         plan = self.conjoint_plan(index)
         if index == 0:
-            title = r.choice(("PAIN MEDICATION CLINIC - CONJOINT PHARMACY / HEALTH PSYCHOLOGY VISIT",
-                              "Conjoint pain pharmacy and health psychology session (primary care pain "
-                              "medication clinic)",
-                              "PRIMARY CARE PAIN MEDICATION CLINIC: joint visit with clinical pharmacy and "
-                              "health psychology"))
+            title = r.choice(
+                (
+                    "PAIN MEDICATION CLINIC - CONJOINT PHARMACY / HEALTH PSYCHOLOGY VISIT",
+                    "Conjoint pain pharmacy and health psychology session (primary care pain medication clinic)",
+                    "PRIMARY CARE PAIN MEDICATION CLINIC: joint visit with clinical pharmacy and health psychology",
+                )
+            )
             opening = self.pick(INTRO)
             background = self.history()
         else:
-            title = r.choice((f"FOLLOW-UP CONJOINT PAIN PHARMACY / HEALTH PSYCHOLOGY VISIT - session {index + 1}",
-                              f"Follow-up conjoint session #{index + 1} - pain medication clinic with health "
-                              "psychology"))
+            title = r.choice(
+                (
+                    f"FOLLOW-UP CONJOINT PAIN PHARMACY / HEALTH PSYCHOLOGY VISIT - session {index + 1}",
+                    f"Follow-up conjoint session #{index + 1} - pain medication clinic with health psychology",
+                )
+            )
             opening = f"Returns {gap_weeks} weeks after the last conjoint visit."
             background = ""
         if r.random() < 0.5:
-            lines = [title, f"Date: {date.isoformat()}. Pharmacy: {self.pharmacist}. Health psychology: "
-                     f"{self.psychologist}.", "", opening]
+            lines = [
+                title,
+                f"Date: {date.isoformat()}. Pharmacy: {self.pharmacist}. Health psychology: {self.psychologist}.",
+                "",
+                opening,
+            ]
             if background:
                 lines += ["", f"HISTORY: {background}"]
-            lines += ["", f"PHARMACY: {self.pharmacy(index == 0)}", "", f"HEALTH PSYCHOLOGY: {psych}", "",
-                      f"PLAN: {plan}"]
+            lines += [
+                "",
+                f"PHARMACY: {self.pharmacy(index == 0)}",
+                "",
+                f"HEALTH PSYCHOLOGY: {psych}",
+                "",
+                f"PLAN: {plan}",
+            ]
         else:
-            lines = [f"{title} - {date.isoformat()}", f"Seen jointly by {self.pharmacist} and {self.psychologist}.",
-                     ""]
+            lines = [f"{title} - {date.isoformat()}", f"Seen jointly by {self.pharmacist} and {self.psychologist}.", ""]
             lines.append(f"S: {opening} {background}".rstrip())
             lines.append(f"Medications: {self.pharmacy(index == 0)}")
             lines.append(f"Health psychology: {psych}")
@@ -681,10 +842,11 @@ class _Writer:
         c = self.c
         if kind == "g":
             return self.group_session(number, last)
-        title = {"p": ("HEALTH PSYCHOLOGY TELEPHONE SESSION", "Health psychology phone follow-up"),
-                 "i": ("HEALTH PSYCHOLOGY INDIVIDUAL SESSION", "Health psychology individual visit")}[kind]
-        lines = [f"{r.choice(title)} - session {number}",
-                 r.choice(PHONE_OPEN if kind == "p" else INDIVIDUAL_OPEN)]
+        title = {
+            "p": ("HEALTH PSYCHOLOGY TELEPHONE SESSION", "Health psychology phone follow-up"),
+            "i": ("HEALTH PSYCHOLOGY INDIVIDUAL SESSION", "Health psychology individual visit"),
+        }[kind]
+        lines = [f"{r.choice(title)} - session {number}", r.choice(PHONE_OPEN if kind == "p" else INDIVIDUAL_OPEN)]
         body = [self.pick(WEEK_TEXT, p=r.randint(3, 8))]
         if number == 1:
             body.append(self.pick(FIRST_SESSION))
@@ -694,21 +856,33 @@ class _Writer:
                 self.skill_taught = True
             else:
                 body.append(self.fill(self.middle.pop(0)))
-            body.append(self.pick(MI_TEXT, i=r.randint(6, 9), c=r.randint(4, 8),
-                                  barrier=r.choice(("time", "forgetting", "family obligations"))))
+            body.append(
+                self.pick(
+                    MI_TEXT,
+                    i=r.randint(6, 9),
+                    c=r.randint(4, 8),
+                    barrier=r.choice(("time", "forgetting", "family obligations")),
+                )
+            )
             plan = r.choice(("Next {kind} session in 2 weeks.", "Follow up {how} in 1-2 weeks.")).format(
-                kind="phone" if kind == "p" else "individual", how="by phone" if kind == "p" else "in clinic")
+                kind="phone" if kind == "p" else "individual", how="by phone" if kind == "p" else "in clinic"
+            )
         else:
             if not self.skill_taught:
                 body.append(self.pick(SKILL_TEXT[self.skill]))
                 self.skill_taught = True
             body.append(self.fill("Reviewed progress on {his} goal ({goal})."))
             if c.outcome == 6:
-                body.append(self.pick((
-                    "Main focus today was {his} connection with PC-MHI: {he} completed the PC-MHI intake and "
-                    "has started brief treatment for depression there, and finds it a good fit.",
-                    "Most of the call concerned {his} new PC-MHI care: {he} has met with the PC-MHI "
-                    "psychologist twice and wants to continue there.")))
+                body.append(
+                    self.pick(
+                        (
+                            "Main focus today was {his} connection with PC-MHI: {he} completed the PC-MHI intake and "
+                            "has started brief treatment for depression there, and finds it a good fit.",
+                            "Most of the call concerned {his} new PC-MHI care: {he} has met with the PC-MHI "
+                            "psychologist twice and wants to continue there.",
+                        )
+                    )
+                )
             else:
                 body.append(self.pick(OUTCOME_TEXT[c.outcome]))
             plan = self.pick(TERMINATION_TEXT[c.termination], service="individual health psychology")
@@ -720,76 +894,132 @@ class _Writer:
     def group_session(self, number: int, last: bool) -> str:
         r, c = self.rng, self.c
         topic = GROUP_TOPICS[number - 1]
-        lines = [f"CBT FOR CHRONIC PAIN GROUP - session {number} of 8",
-                 f"Facilitators: {PSYCHOLOGIST} and {HP_INTERN.lower()}. {r.randint(5, 9)} veterans attended.",
-                 f"Topic: {topic}. The group reviewed home practice, learned and rehearsed the skill of the week, "
-                 "and set a practice plan.", "Group ran 90 minutes in the primary care conference room; handouts "
-                 "and the workbook chapter were provided."]
+        lines = [
+            f"CBT FOR CHRONIC PAIN GROUP - session {number} of 8",
+            f"Facilitators: {PSYCHOLOGIST} and {HP_INTERN.lower()}. {r.randint(5, 9)} veterans attended.",
+            f"Topic: {topic}. The group reviewed home practice, learned and rehearsed the skill of the week, "
+            "and set a practice plan.",
+            "Group ran 90 minutes in the primary care conference room; handouts "
+            "and the workbook chapter were provided.",
+        ]
         if not last:
-            lines.append(self.pick((
-                "Veteran participated actively and shared an example from {his} week.",
-                "Veteran was attentive, asked questions about the home practice and took the handout.",
-                "Veteran joined the practice exercise and described {act1} as a place to use it.")))
+            lines.append(
+                self.pick(
+                    (
+                        "Veteran participated actively and shared an example from {his} week.",
+                        "Veteran was attentive, asked questions about the home practice and took the handout.",
+                        "Veteran joined the practice exercise and described {act1} as a place to use it.",
+                    )
+                )
+            )
             lines.append("Plan: next group session in 1 week.")
             self.skill_taught = True
             return "\n".join(lines)
         if c.outcome == 2:
-            lines.append(self.pick((
-                "Veteran was quiet in group and said {he} has not practised any of the skills from the first "
-                "session at home.",)))
+            lines.append(
+                self.pick(
+                    (
+                        "Veteran was quiet in group and said {he} has not practised any of the skills from the first "
+                        "session at home.",
+                    )
+                )
+            )
         else:
             lines.append(self.pick(OUTCOME_TEXT[c.outcome], skill="activity pacing"))
         if c.termination == 2:
-            lines.append(self.pick(("Met with {him} after group: {he} finds it hard to talk in a room of "
-                                    "people. Veteran and writer agreed the group is not a good match for {him} "
-                                    "at this time; discharged from health psychology, with re-consult welcome "
-                                    "later.",)))
+            lines.append(
+                self.pick(
+                    (
+                        "Met with {him} after group: {he} finds it hard to talk in a room of "
+                        "people. Veteran and writer agreed the group is not a good match for {him} "
+                        "at this time; discharged from health psychology, with re-consult welcome "
+                        "later.",
+                    )
+                )
+            )
         else:
-            lines.append(self.pick(("After group {he} told the facilitators {he} will not attend the remaining "
-                                    "sessions and declined other health psychology services; discharged.",)))
+            lines.append(
+                self.pick(
+                    (
+                        "After group {he} told the facilitators {he} will not attend the remaining "
+                        "sessions and declined other health psychology services; discharged.",
+                    )
+                )
+            )
         return "\n".join(lines)
 
     def missed(self, last: bool) -> str:
-        first = self.pick((
-            "Veteran did not attend the scheduled individual health psychology appointment today. Writer called "
-            "the number on file and left a voicemail with the clinic number; no callback by end of day.",
-            "No-show for the individual health psychology appointment. One phone attempt, voicemail left."))
-        safety = self.pick(("Chart reviewed for risk: no recent safety concerns documented and no welfare check "
-                            "indicated.",
-                            "Reviewed the chart for risk factors; none that would call for a welfare check."))
+        first = self.pick(
+            (
+                "Veteran did not attend the scheduled individual health psychology appointment today. Writer called "
+                "the number on file and left a voicemail with the clinic number; no callback by end of day.",
+                "No-show for the individual health psychology appointment. One phone attempt, voicemail left.",
+            )
+        )
+        safety = self.pick(
+            (
+                "Chart reviewed for risk: no recent safety concerns documented and no welfare check indicated.",
+                "Reviewed the chart for risk factors; none that would call for a welfare check.",
+            )
+        )
         if not last:
-            return "\n".join([
-                "HEALTH PSYCHOLOGY - MISSED APPOINTMENT", first, safety,
-                self.fill("This appointment was made after {he} accepted health psychology follow-up. Letter "
-                          "mailed with the clinic number; will offer a new appointment in about 2 weeks. If {he} "
-                          "calls back, offer the next individual slot or a telephone session. PCP and pain "
-                          "medication clinic made aware through this note.")])
+            return "\n".join(
+                [
+                    "HEALTH PSYCHOLOGY - MISSED APPOINTMENT",
+                    first,
+                    safety,
+                    self.fill(
+                        "This appointment was made after {he} accepted health psychology follow-up. Letter "
+                        "mailed with the clinic number; will offer a new appointment in about 2 weeks. If {he} "
+                        "calls back, offer the next individual slot or a telephone session. PCP and pain "
+                        "medication clinic made aware through this note."
+                    ),
+                ]
+            )
         where = "at the conjoint visit" if not self.c.followup else "in the first individual session"
-        return "\n".join([
-            "HEALTH PSYCHOLOGY - MISSED APPOINTMENT AND DISCHARGE",
-            self.fill("Veteran did not attend the rescheduled appointment; this is the second missed visit. "
-                      "Two phone attempts and a letter, no response."),
-            safety,
-            _cap(self.fill(f"{{skill}} was introduced {where}; there is no documentation that {{he}} has "
-                           "practised it since.")),
-            self.fill("Per clinic policy after two missed appointments without contact, discharged from health "
-                      "psychology. {He} may re-consult through {his} PCP or the pain medication clinic at any "
-                      "time; pharmacy team informed."),
-        ])
+        return "\n".join(
+            [
+                "HEALTH PSYCHOLOGY - MISSED APPOINTMENT AND DISCHARGE",
+                self.fill(
+                    "Veteran did not attend the rescheduled appointment; this is the second missed visit. "
+                    "Two phone attempts and a letter, no response."
+                ),
+                safety,
+                _cap(
+                    self.fill(
+                        f"{{skill}} was introduced {where}; there is no documentation that {{he}} has "
+                        "practised it since."
+                    )
+                ),
+                self.fill(
+                    "Per clinic policy after two missed appointments without contact, discharged from health "
+                    "psychology. {He} may re-consult through {his} PCP or the pain medication clinic at any "
+                    "time; pharmacy team informed."
+                ),
+            ]
+        )
 
     def pharmacy_review(self) -> str:
-        return "\n".join([
-            "PAIN MEDICATION CLINIC FOLLOW-UP (pharmacy)",
-            f"Clinician: {self.pharmacist}. Routine pain medication follow-up after the conjoint visit.",
-            f"Medications: {self.pharmacy(False)}",
-            self.pick((
-                "Health psychology skills check: {He} reports using the {skill} taught at the conjoint visit a "
-                "few times a week, mostly when pain flares.",
-                "Coping skills: {he} says {he} has been using {skill} from the conjoint visit on most days.")),
-            self.pick((
-                "Offered health psychology follow-up again; {he} still declines. Return to clinic in 6 weeks.",
-                "Health psychology follow-up offered again and declined. Pharmacy follow-up in 6 weeks.")),
-        ])
+        return "\n".join(
+            [
+                "PAIN MEDICATION CLINIC FOLLOW-UP (pharmacy)",
+                f"Clinician: {self.pharmacist}. Routine pain medication follow-up after the conjoint visit.",
+                f"Medications: {self.pharmacy(False)}",
+                self.pick(
+                    (
+                        "Health psychology skills check: {He} reports using the {skill} taught at the conjoint visit a "
+                        "few times a week, mostly when pain flares.",
+                        "Coping skills: {he} says {he} has been using {skill} from the conjoint visit on most days.",
+                    )
+                ),
+                self.pick(
+                    (
+                        "Offered health psychology follow-up again; {he} still declines. Return to clinic in 6 weeks.",
+                        "Health psychology follow-up offered again and declined. Pharmacy follow-up in 6 weeks.",
+                    )
+                ),
+            ]
+        )
 
     # ---- the whole chart
     def notes(self) -> list[Note]:
@@ -810,8 +1040,9 @@ class _Writer:
             last = k == len(c.followup) and not c.after
             note_type = {"p": "phone", "i": "individual", "g": "group"}[kind]
             number = k if kind == "g" else sum(1 for x in c.followup[:k] if x != "g")
-            out.append((date, note_type, PSYCHOLOGIST if kind == "g" else hp_author,
-                        self.session(kind, number, last), None))
+            out.append(
+                (date, note_type, PSYCHOLOGIST if kind == "g" else hp_author, self.session(kind, number, last), None)
+            )
         for k, what in enumerate(c.after, 1):
             last = k == len(c.after)
             if what == "n":
@@ -820,8 +1051,10 @@ class _Writer:
             else:
                 date = _weekday(date + dt.timedelta(days=r.randint(28, 42)))
                 out.append((date, "other", self.pharmacist, self.pharmacy_review(), None))
-        return [Note(f"{rid}-N{i:02d}", rid, d, ntype, author, f"{SYNTHETIC}\n{text}", visit)
-                for i, (d, ntype, author, text, visit) in enumerate(out, 1)]
+        return [
+            Note(f"{rid}-N{i:02d}", rid, d, ntype, author, f"{SYNTHETIC}\n{text}", visit)
+            for i, (d, ntype, author, text, visit) in enumerate(out, 1)
+        ]
 
 
 def _cap(text: str) -> str:
@@ -865,31 +1098,61 @@ def double_coding_sample(record_ids: list[str]) -> list[str]:
 # Plausible second readings of a note, as a supervisor might code them: the code it
 # becomes and the memo the supervisor leaves (variants so that two records differ).
 _CONTENT_ALT = {
-    3: (2, ("The {what} was brief; I read this first session as assessment only.",
-            "Not enough {what} documented to count as an intervention; coded 2.")),
-    4: (3, ("Counted the pharmacy pain rating and check-in as an assessment.",
-            "The pain rating in the pharmacy part is an assessment to me; coded 3.")),
-    6: (2, ("Reviewing home practice is assessment; I did not see a new intervention.",
-            "Practice of an old skill reads as review, not intervention; coded 2.")),
+    3: (
+        2,
+        (
+            "The {what} was brief; I read this first session as assessment only.",
+            "Not enough {what} documented to count as an intervention; coded 2.",
+        ),
+    ),
+    4: (
+        3,
+        (
+            "Counted the pharmacy pain rating and check-in as an assessment.",
+            "The pain rating in the pharmacy part is an assessment to me; coded 3.",
+        ),
+    ),
+    6: (
+        2,
+        (
+            "Reviewing home practice is assessment; I did not see a new intervention.",
+            "Practice of an old skill reads as review, not intervention; coded 2.",
+        ),
+    ),
 }
 _OUTCOME_ALT = {
-    2: (1, ("The last note itself offers no intervention; coded 1.",
-            "Nothing was offered in the last note; coded 1.")),
+    2: (1, ("The last note itself offers no intervention; coded 1.", "Nothing was offered in the last note; coded 1.")),
     3: (4, ("Reads as confident use of the skill; coded 4.", "Regular use suggests success; coded 4.")),
-    4: (5, ("Read the independent use of the skill as benefit to pain management.",
-            "Daily use with success implies better pain management; coded 5.")),
-    5: (4, ("Success is clear, benefit to pain management less so; coded 4.",
-            "Benefit statement is vague; coded success only.")),
+    4: (
+        5,
+        (
+            "Read the independent use of the skill as benefit to pain management.",
+            "Daily use with success implies better pain management; coded 5.",
+        ),
+    ),
+    5: (
+        4,
+        (
+            "Success is clear, benefit to pain management less so; coded 4.",
+            "Benefit statement is vague; coded success only.",
+        ),
+    ),
 }
 _TERMINATION_ALT = {
-    1: (4, ("Read the ending as the veteran declining more sessions.",
-            "The veteran ended it; coded as declined.")),
-    2: (4, ("The veteran chose to stop the group; coded as declined.",
-            "Leaving the group was the veteran's decision; coded 4.")),
+    1: (4, ("Read the ending as the veteran declining more sessions.", "The veteran ended it; coded as declined.")),
+    2: (
+        4,
+        (
+            "The veteran chose to stop the group; coded as declined.",
+            "Leaving the group was the veteran's decision; coded 4.",
+        ),
+    ),
     4: (1, ("The ending reads as collaborative to me.", "Both agreed to stop; coded as completion.")),
 }
-_SKILLS_MEMOS = ("Practising a skill taught last time is not introducing one.",
-                 "Only a review of an earlier skill; coded 0.")
+_SKILLS_MEMOS = (
+    "Practising a skill taught last time is not introducing one.",
+    "Only a review of an earlier skill; coded 0.",
+)
 
 
 def _supervisor_candidates(record: DemoRecord) -> list[Code]:
@@ -946,6 +1209,7 @@ def supervisor_codes(records: list[DemoRecord], sample: list[str], *, disagreeme
 # Building the database
 # =====================================================================================
 
+
 def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
@@ -969,8 +1233,7 @@ def new_demo_path(directory: Path, name: str) -> Path:
     return db_path
 
 
-def build_demo(directory: Path, *, complete: bool = False,
-               progress: Callable[[str], None] | None = None) -> Path:
+def build_demo(directory: Path, *, complete: bool = False, progress: Callable[[str], None] | None = None) -> Path:
     """Create ``directory/demo.db``: the conjoint-pain audit with 24 fictional records.
 
     The intern has all 24 records assigned and 18 coded and submitted (all 24 with
@@ -984,15 +1247,20 @@ def build_demo(directory: Path, *, complete: bool = False,
     records = make_records()
     audit = load_audit(AUDIT)
     say("creating demo.db")
-    store = Store.create(db_path, audit.codebook, audit=audit.as_dict(), audit_source=audit.source,
-                         coders=audit.coders)
+    store = Store.create(db_path, audit.codebook, audit=audit.as_dict(), audit_source=audit.source, coders=audit.coders)
     try:
         with tempfile.TemporaryDirectory(prefix="chartcode-demo-") as tmp:
             tmpdir = Path(tmp)
             notes_csv = tmpdir / "demo-notes.csv"
-            _write_csv(notes_csv, ("record_id", "note_id", "note_date", "note_type", "author", "text"),
-                       [(n.record_id, n.note_id, n.note_date.isoformat(), n.note_type, n.author, n.text)
-                        for r in records for n in r.notes])
+            _write_csv(
+                notes_csv,
+                ("record_id", "note_id", "note_date", "note_type", "author", "text"),
+                [
+                    (n.record_id, n.note_id, n.note_date.isoformat(), n.note_type, n.author, n.text)
+                    for r in records
+                    for n in r.notes
+                ],
+            )
             say("importing notes")
             import_notes(store, notes_csv)
             say("assigning records to the intern")

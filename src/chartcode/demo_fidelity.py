@@ -40,13 +40,26 @@ CANNOT_RATE = 9
 # The scale's items in codebook order, section by section (4 + 4 + 4 + 5).
 ITEMS: tuple[str, ...] = (
     # integration
-    "joint_start_meeting", "joint_plan", "case_coordination", "work_focus_in_care",
+    "joint_start_meeting",
+    "joint_plan",
+    "case_coordination",
+    "work_focus_in_care",
     # organisation
-    "co_location", "common_training", "joint_supervision", "single_case_handling",
+    "co_location",
+    "common_training",
+    "joint_supervision",
+    "single_case_handling",
     # mental healthcare
-    "guideline_care", "cbt_delivery", "treatment_dose", "care_manager_competence",
+    "guideline_care",
+    "cbt_delivery",
+    "treatment_dose",
+    "care_manager_competence",
     # vocational rehabilitation
-    "consultant_contact", "workplace_contact", "graded_return_plan", "job_search_support", "mentoring",
+    "consultant_contact",
+    "workplace_contact",
+    "graded_return_plan",
+    "job_search_support",
+    "mentoring",
 )
 SECTION_SIZES = (4, 4, 4, 5)
 
@@ -92,7 +105,7 @@ def designed_scores() -> dict[tuple[str, str], dict[str, float]]:
         scores: dict[str, float] = {}
         start = 0
         for name, size in zip(names, SECTION_SIZES, strict=True):
-            part = [v for v in values[start:start + size] if v != CANNOT_RATE]
+            part = [v for v in values[start : start + size] if v != CANNOT_RATE]
             scores[name] = sum(part) / len(part) * size
             start += size
         rated = [v for v in values if v != CANNOT_RATE]
@@ -109,9 +122,9 @@ def designed_scores() -> dict[tuple[str, str], dict[str, float]]:
 EVIDENCE: dict[str, dict[int, str]] = {
     "joint_start_meeting": {
         1: "No sampled file records a face-to-face meeting of participant, care manager and employment "
-           "consultant together.",
+        "consultant together.",
         2: "3 of 10 files record a three-way face-to-face meeting within 4 weeks; the others met each "
-           "professional separately.",
+        "professional separately.",
         3: "5 of 10 files record a three-way face-to-face meeting within 4 weeks.",
         4: "7 of 10 files record a three-way face-to-face meeting within 4 weeks.",
         5: "9 of 10 files record a three-way face-to-face meeting within 4 weeks.",
@@ -121,8 +134,7 @@ EVIDENCE: dict[str, dict[int, str]] = {
         2: "A joint plan in 2 of 10 files; the rest have separate health and work plans.",
         3: "A joint plan with both health and work goals in 5 of 10 files.",
         4: "A joint plan with both health and work goals in 8 of 10 files, revised in only one.",
-        5: "A joint plan with both goals in 9 of 10 files, revised after a relapse or job change where one "
-           "occurred.",
+        5: "A joint plan with both goals in 9 of 10 files, revised after a relapse or job change where one occurred.",
     },
     "case_coordination": {
         1: "No exchange between care manager and consultant documented after the first meeting in 7 of 10 files.",
@@ -214,8 +226,7 @@ EVIDENCE: dict[str, dict[int, str]] = {
         3: "A written plan with weekly steps in 2 of 4 returns to work.",
         4: "Written graded plans in 4 of 5 returns to work, but the steps were not followed up.",
         5: "Written graded plans in all 5 returns to work, each step followed up with participant and employer.",
-        CANNOT_RATE: "No sampled participant started returning to work in the period, so there was no plan "
-                     "to review.",
+        CANNOT_RATE: "No sampled participant started returning to work in the period, so there was no plan to review.",
     },
     "job_search_support": {
         1: "No individual job search help; participants without a job were referred to group courses.",
@@ -269,96 +280,152 @@ Disagreement = tuple[int, str, int, str, str]
 DISAGREEMENTS: dict[tuple[str, str, str], Disagreement] = {
     # ---- Team North 2025-H1 ------------------------------------------------------------
     ("Team North", "2025-H1", "joint_plan"): (
-        4, "Joint plans with health and work goals in 8 of 10 files, but only one was revised after the "
-           "first month.",
-        5, "Joint plans with both kinds of goals in 8 of 10 files, and I counted the monthly review notes "
-           "as revisions.",
-        "The monthly review notes restate the plan without changing it, so the plans were not revised: 4."),
+        4,
+        "Joint plans with health and work goals in 8 of 10 files, but only one was revised after the first month.",
+        5,
+        "Joint plans with both kinds of goals in 8 of 10 files, and I counted the monthly review notes as revisions.",
+        "The monthly review notes restate the plan without changing it, so the plans were not revised: 4.",
+    ),
     ("Team North", "2025-H1", "consultant_contact"): (
-        3, "Median of 2 meetings a month with the employment consultant; several months had a single meeting.",
-        4, "Median close to 3 contacts a month when the phone check-ins are counted.",
-        "Phone check-ins are not meetings under the item rules; a median of 2 meetings a month is a 3."),
+        3,
+        "Median of 2 meetings a month with the employment consultant; several months had a single meeting.",
+        4,
+        "Median close to 3 contacts a month when the phone check-ins are counted.",
+        "Phone check-ins are not meetings under the item rules; a median of 2 meetings a month is a 3.",
+    ),
     ("Team North", "2025-H1", "cbt_delivery"): (
-        5, "Agenda, a named technique and homework in nearly all the sessions I read.",
-        4, "Agenda, technique and homework in most sessions, but no homework review in 3 of 10 files.",
-        "Re-read the 3 files: homework was set but not reviewed the next time, which is the anchor for 4."),
+        5,
+        "Agenda, a named technique and homework in nearly all the sessions I read.",
+        4,
+        "Agenda, technique and homework in most sessions, but no homework review in 3 of 10 files.",
+        "Re-read the 3 files: homework was set but not reviewed the next time, which is the anchor for 4.",
+    ),
     # ---- Team North 2025-H2 ------------------------------------------------------------
     ("Team North", "2025-H2", "joint_start_meeting"): (
-        5, "9 of 10 files record a three-way face-to-face meeting within 4 weeks.",
-        4, "Three-way meetings within 4 weeks in 7 of 10 files; I read two of them as held by video.",
-        "The room bookings show both meetings were held in person, so 9 of 10 files: 5."),
+        5,
+        "9 of 10 files record a three-way face-to-face meeting within 4 weeks.",
+        4,
+        "Three-way meetings within 4 weeks in 7 of 10 files; I read two of them as held by video.",
+        "The room bookings show both meetings were held in person, so 9 of 10 files: 5.",
+    ),
     ("Team North", "2025-H2", "treatment_dose"): (
-        4, "Median 76% of planned treatment sessions delivered in the files that had ended.",
-        3, "Median about 70% of planned sessions; sessions were cancelled while a care manager was on leave.",
-        "Recounted with the cancelled sessions kept in the plan: the median is 71%, which is a 3."),
+        4,
+        "Median 76% of planned treatment sessions delivered in the files that had ended.",
+        3,
+        "Median about 70% of planned sessions; sessions were cancelled while a care manager was on leave.",
+        "Recounted with the cancelled sessions kept in the plan: the median is 71%, which is a 3.",
+    ),
     ("Team North", "2025-H2", "mentoring"): (
-        5, "Mentoring in 9 of 10 files, with follow-up calls and meetings in the first weeks back at work.",
-        4, "Mentoring in most files, but follow-up after the return seen in only 5 files.",
+        5,
+        "Mentoring in 9 of 10 files, with follow-up calls and meetings in the first weeks back at work.",
+        4,
+        "Mentoring in most files, but follow-up after the return seen in only 5 files.",
         "Follow-up after the return is in all 5 files where the participant had returned; the others "
-        "have not reached it yet, so 5."),
+        "have not reached it yet, so 5.",
+    ),
     # ---- Team East 2025-H1 -------------------------------------------------------------
     ("Team East", "2025-H1", "case_coordination"): (
-        3, "Care manager and consultant exchanged notes about every 2 months in most files.",
-        2, "Exchanges mostly when a problem arose; I found little regular contact.",
-        "Six files show exchanges every 6-10 weeks that were not about a problem, so 3."),
+        3,
+        "Care manager and consultant exchanged notes about every 2 months in most files.",
+        2,
+        "Exchanges mostly when a problem arose; I found little regular contact.",
+        "Six files show exchanges every 6-10 weeks that were not about a problem, so 3.",
+    ),
     ("Team East", "2025-H1", "joint_supervision"): (
-        3, "Joint supervision was held every 6 weeks in the period.",
-        4, "Joint supervision is on the rota every 3-4 weeks.",
-        "The log shows 4 joint sessions in 6 months because two rota sessions were cancelled: 3."),
+        3,
+        "Joint supervision was held every 6 weeks in the period.",
+        4,
+        "Joint supervision is on the rota every 3-4 weeks.",
+        "The log shows 4 joint sessions in 6 months because two rota sessions were cancelled: 3.",
+    ),
     ("Team East", "2025-H1", "workplace_contact"): (
-        2, "Employer contact in 2 of 7 employed participants' files.",
-        3, "Employer contact in 3 of 7 employed participants' files, counting one e-mail.",
-        "An unanswered e-mail to an HR office is not contact about return to work; 2 of 7 is a 2."),
+        2,
+        "Employer contact in 2 of 7 employed participants' files.",
+        3,
+        "Employer contact in 3 of 7 employed participants' files, counting one e-mail.",
+        "An unanswered e-mail to an HR office is not contact about return to work; 2 of 7 is a 2.",
+    ),
     ("Team East", "2025-H1", "treatment_dose"): (
-        3, "Median 65% of planned treatment sessions delivered.",
-        4, "Median 78% of planned treatment sessions delivered.",
-        "Two plans were shortened after missed sessions; counted against the first plans the median is "
-        "66%, a 3."),
+        3,
+        "Median 65% of planned treatment sessions delivered.",
+        4,
+        "Median 78% of planned treatment sessions delivered.",
+        "Two plans were shortened after missed sessions; counted against the first plans the median is 66%, a 3.",
+    ),
     # ---- Team East 2025-H2 -------------------------------------------------------------
     ("Team East", "2025-H2", "work_focus_in_care"): (
-        4, "Work is discussed in just over half of the care manager session notes.",
-        3, "Work is mentioned in about 40% of session notes, often in a single line.",
-        "Counted across the whole sample, 43% of session notes discuss work, which is a 3."),
+        4,
+        "Work is discussed in just over half of the care manager session notes.",
+        3,
+        "Work is mentioned in about 40% of session notes, often in a single line.",
+        "Counted across the whole sample, 43% of session notes discuss work, which is a 3.",
+    ),
     ("Team East", "2025-H2", "guideline_care"): (
-        4, "Treatment matches the guideline in 8 of 10 files.",
-        5, "Treatment matches the guideline in 9 of 10 files.",
-        "In one more file medication was not reviewed with the GP after no response to therapy; 8 of 10 is a 4."),
+        4,
+        "Treatment matches the guideline in 8 of 10 files.",
+        5,
+        "Treatment matches the guideline in 9 of 10 files.",
+        "In one more file medication was not reviewed with the GP after no response to therapy; 8 of 10 is a 4.",
+    ),
     ("Team East", "2025-H2", "job_search_support"): (
-        3, "Individual CV and application help in 3 of 6 participants without a job.",
-        4, "Individual help with CV and applications in 4 of 6 files where it applied.",
-        "One of the 4 was a group course session only; 3 of 6 is about half, a 3."),
+        3,
+        "Individual CV and application help in 3 of 6 participants without a job.",
+        4,
+        "Individual help with CV and applications in 4 of 6 files where it applied.",
+        "One of the 4 was a group course session only; 3 of 6 is about half, a 3.",
+    ),
     # ---- Team South 2025-H1 ------------------------------------------------------------
     ("Team South", "2025-H1", "work_focus_in_care"): (
-        1, "Work is mentioned in 2 of 38 session notes, and one note advises putting work aside until "
-           "symptoms improve.",
-        2, "Work is mentioned in a few session notes, mostly as a passing remark.",
-        "Fewer than 10% of notes mention work and one advises putting work aside: the anchor for 1."),
+        1,
+        "Work is mentioned in 2 of 38 session notes, and one note advises putting work aside until symptoms improve.",
+        2,
+        "Work is mentioned in a few session notes, mostly as a passing remark.",
+        "Fewer than 10% of notes mention work and one advises putting work aside: the anchor for 1.",
+    ),
     ("Team South", "2025-H1", "co_location"): (
-        2, "Care managers work at the health centre and consultants at the jobcentre; they meet monthly.",
-        3, "Consultants use a room at the health centre on Thursdays.",
-        "The Thursday room was booked only in the last month of the period; for the period as a whole, 2."),
+        2,
+        "Care managers work at the health centre and consultants at the jobcentre; they meet monthly.",
+        3,
+        "Consultants use a room at the health centre on Thursdays.",
+        "The Thursday room was booked only in the last month of the period; for the period as a whole, 2.",
+    ),
     ("Team South", "2025-H1", "guideline_care"): (
-        3, "Treatment matches the guideline in 7 of 10 files; three had no psychological treatment offered first.",
-        5, "Treatment matches the guideline in 9 of 10 files.",
+        3,
+        "Treatment matches the guideline in 7 of 10 files; three had no psychological treatment offered first.",
+        5,
+        "Treatment matches the guideline in 9 of 10 files.",
         "Two of the three files had severe depression, where medication first follows the guideline, and "
-        "one other file does not match: 8 of 10, a 4."),
+        "one other file does not match: 8 of 10, a 4.",
+    ),
     ("Team South", "2025-H1", "workplace_contact"): (
-        1, "No employer contact documented for any of the 6 employed participants.",
-        2, "Employer contact in 1 of 6 employed participants' files.",
-        "The one contact was the participant's own call to the manager, not the consultant's: 0 of 6, a 1."),
+        1,
+        "No employer contact documented for any of the 6 employed participants.",
+        2,
+        "Employer contact in 1 of 6 employed participants' files.",
+        "The one contact was the participant's own call to the manager, not the consultant's: 0 of 6, a 1.",
+    ),
     # ---- Team South 2025-H2 ------------------------------------------------------------
     ("Team South", "2025-H2", "joint_plan"): (
-        3, "Joint plans with both health and work goals in 5 of 10 files.",
-        2, "Plans called joint in 5 files, but two of them hold only work goals.",
-        "The two plans list the treatment goals on their second page; 5 of 10 joint plans is a 3."),
+        3,
+        "Joint plans with both health and work goals in 5 of 10 files.",
+        2,
+        "Plans called joint in 5 files, but two of them hold only work goals.",
+        "The two plans list the treatment goals on their second page; 5 of 10 joint plans is a 3.",
+    ),
     ("Team South", "2025-H2", "single_case_handling"): (
-        3, "The employment consultant handled both benefit and rehabilitation in 5 of 10 files.",
-        4, "The employment consultant handled both in 7 of 10 files.",
-        "In two files the jobcentre caseworker still made the benefit decisions; 5 of 10 is a 3."),
+        3,
+        "The employment consultant handled both benefit and rehabilitation in 5 of 10 files.",
+        4,
+        "The employment consultant handled both in 7 of 10 files.",
+        "In two files the jobcentre caseworker still made the benefit decisions; 5 of 10 is a 3.",
+    ),
     ("Team South", "2025-H2", "consultant_contact"): (
-        4, "Median of 3 meetings a month with the employment consultant, counting video calls.",
-        3, "Median 2 meetings a month; video calls counted only when agreed in the plan.",
-        "Video meetings not agreed in the plan do not count; a median of 2 a month is a 3."),
+        4,
+        "Median of 3 meetings a month with the employment consultant, counting video calls.",
+        3,
+        "Median 2 meetings a month; video calls counted only when agreed in the plan.",
+        "Video meetings not agreed in the plan do not count; a median of 2 a month is a 3.",
+    ),
 }
 
 
@@ -381,6 +448,7 @@ def ratings(reviewer: str, team: str, period: str) -> list[tuple[str, int, str]]
 # Building the database
 # =====================================================================================
 
+
 def build_fidelity_demo(directory: Path, *, progress: Callable[[str], None] | None = None) -> Path:
     """Create ``directory/ibbis-demo.db``: the ibbis-fidelity audit with three fictional teams
     rated in two review periods by two reviewers, with the lead reviewer's consensus on every
@@ -393,8 +461,7 @@ def build_fidelity_demo(directory: Path, *, progress: Callable[[str], None] | No
     if items != ITEMS:  # the tables above are written for this codebook
         raise RuntimeError(f"the {AUDIT} codebook's items changed: {items}")
     say(f"creating {DEMO_DB}")
-    store = Store.create(db_path, audit.codebook, audit=audit.as_dict(), audit_source=audit.source,
-                         coders=audit.coders)
+    store = Store.create(db_path, audit.codebook, audit=audit.as_dict(), audit_source=audit.source, coders=audit.coders)
     try:
         say("adding 3 teams x 2 review periods")
         units = {(team, period): store.add_unit_period(team, period) for team in TEAMS for period in PERIODS}
@@ -409,8 +476,7 @@ def build_fidelity_demo(directory: Path, *, progress: Callable[[str], None] | No
                 store.submit(reviewer, rid)
         say(f"consensus by {LEAD}")
         for (team, period, item), d in DISAGREEMENTS.items():
-            store.set_consensus(units[(team, period)], item, FINALS[(team, period)][item], reason=d[4],
-                                decided_by=LEAD)
+            store.set_consensus(units[(team, period)], item, FINALS[(team, period)][item], reason=d[4], decided_by=LEAD)
     except BaseException:
         store.close()
         remove_database(db_path)

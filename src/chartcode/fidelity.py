@@ -69,16 +69,27 @@ class UnitScore:
         return self.mean if self.scoring == "mean" else self.total
 
     def as_json(self) -> dict[str, Any]:
-        return {"unit": self.unit, "period": self.period, "scale": self.scale, "total": self.total,
-                "mean": self.mean, "band": self.band, "sections": [s.as_json() for s in self.sections],
-                "items_rated": self.items_rated, "items_cannot_rate": self.items_cannot_rate,
-                "below_threshold": self.below_threshold, "change_from_previous": self.change_from_previous}
+        return {
+            "unit": self.unit,
+            "period": self.period,
+            "scale": self.scale,
+            "total": self.total,
+            "mean": self.mean,
+            "band": self.band,
+            "sections": [s.as_json() for s in self.sections],
+            "items_rated": self.items_rated,
+            "items_cannot_rate": self.items_cannot_rate,
+            "below_threshold": self.below_threshold,
+            "change_from_previous": self.change_from_previous,
+        }
 
 
 def require_scale(codebook: Codebook) -> Scale:
     if codebook.scale is None:
-        raise UserError(f"codebook {codebook.id} is not a rating scale (it has no 'scale' block); fidelity scores"
-                        " need a scale codebook such as ips-fidelity or ibbis-fidelity")
+        raise UserError(
+            f"codebook {codebook.id} is not a rating scale (it has no 'scale' block); fidelity scores"
+            " need a scale codebook such as ips-fidelity or ibbis-fidelity"
+        )
     return codebook.scale
 
 
@@ -147,8 +158,9 @@ def _aggregate(scale: Scale, items: list[Field], values: dict[str, float | None]
     return _sum(scale, items, values)
 
 
-def score_unit(codebook: Codebook, ratings: dict[str, Any], *, unit: str = "", period: str = "",
-               record_id: str = "") -> UnitScore:
+def score_unit(
+    codebook: Codebook, ratings: dict[str, Any], *, unit: str = "", period: str = "", record_id: str = ""
+) -> UnitScore:
     """Score one unit-period from its final values (item name -> code; absent = unrated)."""
     scale = require_scale(codebook)
     items = list(codebook.items)
@@ -161,8 +173,16 @@ def score_unit(codebook: Codebook, ratings: dict[str, Any], *, unit: str = "", p
         s_items = [f for f in items if f.section == s.id]
         score = _clean(_aggregate(scale, s_items, values))
         b = band_for(s.bands, score)
-        sections.append(SectionScore(s.id, s.label, score, b.label if b else None, len(s_items),
-                                     sum(1 for f in s_items if values[f.name] is not None)))
+        sections.append(
+            SectionScore(
+                s.id,
+                s.label,
+                score,
+                b.label if b else None,
+                len(s_items),
+                sum(1 for f in s_items if values[f.name] is not None),
+            )
+        )
     total = mean = None
     rated_items = [f for f in items if values[f.name] is not None]
     rated_values = [v for f in items if (v := values[f.name]) is not None]  # of rated_items, in order
@@ -187,11 +207,23 @@ def score_unit(codebook: Codebook, ratings: dict[str, Any], *, unit: str = "", p
         limit = f.target if scale.scoring == "completion" else scale.action_below
         if limit is not None and v < limit:
             below.append({"item": f.name, "rating": int(v) if float(v).is_integer() else v})
-    return UnitScore(unit=unit, period=period, scale=codebook.id, scoring=scale.scoring, total=total,
-                     mean=mean, band=band.label if band else None, band_colour=band.colour if band else "",
-                     sections=sections, items_rated=rated, items_cannot_rate=cannot, items_unrated=unrated,
-                     below_threshold=below, ratings={f.name: ratings.get(f.name) for f in items},
-                     record_id=record_id)
+    return UnitScore(
+        unit=unit,
+        period=period,
+        scale=codebook.id,
+        scoring=scale.scoring,
+        total=total,
+        mean=mean,
+        band=band.label if band else None,
+        band_colour=band.colour if band else "",
+        sections=sections,
+        items_rated=rated,
+        items_cannot_rate=cannot,
+        items_unrated=unrated,
+        below_threshold=below,
+        ratings={f.name: ratings.get(f.name) for f in items},
+        record_id=record_id,
+    )
 
 
 def fidelity(store) -> list[UnitScore]:
@@ -209,8 +241,9 @@ def fidelity(store) -> list[UnitScore]:
     out: list[UnitScore] = []
     previous: dict[str, UnitScore] = {}
     for up in store.unit_periods():
-        s = score_unit(cb, by_record.get(up["record_id"], {}), unit=up["unit"], period=up["period"],
-                       record_id=up["record_id"])
+        s = score_unit(
+            cb, by_record.get(up["record_id"], {}), unit=up["unit"], period=up["period"], record_id=up["record_id"]
+        )
         prev = previous.get(up["unit"])
         if prev is not None and prev.primary is not None and s.primary is not None:
             s.change_from_previous = _clean(s.primary - prev.primary)
@@ -245,8 +278,7 @@ def rater_scores(store) -> tuple[list[str], list[str], list[list[float | None]]]
     given = submitted_ratings(store)
     records = sorted({r for r, _ in given})
     raters = sorted({c for _, c in given})
-    matrix = [[(score_unit(cb, given[(r, c)]).primary if (r, c) in given else None) for c in raters]
-              for r in records]
+    matrix = [[(score_unit(cb, given[(r, c)]).primary if (r, c) in given else None) for c in raters] for r in records]
     return records, raters, matrix
 
 
@@ -262,5 +294,10 @@ def score_agreement(store) -> dict[str, Any] | None:
     if len(raters) < 2 or len(complete) < 3:
         return None
     values = icc(complete)
-    return {"raters": raters, "n": len(complete), "icc2": values["ICC2"], "icc3": values["ICC3"],
-            "icc2k": values["ICC2k"]}
+    return {
+        "raters": raters,
+        "n": len(complete),
+        "icc2": values["ICC2"],
+        "icc3": values["ICC3"],
+        "icc2k": values["ICC2k"],
+    }

@@ -1,11 +1,11 @@
 """Reproducible double-coding samples: the same seed always draws the same records.
 
-    population = records assigned to --from CODER (or all records), sorted by id
-    simple:      random.Random(seed).sample(population, n)
-    stratified:  the population split by the --from coder's submitted value of FIELD
-                 (records without one form their own stratum); n allocated in proportion
-                 to stratum size (largest remainders, at least one per non-empty stratum
-                 while n allows), then a simple sample in each stratum with Random(f"{seed}:{stratum}")
+population = records assigned to --from CODER (or all records), sorted by id
+simple:      random.Random(seed).sample(population, n)
+stratified:  the population split by the --from coder's submitted value of FIELD
+             (records without one form their own stratum); n allocated in proportion
+             to stratum size (largest remainders, at least one per non-empty stratum
+             while n allows), then a simple sample in each stratum with Random(f"{seed}:{stratum}")
 """
 
 from __future__ import annotations
@@ -35,12 +35,21 @@ def population(store: Store, from_coder: str | None) -> list[str]:
     return [a["record_id"] for a in store.assignments(from_coder)]
 
 
-def draw(store: Store, *, n: int | None = None, fraction: float | None = None, seed: int | None = None,
-         from_coder: str | None = None, stratify: str | None = None) -> Sample:
+def draw(
+    store: Store,
+    *,
+    n: int | None = None,
+    fraction: float | None = None,
+    seed: int | None = None,
+    from_coder: str | None = None,
+    stratify: str | None = None,
+) -> Sample:
     pop = sorted(population(store, from_coder))
     if not pop:
-        raise UserError("nothing to sample from: " + (f"{from_coder} has no assigned records" if from_coder
-                                                      else "the audit has no records"))
+        raise UserError(
+            "nothing to sample from: "
+            + (f"{from_coder} has no assigned records" if from_coder else "the audit has no records")
+        )
     if (n is None) == (fraction is None):
         raise UserError("give exactly one of --n N or --sample FRACTION")
     if fraction is not None:

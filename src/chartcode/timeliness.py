@@ -75,8 +75,9 @@ def _within(later: dt.date, earlier: dt.date, months: int) -> bool:
     return later <= add_months(earlier, months)
 
 
-def review_timeline(entry: dt.date | None, reviews: list[dt.date], as_of: dt.date,
-                    months: tuple[int, int] = (3, 6), max_gap: int = 6) -> dict[str, Any]:
+def review_timeline(
+    entry: dt.date | None, reviews: list[dt.date], as_of: dt.date, months: tuple[int, int] = (3, 6), max_gap: int = 6
+) -> dict[str, Any]:
     """One record's review timeline as of ``as_of`` (see the module docstring for the rules).
 
     Keys ``first_within_<target>`` and ``first_within_<limit>`` are named from ``months``
@@ -86,10 +87,21 @@ def review_timeline(entry: dt.date | None, reviews: list[dt.date], as_of: dt.dat
     k_target, k_limit = f"first_within_{target}", f"first_within_{limit}"
     problems: list[str] = []
     out: dict[str, Any] = {
-        "entry": entry.isoformat() if entry else None, "first_review": None, "last_review": None,
-        "days_to_first_review": None, k_target: None, k_limit: None, "n_reviews": 0,
-        "review_dates": [], "gaps_days": [], "longest_gap_days": None, "open_gap_days": None,
-        "all_gaps_within": None, "next_review_due": None, "status": "no_entry_date", "problems": problems,
+        "entry": entry.isoformat() if entry else None,
+        "first_review": None,
+        "last_review": None,
+        "days_to_first_review": None,
+        k_target: None,
+        k_limit: None,
+        "n_reviews": 0,
+        "review_dates": [],
+        "gaps_days": [],
+        "longest_gap_days": None,
+        "open_gap_days": None,
+        "all_gaps_within": None,
+        "next_review_due": None,
+        "status": "no_entry_date",
+        "problems": problems,
     }
     dates = sorted(set(reviews))
     if entry is None:
@@ -114,10 +126,12 @@ def review_timeline(entry: dt.date | None, reviews: list[dt.date], as_of: dt.dat
     open_gap = (as_of - last).days
     judged = gaps + ([open_gap] if open_overdue else [])
     out.update(
-        first_review=first.isoformat(), last_review=last.isoformat(),
+        first_review=first.isoformat(),
+        last_review=last.isoformat(),
         days_to_first_review=(first - entry).days,
         **{k_target: _within(first, entry, target), k_limit: _within(first, entry, limit)},
-        gaps_days=gaps, longest_gap_days=max(judged) if judged else None,
+        gaps_days=gaps,
+        longest_gap_days=max(judged) if judged else None,
         open_gap_days=open_gap if open_overdue else None,
         all_gaps_within=(gaps_ok and not open_overdue) if judged else None,
         next_review_due=next_due.isoformat(),
@@ -177,17 +191,29 @@ def rate(n: int, denominator: int, label: str = "") -> dict[str, Any]:
     """
     from statsmodels.stats.proportion import proportion_confint
 
-    out: dict[str, Any] = {"label": label, "n": int(n), "denominator": int(denominator), "proportion": None,
-                           "ci_low": None, "ci_high": None, "ci_method": "wilson", "ci_level": 0.95}
+    out: dict[str, Any] = {
+        "label": label,
+        "n": int(n),
+        "denominator": int(denominator),
+        "proportion": None,
+        "ci_low": None,
+        "ci_high": None,
+        "ci_method": "wilson",
+        "ci_level": 0.95,
+    }
     if denominator:
         low, high = proportion_confint(n, denominator, alpha=0.05, method="wilson")
         out.update(proportion=n / denominator, ci_low=float(low), ci_high=float(high))
     return out
 
 
-def summarise(timelines: list[dict[str, Any]], domains: list[str] | tuple[str, ...] | None = None,
-              months: tuple[int, int] = (3, 6), max_gap: int = 6,
-              labels: dict[str, str] | None = None) -> dict[str, Any]:
+def summarise(
+    timelines: list[dict[str, Any]],
+    domains: list[str] | tuple[str, ...] | None = None,
+    months: tuple[int, int] = (3, 6),
+    max_gap: int = 6,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Audit-level rates from per-record timelines (each may carry ``reviews`` with ``domains``).
 
     Each rate counts only the records (or reviews) for which the measure is known: True/False
@@ -198,10 +224,12 @@ def summarise(timelines: list[dict[str, Any]], domains: list[str] | tuple[str, .
     for t in timelines:
         status[t["status"]] = status.get(t["status"], 0) + 1
     rates = {
-        f"first_within_{target}": _rate_of(timelines, f"first_within_{target}",
-                                           f"First review within {target} months of entry"),
-        f"first_within_{limit}": _rate_of(timelines, f"first_within_{limit}",
-                                          f"First review within {limit} months of entry"),
+        f"first_within_{target}": _rate_of(
+            timelines, f"first_within_{target}", f"First review within {target} months of entry"
+        ),
+        f"first_within_{limit}": _rate_of(
+            timelines, f"first_within_{limit}", f"First review within {limit} months of entry"
+        ),
         "all_gaps_within": _rate_of(timelines, "all_gaps_within", f"All gaps between reviews <= {max_gap} months"),
     }
     reviews = [r for t in timelines for r in t.get("reviews", [])]
@@ -210,10 +238,17 @@ def summarise(timelines: list[dict[str, Any]], domains: list[str] | tuple[str, .
     coverage = {}
     for d in domains:
         known = [r["domains"].get(d) for r in reviews if r.get("domains", {}).get(d) is not None]
-        coverage[d] = {**rate(sum(1 for v in known if v == 1), len(known), (labels or {}).get(d, d)),
-                       "missing": len(reviews) - len(known)}
-    return {"n_records": len(timelines), "n_reviews": len(reviews), "status": status, "rates": rates,
-            "domains": coverage}
+        coverage[d] = {
+            **rate(sum(1 for v in known if v == 1), len(known), (labels or {}).get(d, d)),
+            "missing": len(reviews) - len(known),
+        }
+    return {
+        "n_records": len(timelines),
+        "n_reviews": len(reviews),
+        "status": status,
+        "rates": rates,
+        "domains": coverage,
+    }
 
 
 def _rate_of(timelines: list[dict[str, Any]], key: str, label: str) -> dict[str, Any]:
@@ -234,9 +269,13 @@ class Timeliness:
     domains: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"entry": self.entry, "review": {"field": self.review_field, "value": self.review_value},
-                "first_review_months": list(self.first_review_months), "max_gap_months": self.max_gap_months,
-                "domains": list(self.domains)}
+        return {
+            "entry": self.entry,
+            "review": {"field": self.review_field, "value": self.review_value},
+            "first_review_months": list(self.first_review_months),
+            "max_gap_months": self.max_gap_months,
+            "domains": list(self.domains),
+        }
 
 
 def parse_timeliness(raw: Any, codebook: Codebook, shown: str) -> Timeliness:
@@ -248,8 +287,10 @@ def parse_timeliness(raw: Any, codebook: Codebook, shown: str) -> Timeliness:
         problems.append(f"{shown}:{at}: timeliness: {text}")
 
     if not isinstance(raw, LMap):
-        raise UserError(f"{shown}:{line}: timeliness: give a mapping with entry, review and optional "
-                        f"first_review_months, max_gap_months, domains")
+        raise UserError(
+            f"{shown}:{line}: timeliness: give a mapping with entry, review and optional "
+            f"first_review_months, max_gap_months, domains"
+        )
     for key in raw:
         if key not in KEYS:
             bad(raw.line_of(key), f"unknown key {quote(key)} (expected one of: {', '.join(sorted(KEYS))})")
@@ -307,12 +348,18 @@ def _shown_pair(value) -> str:
 
 def _months_pair(raw: LMap, bad) -> tuple[int, int]:
     value = raw.get("first_review_months", [3, 6])
-    ok = (isinstance(value, list) and len(value) == 2
-          and all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in value) and value[0] <= value[1])
+    ok = (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in value)
+        and value[0] <= value[1]
+    )
     if not ok:
-        bad(raw.line_of("first_review_months"),
+        bad(
+            raw.line_of("first_review_months"),
             f"first_review_months {_shown_pair(value)} must be [TARGET, LIMIT]:"
-            " two whole numbers of months, target <= limit")
+            " two whole numbers of months, target <= limit",
+        )
         return (3, 6)
     return (value[0], value[1])
 
@@ -394,9 +441,15 @@ def reviews_audit(store, timeliness: Timeliness, as_of: dt.date) -> dict[str, An
         timeline = review_timeline(entry, list(dated), as_of, t.first_review_months, t.max_gap_months)
         timeline["problems"] = extra + timeline["problems"]
         kept = set(timeline["review_dates"])
-        reviews: list[dict[str, Any]] = [{"date": d.isoformat(), "note_ids": [r["note_id"] for r in dated[d]],
-                    "domains": domain_coverage(dated[d], t.domains)}
-                   for d in sorted(dated) if d.isoformat() in kept]
+        reviews: list[dict[str, Any]] = [
+            {
+                "date": d.isoformat(),
+                "note_ids": [r["note_id"] for r in dated[d]],
+                "domains": domain_coverage(dated[d], t.domains),
+            }
+            for d in sorted(dated)
+            if d.isoformat() in kept
+        ]
         for r in reviews:
             r["covered"] = [k for k, v in r["domains"].items() if v == 1]
         per_record.append({"record_id": rid, **timeline, "reviews": reviews})
@@ -434,14 +487,30 @@ def record_row(rec: dict[str, Any], months: tuple[int, int] = (3, 6)) -> list[st
     target, limit = months
     days = rec["days_to_first_review"]
     gap = rec["longest_gap_days"]
-    return [rec["record_id"], rec["entry"] or "—", rec["first_review"] or "—", "—" if days is None else str(days),
-            yes_no(rec.get(f"first_within_{target}")), yes_no(rec.get(f"first_within_{limit}")),
-            str(rec["n_reviews"]), "—" if gap is None else str(gap) + (" (open)" if rec["open_gap_days"] else ""),
-            rec["status"]]
+    return [
+        rec["record_id"],
+        rec["entry"] or "—",
+        rec["first_review"] or "—",
+        "—" if days is None else str(days),
+        yes_no(rec.get(f"first_within_{target}")),
+        yes_no(rec.get(f"first_within_{limit}")),
+        str(rec["n_reviews"]),
+        "—" if gap is None else str(gap) + (" (open)" if rec["open_gap_days"] else ""),
+        rec["status"],
+    ]
 
 
-RECORD_HEADER = ["record", "entry", "first review", "days", "within {0} mo", "within {1} mo", "reviews",
-                 "longest gap (days)", "status"]
+RECORD_HEADER = [
+    "record",
+    "entry",
+    "first review",
+    "days",
+    "within {0} mo",
+    "within {1} mo",
+    "reviews",
+    "longest gap (days)",
+    "status",
+]
 
 
 def record_header(months: tuple[int, int] = (3, 6)) -> list[str]:

@@ -74,8 +74,9 @@ def _scalar(node: ScalarNode) -> Any:
         v = value.lower().replace("_", "")
         number = float(v) if v[-3:] not in ("inf", "nan") else math.inf
         if not math.isfinite(number):
-            raise UserError(f"line {line}:{node.start_mark.column + 1}: infinity and NaN are not allowed here"
-                            " (write a number)")
+            raise UserError(
+                f"line {line}:{node.start_mark.column + 1}: infinity and NaN are not allowed here (write a number)"
+            )
         return number
     return value
 
@@ -136,13 +137,14 @@ def _check_events(path: str | Path, events: Iterable[Any]) -> None:
     for event in events:
         mark = event.start_mark
         if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor is not None):
-            raise UserError(f"{path}:{mark.line + 1}:{mark.column + 1}: YAML anchors and aliases (& and *) are"
-                            " not allowed; write the value out")
+            raise UserError(
+                f"{path}:{mark.line + 1}:{mark.column + 1}: YAML anchors and aliases (& and *) are"
+                " not allowed; write the value out"
+            )
         if isinstance(event, CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                raise UserError(f"{path}:{mark.line + 1}:{mark.column + 1}: nested more than {MAX_DEPTH}"
-                                " levels deep")
+                raise UserError(f"{path}:{mark.line + 1}:{mark.column + 1}: nested more than {MAX_DEPTH} levels deep")
         elif isinstance(event, CollectionEndEvent):
             depth -= 1
 
@@ -152,8 +154,10 @@ def load_located(path: str | Path, text: str | None = None) -> Any:
     if text is None:
         raw = read_bytes(path)
         if len(raw) > MAX_BYTES:
-            raise UserError(f"{path}: {len(raw) >> 20} MB is too large for a codebook or audit file"
-                            f" (at most {MAX_BYTES >> 20} MB); is it the right file?")
+            raise UserError(
+                f"{path}: {len(raw) >> 20} MB is too large for a codebook or audit file"
+                f" (at most {MAX_BYTES >> 20} MB); is it the right file?"
+            )
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -174,8 +178,9 @@ def load_located(path: str | Path, text: str | None = None) -> Any:
     except ReaderError as exc:
         line, column = _position(text, exc.position)
         what = f"character #x{exc.character:04x}" if isinstance(exc.character, int) else "character"
-        raise UserError(f"{path}:{line}:{column}: a control {what} is not allowed in YAML"
-                        " (the file is binary or corrupted)") from None
+        raise UserError(
+            f"{path}:{line}:{column}: a control {what} is not allowed in YAML (the file is binary or corrupted)"
+        ) from None
     except YAMLError as exc:
         raise UserError(f"{path}:1: YAML syntax error ({type(exc).__name__})") from None
     if node is None:

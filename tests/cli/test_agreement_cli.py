@@ -20,8 +20,9 @@ import pytest
 
 # Published worked examples: the copy kept in tests/data (from shared/irr-reference), or another file
 # in the same format named by CHARTCODE_IRR_CASES (further published cases are checked the same way).
-CASES_FILE = Path(os.environ.get("CHARTCODE_IRR_CASES",
-                                 Path(__file__).resolve().parents[1] / "data" / "irr-reference" / "cases.json"))
+CASES_FILE = Path(
+    os.environ.get("CHARTCODE_IRR_CASES", Path(__file__).resolve().parents[1] / "data" / "irr-reference" / "cases.json")
+)
 
 # expected key -> where it is in one field's JSON result
 KEY_MAP = {
@@ -116,8 +117,16 @@ def _rater_rows(case: dict) -> tuple[list[list], str]:
 
 
 def _codebook_yaml(ftype: str, categories: list) -> str:
-    lines = ["id: irr-case", "title: Published agreement example", 'version: "1"', "fields:",
-             "  - name: score", "    label: Score", "    level: record", f"    type: {ftype}"]
+    lines = [
+        "id: irr-case",
+        "title: Published agreement example",
+        'version: "1"',
+        "fields:",
+        "  - name: score",
+        "    label: Score",
+        "    level: record",
+        f"    type: {ftype}",
+    ]
     if ftype == "ordinal":
         # the case's categories: the codebook lists the categories the published analysis used
         lines.append("    choices:")
@@ -166,8 +175,7 @@ def test_published_case_through_the_tool(cli, tmp_path, case):
     result = run_case(cli, tmp_path, rows, ftype)
     n_coders = len(rows)
     assert result["n_coders"] == n_coders
-    assert result["n_units"] == sum(1 for j in range(len(rows[0]))
-                                    if sum(row[j] is not None for row in rows) >= 2)
+    assert result["n_units"] == sum(1 for j in range(len(rows[0])) if sum(row[j] is not None for row in rows) >= 2)
     tol = case["tolerance"]
     checked = []
     for key, expected in case["expected"].items():
@@ -227,8 +235,14 @@ def test_bootstrap_is_reproducible_with_a_seed_and_contains_the_estimate(cli, tm
     assert a.out == b.out
     assert a.json["fields"][0]["ci"] != c.json["fields"][0]["ci"]
     res = a.json["fields"][0]
-    for name in ("percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha",
-                 "alpha_by_level.nominal", "gwet_ac1"):
+    for name in (
+        "percent_agreement",
+        "cohen_kappa",
+        "fleiss_kappa",
+        "krippendorff_alpha",
+        "alpha_by_level.nominal",
+        "gwet_ac1",
+    ):
         lo, hi = res["ci"][name]
         point = _get(res, name)
         assert lo <= point <= hi, (name, lo, point, hi)
@@ -259,13 +273,20 @@ def _two_field_audit(cli, tmp_path) -> Path:
         "  - name: sessions\n    label: Sessions\n    type: count\n"
         "  - name: remark\n    label: Remark\n    type: text\n"
         "  - name: mentioned\n    label: Mentioned\n    level: note\n    type: binary\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     db = tmp_path / "two.db"
     assert cli("init", db, "--codebook", cb, "--coder", "ann", "--coder", "bob").code == 0
     notes = tmp_path / "notes.csv"
-    notes.write_text("record_id,note_id,note_date,note_type,author,text\n"
-                     + "".join(f"R{i},R{i}-N{j},2024-01-0{j + 1},visit,Dr X,note {j} of record {i}\n"
-                               for i in range(1, 7) for j in range(2)), encoding="utf-8")
+    notes.write_text(
+        "record_id,note_id,note_date,note_type,author,text\n"
+        + "".join(
+            f"R{i},R{i}-N{j},2024-01-0{j + 1},visit,Dr X,note {j} of record {i}\n"
+            for i in range(1, 7)
+            for j in range(2)
+        ),
+        encoding="utf-8",
+    )
     r = cli("import", db, notes)
     assert r.code == 0, r.err
     ann = ["record_id,note_id,field,value"]
@@ -322,8 +343,9 @@ def test_draft_codes_do_not_count(cli, tmp_path):
     # a third coder's drafts (not submitted) change nothing
     assert cli("coders", "add", db, "rater3").code == 0
     path = tmp_path / "draft.csv"
-    path.write_text("record_id,note_id,field,value\n" + "".join(f"U{i + 1:03d},,score,1\n" for i in range(100)),
-                    encoding="utf-8")
+    path.write_text(
+        "record_id,note_id,field,value\n" + "".join(f"U{i + 1:03d},,score,1\n" for i in range(100)), encoding="utf-8"
+    )
     assert cli("import-codes", db, path, "--coder", "rater3", "--draft").code == 0
     res = cli("agreement", db, "--json").json["fields"][0]
     assert res["n_coders"] == 2 and abs(res["cohen_kappa"] - 0.6995) < 1e-3
@@ -332,8 +354,23 @@ def test_draft_codes_do_not_count(cli, tmp_path):
 def test_json_shape_is_exact(cli, tmp_path):
     rows, ftype = _feinstein_rows()
     res = run_case(cli, tmp_path, rows, ftype)
-    assert list(res) == ["field", "level", "n_units", "n_coders", "percent_agreement", "cohen_kappa",
-                         "cohen_kappa_linear", "cohen_kappa_quadratic", "fleiss_kappa", "krippendorff_alpha",
-                         "alpha_by_level", "gwet_ac1", "gwet_ac2_quadratic", "icc", "ci", "notes"]
+    assert list(res) == [
+        "field",
+        "level",
+        "n_units",
+        "n_coders",
+        "percent_agreement",
+        "cohen_kappa",
+        "cohen_kappa_linear",
+        "cohen_kappa_quadratic",
+        "fleiss_kappa",
+        "krippendorff_alpha",
+        "alpha_by_level",
+        "gwet_ac1",
+        "gwet_ac2_quadratic",
+        "icc",
+        "ci",
+        "notes",
+    ]
     assert list(res["alpha_by_level"]) == ["nominal", "ordinal", "interval", "ratio"]
     assert all(isinstance(n, str) for n in res["notes"])

@@ -56,8 +56,11 @@ def test_init_refuses_an_existing_audit_and_names_codebook_changes(cli, tmp_path
     from chartcode import resources
 
     changed = tmp_path / "cb.yaml"
-    changed.write_text(resources.resolve("codebooks", "conjoint-pain").read_text()
-                       .replace("5: Patient continued in services", "5: Continued"))
+    changed.write_text(
+        resources.resolve("codebooks", "conjoint-pain")
+        .read_text()
+        .replace("5: Patient continued in services", "5: Continued")
+    )
     r = cli("init", db, "--codebook", changed)
     assert r.code == 2
     assert "differs from the codebook stored" in r.err and "choice 5 relabelled" in r.err
@@ -73,8 +76,10 @@ def test_init_with_a_bad_audit_file_names_the_line(cli, tmp_path):
 
 def test_codebook_check_reports_errors_and_exits_2(cli, tmp_path):
     bad = tmp_path / "x.yaml"
-    bad.write_text("id: x\ntitle: X\nversion: 1\nfields:\n  - name: termination\n    label: T\n    type: nominal\n"
-                   "    choices:\n      1: A\n      2: B\n      3: C\n      3: D\n")
+    bad.write_text(
+        "id: x\ntitle: X\nversion: 1\nfields:\n  - name: termination\n    label: T\n    type: nominal\n"
+        "    choices:\n      1: A\n      2: B\n      3: C\n      3: D\n"
+    )
     r = cli("codebook", "check", bad)
     assert r.code == 2
     assert f"{bad}:12: field 'termination': choice code 3 appears twice" in r.err
@@ -85,10 +90,14 @@ def test_codebook_diff_and_upgrade(cli, audit_db, tmp_path):
     from chartcode import resources
 
     new = tmp_path / "cb.yaml"
-    new.write_text(resources.resolve("codebooks", "conjoint-pain").read_text()
-                   .replace('version: "1.0"', 'version: "1.1"')
-                   .replace("      5: Patient continued in services\n",
-                            "      5: Patient continued in services\n      6: Transferred\n"))
+    new.write_text(
+        resources.resolve("codebooks", "conjoint-pain")
+        .read_text()
+        .replace('version: "1.0"', 'version: "1.1"')
+        .replace(
+            "      5: Patient continued in services\n", "      5: Patient continued in services\n      6: Transferred\n"
+        )
+    )
     r = cli("codebook", "diff", audit_db, new)
     assert "choice 6 (Transferred) added" in r.out
     r = cli("codebook", "upgrade", audit_db, new)

@@ -59,8 +59,20 @@ def test_the_audit_files_declared_sample_is_used_and_recorded_in_history(cli, tm
 
 
 def test_stratified_sample_covers_each_stratum(cli, demo):
-    r = cli("assign", demo, "--coder", "qi-lead", "--n", "5", "--seed", "3", "--from", "intern",
-            "--stratify", "accepted_followup")
+    r = cli(
+        "assign",
+        demo,
+        "--coder",
+        "qi-lead",
+        "--n",
+        "5",
+        "--seed",
+        "3",
+        "--from",
+        "intern",
+        "--stratify",
+        "accepted_followup",
+    )
     assert r.code == 0, r.err
     with Store.open(demo) as s:
         values = {c["record_id"]: c["value"] for c in s.codes(coder="intern") if c["field"] == "accepted_followup"}
@@ -68,13 +80,15 @@ def test_stratified_sample_covers_each_stratum(cli, demo):
     assert {values.get(rid) for rid in picked} >= {0, 1}
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--coder", "supervisor", "--n", "500", "--seed", "1"), "more than the 24 records"),
-    (("--coder", "supervisor", "--sample", "1.5"), "a fraction between 0 and 1"),
-    (("--coder", "nobody", "--all"), "coder 'nobody' is not in this audit"),
-    (("--coder", "supervisor", "--n", "2", "--stratify", "session_content", "--from", "intern"),
-     "coded per note"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--coder", "supervisor", "--n", "500", "--seed", "1"), "more than the 24 records"),
+        (("--coder", "supervisor", "--sample", "1.5"), "a fraction between 0 and 1"),
+        (("--coder", "nobody", "--all"), "coder 'nobody' is not in this audit"),
+        (("--coder", "supervisor", "--n", "2", "--stratify", "session_content", "--from", "intern"), "coded per note"),
+    ],
+)
 def test_bad_sample_requests_are_user_errors(cli, demo, args, message):
     r = cli("assign", demo, *args)
     assert r.code == 2 and message in r.err
@@ -112,8 +126,20 @@ def test_disagreements_consensus_and_final_values(cli, demo):
     r = cli("consensus", demo, "--auto-agreed")
     assert r.code == 0 and "consensus values filled" in r.out
     # a disagreement settled by the supervisor, with a reason
-    r = cli("consensus", demo, "--record", one["record_id"], "--note", one["note_id"] or "", "--field",
-            one["field"], "--value", str(one["values"]["supervisor"]["value"]), "--reason", "re-read together")
+    r = cli(
+        "consensus",
+        demo,
+        "--record",
+        one["record_id"],
+        "--note",
+        one["note_id"] or "",
+        "--field",
+        one["field"],
+        "--value",
+        str(one["values"]["supervisor"]["value"]),
+        "--reason",
+        "re-read together",
+    )
     assert r.code == 0, r.err
     assert len(cli("disagreements", demo, "--json").json["disagreements"]) == 4
     final = cli("final", demo, "--format", "json").json
@@ -126,13 +152,28 @@ def test_disagreements_consensus_and_final_values(cli, demo):
     with Store.open(demo) as s:
         assert s.history()[-1]["action"] == "consensus"
         # consensus is stored apart: the coders' own codes are unchanged
-        assert any(c["coder"] == "intern" and c["value"] == one["values"]["intern"]["value"]
-                   for c in s.codes(record_id=one["record_id"]) if c["field"] == one["field"])
+        assert any(
+            c["coder"] == "intern" and c["value"] == one["values"]["intern"]["value"]
+            for c in s.codes(record_id=one["record_id"])
+            if c["field"] == one["field"]
+        )
 
 
 def test_consensus_needs_a_reason_and_a_supervisor(cli, demo):
     r = cli("consensus", demo, "--record", "VET-008", "--field", "last_note_outcome", "--value", "1")
     assert r.code == 2 and "needs a reason" in r.err
-    r = cli("consensus", demo, "--record", "VET-008", "--field", "last_note_outcome", "--value", "1",
-            "--reason", "x", "--by", "intern")
+    r = cli(
+        "consensus",
+        demo,
+        "--record",
+        "VET-008",
+        "--field",
+        "last_note_outcome",
+        "--value",
+        "1",
+        "--reason",
+        "x",
+        "--by",
+        "intern",
+    )
     assert r.code == 2 and "decided by a supervisor or lead" in r.err

@@ -80,13 +80,16 @@ def test_deidentified_export_from_the_command_line(cli, tmp_path):
     assert NOTE_TEXT not in r.out + r.err
 
 
-@pytest.mark.parametrize("args,message", [
-    (("--format", "parquet", "--out", "x.parquet"), "unknown export format 'parquet'"),
-    (("--format", "sav", "--long", "--out", "x.sav"), "--long exports every coder's codes as csv, xlsx or json"),
-    (("--format", "dta", "--long", "--out", "x.dta"), "not dta"),
-    (("--format", "json", "--out", "missing/x.json"), "no such folder"),
-    (("--format", "csv", "--long", "--as", "nobody", "--out", "x.csv"), "nobody"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("--format", "parquet", "--out", "x.parquet"), "unknown export format 'parquet'"),
+        (("--format", "sav", "--long", "--out", "x.sav"), "--long exports every coder's codes as csv, xlsx or json"),
+        (("--format", "dta", "--long", "--out", "x.dta"), "not dta"),
+        (("--format", "json", "--out", "missing/x.json"), "no such folder"),
+        (("--format", "csv", "--long", "--as", "nobody", "--out", "x.csv"), "nobody"),
+    ],
+)
 def test_export_refusals_exit_2_with_a_message(cli, tmp_path, args, message):
     db = small_store(tmp_path)
     args = tuple(str(tmp_path / a) if a.startswith(("x.", "missing/")) else a for a in args)

@@ -33,15 +33,31 @@ def test_ips_review_from_files_to_scores_and_report(cli, tmp_path):
     assert r.code == 0, r.err
     units = json.loads(r.out)["units"]
     assert [(u["unit"], u["period"], u["items_rated"], u["total"]) for u in units] == [
-        ("Team A", "2025-H1", 23, None), ("Team A", "2025-H2", 23, None)]  # unresolved: no total yet
+        ("Team A", "2025-H1", 23, None),
+        ("Team A", "2025-H2", 23, None),
+    ]  # unresolved: no total yet
     for up in ups:
         for item, value in ((items[0], 4), (items[1], 5)):
-            r = cli("consensus", db, "--record", up, "--field", item, "--value", value, "--reason", "caseload list",
-                    "--by", "lead-reviewer")
+            r = cli(
+                "consensus",
+                db,
+                "--record",
+                up,
+                "--field",
+                item,
+                "--value",
+                value,
+                "--reason",
+                "caseload list",
+                "--by",
+                "lead-reviewer",
+            )
             assert r.code == 0, r.err
     units = json.loads(cli("fidelity", db, "--json").out)["units"]
     assert [(u["total"], u["band"], u["change_from_previous"]) for u in units] == [
-        (101, "Good fidelity", None), (101, "Good fidelity", 0)]
+        (101, "Good fidelity", None),
+        (101, "Good fidelity", 0),
+    ]
     text = cli("fidelity", db).out
     assert "Team A" in text and "Good fidelity" in text
     r = cli("report", db, "--out", tmp_path / "r.md", "--bootstrap", "20")
@@ -55,8 +71,9 @@ def test_codebook_check_summarises_a_scale(cli):
     r = cli("codebook", "check", "ips-fidelity")
     assert r.code == 0
     assert "scale: 25 items (Staffing 3, Organization 8, Services 14), scored by sum" in r.out
-    assert "Exemplary fidelity >= 115; Good fidelity >= 100; Fair fidelity >= 74; Not supported employment below" \
-        in r.out
+    assert (
+        "Exemplary fidelity >= 115; Good fidelity >= 100; Fair fidelity >= 74; Not supported employment below" in r.out
+    )
 
 
 def test_fidelity_scores_to_csv_read_back_with_pandas(cli, tmp_path):
@@ -69,8 +86,14 @@ def test_fidelity_scores_to_csv_read_back_with_pandas(cli, tmp_path):
     df = pd.read_csv(out)
     assert list(df["unit"]) == ["Team East"] * 2 + ["Team North"] * 2 + ["Team South"] * 2
     assert list(df["total"]) == [54.1875, 60, 69, 73, 39, 52]  # East H1: one item cannot be rated, prorated exactly
-    assert list(df["band"]) == ["Fair fidelity", "Fair fidelity", "Good fidelity", "Good fidelity", "Poor fidelity",
-                                "Fair fidelity"]
+    assert list(df["band"]) == [
+        "Fair fidelity",
+        "Fair fidelity",
+        "Good fidelity",
+        "Good fidelity",
+        "Poor fidelity",
+        "Fair fidelity",
+    ]
     assert df.loc[5, "change_from_previous"] == 13
     assert {"integration_score", "vocational_rehabilitation_band"} <= set(df.columns)
 

@@ -19,11 +19,7 @@ INTERN = HEADER + (
     "R2,,termination,4,\n"
     "R3,,followup_type,,\n"
 )
-SUPERVISOR = HEADER + (
-    "R1,R1-N1,session_content,2,no skill really taught\n"
-    "R1,,age,61,\n"
-    "R1,,sex,1,\n"
-)
+SUPERVISOR = HEADER + ("R1,R1-N1,session_content,2,no skill really taught\nR1,,age,61,\nR1,,sex,1,\n")
 
 
 @pytest.fixture
@@ -41,10 +37,18 @@ def test_codes_of_two_coders_are_listed_with_labels(cli, coded_db):
     rows = list(csv.DictReader(io.StringIO(r.out)))
     assert len(rows) == 9
     first = [x for x in rows if x["coder"] == "supervisor" and x["field"] == "session_content"][0]
-    assert (first["record_id"], first["note_id"], first["value"], first["label"]) == (
-        "R1", "R1-N1", "2", "Assessment")
-    assert list(rows[0]) == ["coder", "record_id", "note_id", "field", "value", "label", "memo", "submitted",
-                             "updated_at"]
+    assert (first["record_id"], first["note_id"], first["value"], first["label"]) == ("R1", "R1-N1", "2", "Assessment")
+    assert list(rows[0]) == [
+        "coder",
+        "record_id",
+        "note_id",
+        "field",
+        "value",
+        "label",
+        "memo",
+        "submitted",
+        "updated_at",
+    ]
     js = cli("codes", coded_db, "--format", "json", "--coder", "intern").json
     assert {j["coder"] for j in js} == {"intern"} and len(js) == 6
     assert [j for j in js if j["field"] == "age"][0]["value"] == 61

@@ -5,8 +5,9 @@ from __future__ import annotations
 from chartcode.store import Store
 from tests.tui.test_rating_screen import scale_yaml
 
-PLAIN = ("id: plain\ntitle: Plain\nversion: 1\nfields:\n"
-         "  - {name: a, label: A, type: binary, choices: {0: no, 1: yes}}\n")
+PLAIN = (
+    "id: plain\ntitle: Plain\nversion: 1\nfields:\n  - {name: a, label: A, type: binary, choices: {0: no, 1: yes}}\n"
+)
 
 
 def make_db(cli, tmp_path, yaml_text: str, name: str):

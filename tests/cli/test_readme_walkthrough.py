@@ -18,14 +18,17 @@ def test_new_user_path(cli, tmp_path, status):
     db = tmp_path / "audit.db"
     assert cli("init", db, "--audit", "conjoint-pain").code == 0
     notes = tmp_path / "notes.csv"
-    notes.write_text("record_id,note_id,note_date,note_type,author,text\n"
-                     "P1,P1-1,2024-02-01,conjoint,Dr A,Assessed sleep and taught breathing.\n"
-                     "P2,P2-1,2024-02-03,conjoint,Dr A,Declined the psychology part.\n")
+    notes.write_text(
+        "record_id,note_id,note_date,note_type,author,text\n"
+        "P1,P1-1,2024-02-01,conjoint,Dr A,Assessed sleep and taught breathing.\n"
+        "P2,P2-1,2024-02-03,conjoint,Dr A,Declined the psychology part.\n"
+    )
     assert cli("import", db, notes).code == 0
 
     # 3. codes for two coders
-    (tmp_path / "intern.csv").write_text("record_id,note_id,field,value\nP1,P1-1,session_content,3\nP1,,age,60\n"
-                                         "P2,P2-1,session_content,1\n")
+    (tmp_path / "intern.csv").write_text(
+        "record_id,note_id,field,value\nP1,P1-1,session_content,3\nP1,,age,60\nP2,P2-1,session_content,1\n"
+    )
     (tmp_path / "supervisor.csv").write_text("record_id,note_id,field,value\nP1,P1-1,session_content,2\n")
     assert cli("import-codes", db, tmp_path / "intern.csv", "--coder", "intern").code == 0
     assert cli("import-codes", db, tmp_path / "supervisor.csv", "--coder", "supervisor").code == 0
@@ -33,8 +36,11 @@ def test_new_user_path(cli, tmp_path, status):
     # 4. list them
     rows = list(csv.DictReader(io.StringIO(cli("codes", db, "--format", "csv").out)))
     assert {(r["coder"], r["record_id"], r["field"], r["value"]) for r in rows} == {
-        ("intern", "P1", "session_content", "3"), ("intern", "P1", "age", "60"),
-        ("intern", "P2", "session_content", "1"), ("supervisor", "P1", "session_content", "2")}
+        ("intern", "P1", "session_content", "3"),
+        ("intern", "P1", "age", "60"),
+        ("intern", "P2", "session_content", "1"),
+        ("supervisor", "P1", "session_content", "2"),
+    }
 
     # 5. the codebook for REDCap and for QDA software
     assert cli("codebook", "export", "conjoint-pain", "--format", "redcap", "--out", tmp_path / "dd.csv").code == 0

@@ -53,10 +53,15 @@ def test_report_shows_each_seed_analysis_and_numbers_match_statsmodels_on_the_ex
     out = tmp_path / "r.html"
     assert cli("report", db, "--out", out, "--bootstrap", "20").code == 0
     page = out.read_text()
-    for spec in ("last_note_outcome ~ n_conjoint_sessions", "accepted_followup ~ n_conjoint_sessions",
-                 "followed_through ~ n_conjoint_sessions", "accepted_followup ~ mh_diagnosis",
-                 "sud_diagnosis by accepted_followup", "mh_diagnosis by accepted_followup",
-                 "prior_hp_any by accepted_followup"):
+    for spec in (
+        "last_note_outcome ~ n_conjoint_sessions",
+        "accepted_followup ~ n_conjoint_sessions",
+        "followed_through ~ n_conjoint_sessions",
+        "accepted_followup ~ mh_diagnosis",
+        "sud_diagnosis by accepted_followup",
+        "mh_diagnosis by accepted_followup",
+        "prior_hp_any by accepted_followup",
+    ):
         assert spec in page, spec
     # the analyst's route: export, read back with pandas, fit with statsmodels / scipy
     assert cli("export", db, "--format", "csv", "--out", tmp_path / "data.csv").code == 0
@@ -67,9 +72,15 @@ def test_report_shows_each_seed_analysis_and_numbers_match_statsmodels_on_the_ex
     assert abs(ours["mh_diagnosis"]["coef"] - fit.params["mh_diagnosis"]) < 1e-6
     assert abs(ours["mh_diagnosis"]["p"] - fit.pvalues["mh_diagnosis"]) < 1e-6
     welch = results[("welch", "mh_diagnosis by accepted_followup")]["stats"]
-    t = st.ttest_ind(data.loc[data.accepted_followup == 1, "mh_diagnosis"],
-                     data.loc[data.accepted_followup == 0, "mh_diagnosis"], equal_var=False)
+    t = st.ttest_ind(
+        data.loc[data.accepted_followup == 1, "mh_diagnosis"],
+        data.loc[data.accepted_followup == 0, "mh_diagnosis"],
+        equal_var=False,
+    )
     assert abs(welch["p"] - t.pvalue) < 1e-9
-    lev = st.levene(data.loc[data.accepted_followup == 1, "mh_diagnosis"],
-                    data.loc[data.accepted_followup == 0, "mh_diagnosis"], center="mean")
+    lev = st.levene(
+        data.loc[data.accepted_followup == 1, "mh_diagnosis"],
+        data.loc[data.accepted_followup == 0, "mh_diagnosis"],
+        center="mean",
+    )
     assert abs(welch["levene_p"] - lev.pvalue) < 1e-9

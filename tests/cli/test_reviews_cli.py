@@ -19,23 +19,34 @@ if "reviews" not in _cli_group.commands:
 
 AS_OF = "2025-01-31"
 NOTES = "record_id,note_id,note_date,note_type,author,text\n" + "".join(
-    f"{rid},{nid},{date},{kind},Worker,note\n" for rid, nid, date, kind in [
+    f"{rid},{nid},{date},{kind},Worker,note\n"
+    for rid, nid, date, kind in [
         ("R1", "R1-K1", "2024-02-01", "keywork"),
-        ("R1", "R1-S1", "2024-04-15", "review"),    # exactly 3 months after entry 2024-01-15: within
-        ("R1", "R1-S2", "2024-10-15", "review"),    # gap of exactly 6 months: within
-        ("R2", "R2-S1", "2024-04-16", "review"),    # one day past 3 months: not within 3, within 6
-        ("R2", "R2-S2", "2024-10-17", "keywork"),   # 6 months + 1 day after; a review only by consensus
-        ("R3", "R3-K1", "2024-07-01", "keywork"),   # entry 2024-06-01, never reviewed: overdue
-        ("R4", "R4-K1", "2024-12-10", "keywork"),   # entry 2024-12-01: not yet due on the as-of date
-        ("R5", "R5-S1", "2024-05-01", "review"),    # no entry date coded
-        ("R6", "R6-S0", "2024-03-01", "review"),    # before entry 2024-05-01: a data problem
-        ("R6", "R6-S1", "2024-06-20", "review"),    # within 3; next due 2024-12-20, missing by the as-of date
+        ("R1", "R1-S1", "2024-04-15", "review"),  # exactly 3 months after entry 2024-01-15: within
+        ("R1", "R1-S2", "2024-10-15", "review"),  # gap of exactly 6 months: within
+        ("R2", "R2-S1", "2024-04-16", "review"),  # one day past 3 months: not within 3, within 6
+        ("R2", "R2-S2", "2024-10-17", "keywork"),  # 6 months + 1 day after; a review only by consensus
+        ("R3", "R3-K1", "2024-07-01", "keywork"),  # entry 2024-06-01, never reviewed: overdue
+        ("R4", "R4-K1", "2024-12-10", "keywork"),  # entry 2024-12-01: not yet due on the as-of date
+        ("R5", "R5-S1", "2024-05-01", "review"),  # no entry date coded
+        ("R6", "R6-S0", "2024-03-01", "review"),  # before entry 2024-05-01: a data problem
+        ("R6", "R6-S1", "2024-06-20", "review"),  # within 3; next due 2024-12-20, missing by the as-of date
     ]
 )
 ENTRY = {"R1": "2024-01-15", "R2": "2024-01-15", "R3": "2024-06-01", "R4": "2024-12-01", "R6": "2024-05-01"}
 REVIEW_NOTES = {"R1-S1", "R1-S2", "R2-S1", "R5-S1", "R6-S0", "R6-S1"}
-NOTE_RECORD = {"R1-K1": "R1", "R1-S1": "R1", "R1-S2": "R1", "R2-S1": "R2", "R2-S2": "R2", "R3-K1": "R3",
-               "R4-K1": "R4", "R5-S1": "R5", "R6-S0": "R6", "R6-S1": "R6"}
+NOTE_RECORD = {
+    "R1-K1": "R1",
+    "R1-S1": "R1",
+    "R1-S2": "R1",
+    "R2-S1": "R2",
+    "R2-S2": "R2",
+    "R3-K1": "R3",
+    "R4-K1": "R4",
+    "R5-S1": "R5",
+    "R6-S0": "R6",
+    "R6-S1": "R6",
+}
 # covers_drug_use per review note (other domains left uncoded)
 DRUG = {"R1-S1": 1, "R1-S2": 1, "R2-S1": 0, "R5-S1": 1, "R6-S1": 0}
 
@@ -64,8 +75,9 @@ def review_db(tmp_path):
         # R2's second note: the second auditor disagrees; the supervisor's consensus makes it a review
         store.set_code("second-auditor", "R2", "strategic_review", 0, note_id="R2-S2")
         store.submit("second-auditor", "R2")
-        store.set_consensus("R2", "strategic_review", 1, note_id="R2-S2", reason="full review headed keywork",
-                            decided_by="supervisor")
+        store.set_consensus(
+            "R2", "strategic_review", 1, note_id="R2-S2", reason="full review headed keywork", decided_by="supervisor"
+        )
     finally:
         store.close()
     return db
@@ -83,7 +95,9 @@ def test_json_gives_per_record_timelines_from_final_values(cli, review_db):
     rec = _by_id(out)
     assert rec["R1"]["status"] == "timely" and rec["R1"]["first_within_3"] is True
     assert rec["R1"]["days_to_first_review"] == 91 and rec["R1"]["gaps_days"] == [183]
-    assert rec["R2"]["status"] == "late" and rec["R2"]["first_within_3"] is False and rec["R2"]["first_within_6"] is True
+    assert (
+        rec["R2"]["status"] == "late" and rec["R2"]["first_within_3"] is False and rec["R2"]["first_within_6"] is True
+    )
     assert rec["R2"]["n_reviews"] == 2 and rec["R2"]["all_gaps_within"] is False  # consensus made R2-S2 a review
     assert rec["R3"]["status"] == "overdue" and rec["R3"]["first_within_3"] is False
     assert rec["R3"]["first_within_6"] is False
@@ -97,7 +111,7 @@ def test_json_gives_per_record_timelines_from_final_values(cli, review_db):
 def test_summary_rates_leave_out_not_yet_due_and_use_wilson_cis(cli, review_db):
     s = cli("reviews", review_db, "--json", "--as-of", AS_OF).json["summary"]
     r3, r6, gaps = s["rates"]["first_within_3"], s["rates"]["first_within_6"], s["rates"]["all_gaps_within"]
-    assert (r3["n"], r3["denominator"]) == (2, 4)   # R1, R6 of R1, R2, R3, R6
+    assert (r3["n"], r3["denominator"]) == (2, 4)  # R1, R6 of R1, R2, R3, R6
     assert (r6["n"], r6["denominator"]) == (3, 4)
     assert (gaps["n"], gaps["denominator"]) == (1, 3)  # R1 of R1, R2, R6 (R3 has no review to measure from)
     low, high = proportion_confint(2, 4, alpha=0.05, method="wilson")
@@ -133,8 +147,7 @@ def test_default_as_of_is_today_utc(cli, review_db):
 
     r = cli("reviews", review_db, "--json")
     assert r.code == 0, r.err
-    assert r.json["as_of"] in {(dt.datetime.now(dt.UTC).date() + dt.timedelta(days=d)).isoformat()
-                               for d in (-1, 0)}
+    assert r.json["as_of"] in {(dt.datetime.now(dt.UTC).date() + dt.timedelta(days=d)).isoformat() for d in (-1, 0)}
 
 
 @pytest.mark.parametrize("value", ["2025-13-01", "31/01/2025", "yesterday"])
@@ -163,8 +176,10 @@ def test_timeliness_block_can_come_from_an_audit_file(cli, review_db, tmp_path):
 
 def test_invalid_timeliness_block_names_file_and_line(cli, review_db, tmp_path):
     f = tmp_path / "bad.yaml"
-    f.write_text("id: x\ntimeliness:\n  entry: strategic_review\n  review: {field: strategic_review, value: 1}\n"
-                 "  cadence: 6\n", encoding="utf-8")
+    f.write_text(
+        "id: x\ntimeliness:\n  entry: strategic_review\n  review: {field: strategic_review, value: 1}\n  cadence: 6\n",
+        encoding="utf-8",
+    )
     r = cli("reviews", review_db, "--audit", f)
     assert r.code == 2
     assert f"{f}:3: timeliness: entry 'strategic_review' must name a record-level date field" in r.err

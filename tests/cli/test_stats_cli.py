@@ -23,13 +23,28 @@ def test_declared_analyses_all_run_json(cli, demo_db):
     r = cli("stats", demo_db, "--json")
     assert r.code == 0, r.err
     analyses = r.json["analyses"]
-    assert [a["kind"] for a in analyses] == ["describe", "describe", "linear", "logistic", "logistic", "logistic",
-                                             "welch", "welch", "welch", "crosstab"]
+    assert [a["kind"] for a in analyses] == [
+        "describe",
+        "describe",
+        "linear",
+        "logistic",
+        "logistic",
+        "logistic",
+        "welch",
+        "welch",
+        "welch",
+        "crosstab",
+    ]
     specs = [a["spec"] for a in analyses]
-    for s in ("last_note_outcome ~ n_conjoint_sessions", "accepted_followup ~ n_conjoint_sessions",
-              "followed_through ~ n_conjoint_sessions", "accepted_followup ~ mh_diagnosis",
-              "sud_diagnosis by accepted_followup", "mh_diagnosis by accepted_followup",
-              "prior_hp_any by accepted_followup"):
+    for s in (
+        "last_note_outcome ~ n_conjoint_sessions",
+        "accepted_followup ~ n_conjoint_sessions",
+        "followed_through ~ n_conjoint_sessions",
+        "accepted_followup ~ mh_diagnosis",
+        "sud_diagnosis by accepted_followup",
+        "mh_diagnosis by accepted_followup",
+        "prior_hp_any by accepted_followup",
+    ):
         assert s in specs
     for a in analyses:
         assert set(a) == {"kind", "spec", "n", "terms", "stats", "warnings"}
@@ -54,7 +69,9 @@ def test_human_output_has_tables_and_readings(cli, demo_db):
 
 def test_options_replace_declared_analyses_and_ci(cli, demo_db):
     a = cli("stats", demo_db, "--json", "--logistic", "accepted_followup ~ mh_diagnosis").json["analyses"]
-    b = cli("stats", demo_db, "--json", "--logistic", "accepted_followup ~ mh_diagnosis", "--ci", "0.90").json["analyses"]
+    b = cli("stats", demo_db, "--json", "--logistic", "accepted_followup ~ mh_diagnosis", "--ci", "0.90").json[
+        "analyses"
+    ]
     assert len(a) == len(b) == 1
     ta, tb = a[0]["terms"][1], b[0]["terms"][1]
     assert ta["coef"] == tb["coef"] and ta["ci_low"] < tb["ci_low"] and tb["ci_high"] < ta["ci_high"]
@@ -62,22 +79,39 @@ def test_options_replace_declared_analyses_and_ci(cli, demo_db):
 
 
 def test_where_and_describe_by(cli, demo_db):
-    r = cli("stats", demo_db, "--json", "--describe", "age", "--describe", "sex", "--by", "accepted_followup",
-            "--where", "mh_diagnosis == 1")
+    r = cli(
+        "stats",
+        demo_db,
+        "--json",
+        "--describe",
+        "age",
+        "--describe",
+        "sex",
+        "--by",
+        "accepted_followup",
+        "--where",
+        "mh_diagnosis == 1",
+    )
     assert r.code == 0, r.err
     a = r.json["analyses"][0]
     assert a["kind"] == "describe" and a["n"] == 18 and a["stats"]["where"] == ["mh_diagnosis == 1"]
     assert [c["n"] for c in a["stats"]["columns"]] == [18, 11, 7]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--logistic", "accepted_followup ~ nonexistent"], "--logistic \"accepted_followup ~ nonexistent\": unknown field 'nonexistent'"),
-    (["--logistic", "last_note_outcome ~ age"], "not binary 0/1"),
-    (["--linear", "age ~ sex +"], "malformed formula"),
-    (["--linear", "age ~ sex", "--where", "age >= 3"], "--where \"age >= 3\""),
-    (["--welch", "age by nonexistent"], "--welch \"age by nonexistent\": unknown field"),
-    (["--by", "sex"], "--by goes with --describe"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--logistic", "accepted_followup ~ nonexistent"],
+            "--logistic \"accepted_followup ~ nonexistent\": unknown field 'nonexistent'",
+        ),
+        (["--logistic", "last_note_outcome ~ age"], "not binary 0/1"),
+        (["--linear", "age ~ sex +"], "malformed formula"),
+        (["--linear", "age ~ sex", "--where", "age >= 3"], '--where "age >= 3"'),
+        (["--welch", "age by nonexistent"], '--welch "age by nonexistent": unknown field'),
+        (["--by", "sex"], "--by goes with --describe"),
+    ],
+)
 def test_bad_options_exit_2(cli, demo_db, args, message):
     r = cli("stats", demo_db, *args)
     assert r.code == 2
@@ -87,16 +121,22 @@ def test_bad_options_exit_2(cli, demo_db, args, message):
 
 def test_bad_audit_sections_exit_2_with_line(cli, tmp_path):
     audit = tmp_path / "bad.yaml"
-    audit.write_text("id: conjoint-pain\ntitle: t\ncodebook: conjoint-pain\ncoders: [intern]\n"
-                     "derived:\n  - name: x\n    equals: {field: y, value: 1}\n"
-                     "analyses:\n  - linear: age ~ x\n", encoding="utf-8")
+    audit.write_text(
+        "id: conjoint-pain\ntitle: t\ncodebook: conjoint-pain\ncoders: [intern]\n"
+        "derived:\n  - name: x\n    equals: {field: y, value: 1}\n"
+        "analyses:\n  - linear: age ~ x\n",
+        encoding="utf-8",
+    )
     db = tmp_path / "a.db"
     assert cli("init", db, "--audit", audit).code == 0
     r = cli("stats", db)
     assert r.code == 2 and "audits/conjoint-pain.yaml:7: derived 'x': unknown field 'y'" in r.err
 
-    audit.write_text("id: conjoint-pain\ntitle: t\ncodebook: conjoint-pain\ncoders: [intern]\n"
-                     "analyses:\n  - linear: age ~ sex\n  - welch: age with sex\n", encoding="utf-8")
+    audit.write_text(
+        "id: conjoint-pain\ntitle: t\ncodebook: conjoint-pain\ncoders: [intern]\n"
+        "analyses:\n  - linear: age ~ sex\n  - welch: age with sex\n",
+        encoding="utf-8",
+    )
     db2 = tmp_path / "b.db"
     assert cli("init", db2, "--audit", audit).code == 0
     r = cli("stats", db2)

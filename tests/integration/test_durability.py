@@ -48,8 +48,9 @@ CODER = textwrap.dedent("""
 def test_sigkill_in_the_middle_of_coding_loses_no_acknowledged_code(db, tmp_path):
     script = tmp_path / "coder.py"
     script.write_text(CODER)
-    proc = subprocess.Popen([sys.executable, str(script), str(db), "intern", "100000"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(db), "intern", "100000"], stdout=subprocess.PIPE, text=True
+    )
     acked = []
     deadline = time.monotonic() + 60
     while len(acked) < 250 and time.monotonic() < deadline:
@@ -75,8 +76,15 @@ def test_two_coders_at_once_lose_nothing_and_never_see_locked(db, tmp_path):
     script = tmp_path / "coder.py"
     script.write_text(CODER)
     n = 300
-    procs = [subprocess.Popen([sys.executable, str(script), str(db), who, str(n)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for who in ("intern", "supervisor")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(db), who, str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for who in ("intern", "supervisor")
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err

@@ -24,11 +24,7 @@ BASE_NOTES = (
     f'R1,R1-N2,2024-02-01,phone,Dr B,"Phone follow-up {MARK}, using pacing."\n'
     f'R2,R2-N1,2024-01-09,conjoint,Dr A,"Declined {MARK} the psychology portion."\n'
 )
-BASE_CODES = (
-    "record_id,note_id,field,value,memo\n"
-    f"R1,R1-N1,session_content,3,\"{SENTENCE}\"\n"
-    "R1,,age,61,\n"
-)
+BASE_CODES = f'record_id,note_id,field,value,memo\nR1,R1-N1,session_content,3,"{SENTENCE}"\nR1,,age,61,\n'
 
 
 def dump(db: Path) -> str:

@@ -146,10 +146,27 @@ def fifo(root, tmp):
     return "R7/pipe.txt"
 
 
-FOLDERS = [symlink_file_outside, symlink_file_inside, symlink_relative_outside, symlink_folder_outside,
-           symlink_folder_inside, symlink_loop, broken_symlink, nul_byte, invalid_utf8, utf16, empty_file,
-           no_txt_files, newline_in_record_folder, newline_in_file_name, escape_in_record_folder, long_note_id,
-           file_at_top, one_bad_among_many, fifo]
+FOLDERS = [
+    symlink_file_outside,
+    symlink_file_inside,
+    symlink_relative_outside,
+    symlink_folder_outside,
+    symlink_folder_inside,
+    symlink_loop,
+    broken_symlink,
+    nul_byte,
+    invalid_utf8,
+    utf16,
+    empty_file,
+    no_txt_files,
+    newline_in_record_folder,
+    newline_in_file_name,
+    escape_in_record_folder,
+    long_note_id,
+    file_at_top,
+    one_bad_among_many,
+    fifo,
+]
 
 
 @pytest.mark.parametrize("build", FOLDERS, ids=[f.__name__ for f in FOLDERS])
@@ -181,7 +198,10 @@ CODES = {
     "newline-in-record-id": ((HEADER + f'"R\n1",,age,61,{Q}\n').encode(), ":2"),
     "long-record-id": ((HEADER + f"{'R' * 300},,age,61,{Q}\n").encode(), ":2"),
     "second-code": ((HEADER + f"R1,,age,61,{Q}\nR1,,age,62,{Q}\n").encode(), ":3"),
-    "bom-crlf-bad-row-3": (b"\xef\xbb\xbf" + (HEADER + f"R1,,age,61,{Q}\nR1,,sex,{Q},\n").replace("\n", "\r\n").encode(), ":3"),
+    "bom-crlf-bad-row-3": (
+        b"\xef\xbb\xbf" + (HEADER + f"R1,,age,61,{Q}\nR1,,sex,{Q},\n").replace("\n", "\r\n").encode(),
+        ":3",
+    ),
     "utf16-as-utf8": ((HEADER + f"R1,,age,61,{Q}\n").encode("utf-16"), ":1"),
     "note-on-record-field": ((HEADER + f"R1,R1-N1,age,61,{Q}\n").encode(), ":2"),
     "missing-column": (("record_id,field,value,memo\n" + f"R1,age,61,{Q}\n").encode(), ":1"),

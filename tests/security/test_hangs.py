@@ -27,8 +27,16 @@ def _limit() -> None:
 def chartcode(*args, cwd: Path) -> tuple[int, str, str, float]:
     started = time.perf_counter()
     try:
-        p = subprocess.run([sys.executable, "-m", "chartcode", *map(str, args)], cwd=cwd, capture_output=True,
-                           text=True, errors="replace", timeout=WALL, preexec_fn=_limit, stdin=subprocess.DEVNULL)
+        p = subprocess.run(
+            [sys.executable, "-m", "chartcode", *map(str, args)],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=WALL,
+            preexec_fn=_limit,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"chartcode {' '.join(map(str, args[:2]))} still running after {WALL} s")
     return p.returncode, p.stdout, p.stderr, time.perf_counter() - started
@@ -92,16 +100,39 @@ CASES = {
     "codebook-deep-mapping": lambda t, db: ["codebook", "check", _write(t, "cb.yaml", deep_yaml_map())],
     "init-codebook-deep": lambda t, db: ["init", t / "new.db", "--codebook", _write(t, "cb.yaml", deep_yaml())],
     "audit-deep": lambda t, db: ["init", t / "new.db", "--audit", _write(t, "audit.yaml", deep_yaml())],
-    "jsonl-deep": lambda t, db: ["import", db, _write(t, "n.jsonl", '{"record_id": "R9", "note_id": "N9", "text": '
-                                                      + "[" * 50000 + "]" * 50000 + "}\n")],
+    "jsonl-deep": lambda t, db: [
+        "import",
+        db,
+        _write(t, "n.jsonl", '{"record_id": "R9", "note_id": "N9", "text": ' + "[" * 50000 + "]" * 50000 + "}\n"),
+    ],
     "csv-50mb-line": lambda t, db: ["import", db, _write(t, "n.csv", big_line(CSV_HEAD))],
     "tsv-50mb-line": lambda t, db: ["import", db, _write(t, "n.tsv", big_line(CSV_HEAD.replace(b",", b"\t")))],
-    "jsonl-50mb-line": lambda t, db: ["import", db, _write(t, "n.jsonl", big_line(b'{"record_id": "R9", "note_id": "N9", "text": "') + b'"}')],
+    "jsonl-50mb-line": lambda t, db: [
+        "import",
+        db,
+        _write(t, "n.jsonl", big_line(b'{"record_id": "R9", "note_id": "N9", "text": "') + b'"}'),
+    ],
     "folder-50mb-file": lambda t, db: ["import", db, _folder_big(t)],
     "folder-fifo": lambda t, db: ["import", db, _folder_fifo(t)],
-    "codes-50mb-line": lambda t, db: ["import-codes", db, _write(t, "c.csv", big_line(b"record_id,note_id,field,value,memo\nR1,,age,61,")), "--coder", "intern"],
+    "codes-50mb-line": lambda t, db: [
+        "import-codes",
+        db,
+        _write(t, "c.csv", big_line(b"record_id,note_id,field,value,memo\nR1,,age,61,")),
+        "--coder",
+        "intern",
+    ],
     "codebook-50mb-line": lambda t, db: ["codebook", "check", _write(t, "cb.yaml", big_line(b"id: x\ndescription: "))],
-    "redcap-50mb-line": lambda t, db: ["codebook", "import-redcap", _write(t, "d.csv", big_line(b"Variable / Field Name,Field Type,Field Label,Choices, Calculations, OR Slider Labels\n")), "--out", t / "o.yaml"],
+    "redcap-50mb-line": lambda t, db: [
+        "codebook",
+        "import-redcap",
+        _write(
+            t,
+            "d.csv",
+            big_line(b"Variable / Field Name,Field Type,Field Label,Choices, Calculations, OR Slider Labels\n"),
+        ),
+        "--out",
+        t / "o.yaml",
+    ],
 }
 
 

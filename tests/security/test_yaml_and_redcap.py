@@ -31,9 +31,12 @@ CODEBOOKS = {
     "invalid-utf8": (cb().encode().replace(b"reports", b"r\xe9ports"), ":4"),
     "nul-byte": (cb().encode().replace(b"reports", b"rep\x00orts"), ":4"),
     "escape-char": (cb().encode().replace(b"reports", b"rep\x1borts"), ":4"),
-    "anchor-and-alias": (cb(GOOD_FIELD.replace("Code from the social history.", "*r"), top=f"x_rules: &r {SENTENCE}\n").encode(), ":5"),
+    "anchor-and-alias": (
+        cb(GOOD_FIELD.replace("Code from the social history.", "*r"), top=f"x_rules: &r {SENTENCE}\n").encode(),
+        ":5",
+    ),
     "merge-key": (cb("  - &f {name: a_one, label: A, type: text}\n  - <<: *f\n    name: a_two\n").encode(), ":6:5"),
-    "small-alias-bomb": (("a: &a [\"" + SENTENCE + "\"]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n").encode(), ":1:4"),
+    "small-alias-bomb": (('a: &a ["' + SENTENCE + '"]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n').encode(), ":1:4"),
     "unterminated-quote": (cb().replace(f"description: {SENTENCE}", f'description: "{SENTENCE}').encode(), None),
     "tab-indent": (cb(GOOD_FIELD.replace("    label", "\tlabel")).encode(), ":7"),
     "free-text-top-key": (cb(top=f'"{SENTENCE}": 1\n').encode(), ":5"),
@@ -41,19 +44,46 @@ CODEBOOKS = {
     "free-text-type": (cb(GOOD_FIELD.replace("type: nominal", f"type: {SENTENCE}")).encode(), ":8"),
     "free-text-id": (cb().replace("id: hostile", f"id: {SENTENCE}").encode(), ":1"),
     "free-text-choice-code": (cb(GOOD_FIELD + f"      {SENTENCE}: Other\n").encode(), ":13"),
-    "duplicate-choice-label": (cb(GOOD_FIELD.replace("2: Former", f"2: {SENTENCE}\n      3: {SENTENCE}")).encode(), ":13"),
+    "duplicate-choice-label": (
+        cb(GOOD_FIELD.replace("2: Former", f"2: {SENTENCE}\n      3: {SENTENCE}")).encode(),
+        ":13",
+    ),
     "free-text-field-name": (cb(GOOD_FIELD.replace("name: smoking", f"name: {SENTENCE}")).encode(), ":6"),
     "free-text-duplicate-key": (cb(top=f'"{SENTENCE} a": 1\n"{SENTENCE} a": 2\n').encode(), ":6"),
     "free-text-field-key": (cb(GOOD_FIELD + f'    "{SENTENCE}": 1\n').encode(), ":13"),
-    "nan-max": (cb(GOOD_FIELD.replace("type: nominal", "type: count").replace("    choices:\n      1: Never\n      2: Former\n", "    max: .nan\n")).encode(), ":10"),
-    "inf-min": (cb(GOOD_FIELD.replace("type: nominal", "type: count").replace("    choices:\n      1: Never\n      2: Former\n", "    min: -.inf\n")).encode(), ":10"),
-    "huge-int": (cb(GOOD_FIELD.replace("type: nominal", "type: count").replace("    choices:\n      1: Never\n      2: Former\n", f"    max: {'9' * 5000}\n")).encode(), ":10"),
+    "nan-max": (
+        cb(
+            GOOD_FIELD.replace("type: nominal", "type: count").replace(
+                "    choices:\n      1: Never\n      2: Former\n", "    max: .nan\n"
+            )
+        ).encode(),
+        ":10",
+    ),
+    "inf-min": (
+        cb(
+            GOOD_FIELD.replace("type: nominal", "type: count").replace(
+                "    choices:\n      1: Never\n      2: Former\n", "    min: -.inf\n"
+            )
+        ).encode(),
+        ":10",
+    ),
+    "huge-int": (
+        cb(
+            GOOD_FIELD.replace("type: nominal", "type: count").replace(
+                "    choices:\n      1: Never\n      2: Former\n", f"    max: {'9' * 5000}\n"
+            )
+        ).encode(),
+        ":10",
+    ),
     "notes-csv-as-codebook": (f"record_id,note_id,text\nR1,N1,{SENTENCE}\nR2,N2,{SENTENCE}\n".encode(), ":1"),
     "shadow-as-codebook": (f"root:$6${MARK}$abc:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n".encode(), ":1"),
     "binary": (b"\x89PNG\r\n\x1a\n" + SENTENCE.encode() + b"\x00\x00", ":1"),
     "utf16": (cb().encode("utf-16"), ":1"),
     "two-documents": ((cb() + f"---\ndescription: {SENTENCE}\n").encode(), ":13"),
-    "bom-crlf-error-line-8": (b"\xef\xbb\xbf" + cb(GOOD_FIELD.replace("type: nominal", f"type: {SENTENCE}")).replace("\n", "\r\n").encode(), ":8"),
+    "bom-crlf-error-line-8": (
+        b"\xef\xbb\xbf" + cb(GOOD_FIELD.replace("type: nominal", f"type: {SENTENCE}")).replace("\n", "\r\n").encode(),
+        ":8",
+    ),
     "fields-not-list": (cb(f"  {SENTENCE}\n").encode(), ":5"),
     "complex-key": (cb(top=f"? [{SENTENCE}]\n: 1\n").encode(), ":5"),
 }
@@ -139,11 +169,26 @@ def test_hostile_audit(hostile, db, tmp_path, case):
     assert "root:x:0" not in err and "daemon" not in err
 
 
-RC_HEADER = ["Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
-             "Choices, Calculations, OR Slider Labels", "Field Note", "Text Validation Type OR Show Slider Number",
-             "Text Validation Min", "Text Validation Max", "Identifier?", "Branching Logic (Show field only if...)",
-             "Required Field?", "Custom Alignment", "Question Number (surveys only)", "Matrix Group Name",
-             "Matrix Ranking?", "Field Annotation"]
+RC_HEADER = [
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
+]
 
 
 def rc(*rows, header=RC_HEADER) -> bytes:

@@ -104,8 +104,12 @@ def test_done_is_refused_naming_the_missing_fields(demo_db):
             await pilot.press("d")
             await settle(pilot)
             notes = [n for n in pilot.app._notifications]
-            assert any("required field(s) empty" in str(n.message) and "note 1: psychoeducation" in str(n.message)
-                       and "record: age, sex" in str(n.message) for n in notes)
+            assert any(
+                "required field(s) empty" in str(n.message)
+                and "note 1: psychoeducation" in str(n.message)
+                and "record: age, sex" in str(n.message)
+                for n in notes
+            )
             assert screen.view.record_id == FIRST_TODO
             assert screen.current_slot.field.name == "psychoeducation"  # taken to the first missing one
 
@@ -130,8 +134,11 @@ def test_undo_puts_back_the_previous_value_and_is_itself_in_history(demo_db):
 
     run(go())
     with Store.open(demo_db) as s:
-        actions = [(h["action"], h["old_value"], h["new_value"])
-                   for h in s.history(coder="intern", record_id=FIRST_TODO) if h["field"] == "session_content"]
+        actions = [
+            (h["action"], h["old_value"], h["new_value"])
+            for h in s.history(coder="intern", record_id=FIRST_TODO)
+            if h["field"] == "session_content"
+        ]
         assert actions == [("set", None, 3), ("change", 3, 5), ("undo", 5, 3), ("undo", 3, None)]
     assert store_codes(demo_db) == {}
 
@@ -247,7 +254,7 @@ def test_search_finds_notes_and_highlights_the_terms(demo_db):
             assert pilot.app.screen is screen
             assert screen.terms == ("pacing",)
             body = screen.query_one(NoteView).last_text
-            spans = [body.plain[s.start:s.end].lower() for s in body.spans if "reverse" in str(s.style)]
+            spans = [body.plain[s.start : s.end].lower() for s in body.spans if "reverse" in str(s.style)]
             assert spans and all(s.startswith("pacing") for s in spans)
 
     run(go())
@@ -257,7 +264,7 @@ def test_cue_words_are_highlighted_in_the_note(demo_db):
     async def go():
         async with make_app(demo_db).run_test(size=(120, 40)) as pilot:
             body = pilot.app.coding_screen.query_one(NoteView).last_text
-            styled = {body.plain[s.start:s.end].lower() for s in body.spans if "underline" in str(s.style)}
+            styled = {body.plain[s.start : s.end].lower() for s in body.spans if "underline" in str(s.style)}
             assert styled & {"agreed", "psychoeducation", "pacing", "assessment", "sud"}
 
     run(go())
@@ -336,7 +343,8 @@ def test_a_coder_with_no_assignments_gets_a_clear_message(demo_db):
     async def go():
         async with make_app(demo_db, "qi-lead").run_test(size=(100, 30)) as pilot:
             assert "No records are assigned to qi-lead" in text_of(
-                pilot.app.coding_screen.query_one("#note-meta", Static))
+                pilot.app.coding_screen.query_one("#note-meta", Static)
+            )
 
     run(go())
 
@@ -384,8 +392,11 @@ def test_command_palette_offers_the_screen_actions(demo_db):
             for k in CODING_KEYS:
                 if k.palette:
                     assert k.description.split(" (")[0] in titles
-            flag = next(c for c in app.get_system_commands(app.coding_screen) if c.title.startswith("Next unfinished")
-                        or c.title.startswith("Go to the next unfinished"))
+            flag = next(
+                c
+                for c in app.get_system_commands(app.coding_screen)
+                if c.title.startswith("Next unfinished") or c.title.startswith("Go to the next unfinished")
+            )
             flag.callback()
             await pilot.pause()
             assert app.coding_screen.view.record_id == "VET-020"

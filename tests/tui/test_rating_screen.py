@@ -29,24 +29,42 @@ ANCHORS = {
     4: "Specialists carry 21 to 40 people each.",
     5: "Specialists carry 20 or fewer people each, and the limit is written down.",
 }
-ITEMS = [("caseload", "Caseload size", "staffing"), ("vocational_only", "Vocational services only", "staffing"),
-         ("integration", "Integration with the treatment team", "services"),
-         ("zero_exclusion", "Zero exclusion criteria", "services")]
+ITEMS = [
+    ("caseload", "Caseload size", "staffing"),
+    ("vocational_only", "Vocational services only", "staffing"),
+    ("integration", "Integration with the treatment team", "services"),
+    ("zero_exclusion", "Zero exclusion criteria", "services"),
+]
 NAMES = [name for name, _, _ in ITEMS]
 RECORD = "Team A @ 2025-H1"
 
 
 def scale_yaml() -> str:
-    lines = ["id: mini-fidelity", "title: Mini fidelity scale", "version: 1", "scale:", "  scoring: sum",
-             "  cannot_rate: 9", "  action_below: 4", "  max_unrated: 0",
-             "  bands: [{min: 17, label: Good fidelity}, {min: 12, label: Fair fidelity},"
-             " {label: Not supported employment}]",
-             "  sections:", "    - {id: staffing, label: Staffing, bands: [{min: 8, label: strong}, {label: weak}]}",
-             "    - {id: services, label: Services}", "fields:"]
+    lines = [
+        "id: mini-fidelity",
+        "title: Mini fidelity scale",
+        "version: 1",
+        "scale:",
+        "  scoring: sum",
+        "  cannot_rate: 9",
+        "  action_below: 4",
+        "  max_unrated: 0",
+        "  bands: [{min: 17, label: Good fidelity}, {min: 12, label: Fair fidelity},"
+        " {label: Not supported employment}]",
+        "  sections:",
+        "    - {id: staffing, label: Staffing, bands: [{min: 8, label: strong}, {label: weak}]}",
+        "    - {id: services, label: Services}",
+        "fields:",
+    ]
     for name, label, section in ITEMS:
-        lines += [f"  - name: {name}", f"    label: {label}", "    type: ordinal", f"    section: {section}",
-                  f"    rules: Rate {label.lower()} from the caseload records and the staff interviews.",
-                  "    choices:"]
+        lines += [
+            f"  - name: {name}",
+            f"    label: {label}",
+            "    type: ordinal",
+            f"    section: {section}",
+            f"    rules: Rate {label.lower()} from the caseload records and the staff interviews.",
+            "    choices:",
+        ]
         for code, text in ANCHORS.items():
             lines.append(f'      {code}: {{label: "{code}", description: "{label} anchor {code}: {text}"}}')
     lines += ["  - name: overall", "    label: Overall comments", "    type: text"]
@@ -156,8 +174,9 @@ def test_digits_save_committed_ratings_and_move_to_the_next_unrated_item(scale_d
     run(go())
     assert stored(scale_db) == {"caseload": 5, "vocational_only": 3}
     with Store.open(scale_db) as s:
-        actions = [(h["action"], h["field"], h["new_value"]) for h in s.history(coder="alice", record_id=RECORD)
-                   if h["field"]]
+        actions = [
+            (h["action"], h["field"], h["new_value"]) for h in s.history(coder="alice", record_id=RECORD) if h["field"]
+        ]
         assert actions == [("set", "caseload", 4), ("set", "vocational_only", 3), ("change", "caseload", 5)]
 
 
@@ -255,8 +274,11 @@ def test_clear_and_undo(scale_db):
     run(go())
     assert stored(scale_db) == {"caseload": 4}
     with Store.open(scale_db) as s:
-        assert [h["action"] for h in s.history(coder="alice", record_id=RECORD) if h["field"]] == \
-            ["set", "clear", "undo"]
+        assert [h["action"] for h in s.history(coder="alice", record_id=RECORD) if h["field"]] == [
+            "set",
+            "clear",
+            "undo",
+        ]
 
 
 # ---------------------------------------------------------------------------- submitting
@@ -384,8 +406,11 @@ def test_help_overlay_lists_the_rating_keys_and_the_cannot_rate_code(scale_db):
 def test_the_app_refuses_an_unassigned_unit_period_and_a_plain_codebook(scale_db, tmp_path):
     with pytest.raises(UserError, match="is not assigned to 'lead'"):
         ChartcodeApp(Store.open(scale_db), "lead", mode="rate", record_id=RECORD)
-    plain = load_codebook("plain.yaml", "id: plain\ntitle: Plain\nversion: 1\nfields:\n"
-                                       "  - {name: a, label: A, type: binary, choices: {0: no, 1: yes}}\n")
+    plain = load_codebook(
+        "plain.yaml",
+        "id: plain\ntitle: Plain\nversion: 1\nfields:\n"
+        "  - {name: a, label: A, type: binary, choices: {0: no, 1: yes}}\n",
+    )
     with Store.create(tmp_path / "plain.db", plain, coders=[("alice", "coder")]) as s:
         s.add_records(["R1"])
         s.assign("alice", ["R1"])
@@ -441,4 +466,7 @@ def test_unscored_context_fields_are_typed_and_do_not_block_submit(tmp_path):
     asyncio.run(go())
     with Store.open(db) as s:
         assert {c["field"]: c["value"] for c in s.codes(coder="alice", record_id=rid)} == {
-            "item1": 4, "item2": 5, "overall_comments": "good team"}
+            "item1": 4,
+            "item2": 5,
+            "overall_comments": "good team",
+        }

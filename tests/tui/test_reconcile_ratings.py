@@ -12,8 +12,9 @@ from tests.unit.test_fidelity import scale_yaml
 
 
 def test_rating_disagreements_are_settled_by_keys_and_then_scored(tmp_path):
-    cb = load_codebook("s.yaml", scale_yaml(4, sections=(("a", 2), ("b", 2)),
-                                            bands="[{min: 16, label: good}, {label: poor}]"))
+    cb = load_codebook(
+        "s.yaml", scale_yaml(4, sections=(("a", 2), ("b", 2)), bands="[{min: 16, label: good}, {label: poor}]")
+    )
     db = tmp_path / "s.db"
     store = Store.create(db, cb)
     for name, role in (("ra", "coder"), ("rb", "coder"), ("lead", "supervisor")):
@@ -29,7 +30,8 @@ def test_rating_disagreements_are_settled_by_keys_and_then_scored(tmp_path):
 
     async def go():
         async with ChartcodeApp(Store.open(db), "lead", frozen_clock=True, mode="reconcile").run_test(
-                size=(120, 40)) as pilot:
+            size=(120, 40)
+        ) as pilot:
             screen = pilot.app.main_screen
             assert len(screen.units) == 1 and screen.unit.field == "item3"
             await pilot.press("4")  # neither reviewer's value: the one they agree on after discussion

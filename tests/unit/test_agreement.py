@@ -25,30 +25,36 @@ from chartcode.codebook.model import Choice, Field
 
 # Published worked examples: the copy kept in tests/data (from shared/irr-reference), or another file
 # in the same format named by CHARTCODE_IRR_CASES (further published cases are checked the same way).
-CASES_FILE = Path(os.environ.get("CHARTCODE_IRR_CASES",
-                                 Path(__file__).resolve().parents[1] / "data" / "irr-reference" / "cases.json"))
+CASES_FILE = Path(
+    os.environ.get("CHARTCODE_IRR_CASES", Path(__file__).resolve().parents[1] / "data" / "irr-reference" / "cases.json")
+)
 
 # Krippendorff (2011) section C: 4 observers x 12 units, as raters-as-rows; here transposed
-KRIPP_C = np.array([
-    [1, 2, 3, 3, 2, 1, 4, 1, 2, np.nan, np.nan, np.nan],
-    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, np.nan, 3],
-    [np.nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, np.nan],
-    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, np.nan],
-]).T
+KRIPP_C = np.array(
+    [
+        [1, 2, 3, 3, 2, 1, 4, 1, 2, np.nan, np.nan, np.nan],
+        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, np.nan, 3],
+        [np.nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, np.nan],
+        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, np.nan],
+    ]
+).T
 # irrCAC cac.raw4raters: the same, the lone unit-12 value under rater 3
 GWET_4 = KRIPP_C.copy()
 GWET_4[11] = [np.nan, np.nan, 3, np.nan]
-ANXIETY = np.array([
-    [3, 6, 4, 6, 2, 4, 2, 4, 3, 3, 2, 3, 3, 3, 2, 2, 1, 3, 3, 4],
-    [2, 1, 4, 4, 3, 2, 1, 6, 1, 1, 1, 2, 3, 3, 1, 1, 3, 3, 2, 2],
-], dtype=float).T
-SHROUT_FLEISS = np.array([[9, 6, 8, 7, 10, 6], [2, 1, 4, 1, 5, 2], [5, 3, 6, 2, 6, 4], [8, 2, 8, 6, 9, 7]],
-                         dtype=float).T
+ANXIETY = np.array(
+    [
+        [3, 6, 4, 6, 2, 4, 2, 4, 3, 3, 2, 3, 3, 3, 2, 2, 1, 3, 3, 4],
+        [2, 1, 4, 4, 3, 2, 1, 6, 1, 1, 1, 2, 3, 3, 1, 1, 3, 3, 2, 2],
+    ],
+    dtype=float,
+).T
+SHROUT_FLEISS = np.array(
+    [[9, 6, 8, 7, 10, 6], [2, 1, 4, 1, 5, 2], [5, 3, 6, 2, 6, 4], [8, 2, 8, 6, 9, 7]], dtype=float
+).T
 
 
 def ordinal(codes, name="score") -> Field:
-    return Field(name=name, label=name, level="record", type="ordinal",
-                 choices=tuple(Choice(c, str(c)) for c in codes))
+    return Field(name=name, label=name, level="record", type="ordinal", choices=tuple(Choice(c, str(c)) for c in codes))
 
 
 def positions(matrix, codes):
@@ -58,15 +64,23 @@ def positions(matrix, codes):
 
 def random_ratings(rng, n_units, n_coders, n_cat, missing=0.2, agree=0.6):
     truth = rng.integers(0, n_cat, n_units)
-    m = np.where(rng.random((n_units, n_coders)) < agree, truth[:, None],
-                 rng.integers(0, n_cat, (n_units, n_coders))).astype(float)
+    m = np.where(
+        rng.random((n_units, n_coders)) < agree, truth[:, None], rng.integers(0, n_cat, (n_units, n_coders))
+    ).astype(float)
     m[rng.random(m.shape) < missing] = np.nan
     return m
 
 
 # ---------------------------------------------------------------------------- published values
-@pytest.mark.parametrize("level, expected", [("nominal", 0.743421052631579), ("ordinal", 0.8153875037548814),
-                                             ("interval", 0.8491071428571428), ("ratio", 0.7974027747116121)])
+@pytest.mark.parametrize(
+    "level, expected",
+    [
+        ("nominal", 0.743421052631579),
+        ("ordinal", 0.8153875037548814),
+        ("interval", 0.8491071428571428),
+        ("ratio", 0.7974027747116121),
+    ],
+)
 def test_krippendorff_2011_C(level, expected):
     assert ag.krippendorff_alpha(KRIPP_C, level) == pytest.approx(expected, abs=1e-12)
     # the library agrees with coders as rows, and is wrong (without an error) when transposed
@@ -116,8 +130,14 @@ def test_anxiety_weighting_rule():
 
 def test_shrout_fleiss_1979_exact():
     res = ag.icc(SHROUT_FLEISS)
-    exact = {"ICC1": 448 / 2703, "ICC2": 184 / 635, "ICC3": 920 / 1287,
-             "ICC1k": 1792 / 4047, "ICC2k": 736 / 1187, "ICC3k": 3680 / 4047}
+    exact = {
+        "ICC1": 448 / 2703,
+        "ICC2": 184 / 635,
+        "ICC3": 920 / 1287,
+        "ICC1k": 1792 / 4047,
+        "ICC2k": 736 / 1187,
+        "ICC3k": 3680 / 4047,
+    }
     for key, value in exact.items():
         assert res[key] == pytest.approx(value, abs=1e-12), key
 
@@ -205,8 +225,9 @@ def test_kernels_on_resample_weights_equal_the_libraries_on_the_resample():
     C = np.bincount(d.inverse[draw], minlength=d.P).astype(float)[None]
     resampled = m[draw]
     for level in ag.ALPHA_LEVELS:
-        lib = krippendorff.alpha(reliability_data=resampled.T, level_of_measurement=level,
-                                 value_domain=[0.0, 1.0, 2.0, 3.0])
+        lib = krippendorff.alpha(
+            reliability_data=resampled.T, level_of_measurement=level, value_domain=[0.0, 1.0, 2.0, 3.0]
+        )
         got = ag._k_alpha(d, C, level, np.arange(4, dtype=float))[0]
         assert got == pytest.approx(lib, abs=1e-10), level
     assert ag._k_percent(d, C)[0] == pytest.approx(ag.percent_agreement(resampled), abs=1e-12)
@@ -246,8 +267,16 @@ def test_bootstrap_reproducible_and_contains_estimate():
     b = ag.field_agreement(fld, m, ["a", "b"], bootstrap=500, seed=7)
     c = ag.field_agreement(fld, m, ["a", "b"], bootstrap=500, seed=8)
     assert a == b and a["ci"] != c["ci"]
-    names = {"percent_agreement", "cohen_kappa", "cohen_kappa_linear", "cohen_kappa_quadratic", "fleiss_kappa",
-             "krippendorff_alpha", "gwet_ac1", "gwet_ac2_quadratic"} | {f"alpha_by_level.{lv}" for lv in ag.ALPHA_LEVELS}
+    names = {
+        "percent_agreement",
+        "cohen_kappa",
+        "cohen_kappa_linear",
+        "cohen_kappa_quadratic",
+        "fleiss_kappa",
+        "krippendorff_alpha",
+        "gwet_ac1",
+        "gwet_ac2_quadratic",
+    } | {f"alpha_by_level.{lv}" for lv in ag.ALPHA_LEVELS}
     assert set(a["ci"]) == names
     for name, (lo, hi) in a["ci"].items():
         point = a["alpha_by_level"][name.split(".")[1]] if "." in name else a[name]
@@ -295,7 +324,8 @@ def test_a_third_coder_with_only_single_coded_units_does_not_block_the_pair():
     assert res["n_coders"] == 2 and res["n_units"] == 40
     assert res["cohen_kappa"] == pytest.approx(cohen_kappa_score(pair[:, 0], pair[:, 1]), abs=1e-12)
     assert res["krippendorff_alpha"] == pytest.approx(
-        krippendorff.alpha(reliability_data=pair.T, level_of_measurement="ordinal"), abs=1e-12)
+        krippendorff.alpha(reliability_data=pair.T, level_of_measurement="ordinal"), abs=1e-12
+    )
     assert res["confusion"]["rows"] == "a" and res["confusion"]["columns"] == "b"
     assert any("1 coder(s) coded only units nobody else coded" in n for n in res["notes"])
     # Gwet's chance agreement does use c's ratings
@@ -342,7 +372,8 @@ def test_text_and_date_fields():
     res = ag.field_agreement(date, days, ["a", "b"])
     assert res["level"] == "interval" and res["alpha_by_level"]["ratio"] is None
     assert res["krippendorff_alpha"] == pytest.approx(
-        krippendorff.alpha(reliability_data=days.T, level_of_measurement="interval"))
+        krippendorff.alpha(reliability_data=days.T, level_of_measurement="interval")
+    )
 
 
 def test_confusion_only_when_asked_and_for_two_coders():
@@ -355,8 +386,17 @@ def test_confusion_only_when_asked_and_for_two_coders():
 
 def test_landis_koch():
     assert [ag.landis_koch(x) for x in (-0.1, 0.0, 0.2, 0.21, 0.4, 0.6, 0.61, 0.8, 0.81, 1.0)] == [
-        "poor", "slight", "slight", "fair", "fair", "moderate", "substantial", "substantial", "almost perfect",
-        "almost perfect"]
+        "poor",
+        "slight",
+        "slight",
+        "fair",
+        "fair",
+        "moderate",
+        "substantial",
+        "substantial",
+        "almost perfect",
+        "almost perfect",
+    ]
     assert ag.landis_koch(None) == ""
 
 
@@ -367,10 +407,12 @@ def test_encode_value():
 
 
 def test_agreement_does_not_import_textual_or_the_cli():
-    code = ("import sys, chartcode.agreement; "
-            "bad = [m for m in sys.modules if m.split('.')[0] == 'textual' or m.startswith('chartcode.cli')]; "
-            "assert not bad, bad; "
-            "import chartcode.cli.agreement; "
-            "bad = [m for m in sys.modules if m.split('.')[0] == 'textual' or m.startswith('chartcode.tui')]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, chartcode.agreement; "
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'textual' or m.startswith('chartcode.cli')]; "
+        "assert not bad, bad; "
+        "import chartcode.cli.agreement; "
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'textual' or m.startswith('chartcode.tui')]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -60,8 +60,14 @@ def test_a_new_coefficient_is_one_declaration(monkeypatch):
     """Declared in the registry, a coefficient reaches the JSON, the intervals, the notes and the CLI."""
     from chartcode.cli.agreement import format_field
 
-    half = ag.Coefficient("half_percent", "half the percent agreement", "half percent",
-                          lambda s, C, c: ag._k_percent(s.d, C) / 2, (registry.CATEGORIES,), chance_corrected=False)
+    half = ag.Coefficient(
+        "half_percent",
+        "half the percent agreement",
+        "half percent",
+        lambda s, C, c: ag._k_percent(s.d, C) / 2,
+        (registry.CATEGORIES,),
+        chance_corrected=False,
+    )
     monkeypatch.setattr(registry, "REGISTRY", registry.REGISTRY + (half,))
     monkeypatch.setattr(registry, "BY_KEY", {**registry.BY_KEY, half.key: half})
     res = ag.field_agreement(ORDINAL, M, ["a", "b"], bootstrap=40, seed=2)

@@ -69,14 +69,24 @@ def derive(text, records=None, notes=None):
 
 
 def test_conditions_are_three_valued_and_count_dates():
-    records = pd.DataFrame({"record_id": ["A", "B", "C"],
-                            "mh_diagnosis": pd.array([1, 0, None], dtype="Int64"),
-                            "sud_diagnosis": pd.array([0, 0, 1], dtype="Int64"),
-                            "followup_type": pd.array([1, 4, None], dtype="Int64")})
-    notes = pd.DataFrame({"record_id": ["A", "A", "B", "C"], "note_date": ["2024-01-01", "2024-01-11", "2024-02-01", None],
-                          "note_type": ["conjoint", "phone", "conjoint", "conjoint"],
-                          "session_content": pd.array([6, None, 2, 6], dtype="Int64")})
-    out = derive("""
+    records = pd.DataFrame(
+        {
+            "record_id": ["A", "B", "C"],
+            "mh_diagnosis": pd.array([1, 0, None], dtype="Int64"),
+            "sud_diagnosis": pd.array([0, 0, 1], dtype="Int64"),
+            "followup_type": pd.array([1, 4, None], dtype="Int64"),
+        }
+    )
+    notes = pd.DataFrame(
+        {
+            "record_id": ["A", "A", "B", "C"],
+            "note_date": ["2024-01-01", "2024-01-11", "2024-02-01", None],
+            "note_type": ["conjoint", "phone", "conjoint", "conjoint"],
+            "session_content": pd.array([6, None, 2, 6], dtype="Int64"),
+        }
+    )
+    out = derive(
+        """
 derived:
   - name: both
     all: [{equals: {field: mh_diagnosis, value: 1}}, {equals: {field: sud_diagnosis, value: 1}}]
@@ -93,13 +103,16 @@ derived:
   - name: only_mh
     equals: {field: sud_diagnosis, value: 0}
     where: {equals: {field: mh_diagnosis, value: 1}}
-""", records, notes)
+""",
+        records,
+        notes,
+    )
 
     def as_list(c):
         return [None if pd.isna(v) else v for v in out[c]]
 
-    assert as_list("both") == [0, 0, None]       # C: missing and 1 -> missing
-    assert as_list("either") == [1, 0, 1]         # C: 1 wins over missing
+    assert as_list("both") == [0, 0, None]  # C: missing and 1 -> missing
+    assert as_list("either") == [1, 0, 1]  # C: 1 wins over missing
     assert as_list("indiv") == [1, 0, None]
     assert as_list("n6") == [1, 0, 1]
     assert as_list("n_conj") == [1, 1, 1]
@@ -107,14 +120,17 @@ derived:
     assert as_list("only_mh") == [1, None, None]
 
 
-@pytest.mark.parametrize("body, message", [
-    ("  - name: x\n    equals: {field: nope, value: 1}\n", "audits/x.yaml:4: derived 'x': unknown field 'nope'"),
-    ("  - name: x\n    count: {notes: age}\n", "audits/x.yaml:4: derived 'x': unknown note-level field 'age'"),
-    ("  - name: x\n    sum: [age]\n", "audits/x.yaml:4: derived 'x': unknown key 'sum'"),
-    ("  - name: age\n    equals: {field: sex, value: 1}\n", "audits/x.yaml:3: derived 'age': the name is already"),
-    ("  - name: x\n    equals: {field: session_content, value: 1}\n", "(a note-level field: use count)"),
-    ("  - name: x\n    all: [{bogus: 1}]\n", "audits/x.yaml:4: derived 'x': a condition is a one-key mapping"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("  - name: x\n    equals: {field: nope, value: 1}\n", "audits/x.yaml:4: derived 'x': unknown field 'nope'"),
+        ("  - name: x\n    count: {notes: age}\n", "audits/x.yaml:4: derived 'x': unknown note-level field 'age'"),
+        ("  - name: x\n    sum: [age]\n", "audits/x.yaml:4: derived 'x': unknown key 'sum'"),
+        ("  - name: age\n    equals: {field: sex, value: 1}\n", "audits/x.yaml:3: derived 'age': the name is already"),
+        ("  - name: x\n    equals: {field: session_content, value: 1}\n", "(a note-level field: use count)"),
+        ("  - name: x\n    all: [{bogus: 1}]\n", "audits/x.yaml:4: derived 'x': a condition is a one-key mapping"),
+    ],
+)
 def test_derived_errors_name_the_line(body, message):
     with pytest.raises(UserError) as exc:
         derive("id: x\nderived:\n" + body)
@@ -225,7 +241,8 @@ def test_describe_counts_and_moments(store, frame):
     assert male["label"] == "Male" and male["n"] == (frame["sex"] == 1).sum()
     assert male["pct"] == pytest.approx(100 * (frame["sex"] == 1).mean())
     assert nconj["type"] == "numeric" and nconj["cells"][1]["mean"] == pytest.approx(
-        frame.loc[frame["accepted_followup"] == 0, "n_conjoint_sessions"].mean())
+        frame.loc[frame["accepted_followup"] == 0, "n_conjoint_sessions"].mean()
+    )
 
 
 def test_where_filters_rows(store, frame):
@@ -237,15 +254,21 @@ def test_where_filters_rows(store, frame):
     assert res["stats"]["where"] == ["sex == 1", "mh_diagnosis != 0"]
 
 
-@pytest.mark.parametrize("opts, message", [
-    ({"logistic": ["accepted_followup ~ nonexistent"]}, "--logistic \"accepted_followup ~ nonexistent\": unknown field 'nonexistent'"),
-    ({"logistic": ["age ~ sex"]}, "is not binary"),
-    ({"linear": ["age ~ sex; import os"]}, "is not a field name"),
-    ({"linear": ["age sex"]}, "malformed formula"),
-    ({"linear": ["age ~ __import__('os')"]}, "is not a field name"),
-    ({"welch": ["age by prior_hp_contact"]}, "has 4 values; two are needed"),
-    ({"welch": ["age versus sex"]}, "expected 'FIELD by GROUP'"),
-])
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (
+            {"logistic": ["accepted_followup ~ nonexistent"]},
+            "--logistic \"accepted_followup ~ nonexistent\": unknown field 'nonexistent'",
+        ),
+        ({"logistic": ["age ~ sex"]}, "is not binary"),
+        ({"linear": ["age ~ sex; import os"]}, "is not a field name"),
+        ({"linear": ["age sex"]}, "malformed formula"),
+        ({"linear": ["age ~ __import__('os')"]}, "is not a field name"),
+        ({"welch": ["age by prior_hp_contact"]}, "has 4 values; two are needed"),
+        ({"welch": ["age versus sex"]}, "expected 'FIELD by GROUP'"),
+    ],
+)
 def test_bad_specs_are_user_errors(store, opts, message):
     with pytest.raises(UserError) as exc:
         run_stats(store, options=opts)
@@ -263,13 +286,18 @@ def _spec(formula):
     return Spec("logistic", formula, "--logistic", outcome=y.strip(), predictors=[x.strip() for x in xs.split("+")])
 
 
-KNOWN = {"y": Variable("y", "binary"), "x": Variable("x", "count"), "z": Variable("z", "binary"),
-         "c": Variable("c", "count")}
+KNOWN = {
+    "y": Variable("y", "binary"),
+    "x": Variable("x", "count"),
+    "z": Variable("z", "binary"),
+    "c": Variable("c", "count"),
+}
 
 
 def test_complete_separation_gives_firth_estimate_with_warning():
-    df = pd.DataFrame({"y": [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1], "x": [1, 1, 2, 2, 2, 3, 4, 4, 5, 5, 6, 6],
-                       "c": [1] * 12})
+    df = pd.DataFrame(
+        {"y": [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1], "x": [1, 1, 2, 2, 2, 3, 4, 4, 5, 5, 6, 6], "c": [1] * 12}
+    )
     res = run_logistic(_spec("y ~ x"), df, KNOWN, 0.95)
     assert res["stats"]["method"] == "firth" and res["stats"]["separation"] == "complete"
     assert any("Firth" in w and "separation" in w for w in res["warnings"])
@@ -277,8 +305,12 @@ def test_complete_separation_gives_firth_estimate_with_warning():
     assert np.isfinite(t["coef"]) and t["odds_ratio"] > 1 and t["p"] < 0.05
     # the estimate maximises the penalised likelihood (checked with a general optimiser)
     X = np.column_stack([np.ones(12), df["x"]])
-    opt = optimize.minimize(lambda b: -_penalised(X, df["y"].to_numpy(float), b)[0], np.zeros(2),
-                            method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+    opt = optimize.minimize(
+        lambda b: -_penalised(X, df["y"].to_numpy(float), b)[0],
+        np.zeros(2),
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000},
+    )
     assert [terms(res)["Intercept"]["coef"], t["coef"]] == pytest.approx(opt.x, abs=1e-4)
     # profile CI: the penalised likelihood drops by chi2(0.95)/2 at each bound
     fr = firth_logit(X, df["y"].to_numpy(float))

@@ -69,8 +69,18 @@ def test_conjoint_pain_codebook_has_the_seed_schemes_exactly():
     assert [c.code for c in cb.field("last_note_outcome").choices] == [1, 2, 3, 4, 5, 6]
     assert cb.field("last_note_outcome").type == "ordinal"
     assert [c.code for c in cb.field("termination").choices] == [1, 2, 3, 4, 5]
-    for name in ("age", "sex", "race_ethnicity", "mh_diagnosis", "sud_diagnosis", "mh_treatment",
-                 "prior_hp_contact", "referred_elsewhere", "accepted_followup", "followup_sessions"):
+    for name in (
+        "age",
+        "sex",
+        "race_ethnicity",
+        "mh_diagnosis",
+        "sud_diagnosis",
+        "mh_treatment",
+        "prior_hp_contact",
+        "referred_elsewhere",
+        "accepted_followup",
+        "followup_sessions",
+    ):
         assert cb.field(name).level == "record"
         assert cb.field(name).rules, f"{name} needs decision rules for coders"
 
@@ -92,19 +102,32 @@ def test_duplicate_choice_code_names_file_line_and_field(tmp_path):
 @pytest.mark.parametrize(
     "old, new, expected",
     [
-        ("    type: nominal\n", "    type: categorical\n", ":7: field 'termination': type 'categorical' must be one of"),
+        (
+            "    type: nominal\n",
+            "    type: categorical\n",
+            ":7: field 'termination': type 'categorical' must be one of",
+        ),
         ("  - name: age\n", "  - name: Age Years\n", "field '#3': name must start with a lower-case letter"),
         ("    level: note\n", "    level: session\n", ":15: field 'content': level 'session' must be one of"),
         ("    min: 18\n", "    min: 200\n", "field 'age': min 200 is greater than max 110"),
-        ("    type: binary\n", "    type: binary\n    choices: {1: Yes, 2: No}\n",
-         "field 'flag': a binary field has exactly the codes 0 and 1"),
-        ("    choices: {1: Low, 2: Medium, 3: High}\n", "    choices: {a: Low, b: High}\n",
-         "field 'content': choice code 'a': ordinal codes must be whole numbers"),
+        (
+            "    type: binary\n",
+            "    type: binary\n    choices: {1: Yes, 2: No}\n",
+            "field 'flag': a binary field has exactly the codes 0 and 1",
+        ),
+        (
+            "    choices: {1: Low, 2: Medium, 3: High}\n",
+            "    choices: {a: Low, b: High}\n",
+            "field 'content': choice code 'a': ordinal codes must be whole numbers",
+        ),
         ("    label: Age\n", "    label: Age\n    colour: red\n", "field 'age': unknown key 'colour'"),
         ("    label: Termination\n", "", ":5: field 'termination': 'label' is required"),
         ("  - name: flag\n", "  - name: age\n", "field 'age': field name appears twice"),
-        ("    choices: {1: Low, 2: Medium, 3: High}\n", "    choices: {1: Low, 2: low}\n",
-         "choice label 'low' is used by codes 1 and 2"),
+        (
+            "    choices: {1: Low, 2: Medium, 3: High}\n",
+            "    choices: {1: Low, 2: low}\n",
+            "choice label 'low' is used by codes 1 and 2",
+        ),
         ("    type: count\n", "    type: count\n    choices: {1: One}\n", "field 'age': a count field has no choices"),
     ],
 )
@@ -134,8 +157,14 @@ def test_yes_no_are_strings_not_booleans(tmp_path):
 
 def test_hash_ignores_comments_and_layout_but_not_meaning(tmp_path):
     a, _ = load(tmp_path, GOOD, "a.yaml")
-    b, _ = load(tmp_path, "# a comment\n" + GOOD.replace("choices: {1: Low, 2: Medium, 3: High}",
-                                                        "choices:\n      1: Low\n      2: Medium\n      3: High"), "b.yaml")
+    b, _ = load(
+        tmp_path,
+        "# a comment\n"
+        + GOOD.replace(
+            "choices: {1: Low, 2: Medium, 3: High}", "choices:\n      1: Low\n      2: Medium\n      3: High"
+        ),
+        "b.yaml",
+    )
     c, _ = load(tmp_path, GOOD.replace("3: Did not follow through", "3: No show"), "c.yaml")
     assert a.hash == b.hash
     assert a.hash != c.hash
@@ -143,8 +172,13 @@ def test_hash_ignores_comments_and_layout_but_not_meaning(tmp_path):
 
 def test_diff_classifies_changes_by_what_they_do_to_stored_codes(tmp_path):
     a, _ = load(tmp_path, GOOD, "a.yaml")
-    b, _ = load(tmp_path, GOOD.replace("      3: Did not follow through\n", "      4: Declined\n")
-                .replace("label: Age\n", "label: Age in years\n"), "b.yaml")
+    b, _ = load(
+        tmp_path,
+        GOOD.replace("      3: Did not follow through\n", "      4: Declined\n").replace(
+            "label: Age\n", "label: Age in years\n"
+        ),
+        "b.yaml",
+    )
     changes = {(c.severity, c.field, c.text) for c in diff(a, b)}
     assert ("breaking", "termination", "choice 3 (Did not follow through) removed") in changes
     assert ("info", "termination", "choice 4 (Declined) added") in changes
@@ -153,8 +187,14 @@ def test_diff_classifies_changes_by_what_they_do_to_stored_codes(tmp_path):
 
 @pytest.mark.parametrize(
     "field, raw, expected",
-    [("termination", "2", 2), ("termination", " 3 ", 3), ("termination", "3.0", 3), ("age", "61", 61),
-     ("flag", "1", 1), ("content", 2, 2)],
+    [
+        ("termination", "2", 2),
+        ("termination", " 3 ", 3),
+        ("termination", "3.0", 3),
+        ("age", "61", 61),
+        ("flag", "1", 1),
+        ("content", 2, 2),
+    ],
 )
 def test_values_are_parsed_to_stored_codes(tmp_path, field, raw, expected):
     cb, _ = load(tmp_path, GOOD)
@@ -163,9 +203,13 @@ def test_values_are_parsed_to_stored_codes(tmp_path, field, raw, expected):
 
 @pytest.mark.parametrize(
     "field, raw, message",
-    [("termination", "7", "'7' is not a code of this field (codes: 1 = Completed"),
-     ("age", "17", "below the minimum 18"), ("age", "sixty", "not a whole number"),
-     ("age", "-1", "cannot be negative"), ("termination", "", "a value is required")],
+    [
+        ("termination", "7", "'7' is not a code of this field (codes: 1 = Completed"),
+        ("age", "17", "below the minimum 18"),
+        ("age", "sixty", "not a whole number"),
+        ("age", "-1", "cannot be negative"),
+        ("termination", "", "a value is required"),
+    ],
 )
 def test_values_outside_the_field_are_refused_with_the_allowed_codes(tmp_path, field, raw, message):
     cb, _ = load(tmp_path, GOOD)

@@ -60,7 +60,7 @@ def test_note_lengths_and_dates():
             assert demo.WINDOW_START <= n.note_date <= demo.WINDOW_END
         dates = [n.note_date for n in record.notes]
         assert dates == sorted(dates) and len(set(dates)) == len(dates)
-        assert all(n.note_date > conjoint[-1].note_date for n in record.notes[len(conjoint):])
+        assert all(n.note_date > conjoint[-1].note_date for n in record.notes[len(conjoint) :])
         for n in record.notes:
             assert 80 <= len(n.text.split()) <= 300, (n.note_id, len(n.text.split()))
 
@@ -99,8 +99,7 @@ def test_supervisor_double_codes_a_sample_with_a_few_disagreements(demo_db):
         assert set(supervisor) == {k for k in intern if k[0] in records}
         differ = [k for k in supervisor if supervisor[k] != intern[k]]
         assert 3 <= len(differ) <= 8
-        assert {k[2] for k in differ} <= {"session_content", "last_note_outcome", "termination",
-                                          "skills_introduced"}
+        assert {k[2] for k in differ} <= {"session_content", "last_note_outcome", "termination", "skills_introduced"}
         assert [a["status"] for a in s.assignments("supervisor")] == ["done"] * 6
 
 

@@ -31,8 +31,9 @@ def demo_db(tmp_path_factory):
 
 
 def _submitted(store: Store, coder: str) -> dict[tuple[str, str], int]:
-    rows = store._db.execute("SELECT record_id, field, submitted_value FROM codes WHERE coder = ?"
-                            " AND submitted_at IS NOT NULL", [coder]).fetchall()
+    rows = store._db.execute(
+        "SELECT record_id, field, submitted_value FROM codes WHERE coder = ? AND submitted_at IS NOT NULL", [coder]
+    ).fetchall()
     return {(r, f): v for r, f, v in rows}
 
 

@@ -56,8 +56,9 @@ fields:
 def small_store(directory: Path, name: str = "small.db") -> Path:
     """Two records (R1 with two notes, R2 with one), coded and submitted by `intern`."""
     path = directory / name
-    s = Store.create(path, load_codebook("small.yaml", text=SMALL_CODEBOOK),
-                     coders=[("intern", "coder"), ("lead", "lead")])
+    s = Store.create(
+        path, load_codebook("small.yaml", text=SMALL_CODEBOOK), coders=[("intern", "coder"), ("lead", "lead")]
+    )
     try:
         s.add_records(["R1", "R2"])
         with s._write() as db:
@@ -65,7 +66,8 @@ def small_store(directory: Path, name: str = "small.db") -> Path:
                 "INSERT INTO notes(note_id, record_id, note_date, note_type, text, content_sha) VALUES"
                 f" ('R1-N1', 'R1', '2024-01-01', 'visit', '{NOTE_TEXT} one', 'a'),"
                 f" ('R1-N2', 'R1', '2024-02-01', 'visit', '{NOTE_TEXT} two', 'b'),"
-                f" ('R2-N1', 'R2', '2024-01-05', 'visit', '{NOTE_TEXT} three', 'c')")
+                f" ('R2-N1', 'R2', '2024-01-05', 'visit', '{NOTE_TEXT} three', 'c')"
+            )
         s.assign("intern", ["R1", "R2"])
         for rid, mrn, smoker, n in (("R1", "MRN-111", 1, 3), ("R2", "MRN-222", 0, 0)):
             s.set_code("intern", rid, "mrn", mrn)
@@ -104,6 +106,7 @@ def small(tmp_path):
 
 
 # ---- wide ---------------------------------------------------------------------------------
+
 
 def test_wide_csv_holds_final_values_with_source_flags_and_a_notes_sibling(demo, tmp_path):
     out = tmp_path / "final.csv"
@@ -149,8 +152,9 @@ def test_spss_and_stata_files_carry_variable_and_value_labels(demo, tmp_path, fm
     notes, nmeta = read(str(tmp_path / f"final_notes.{fmt}"))
     sc = cb.field("session_content")
     assert nmeta.column_names_to_labels["session_content"] == sc.label
-    assert {int(k): v for k, v in nmeta.variable_value_labels["session_content"].items()} == \
-        {c.code: c.label for c in sc.choices}
+    assert {int(k): v for k, v in nmeta.variable_value_labels["session_content"].items()} == {
+        c.code: c.label for c in sc.choices
+    }
     assert len(notes) > 0
 
 
@@ -220,6 +224,7 @@ def test_redcap_data_fits_the_dictionary_codebook_to_redcap_writes(demo, tmp_pat
 
 # ---- long and blinding ------------------------------------------------------------------
 
+
 def test_long_export_holds_back_codes_until_every_assigned_coder_submitted(demo, tmp_path):
     demo.add_coder("third", "coder")
     demo.assign("third", ["VET-001"])
@@ -227,8 +232,12 @@ def test_long_export_holds_back_codes_until_every_assigned_coder_submitted(demo,
     blind = export(demo, "csv", tmp_path / "blind.csv", long=True)
     df = pd.read_csv(tmp_path / "blind.csv")
     assert "VET-001" not in set(df["record_id"])
-    assert blind.hidden == demo._db.execute(
-        "SELECT count(*) FROM codes WHERE record_id = 'VET-001' AND value IS NOT NULL").fetchone()[0]
+    assert (
+        blind.hidden
+        == demo._db.execute("SELECT count(*) FROM codes WHERE record_id = 'VET-001' AND value IS NOT NULL").fetchone()[
+            0
+        ]
+    )
     own = pd.read_csv(export(demo, "csv", tmp_path / "own.csv", long=True, viewer="third").files[0])
     assert set(own.loc[own["record_id"] == "VET-001", "coder"]) == {"third"}
     lead = export(demo, "csv", tmp_path / "lead.csv", long=True, viewer="qi-lead")
@@ -242,8 +251,19 @@ def test_long_export_holds_back_codes_until_every_assigned_coder_submitted(demo,
 def test_long_export_marks_values_revised_after_submission(small, tmp_path):
     small.set_code("intern", "R1", "smoker", 0)
     df = pd.read_csv(export(small, "csv", tmp_path / "l.csv", long=True).files[0])
-    assert list(df.columns) == ["coder", "record_id", "note_id", "field", "value", "label", "memo", "submitted",
-                                "submitted_value", "revised", "updated_at"]
+    assert list(df.columns) == [
+        "coder",
+        "record_id",
+        "note_id",
+        "field",
+        "value",
+        "label",
+        "memo",
+        "submitted",
+        "submitted_value",
+        "revised",
+        "updated_at",
+    ]
     row = df[(df["record_id"] == "R1") & (df["field"] == "smoker")].iloc[0]
     # the value column mixes fields of every type (text too), so pandas reads it as text
     assert (str(row["value"]), str(row["submitted_value"]), row["label"]) == ("0", "1", "No") and row["revised"]
@@ -274,6 +294,7 @@ def test_formulas_in_memos_are_neutralised_in_csv_and_plain_text_in_xlsx(small, 
 
 # ---- de-identification --------------------------------------------------------------------
 
+
 def test_deidentify_drops_identifier_fields_and_hashes_ids_with_the_database_salt(small, tmp_path):
     salt = small.meta("deid_salt")
     expected = hashlib.sha256((salt + "R1").encode()).hexdigest()[:16]
@@ -283,8 +304,9 @@ def test_deidentify_drops_identifier_fields_and_hashes_ids_with_the_database_sal
     assert "mrn" not in records and "mrn__source" not in records
     assert "MRN-111" not in (tmp_path / "a.csv").read_text()
     assert expected in set(records["record_id"]) and "R1" not in set(records["record_id"])
-    assert set(notes["note_id"]) == {hashlib.sha256((salt + n).encode()).hexdigest()[:16]
-                                     for n in ("R1-N1", "R1-N2", "R2-N1")}
+    assert set(notes["note_id"]) == {
+        hashlib.sha256((salt + n).encode()).hexdigest()[:16] for n in ("R1-N1", "R1-N2", "R2-N1")
+    }
     assert not any("R1" in n for n in notes["note_id"])
     # stable across runs of the same database
     export(small, "csv", tmp_path / "b.csv", deidentify=True)
@@ -305,9 +327,20 @@ def test_deidentified_long_export_hashes_ids_and_drops_identifiers_and_memos(sma
     assert "mrn" not in {f["name"] for f in doc["codebook"]["fields"]}
 
 
-@pytest.mark.parametrize("fmt,long", [("csv", False), ("xlsx", False), ("sav", False), ("dta", False),
-                                      ("json", False), ("redcap", False), ("csv", True), ("xlsx", True),
-                                      ("json", True)])
+@pytest.mark.parametrize(
+    "fmt,long",
+    [
+        ("csv", False),
+        ("xlsx", False),
+        ("sav", False),
+        ("dta", False),
+        ("json", False),
+        ("redcap", False),
+        ("csv", True),
+        ("xlsx", True),
+        ("json", True),
+    ],
+)
 def test_no_export_contains_note_text(small, tmp_path, fmt, long):
     out = tmp_path / f"x.{'csv' if fmt == 'redcap' else fmt}"
     for path in export(small, fmt, out, long=long).files:
@@ -321,6 +354,7 @@ def test_no_export_contains_note_text(small, tmp_path, fmt, long):
 
 
 # ---- refusals ----------------------------------------------------------------------------
+
 
 def test_unknown_format_is_refused(small, tmp_path):
     with pytest.raises(UserError, match="unknown export format 'parquet'"):

@@ -9,12 +9,26 @@ from chartcode.fidelity import score_unit
 from chartcode.store import Store
 
 
-def scale_yaml(n_items: int, *, scoring="sum", sections=(("staffing", 3), ("organization", 8), ("services", 14)),
-               bands="[{min: 115, label: exemplary}, {min: 100, label: good}, {min: 74, label: fair},"
-                     " {label: not supported employment}]",
-               extra="cannot_rate: 9\n  action_below: 4\n  max_unrated: 0", item_type="ordinal") -> str:
-    lines = ["id: test-scale", "title: Test scale", "version: 1", "scale:", f"  scoring: {scoring}", f"  {extra}",
-             f"  bands: {bands}", "  sections:"]
+def scale_yaml(
+    n_items: int,
+    *,
+    scoring="sum",
+    sections=(("staffing", 3), ("organization", 8), ("services", 14)),
+    bands="[{min: 115, label: exemplary}, {min: 100, label: good}, {min: 74, label: fair},"
+    " {label: not supported employment}]",
+    extra="cannot_rate: 9\n  action_below: 4\n  max_unrated: 0",
+    item_type="ordinal",
+) -> str:
+    lines = [
+        "id: test-scale",
+        "title: Test scale",
+        "version: 1",
+        "scale:",
+        f"  scoring: {scoring}",
+        f"  {extra}",
+        f"  bands: {bands}",
+        "  sections:",
+    ]
     for sid, _ in sections:
         lines.append(f"    - {{id: {sid}, label: {sid.title()}}}")
     lines.append("fields:")
@@ -42,10 +56,19 @@ def ratings_with_total(total: int, n: int = 25) -> dict[str, int]:
     return {f"item{i + 1}": base + (1 if i < extra else 0) for i in range(n)}
 
 
-@pytest.mark.parametrize("total,band", [
-    (125, "exemplary"), (115, "exemplary"), (114, "good"), (100, "good"), (99, "fair"), (74, "fair"),
-    (73, "not supported employment"), (25, "not supported employment"),
-])
+@pytest.mark.parametrize(
+    "total,band",
+    [
+        (125, "exemplary"),
+        (115, "exemplary"),
+        (114, "good"),
+        (100, "good"),
+        (99, "fair"),
+        (74, "fair"),
+        (73, "not supported employment"),
+        (25, "not supported employment"),
+    ],
+)
 def test_ips_total_bands_at_every_cut_off(ips, total, band):
     s = score_unit(ips, ratings_with_total(total))
     assert s.total == total
@@ -59,8 +82,11 @@ def test_sections_are_subtotals_and_items_below_threshold_are_listed(ips):
     s = score_unit(ips, r)
     assert [(x.section, x.score) for x in s.sections] == [("staffing", 13), ("organization", 36), ("services", 67)]
     assert s.total == 116 and s.band == "exemplary"
-    assert s.below_threshold == [{"item": "item2", "rating": 3}, {"item": "item4", "rating": 1},
-                                 {"item": "item20", "rating": 2}]
+    assert s.below_threshold == [
+        {"item": "item2", "rating": 3},
+        {"item": "item4", "rating": 1},
+        {"item": "item20", "rating": 2},
+    ]
     assert s.mean == pytest.approx(116 / 25)
 
 
@@ -92,18 +118,27 @@ def test_without_prorating_the_total_is_the_sum_of_rated_items():
     assert score_unit(cb, r).total == 96
 
 
-@pytest.mark.parametrize("ratings,mean,band", [
-    ([4] * 13, 4.0, "high"),
-    ([4] * 12 + [3], 51 / 13, "moderate"),  # 3.92: below 4.0
-    ([3] * 13, 3.0, "moderate"),
-    ([3] * 12 + [2], 38 / 13, "low"),  # 2.92
-    ([1] * 13, 1.0, "low"),
-])
+@pytest.mark.parametrize(
+    "ratings,mean,band",
+    [
+        ([4] * 13, 4.0, "high"),
+        ([4] * 12 + [3], 51 / 13, "moderate"),  # 3.92: below 4.0
+        ([3] * 13, 3.0, "moderate"),
+        ([3] * 12 + [2], 38 / 13, "low"),  # 2.92
+        ([1] * 13, 1.0, "low"),
+    ],
+)
 def test_mean_scoring_bands_imr_style(ratings, mean, band):
-    cb = load_codebook("imr.yaml", scale_yaml(13, scoring="mean", sections=(("imr", 13),),
-                                               bands="[{min: 4.0, label: high}, {min: 3.0, label: moderate},"
-                                                     " {label: low}]",
-                                               extra="cannot_rate: 9\n  max_unrated: 2\n  action_below: 3"))
+    cb = load_codebook(
+        "imr.yaml",
+        scale_yaml(
+            13,
+            scoring="mean",
+            sections=(("imr", 13),),
+            bands="[{min: 4.0, label: high}, {min: 3.0, label: moderate}, {label: low}]",
+            extra="cannot_rate: 9\n  max_unrated: 2\n  action_below: 3",
+        ),
+    )
     s = score_unit(cb, {f"item{i + 1}": v for i, v in enumerate(ratings)})
     assert s.mean == pytest.approx(mean, abs=1e-6)
     assert s.band == band
@@ -111,9 +146,16 @@ def test_mean_scoring_bands_imr_style(ratings, mean, band):
 
 
 def test_mean_scoring_ignores_cannot_rate_items():
-    cb = load_codebook("imr.yaml", scale_yaml(13, scoring="mean", sections=(("imr", 13),),
-                                               bands="[{min: 4.0, label: high}, {label: low}]",
-                                               extra="cannot_rate: 9\n  max_unrated: 2"))
+    cb = load_codebook(
+        "imr.yaml",
+        scale_yaml(
+            13,
+            scoring="mean",
+            sections=(("imr", 13),),
+            bands="[{min: 4.0, label: high}, {label: low}]",
+            extra="cannot_rate: 9\n  max_unrated: 2",
+        ),
+    )
     r = {f"item{i + 1}": 4 for i in range(13)}
     r["item1"], r["item2"] = 9, 9
     s = score_unit(cb, r)
@@ -124,10 +166,17 @@ def test_mean_scoring_ignores_cannot_rate_items():
 
 
 def test_completion_scoring_is_the_share_of_planned_sessions_delivered():
-    cb = load_codebook("eimr.yaml", scale_yaml(3, scoring="completion", sections=(("modules", 3),),
-                                                bands="[{min: 90, label: as planned}, {min: 70, label: mostly},"
-                                                      " {label: incomplete}]",
-                                                extra="max_unrated: 0", item_type="count"))
+    cb = load_codebook(
+        "eimr.yaml",
+        scale_yaml(
+            3,
+            scoring="completion",
+            sections=(("modules", 3),),
+            bands="[{min: 90, label: as planned}, {min: 70, label: mostly}, {label: incomplete}]",
+            extra="max_unrated: 0",
+            item_type="count",
+        ),
+    )
     # targets are 4 each: 4 + 2 + 6 (capped at 4) = 10 of 12 sessions
     s = score_unit(cb, {"item1": 4, "item2": 2, "item3": 6})
     assert s.total == pytest.approx(100 * 10 / 12, abs=1e-6)
@@ -146,8 +195,10 @@ def test_a_unit_with_no_ratings_has_no_scores(ips):
 
 def test_section_bands():
     yaml = scale_yaml(4, sections=(("a", 2), ("b", 2)), bands="[{min: 16, label: good}, {label: poor}]")
-    yaml = yaml.replace("    - {id: a, label: A}", "    - {id: a, label: A, bands: [{min: 8, label: good}, {min: 6,"
-                                                    " label: fair}, {label: poor}]}")
+    yaml = yaml.replace(
+        "    - {id: a, label: A}",
+        "    - {id: a, label: A, bands: [{min: 8, label: good}, {min: 6, label: fair}, {label: poor}]}",
+    )
     cb = load_codebook("x.yaml", yaml)
     s = score_unit(cb, {"item1": 4, "item2": 4, "item3": 1, "item4": 1})
     assert (s.sections[0].score, s.sections[0].band) == (8, "good")
@@ -157,9 +208,12 @@ def test_section_bands():
 
 
 # ----------------------------------------------------------------------------- the loader
-@pytest.mark.parametrize("change,problem", [
-    ("  scoring: sum\n", "  scoring: median\n"),
-])
+@pytest.mark.parametrize(
+    "change,problem",
+    [
+        ("  scoring: sum\n", "  scoring: median\n"),
+    ],
+)
 def test_bad_scoring_is_named_with_its_line(change, problem):
     with pytest.raises(Exception) as e:
         load_codebook("bad.yaml", scale_yaml(25).replace(change, problem))
@@ -247,8 +301,17 @@ def test_cannot_rate_is_missing_for_agreement_not_a_sixth_rating_point(tmp_path,
     store.close()
 
 
-@pytest.mark.parametrize("total,band", [(73, "Not supported employment"), (74, "Fair fidelity"), (99, "Fair fidelity"),
-                                        (100, "Good fidelity"), (114, "Good fidelity"), (115, "Exemplary fidelity")])
+@pytest.mark.parametrize(
+    "total,band",
+    [
+        (73, "Not supported employment"),
+        (74, "Fair fidelity"),
+        (99, "Fair fidelity"),
+        (100, "Good fidelity"),
+        (114, "Good fidelity"),
+        (115, "Exemplary fidelity"),
+    ],
+)
 def test_shipped_ips_scale_bands_at_its_published_cut_offs(total, band):
     from chartcode import resources
 
@@ -259,8 +322,15 @@ def test_shipped_ips_scale_bands_at_its_published_cut_offs(total, band):
     assert (s.total, s.band) == (total, band)
 
 
-@pytest.mark.parametrize("ratings,band", [([4] * 13, "High fidelity"), ([4] * 12 + [3], "Moderate fidelity"),
-                                          ([3] * 13, "Moderate fidelity"), ([3] * 12 + [2], "Low fidelity")])
+@pytest.mark.parametrize(
+    "ratings,band",
+    [
+        ([4] * 13, "High fidelity"),
+        ([4] * 12 + [3], "Moderate fidelity"),
+        ([3] * 13, "Moderate fidelity"),
+        ([3] * 12 + [2], "Low fidelity"),
+    ],
+)
 def test_shipped_imr_scale_bands_on_the_item_mean(ratings, band):
     from chartcode import resources
 

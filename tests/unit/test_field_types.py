@@ -49,12 +49,14 @@ def sample_field(ft: FieldType) -> Field:
     """A field of any registered type, with choices when the type has them."""
     if ft.has_choices:
         codes = ft.exact_codes or (1, 2)
-        return Field(name="f", label="F", level="record", type=ft.name,
-                     choices=tuple(Choice(c, f"choice {c}") for c in codes))
+        return Field(
+            name="f", label="F", level="record", type=ft.name, choices=tuple(Choice(c, f"choice {c}") for c in codes)
+        )
     return Field(name="f", label="F", level="record", type=ft.name)
 
 
 # ---- the registry ---------------------------------------------------------------------------
+
 
 def test_registry_holds_the_built_in_types_in_order():
     assert tuple(FIELD_TYPES) == BUILTIN
@@ -74,8 +76,10 @@ def test_unknown_type_names_the_registered_ones():
 def test_register_refuses_duplicates_and_bad_names():
     with pytest.raises(ValueError, match="already registered"):
         register(Text)
+
     class Bad(Text):
         name = "Not-A-Name"
+
     with pytest.raises(ValueError, match="lower-case name"):
         register(Bad)
 
@@ -83,6 +87,7 @@ def test_register_refuses_duplicates_and_bad_names():
 def test_registered_is_scoped():
     class Tmp(Text):
         name = "tmp_type"
+
     with registered(Tmp) as (t,):
         assert field_type("tmp_type") is t
     assert "tmp_type" not in FIELD_TYPES
@@ -90,28 +95,57 @@ def test_registered_is_scoped():
 
 # ---- parsing and validation, per type --------------------------------------------------------
 
-@pytest.mark.parametrize("type_, raw, value", [
-    ("nominal", "2", 2), ("nominal", 3, 3), ("nominal", "3.0", 3), ("nominal", 2.0, 2),
-    ("ordinal", " 1 ", 1), ("binary", True, 1), ("binary", "0", 0), ("binary", False, 0),
-    ("count", "7", 7), ("count", 7, 7), ("count", "7.0", 7), ("count", "+3", 3),
-    ("numeric", "-2.5", -2.5), ("numeric", "4", 4), ("numeric", 1e3, 1000.0), ("numeric", ".5", 0.5),
-    ("date", "2024-02-29", "2024-02-29"), ("date", "2024-02-29T10:00:00", "2024-02-29"),
-    ("date", "2024-02-29 10:00", "2024-02-29"),
-    ("text", "  hello  ", "hello"), ("text", 12, "12"),
-])
+
+@pytest.mark.parametrize(
+    "type_, raw, value",
+    [
+        ("nominal", "2", 2),
+        ("nominal", 3, 3),
+        ("nominal", "3.0", 3),
+        ("nominal", 2.0, 2),
+        ("ordinal", " 1 ", 1),
+        ("binary", True, 1),
+        ("binary", "0", 0),
+        ("binary", False, 0),
+        ("count", "7", 7),
+        ("count", 7, 7),
+        ("count", "7.0", 7),
+        ("count", "+3", 3),
+        ("numeric", "-2.5", -2.5),
+        ("numeric", "4", 4),
+        ("numeric", 1e3, 1000.0),
+        ("numeric", ".5", 0.5),
+        ("date", "2024-02-29", "2024-02-29"),
+        ("date", "2024-02-29T10:00:00", "2024-02-29"),
+        ("date", "2024-02-29 10:00", "2024-02-29"),
+        ("text", "  hello  ", "hello"),
+        ("text", 12, "12"),
+    ],
+)
 def test_parse_valid(type_, raw, value):
     got = fld(type_).parse(raw)
     assert got == value and type(got) is type(value)
 
 
-@pytest.mark.parametrize("type_, raw, message", [
-    ("nominal", "4", "not a code of this field"), ("nominal", "x", "codes: 1 = Low"),
-    ("ordinal", "1.5", "not a code"), ("binary", "2", "not a code"),
-    ("count", "-1", "cannot be negative"), ("count", "1.5", "not a whole number"), ("count", "x", "whole number"),
-    ("numeric", "1,5", "not a number"), ("numeric", "abc", "not a number"),
-    ("date", "2024-02-30", "not a date"), ("date", "29/02/2024", "write YYYY-MM-DD"),
-    ("text", "   ", "a value is required"), ("count", None, "a value is required"), ("date", "", "required"),
-])
+@pytest.mark.parametrize(
+    "type_, raw, message",
+    [
+        ("nominal", "4", "not a code of this field"),
+        ("nominal", "x", "codes: 1 = Low"),
+        ("ordinal", "1.5", "not a code"),
+        ("binary", "2", "not a code"),
+        ("count", "-1", "cannot be negative"),
+        ("count", "1.5", "not a whole number"),
+        ("count", "x", "whole number"),
+        ("numeric", "1,5", "not a number"),
+        ("numeric", "abc", "not a number"),
+        ("date", "2024-02-30", "not a date"),
+        ("date", "29/02/2024", "write YYYY-MM-DD"),
+        ("text", "   ", "a value is required"),
+        ("count", None, "a value is required"),
+        ("date", "", "required"),
+    ],
+)
 def test_parse_invalid(type_, raw, message):
     with pytest.raises(CodeError, match=message):
         fld(type_).parse(raw)
@@ -139,6 +173,7 @@ def test_word_codes_on_nominal():
 
 # ---- display and TUI input -------------------------------------------------------------------
 
+
 def test_display():
     assert fld("ordinal").kind.display(fld("ordinal"), 2) == "2 Mid"
     assert fld("nominal").kind.display(fld("nominal"), None) == ""
@@ -147,12 +182,18 @@ def test_display():
     assert fld("text").kind.display(fld("text"), None) == ""
 
 
-@pytest.mark.parametrize("type_, mode, hint", [
-    ("nominal", InputMode.SINGLE_KEY, ""), ("ordinal", InputMode.SINGLE_KEY, ""),
-    ("binary", InputMode.SINGLE_KEY, ""), ("count", InputMode.DIGITS, "a whole number"),
-    ("numeric", InputMode.NUMBER, "a number"), ("date", InputMode.DATE, "a date YYYY-MM-DD"),
-    ("text", InputMode.FREE_TEXT, "text"),
-])
+@pytest.mark.parametrize(
+    "type_, mode, hint",
+    [
+        ("nominal", InputMode.SINGLE_KEY, ""),
+        ("ordinal", InputMode.SINGLE_KEY, ""),
+        ("binary", InputMode.SINGLE_KEY, ""),
+        ("count", InputMode.DIGITS, "a whole number"),
+        ("numeric", InputMode.NUMBER, "a number"),
+        ("date", InputMode.DATE, "a date YYYY-MM-DD"),
+        ("text", InputMode.FREE_TEXT, "text"),
+    ],
+)
 def test_input_mode(type_, mode, hint):
     kind = field_type(type_)
     assert kind.input_mode is mode
@@ -176,19 +217,28 @@ def test_count_saves_itself_once_no_digit_fits():
 
 # ---- agreement -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("type_, level, categorical, weighted, icc, encoding", [
-    ("nominal", "nominal", True, False, False, Encoding.POSITION),
-    ("binary", "nominal", True, False, False, Encoding.POSITION),
-    ("ordinal", "ordinal", True, True, False, Encoding.POSITION),
-    ("count", "ratio", False, False, True, Encoding.NUMBER),
-    ("numeric", "interval", False, False, True, Encoding.NUMBER),
-    ("date", "interval", False, False, False, Encoding.DAY),
-    ("text", "nominal", True, False, False, Encoding.OBSERVED),
-])
+
+@pytest.mark.parametrize(
+    "type_, level, categorical, weighted, icc, encoding",
+    [
+        ("nominal", "nominal", True, False, False, Encoding.POSITION),
+        ("binary", "nominal", True, False, False, Encoding.POSITION),
+        ("ordinal", "ordinal", True, True, False, Encoding.POSITION),
+        ("count", "ratio", False, False, True, Encoding.NUMBER),
+        ("numeric", "interval", False, False, True, Encoding.NUMBER),
+        ("date", "interval", False, False, False, Encoding.DAY),
+        ("text", "nominal", True, False, False, Encoding.OBSERVED),
+    ],
+)
 def test_agreement_attributes(type_, level, categorical, weighted, icc, encoding):
     k = field_type(type_)
-    assert (k.agreement_level, k.categorical, k.weighted, k.icc, k.encoding) == (level, categorical, weighted, icc,
-                                                                                encoding)
+    assert (k.agreement_level, k.categorical, k.weighted, k.icc, k.encoding) == (
+        level,
+        categorical,
+        weighted,
+        icc,
+        encoding,
+    )
     assert k.agreement_level in k.alpha_levels
     assert set(k.alpha_levels) <= set(AGREEMENT_LEVELS)
 
@@ -216,29 +266,45 @@ def test_word_codes_have_no_numeric_format_and_an_object_column():
     assert str(_column([1.5, None], "numeric").dtype) == "Float64"
 
 
-@pytest.mark.parametrize("field, spec", [
-    (fld("nominal"), RedcapSpec("radio", choices=True)),
-    (fld("ordinal"), RedcapSpec("radio", choices=True, tag_type=True)),
-    (fld("binary"), RedcapSpec("yesno")),
-    (fld("binary", choices=(Choice(0, "Absent"), Choice(1, "Present"))), RedcapSpec("radio", choices=True,
-                                                                                  tag_type=True)),
-    (fld("count"), RedcapSpec("text", "integer", 0, None)),
-    (fld("count", min=2, max=5), RedcapSpec("text", "integer", 2, 5)),
-    (fld("numeric", min=-1), RedcapSpec("text", "number", -1, None)),
-    (fld("date"), RedcapSpec("text", "date_ymd")),
-    (fld("text"), RedcapSpec("notes")),
-])
+@pytest.mark.parametrize(
+    "field, spec",
+    [
+        (fld("nominal"), RedcapSpec("radio", choices=True)),
+        (fld("ordinal"), RedcapSpec("radio", choices=True, tag_type=True)),
+        (fld("binary"), RedcapSpec("yesno")),
+        (
+            fld("binary", choices=(Choice(0, "Absent"), Choice(1, "Present"))),
+            RedcapSpec("radio", choices=True, tag_type=True),
+        ),
+        (fld("count"), RedcapSpec("text", "integer", 0, None)),
+        (fld("count", min=2, max=5), RedcapSpec("text", "integer", 2, 5)),
+        (fld("numeric", min=-1), RedcapSpec("text", "number", -1, None)),
+        (fld("date"), RedcapSpec("text", "date_ymd")),
+        (fld("text"), RedcapSpec("notes")),
+    ],
+)
 def test_redcap_export_mapping(field, spec):
     assert field.kind.to_redcap(field) == spec
 
 
-@pytest.mark.parametrize("rc_type, validation, vmin, name", [
-    ("radio", "", "", "nominal"), ("dropdown", "", "", "nominal"), ("yesno", "", "", "binary"),
-    ("truefalse", "", "", "binary"), ("text", "integer", "0", "count"), ("text", "integer", "", "numeric"),
-    ("text", "integer", "-3", "numeric"), ("text", "number_2dp", "", "numeric"), ("text", " Number ", "", "numeric"),
-    ("text", "date_dmy", "", "date"), ("text", "email", "", "text"), ("text", "", "", "text"),
-    ("notes", "integer", "0", "text"),
-])
+@pytest.mark.parametrize(
+    "rc_type, validation, vmin, name",
+    [
+        ("radio", "", "", "nominal"),
+        ("dropdown", "", "", "nominal"),
+        ("yesno", "", "", "binary"),
+        ("truefalse", "", "", "binary"),
+        ("text", "integer", "0", "count"),
+        ("text", "integer", "", "numeric"),
+        ("text", "integer", "-3", "numeric"),
+        ("text", "number_2dp", "", "numeric"),
+        ("text", " Number ", "", "numeric"),
+        ("text", "date_dmy", "", "date"),
+        ("text", "email", "", "text"),
+        ("text", "", "", "text"),
+        ("notes", "integer", "0", "text"),
+    ],
+)
 def test_redcap_import_mapping(rc_type, validation, vmin, name):
     assert from_redcap(rc_type, validation, vmin).name == name
 
@@ -267,6 +333,7 @@ def test_qdc_codes():
 
 
 # ---- every registered type is handled by every consumer ----------------------------------------
+
 
 def _consumers_handle(ft: FieldType, tmp: Path) -> None:
     from chartcode.tui.widgets.coding_form import field_panel
@@ -313,6 +380,7 @@ def test_every_type_round_trips_through_a_codebook_redcap_and_qdc(tmp_path):
 
 
 # ---- adding a type is one class ---------------------------------------------------------------
+
 
 class Email(FieldType):
     """A toy type: text that must look like an e-mail address; REDCap's 'email' validation."""
@@ -384,7 +452,9 @@ def test_a_new_type_is_one_class(email_type, tmp_path):
     with open(tmp_path / "dict.csv", encoding="utf-8") as fh:
         rows = {r["Variable / Field Name"]: r for r in csv.DictReader(fh)}
     assert (rows["contact"]["Field Type"], rows["contact"]["Text Validation Type OR Show Slider Number"]) == (
-        "text", "email")
+        "text",
+        "email",
+    )
     text, _ = redcap_to_yaml(tmp_path / "dict.csv")
     assert load_codebook("back.yaml", text=text).field("contact").type == "email"
     codebook_to_qdc(cb, tmp_path / "cb.qdc")

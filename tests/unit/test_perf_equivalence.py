@@ -32,6 +32,7 @@ def _same_reference(series: pd.Series, value: Any) -> np.ndarray:
         if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(value, str):
             return float(x) == float(value)
         return str(x) == str(value)
+
     return np.array([False if pd.isna(x) else eq(x) for x in series], dtype=bool)
 
 
@@ -40,8 +41,9 @@ def _equals_reference(series: pd.Series, g: Any) -> np.ndarray:
 
 
 SERIES = {
-    "mixed object": pd.Series([3, "3", 3.0, True, 1, "1", None, np.nan, pd.NA, "a", 0, 0.0, -0.0, "3.0", 2.5, False],
-                              dtype=object),
+    "mixed object": pd.Series(
+        [3, "3", 3.0, True, 1, "1", None, np.nan, pd.NA, "a", 0, 0.0, -0.0, "3.0", 2.5, False], dtype=object
+    ),
     "single merged class": pd.Series([3, 3.0, True, 1], dtype=object),
     "Int64": pd.Series([1, 0, None, 3, 1, 2], dtype="Int64"),
     "Float64": pd.Series([1.0, 0.0, None, 3.5, -0.0, 1.0], dtype="Float64"),
@@ -97,18 +99,20 @@ def _neutralise_reference(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _tricky_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "record_id": pd.Series(["R1", "=R2", "R3", None, "-4", "R6"], dtype="str"),
-        "mixed": pd.Series([3, "3", 3.0, True, None, "=SUM(A1)"], dtype=object),
-        "floats": [1.5, np.nan, -0.0, 0.0, 1e20, 2.0],
-        "ints": pd.Series([1, None, 3, 0, -2, 7], dtype="Int64"),
-        "flags": [True, False, True, False, True, False],
-        "text": pd.Series(["  lead", "trail ", "a&b<c>", "ctrl\x01x_x0041_", "<r>rich</r>", "@x"], dtype=object),
-        "string": pd.Series(["+1", pd.NA, "", "plain", "x" * 40000, "é😀"], dtype="string"),
-        "more text": ["a\n", "\tx", "a_x00G1_", "\ufffe", "x\x0b", "_x005F_"],
-        "empty": pd.Series([None] * 6, dtype=object),
-        "": [pd.NA, None, np.nan, pd.NaT, 1, "x"],
-    })
+    return pd.DataFrame(
+        {
+            "record_id": pd.Series(["R1", "=R2", "R3", None, "-4", "R6"], dtype="str"),
+            "mixed": pd.Series([3, "3", 3.0, True, None, "=SUM(A1)"], dtype=object),
+            "floats": [1.5, np.nan, -0.0, 0.0, 1e20, 2.0],
+            "ints": pd.Series([1, None, 3, 0, -2, 7], dtype="Int64"),
+            "flags": [True, False, True, False, True, False],
+            "text": pd.Series(["  lead", "trail ", "a&b<c>", "ctrl\x01x_x0041_", "<r>rich</r>", "@x"], dtype=object),
+            "string": pd.Series(["+1", pd.NA, "", "plain", "x" * 40000, "é😀"], dtype="string"),
+            "more text": ["a\n", "\tx", "a_x00G1_", "\ufffe", "x\x0b", "_x005F_"],
+            "empty": pd.Series([None] * 6, dtype=object),
+            "": [pd.NA, None, np.nan, pd.NaT, 1, "x"],
+        }
+    )
 
 
 def test_neutralise_matches_the_per_cell_reference():
@@ -159,10 +163,19 @@ def _tricky_sheets() -> dict[str, pd.DataFrame]:
         "no rows": frame.iloc[0:0],
         "no columns": pd.DataFrame(index=range(3)),
         "late column": pd.DataFrame({"": [None, None], "b": [None, 2]}),
-        "formula-like": pd.DataFrame({"=A1": ["=1+1", "+1", "-1", "@SUM(A1)", "=HYPERLINK(\"http://x\")", "'=x"],
-                                      "<r>h</r>": ["<r><t>x</t></r>", "<r>", "</r>", "<f>1</f>", "&amp;", "]]>"]}),
-        "big": pd.DataFrame({"id": [f"R{i}" for i in range(5_000)], "n": np.arange(5_000) % 7,
-                             "src": ["single", "agreed", "unresolved"] * 1_666 + ["single", "agreed"]}),
+        "formula-like": pd.DataFrame(
+            {
+                "=A1": ["=1+1", "+1", "-1", "@SUM(A1)", '=HYPERLINK("http://x")', "'=x"],
+                "<r>h</r>": ["<r><t>x</t></r>", "<r>", "</r>", "<f>1</f>", "&amp;", "]]>"],
+            }
+        ),
+        "big": pd.DataFrame(
+            {
+                "id": [f"R{i}" for i in range(5_000)],
+                "n": np.arange(5_000) % 7,
+                "src": ["single", "agreed", "unresolved"] * 1_666 + ["single", "agreed"],
+            }
+        ),
     }
 
 
@@ -248,51 +261,91 @@ fields:
 @pytest.fixture
 def tricky(tmp_path):
     """Codes written straight into the table: mixed types, disagreements, consensus, blocked records."""
-    s = Store.create(tmp_path / "t.db", load_codebook("t.yaml", text=CODEBOOK),
-                     coders=[("a", "coder"), ("b", "coder"), ("c", "coder"), ("lead", "lead")])
+    s = Store.create(
+        tmp_path / "t.db",
+        load_codebook("t.yaml", text=CODEBOOK),
+        coders=[("a", "coder"), ("b", "coder"), ("c", "coder"), ("lead", "lead")],
+    )
     ids = [f"R{i}" for i in range(1, 9)]
     s.add_records(ids)
     with s._write() as db:
-        db.conn.execute("INSERT INTO notes(note_id, record_id, note_date, note_type, text, content_sha) VALUES"
-                        " ('R1-N1', 'R1', '2024-01-01', 'visit', 't', 'a'), ('R1-N2', 'R1', '2024-02-01', 'visit', 't', 'b'),"
-                        " ('R2-N1', 'R2', '2024-01-05', 'phone', 't', 'c')")
+        db.conn.execute(
+            "INSERT INTO notes(note_id, record_id, note_date, note_type, text, content_sha) VALUES"
+            " ('R1-N1', 'R1', '2024-01-01', 'visit', 't', 'a'), ('R1-N2', 'R1', '2024-02-01', 'visit', 't', 'b'),"
+            " ('R2-N1', 'R2', '2024-01-05', 'phone', 't', 'c')"
+        )
     for coder in ("a", "b", "c"):
         s.assign(coder, ids)
     h = s._db.execute("SELECT hash FROM codebooks").fetchone()[0]
     rows = [  # coder, record, note_key, field, submitted value
-        ("a", "R1", "", "kind", 3), ("b", "R1", "", "kind", 3.0), ("c", "R1", "", "kind", "3"),
-        ("a", "R2", "", "kind", 2), ("b", "R2", "", "kind", 2.0),
-        ("a", "R3", "", "kind", 1), ("b", "R3", "", "kind", 2),
-        ("a", "R4", "", "kind", True), ("a", "R5", "", "kind", "x"),
-        ("a", "R1", "", "n", 4), ("b", "R1", "", "n", 4), ("a", "R2", "", "n", 2.5), ("b", "R2", "", "n", "2"),
-        ("a", "R3", "", "n", b"\x01"), ("b", "R3", "", "n", "z"), ("c", "R3", "", "n", 7),
-        ("a", "R6", "", "n", 10**18), ("b", "R6", "", "n", 10**18 + 1),
-        ("a", "R1", "", "size", 1.25), ("b", "R1", "", "size", 1.25), ("a", "R2", "", "size", -0.0),
-        ("b", "R2", "", "size", 0.0), ("a", "R7", "", "size", 7), ("a", "R4", "", "n", "7"),
-        ("a", "R1", "", "remark", "é"), ("b", "R1", "", "remark", "e"), ("a", "R2", "", "remark", ""),
-        ("a", "R1", "", "seen", "2024-01-02"), ("b", "R1", "", "seen", "2024-01-05T10:00"),
+        ("a", "R1", "", "kind", 3),
+        ("b", "R1", "", "kind", 3.0),
+        ("c", "R1", "", "kind", "3"),
+        ("a", "R2", "", "kind", 2),
+        ("b", "R2", "", "kind", 2.0),
+        ("a", "R3", "", "kind", 1),
+        ("b", "R3", "", "kind", 2),
+        ("a", "R4", "", "kind", True),
+        ("a", "R5", "", "kind", "x"),
+        ("a", "R1", "", "n", 4),
+        ("b", "R1", "", "n", 4),
+        ("a", "R2", "", "n", 2.5),
+        ("b", "R2", "", "n", "2"),
+        ("a", "R3", "", "n", b"\x01"),
+        ("b", "R3", "", "n", "z"),
+        ("c", "R3", "", "n", 7),
+        ("a", "R6", "", "n", 10**18),
+        ("b", "R6", "", "n", 10**18 + 1),
+        ("a", "R1", "", "size", 1.25),
+        ("b", "R1", "", "size", 1.25),
+        ("a", "R2", "", "size", -0.0),
+        ("b", "R2", "", "size", 0.0),
+        ("a", "R7", "", "size", 7),
+        ("a", "R4", "", "n", "7"),
+        ("a", "R1", "", "remark", "é"),
+        ("b", "R1", "", "remark", "e"),
+        ("a", "R2", "", "remark", ""),
+        ("a", "R1", "", "seen", "2024-01-02"),
+        ("b", "R1", "", "seen", "2024-01-05T10:00"),
         ("a", "R2", "", "seen", "not a date"),
-        ("a", "R1", "R1-N1", "visit", 1), ("b", "R1", "R1-N1", "visit", 2), ("a", "R1", "R1-N2", "visit", 2),
+        ("a", "R1", "R1-N1", "visit", 1),
+        ("b", "R1", "R1-N1", "visit", 2),
+        ("a", "R1", "R1-N2", "visit", 2),
         ("a", "R2", "R2-N1", "visit", 1),
-        ("a", "R1", "", "retired", "old"), ("ghost", "R5", "", "kind", 1),
-        ("a", "R8", "", "kind", 1), ("b", "R8", "", "kind", 2),  # R8: c has not submitted
+        ("a", "R1", "", "retired", "old"),
+        ("ghost", "R5", "", "kind", 1),
+        ("a", "R8", "", "kind", 1),
+        ("b", "R8", "", "kind", 2),  # R8: c has not submitted
     ]
     with s._write() as db:
         db.conn.execute("INSERT INTO coders(name, role, added_at) VALUES ('ghost', 'coder', 'now')")
         for coder, rid, key, fname, v in rows:
-            db.conn.execute("INSERT INTO codes(coder, record_id, note_key, field, value, submitted_value, submitted_at,"
-                            " codebook_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'then', ?, 'then')",
-                            [coder, rid, key, fname, v, v, h])
-        db.conn.execute("UPDATE assignments SET submitted_at = 'then', status = 'done' WHERE NOT"
-                        " (coder = 'c' AND record_id = 'R8')")
-        db.conn.execute("UPDATE codes SET memo = 'unsure' WHERE (record_id = 'R2' AND field IN ('n', 'size'))"
-                        " OR (record_id = 'R1' AND coder = 'b')")
+            db.conn.execute(
+                "INSERT INTO codes(coder, record_id, note_key, field, value, submitted_value, submitted_at,"
+                " codebook_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'then', ?, 'then')",
+                [coder, rid, key, fname, v, v, h],
+            )
+        db.conn.execute(
+            "UPDATE assignments SET submitted_at = 'then', status = 'done' WHERE NOT (coder = 'c' AND record_id = 'R8')"
+        )
+        db.conn.execute(
+            "UPDATE codes SET memo = 'unsure' WHERE (record_id = 'R2' AND field IN ('n', 'size'))"
+            " OR (record_id = 'R1' AND coder = 'b')"
+        )
         db.conn.execute("UPDATE codes SET memo = '' WHERE record_id = 'R6' AND coder = 'a'")
-        for rid, fname, v in (("R3", "kind", 2), ("R3", "n", None), ("R1", "visit", 1), ("R6", "size", 5),
-                              ("R6", "n", None)):
+        for rid, fname, v in (
+            ("R3", "kind", 2),
+            ("R3", "n", None),
+            ("R1", "visit", 1),
+            ("R6", "size", 5),
+            ("R6", "n", None),
+        ):
             key = "R1-N1" if fname == "visit" else ""
-            db.conn.execute("INSERT INTO consensus(record_id, note_key, field, value, reason, decided_by, decided_at,"
-                            " codebook_hash) VALUES (?, ?, ?, ?, 'r', 'lead', 'then', ?)", [rid, key, fname, v, h])
+            db.conn.execute(
+                "INSERT INTO consensus(record_id, note_key, field, value, reason, decided_by, decided_at,"
+                " codebook_hash) VALUES (?, ?, ?, ?, 'r', 'lead', 'then', ?)",
+                [rid, key, fname, v, h],
+            )
     yield s
     s.close()
 
@@ -366,10 +419,14 @@ def _collect_reference(store) -> list[agreement.Ratings]:
     """collect as it was: one SQL read, a groupby per field, MultiIndex units."""
     cb = store.codebook
     order = {c["name"]: i for i, c in enumerate(store.coders())}
-    frame = pd.DataFrame(store._db.execute(
-        "SELECT field, record_id, note_key, coder, submitted_value FROM codes"
-        " WHERE submitted_at IS NOT NULL AND submitted_value IS NOT NULL").fetchall(),
-        columns=["field", "record_id", "note_key", "coder", "value"], dtype=object)
+    frame = pd.DataFrame(
+        store._db.execute(
+            "SELECT field, record_id, note_key, coder, submitted_value FROM codes"
+            " WHERE submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
+        ).fetchall(),
+        columns=["field", "record_id", "note_key", "coder", "value"],
+        dtype=object,
+    )
     groups = {name: g for name, g in frame.groupby("field", sort=False)} if len(frame) else {}
     out = []
     for fld in cb.fields:
@@ -393,8 +450,9 @@ def _collect_reference(store) -> list[agreement.Ratings]:
                 x = np.array(pd.to_numeric(g["value"], errors="coerce"), dtype=float)
                 x[~np.isfinite(x)] = np.nan
             else:
-                x = np.array([np.nan if (e := agreement.encode_value(fld, v)) is None else e for v in g["value"]],
-                             dtype=float)
+                x = np.array(
+                    [np.nan if (e := agreement.encode_value(fld, v)) is None else e for v in g["value"]], dtype=float
+                )
             ok = ~np.isnan(x)
             unreadable = int((~ok).sum())
             if fld.missing_codes:
@@ -408,8 +466,13 @@ def test_agreement_collect_matches_the_groupby_reference(tricky):
     got, want = agreement.collect(tricky), _collect_reference(tricky)
     assert len(got) == len(want)
     for a, b in zip(got, want, strict=True):
-        assert (a.field.name, a.units, a.coders, a.categories, a.unreadable) == \
-            (b.field.name, b.units, b.coders, b.categories, b.unreadable)
+        assert (a.field.name, a.units, a.coders, a.categories, a.unreadable) == (
+            b.field.name,
+            b.units,
+            b.coders,
+            b.categories,
+            b.unreadable,
+        )
         assert np.array_equal(a.matrix, b.matrix, equal_nan=True), a.field.name
     one = agreement.collect(tricky, "kind")
     assert len(one) == 1 and np.array_equal(one[0].matrix, want[0].matrix, equal_nan=True)

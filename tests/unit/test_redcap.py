@@ -83,7 +83,9 @@ def test_radio_and_dropdown_become_nominal_splitting_on_the_first_comma():
     assert (sex.type, site.type) == ("nominal", "nominal")
     assert [(c.code, c.label) for c in sex.choices] == [(1, "Male"), (2, "Female"), (9, "Not documented")]
     assert [(c.code, c.label) for c in site.choices] == [
-        ("back", "Back, lower or upper"), ("knee", "Knee"), ("other", "Other, not listed"),
+        ("back", "Back, lower or upper"),
+        ("knee", "Knee"),
+        ("other", "Other, not listed"),
     ]
 
 
@@ -148,9 +150,12 @@ def test_record_id_is_skipped_without_a_warning():
 
 
 def test_sql_and_unknown_field_types_are_skipped_with_a_warning(tmp_path):
-    path = write_dict(tmp_path, {"var": "age", "type": "text", "label": "Age"},
-                      {"var": "site", "type": "sql", "label": "Site", "choices": "select 1"},
-                      {"var": "pic", "type": "photo", "label": "Picture"})
+    path = write_dict(
+        tmp_path,
+        {"var": "age", "type": "text", "label": "Age"},
+        {"var": "site", "type": "sql", "label": "Site", "choices": "select 1"},
+        {"var": "pic", "type": "photo", "label": "Picture"},
+    )
     _, warnings = convert(path)
     assert warnings == [
         f"{path}:4: field 'site': sql fields are skipped (they run database queries, they hold no coded value)",
@@ -161,9 +166,14 @@ def test_sql_and_unknown_field_types_are_skipped_with_a_warning(tmp_path):
 def test_first_field_is_taken_as_the_record_id_and_skipped_with_a_warning_if_not_named_so(tmp_path):
     path = tmp_path / "dict.csv"
     path.write_text(
-        ",".join(f'"{c}"' for c in COLUMNS) + "\n"
-        + "study_id,f,,text,Study ID" + "," * 13 + "\n"
-        + "age,f,,text,Age" + "," * 13 + "\n",
+        ",".join(f'"{c}"' for c in COLUMNS)
+        + "\n"
+        + "study_id,f,,text,Study ID"
+        + "," * 13
+        + "\n"
+        + "age,f,,text,Age"
+        + "," * 13
+        + "\n",
         encoding="utf-8",
     )
     cb, warnings = convert(path)
@@ -179,10 +189,16 @@ def test_codebook_id_title_and_version_can_be_given(tmp_path):
 
 
 def test_chartcode_annotation_restores_note_level_and_note_types(tmp_path):
-    path = write_dict(tmp_path, {
-        "var": "skill", "type": "radio", "label": "Skill taught", "choices": "1, Low | 2, High",
-        "annotation": "@HIDDEN @chartcode-level=note @chartcode-note-types=conjoint,phone @chartcode-type=ordinal",
-    })
+    path = write_dict(
+        tmp_path,
+        {
+            "var": "skill",
+            "type": "radio",
+            "label": "Skill taught",
+            "choices": "1, Low | 2, High",
+            "annotation": "@HIDDEN @chartcode-level=note @chartcode-note-types=conjoint,phone @chartcode-type=ordinal",
+        },
+    )
     cb, _ = convert(path)
     skill = cb.field("skill")
     assert (skill.level, skill.note_types, skill.type) == ("note", ("conjoint", "phone"), "ordinal")
@@ -211,21 +227,28 @@ def test_empty_file_is_a_user_error(tmp_path):
 
 
 def test_radio_field_without_choices_names_file_line_and_field(tmp_path):
-    path = write_dict(tmp_path, {"var": "age", "type": "text", "label": "Age"},
-                      {"var": "sex", "type": "radio", "label": "Sex"})
+    path = write_dict(
+        tmp_path, {"var": "age", "type": "text", "label": "Age"}, {"var": "sex", "type": "radio", "label": "Sex"}
+    )
     assert error_of(path).startswith(f"{path}:4: field 'sex': a field of this type needs choices")
 
 
 def test_choice_without_comma_must_be_written_code_comma_label(tmp_path):
-    path = write_dict(tmp_path, {"var": "age", "type": "text", "label": "Age"},
-                      {"var": "x", "type": "text", "label": "X"},
-                      {"var": "sex", "type": "radio", "label": "Sex", "choices": "1 Yes | 0, No"})
+    path = write_dict(
+        tmp_path,
+        {"var": "age", "type": "text", "label": "Age"},
+        {"var": "x", "type": "text", "label": "X"},
+        {"var": "sex", "type": "radio", "label": "Sex", "choices": "1 Yes | 0, No"},
+    )
     assert error_of(path) == f"{path}:5: field 'sex': choice '1 Yes' must be written 'code, label'"
 
 
 def test_choice_line_counts_multi_line_cells_before_it(tmp_path):
-    path = write_dict(tmp_path, {"var": "a", "type": "text", "label": "A", "note": "one\ntwo\nthree"},
-                      {"var": "sex", "type": "dropdown", "label": "Sex", "choices": "1, Yes | 0 No"})
+    path = write_dict(
+        tmp_path,
+        {"var": "a", "type": "text", "label": "A", "note": "one\ntwo\nthree"},
+        {"var": "sex", "type": "dropdown", "label": "Sex", "choices": "1, Yes | 0 No"},
+    )
     assert error_of(path).startswith(f"{path}:6: field 'sex': choice '0 No'")
 
 
@@ -242,8 +265,9 @@ def test_invalid_variable_name_is_a_user_error(tmp_path):
 
 
 def test_duplicate_variable_name_after_lower_casing_is_a_user_error(tmp_path):
-    path = write_dict(tmp_path, {"var": "age", "type": "text", "label": "Age"},
-                      {"var": "AGE", "type": "text", "label": "Age again"})
+    path = write_dict(
+        tmp_path, {"var": "age", "type": "text", "label": "Age"}, {"var": "AGE", "type": "text", "label": "Age again"}
+    )
     assert error_of(path) == f"{path}:4: field 'age': field name appears twice (first at line 3)"
 
 
@@ -269,7 +293,10 @@ def test_written_dictionary_starts_with_record_id_and_uses_the_codebook_id_as_fo
     codebook_to_redcap(cb, out)
     rows = read_dict(out)
     assert (rows[0]["Variable / Field Name"], rows[0]["Field Type"], rows[0]["Field Label"]) == (
-        "record_id", "text", "Record ID")
+        "record_id",
+        "text",
+        "Record ID",
+    )
     assert [r["Variable / Field Name"] for r in rows[1:]] == [f.name for f in cb.fields]
     assert {r["Form Name"] for r in rows} == {"conjoint_pain"}
 
@@ -280,14 +307,23 @@ def test_written_dictionary_maps_types_to_redcap_field_types(tmp_path):
     rows = {r["Variable / Field Name"]: r for r in read_dict(out)}
     sex = rows["sex"]
     assert (sex["Field Type"], sex["Choices, Calculations, OR Slider Labels"]) == (
-        "radio", "1, Male | 2, Female | 9, Not documented")
+        "radio",
+        "1, Male | 2, Female | 9, Not documented",
+    )
     assert rows["mh_diagnosis"]["Field Type"] == "yesno"
     assert rows["followup_evident"]["Field Type"] == "radio"  # binary with its own labels
     assert "@chartcode-type=binary" in rows["followup_evident"]["Field Annotation"]
     assert "@chartcode-type=ordinal" in rows["last_note_outcome"]["Field Annotation"]
     age = rows["age"]
-    assert [age[k] for k in ("Field Type", "Text Validation Type OR Show Slider Number",
-                             "Text Validation Min", "Text Validation Max")] == ["text", "integer", "18", "110"]
+    assert [
+        age[k]
+        for k in (
+            "Field Type",
+            "Text Validation Type OR Show Slider Number",
+            "Text Validation Min",
+            "Text Validation Max",
+        )
+    ] == ["text", "integer", "18", "110"]
     assert sex["Required Field?"] == "y" and rows["followup_type"]["Required Field?"] == ""
     assert sex["Field Note"] == "As recorded in the chart demographics or the note header."
 
@@ -331,8 +367,19 @@ def test_round_trip_through_redcap_keeps_every_field(tmp_path):
 
     def shape(cb):
         return [
-            (f.name, f.type, f.level, f.note_types, [(c.code, c.label) for c in f.choices], f.required,
-             f.min, f.max, f.rules, f.cues, f.identifier)
+            (
+                f.name,
+                f.type,
+                f.level,
+                f.note_types,
+                [(c.code, c.label) for c in f.choices],
+                f.required,
+                f.min,
+                f.max,
+                f.rules,
+                f.cues,
+                f.identifier,
+            )
             for f in cb.fields
         ]
 

@@ -67,10 +67,14 @@ def ips_store(tmp_path):
     h1_b = dict(h1)
     h1_b["item7"] = (1, "two of ten people had any job search")
     h2 = {f"item{i}": (5, None) for i in range(1, 26)}
-    store = rated_db(tmp_path / "ips.db", cb, [
-        ("Team North", "2025-H1", {"a": h1, "b": h1_b}, {"item7": (2, "logs show some contact")}),
-        ("Team North", "2025-H2", {"a": h2, "b": h2}, {}),
-    ])
+    store = rated_db(
+        tmp_path / "ips.db",
+        cb,
+        [
+            ("Team North", "2025-H1", {"a": h1, "b": h1_b}, {"item7": (2, "logs show some contact")}),
+            ("Team North", "2025-H2", {"a": h2, "b": h2}, {}),
+        ],
+    )
     yield store
     store.close()
 
@@ -79,14 +83,34 @@ def test_fidelity_json_has_the_documented_shape_and_numbers(ips_store, capsys):
     db = str(ips_store.path)
     assert run(["fidelity", db, "--json"]) == 0
     units = json.loads(capsys.readouterr().out)["units"]
-    assert [set(u) for u in units] == [{"unit", "period", "scale", "total", "mean", "band", "sections", "items_rated",
-                                        "items_cannot_rate", "below_threshold", "change_from_previous"}] * 2
+    assert [set(u) for u in units] == [
+        {
+            "unit",
+            "period",
+            "scale",
+            "total",
+            "mean",
+            "band",
+            "sections",
+            "items_rated",
+            "items_cannot_rate",
+            "below_threshold",
+            "change_from_previous",
+        }
+    ] * 2
     h1, h2 = units
-    assert (h1["unit"], h1["period"], h1["scale"], h1["total"], h1["band"]) == ("Team North", "2025-H1",
-                                                                                  "test-scale", 98, "fair")
-    assert h1["sections"] == [{"section": "staffing", "score": 12, "band": None},
-                              {"section": "organization", "score": 30, "band": None},
-                              {"section": "services", "score": 56, "band": None}]
+    assert (h1["unit"], h1["period"], h1["scale"], h1["total"], h1["band"]) == (
+        "Team North",
+        "2025-H1",
+        "test-scale",
+        98,
+        "fair",
+    )
+    assert h1["sections"] == [
+        {"section": "staffing", "score": 12, "band": None},
+        {"section": "organization", "score": 30, "band": None},
+        {"section": "services", "score": 56, "band": None},
+    ]
     assert h1["below_threshold"] == [{"item": "item7", "rating": 2}]
     assert (h2["total"], h2["band"], h2["change_from_previous"]) == (125, "exemplary", 27)
     assert run(["fidelity", db, "--unit", "Team South"]) == 2
@@ -116,8 +140,9 @@ def test_action_list_carries_the_raters_evidence_and_the_consensus_reason(tmp_pa
     a, b = dict(items), dict(items)
     a["item7"] = (2, "no employer contacts logged in March")
     b["item7"] = (1, "two of ten people had any job search")
-    store = rated_db(tmp_path / "x.db", cb, [("Team East", "2025-H2", {"a": a, "b": b},
-                                               {"item7": (2, "logs show some contact")})])
+    store = rated_db(
+        tmp_path / "x.db", cb, [("Team East", "2025-H2", {"a": a, "b": b}, {"item7": (2, "logs show some contact")})]
+    )
     md = build_report(store, fmt="md", bootstrap=20)
     assert "### Action list, 2025-H2: 1 item(s) below threshold" in md
     assert "1. **Item 7 (Organization): rated 2**" in md
@@ -131,10 +156,21 @@ def test_action_list_carries_the_raters_evidence_and_the_consensus_reason(tmp_pa
 
 def test_traffic_lights_show_each_rater_and_the_final_colour_in_words(tmp_path):
     cb = load_codebook("rag.yaml", RAG)
-    store = rated_db(tmp_path / "rag.db", cb, [
-        ("Ward 1", "2025", {"service-users": {"hope": (1, "no recovery plans seen"), "choice": (3, None)},
-                            "staff": {"hope": (2, None), "choice": (3, None)}}, {"hope": (1, "plans absent")}),
-    ])
+    store = rated_db(
+        tmp_path / "rag.db",
+        cb,
+        [
+            (
+                "Ward 1",
+                "2025",
+                {
+                    "service-users": {"hope": (1, "no recovery plans seen"), "choice": (3, None)},
+                    "staff": {"hope": (2, None), "choice": (3, None)},
+                },
+                {"hope": (1, "plans absent")},
+            ),
+        ],
+    )
     md = build_report(store, fmt="md", bootstrap=20)
     assert "## Traffic-light summary" in md
     assert "### Ward 1 2025: Amber" in md  # mean of Red (1) and Green (3) = 2.0
@@ -152,8 +188,17 @@ def test_raters_own_scores_and_their_icc(tmp_path):
     cb = load_codebook("ips.yaml", scale_yaml(25))
     plan = []
     for k, (a, b) in enumerate(((3, 3), (4, 5), (2, 2), (5, 4))):
-        plan.append((f"Team {k}", "2025", {"a": {f"item{i}": (a, None) for i in range(1, 26)},
-                                           "b": {f"item{i}": (b, None) for i in range(1, 26)}}, {}))
+        plan.append(
+            (
+                f"Team {k}",
+                "2025",
+                {
+                    "a": {f"item{i}": (a, None) for i in range(1, 26)},
+                    "b": {f"item{i}": (b, None) for i in range(1, 26)},
+                },
+                {},
+            )
+        )
     store = rated_db(tmp_path / "icc.db", cb, plan)
     records, raters, matrix = rater_scores(store)
     assert raters == ["a", "b"]

@@ -15,7 +15,8 @@ def section() -> Section:
         Table(["label", "n"], [[EVIL, 3], ["line one\nline two", None]], {1}, caption=Paragraph("Caption")),
         Heading("Actions"),
         ActionList([ActionItem("Item 1: rated 2", "anchor", [f"a: {EVIL}"])]),
-        LightTable("Ward 1", Table(["standard", "final"], [[EVIL, Light("Red", "red")]])))
+        LightTable("Ward 1", Table(["standard", "final"], [[EVIL, Light("Red", "red")]])),
+    )
 
 
 def test_html_escapes_every_cell_and_keeps_markup_for_the_model_only():

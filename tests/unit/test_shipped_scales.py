@@ -45,15 +45,29 @@ def assert_five_point_items_with_anchors(cb) -> None:
 IPS_ITEMS = {
     "staffing": ["caseload_size", "employment_services_staff", "vocational_generalists"],
     "organization": [
-        "integration_team_assignment", "integration_team_contact", "collaboration_with_vr",
-        "vocational_unit", "employment_supervisor_role", "zero_exclusion",
-        "agency_focus_competitive_work", "executive_team_support",
+        "integration_team_assignment",
+        "integration_team_contact",
+        "collaboration_with_vr",
+        "vocational_unit",
+        "employment_supervisor_role",
+        "zero_exclusion",
+        "agency_focus_competitive_work",
+        "executive_team_support",
     ],
     "services": [
-        "work_incentives_planning", "disclosure", "ongoing_work_based_assessment", "rapid_job_search",
-        "individualized_job_search", "job_development_frequency", "job_development_quality",
-        "diversity_of_job_types", "diversity_of_employers", "competitive_jobs",
-        "individualized_follow_along", "time_unlimited_follow_along", "community_based_services",
+        "work_incentives_planning",
+        "disclosure",
+        "ongoing_work_based_assessment",
+        "rapid_job_search",
+        "individualized_job_search",
+        "job_development_frequency",
+        "job_development_quality",
+        "diversity_of_job_types",
+        "diversity_of_employers",
+        "competitive_jobs",
+        "individualized_follow_along",
+        "time_unlimited_follow_along",
+        "community_based_services",
         "assertive_engagement_outreach",
     ],
 }
@@ -68,8 +82,12 @@ def test_ips_fidelity_has_25_items_in_3_8_14_and_the_published_bands():
     assert by == IPS_ITEMS
     assert [len(v) for v in by.values()] == [3, 8, 14]
     assert sum(len(v) for v in by.values()) == 25
-    assert bands(sc.bands) == [("Exemplary fidelity", 115), ("Good fidelity", 100),
-                               ("Fair fidelity", 74), ("Not supported employment", None)]
+    assert bands(sc.bands) == [
+        ("Exemplary fidelity", 115),
+        ("Good fidelity", 100),
+        ("Fair fidelity", 74),
+        ("Not supported employment", None),
+    ]
     assert sc.cannot_rate == 9 and sc.max_unrated == 0 and sc.action_below == 4
     assert_five_point_items_with_anchors(cb)
 
@@ -85,9 +103,18 @@ def test_ips_cut_offs_in_the_anchors():
 
 
 IMR_ITEMS = [
-    "session_size", "program_length", "curriculum_comprehensiveness", "educational_handouts",
-    "significant_others", "goal_setting", "goal_follow_up", "motivation_strategies",
-    "educational_techniques", "cbt_techniques", "coping_skills_training", "relapse_prevention",
+    "session_size",
+    "program_length",
+    "curriculum_comprehensiveness",
+    "educational_handouts",
+    "significant_others",
+    "goal_setting",
+    "goal_follow_up",
+    "motivation_strategies",
+    "educational_techniques",
+    "cbt_techniques",
+    "coping_skills_training",
+    "relapse_prevention",
     "behavioral_tailoring",
 ]
 
@@ -128,8 +155,7 @@ def test_eimr_modules_are_11_counts_with_planned_sessions():
         assert f.type == "count" and f.min == 0, f.name
         assert f.rules.startswith(f"Planned: {int(f.target)} session"), f.name
     assert "chartcode's choice" in cb.field("m06_drug_alcohol").rules
-    assert bands(sc.bands) == [("Delivered as planned", 90), ("Mostly delivered", 70),
-                               ("Incompletely delivered", None)]
+    assert bands(sc.bands) == [("Delivered as planned", 90), ("Mostly delivered", 70), ("Incompletely delivered", None)]
     assert all(items_by_section(cb).values())
 
 
@@ -145,7 +171,10 @@ def test_recovery_standards_are_10_traffic_lights():
     for f in items:
         assert f.type == "ordinal"
         assert [(c.code, c.label, c.colour) for c in f.choices if not c.missing] == [
-            (1, "Red", "red"), (2, "Amber", "amber"), (3, "Green", "green")]
+            (1, "Red", "red"),
+            (2, "Amber", "amber"),
+            (3, "Green", "green"),
+        ]
         assert f.missing_codes == (9,)
         for c in f.choices:
             if not c.missing:
@@ -153,7 +182,10 @@ def test_recovery_standards_are_10_traffic_lights():
                 descriptions.add(c.description)
     assert len(descriptions) == 30, "each standard's colours are described for that standard"
     assert [(b.label, b.min, b.colour) for b in sc.bands] == [
-        ("Green", 2.5, "green"), ("Amber", 1.75, "amber"), ("Red", None, "red")]
+        ("Green", 2.5, "green"),
+        ("Amber", 1.75, "amber"),
+        ("Red", None, "red"),
+    ]
     assert sc.cannot_rate == 9 and sc.action_below == 3
     comments = cb.field("overall_comments")
     assert comments.type == "text" and not comments.section
@@ -182,11 +214,19 @@ def test_the_new_audits_are_shipped_with_their_raters():
     for name in ("ips-fidelity", "imr-fidelity", "eimr-modules", "recovery-standards", "recovery-practice-notes"):
         assert name in names
     for name in ("ips-fidelity", "imr-fidelity", "eimr-modules"):
-        assert load_audit(name).coders == [("reviewer-a", "coder"), ("reviewer-b", "coder"),
-                                           ("lead-reviewer", "supervisor"), ("qi-lead", "lead")]
+        assert load_audit(name).coders == [
+            ("reviewer-a", "coder"),
+            ("reviewer-b", "coder"),
+            ("lead-reviewer", "supervisor"),
+            ("qi-lead", "lead"),
+        ]
     assert load_audit("recovery-standards").coders == [
-        ("service-users", "coder"), ("carers", "coder"), ("staff", "coder"),
-        ("recovery-lead", "supervisor"), ("qi-lead", "lead")]
+        ("service-users", "coder"),
+        ("carers", "coder"),
+        ("staff", "coder"),
+        ("recovery-lead", "supervisor"),
+        ("qi-lead", "lead"),
+    ]
     for name in ("ips-fidelity", "imr-fidelity", "eimr-modules", "recovery-standards", "recovery-practice-notes"):
         audit = load_audit(name)
         assert "derived" not in audit.sections and "analyses" not in audit.sections

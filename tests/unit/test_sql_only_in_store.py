@@ -30,8 +30,12 @@ def _docstrings(tree: ast.AST) -> set[int]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 out.add(id(body[0].value))
     return out
 
@@ -71,7 +75,7 @@ def scan(source: str, name: str = "<string>") -> list[str]:
             what = node.id
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
             m = SQL.search(node.value)
-            what = f"SQL string {node.value[max(m.start() - 10, 0):m.end() + 30]!r}" if m else None
+            what = f"SQL string {node.value[max(m.start() - 10, 0) : m.end() + 30]!r}" if m else None
         if what:
             found.append(f"{name}:{node.lineno}: {what}")
     return sorted(set(found), key=lambda s: (s.split(":")[0], int(s.split(":")[1])))
@@ -117,10 +121,20 @@ def f(store, conn, db):
 def test_the_scanner_catches_a_planted_example():
     found = scan(PLANTED, "planted.py")
     text = "\n".join(found)
-    for line, what in [(3, "import sqlite3"), (4, "from sqlite_utils import"), (11, ".execute("),
-                       (12, ".executemany("), (13, ".executescript("), (14, ".query("),
-                       (15, "SELECT id FROM"), (16, "UPDATE codes SET"), (17, "CREATE  INDEX"),
-                       (18, "INSERT INTO meta"), (19, "DELETE FROM history"), (22, "sqlite3")]:
+    for line, what in [
+        (3, "import sqlite3"),
+        (4, "from sqlite_utils import"),
+        (11, ".execute("),
+        (12, ".executemany("),
+        (13, ".executescript("),
+        (14, ".query("),
+        (15, "SELECT id FROM"),
+        (16, "UPDATE codes SET"),
+        (17, "CREATE  INDEX"),
+        (18, "INSERT INTO meta"),
+        (19, "DELETE FROM history"),
+        (22, "sqlite3"),
+    ]:
         assert any(h.startswith(f"planted.py:{line}: ") and what in h for h in found), (line, what, text)
     lines = {int(h.split(":")[1]) for h in found}
     assert not lines & {2, 9, 10, 20, 21}, text  # docstrings, comments, Textual queries, prose

@@ -27,8 +27,10 @@ def store(tmp_path, codebook):
     s = Store.create(tmp_path / "a.db", codebook, coders=[("intern", "coder"), ("supervisor", "supervisor")])
     s.add_records(["R1", "R2"])
     with s._write() as db:
-        db.conn.execute("INSERT INTO notes(note_id, record_id, note_type, text, content_sha) VALUES"
-                        " ('N1', 'R1', 'conjoint', 'x', 'x'), ('N2', 'R1', 'phone', 'y', 'y')")
+        db.conn.execute(
+            "INSERT INTO notes(note_id, record_id, note_type, text, content_sha) VALUES"
+            " ('N1', 'R1', 'conjoint', 'x', 'x'), ('N2', 'R1', 'phone', 'y', 'y')"
+        )
     s.assign("intern", ["R1", "R2"])
     yield s
     s.close()
@@ -102,7 +104,10 @@ def test_every_change_is_appended_with_who_when_old_new_and_reason(store):
     store.set_code("intern", "R1", "age", None, reason="unclear")
     h = [x for x in store.history(coder="intern") if x["field"] == "age"]
     assert [(x["action"], x["old_value"], x["new_value"]) for x in h] == [
-        ("set", None, 61), ("change", 61, 62), ("clear", 62, None)]
+        ("set", None, 61),
+        ("change", 61, 62),
+        ("clear", 62, None),
+    ]
     assert h[1]["reason"] == "re-read the header" and h[1]["actor"] == "intern"
     assert all(x["at"].endswith("Z") for x in h)
 
@@ -117,7 +122,9 @@ def test_setting_the_same_value_again_writes_nothing(store):
 def test_first_code_moves_the_assignment_to_in_progress(store):
     store.set_code("intern", "R1", "sex", 1)
     assert {a["record_id"]: a["status"] for a in store.assignments("intern")} == {
-        "R1": "in_progress", "R2": "not_started"}
+        "R1": "in_progress",
+        "R2": "not_started",
+    }
 
 
 @pytest.mark.parametrize(
@@ -177,8 +184,7 @@ def test_store_works_from_a_worker_thread(store):
 def test_stored_codebook_is_used_not_the_file_on_disk(tmp_path, codebook):
     s = Store.create(tmp_path / "c.db", codebook)
     assert s.codebook.hash == codebook.hash
-    changed = load_codebook("x.yaml", text=codebook.source.replace("5: Patient continued in services",
-                                                                    "5: Continued"))
+    changed = load_codebook("x.yaml", text=codebook.source.replace("5: Patient continued in services", "5: Continued"))
     with pytest.raises(UserError) as exc:
         s.require_codebook(changed, "new.yaml")
     assert "differs from the codebook stored" in str(exc.value)
@@ -188,12 +194,12 @@ def test_stored_codebook_is_used_not_the_file_on_disk(tmp_path, codebook):
 
 def test_upgrade_refuses_to_reinterpret_stored_codes(store, codebook):
     store.set_code("intern", "R1", "termination", 5)
-    removed = load_codebook("x.yaml", text=codebook.source.replace(
-        "      5: Patient continued in services\n", ""))
+    removed = load_codebook("x.yaml", text=codebook.source.replace("      5: Patient continued in services\n", ""))
     with pytest.raises(UserError, match="would re-interpret stored codes"):
         store.upgrade_codebook(removed, actor="lead")
-    relabelled = load_codebook("x.yaml", text=codebook.source.replace("5: Patient continued in services",
-                                                                       "5: Still in services"))
+    relabelled = load_codebook(
+        "x.yaml", text=codebook.source.replace("5: Patient continued in services", "5: Still in services")
+    )
     with pytest.raises(UserError, match="--yes"):
         store.upgrade_codebook(relabelled, actor="lead")
     store.upgrade_codebook(relabelled, actor="lead", accept_review=True)

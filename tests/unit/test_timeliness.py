@@ -24,18 +24,21 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "chartcode"
 
 
 # ------------------------------------------------------------------------------ add_months
-@pytest.mark.parametrize("start, n, expected", [
-    ("2023-11-30", 3, "2024-02-29"),   # clamped to a leap February
-    ("2024-11-30", 3, "2025-02-28"),   # clamped to a common February
-    ("2024-01-31", 1, "2024-02-29"),
-    ("2023-11-29", 3, "2024-02-29"),   # not clamped: 29 exists in a leap February
-    ("2024-02-29", 3, "2024-05-29"),   # the 29th is kept, not moved to the month's end
-    ("2024-02-29", 12, "2025-02-28"),
-    ("2024-08-31", 6, "2025-02-28"),
-    ("2024-12-15", 1, "2025-01-15"),   # over a year end
-    ("2024-03-31", -1, "2024-02-29"),
-    ("2024-01-15", 0, "2024-01-15"),
-])
+@pytest.mark.parametrize(
+    "start, n, expected",
+    [
+        ("2023-11-30", 3, "2024-02-29"),  # clamped to a leap February
+        ("2024-11-30", 3, "2025-02-28"),  # clamped to a common February
+        ("2024-01-31", 1, "2024-02-29"),
+        ("2023-11-29", 3, "2024-02-29"),  # not clamped: 29 exists in a leap February
+        ("2024-02-29", 3, "2024-05-29"),  # the 29th is kept, not moved to the month's end
+        ("2024-02-29", 12, "2025-02-28"),
+        ("2024-08-31", 6, "2025-02-28"),
+        ("2024-12-15", 1, "2025-01-15"),  # over a year end
+        ("2024-03-31", -1, "2024-02-29"),
+        ("2024-01-15", 0, "2024-01-15"),
+    ],
+)
 def test_add_months_keeps_the_day_and_clamps_at_month_end(start, n, expected):
     assert add_months(D(start), n) == D(expected)
 
@@ -62,13 +65,16 @@ def test_review_one_day_after_six_months_is_within_neither():
     assert tl("2024-01-15", ["2024-07-15"], "2024-08-01")["first_within_6"] is True
 
 
-@pytest.mark.parametrize("entry, last_within", [
-    ("2023-11-29", "2024-02-29"),
-    ("2023-11-30", "2024-02-29"),
-    ("2024-02-29", "2024-05-29"),
-    ("2024-11-30", "2025-02-28"),
-    ("2024-08-31", "2024-11-30"),
-])
+@pytest.mark.parametrize(
+    "entry, last_within",
+    [
+        ("2023-11-29", "2024-02-29"),
+        ("2023-11-30", "2024-02-29"),
+        ("2024-02-29", "2024-05-29"),
+        ("2024-11-30", "2025-02-28"),
+        ("2024-08-31", "2024-11-30"),
+    ],
+)
 def test_leap_year_and_month_end_boundaries(entry, last_within):
     day_after = (D(last_within) + DAY).isoformat()
     assert tl(entry, [last_within], "2025-12-31")["first_within_3"] is True
@@ -172,12 +178,15 @@ def test_wilson_ci_matches_statsmodels():
         assert r["proportion"] == pytest.approx(n / d)
 
 
-@pytest.mark.parametrize("n, d, low, high", [
-    # Newcombe RG (1998), Stat Med 17:857-872, Table I, method 3 (Wilson score); checked with statsmodels
-    (81, 263, 0.2553, 0.3662),
-    (15, 148, 0.0624, 0.1605),
-    (0, 20, 0.0000, 0.1611),
-])
+@pytest.mark.parametrize(
+    "n, d, low, high",
+    [
+        # Newcombe RG (1998), Stat Med 17:857-872, Table I, method 3 (Wilson score); checked with statsmodels
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0000, 0.1611),
+    ],
+)
 def test_wilson_ci_matches_published_values(n, d, low, high):
     r = rate(n, d)
     assert round(r["ci_low"], 4) == low and round(r["ci_high"], 4) == high
@@ -190,11 +199,11 @@ def test_empty_denominator_has_no_proportion_or_ci():
 
 def test_summarise_leaves_unknowns_out_of_each_denominator():
     timelines = [
-        tl("2024-01-15", ["2024-04-15", "2024-10-15"], "2025-01-31"),   # timely
-        tl("2024-01-15", ["2024-04-16"], "2025-01-31"),                 # late first, open gap overdue
-        tl("2024-06-01", [], "2025-01-31"),                             # overdue, missed both
-        tl("2024-12-01", [], "2025-01-31"),                             # not yet due
-        tl(None, ["2024-05-01"], "2025-01-31"),                         # no entry date
+        tl("2024-01-15", ["2024-04-15", "2024-10-15"], "2025-01-31"),  # timely
+        tl("2024-01-15", ["2024-04-16"], "2025-01-31"),  # late first, open gap overdue
+        tl("2024-06-01", [], "2025-01-31"),  # overdue, missed both
+        tl("2024-12-01", [], "2025-01-31"),  # not yet due
+        tl(None, ["2024-05-01"], "2025-01-31"),  # no entry date
     ]
     timelines[0]["reviews"] = [{"domains": {"d": 1}}, {"domains": {"d": None}}]
     timelines[1]["reviews"] = [{"domains": {"d": 0}}]
@@ -210,12 +219,14 @@ def test_summarise_leaves_unknowns_out_of_each_denominator():
 
 # ------------------------------------------------------------------------------ the audit file's block
 CB = load_codebook(resources.resolve("codebooks", "strategic-review"))
-GOOD = ("timeliness:\n"
-        "  entry: treatment_entry_date\n"
-        "  review: {field: strategic_review, value: 1}\n"
-        "  first_review_months: [3, 6]\n"
-        "  max_gap_months: 6\n"
-        "  domains: [covers_drug_use, top_recorded]\n")
+GOOD = (
+    "timeliness:\n"
+    "  entry: treatment_entry_date\n"
+    "  review: {field: strategic_review, value: 1}\n"
+    "  first_review_months: [3, 6]\n"
+    "  max_gap_months: 6\n"
+    "  domains: [covers_drug_use, top_recorded]\n"
+)
 
 
 def parse(text):
@@ -231,19 +242,43 @@ def test_a_valid_block_parses_with_defaults():
     assert minimal.first_review_months == (3, 6) and minimal.max_gap_months == 6 and minimal.domains == ()
 
 
-@pytest.mark.parametrize("old, new, message", [
-    ("  max_gap_months: 6\n", "  max_gap_months: 6\n  cadence: 6\n", "audits/x.yaml:6: timeliness: unknown key 'cadence'"),
-    ("entry: treatment_entry_date", "entry: primary_substance", "audits/x.yaml:2: timeliness: entry 'primary_substance'"),
-    ("{field: strategic_review, value: 1}", "{field: treatment_setting, value: 1}",
-     "audits/x.yaml:3: timeliness: review field 'treatment_setting' must name a note-level field"),
-    ("{field: strategic_review, value: 1}", "{field: strategic_review, value: 7}", "audits/x.yaml:3: timeliness: review value 7"),
-    ("{field: strategic_review, value: 1}", "{field: strategic_review, value: 1, when: x}",
-     "audits/x.yaml:3: timeliness: review: unknown key 'when'"),
-    ("[3, 6]", "[6, 3]", "audits/x.yaml:4: timeliness: first_review_months [6, 3] must be [TARGET, LIMIT]"),
-    ("max_gap_months: 6", "max_gap_months: 0", "audits/x.yaml:5: timeliness: max_gap_months 0"),
-    ("[covers_drug_use, top_recorded]", "[covers_drug_use, findings]",
-     "audits/x.yaml:6: timeliness: domain 'findings' must name a note-level binary field"),
-])
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (
+            "  max_gap_months: 6\n",
+            "  max_gap_months: 6\n  cadence: 6\n",
+            "audits/x.yaml:6: timeliness: unknown key 'cadence'",
+        ),
+        (
+            "entry: treatment_entry_date",
+            "entry: primary_substance",
+            "audits/x.yaml:2: timeliness: entry 'primary_substance'",
+        ),
+        (
+            "{field: strategic_review, value: 1}",
+            "{field: treatment_setting, value: 1}",
+            "audits/x.yaml:3: timeliness: review field 'treatment_setting' must name a note-level field",
+        ),
+        (
+            "{field: strategic_review, value: 1}",
+            "{field: strategic_review, value: 7}",
+            "audits/x.yaml:3: timeliness: review value 7",
+        ),
+        (
+            "{field: strategic_review, value: 1}",
+            "{field: strategic_review, value: 1, when: x}",
+            "audits/x.yaml:3: timeliness: review: unknown key 'when'",
+        ),
+        ("[3, 6]", "[6, 3]", "audits/x.yaml:4: timeliness: first_review_months [6, 3] must be [TARGET, LIMIT]"),
+        ("max_gap_months: 6", "max_gap_months: 0", "audits/x.yaml:5: timeliness: max_gap_months 0"),
+        (
+            "[covers_drug_use, top_recorded]",
+            "[covers_drug_use, findings]",
+            "audits/x.yaml:6: timeliness: domain 'findings' must name a note-level binary field",
+        ),
+    ],
+)
 def test_block_errors_name_file_and_line(old, new, message):
     with pytest.raises(UserError) as exc:
         parse(GOOD.replace(old, new))
@@ -292,5 +327,6 @@ def test_timeliness_layers_never_import_textual_or_click(module):
     tree = ast.parse((SRC / module).read_text(encoding="utf-8"))
     names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-    assert not [m for m in names if m.split(".")[0] in ("textual", "click") or m.startswith(("chartcode.cli",
-                                                                                                "chartcode.tui"))]
+    assert not [
+        m for m in names if m.split(".")[0] in ("textual", "click") or m.startswith(("chartcode.cli", "chartcode.tui"))
+    ]

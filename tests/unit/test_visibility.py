@@ -17,8 +17,11 @@ from chartcode.store import Store, visibility
 @pytest.fixture
 def store(tmp_path):
     cb = load_codebook(resources.resolve("codebooks", "conjoint-pain"))
-    s = Store.create(tmp_path / "v.db", cb, coders=[("intern", "coder"), ("supervisor", "supervisor"),
-                                                     ("other", "coder"), ("boss", "lead")])
+    s = Store.create(
+        tmp_path / "v.db",
+        cb,
+        coders=[("intern", "coder"), ("supervisor", "supervisor"), ("other", "coder"), ("boss", "lead")],
+    )
     s.add_records(["R1", "R2"])
     s.assign("intern", ["R1", "R2"])
     s.assign("supervisor", ["R1"])
@@ -38,8 +41,11 @@ def long_seen(store: Store, viewer: str | None) -> set[tuple[str, str]]:
 
 
 def history_seen(store: Store, viewer: str | None) -> set[tuple[str, str]]:
-    return {(h["coder"], h["record_id"]) for h in store.visible_history(viewer)
-            if h["action"] in ("set", "change") and h["new_value"] != visibility.BLIND}
+    return {
+        (h["coder"], h["record_id"])
+        for h in store.visible_history(viewer)
+        if h["action"] in ("set", "change") and h["new_value"] != visibility.BLIND
+    }
 
 
 ALL = {("intern", "R1"), ("supervisor", "R1"), ("intern", "R2")}
@@ -89,9 +95,13 @@ def test_blinded_history_keeps_whether_there_was_a_value(store):
     store.set_code("supervisor", "R1", "age", None)
     entries = [h for h in store.visible_history("intern") if h["coder"] == "supervisor" and h["field"]]
     assert [(h["action"], h["old_value"], h["new_value"]) for h in entries] == [
-        ("set", visibility.BLIND, visibility.BLIND), ("clear", visibility.BLIND, visibility.BLIND)]
-    assert [h["new_value"] for h in store.visible_history("boss") if h["coder"] == "supervisor" and h["field"]] \
-        == [62, None]
+        ("set", visibility.BLIND, visibility.BLIND),
+        ("clear", visibility.BLIND, visibility.BLIND),
+    ]
+    assert [h["new_value"] for h in store.visible_history("boss") if h["coder"] == "supervisor" and h["field"]] == [
+        62,
+        None,
+    ]
 
 
 def test_the_rule_is_one_sql_condition():

@@ -23,11 +23,16 @@ from chartcode.store import Store
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 # closes the inline string XlsxWriter opened, adds a live HYPERLINK formula cell, reopens a string
-INJECTION = ('<r><t>x</t></r></is></c><c r="Z2"><f>HYPERLINK("http://evil.example/","x")</f><v>0</v></c>'
-             '<c r="Z3" t="inlineStr"><is><r><t>y')
-INJECTIONS = [INJECTION, INJECTION + "</t></r>",
-              # the same, aimed at the shared-strings table of a workbook written without constant_memory
-              '<r><t>x</t></r></si><si><t>y</t></si><si><r><t>z</t></r>']
+INJECTION = (
+    '<r><t>x</t></r></is></c><c r="Z2"><f>HYPERLINK("http://evil.example/","x")</f><v>0</v></c>'
+    '<c r="Z3" t="inlineStr"><is><r><t>y'
+)
+INJECTIONS = [
+    INJECTION,
+    INJECTION + "</t></r>",
+    # the same, aimed at the shared-strings table of a workbook written without constant_memory
+    "<r><t>x</t></r></si><si><t>y</t></si><si><r><t>z</t></r>",
+]
 
 CODEBOOK = """
 id: inject
@@ -59,8 +64,11 @@ fields:
 
 def _store(tmp_path: Path, payloads: list[str]) -> Store:
     """One record per payload, its text field set to the payload and a memo holding it too."""
-    s = Store.create(tmp_path / "inject.db", load_codebook("inject.yaml", text=CODEBOOK),
-                     coders=[("intern", "coder"), ("lead", "lead")])
+    s = Store.create(
+        tmp_path / "inject.db",
+        load_codebook("inject.yaml", text=CODEBOOK),
+        coders=[("intern", "coder"), ("lead", "lead")],
+    )
     ids = [f"R{i}" for i in range(1, len(payloads) + 1)]
     s.add_records(ids)
     s.assign("intern", ids)
@@ -75,8 +83,11 @@ def _store(tmp_path: Path, payloads: list[str]) -> Store:
 def _sheets(path: Path) -> dict[str, ElementTree.Element]:
     """Every worksheet part of the zip, parsed (a malformed part fails the test here)."""
     with zipfile.ZipFile(path) as z:
-        return {n: ElementTree.fromstring(z.read(n)) for n in z.namelist()
-                if n.startswith("xl/worksheets/") and n.endswith(".xml")}
+        return {
+            n: ElementTree.fromstring(z.read(n))
+            for n in z.namelist()
+            if n.startswith("xl/worksheets/") and n.endswith(".xml")
+        }
 
 
 def _shared_strings(path: Path) -> list[str]:
@@ -132,8 +143,9 @@ def test_every_sheet_has_a_frozen_bold_filtered_header_and_fitted_widths(tmp_pat
     with _store(tmp_path, ["short", "a remark of some length " * 10]) as s:
         export(s, "xlsx", tmp_path / "x.xlsx", long=long)
     book = openpyxl.load_workbook(tmp_path / "x.xlsx")
-    assert book.sheetnames == (["codes", "codebook"] if long else
-                               ["records", "notes", "codebook", "agreement", "analyses"])
+    assert book.sheetnames == (
+        ["codes", "codebook"] if long else ["records", "notes", "codebook", "agreement", "analyses"]
+    )
     for ws in book.worksheets:
         assert ws.freeze_panes == "A2", ws.title
         assert ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}{ws.max_row}", ws.title
@@ -210,8 +222,24 @@ def test_control_characters_are_stored_as_excel_escapes(tmp_path):
 
 
 def test_text_is_stored_exactly_as_entered(tmp_path):
-    texts = ["=1+1", "+1", "-1", "@A1", "'quoted", "  lead", "trail  ", "<b>&amp;</b>", "<r>x</r>", "<r></r>",
-             '<r><rPr><b/></rPr><t>bold?</t></r>', "3", "3.0", "TRUE", "", "é😀"]
+    texts = [
+        "=1+1",
+        "+1",
+        "-1",
+        "@A1",
+        "'quoted",
+        "  lead",
+        "trail  ",
+        "<b>&amp;</b>",
+        "<r>x</r>",
+        "<r></r>",
+        "<r><rPr><b/></rPr><t>bold?</t></r>",
+        "3",
+        "3.0",
+        "TRUE",
+        "",
+        "é😀",
+    ]
     write_xlsx({"t": pd.DataFrame({"t": texts})}, tmp_path / "x.xlsx")
     _assert_no_formula(tmp_path / "x.xlsx")
     assert [r[0] for r in _read(tmp_path / "x.xlsx")[1:]] == texts
@@ -225,12 +253,14 @@ def test_headers_are_text_too(tmp_path):
 
 
 def test_numbers_booleans_missing_and_infinities(tmp_path):
-    frame = pd.DataFrame({
-        "n": pd.Series([1, None, 3, 2**53], dtype="Int64"),
-        "f": [1.5, math.nan, math.inf, -math.inf],
-        "b": [True, False, True, False],
-        "o": pd.Series([np.int64(4), np.float64(0.25), np.bool_(True), pd.NaT], dtype=object),
-    })
+    frame = pd.DataFrame(
+        {
+            "n": pd.Series([1, None, 3, 2**53], dtype="Int64"),
+            "f": [1.5, math.nan, math.inf, -math.inf],
+            "b": [True, False, True, False],
+            "o": pd.Series([np.int64(4), np.float64(0.25), np.bool_(True), pd.NaT], dtype=object),
+        }
+    )
     write_xlsx({"t": frame}, tmp_path / "x.xlsx")
     body = _read(tmp_path / "x.xlsx")[1:]
     assert [r[0] for r in body] == [1, None, 3, 2**53]

@@ -24,12 +24,12 @@ def new_seed() -> int:
     """A fresh seed (said in the notes, so the intervals can be repeated)."""
     entropy = np.random.SeedSequence().entropy
     assert isinstance(entropy, int)  # drawn from the OS when none is given
-    return int(entropy % (2 ** 32))
+    return int(entropy % (2**32))
 
 
 def field_rng(seed: int, name: str) -> np.random.Generator:
     """The random stream of one field: from (seed, field name)."""
-    return np.random.default_rng([int(seed) % (2 ** 63), zlib.crc32(name.encode("utf-8"))])
+    return np.random.default_rng([int(seed) % (2**63), zlib.crc32(name.encode("utf-8"))])
 
 
 def resamples(d: _Design, B: int, rng: np.random.Generator, width: int) -> Iterator[np.ndarray]:
@@ -54,8 +54,14 @@ def resamples(d: _Design, B: int, rng: np.random.Generator, width: int) -> Itera
         done += b
 
 
-def percentile_intervals(d: _Design, run: Callable[[np.ndarray], dict[str, np.ndarray]], keys: list[str],
-                         B: int, rng: np.random.Generator, ci: float) -> tuple[dict[str, list[float]], int]:
+def percentile_intervals(
+    d: _Design,
+    run: Callable[[np.ndarray], dict[str, np.ndarray]],
+    keys: list[str],
+    B: int,
+    rng: np.random.Generator,
+    ci: float,
+) -> tuple[dict[str, list[float]], int]:
     """Percentile intervals of ``run``'s coefficients ``keys`` over B resamples of units.
 
     Returns ({key: [low, high]} for the keys defined on some resample, the largest number of

@@ -32,7 +32,7 @@ def _disagreement_weights(K: int, kind: str | None) -> np.ndarray:
     if kind == "linear":
         return diff
     if kind == "quadratic":
-        return diff ** 2
+        return diff**2
     raise ValueError(kind)
 
 
@@ -63,7 +63,7 @@ def _k_fleiss(d: _Design, C: np.ndarray) -> np.ndarray:
     """Fleiss' kappa in Gwet's generalised form (equals Fleiss 1971 when no rating is missing)."""
     pa = _k_percent(d, C)
     pi = _div(d.mul(C, d.share()), (C @ d.rated)[:, None])
-    pe = (pi ** 2).sum(axis=1)
+    pe = (pi**2).sum(axis=1)
     return _div(pa - pe, 1 - pe)
 
 
@@ -103,7 +103,7 @@ def _k_alpha(d: _Design, C: np.ndarray, level: str, values: np.ndarray | None) -
     # sum_ck n_c n_k (x_c - x_k)^2 = 2 n sum_c n_c (x_c - mean)^2: the centred form, free of cancellation
     if level == "nominal":
         do = 2 * O.sum(axis=1)
-        de = n ** 2 - (nc ** 2).sum(axis=1)
+        de = n**2 - (nc**2).sum(axis=1)
     elif level == "ordinal":
         M = np.cumsum(nc, axis=1) - nc / 2  # ordinal distance d_ck = (M_k - M_c)^2 (Krippendorff 2011)
         do = 2 * (O * (M[:, hi] - M[:, lo]) ** 2).sum(axis=1)
@@ -136,14 +136,14 @@ def _k_icc(d: _Design, C: np.ndarray, values: np.ndarray, cols=None) -> dict[str
     rs = x.sum(axis=1)
     n = C @ comp
     s1 = C @ rs
-    ss = C @ (x ** 2).sum(axis=1)
-    r2 = C @ rs ** 2
+    ss = C @ (x**2).sum(axis=1)
+    r2 = C @ rs**2
     colsum = C @ x  # b x k
     N = n * k
-    cf = _div(s1 ** 2, N)
+    cf = _div(s1**2, N)
     sst = ss - cf
     ssr = r2 / k - cf
-    ssc = _div((colsum ** 2).sum(axis=1), n) - cf
+    ssc = _div((colsum**2).sum(axis=1), n) - cf
     sse = sst - ssr - ssc
     ssw = sst - ssr
     msr = _div(ssr, n - 1)
@@ -259,5 +259,3 @@ def icc(matrix) -> dict[str, float]:
     idx, vals = _categories(m)
     d = _Design(idx, len(vals))
     return {k: float(v[0]) for k, v in _k_icc(d, d.w0[None], vals).items()}
-
-

@@ -72,8 +72,9 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
     if field_name is not None:
         fld = cb.get(field_name)
         if fld is None:
-            raise UserError(f"unknown field {field_name!r} (codebook {cb.id} has: "
-                            f"{', '.join(f.name for f in cb.fields)})")
+            raise UserError(
+                f"unknown field {field_name!r} (codebook {cb.id} has: {', '.join(f.name for f in cb.fields)})"
+            )
         fields = [fld]
     else:
         fields = list(cb.fields)
@@ -101,7 +102,7 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
     out = []
     for fld in fields:
         i = field_at.get(fld.name)
-        rows = by_field[bounds[i]:bounds[i + 1]] if i is not None else np.zeros(0, dtype=np.int64)
+        rows = by_field[bounds[i] : bounds[i + 1]] if i is not None else np.zeros(0, dtype=np.int64)
         present = np.unique(coder_pos[rows])
         coders = sorted(coder_names[present].tolist(), key=lambda c: (order.get(c, len(order)), c))
         ukeys, u = np.unique(unit_key[rows], return_inverse=True)

@@ -129,4 +129,3 @@ def _positions(matrix: np.ndarray, n_categories: int | None) -> tuple[np.ndarray
     idx = np.full(matrix.shape, -1, dtype=np.int64)
     idx[ok] = vals.astype(np.int64)
     return idx, K
-

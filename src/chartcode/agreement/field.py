@@ -55,8 +55,10 @@ def _who_counts(m: np.ndarray, coders: list[str]):
     notes = []
     single = int((per_unit == 1).sum())
     if single:
-        notes.append(f"{single} unit(s) coded by one coder only: left out of every coefficient except the"
-                     " chance-agreement term of Gwet's AC1/AC2 and the generalised Fleiss kappa (Gwet 2014)")
+        notes.append(
+            f"{single} unit(s) coded by one coder only: left out of every coefficient except the"
+            " chance-agreement term of Gwet's AC1/AC2 and the generalised Fleiss kappa (Gwet 2014)"
+        )
     if len(coders) > len(cols):
         notes.append(f"{len(coders) - len(cols)} coder(s) coded only units nobody else coded; not counted in n_coders")
     return m, coders, per_unit, cols, notes
@@ -95,23 +97,25 @@ def _undefined_note(s: Setting, point: dict[str, float]) -> str | None:
     return f"undefined for these data, {why}: {', '.join(term(n) for n in undefined)}"
 
 
-def _bootstrap(out: dict[str, Any], s: Setting, point: dict[str, float], B: int, seed: int | None,
-               ci: float) -> None:
+def _bootstrap(out: dict[str, Any], s: Setting, point: dict[str, float], B: int, seed: int | None, ci: float) -> None:
     if seed is None:
         seed = new_seed()
     keys = [k for k, v in point.items() if _clean(v) is not None and registry.BY_KEY[k].bootstrap]
     coefficients = [registry.BY_KEY[k] for k in keys]
-    intervals, worst = percentile_intervals(s.d, lambda C: s.evaluate(C, coefficients), keys, B,
-                                            field_rng(seed, s.fld.name), ci)
+    intervals, worst = percentile_intervals(
+        s.d, lambda C: s.evaluate(C, coefficients), keys, B, field_rng(seed, s.fld.name), ci
+    )
     out["ci"].update(intervals)
     for group in GROUPS.values():
         if group.field_level_alias and f"{group.key}.{out['level']}" in out["ci"]:
             out["ci"][group.field_level_alias] = out["ci"][f"{group.key}.{out['level']}"]
-    out["notes"].append(f"ci: {ci:g} percentile bootstrap intervals, {int(B)} resamples of the"
-                        f" {s.idx.shape[0]} units, seed {seed}")
+    out["notes"].append(
+        f"ci: {ci:g} percentile bootstrap intervals, {int(B)} resamples of the {s.idx.shape[0]} units, seed {seed}"
+    )
     if worst:
-        out["notes"].append(f"ci: up to {worst} of {int(B)} resamples left a coefficient undefined;"
-                            " its interval uses the rest")
+        out["notes"].append(
+            f"ci: up to {worst} of {int(B)} resamples left a coefficient undefined; its interval uses the rest"
+        )
 
 
 def _confusion(s: Setting, labels: list[str] | None, coders: list[str]) -> dict[str, Any]:
@@ -120,12 +124,25 @@ def _confusion(s: Setting, labels: list[str] | None, coders: list[str]) -> dict[
     pair = s.idx[:, s.cols]
     both = (pair >= 0).all(axis=1)
     cm = confusion_matrix(pair[both, 0], pair[both, 1], labels=list(range(s.K)))
-    return {"rows": coders[s.cols[0]], "columns": coders[s.cols[1]], "labels": labels,
-            "matrix": cm.astype(int).tolist()}
+    return {
+        "rows": coders[s.cols[0]],
+        "columns": coders[s.cols[1]],
+        "labels": labels,
+        "matrix": cm.astype(int).tolist(),
+    }
 
 
-def field_agreement(fld: Field, matrix, coders, *, bootstrap: int = 0, seed: int | None = None,
-                    ci: float = 0.95, confusion: bool = False, unreadable: int = 0) -> dict[str, Any]:
+def field_agreement(
+    fld: Field,
+    matrix,
+    coders,
+    *,
+    bootstrap: int = 0,
+    seed: int | None = None,
+    ci: float = 0.95,
+    confusion: bool = False,
+    unreadable: int = 0,
+) -> dict[str, Any]:
     """Agreement for one field from its units x coders matrix (see :class:`Ratings` for encoding).
 
     Returns the JSON shape documented in the package (plus ``confusion`` when asked for and there
@@ -149,8 +166,19 @@ def field_agreement(fld: Field, matrix, coders, *, bootstrap: int = 0, seed: int
     notes.extend(left_out)
     scale = _scale(fld, kind, m)
     notes.extend(scale.notes)
-    s = Setting(fld, kind, _Design(scale.idx, scale.K), scale.K, scale.values, scale.levels, scale.idx, cols,
-                n_units, bool((per_unit == len(coders)).all()), per_unit[per_unit >= 2])
+    s = Setting(
+        fld,
+        kind,
+        _Design(scale.idx, scale.K),
+        scale.K,
+        scale.values,
+        scale.levels,
+        scale.idx,
+        cols,
+        n_units,
+        bool((per_unit == len(coders)).all()),
+        per_unit[per_unit >= 2],
+    )
     s.active, why_not = applicable(s)
     notes.extend(why_not)
     point = _estimate(s, compute_order(s.active))
@@ -164,8 +192,14 @@ def field_agreement(fld: Field, matrix, coders, *, bootstrap: int = 0, seed: int
     return out
 
 
-def agreement_report(store, field: str | None = None, bootstrap: int = 0, seed: int | None = None,
-                     ci: float = 0.95, confusion: bool = False) -> dict[str, Any]:
+def agreement_report(
+    store,
+    field: str | None = None,
+    bootstrap: int = 0,
+    seed: int | None = None,
+    ci: float = 0.95,
+    confusion: bool = False,
+) -> dict[str, Any]:
     """``{"fields": [...]}``: :func:`field_agreement` for every codebook field (or ``field``)."""
     if not 0 < ci < 1:
         raise UserError(f"--ci {ci}: the interval level must be between 0 and 1, e.g. 0.95")
@@ -175,6 +209,16 @@ def agreement_report(store, field: str | None = None, bootstrap: int = 0, seed: 
         seed = new_seed()
     fields = []
     for rt in collect(store, field):
-        fields.append(field_agreement(rt.field, rt.matrix, rt.coders, bootstrap=bootstrap, seed=seed, ci=ci,
-                                      confusion=confusion, unreadable=rt.unreadable))
+        fields.append(
+            field_agreement(
+                rt.field,
+                rt.matrix,
+                rt.coders,
+                bootstrap=bootstrap,
+                seed=seed,
+                ci=ci,
+                confusion=confusion,
+                unreadable=rt.unreadable,
+            )
+        )
     return {"fields": fields}

@@ -37,9 +37,17 @@ class FieldKind:
 
 
 def _kind(ft: FieldType) -> FieldKind:
-    return FieldKind(ft.name, ft.agreement_level, ft.encoding.value, tuple(ft.alpha_levels),
-                     categorical=ft.categorical, weighted=ft.weighted, icc=ft.icc, alpha_note=ft.alpha_note,
-                     lists_unused=ft.exact_codes is None)
+    return FieldKind(
+        ft.name,
+        ft.agreement_level,
+        ft.encoding.value,
+        tuple(ft.alpha_levels),
+        categorical=ft.categorical,
+        weighted=ft.weighted,
+        icc=ft.icc,
+        alpha_note=ft.alpha_note,
+        lists_unused=ft.exact_codes is None,
+    )
 
 
 def kind_of(fld: Field) -> FieldKind:

@@ -183,8 +183,10 @@ def _fleiss_lib(s: Setting, c) -> float | None:
 def _fleiss_caveat(s: Setting) -> str | None:
     if s.complete:
         return None
-    return ("Fleiss' kappa: in Gwet's (2014) generalised form for missing ratings (irrCAC"
-            " fleiss.kappa.raw), since not every unit was rated by every coder")
+    return (
+        "Fleiss' kappa: in Gwet's (2014) generalised form for missing ratings (irrCAC"
+        " fleiss.kappa.raw), since not every unit was rated by every coder"
+    )
 
 
 def _alpha(s: Setting, C, c):
@@ -221,26 +223,37 @@ def _icc(s: Setting, C, c):  # the six forms from one set of ANOVA sums
 
 
 def _icc_caveat(s: Setting) -> str:
-    return ("ICC: Shrout & Fleiss (1979) forms; ICC1 one-way random, ICC2 two-way random absolute"
-            " agreement, ICC3 two-way mixed consistency; k forms = mean of the coders")
+    return (
+        "ICC: Shrout & Fleiss (1979) forms; ICC1 one-way random, ICC2 two-way random absolute"
+        " agreement, ICC3 two-way mixed consistency; k forms = mean of the coders"
+    )
 
 
 # -- requirements (field kinds, levels, data)
 CATEGORIES = Requirement(
     lambda s: s.kind.categorical,
-    lambda s: (f"Cohen's and Fleiss' kappa and Gwet's AC1/AC2: for fields with categories; this {s.kind.type}"
-               " field is measured by Krippendorff's alpha" + (" and the ICC" if s.kind.icc else "")))
+    lambda s: (
+        f"Cohen's and Fleiss' kappa and Gwet's AC1/AC2: for fields with categories; this {s.kind.type}"
+        " field is measured by Krippendorff's alpha" + (" and the ICC" if s.kind.icc else "")
+    ),
+)
 WEIGHTED = Requirement(lambda s: s.kind.weighted)  # ordered categories
 TWO_CODERS = Requirement(
     lambda s: s.r == 2,
-    lambda s: (f"Cohen's kappa: for exactly two coders (this field has {s.r}); see Fleiss' kappa,"
-               " Krippendorff's alpha and Gwet's AC1"))
+    lambda s: (
+        f"Cohen's kappa: for exactly two coders (this field has {s.r}); see Fleiss' kappa,"
+        " Krippendorff's alpha and Gwet's AC1"
+    ),
+)
 TWO_CATEGORIES = Requirement(lambda s: s.K >= 2, "Gwet's AC1: undefined with fewer than two categories on the scale")
 QUANTITY = Requirement(lambda s: s.kind.icc)  # said by CATEGORIES' note
 ALL_CODERS = Requirement(
     lambda s: s.r >= 2 and not (s.pairable < s.r).any(),
-    lambda s: (f"ICC: needs every unit coded by 2 or more coders to be coded by all {s.r} coders;"
-               f" {(s.pairable < s.r).sum()} unit(s) are not"))
+    lambda s: (
+        f"ICC: needs every unit coded by 2 or more coders to be coded by all {s.r} coders;"
+        f" {(s.pairable < s.r).sum()} unit(s) are not"
+    ),
+)
 TWO_UNITS = Requirement(lambda s: s.n_units >= 2, "ICC: needs at least two units")
 
 
@@ -262,21 +275,78 @@ ICC_KEYS = tuple(_ICC_LABELS)  # the forms, in the order of coefficients._k_icc
 
 REGISTRY: tuple[Coefficient, ...] = (
     Coefficient("percent_agreement", "percent agreement", "percent agreement", _percent, chance_corrected=False),
-    Coefficient("cohen_kappa", "Cohen's kappa", "Cohen's kappa", _cohen, (CATEGORIES, TWO_CODERS),
-                point=_cohen_lib, family="cohen"),
-    Coefficient("cohen_kappa_linear", "Cohen's kappa, linear weights", "Cohen's kappa (linear weights)", _cohen,
-                (CATEGORIES, TWO_CODERS, WEIGHTED), weights="linear", point=_cohen_lib, family="cohen"),
-    Coefficient("cohen_kappa_quadratic", "Cohen's kappa, quadratic weights", "Cohen's kappa (quadratic weights)",
-                _cohen, (CATEGORIES, TWO_CODERS, WEIGHTED), weights="quadratic", point=_cohen_lib, family="cohen"),
-    Coefficient("fleiss_kappa", "Fleiss' kappa", "Fleiss' kappa", _fleiss, (CATEGORIES,), point=_fleiss_lib,
-                caveat=_fleiss_caveat),
-    *(Coefficient(f"alpha_by_level.{lv}", f"Krippendorff's alpha, {lv}", f"Krippendorff's alpha ({lv})", _alpha,
-                  (AT_LEVEL[lv],), level=lv, point=_alpha_lib) for lv in ALPHA_LEVELS),
+    Coefficient(
+        "cohen_kappa",
+        "Cohen's kappa",
+        "Cohen's kappa",
+        _cohen,
+        (CATEGORIES, TWO_CODERS),
+        point=_cohen_lib,
+        family="cohen",
+    ),
+    Coefficient(
+        "cohen_kappa_linear",
+        "Cohen's kappa, linear weights",
+        "Cohen's kappa (linear weights)",
+        _cohen,
+        (CATEGORIES, TWO_CODERS, WEIGHTED),
+        weights="linear",
+        point=_cohen_lib,
+        family="cohen",
+    ),
+    Coefficient(
+        "cohen_kappa_quadratic",
+        "Cohen's kappa, quadratic weights",
+        "Cohen's kappa (quadratic weights)",
+        _cohen,
+        (CATEGORIES, TWO_CODERS, WEIGHTED),
+        weights="quadratic",
+        point=_cohen_lib,
+        family="cohen",
+    ),
+    Coefficient(
+        "fleiss_kappa",
+        "Fleiss' kappa",
+        "Fleiss' kappa",
+        _fleiss,
+        (CATEGORIES,),
+        point=_fleiss_lib,
+        caveat=_fleiss_caveat,
+    ),
+    *(
+        Coefficient(
+            f"alpha_by_level.{lv}",
+            f"Krippendorff's alpha, {lv}",
+            f"Krippendorff's alpha ({lv})",
+            _alpha,
+            (AT_LEVEL[lv],),
+            level=lv,
+            point=_alpha_lib,
+        )
+        for lv in ALPHA_LEVELS
+    ),
     Coefficient("gwet_ac1", "Gwet's AC1", "Gwet's AC1", _gwet, (CATEGORIES, TWO_CATEGORIES)),
-    Coefficient("gwet_ac2_quadratic", "Gwet's AC2, quadratic weights", "Gwet's AC2 (quadratic weights)", _gwet,
-                (CATEGORIES, TWO_CATEGORIES, WEIGHTED), weights="quadratic"),
-    *(Coefficient(f"icc.{form}", label, form, _icc, (QUANTITY, ALL_CODERS, TWO_UNITS), caveat=_icc_caveat,
-                  chance_corrected=False, family="icc") for form, label in _ICC_LABELS.items()),
+    Coefficient(
+        "gwet_ac2_quadratic",
+        "Gwet's AC2, quadratic weights",
+        "Gwet's AC2 (quadratic weights)",
+        _gwet,
+        (CATEGORIES, TWO_CATEGORIES, WEIGHTED),
+        weights="quadratic",
+    ),
+    *(
+        Coefficient(
+            f"icc.{form}",
+            label,
+            form,
+            _icc,
+            (QUANTITY, ALL_CODERS, TWO_UNITS),
+            caveat=_icc_caveat,
+            chance_corrected=False,
+            family="icc",
+        )
+        for form, label in _ICC_LABELS.items()
+    ),
 )
 GROUPS = {
     "alpha_by_level": Group("alpha_by_level", always=True, field_level_alias="krippendorff_alpha"),
@@ -402,8 +472,14 @@ def summary_cells(result: dict, fmt: Callable[[Any], str], empty: str = "—") -
 
 
 # ---------------------------------------------------------------------------- interpretation
-LANDIS_KOCH = ((0.0, "poor"), (0.20, "slight"), (0.40, "fair"), (0.60, "moderate"), (0.80, "substantial"),
-               (1.0, "almost perfect"))
+LANDIS_KOCH = (
+    (0.0, "poor"),
+    (0.20, "slight"),
+    (0.40, "fair"),
+    (0.60, "moderate"),
+    (0.80, "substantial"),
+    (1.0, "almost perfect"),
+)
 
 
 def landis_koch(value: float | None) -> str:

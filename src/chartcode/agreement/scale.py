@@ -32,8 +32,14 @@ def _scale(fld: Field, kind: FieldKind, m: np.ndarray) -> _Scale:
         return _choice_scale(fld, kind, m)
     if kind.encoding == "observed":
         idx, K = _positions(m, None)
-        return _Scale(idx, K, None, ["nominal"], None,
-                      [f"text values compared exactly as nominal categories ({K} distinct values)"])
+        return _Scale(
+            idx,
+            K,
+            None,
+            ["nominal"],
+            None,
+            [f"text values compared exactly as nominal categories ({K} distinct values)"],
+        )
     idx, values = _categories(m)
     return _Scale(idx, len(values), values, list(kind.alpha_levels), None, [kind.alpha_note] if kind.alpha_note else [])
 
@@ -51,12 +57,16 @@ def _choice_scale(fld: Field, kind: FieldKind, m: np.ndarray) -> _Scale:
     labels = [str(c) for c in codes]
     if kind.weighted:
         levels.append("ordinal")
-        notes.append(f"scale: the codebook's {K} choices in order ({_fmt_codes(codes)}); weighted kappa and AC2"
-                     " weigh by position on this list (sklearn labels = codebook order), not by the categories"
-                     " observed")
+        notes.append(
+            f"scale: the codebook's {K} choices in order ({_fmt_codes(codes)}); weighted kappa and AC2"
+            " weigh by position on this list (sklearn labels = codebook order), not by the categories"
+            " observed"
+        )
         if unused:
-            notes.append(f"choices no coder used: {_fmt_codes(unused)} (they still count as steps on the scale;"
-                         " R irr and sklearn's default, which drop them, would give other weighted values)")
+            notes.append(
+                f"choices no coder used: {_fmt_codes(unused)} (they still count as steps on the scale;"
+                " R irr and sklearn's default, which drop them, would give other weighted values)"
+            )
         int_codes = [c for c in codes if isinstance(c, int)]
         if len(int_codes) == len(codes) and all(a < b for a, b in zip(int_codes, int_codes[1:], strict=False)):
             values = np.array(codes, dtype=float)
@@ -66,8 +76,9 @@ def _choice_scale(fld: Field, kind: FieldKind, m: np.ndarray) -> _Scale:
             else:
                 notes.append("ratio alpha: not computed, the codes include negative numbers")
         else:
-            notes.append("interval and ratio alpha: not computed, the codes are not whole numbers increasing"
-                         " in codebook order")
+            notes.append(
+                "interval and ratio alpha: not computed, the codes are not whole numbers increasing in codebook order"
+            )
     elif unused and kind.lists_unused:
         notes.append(f"choices no coder used: {_fmt_codes(unused)}")
     return _Scale(idx, K, values, levels, labels, notes)

@@ -65,8 +65,10 @@ def load_plan(store) -> Plan:
 
 
 def variables(codebook, derived: list[Derived]) -> dict[str, Variable]:
-    known = {f.name: Variable(f.name, f.type, f.label, tuple((c.code, c.label) for c in f.choices if not c.missing))
-             for f in codebook.record_fields}
+    known = {
+        f.name: Variable(f.name, f.type, f.label, tuple((c.code, c.label) for c in f.choices if not c.missing))
+        for f in codebook.record_fields
+    }
     for d in derived:
         choices = ((0, "No"), (1, "Yes")) if d.kind == "binary" else ()
         known[d.name] = Variable(d.name, d.kind, d.label or d.name, choices)
@@ -102,8 +104,10 @@ def parse_analyses(section: Any, known: dict[str, Variable], shown: str) -> list
         for k in item:
             if k not in allowed:
                 kl = item.line_of(k) if isinstance(item, LMap) else line
-                raise UserError(f"{shown}:{kl}: analyses item {i + 1} ({kind}): unknown key {k!r} "
-                                f"(expected: {', '.join(sorted(allowed))})")
+                raise UserError(
+                    f"{shown}:{kl}: analyses item {i + 1} ({kind}): unknown key {k!r} "
+                    f"(expected: {', '.join(sorted(allowed))})"
+                )
         body = item[kind]
         origin = f"{at}: {kind} {body!r}" if isinstance(body, str) else f"{at}: {kind}"
         if kind == "describe":
@@ -123,8 +127,9 @@ def parse_analyses(section: Any, known: dict[str, Variable], shown: str) -> list
     return specs
 
 
-def cli_specs(known: dict[str, Variable], *, describe=(), by=None, linear=(), logistic=(), welch=(),
-              crosstab=()) -> list[Spec]:
+def cli_specs(
+    known: dict[str, Variable], *, describe=(), by=None, linear=(), logistic=(), welch=(), crosstab=()
+) -> list[Spec]:
     """Specs from command-line options; errors name the option and its text."""
     specs: list[Spec] = []
     fields = [f for d in describe for f in d.replace(",", " ").split()]
@@ -133,13 +138,13 @@ def cli_specs(known: dict[str, Variable], *, describe=(), by=None, linear=(), lo
     elif by:
         raise UserError("--by goes with --describe")
     for text in linear:
-        specs.append(parse_formula("linear", text, known, f"--linear \"{text}\""))
+        specs.append(parse_formula("linear", text, known, f'--linear "{text}"'))
     for text in logistic:
-        specs.append(parse_formula("logistic", text, known, f"--logistic \"{text}\""))
+        specs.append(parse_formula("logistic", text, known, f'--logistic "{text}"'))
     for text in welch:
-        specs.append(parse_by("welch", text, known, f"--welch \"{text}\""))
+        specs.append(parse_by("welch", text, known, f'--welch "{text}"'))
     for text in crosstab:
-        specs.append(parse_by("crosstab", text, known, f"--crosstab \"{text}\""))
+        specs.append(parse_by("crosstab", text, known, f'--crosstab "{text}"'))
     return specs
 
 
@@ -153,10 +158,13 @@ def run_stats(store, *, options: dict[str, Any] | None = None, where=(), ci: flo
     if not specs:
         specs = parse_analyses(plan.analyses, known, plan.shown)
         if not specs:
-            where_ = plan.shown if plan.analyses is not None or store.meta("audit_yaml") else "this database (no audit file)"
-            raise UserError(f"{where_}: no 'analyses' declared; give --describe, --linear, --logistic, "
-                            "--welch or --crosstab")
-    filters = [parse_where(w, known, f"--where \"{w}\"") for w in where]
+            where_ = (
+                plan.shown if plan.analyses is not None or store.meta("audit_yaml") else "this database (no audit file)"
+            )
+            raise UserError(
+                f"{where_}: no 'analyses' declared; give --describe, --linear, --logistic, --welch or --crosstab"
+            )
+    filters = [parse_where(w, known, f'--where "{w}"') for w in where]
     for s in specs:
         s.where = [*s.where, *filters]
     return {"analyses": [run_spec(s, frame, known, ci) for s in specs]}

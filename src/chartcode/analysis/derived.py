@@ -113,7 +113,9 @@ class _Checker:
                 self.nested(item, item_line, who)
             return
         if not isinstance(body, dict):
-            self.err(line, who, f"'{key}' takes a mapping: {{field: F, {'values: [..]' if key == 'in' else 'value: V'}}}")
+            self.err(
+                line, who, f"'{key}' takes a mapping: {{field: F, {'values: [..]' if key == 'in' else 'value: V'}}}"
+            )
             return
         want = {"field", "values"} if key == "in" else {"field", "value"}
         for k in body:
@@ -157,7 +159,9 @@ class _Checker:
             return
         for k in body:
             if k not in ("from", "to", "note_types"):
-                self.err(_line(body, k, line), who, f"'date_difference': unknown key {k!r} (expected: from, to, note_types)")
+                self.err(
+                    _line(body, k, line), who, f"'date_difference': unknown key {k!r} (expected: from, to, note_types)"
+                )
         for k in ("from", "to"):
             if k not in body:
                 self.err(line, who, f"'date_difference' needs '{k}'")
@@ -166,8 +170,9 @@ class _Checker:
             if v in NOTE_DATES:
                 continue
             if not isinstance(v, str) or v not in self.known or field_type(self.known[v]).family != "date":
-                self.err(_line(body, k, line), who,
-                         f"{k!r}: {v!r} is not a record-level date field, first_note or last_note")
+                self.err(
+                    _line(body, k, line), who, f"{k!r}: {v!r} is not a record-level date field, first_note or last_note"
+                )
         if "note_types" in body and (not isinstance(body["note_types"], list) or not body["note_types"]):
             self.err(_line(body, "note_types", line), who, "'note_types' must be a non-empty list")
 
@@ -220,8 +225,14 @@ def parse_derived(section: Any, codebook: Codebook, shown: str) -> list[Derived]
             chk.nested(item["where"], _line(item, "where", line), who)
         if len(chk.problems) > before:
             continue
-        d = Derived(name=name, rule=rule, spec=plain(item[rule]), where=plain(item.get("where")),
-                    label=str(item.get("label") or ""), line=line)
+        d = Derived(
+            name=name,
+            rule=rule,
+            spec=plain(item[rule]),
+            where=plain(item.get("where")),
+            label=str(item.get("label") or ""),
+            line=line,
+        )
         known[name] = {"binary": "binary", "count": "count", "numeric": "numeric"}[d.kind]
         out.append(d)
     if chk.problems:
@@ -229,8 +240,6 @@ def parse_derived(section: Any, codebook: Codebook, shown: str) -> list[Derived]
             raise UserError(chk.problems[0])
         raise UserError(f"{shown}: {len(chk.problems)} problems in 'derived'", problems=chk.problems)
     return out
-
-
 
 
 # ------------------------------------------------------------------------------ evaluation

@@ -47,8 +47,9 @@ def _penalised(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> tuple[float, n
     return pen, p, info
 
 
-def _fit(X: np.ndarray, y: np.ndarray, start: np.ndarray, fixed: int | None = None,
-         max_iter: int = 200, tol: float = 1e-9) -> tuple[np.ndarray, float, bool, int]:
+def _fit(
+    X: np.ndarray, y: np.ndarray, start: np.ndarray, fixed: int | None = None, max_iter: int = 200, tol: float = 1e-9
+) -> tuple[np.ndarray, float, bool, int]:
     """Penalised MLE; with ``fixed`` = j the j-th coefficient stays at its start value."""
     beta = start.astype(float).copy()
     free = np.array([i for i in range(X.shape[1]) if i != fixed])

@@ -176,8 +176,17 @@ def _num(x: Any) -> float | None:
 
 
 def _term(name: str, coef, se, lo, hi, p, logistic: bool) -> dict[str, Any]:
-    t = {"term": name, "coef": _num(coef), "se": _num(se), "ci_low": _num(lo), "ci_high": _num(hi), "p": _num(p),
-         "odds_ratio": None, "or_ci_low": None, "or_ci_high": None}
+    t = {
+        "term": name,
+        "coef": _num(coef),
+        "se": _num(se),
+        "ci_low": _num(lo),
+        "ci_high": _num(hi),
+        "p": _num(p),
+        "odds_ratio": None,
+        "or_ci_low": None,
+        "or_ci_high": None,
+    }
     if logistic:
         t["odds_ratio"] = _num(np.exp(coef)) if _num(coef) is not None else None
         t["or_ci_low"] = _num(np.exp(lo)) if _num(lo) is not None else None
@@ -186,8 +195,14 @@ def _term(name: str, coef, se, lo, hi, p, logistic: bool) -> dict[str, Any]:
 
 
 def _result(spec: Spec, n: int, terms=None, st=None, warns=None) -> dict[str, Any]:
-    return {"kind": spec.kind, "spec": spec.text, "n": int(n), "terms": terms or [], "stats": st or {},
-            "warnings": warns or []}
+    return {
+        "kind": spec.kind,
+        "spec": spec.text,
+        "n": int(n),
+        "terms": terms or [],
+        "stats": st or {},
+        "warnings": warns or [],
+    }
 
 
 def _complete(frame: pd.DataFrame, names: list[str], warns: list[str]) -> pd.DataFrame:
@@ -205,7 +220,9 @@ def _numeric(spec: Spec, data: pd.DataFrame, name: str) -> pd.Series:
         raise spec.fail(f"{name!r} is not numeric") from None
 
 
-def _design(spec: Spec, data: pd.DataFrame, known: dict[str, Variable], warns: list[str]) -> tuple[pd.DataFrame, str | None]:
+def _design(
+    spec: Spec, data: pd.DataFrame, known: dict[str, Variable], warns: list[str]
+) -> tuple[pd.DataFrame, str | None]:
     """Numeric columns, constant predictors dropped (with a warning); the patsy formula or None."""
     assert spec.outcome is not None  # set for every model and test spec (parse_formula, parse_by)
     out = pd.DataFrame({spec.outcome: _numeric(spec, data, spec.outcome)})
@@ -215,8 +232,11 @@ def _design(spec: Spec, data: pd.DataFrame, known: dict[str, Variable], warns: l
         levels = col.nunique()
         if levels < 2:
             value = col.iloc[0] if len(col) else "none"
-            warns.append(f"predictor {x!r} is constant ({value:g} in all {len(col)} records): left out of the model"
-                         if len(col) else f"predictor {x!r} has no values: left out of the model")
+            warns.append(
+                f"predictor {x!r} is constant ({value:g} in all {len(col)} records): left out of the model"
+                if len(col)
+                else f"predictor {x!r} has no values: left out of the model"
+            )
             continue
         out[x] = col
         # a nominal field with more than 2 codes is not a quantity: one indicator per code
@@ -258,11 +278,21 @@ def run_linear(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: 
         return _result(spec, n, warns=warns)
     fit = model.fit()
     conf = fit.conf_int(alpha=1 - ci)
-    terms = [_term(name, fit.params[name], fit.bse[name], conf.loc[name, 0], conf.loc[name, 1], fit.pvalues[name], False)
-             for name in fit.params.index]
-    st = {"r2": _num(fit.rsquared), "adj_r2": _num(fit.rsquared_adj), "f": _num(fit.fvalue), "f_p": _num(fit.f_pvalue),
-          "df_model": _num(fit.df_model), "df_resid": _num(fit.df_resid), "ci": ci, "method": "ordinary least squares",
-          "binary_predictors": [x for x in spec.predictors if known[x].zero_one]}
+    terms = [
+        _term(name, fit.params[name], fit.bse[name], conf.loc[name, 0], conf.loc[name, 1], fit.pvalues[name], False)
+        for name in fit.params.index
+    ]
+    st = {
+        "r2": _num(fit.rsquared),
+        "adj_r2": _num(fit.rsquared_adj),
+        "f": _num(fit.fvalue),
+        "f_p": _num(fit.f_pvalue),
+        "df_model": _num(fit.df_model),
+        "df_resid": _num(fit.df_resid),
+        "ci": ci,
+        "method": "ordinary least squares",
+        "binary_predictors": [x for x in spec.predictors if known[x].zero_one],
+    }
     return _result(spec, n, terms, st, warns)
 
 
@@ -276,14 +306,20 @@ def separation(X: np.ndarray, y: np.ndarray) -> str | None:
     A = (2 * y - 1)[:, None] * X
     scale = np.max(np.abs(A)) or 1.0
     A = A / scale
-    res = optimize.linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(y)), bounds=[(-1, 1)] * X.shape[1],
-                           method="highs")
+    res = optimize.linprog(
+        -A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(y)), bounds=[(-1, 1)] * X.shape[1], method="highs"
+    )
     if res.status != 0 or -res.fun <= 1e-7:
         return None
     # complete when some b makes every margin positive: maximise t subject to A b >= t, t <= 1
     k = X.shape[1]
-    res2 = optimize.linprog(np.r_[np.zeros(k), -1.0], A_ub=np.c_[-A, np.ones(len(y))], b_ub=np.zeros(len(y)),
-                            bounds=[(-1, 1)] * k + [(None, 1)], method="highs")
+    res2 = optimize.linprog(
+        np.r_[np.zeros(k), -1.0],
+        A_ub=np.c_[-A, np.ones(len(y))],
+        b_ub=np.zeros(len(y)),
+        bounds=[(-1, 1)] * k + [(None, 1)],
+        method="highs",
+    )
     return "complete" if res2.status == 0 and -res2.fun > 1e-7 else "quasi-complete"
 
 
@@ -303,8 +339,12 @@ def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
     n = len(design)
     y = design[spec.outcome].to_numpy()
     events = int(y.sum())
-    st: dict[str, Any] = {"events": events, "non_events": n - events, "ci": ci,
-                          "binary_predictors": [x for x in spec.predictors if known[x].zero_one]}
+    st: dict[str, Any] = {
+        "events": events,
+        "non_events": n - events,
+        "ci": ci,
+        "binary_predictors": [x for x in spec.predictors if known[x].zero_one],
+    }
     if formula is None:
         return _result(spec, n, st=st, warns=warns)
     if events in (0, n):
@@ -316,8 +356,10 @@ def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
     epv = min(events, n - events) / max(k, 1)
     st["events_per_variable"] = epv
     if epv < EPV_MIN:
-        warns.append(f"only {epv:.1f} events per predictor (fewer than {EPV_MIN}): estimates may be unstable "
-                     "and biased away from 0; read them with caution")
+        warns.append(
+            f"only {epv:.1f} events per predictor (fewer than {EPV_MIN}): estimates may be unstable "
+            "and biased away from 0; read them with caution"
+        )
     sep = separation(X, y)
     fit = None
     if sep is None:
@@ -328,32 +370,64 @@ def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
             except Exception as exc:  # singular information, perfect prediction in old statsmodels
                 warns.append(f"maximum likelihood failed ({type(exc).__name__})")
                 fit = None
-        if fit is not None and (not fit.mle_retvals.get("converged", True)
-                                or not np.all(np.isfinite(fit.bse)) or any("separation" in str(c.message).lower()
-                                                                           for c in caught)):
+        if fit is not None and (
+            not fit.mle_retvals.get("converged", True)
+            or not np.all(np.isfinite(fit.bse))
+            or any("separation" in str(c.message).lower() for c in caught)
+        ):
             warns.append("maximum likelihood did not converge")
             fit = None
     if fit is None:
         what = f"{sep} separation" if sep else "no maximum-likelihood estimate"
-        warns.append(f"{what}: the maximum-likelihood odds ratio is infinite or undefined; shown instead: "
-                     "Firth penalised-likelihood estimates (Firth 1993; Heinze & Schemper 2002) with profile "
-                     "penalised-likelihood CIs and penalised likelihood-ratio p values (SE is Wald)")
+        warns.append(
+            f"{what}: the maximum-likelihood odds ratio is infinite or undefined; shown instead: "
+            "Firth penalised-likelihood estimates (Firth 1993; Heinze & Schemper 2002) with profile "
+            "penalised-likelihood CIs and penalised likelihood-ratio p values (SE is Wald)"
+        )
         fr = firth_logit(X, y, ci)
         if not fr.converged:
             warns.append("the Firth estimate did not converge; treat it as unreliable")
-        terms = [_term(nm, fr.coef[i], fr.se[i], fr.ci_low[i] if np.isfinite(fr.ci_low[i]) else None,
-                       fr.ci_high[i] if np.isfinite(fr.ci_high[i]) else None, fr.p[i], True)
-                 for i, nm in enumerate(names)]
-        st.update({"method": "firth", "ci_method": "profile penalised likelihood",
-                   "p_method": "penalised likelihood ratio", "separation": sep, "penalised_loglik": _num(fr.loglik),
-                   "llr_p": None, "pseudo_r2": None})
+        terms = [
+            _term(
+                nm,
+                fr.coef[i],
+                fr.se[i],
+                fr.ci_low[i] if np.isfinite(fr.ci_low[i]) else None,
+                fr.ci_high[i] if np.isfinite(fr.ci_high[i]) else None,
+                fr.p[i],
+                True,
+            )
+            for i, nm in enumerate(names)
+        ]
+        st.update(
+            {
+                "method": "firth",
+                "ci_method": "profile penalised likelihood",
+                "p_method": "penalised likelihood ratio",
+                "separation": sep,
+                "penalised_loglik": _num(fr.loglik),
+                "llr_p": None,
+                "pseudo_r2": None,
+            }
+        )
         return _result(spec, n, terms, st, warns)
     conf = fit.conf_int(alpha=1 - ci)
-    terms = [_term(nm, fit.params[nm], fit.bse[nm], conf.loc[nm, 0], conf.loc[nm, 1], fit.pvalues[nm], True)
-             for nm in fit.params.index]
-    st.update({"method": "maximum likelihood", "ci_method": "Wald", "p_method": "Wald", "separation": None,
-               "llr_p": _num(fit.llr_pvalue), "pseudo_r2": _num(fit.prsquared), "llf": _num(fit.llf),
-               "llr": _num(fit.llr)})
+    terms = [
+        _term(nm, fit.params[nm], fit.bse[nm], conf.loc[nm, 0], conf.loc[nm, 1], fit.pvalues[nm], True)
+        for nm in fit.params.index
+    ]
+    st.update(
+        {
+            "method": "maximum likelihood",
+            "ci_method": "Wald",
+            "p_method": "Wald",
+            "separation": None,
+            "llr_p": _num(fit.llr_pvalue),
+            "pseudo_r2": _num(fit.prsquared),
+            "llf": _num(fit.llf),
+            "llr": _num(fit.llr),
+        }
+    )
     return _result(spec, n, terms, st, warns)
 
 
@@ -367,8 +441,10 @@ def _equals(series: pd.Series, g: Any) -> np.ndarray:
 def _two_groups(spec: Spec, data: pd.DataFrame, known: dict[str, Variable]) -> list[Any]:
     groups = sorted(data[spec.by].unique(), key=lambda v: (str(type(v)), v))
     if len(groups) > 2:
-        raise spec.fail(f"grouping field {spec.by!r} has {len(groups)} values; two are needed "
-                        "(derive a 0/1 variable or use --where)")
+        raise spec.fail(
+            f"grouping field {spec.by!r} has {len(groups)} values; two are needed "
+            "(derive a 0/1 variable or use --where)"
+        )
     return groups
 
 
@@ -383,8 +459,15 @@ def run_welch(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: f
     for g in groups:
         s = x[_equals(data[spec.by], g)].to_numpy()
         samples.append(s)
-        g_info.append({"value": _plain_value(g), "label": known[spec.by].label_for(g), "n": int(len(s)),
-                       "mean": _num(s.mean()) if len(s) else None, "sd": _num(s.std(ddof=1)) if len(s) > 1 else None})
+        g_info.append(
+            {
+                "value": _plain_value(g),
+                "label": known[spec.by].label_for(g),
+                "n": int(len(s)),
+                "mean": _num(s.mean()) if len(s) else None,
+                "sd": _num(s.std(ddof=1)) if len(s) > 1 else None,
+            }
+        )
     st: dict[str, Any] = {"groups": g_info, "ci": ci, "difference": None}
     if len(groups) < 2 or any(len(s) < 2 for s in samples):
         warns.append("each group needs 2 or more records: no test")
@@ -396,14 +479,24 @@ def run_welch(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: f
     t = stats.ttest_ind(a, b, equal_var=False)
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     diff = a.mean() - b.mean()
     q = stats.t.ppf(0.5 + ci / 2, df)
     lev = stats.levene(a, b, center="mean")
-    st.update({"t": _num(t.statistic), "df": _num(df), "p": _num(t.pvalue), "difference": _num(diff), "se": _num(se),
-               "ci_low": _num(diff - q * se), "ci_high": _num(diff + q * se),
-               "levene_F": _num(lev.statistic), "levene_p": _num(lev.pvalue),
-               "method": "Welch t test (unequal variances); Levene centred on the mean (as SPSS)"})
+    st.update(
+        {
+            "t": _num(t.statistic),
+            "df": _num(df),
+            "p": _num(t.pvalue),
+            "difference": _num(diff),
+            "se": _num(se),
+            "ci_low": _num(diff - q * se),
+            "ci_high": _num(diff + q * se),
+            "levene_F": _num(lev.statistic),
+            "levene_p": _num(lev.pvalue),
+            "method": "Welch t test (unequal variances); Levene centred on the mean (as SPSS)",
+        }
+    )
     if min(len(a), len(b)) < 5:
         warns.append("a group has fewer than 5 records: the t approximation is rough")
     return _result(spec, len(data), st=st, warns=warns)
@@ -425,9 +518,12 @@ def run_crosstab(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
     rows = sorted(data[spec.outcome].unique(), key=lambda v: (str(type(v)), v))
     cols = sorted(data[spec.by].unique(), key=lambda v: (str(type(v)), v))
     table = [[int(((data[spec.outcome] == r) & (data[spec.by] == c)).sum()) for c in cols] for r in rows]
-    st: dict[str, Any] = {"rows": [{"value": _plain_value(r), "label": known[spec.outcome].label_for(r)} for r in rows],
-                          "columns": [{"value": _plain_value(c), "label": known[spec.by].label_for(c)} for c in cols],
-                          "table": table, "ci": ci}
+    st: dict[str, Any] = {
+        "rows": [{"value": _plain_value(r), "label": known[spec.outcome].label_for(r)} for r in rows],
+        "columns": [{"value": _plain_value(c), "label": known[spec.by].label_for(c)} for c in cols],
+        "table": table,
+        "ci": ci,
+    }
     if len(rows) < 2 or len(cols) < 2:
         warns.append("a variable takes one value only: no test")
         return _result(spec, len(data), st=st, warns=warns)
@@ -435,12 +531,20 @@ def run_crosstab(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
     chi2, p, dof, expected = stats.chi2_contingency(arr, correction=False)
     st.update({"chi2": _num(chi2), "chi2_df": int(dof), "chi2_p": _num(p)})
     if (expected < 5).any():
-        warns.append(f"{int((expected < 5).sum())} cell(s) with expected count below 5: prefer the exact test"
-                     if arr.shape == (2, 2) else "cells with expected count below 5: the chi-square p is unreliable")
+        warns.append(
+            f"{int((expected < 5).sum())} cell(s) with expected count below 5: prefer the exact test"
+            if arr.shape == (2, 2)
+            else "cells with expected count below 5: the chi-square p is unreliable"
+        )
     if arr.shape == (2, 2):
         res = stats.fisher_exact(arr)
-        st.update({"fisher_odds_ratio": _num(res.statistic), "fisher_p": _num(res.pvalue),
-                   "odds_ratio_note": "sample odds ratio (a*d)/(b*c), rows and columns in code order"})
+        st.update(
+            {
+                "fisher_odds_ratio": _num(res.statistic),
+                "fisher_p": _num(res.pvalue),
+                "odds_ratio_note": "sample odds ratio (a*d)/(b*c), rows and columns in code order",
+            }
+        )
     return _result(spec, len(data), st=st, warns=warns)
 
 
@@ -460,8 +564,12 @@ def run_describe(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
     variables = []
     for name in spec.fields:
         var = known[name]
-        entry: dict[str, Any] = {"field": name, "label": var.label,
-                                 "type": "categorical" if var.categorical else "numeric", "cells": []}
+        entry: dict[str, Any] = {
+            "field": name,
+            "label": var.label,
+            "type": "categorical" if var.categorical else "numeric",
+            "cells": [],
+        }
         for sub in subsets:
             col = sub[name]
             present = col.dropna()
@@ -471,20 +579,37 @@ def run_describe(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
                 counts = []
                 for code, label in codes:
                     k = int(_same(present, code).sum())
-                    counts.append({"code": _plain_value(code), "label": label, "n": k,
-                                   "pct": _num(100 * k / len(present)) if len(present) else None})
+                    counts.append(
+                        {
+                            "code": _plain_value(code),
+                            "label": label,
+                            "n": k,
+                            "pct": _num(100 * k / len(present)) if len(present) else None,
+                        }
+                    )
                 cell["counts"] = counts
             else:
                 x = pd.to_numeric(present).astype(float)
-                cell.update({"mean": _num(x.mean()) if len(x) else None, "sd": _num(x.std(ddof=1)) if len(x) > 1 else None,
-                             "min": _num(x.min()) if len(x) else None, "max": _num(x.max()) if len(x) else None})
+                cell.update(
+                    {
+                        "mean": _num(x.mean()) if len(x) else None,
+                        "sd": _num(x.std(ddof=1)) if len(x) > 1 else None,
+                        "min": _num(x.min()) if len(x) else None,
+                        "max": _num(x.max()) if len(x) else None,
+                    }
+                )
             entry["cells"].append(cell)
         variables.append(entry)
     return _result(spec, len(frame), st={"by": spec.by, "columns": columns, "variables": variables}, warns=warns)
 
 
-RUNNERS = {"linear": run_linear, "logistic": run_logistic, "welch": run_welch, "crosstab": run_crosstab,
-           "describe": run_describe}
+RUNNERS = {
+    "linear": run_linear,
+    "logistic": run_logistic,
+    "welch": run_welch,
+    "crosstab": run_crosstab,
+    "describe": run_describe,
+}
 
 
 def run_spec(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: float) -> dict[str, Any]:

@@ -16,8 +16,10 @@ def format_field(result: dict, ci_level: float | None = None) -> list[str]:
     """The human-readable table for one field's result (with its confusion matrix, if any)."""
     from chartcode.agreement import landis_koch, table_rows
 
-    lines = [f"{result['field']} ({result['level']}): {result['n_units']} units coded by 2 or more coders,"
-             f" {result['n_coders']} coders"]
+    lines = [
+        f"{result['field']} ({result['level']}): {result['n_units']} units coded by 2 or more coders,"
+        f" {result['n_coders']} coders"
+    ]
     ci = result.get("ci") or {}
     level = f"{ci_level * 100:g}%" if ci_level is not None else ""
     rows = []
@@ -55,11 +57,24 @@ def format_field(result: dict, ci_level: float | None = None) -> list[str]:
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--field", "field_name", metavar="FIELD", help="Only this codebook field.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-@click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True, metavar="B",
-              help="Bootstrap resamples of units for percentile intervals (e.g. 1000); 0 = none.")
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="B",
+    help="Bootstrap resamples of units for percentile intervals (e.g. 1000); 0 = none.",
+)
 @click.option("--seed", type=int, help="Random seed for the bootstrap (the same seed gives the same intervals).")
-@click.option("--ci", "ci_level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
-              show_default=True, metavar="LEVEL", help="Interval level for --bootstrap.")
+@click.option(
+    "--ci",
+    "ci_level",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    metavar="LEVEL",
+    help="Interval level for --bootstrap.",
+)
 def agreement(db: Path, field_name: str | None, as_json: bool, bootstrap: int, seed: int | None, ci_level: float):
     """Inter-rater agreement per codebook field on the coders' submitted values.
 
@@ -75,8 +90,9 @@ def agreement(db: Path, field_name: str | None, as_json: bool, bootstrap: int, s
 
     store = Store.open(db)
     try:
-        report = agreement_report(store, field=field_name, bootstrap=bootstrap, seed=seed, ci=ci_level,
-                                  confusion=not as_json)
+        report = agreement_report(
+            store, field=field_name, bootstrap=bootstrap, seed=seed, ci=ci_level, confusion=not as_json
+        )
     finally:
         store.close()
     if as_json:

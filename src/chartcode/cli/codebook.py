@@ -31,16 +31,21 @@ def codebook_check(files: tuple[str, ...]):
             failed += 1
             click.echo(str(exc), err=True)
             continue
-        click.echo(f"{ref}: ok - {cb.id} {cb.version}, {len(cb.fields)} fields"
-                   f" ({len(cb.record_fields)} record, {len(cb.note_fields)} note), hash {cb.short_hash}")
+        click.echo(
+            f"{ref}: ok - {cb.id} {cb.version}, {len(cb.fields)} fields"
+            f" ({len(cb.record_fields)} record, {len(cb.note_fields)} note), hash {cb.short_hash}"
+        )
         if cb.scale is not None:
             sc = cb.scale
             per = ", ".join(f"{s.label} {sum(1 for f in cb.items if f.section == s.id)}" for s in sc.sections)
-            bands = "; ".join(f"{b.label} {'>= ' + format(b.min, 'g') if b.min is not None else 'below'}"
-                              for b in sc.bands)
-            click.echo(f"  scale: {len(cb.items)} items ({per}), scored by {sc.scoring}"
-                       + (f", bands: {bands}" if bands else "")
-                       + (f", cannot rate = {sc.cannot_rate}" if sc.cannot_rate is not None else ""))
+            bands = "; ".join(
+                f"{b.label} {'>= ' + format(b.min, 'g') if b.min is not None else 'below'}" for b in sc.bands
+            )
+            click.echo(
+                f"  scale: {len(cb.items)} items ({per}), scored by {sc.scoring}"
+                + (f", bands: {bands}" if bands else "")
+                + (f", cannot rate = {sc.cannot_rate}" if sc.cannot_rate is not None else "")
+            )
     if failed:
         sys.exit(2)
 
@@ -67,8 +72,10 @@ def codebook_show(source: str):
     sections = {}
     if cb.scale is not None:
         sc = cb.scale
-        click.echo(f"scale: scored by {sc.scoring}; " + "; ".join(
-            f"{b.label} {'>= ' + format(b.min, 'g') if b.min is not None else 'below'}" for b in sc.bands))
+        click.echo(
+            f"scale: scored by {sc.scoring}; "
+            + "; ".join(f"{b.label} {'>= ' + format(b.min, 'g') if b.min is not None else 'below'}" for b in sc.bands)
+        )
         sections = {s.id: s.label for s in sc.sections}
     current = None
     for f in cb.fields:
@@ -81,8 +88,7 @@ def codebook_show(source: str):
         for c in f.choices:
             click.echo(f"      {c.code} = {c.label}")
             if c.description:  # a scale's anchor: what the rating point looks like
-                click.echo(textwrap.fill(c.description, width=100, initial_indent=" " * 10,
-                                         subsequent_indent=" " * 10))
+                click.echo(textwrap.fill(c.description, width=100, initial_indent=" " * 10, subsequent_indent=" " * 10))
 
 
 def _codebook_from(source: str):
@@ -119,8 +125,13 @@ def codebook_import_redcap(dictionary: Path, out: Path, codebook_id, title):
 
 @codebook.command("export")
 @click.argument("source")
-@click.option("--format", "fmt", type=click.Choice(["redcap", "qdc"]), required=True,
-              help="redcap: REDCap data dictionary CSV; qdc: REFI-QDA codebook XML.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["redcap", "qdc"]),
+    required=True,
+    help="redcap: REDCap data dictionary CSV; qdc: REFI-QDA codebook XML.",
+)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def codebook_export(source: str, fmt: str, out: Path):
     """Write codebook SOURCE (a YAML file, shipped name or audit database) for REDCap or QDA tools."""

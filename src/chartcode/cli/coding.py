@@ -53,8 +53,7 @@ def codes_cmd(db: Path, fmt: str, coder: str | None, record_id: str | None, view
         rows = list(visible_codes(store, viewer, coder=coder, record_id=record_id))
         hidden = hidden_count(store, viewer)
         if hidden:
-            click.echo(f"({hidden} codes hidden: blind until every coder of their record has submitted it)",
-                       err=True)
+            click.echo(f"({hidden} codes hidden: blind until every coder of their record has submitted it)", err=True)
         cols = ["coder", "record_id", "note_id", "field", "value", "label", "memo", "submitted", "updated_at"]
         if fmt == "json":
             click.echo(json.dumps([{k: r[k] for k in cols} for r in rows], indent=1))
@@ -62,8 +61,7 @@ def codes_cmd(db: Path, fmt: str, coder: str | None, record_id: str | None, view
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(cols)
         for r in rows:
-            out.writerow([_safe_cell(r[c]) if c in ("label", "memo") else ("" if r[c] is None else r[c])
-                          for c in cols])
+            out.writerow([_safe_cell(r[c]) if c in ("label", "memo") else ("" if r[c] is None else r[c]) for c in cols])
 
 
 @click.command()
@@ -88,7 +86,9 @@ def history(db: Path, coder, record_id, limit, as_json, viewer):
             where = "/".join(x for x in (h["record_id"], h["note_id"], h["field"]) if x)
             change = ""
             if h["old_value"] is not None or h["new_value"] is not None:
-                change = f" {'' if h['old_value'] is None else h['old_value']} -> " \
-                         f"{'' if h['new_value'] is None else h['new_value']}"
+                change = (
+                    f" {'' if h['old_value'] is None else h['old_value']} -> "
+                    f"{'' if h['new_value'] is None else h['new_value']}"
+                )
             reason = f"  ({h['reason']})" if h["reason"] else ""
             click.echo(f"{h['id']:>6} {h['at']} {h['actor']:<12} {h['action']:<12} {where}{change}{reason}")

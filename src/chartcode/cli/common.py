@@ -54,9 +54,12 @@ class _Group(click.Group):
 
 
 AS_VIEWER = click.option(
-    "--as", "viewer", metavar="NAME",
+    "--as",
+    "viewer",
+    metavar="NAME",
     help="Who is looking. Coders see their own codes, and others' only on records every assigned coder"
-         " has submitted; a lead sees everything. Without --as, the same blinding as for a coder applies.")
+    " has submitted; a lead sees everything. Without --as, the same blinding as for a coder applies.",
+)
 
 
 def _safe_cell(value) -> str:
@@ -68,7 +71,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def fmt(r: list[str]) -> str:
-        return "  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        return "  " + "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
 
     return [fmt(header).rstrip(), *[fmt(r).rstrip() for r in rows]]
 

@@ -10,14 +10,25 @@ from chartcode.cli.common import _run_tui
 
 
 @click.command()
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("chartcode-demo"), show_default=True, help="Where to build demo.db.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("chartcode-demo"),
+    show_default=True,
+    help="Where to build demo.db.",
+)
 @click.option("--no-tui", is_flag=True, help="Only build the demo database; do not open the coding screen.")
 @click.option("--complete", is_flag=True, help="Code all 24 records for the intern (for reports).")
-@click.option("--audit", "audit_name", type=click.Choice(["conjoint-pain", "ibbis-fidelity"]),
-              default="conjoint-pain", show_default=True,
-              help="Which demo: chart coding (conjoint-pain) or team fidelity ratings (ibbis-fidelity, "
-                   "builds ibbis-demo.db and never opens the coding screen).")
+@click.option(
+    "--audit",
+    "audit_name",
+    type=click.Choice(["conjoint-pain", "ibbis-fidelity"]),
+    default="conjoint-pain",
+    show_default=True,
+    help="Which demo: chart coding (conjoint-pain) or team fidelity ratings (ibbis-fidelity, "
+    "builds ibbis-demo.db and never opens the coding screen).",
+)
 def demo(directory: Path, no_tui: bool, complete: bool, audit_name: str):
     """Build a demo audit: 24 fictional veterans' records, an intern and a supervisor.
 

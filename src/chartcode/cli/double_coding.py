@@ -38,8 +38,10 @@ def assign(db: Path, coder, all_records, fraction, n, seed, from_coder, stratify
         spec = store.audit.get("double_coding") or {}
         if not (all_records or fraction is not None or n is not None):
             if not spec:
-                raise UserError("say what to assign: --all, --n N or --sample FRACTION (or declare"
-                                " double_coding: in the audit file)")
+                raise UserError(
+                    "say what to assign: --all, --n N or --sample FRACTION (or declare"
+                    " double_coding: in the audit file)"
+                )
             coder = coder or spec.get("coder")
             from_coder = from_coder or spec.get("from")
             n = spec.get("n")
@@ -72,10 +74,20 @@ def disagreements(db: Path, as_json: bool, include_settled: bool):
     with _open(db) as store:
         cb = store.codebook
         found = find(store, open_only=not include_settled)
-        rows = [{"record_id": u.record_id, "note_id": u.note_id, "field": u.field,
-                 "values": {c: {"value": v, "label": cb.field(u.field).label_for(v), "memo": u.memos.get(c)}
-                            for c, v in u.values.items()},
-                 "consensus": u.consensus, "reason": u.consensus_reason} for u in found]
+        rows = [
+            {
+                "record_id": u.record_id,
+                "note_id": u.note_id,
+                "field": u.field,
+                "values": {
+                    c: {"value": v, "label": cb.field(u.field).label_for(v), "memo": u.memos.get(c)}
+                    for c, v in u.values.items()
+                },
+                "consensus": u.consensus,
+                "reason": u.consensus_reason,
+            }
+            for u in found
+        ]
         if as_json:
             click.echo(json.dumps({"disagreements": rows}, indent=1))
             return
@@ -110,8 +122,9 @@ def consensus(db: Path, auto_agreed: bool, record_id, note_id, field_name, value
             return
         if not (record_id and field_name and value is not None):
             raise UserError("give --auto-agreed, or --record, --field, --value and --reason")
-        change = store.set_consensus(record_id, field_name, value, note_id=note_id, reason=reason or "",
-                                     decided_by=decided_by)
+        change = store.set_consensus(
+            record_id, field_name, value, note_id=note_id, reason=reason or "", decided_by=decided_by
+        )
         click.echo("saved" if change.changed else "unchanged")
 
 

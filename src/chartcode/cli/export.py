@@ -14,16 +14,26 @@ from chartcode.export import FORMATS
 
 @click.command("export")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", required=True, metavar="FORMAT",
-              help=f"One of: {', '.join(FORMATS)}.")
+@click.option("--format", "fmt", required=True, metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="File to write.")
-@click.option("--long", "long_", is_flag=True,
-              help="Every code by every coder (csv, xlsx, json), instead of one row of final values per record.")
-@click.option("--deidentify", is_flag=True,
-              help="Drop identifier fields and memos; replace record and note ids with salted hashes.")
-@click.option("--as", "viewer", metavar="NAME",
-              help="Who is looking (--long). Codes stay hidden until every coder of their record has submitted"
-                   " it; a lead sees everything.")
+@click.option(
+    "--long",
+    "long_",
+    is_flag=True,
+    help="Every code by every coder (csv, xlsx, json), instead of one row of final values per record.",
+)
+@click.option(
+    "--deidentify",
+    is_flag=True,
+    help="Drop identifier fields and memos; replace record and note ids with salted hashes.",
+)
+@click.option(
+    "--as",
+    "viewer",
+    metavar="NAME",
+    help="Who is looking (--long). Codes stay hidden until every coder of their record has submitted"
+    " it; a lead sees everything.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 def export(db: Path, fmt: str, out: Path, long_: bool, deidentify: bool, viewer: str | None, force: bool):
     """Export final values (one row per record; note-level fields as a second table) or, with
@@ -48,7 +58,10 @@ def export(db: Path, fmt: str, out: Path, long_: bool, deidentify: bool, viewer:
     for line in result.warnings:
         click.echo(line, err=True)
     if result.hidden:
-        click.echo(f"({result.hidden} codes held back: blind until every coder of their record has submitted it;"
-                   " a lead may pass --as)", err=True)
+        click.echo(
+            f"({result.hidden} codes held back: blind until every coder of their record has submitted it;"
+            " a lead may pass --as)",
+            err=True,
+        )
     counts = ", ".join(f"{n} {what}" for what, n in result.rows.items())
     click.echo(f"wrote {', '.join(str(p) for p in result.files)} ({counts})")

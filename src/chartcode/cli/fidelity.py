@@ -17,18 +17,41 @@ def format_scores(scores, codebook) -> list[str]:
     """A terminal table: one row per unit and period, then each unit-period's action list."""
     scale = codebook.scale
     sections = [s.id for s in scale.sections]
-    header = ["unit", "period", *[s.label for s in scale.sections], "total", "mean", "band", "change", "rated",
-              "cannot rate"]
+    header = [
+        "unit",
+        "period",
+        *[s.label for s in scale.sections],
+        "total",
+        "mean",
+        "band",
+        "change",
+        "rated",
+        "cannot rate",
+    ]
     rows = []
     for u in scores:
         by = {s.section: s for s in u.sections}
-        rows.append([u.unit, u.period, *[fmt_score(by[s].score, missing="-") for s in sections],
-                     fmt_score(u.total, missing="-"), fmt_score(u.mean, 2, missing="-"),
-                     u.band or "-", fmt_change(u.change_from_previous, missing="-"),
-                     f"{u.items_rated}/{len(codebook.items)}", str(u.items_cannot_rate)])
+        rows.append(
+            [
+                u.unit,
+                u.period,
+                *[fmt_score(by[s].score, missing="-") for s in sections],
+                fmt_score(u.total, missing="-"),
+                fmt_score(u.mean, 2, missing="-"),
+                u.band or "-",
+                fmt_change(u.change_from_previous, missing="-"),
+                f"{u.items_rated}/{len(codebook.items)}",
+                str(u.items_cannot_rate),
+            ]
+        )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i < 2 or i == len(sections) + 4 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip() for r in [header, *rows]]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i < 2 or i == len(sections) + 4 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
+        for r in [header, *rows]
+    ]
     labels = {f.name: f.label for f in codebook.items}
     for u in scores:
         if u.below_threshold:
@@ -52,8 +75,12 @@ def write_csv(path: Path, store, scores) -> None:
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--unit", help="Only this unit.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write one row per unit and period (sections, total, mean, band, change) to this CSV.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write one row per unit and period (sections, total, mean, band, change) to this CSV.",
+)
 def fidelity(db: Path, as_json: bool, unit: str | None, csv_path: Path | None):
     """Fidelity scores per unit and review period: sections, total, band, change, action items.
 

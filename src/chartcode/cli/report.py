@@ -30,9 +30,13 @@ def report(db: Path, out: Path, fmt: str | None, bootstrap: int, seed: int):
         raise UserError(f"{out.parent}: no such folder")
     store = Store.open(db)
     try:
-        text = build_report(store, fmt=fmt, bootstrap=bootstrap, seed=seed,
-                            progress=lambda msg: click.echo(f"report: {msg}", err=True) if sys.stderr.isatty()
-                            else None)
+        text = build_report(
+            store,
+            fmt=fmt,
+            bootstrap=bootstrap,
+            seed=seed,
+            progress=lambda msg: click.echo(f"report: {msg}", err=True) if sys.stderr.isatty() else None,
+        )
     finally:
         store.close()
     try:

@@ -16,20 +16,35 @@ import click
 from chartcode.cli.common import _table
 from chartcode.errors import UserError
 
-CSV_COLUMNS = ["record_id", "entry", "first_review", "last_review", "days_to_first_review", "first_within_{0}",
-               "first_within_{1}", "n_reviews", "longest_gap_days", "open_gap_days", "all_gaps_within",
-               "next_review_due", "status", "problems"]
+CSV_COLUMNS = [
+    "record_id",
+    "entry",
+    "first_review",
+    "last_review",
+    "days_to_first_review",
+    "first_within_{0}",
+    "first_within_{1}",
+    "n_reviews",
+    "longest_gap_days",
+    "open_gap_days",
+    "all_gaps_within",
+    "next_review_due",
+    "status",
+    "problems",
+]
 
-NO_BLOCK = ("{shown}: the audit declares no `timeliness:` block, so review dates cannot be found. Add one to the "
-            "audit file, e.g.\n"
-            "  timeliness:\n"
-            "    entry: treatment_entry_date                  # a record-level date field\n"
-            "    review: {{field: strategic_review, value: 1}}  # a note coded so is a review, dated by note_date\n"
-            "    first_review_months: [3, 6]\n"
-            "    max_gap_months: 6\n"
-            "    domains: [covers_drug_use, covers_alcohol_use]\n"
-            "(see audits/strategic-review.yaml), then pass it with --audit FILE, or create the database from it "
-            "with `chartcode init DB --audit FILE`.")
+NO_BLOCK = (
+    "{shown}: the audit declares no `timeliness:` block, so review dates cannot be found. Add one to the "
+    "audit file, e.g.\n"
+    "  timeliness:\n"
+    "    entry: treatment_entry_date                  # a record-level date field\n"
+    "    review: {{field: strategic_review, value: 1}}  # a note coded so is a review, dated by note_date\n"
+    "    first_review_months: [3, 6]\n"
+    "    max_gap_months: 6\n"
+    "    domains: [covers_drug_use, covers_alcohol_use]\n"
+    "(see audits/strategic-review.yaml), then pass it with --audit FILE, or create the database from it "
+    "with `chartcode init DB --audit FILE`."
+)
 
 
 def parse_as_of(text: str | None) -> dt.date:
@@ -48,8 +63,10 @@ def format_report(result: dict[str, Any]) -> list[str]:
     summary = result["summary"]
     rules = summary["rules"]
     months = tuple(rules["first_review_months"])
-    lines = [f"Strategic reviews as of {result['as_of']}: {summary['n_records']} records, {summary['n_reviews']} reviews "
-             f"(first within {months[0]} months, no later than {months[1]}; then every {rules['max_gap_months']} months)"]
+    lines = [
+        f"Strategic reviews as of {result['as_of']}: {summary['n_records']} records, {summary['n_reviews']} reviews "
+        f"(first within {months[0]} months, no later than {months[1]}; then every {rules['max_gap_months']} months)"
+    ]
     if result["records"]:
         lines += ["", *_table(record_header(months), [record_row(r, months) for r in result["records"]])]
     lines += ["", "Summary (95% Wilson CIs; not-yet-due records are left out of the denominators)"]
@@ -85,10 +102,20 @@ def write_csv(path: Path, result: dict[str, Any]) -> None:
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print {as_of, records, summary} as JSON.")
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Judge timeliness on this date (default: today, UTC).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
-              help="Also write one row per record to this CSV file.")
-@click.option("--audit", "audit_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Read the timeliness: block from this audit file instead of the one stored in DB.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Also write one row per record to this CSV file.",
+)
+@click.option(
+    "--audit",
+    "audit_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Read the timeliness: block from this audit file instead of the one stored in DB.",
+)
 def reviews(db: Path, as_json: bool, as_of: str | None, csv_path: Path | None, audit_file: Path | None):
     """Were strategic reviews on time, and what did they cover? From the final values.
 

@@ -55,9 +55,11 @@ def rate(db: Path, unit: str, period: str, rater: str):
     with _open(db) as store:
         cb = store.codebook
         if cb.scale is None or not cb.items:
-            raise UserError(f"{db}: codebook {cb.id} is not a rating scale (it has no 'scale' block with scored"
-                            " items); `chartcode rate` needs an audit made from a scale codebook such as"
-                            " ips-fidelity")
+            raise UserError(
+                f"{db}: codebook {cb.id} is not a rating scale (it has no 'scale' block with scored"
+                " items); `chartcode rate` needs an audit made from a scale codebook such as"
+                " ips-fidelity"
+            )
         store.require_coder(rater)
         if not sys.stdin.isatty() or not sys.stdout.isatty():
             raise UserError("the rating screen needs a terminal; use `chartcode import-codes` in scripts")

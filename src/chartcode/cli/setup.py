@@ -16,8 +16,13 @@ from chartcode.errors import UserError
 @DB
 @click.option("--audit", "audit_ref", help="Audit definition: a YAML file or a shipped name (e.g. conjoint-pain).")
 @click.option("--codebook", "codebook_ref", help="Codebook YAML file or shipped name, when there is no audit file.")
-@click.option("--coder", "coders", multiple=True, metavar="NAME[:ROLE]",
-              help="Add a coder (role coder, supervisor or lead; default coder). Repeatable.")
+@click.option(
+    "--coder",
+    "coders",
+    multiple=True,
+    metavar="NAME[:ROLE]",
+    help="Add a coder (role coder, supervisor or lead; default coder). Repeatable.",
+)
 @click.option("--title", help="Audit title (default: from the audit file or codebook).")
 def init(db: Path, audit_ref: str | None, codebook_ref: str | None, coders: tuple[str, ...], title: str | None):
     """Create the audit database DB from an audit definition or a codebook.
@@ -40,8 +45,14 @@ def init(db: Path, audit_ref: str | None, codebook_ref: str | None, coders: tupl
         audit = load_audit(audit_ref)
         if db.exists():
             _check_existing(db, audit.codebook, str(audit.codebook_path))
-        store = Store.create(db, audit.codebook, title=title, audit=audit.as_dict(), audit_source=audit.source,
-                             coders=[*audit.coders, *extra])
+        store = Store.create(
+            db,
+            audit.codebook,
+            title=title,
+            audit=audit.as_dict(),
+            audit_source=audit.source,
+            coders=[*audit.coders, *extra],
+        )
         what = f"audit {audit.id} ({audit.codebook_path.name})"
     else:
         assert codebook_ref is not None  # exactly one of the two was given (checked above)
@@ -53,8 +64,10 @@ def init(db: Path, audit_ref: str | None, codebook_ref: str | None, coders: tupl
         what = f"codebook {codebook.id} {codebook.version}"
     with store:
         cb = store.codebook
-        click.echo(f"created {db} from {what}: {len(cb.fields)} fields, codebook hash {cb.short_hash}, "
-                   f"coders: {', '.join(c['name'] for c in store.coders()) or 'none (add with `chartcode coders add`)'}")
+        click.echo(
+            f"created {db} from {what}: {len(cb.fields)} fields, codebook hash {cb.short_hash}, "
+            f"coders: {', '.join(c['name'] for c in store.coders()) or 'none (add with `chartcode coders add`)'}"
+        )
 
 
 def _check_existing(db: Path, codebook, shown: str) -> None:
@@ -76,11 +89,15 @@ def status(db: Path, as_json: bool):
         cb = counts["codebook"]
         click.echo(f"{store.title}")
         click.echo(f"codebook {cb['id']} {cb['version']} ({cb['hash'][:12]})")
-        click.echo(f"{counts['records']} records, {counts['notes']} notes, {counts['codes']} codes,"
-                   f" {counts['consensus']} consensus values, {counts['history']} history entries")
+        click.echo(
+            f"{counts['records']} records, {counts['notes']} notes, {counts['codes']} codes,"
+            f" {counts['consensus']} consensus values, {counts['history']} history entries"
+        )
         for c in counts["coder_progress"]:
-            click.echo(f"  {c['name']:<16} {c['role']:<10} {c['done']:>5}/{c['assigned']:<5} done"
-                       f"  {c['codes']:>6} codes  {c['flagged']} flagged")
+            click.echo(
+                f"  {c['name']:<16} {c['role']:<10} {c['done']:>5}/{c['assigned']:<5} done"
+                f"  {c['codes']:>6} codes  {c['flagged']} flagged"
+            )
 
 
 @click.group(cls=_Group)

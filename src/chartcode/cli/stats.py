@@ -32,8 +32,13 @@ def format_result(result: dict[str, Any]) -> list[str]:
             header += ["OR", f"{level} CI (OR)"]
         rows = []
         for t in result["terms"]:
-            row = [t["term"], _f(t["coef"], 3), _f(t["se"], 3), f"{_f(t['ci_low'], 3)} to {_f(t['ci_high'], 3)}",
-                   _p(t["p"]).removeprefix("= ")]
+            row = [
+                t["term"],
+                _f(t["coef"], 3),
+                _f(t["se"], 3),
+                f"{_f(t['ci_low'], 3)} to {_f(t['ci_high'], 3)}",
+                _p(t["p"]).removeprefix("= "),
+            ]
             if kind == "logistic":
                 row += [_f(t["odds_ratio"], 3), f"{_f(t['or_ci_low'], 3)} to {_f(t['or_ci_high'], 3)}"]
             rows.append(row)
@@ -43,18 +48,27 @@ def format_result(result: dict[str, Any]) -> list[str]:
         elif st.get("method") == "firth":
             lines.append(f"  method: Firth penalised likelihood; CIs {st['ci_method']}; p {st['p_method']}")
         else:
-            lines.append(f"  method: maximum likelihood, Wald CIs; LR test p {_p(st.get('llr_p'))}, "
-                         f"McFadden pseudo R2 = {_f(st.get('pseudo_r2'), 3)}; {st['events']} events of {result['n']}")
+            lines.append(
+                f"  method: maximum likelihood, Wald CIs; LR test p {_p(st.get('llr_p'))}, "
+                f"McFadden pseudo R2 = {_f(st.get('pseudo_r2'), 3)}; {st['events']} events of {result['n']}"
+            )
     elif kind == "welch":
         rows = [[f"{g['label']} ({g['value']})", str(g["n"]), _f(g["mean"]), _f(g["sd"])] for g in st["groups"]]
         lines += _table([f"group ({result['spec'].split(' by ')[1]})", "n", "mean", "SD"], rows)
         if st.get("t") is not None:
-            lines.append(f"  Levene (mean-centred) F = {_f(st['levene_F'])}, p {_p(st['levene_p'])}; "
-                         f"Welch t({_f(st['df'], 1)}) = {_f(st['t'])}, p {_p(st['p'])}")
+            lines.append(
+                f"  Levene (mean-centred) F = {_f(st['levene_F'])}, p {_p(st['levene_p'])}; "
+                f"Welch t({_f(st['df'], 1)}) = {_f(st['t'])}, p {_p(st['p'])}"
+            )
     elif kind == "crosstab":
-        header = [result["spec"].split(" by ")[0] + " \\ " + result["spec"].split(" by ")[1],
-                  *[f"{c['label']} ({c['value']})" for c in st["columns"]]]
-        rows = [[f"{r['label']} ({r['value']})", *[str(x) for x in row]] for r, row in zip(st["rows"], st["table"], strict=True)]
+        header = [
+            result["spec"].split(" by ")[0] + " \\ " + result["spec"].split(" by ")[1],
+            *[f"{c['label']} ({c['value']})" for c in st["columns"]],
+        ]
+        rows = [
+            [f"{r['label']} ({r['value']})", *[str(x) for x in row]]
+            for r, row in zip(st["rows"], st["table"], strict=True)
+        ]
         lines += _table(header, rows)
         if st.get("chi2") is not None:
             text = f"  chi-square({st['chi2_df']}) = {_f(st['chi2'])}, p {_p(st['chi2_p'])}"
@@ -65,16 +79,25 @@ def format_result(result: dict[str, Any]) -> list[str]:
         header = [""] + [f"{c['label']} (n = {c['n']})" for c in st["columns"]]
         rows = []
         for v in st["variables"]:
-            rows.append([f"{v['field']}" + ("" if v["type"] == "categorical" else ", mean (SD) [range]"),
-                         *["" for _ in st["columns"]]])
+            rows.append(
+                [
+                    f"{v['field']}" + ("" if v["type"] == "categorical" else ", mean (SD) [range]"),
+                    *["" for _ in st["columns"]],
+                ]
+            )
             if v["type"] == "categorical":
                 for i, choice in enumerate(v["cells"][0]["counts"]):
                     cells = [c["counts"][i] for c in v["cells"]]
-                    rows.append([f"  {choice['label']}",
-                                 *[f"{c['n']} ({_f(c['pct'], 1)}%)" if c["pct"] is not None else "0" for c in cells]])
+                    rows.append(
+                        [
+                            f"  {choice['label']}",
+                            *[f"{c['n']} ({_f(c['pct'], 1)}%)" if c["pct"] is not None else "0" for c in cells],
+                        ]
+                    )
             else:
-                rows[-1][1:] = [f"{_f(c['mean'], 1)} ({_f(c['sd'], 1)}) [{_f(c['min'], 0)}-{_f(c['max'], 0)}]"
-                                for c in v["cells"]]
+                rows[-1][1:] = [
+                    f"{_f(c['mean'], 1)} ({_f(c['sd'], 1)}) [{_f(c['min'], 0)}-{_f(c['max'], 0)}]" for c in v["cells"]
+                ]
             missing = [c["missing"] for c in v["cells"]]
             if any(missing):
                 rows.append(["  missing", *[str(m) for m in missing]])
@@ -95,10 +118,22 @@ def format_result(result: dict[str, Any]) -> list[str]:
 @click.option("--logistic", multiple=True, metavar='"Y ~ X1 + X2"', help="Logistic regression of a 0/1 outcome.")
 @click.option("--welch", multiple=True, metavar='"X by G"', help="Welch t test of X between 2 groups, with Levene.")
 @click.option("--crosstab", multiple=True, metavar='"X by G"', help="Cross-tabulation with chi-square / Fisher exact.")
-@click.option("--where", "where", multiple=True, metavar='"FIELD == VALUE"',
-              help="Only records where FIELD == or != VALUE (repeatable: all must hold).")
-@click.option("--ci", "ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
-              show_default=True, metavar="LEVEL", help="Confidence level of the intervals.")
+@click.option(
+    "--where",
+    "where",
+    multiple=True,
+    metavar='"FIELD == VALUE"',
+    help="Only records where FIELD == or != VALUE (repeatable: all must hold).",
+)
+@click.option(
+    "--ci",
+    "ci",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    metavar="LEVEL",
+    help="Confidence level of the intervals.",
+)
 def stats(db: Path, as_json: bool, describe, by, linear, logistic, welch, crosstab, where, ci: float):
     """Statistics on the final values: the audit's declared analyses, or those given here.
 
@@ -113,8 +148,19 @@ def stats(db: Path, as_json: bool, describe, by, linear, logistic, welch, crosst
 
     store = Store.open(db)
     try:
-        report = run_stats(store, options={"describe": describe, "by": by, "linear": linear, "logistic": logistic,
-                                           "welch": welch, "crosstab": crosstab}, where=where, ci=ci)
+        report = run_stats(
+            store,
+            options={
+                "describe": describe,
+                "by": by,
+                "linear": linear,
+                "logistic": logistic,
+                "welch": welch,
+                "crosstab": crosstab,
+            },
+            where=where,
+            ci=ci,
+        )
     finally:
         store.close()
     if as_json:

@@ -1,7 +1,7 @@
 """Load and validate a codebook YAML file; every problem names file, line and field.
 
-    chartcode codebook check codebooks/x.yaml
-    codebooks/x.yaml:14: field 'termination': choice code 3 appears twice
+chartcode codebook check codebooks/x.yaml
+codebooks/x.yaml:14: field 'termination': choice code 3 appears twice
 """
 
 from __future__ import annotations
@@ -32,8 +32,20 @@ CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 TOP_KEYS = {"id", "title", "version", "description", "fields", "scale"}
 FIELD_KEYS = {
-    "name", "label", "level", "type", "required", "choices", "rules", "cues",
-    "note_types", "min", "max", "identifier", "section", "target",
+    "name",
+    "label",
+    "level",
+    "type",
+    "required",
+    "choices",
+    "rules",
+    "cues",
+    "note_types",
+    "min",
+    "max",
+    "identifier",
+    "section",
+    "target",
 }
 CHOICE_KEYS = {"label", "description", "colour"}
 SCALE_KEYS = {"scoring", "sections", "bands", "cannot_rate", "prorate", "max_unrated", "action_below", "display"}
@@ -152,8 +164,10 @@ def _bands(p: _Problems, m: LMap, key: str, where: str | None) -> tuple[Band, ..
         if out and out[-1].min is None:
             p.add(line, f"band {bname} follows a band without 'min' (that one must come last)")
         elif out and bmin is not None and bmin >= (out[-1].min or 0):
-            p.add(line, f"band {bname}: min {bmin} must be below the band above it ({out[-1].min}); list bands"
-                        " highest first")
+            p.add(
+                line,
+                f"band {bname}: min {bmin} must be below the band above it ({out[-1].min}); list bands highest first",
+            )
         out.append(Band(str(label).strip(), bmin, colour if colour in COLOURS else ""))
     return tuple(out)
 
@@ -170,14 +184,18 @@ def _scale(p: _Problems, data: LMap) -> Scale | None:
             p.add(raw.line_of(k), f"scale: unknown key {quote(k)} (expected one of: {', '.join(sorted(SCALE_KEYS))})")
     scoring = raw.get("scoring")
     if scoring not in SCORINGS:
-        p.add(raw.line_of("scoring") if "scoring" in raw else line,
-              f"scale: 'scoring' must be one of: {', '.join(SCORINGS)}")
+        p.add(
+            raw.line_of("scoring") if "scoring" in raw else line,
+            f"scale: 'scoring' must be one of: {', '.join(SCORINGS)}",
+        )
         scoring = "sum"
     sections: list[Section] = []
     sraw = raw.get("sections")
     if not isinstance(sraw, LList) or not sraw:
-        p.add(raw.line_of("sections") if "sections" in raw else line,
-              "scale: 'sections' must be a non-empty list of {id, label}")
+        p.add(
+            raw.line_of("sections") if "sections" in raw else line,
+            "scale: 'sections' must be a non-empty list of {id, label}",
+        )
     else:
         for i, s in enumerate(sraw):
             sline = sraw.line_of(i)
@@ -190,8 +208,10 @@ def _scale(p: _Problems, data: LMap) -> Scale | None:
                     p.add(s.line_of(k), f"section: unknown key {quote(k)} (expected id, label, bands)")
             sid = s.get("id")
             if not isinstance(sid, str) or not NAME_RE.match(sid):
-                p.add(s.line_of("id") if "id" in s else sline,
-                      "a section id must start with a lower-case letter and use only a-z, 0-9 and _")
+                p.add(
+                    s.line_of("id") if "id" in s else sline,
+                    "a section id must start with a lower-case letter and use only a-z, 0-9 and _",
+                )
                 continue
             if any(x.id == sid for x in sections):
                 p.add(sline, f"section {sid!r} appears twice")
@@ -215,9 +235,16 @@ def _scale(p: _Problems, data: LMap) -> Scale | None:
     if display not in DISPLAYS:
         p.add(raw.line_of("display"), f"scale: 'display' must be one of: {', '.join(DISPLAYS)}")
         display = "profile"
-    return Scale(scoring=scoring, sections=tuple(sections), bands=_bands(p, raw, "bands", "scale"),
-                 cannot_rate=cannot, prorate=prorate, max_unrated=max_unrated, action_below=below,
-                 display=display)
+    return Scale(
+        scoring=scoring,
+        sections=tuple(sections),
+        bands=_bands(p, raw, "bands", "scale"),
+        cannot_rate=cannot,
+        prorate=prorate,
+        max_unrated=max_unrated,
+        action_below=below,
+        display=display,
+    )
 
 
 def _scale_items(p: _Problems, scale: Scale, fields: list[Field], line: int) -> list[Field]:
@@ -231,8 +258,12 @@ def _scale_items(p: _Problems, scale: Scale, fields: list[Field], line: int) -> 
             out.append(f)
             continue
         if scale.section(f.section) is None:
-            p.add(f.line, f"section {quote(f.section)} is not one of the scale's sections "
-                          f"({', '.join(s.id for s in scale.sections)})", f.name)
+            p.add(
+                f.line,
+                f"section {quote(f.section)} is not one of the scale's sections "
+                f"({', '.join(s.id for s in scale.sections)})",
+                f.name,
+            )
         used.add(f.section)
         if f.level != "record":
             p.add(f.line, "a scale item is record-level (the rated unit and period is the record)", f.name)
@@ -326,7 +357,9 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
     _duplicates(p, raw, fname)
     for key in raw:
         if key not in FIELD_KEYS:
-            p.add(raw.line_of(key), f"unknown key {quote(key)} (expected one of: {', '.join(sorted(FIELD_KEYS))})", fname)
+            p.add(
+                raw.line_of(key), f"unknown key {quote(key)} (expected one of: {', '.join(sorted(FIELD_KEYS))})", fname
+            )
     label = _req_str(p, raw, "label", fname)
     level = raw.get("level", "record")
     if level not in LEVELS:
@@ -353,8 +386,11 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
     vmin = _number(p, raw, "min", fname)
     vmax = _number(p, raw, "max", fname)
     if (vmin is not None or vmax is not None) and kind is not None and not kind.is_number:
-        p.add(raw.line_of("min" if "min" in raw else "max"),
-              f"'min'/'max' apply only to {join(names(lambda t: t.is_number))} fields", fname)
+        p.add(
+            raw.line_of("min" if "min" in raw else "max"),
+            f"'min'/'max' apply only to {join(names(lambda t: t.is_number))} fields",
+            fname,
+        )
     if vmin is not None and vmax is not None and vmin > vmax:
         p.add(raw.line_of("min"), f"min {vmin} is greater than max {vmax}", fname)
     choices = _choices(p, raw, fname, ftype)
@@ -402,8 +438,10 @@ def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, .
     labels: dict[str, Any] = {}
     for code, value in spec.items():
         line = spec.line_of(code)
-        if isinstance(code, bool) or not isinstance(code, (int, str)) or (
-            isinstance(code, str) and not CODE_RE.match(code)
+        if (
+            isinstance(code, bool)
+            or not isinstance(code, (int, str))
+            or (isinstance(code, str) and not CODE_RE.match(code))
         ):
             p.add(line, f"choice code {quote(code)} must be a whole number or a short word", fname)
             continue
@@ -415,8 +453,11 @@ def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, .
             _duplicates(p, value, fname)
             for k in value:
                 if k not in CHOICE_KEYS:
-                    p.add(value.line_of(k), f"choice {code}: unknown key {quote(k)} (expected label, description,"
-                                            " colour)", fname)
+                    p.add(
+                        value.line_of(k),
+                        f"choice {code}: unknown key {quote(k)} (expected label, description, colour)",
+                        fname,
+                    )
             label = value.get("label")
             description = str(value.get("description") or "").strip()
             colour = str(value.get("colour") or "").strip()
@@ -434,6 +475,9 @@ def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, .
         labels.setdefault(label.lower(), code)
         out.append(Choice(code, label, description, colour=colour))
     if kind.exact_codes is not None and out and sorted(c.code for c in out) != sorted(kind.exact_codes):
-        p.add(raw.line_of("choices"), f"a {ftype} field has exactly the codes {join([str(c) for c in kind.exact_codes])}",
-              fname)
+        p.add(
+            raw.line_of("choices"),
+            f"a {ftype} field has exactly the codes {join([str(c) for c in kind.exact_codes])}",
+            fname,
+        )
     return tuple(out)

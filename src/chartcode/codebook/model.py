@@ -119,8 +119,13 @@ class Scale:
         return next((s for s in self.sections if s.id == sid), None)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"scoring": self.scoring, "sections": [s.to_dict() for s in self.sections],
-                             "prorate": self.prorate, "max_unrated": self.max_unrated, "display": self.display}
+        d: dict[str, Any] = {
+            "scoring": self.scoring,
+            "sections": [s.to_dict() for s in self.sections],
+            "prorate": self.prorate,
+            "max_unrated": self.max_unrated,
+            "display": self.display,
+        }
         if self.bands:
             d["bands"] = [b.to_dict() for b in self.bands]
         if self.cannot_rate is not None:
@@ -351,9 +356,7 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             if cb is None:
                 changes.append(Change("breaking", name, f"choice {ca.code} ({ca.label}) removed"))
             elif cb.label != ca.label:
-                changes.append(
-                    Change("review", name, f"choice {ca.code} relabelled from {ca.label!r} to {cb.label!r}")
-                )
+                changes.append(Change("review", name, f"choice {ca.code} relabelled from {ca.label!r} to {cb.label!r}"))
         for cb in b.choices:
             if a.choice(cb.code) is None:
                 changes.append(Change("info", name, f"choice {cb.code} ({cb.label}) added"))
@@ -365,7 +368,9 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
         if (a.min, a.max) != (b.min, b.max):
             changes.append(Change("review", name, f"range changed from {a.min}..{a.max} to {b.min}..{b.max}"))
         if a.note_types != b.note_types:
-            changes.append(Change("review", name, f"note types changed from {list(a.note_types)} to {list(b.note_types)}"))
+            changes.append(
+                Change("review", name, f"note types changed from {list(a.note_types)} to {list(b.note_types)}")
+            )
         if a.rules != b.rules:
             changes.append(Change("info", name, "decision rules edited"))
         if a.cues != b.cues:
@@ -375,7 +380,8 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
         if (a.section, a.target) != (b.section, b.target):
             changes.append(Change("review", name, "scale section or target changed: scores change"))
         if [(c.code, c.missing) for c in a.choices] != [(c.code, c.missing) for c in b.choices] and any(
-                c.missing for c in a.choices + b.choices):
+            c.missing for c in a.choices + b.choices
+        ):
             changes.append(Change("review", name, "the cannot-rate code changed"))
     old_scale = old.scale.to_dict() if old.scale else None
     new_scale = new.scale.to_dict() if new.scale else None

@@ -57,8 +57,26 @@ COLUMNS = (
     "Matrix Ranking?",
     "Field Annotation",
 )
-(VAR, FORM, SECTION, FTYPE, LABEL, CHOICES, NOTE, VALIDATION, VMIN, VMAX, IDENTIFIER, BRANCHING,
- REQUIRED, _ALIGN, _QNUM, _MATRIX, _RANKING, ANNOTATION) = COLUMNS
+(
+    VAR,
+    FORM,
+    SECTION,
+    FTYPE,
+    LABEL,
+    CHOICES,
+    NOTE,
+    VALIDATION,
+    VMIN,
+    VMAX,
+    IDENTIFIER,
+    BRANCHING,
+    REQUIRED,
+    _ALIGN,
+    _QNUM,
+    _MATRIX,
+    _RANKING,
+    ANNOTATION,
+) = COLUMNS
 NEEDED = (VAR, FTYPE, LABEL, CHOICES)
 
 SKIP_REASONS = {
@@ -138,8 +156,10 @@ def _read_rows(shown: str) -> list[tuple[int, dict[str, str]]]:
     """(first CSV line of the row, row by column name) for every non-blank data row."""
     data = read_bytes(shown)
     if len(data) > MAX_BYTES:
-        raise UserError(f"{shown}: {len(data) >> 20} MB is too large for a REDCap data dictionary (at most"
-                        f" {MAX_BYTES >> 20} MB); is it the right file?")
+        raise UserError(
+            f"{shown}: {len(data) >> 20} MB is too large for a REDCap data dictionary (at most"
+            f" {MAX_BYTES >> 20} MB); is it the right file?"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -209,8 +229,9 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
         out = []
         for code, option in _parse_choices(where, row[CHOICES]):
             sub = _check_name(where, f"{name}___{re.sub(r'[^a-z0-9_]', '_', str(code).lower())}")
-            out.append(base | {"name": sub, "label": f"{label}: {option}", "type": "binary",
-                               "choices": {0: "No", 1: "Yes"}})
+            out.append(
+                base | {"name": sub, "label": f"{label}: {option}", "type": "binary", "choices": {0: "No", 1: "Yes"}}
+            )
         return out
     choices: dict[int | str, str] = {}
     if kind.has_choices:
@@ -232,7 +253,9 @@ def _check_type(where: str, field: dict[str, Any], derived: str) -> None:
     ftype = field["type"]
     kind = FIELD_TYPES.get(ftype) if isinstance(ftype, str) else None
     if kind is None or kind.family != FIELD_TYPES[derived].family:
-        raise UserError(f"{where}: @chartcode-type={quote(ftype)} does not fit this REDCap field (it converts to {derived})")
+        raise UserError(
+            f"{where}: @chartcode-type={quote(ftype)} does not fit this REDCap field (it converts to {derived})"
+        )
     codes = list(field["choices"])
     if kind.integer_codes and not all(isinstance(c, int) for c in codes):
         raise UserError(f"{where}: {ftype} choice codes must be whole numbers")

@@ -344,8 +344,9 @@ class Count(NumberType):
         return RedcapSpec("text", "integer", 0 if fld.min is None else fld.min, fld.max)
 
     def from_redcap(self, field_type: str, validation: str, vmin: str) -> bool:
-        return (field_type == "text" and validation == "integer"
-                and bool(_NUM_RE.match(vmin.strip())) and float(vmin) >= 0)
+        return (
+            field_type == "text" and validation == "integer" and bool(_NUM_RE.match(vmin.strip())) and float(vmin) >= 0
+        )
 
 
 class Numeric(NumberType):

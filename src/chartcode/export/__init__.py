@@ -50,8 +50,10 @@ def _check_request(fmt: str, long: bool) -> None:
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r} (choose one of: {', '.join(FORMATS)})")
     if long and fmt not in LONG_FORMATS:
-        raise UserError(f"--long exports every coder's codes as csv, xlsx or json, not {fmt}"
-                        " (SPSS/Stata files get the wide table of final values)")
+        raise UserError(
+            f"--long exports every coder's codes as csv, xlsx or json, not {fmt}"
+            " (SPSS/Stata files get the wide table of final values)"
+        )
 
 
 def planned_files(fmt: str, out: Path, *, long: bool = False) -> list[Path]:
@@ -69,8 +71,16 @@ def _check_targets(files: list[Path], force: bool) -> None:
             raise UserError(f"{p}: already exists; refusing to overwrite it (pass --force to replace it)")
 
 
-def export(store: Store, fmt: str, out: str | Path, *, long: bool = False, deidentify: bool = False,
-           viewer: str | None = None, force: bool = False) -> ExportResult:
+def export(
+    store: Store,
+    fmt: str,
+    out: str | Path,
+    *,
+    long: bool = False,
+    deidentify: bool = False,
+    viewer: str | None = None,
+    force: bool = False,
+) -> ExportResult:
     fmt = (fmt or "").lower()
     _check_request(fmt, long)
     if viewer is not None:

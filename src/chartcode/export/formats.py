@@ -103,6 +103,7 @@ class Format:
 
 # ---- the writers, one pair per format --------------------------------------------------------
 
+
 def _csv_wide(data: ExportInput, files: list[Path]) -> None:
     from chartcode.export import writers
 
@@ -144,8 +145,11 @@ def _json_wide(data: ExportInput, files: list[Path]) -> None:
     from chartcode.export import writers
 
     records, notes = data.wide
-    doc: dict[str, Any] = {"records": writers.rows(records), "notes": writers.rows(notes),
-                           "codebook": data.codebook_dict()}
+    doc: dict[str, Any] = {
+        "records": writers.rows(records),
+        "notes": writers.rows(notes),
+        "codebook": data.codebook_dict(),
+    }
     scores = data.fidelity_table()
     if scores is not None:
         doc["fidelity"] = writers.rows(scores)
@@ -181,15 +185,19 @@ def _redcap_wide(data: ExportInput, files: list[Path]) -> None:
     if note_fields:
         data.warnings.append(
             f"warning: {len(note_fields)} note-level field(s) left out (a flat REDCap project has one row"
-            f" per record): {', '.join(f.name for f in note_fields)}")
+            f" per record): {', '.join(f.name for f in note_fields)}"
+        )
     writers.write_csv(records, files[0], safe=False)
 
 
-REGISTRY: dict[str, Format] = {f.name: f for f in (
-    Format("csv", _csv_wide, _csv_long, notes_file=True),
-    Format("xlsx", _xlsx_wide, _xlsx_long),
-    Format("sav", _stat_writer("sav"), notes_file=True),
-    Format("dta", _stat_writer("dta"), notes_file=True),
-    Format("json", _json_wide, _json_long),
-    Format("redcap", _redcap_wide),
-)}
+REGISTRY: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("csv", _csv_wide, _csv_long, notes_file=True),
+        Format("xlsx", _xlsx_wide, _xlsx_long),
+        Format("sav", _stat_writer("sav"), notes_file=True),
+        Format("dta", _stat_writer("dta"), notes_file=True),
+        Format("json", _json_wide, _json_long),
+        Format("redcap", _redcap_wide),
+    )
+}

@@ -28,8 +28,19 @@ from chartcode.dataset import SOURCE_SUFFIX, finals, notes_frame, records_frame
 from chartcode.errors import UserError
 from chartcode.store.store import Store
 
-LONG_COLUMNS = ("coder", "record_id", "note_id", "field", "value", "label", "memo", "submitted",
-                "submitted_value", "revised", "updated_at")
+LONG_COLUMNS = (
+    "coder",
+    "record_id",
+    "note_id",
+    "field",
+    "value",
+    "label",
+    "memo",
+    "submitted",
+    "submitted_value",
+    "revised",
+    "updated_at",
+)
 ID_COLUMNS = ("record_id", "note_id")
 
 
@@ -95,15 +106,21 @@ def long_table(store: Store, *, viewer: str | None = None, deidentify: bool = Fa
             continue
         fld = cb.get(fname)
         submitted = sub_at is not None
-        rows.append({
-            "coder": coder, "record_id": rid, "note_id": nkey or None, "field": fname, "value": value,
-            "label": fld.label_for(value) if fld else "",
-            "memo": None if deidentify else memo,
-            "submitted": submitted,
-            "submitted_value": sub_value,
-            "revised": submitted and value != sub_value,
-            "updated_at": updated,
-        })
+        rows.append(
+            {
+                "coder": coder,
+                "record_id": rid,
+                "note_id": nkey or None,
+                "field": fname,
+                "value": value,
+                "label": fld.label_for(value) if fld else "",
+                "memo": None if deidentify else memo,
+                "submitted": submitted,
+                "submitted_value": sub_value,
+                "revised": submitted and value != sub_value,
+                "updated_at": updated,
+            }
+        )
     df = pd.DataFrame(rows, columns=list(LONG_COLUMNS))
     df["submitted"] = df["submitted"].astype(bool)
     df["revised"] = df["revised"].astype(bool)
@@ -169,14 +186,27 @@ def analyses_table(store: Store) -> pd.DataFrame:
         return pd.DataFrame({"analysis": [f"no analyses: {exc}"]})
     rows: list[dict[str, Any]] = []
     for a in results:
-        base = {"kind": a["kind"], "spec": a["spec"], "title": a["stats"].get("title") or "", "n": a["n"],
-                "warnings": " | ".join(a.get("warnings", []))}
+        base = {
+            "kind": a["kind"],
+            "spec": a["spec"],
+            "title": a["stats"].get("title") or "",
+            "n": a["n"],
+            "warnings": " | ".join(a.get("warnings", [])),
+        }
         if a["terms"]:
             for t in a["terms"]:
                 rows.append({**base, **t})
         elif a["kind"] != "describe":
-            rows.append({**base, **{k: v for k, v in a["stats"].items()
-                                    if k != "title" and (v is None or isinstance(v, (int, float, str)))}})
+            rows.append(
+                {
+                    **base,
+                    **{
+                        k: v
+                        for k, v in a["stats"].items()
+                        if k != "title" and (v is None or isinstance(v, (int, float, str)))
+                    },
+                }
+            )
     return pd.DataFrame(rows) if rows else pd.DataFrame({"analysis": ["no analyses declared"]})
 
 
@@ -192,15 +222,39 @@ def fidelity_table(store: Store, *, deidentify: bool, scores: list | None = None
     rows = []
     for u in fidelity(store) if scores is None else scores:
         by = {x.section: x for x in u.sections}
-        rows.append({"record_id": u.record_id, "unit": u.unit, "period": u.period,
-                     **{f"{s}_score": by[s].score for s in sections}, **{f"{s}_band": by[s].band for s in sections},
-                     "total": u.total, "mean": u.mean, "band": u.band, "change_from_previous": u.change_from_previous,
-                     "items_rated": u.items_rated, "items_cannot_rate": u.items_cannot_rate,
-                     "items_below_threshold": len(u.below_threshold)})
-    df = pd.DataFrame(rows, columns=["record_id", "unit", "period", *[f"{s}_score" for s in sections],
-                                     *[f"{s}_band" for s in sections], "total", "mean", "band",
-                                     "change_from_previous", "items_rated", "items_cannot_rate",
-                                     "items_below_threshold"])
+        rows.append(
+            {
+                "record_id": u.record_id,
+                "unit": u.unit,
+                "period": u.period,
+                **{f"{s}_score": by[s].score for s in sections},
+                **{f"{s}_band": by[s].band for s in sections},
+                "total": u.total,
+                "mean": u.mean,
+                "band": u.band,
+                "change_from_previous": u.change_from_previous,
+                "items_rated": u.items_rated,
+                "items_cannot_rate": u.items_cannot_rate,
+                "items_below_threshold": len(u.below_threshold),
+            }
+        )
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "record_id",
+            "unit",
+            "period",
+            *[f"{s}_score" for s in sections],
+            *[f"{s}_band" for s in sections],
+            "total",
+            "mean",
+            "band",
+            "change_from_previous",
+            "items_rated",
+            "items_cannot_rate",
+            "items_below_threshold",
+        ],
+    )
     if deidentify:
         d = Deidentifier.for_store(store)
         df["record_id"] = [d.hash_id(v) for v in df["record_id"]]

@@ -60,6 +60,7 @@ def _fail(path: Path, exc: OSError) -> UserError:
 
 # ---- csv / xlsx / json ------------------------------------------------------------------
 
+
 def write_csv(df: pd.DataFrame, path: Path, *, safe: bool = True) -> None:
     try:
         (neutralise(df) if safe else df).to_csv(path, index=False, encoding="utf-8")
@@ -111,6 +112,7 @@ def write_json(doc: dict[str, Any], path: Path) -> None:
 
 # ---- SPSS / Stata -----------------------------------------------------------------------
 
+
 def stat_names(columns: list[str]) -> dict[str, str]:
     """Column -> SPSS/Stata name: ``<field>__source`` becomes ``<field>_src``.
 
@@ -142,8 +144,7 @@ StatLabels = dict[str, str | None]
 StatValueLabels = dict[str, dict[int | float, str]]
 
 
-def stat_frame(df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool) -> tuple[pd.DataFrame, StatLabels,
-                                                                               StatValueLabels]:
+def stat_frame(df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool) -> tuple[pd.DataFrame, StatLabels, StatValueLabels]:
     """(data, variable labels, value labels) ready for pyreadstat."""
     names = stat_names(list(df.columns))
     data = pd.DataFrame(index=df.index)
@@ -164,8 +165,12 @@ def stat_frame(df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool) -> tuple[pd.
         else:
             fld = cb.get(col)
             label = fld.label if fld else col
-            if fld is not None and fld.choices and all(isinstance(c.code, int) for c in fld.choices) \
-                    and pd.api.types.is_numeric_dtype(data[name].dtype):
+            if (
+                fld is not None
+                and fld.choices
+                and all(isinstance(c.code, int) for c in fld.choices)
+                and pd.api.types.is_numeric_dtype(data[name].dtype)
+            ):
                 value_labels[name] = {int(c.code): c.label for c in fld.choices}
         labels[name] = label[:STAT_LABEL_MAX]
     return data, labels, value_labels
@@ -179,13 +184,22 @@ def write_stat(df: pd.DataFrame, cb: Codebook, path: Path, fmt: str, *, hashed_i
     extra: dict[str, Any] = {}
     if fmt == "sav":  # a scale's "cannot rate" code is a user-missing value in SPSS, as analysts declare it
         names = stat_names(list(df.columns))
-        missing = {names[f.name]: [int(c) for c in f.missing_codes] for f in cb.fields
-                   if f.missing_codes and f.name in names and names[f.name] in value_labels}
+        missing = {
+            names[f.name]: [int(c) for c in f.missing_codes]
+            for f in cb.fields
+            if f.missing_codes and f.name in names and names[f.name] in value_labels
+        }
         if missing:
             extra["missing_ranges"] = missing
     try:
-        writer(data, str(path), file_label=file_label[:STAT_LABEL_MAX], column_labels=labels,
-               variable_value_labels=value_labels or None, **extra)
+        writer(
+            data,
+            str(path),
+            file_label=file_label[:STAT_LABEL_MAX],
+            column_labels=labels,
+            variable_value_labels=value_labels or None,
+            **extra,
+        )
     except OSError as exc:
         raise _fail(path, exc) from None
     except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as exc:

@@ -51,9 +51,13 @@ STR_MAX = 32767  # Excel's limit on a cell's text, in UTF-16 units
 WIDTH_MIN, WIDTH_MAX = 8.43, 60.0  # Excel's default column width; the widest a fitted column gets
 FILTER_ROOM = 3  # the header's autofilter button and bold text
 _NUMBER = (int, float, np.integer, np.floating)
-_OPTIONS = {"constant_memory": True,  # rows go to disk as they are written: memory stays flat
-            # write() conversions, off should anything ever reach write(): text stays text
-            "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+_OPTIONS = {
+    "constant_memory": True,  # rows go to disk as they are written: memory stays flat
+    # write() conversions, off should anything ever reach write(): text stays text
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
 
 ROWS_MAX, COLS_MAX = 1_048_576, 16_384  # Excel's sheet size (XlsxWriter drops cells beyond it)
 
@@ -115,7 +119,7 @@ def _column(series: pd.Series, writers: list[Callable]) -> tuple[list, list, flo
     cells = [cell(v) for v in reps]
     longest = max((_shown_len(*c) for c in cells if c is not None), default=0)
     methods = np.empty(len(cells) + 1, dtype=object)  # (filled, not built from a list: numpy would
-    args = np.empty(len(cells) + 1, dtype=object)     # unpack the rich fragments' tuples)
+    args = np.empty(len(cells) + 1, dtype=object)  # unpack the rich fragments' tuples)
     for i, c in enumerate(cells):
         if c is not None:
             methods[i], args[i] = writers[c[0]], c[1]
@@ -130,15 +134,21 @@ def check_size(sheets: dict[str, pd.DataFrame]) -> None:
     """A UserError for a table a sheet cannot hold whole (rather than a workbook missing rows)."""
     for name, df in sheets.items():
         if len(df) + 1 > ROWS_MAX or df.shape[1] > COLS_MAX:
-            raise UserError(f"the {name!r} table has {len(df):,} rows and {df.shape[1]:,} columns; an Excel"
-                            f" sheet holds {ROWS_MAX - 1:,} rows under its header and {COLS_MAX:,} columns"
-                            " (export it as csv)")
+            raise UserError(
+                f"the {name!r} table has {len(df):,} rows and {df.shape[1]:,} columns; an Excel"
+                f" sheet holds {ROWS_MAX - 1:,} rows under its header and {COLS_MAX:,} columns"
+                " (export it as csv)"
+            )
 
 
 def _write_sheet(sheet, df: pd.DataFrame, bold) -> None:
     n_rows, n_cols = df.shape
-    writers: list[Callable] = [sheet.write_string, sheet.write_number, sheet.write_boolean,
-                               lambda r, c, fragments: sheet.write_rich_string(r, c, *fragments)]
+    writers: list[Callable] = [
+        sheet.write_string,
+        sheet.write_number,
+        sheet.write_boolean,
+        lambda r, c, fragments: sheet.write_rich_string(r, c, *fragments),
+    ]
     headers = [str(c) for c in df.columns]
     columns = []
     for c, header in enumerate(headers):
@@ -156,8 +166,10 @@ def _write_sheet(sheet, df: pd.DataFrame, bold) -> None:
     if not n_rows or not n_cols:
         return
     index = [c for c, _, _ in columns]
-    for r, (row_methods, row_args) in enumerate(zip(zip(*(m for _, m, _ in columns), strict=True),
-                                                     zip(*(a for _, _, a in columns), strict=True), strict=True), start=1):
+    for r, (row_methods, row_args) in enumerate(
+        zip(zip(*(m for _, m, _ in columns), strict=True), zip(*(a for _, _, a in columns), strict=True), strict=True),
+        start=1,
+    ):
         for c, write, arg in zip(index, row_methods, row_args, strict=True):
             if write is not None:
                 write(r, c, arg)

@@ -36,8 +36,11 @@ class CodesResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        parts = [f"{self.file}: {self.rows} codes read for {self.coder}", f"{self.changed} saved",
-                 f"{self.unchanged} unchanged"]
+        parts = [
+            f"{self.file}: {self.rows} codes read for {self.coder}",
+            f"{self.changed} saved",
+            f"{self.unchanged} unchanged",
+        ]
         if self.skipped_empty:
             parts.append(f"{self.skipped_empty} empty values skipped")
         parts.append(f"{self.records} records, {self.submitted} newly submitted")
@@ -54,8 +57,15 @@ class _Code:
     memo: str | None
 
 
-def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = False, encoding: str = "utf-8",
-                 actor: str | None = None) -> CodesResult:
+def import_codes(
+    store: Store,
+    path: str | Path,
+    coder: str,
+    *,
+    draft: bool = False,
+    encoding: str = "utf-8",
+    actor: str | None = None,
+) -> CodesResult:
     path = Path(path)
     shown = str(path)
     started = time.perf_counter()
@@ -80,14 +90,17 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
             try:
                 header_line, header = next(rows)
             except StopIteration:
-                raise UserError(f"{shown}:1: the file is empty (expected a header row: "
-                                f"{', '.join(REQUIRED)}[, memo])") from None
+                raise UserError(
+                    f"{shown}:1: the file is empty (expected a header row: {', '.join(REQUIRED)}[, memo])"
+                ) from None
             header = [h.strip() for h in header]
             check_header(shown, header_line, header)
             missing = [c for c in REQUIRED if c not in header]
             if missing:
-                raise UserError(f"{shown}:{header_line}: missing column {missing[0]!r} ({header_names(header)};"
-                                f" expected {', '.join(REQUIRED)}[, memo])")
+                raise UserError(
+                    f"{shown}:{header_line}: missing column {missing[0]!r} ({header_names(header)};"
+                    f" expected {', '.join(REQUIRED)}[, memo])"
+                )
             idx = {c: header.index(c) for c in (*REQUIRED, "memo") if c in header}
             for line, cells in rows:
                 if len(cells) != len(header):
@@ -128,8 +141,11 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
                         problem(line, f"note {quote(nid)} belongs to record {quote(note[0])}, not {quote(rid)}")
                         continue
                     if not fld.applies_to(note[1]):
-                        problem(line, f"field {fname!r} is coded only on {', '.join(fld.note_types)} notes;"
-                                      f" note {quote(nid)} is of type {quote(note[1])}")
+                        problem(
+                            line,
+                            f"field {fname!r} is coded only on {', '.join(fld.note_types)} notes;"
+                            f" note {quote(nid)} is of type {quote(note[1])}",
+                        )
                         continue
                 try:
                     value = fld.parse(raw)
@@ -138,8 +154,11 @@ def import_codes(store: Store, path: str | Path, coder: str, *, draft: bool = Fa
                     continue
                 key = (rid, nid if fld.level == "note" else "", fname)
                 if key in seen:
-                    problem(line, f"a second code for record {quote(rid)}{f' note {quote(nid)}' if nid else ''} field"
-                                  f" {fname!r} (first at line {seen[key]})")
+                    problem(
+                        line,
+                        f"a second code for record {quote(rid)}{f' note {quote(nid)}' if nid else ''} field"
+                        f" {fname!r} (first at line {seen[key]})",
+                    )
                     continue
                 seen[key] = line
                 codes.append(_Code(line, rid, key[1], fld, value, get("memo") or None))

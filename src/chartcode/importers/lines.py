@@ -34,8 +34,9 @@ def check_encoding(encoding: str) -> str:
 class LineReader:
     """Iterate decoded lines of ``fh``; ``line_no`` is the number of the last line read."""
 
-    def __init__(self, fh: BinaryIO, shown: str, encoding: str = "utf-8", *, total: int = 0,
-                 progress: Progress | None = None):
+    def __init__(
+        self, fh: BinaryIO, shown: str, encoding: str = "utf-8", *, total: int = 0, progress: Progress | None = None
+    ):
         self.fh = fh
         self.shown = shown
         self.encoding = check_encoding(encoding)
@@ -53,11 +54,13 @@ class LineReader:
         for raw in iter(lambda: self.fh.readline(MAX_LINE + 1), b""):
             self.line_no += 1
             if len(raw) > MAX_LINE:
-                raise UserError(f"{self.shown}:{self.line_no}: the line is longer than {MAX_LINE >> 20} MB"
-                                " (is this the right file?)")
+                raise UserError(
+                    f"{self.shown}:{self.line_no}: the line is longer than {MAX_LINE >> 20} MB"
+                    " (is this the right file?)"
+                )
             self.bytes_done += len(raw)
             if self.line_no == 1 and decoder == "utf-8" and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
+                raw = raw[len(codecs.BOM_UTF8) :]
             try:
                 line = raw.decode(decoder)
             except UnicodeDecodeError as exc:
@@ -69,7 +72,8 @@ class LineReader:
             if "\x00" in line:
                 raise UserError(
                     f"{self.shown}:{self.line_no}: contains a NUL byte; the file is binary or corrupted"
-                    " (re-export it as plain text)")
+                    " (re-export it as plain text)"
+                )
             self._report()
             yield line
         self._report(final=True)
@@ -85,7 +89,9 @@ class LineReader:
                     raise UserError(f"{self.shown}:{self.line_no}: contains a NUL byte")
                 yield line
         except UnicodeDecodeError:
-            raise UserError(f"{self.shown}:{self.line_no + 1}: not valid {self.encoding} text; check --encoding") from None
+            raise UserError(
+                f"{self.shown}:{self.line_no + 1}: not valid {self.encoding} text; check --encoding"
+            ) from None
 
     def _report(self, final: bool = False) -> None:
         if self.progress and (final or self.bytes_done - self._last_report > 1 << 20):
@@ -136,7 +142,8 @@ def parse_date(text: str, date_format: str | None) -> str:
     except ValueError:
         raise ValueError(
             f"unparseable date {_date_shown(text)} (write YYYY-MM-DD or YYYY-MM-DDTHH:MM, or pass --date-format,"
-            " e.g. --date-format '%m/%d/%Y')") from None
+            " e.g. --date-format '%m/%d/%Y')"
+        ) from None
 
 
 _DATE_CHARS = frozenset("0123456789-/.:+ TZ")
@@ -155,8 +162,9 @@ def check_id(where: str, what: str, value: str) -> str:
         raise UserError(f"{where}: {what} is {len(value)} characters long (at most {MAX_ID})")
     bad = next((c for c in value if not c.isprintable() and c != " "), None)
     if bad is not None:
-        raise UserError(f"{where}: {what} contains a control character ({repr(bad)[1:-1]}); ids are one line"
-                        " of printable text")
+        raise UserError(
+            f"{where}: {what} contains a control character ({repr(bad)[1:-1]}); ids are one line of printable text"
+        )
     return value
 
 

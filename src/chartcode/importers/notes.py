@@ -52,8 +52,10 @@ class ImportResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"{self.file}: {self.rows} notes read, {self.new} new, {self.unchanged} already imported,"
-                f" {self.records_new} new records ({self.seconds:.1f} s)")
+        return (
+            f"{self.file}: {self.rows} notes read, {self.new} new, {self.unchanged} already imported,"
+            f" {self.records_new} new records ({self.seconds:.1f} s)"
+        )
 
 
 @dataclass
@@ -166,8 +168,10 @@ def _make_row(shown: str, line: int, values: dict[str, Any], date_format: str | 
         try:
             v.encode("utf-8")
         except UnicodeEncodeError:
-            raise UserError(f"{shown}:{line}: {key} holds a lone UTF-16 surrogate (an escape such as \\ud800"
-                            " without its pair); the file is corrupted") from None
+            raise UserError(
+                f"{shown}:{line}: {key} holds a lone UTF-16 surrogate (an escape such as \\ud800"
+                " without its pair); the file is corrupted"
+            ) from None
         return v
 
     record_id = check_id(f"{shown}:{line}", "record_id", (text("record_id") or "").strip())
@@ -199,8 +203,9 @@ def _make_row(shown: str, line: int, values: dict[str, Any], date_format: str | 
     )
 
 
-def _file_rows(path: Path, fmt: str, mapping: dict[str, str], encoding: str, date_format: str | None,
-               progress: Progress | None) -> Iterator[_Row]:
+def _file_rows(
+    path: Path, fmt: str, mapping: dict[str, str], encoding: str, date_format: str | None, progress: Progress | None
+) -> Iterator[_Row]:
     shown = str(path)
     fh, size = open_for_lines(path)
     with fh:
@@ -222,13 +227,14 @@ def _file_rows(path: Path, fmt: str, mapping: dict[str, str], encoding: str, dat
                 index[key] = header.index(column)
             elif key in REQUIRED or key in mapping:
                 hint = f"; map another column with --map {key}=COLUMN" if key not in mapping else ""
-                raise UserError(
-                    f"{shown}:{header_line}: missing column {column!r} ({header_names(header)}){hint}")
+                raise UserError(f"{shown}:{header_line}: missing column {column!r} ({header_names(header)}){hint}")
         width = len(header)
         for line, cells in rows:
             if len(cells) != width:
-                raise UserError(f"{shown}:{line}: {len(cells)} values but the header has {width} columns"
-                                " (a stray delimiter or an unquoted line break?)")
+                raise UserError(
+                    f"{shown}:{line}: {len(cells)} values but the header has {width} columns"
+                    " (a stray delimiter or an unquoted line break?)"
+                )
             yield _make_row(shown, line, {k: cells[i] for k, i in index.items()}, date_format)
 
 
@@ -282,8 +288,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _folder_rows(root: Path, encoding: str, pattern: str | None, date_format: str | None,
-                 progress: Progress | None) -> Iterator[_Row]:
+def _folder_rows(
+    root: Path, encoding: str, pattern: str | None, date_format: str | None, progress: Progress | None
+) -> Iterator[_Row]:
     regex = None
     if pattern:
         try:
@@ -309,8 +316,10 @@ def _folder_rows(root: Path, encoding: str, pattern: str | None, date_format: st
                 raise UserError(f"{shown}: the file name does not match --pattern {pattern!r}")
             values.update({k: v for k, v in m.groupdict().items() if v is not None})
         if not values.get("record_id"):
-            raise UserError(f"{shown}: cannot tell the record id; put each record's notes in a sub-folder named"
-                            " after the record, or pass --pattern with a (?P<record_id>...) group")
+            raise UserError(
+                f"{shown}: cannot tell the record id; put each record's notes in a sub-folder named"
+                " after the record, or pass --pattern with a (?P<record_id>...) group"
+            )
         raw = _read_note_file(f, shown)
         if b"\x00" in raw:
             line = raw[: raw.index(b"\x00")].count(b"\n") + 1
@@ -319,8 +328,10 @@ def _folder_rows(root: Path, encoding: str, pattern: str | None, date_format: st
             values["text"] = raw.decode("utf-8-sig" if check_encoding(encoding) == "utf-8" else encoding)
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            raise UserError(f"{shown}:{line}: not valid {encoding} text; if the file was saved in another encoding,"
-                            " pass --encoding (for example --encoding cp1252)") from None
+            raise UserError(
+                f"{shown}:{line}: not valid {encoding} text; if the file was saved in another encoding,"
+                " pass --encoding (for example --encoding cp1252)"
+            ) from None
         if progress:
             progress(i, len(files))
         yield _make_row(shown, 1, values, date_format)
@@ -337,8 +348,10 @@ def _folder_files(root: Path) -> list[Path]:
             p = here / name
             rel = printable(p.relative_to(root).as_posix())
             if p.is_symlink():
-                raise UserError(f"{root}: {rel} is a symbolic link; links are not followed (copy the file"
-                                " into the folder instead); nothing was imported")
+                raise UserError(
+                    f"{root}: {rel} is a symbolic link; links are not followed (copy the file"
+                    " into the folder instead); nothing was imported"
+                )
             if name in filenames and name.endswith(".txt"):
                 if not p.is_file():
                     raise UserError(f"{root}: {rel} is not a regular file; nothing was imported")
@@ -363,6 +376,8 @@ def _read_note_file(f: Path, shown: str) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise UserError(f"{shown}: is not a regular file; nothing was imported")
         if info.st_size > MAX_LINE:
-            raise UserError(f"{shown}: {info.st_size >> 20} MB is too large for a note (at most"
-                            f" {MAX_LINE >> 20} MB); nothing was imported")
+            raise UserError(
+                f"{shown}: {info.st_size >> 20} MB is too large for a note (at most"
+                f" {MAX_LINE >> 20} MB); nothing was imported"
+            )
         return fh.read(MAX_LINE + 1)

@@ -23,8 +23,9 @@ from chartcode.report.sections import (
 from chartcode.store.store import Store, utcnow
 
 
-def report_model(store: Store, *, charts: bool = True, bootstrap: int = 200, seed: int = 1,
-                 progress: Progress | None = None) -> Report:
+def report_model(
+    store: Store, *, charts: bool = True, bootstrap: int = 200, seed: int = 1, progress: Progress | None = None
+) -> Report:
     say = progress or (lambda _msg: None)
     cb = store.codebook
     sections: list[Section] = []
@@ -59,8 +60,9 @@ def report_model(store: Store, *, charts: bool = True, bootstrap: int = 200, see
     return Report(store.title, utcnow(), sections)
 
 
-def build_report(store: Store, *, fmt: str = "html", bootstrap: int = 200, seed: int = 1,
-                 progress: Progress | None = None) -> str:
+def build_report(
+    store: Store, *, fmt: str = "html", bootstrap: int = 200, seed: int = 1, progress: Progress | None = None
+) -> str:
     """The report as text: ``fmt="md"`` Markdown, otherwise the HTML page."""
     fmt = "md" if fmt == "md" else "html"
     return render(report_model(store, charts=fmt == "html", bootstrap=bootstrap, seed=seed, progress=progress), fmt)

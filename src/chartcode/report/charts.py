@@ -11,8 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
-                     "axes.spines.right": False})
+plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
 
 
 def _svg(fig) -> str:
@@ -20,11 +19,16 @@ def _svg(fig) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
     svg = buf.getvalue()
-    return svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG goes inline in HTML
+    return svg[svg.index("<svg") :]  # drop the XML prolog and doctype: the SVG goes inline in HTML
 
 
-def ci_chart(labels: Sequence[str], values: Sequence[float | None], lows: Sequence[float | None],
-             highs: Sequence[float | None], title: str) -> str:
+def ci_chart(
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    lows: Sequence[float | None],
+    highs: Sequence[float | None],
+    title: str,
+) -> str:
     """Points with interval bars, one row per label (e.g. alpha per field with its bootstrap CI)."""
     n = len(labels)
     fig, ax = plt.subplots(figsize=(6.0, 0.35 * n + 0.9))
@@ -94,8 +98,15 @@ def profile_chart(codebook, unit_score) -> str:
         if scale.action_below is not None:
             ax.axvline(scale.action_below, color="#c0392b", linestyle="--", linewidth=0.8)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colour[s.id]) for s in scale.sections]
-    ax.legend(handles, [s.label for s in scale.sections], loc="upper center", bbox_to_anchor=(0.4, -0.06 - 1.2 / (len(items) + 4)),
-              ncol=min(len(handles), 3), fontsize=7, frameon=False)
+    ax.legend(
+        handles,
+        [s.label for s in scale.sections],
+        loc="upper center",
+        bbox_to_anchor=(0.4, -0.06 - 1.2 / (len(items) + 4)),
+        ncol=min(len(handles), 3),
+        fontsize=7,
+        frameon=False,
+    )
     ax.set_title(f"{unit_score.unit}, {unit_score.period}: item ratings", loc="left")
     return _svg(fig)
 

@@ -39,34 +39,73 @@ def fidelity_sections(store, fmt: str = "html") -> list[Section]:
 def comparison_section(store, cb, scores: list[UnitScore], *, charts: bool = True) -> Section:
     scale = cb.scale
     s = Section(f"Fidelity: {cb.title}", kind="fidelity")
-    what = {"sum": "the sum of the item ratings", "mean": "the mean item rating",
-            "completion": "the share of planned sessions delivered (%)"}[scale.scoring]
-    bands = ", ".join(f"{b.label} ({'≥ ' + fmt_score(b.min, 2) if b.min is not None else 'below'})" for b in scale.bands)
-    s.add(Paragraph(f"{len({x.unit for x in scores})} units, {len(scores)} unit-periods, {len(cb.items)} items. "
-                    f"The score is {what}" + (f"; bands: {bands}" if bands else "") + ". Scored on final ratings "
-                    "(consensus where the raters disagreed)."))
+    what = {
+        "sum": "the sum of the item ratings",
+        "mean": "the mean item rating",
+        "completion": "the share of planned sessions delivered (%)",
+    }[scale.scoring]
+    bands = ", ".join(
+        f"{b.label} ({'≥ ' + fmt_score(b.min, 2) if b.min is not None else 'below'})" for b in scale.bands
+    )
+    s.add(
+        Paragraph(
+            f"{len({x.unit for x in scores})} units, {len(scores)} unit-periods, {len(cb.items)} items. "
+            f"The score is {what}" + (f"; bands: {bands}" if bands else "") + ". Scored on final ratings "
+            "(consensus where the raters disagreed)."
+        )
+    )
     if not scores:
         return s.add(Paragraph("No unit has been rated yet."))
-    headers = ["unit", "period", *[x.label for x in scale.sections], "total", "mean", "band", "change",
-               "rated", "cannot rate", "actions"]
+    headers = [
+        "unit",
+        "period",
+        *[x.label for x in scale.sections],
+        "total",
+        "mean",
+        "band",
+        "change",
+        "rated",
+        "cannot rate",
+        "actions",
+    ]
     rows = []
     for u in scores:
         sec = [f"{fmt_score(x.score)}" + (f" ({x.band})" if x.band else "") for x in u.sections]
-        rows.append([u.unit, u.period, *sec, fmt_score(u.total), fmt_score(u.mean, 2), u.band or "—",
-                     fmt_change(u.change_from_previous), f"{u.items_rated}/{len(cb.items)}", u.items_cannot_rate,
-                     len(u.below_threshold)])
+        rows.append(
+            [
+                u.unit,
+                u.period,
+                *sec,
+                fmt_score(u.total),
+                fmt_score(u.mean, 2),
+                u.band or "—",
+                fmt_change(u.change_from_previous),
+                f"{u.items_rated}/{len(cb.items)}",
+                u.items_cannot_rate,
+                len(u.below_threshold),
+            ]
+        )
     s.add(Table(headers, rows, set(range(2, len(headers))) - {headers.index("band")}))
     from chartcode.fidelity import score_agreement
 
     sa = score_agreement(store)
     if sa is not None:
-        s.add(Paragraph(f"Raters' own scores (before consensus) agree with ICC(2,1) = {sa['icc2']:.3f} (two-way "
-                        f"random, absolute agreement, single rater; ICC(3,1) = {sa['icc3']:.3f}) over {sa['n']} "
-                        f"unit-periods rated by {', '.join(sa['raters'])}."))
+        s.add(
+            Paragraph(
+                f"Raters' own scores (before consensus) agree with ICC(2,1) = {sa['icc2']:.3f} (two-way "
+                f"random, absolute agreement, single rater; ICC(3,1) = {sa['icc3']:.3f}) over {sa['n']} "
+                f"unit-periods rated by {', '.join(sa['raters'])}."
+            )
+        )
     withheld = [u for u in scores if u.total is None and u.items_rated]
     if withheld:
-        s.add(Paragraph(f"{len(withheld)} unit-period(s) have no total: more items unrated (cannot rate, unresolved "
-                        f"or not rated) than the scale allows ({scale.max_unrated}).", style="note"))
+        s.add(
+            Paragraph(
+                f"{len(withheld)} unit-period(s) have no total: more items unrated (cannot rate, unresolved "
+                f"or not rated) than the scale allows ({scale.max_unrated}).",
+                style="note",
+            )
+        )
     if charts and len(scores) > 1 and scale.display == "profile":
         from chartcode.report.charts import score_chart
 
@@ -79,16 +118,28 @@ def unit_section(store, cb, unit: str, periods: list[UnitScore], *, charts: bool
     latest = periods[-1]
     s = Section(f"{unit}", kind="fidelity")
     band = latest.band or "no band"
-    s.add(Paragraph(f"Latest period {latest.period}: total {fmt_score(latest.total)}, mean "
-                    f"{fmt_score(latest.mean, 2)}, {band}; change since the previous period "
-                    f"{fmt_change(latest.change_from_previous)}."))
+    s.add(
+        Paragraph(
+            f"Latest period {latest.period}: total {fmt_score(latest.total)}, mean "
+            f"{fmt_score(latest.mean, 2)}, {band}; change since the previous period "
+            f"{fmt_change(latest.change_from_previous)}."
+        )
+    )
     if charts and scale.display == "profile" and latest.items_rated:
         from chartcode.report.charts import profile_chart
 
         s.add(Chart(profile_chart(cb, latest), f"{latest.unit}, {latest.period}: item ratings"))
     headers = ["period", *[x.label for x in scale.sections], "total", "band", "change"]
-    rows = [[p.period, *[fmt_score(x.score) + (f" ({x.band})" if x.band else "") for x in p.sections], fmt_score(p.total),
-             p.band or "—", fmt_change(p.change_from_previous)] for p in periods]
+    rows = [
+        [
+            p.period,
+            *[fmt_score(x.score) + (f" ({x.band})" if x.band else "") for x in p.sections],
+            fmt_score(p.total),
+            p.band or "—",
+            fmt_change(p.change_from_previous),
+        ]
+        for p in periods
+    ]
     s.add(Table(headers, rows, set(range(1, len(headers) - 2))))
     actions = action_items(store, cb, latest)
     if actions:
@@ -112,8 +163,13 @@ def action_items(store, cb, u: UnitScore) -> list[ActionItem]:
         notes = [f"{rater}: {memo}" for rater, memo in ev.get(f.name, [])]
         if f.name in reasons:
             notes.append(f"consensus: {reasons[f.name]}")
-        out.append(ActionItem(f"{f.label} ({section.label if section else f.section}): rated {b['rating']}",
-                              anchor.description if anchor is not None and anchor.description else "", notes))
+        out.append(
+            ActionItem(
+                f"{f.label} ({section.label if section else f.section}): rated {b['rating']}",
+                anchor.description if anchor is not None and anchor.description else "",
+                notes,
+            )
+        )
     return out
 
 
@@ -135,6 +191,9 @@ def traffic_light_section(store, cb, scores: list[UnitScore]) -> Section:
                 empty = "to agree" if i == len(own) and any(x is not None for x in own) else "—"
                 cells.append(Light(c.label, c.colour or "") if c is not None else empty)
             rows.append([f.label, *cells])
-        s.add(LightTable(f"{u.unit} {u.period}: {u.band or 'no overall rating'}",
-                         Table(["standard", *raters, "final"], rows)))
+        s.add(
+            LightTable(
+                f"{u.unit} {u.period}: {u.band or 'no overall rating'}", Table(["standard", *raters, "final"], rows)
+            )
+        )
     return s

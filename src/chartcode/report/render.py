@@ -32,8 +32,13 @@ def md_cell(value: Any) -> str:
 def environment(fmt: str) -> Environment:
     if fmt not in FORMATS:
         raise ValueError(f"report format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    env = Environment(loader=PackageLoader("chartcode.report", "templates"), autoescape=fmt == "html",
-                      trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
+    env = Environment(
+        loader=PackageLoader("chartcode.report", "templates"),
+        autoescape=fmt == "html",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=StrictUndefined,
+    )
     env.tests["code"] = lambda v: isinstance(v, Code)
     env.tests["light"] = lambda v: isinstance(v, Light)
     env.filters["md_cell"] = md_cell

@@ -24,10 +24,12 @@ def reviews_section(store: Store, as_of: dt.date | None = None) -> Section | Non
     result = reviews_audit(store, timeliness, as_of)
     summary, months = result["summary"], timeliness.first_review_months
     s = Section("Strategic reviews")
-    intro = (f"As of {as_of.isoformat()}: {summary['n_records']} records, {summary['n_reviews']} reviews. "
-             f"Target: first review within {months[0]} months of treatment entry (no later than {months[1]}), "
-             f"then at least every {timeliness.max_gap_months} months. Records with no review yet and still "
-             f"inside the target are left out of the denominators. 95% Wilson confidence intervals.")
+    intro = (
+        f"As of {as_of.isoformat()}: {summary['n_records']} records, {summary['n_reviews']} reviews. "
+        f"Target: first review within {months[0]} months of treatment entry (no later than {months[1]}), "
+        f"then at least every {timeliness.max_gap_months} months. Records with no review yet and still "
+        f"inside the target are left out of the denominators. 95% Wilson confidence intervals."
+    )
     s.add(Table(["rate", "n/N", "%", "95% CI"], summary_rows(summary), {1, 2, 3}, caption=Paragraph(intro)))
     status = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary["status"].items())
     s.add(Paragraph(f"Status: {status}.", style="note"))
@@ -35,9 +37,17 @@ def reviews_section(store: Store, as_of: dt.date | None = None) -> Section | Non
     if summary["domains"]:
         labels = {f.name: f.label for f in store.codebook.fields}
         rows = [[labels.get(r[0], r[0]), *r[1:]] for r in domain_rows(summary)]
-        s.add(Table(["domain", "n/N", "%", "95% CI", "not coded"], rows, {1, 2, 3, 4},
-                    caption=Paragraph("Review content: share of reviews covering each domain (a review not coded "
-                                      "for a domain is left out of its denominator).")))
+        s.add(
+            Table(
+                ["domain", "n/N", "%", "95% CI", "not coded"],
+                rows,
+                {1, 2, 3, 4},
+                caption=Paragraph(
+                    "Review content: share of reviews covering each domain (a review not coded "
+                    "for a domain is left out of its denominator)."
+                ),
+            )
+        )
     problems = [f"{r['record_id']}: {p}" for r in result["records"] for p in r["problems"]]
     if problems:
         s.add(Heading(f"Data problems ({len(problems)})"), BulletList(problems[:MAX_RECORD_ROWS]))
@@ -50,7 +60,10 @@ def record_table(records: list[dict], months: tuple[int, int]) -> Table:
     if len(records) > MAX_RECORD_ROWS:
         needing = [r for r in records if r["status"] in ("late", "overdue", "no_entry_date")]
         shown = needing[:MAX_RECORD_ROWS]
-        note = (f"Records needing attention ({len(shown)} of {len(needing)} late, overdue or without an entry date; "
-                f"all {len(records)} with `chartcode reviews DB --csv FILE`)")
-    return Table(record_header(months), [record_row(r, months) for r in shown], {3, 6, 7},
-                 caption=Paragraph(note + "."))
+        note = (
+            f"Records needing attention ({len(shown)} of {len(needing)} late, overdue or without an entry date; "
+            f"all {len(records)} with `chartcode reviews DB --csv FILE`)"
+        )
+    return Table(
+        record_header(months), [record_row(r, months) for r in shown], {3, 6, 7}, caption=Paragraph(note + ".")
+    )

@@ -17,13 +17,25 @@ from chartcode.store.store import Store
 def progress_section(store: Store, counts: dict[str, Any] | None = None) -> Section:
     cb = store.codebook
     counts = counts or store.counts()
-    rows = [[c["name"], c["role"], c["assigned"], c["done"],
-             f"{100 * c['done'] / c['assigned']:.0f}%" if c["assigned"] else "—", c["flagged"], c["codes"]]
-            for c in counts["coder_progress"]]
+    rows = [
+        [
+            c["name"],
+            c["role"],
+            c["assigned"],
+            c["done"],
+            f"{100 * c['done'] / c['assigned']:.0f}%" if c["assigned"] else "—",
+            c["flagged"],
+            c["codes"],
+        ]
+        for c in counts["coder_progress"]
+    ]
     return Section("Audit and coding progress").add(
-        Paragraph(f"{counts['records']} records, {counts['notes']} notes, {counts['codes']} codes, "
-                  f"{counts['consensus']} consensus values. Codebook {cb.id} {cb.version} (hash {cb.short_hash})."),
-        Table(["coder", "role", "assigned", "done", "% done", "flagged", "codes"], rows, {2, 3, 4, 5, 6}))
+        Paragraph(
+            f"{counts['records']} records, {counts['notes']} notes, {counts['codes']} codes, "
+            f"{counts['consensus']} consensus values. Codebook {cb.id} {cb.version} (hash {cb.short_hash})."
+        ),
+        Table(["coder", "role", "assigned", "done", "% done", "flagged", "codes"], rows, {2, 3, 4, 5, 6}),
+    )
 
 
 def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool = True) -> Section:
@@ -44,11 +56,15 @@ def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool =
         vals.append(alpha)
         lows.append(ci[0])
         highs.append(ci[1])
-    s.add(Paragraph("Per field, over units coded by two or more coders who have all submitted. "
-                    f"Krippendorff's alpha at the field's level; {bootstrap} bootstrap resamples of units for the "
-                    "interval. Landis & Koch's labels (0.61-0.80 substantial ...) are a convention, not a test.",
-                    markdown=False),
-          Table(["field", "level", "units", *summary_headers()], rows, {2, *summary_numeric(3)}))
+    s.add(
+        Paragraph(
+            "Per field, over units coded by two or more coders who have all submitted. "
+            f"Krippendorff's alpha at the field's level; {bootstrap} bootstrap resamples of units for the "
+            "interval. Landis & Koch's labels (0.61-0.80 substantial ...) are a convention, not a test.",
+            markdown=False,
+        ),
+        Table(["field", "level", "units", *summary_headers()], rows, {2, *summary_numeric(3)}),
+    )
     if charts:
         from chartcode.report.charts import ci_chart
 
@@ -71,10 +87,16 @@ def distribution_section(store: Store, *, charts: bool = True) -> Section:
         missing = int(col.isna().sum())
         labels = [c.label for c in f.choices] + (["(no final value)"] if missing else [])
         counts = counts + ([missing] if missing else [])
-        grid.charts.append(Chart(bar_chart(labels, counts, f.label) if charts else None, f.label,
-                                 ", ".join(f"{lab} {n}" for lab, n in zip(labels, counts, strict=True))))
+        grid.charts.append(
+            Chart(
+                bar_chart(labels, counts, f.label) if charts else None,
+                f.label,
+                ", ".join(f"{lab} {n}" for lab, n in zip(labels, counts, strict=True)),
+            )
+        )
     return Section("Field distributions").add(
-        Paragraph("Final values of the record-level choice fields.", markdown=False), grid)
+        Paragraph("Final values of the record-level choice fields.", markdown=False), grid
+    )
 
 
 def analyses_section(store: Store) -> Section:
@@ -90,15 +112,30 @@ def analyses_section(store: Store) -> Section:
         return s.add(Paragraph(f"No analyses: {exc}", style="note"))
     s.add(Paragraph("The analyses declared in the audit file, on final values.", markdown=False))
     for a in results:
-        s.add(Heading(a["stats"].get("title") or a["spec"]),
-              Paragraph([f"{a['kind']}: ", Code(a["spec"]), f", n = {a['n']}"], style="note"))
+        s.add(
+            Heading(a["stats"].get("title") or a["spec"]),
+            Paragraph([f"{a['kind']}: ", Code(a["spec"]), f", n = {a['n']}"], style="note"),
+        )
         if a.get("terms"):
             odds = a["kind"] == "logistic"
-            rows = [[t["term"], fmt_number(t["coef"]), fmt_number(t["se"]),
-                     f"[{fmt_number(t['ci_low'])}, {fmt_number(t['ci_high'])}]", fmt_number(t["p"])]
-                    + ([fmt_number(t.get("odds_ratio")),
-                        f"[{fmt_number(t.get('or_ci_low'))}, {fmt_number(t.get('or_ci_high'))}]"] if odds else [])
-                    for t in a["terms"]]
+            rows = [
+                [
+                    t["term"],
+                    fmt_number(t["coef"]),
+                    fmt_number(t["se"]),
+                    f"[{fmt_number(t['ci_low'])}, {fmt_number(t['ci_high'])}]",
+                    fmt_number(t["p"]),
+                ]
+                + (
+                    [
+                        fmt_number(t.get("odds_ratio")),
+                        f"[{fmt_number(t.get('or_ci_low'))}, {fmt_number(t.get('or_ci_high'))}]",
+                    ]
+                    if odds
+                    else []
+                )
+                for t in a["terms"]
+            ]
             headers = ["term", "coef", "SE", "CI", "p"] + (["OR", "OR CI"] if odds else [])
             s.add(Table(headers, rows, {1, 2, 4, 5}))
         elif a["kind"] == "describe":
@@ -119,15 +156,23 @@ def describe_table(a: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     for var in st.get("variables", []):
         cells = var.get("cells", [])
         if var.get("type") == "numeric":
-            rows.append([var["label"]] + [
-                f"{c['mean']:.1f} ({c['sd']:.1f}), {c['min']:g}-{c['max']:g}" if c.get("mean") is not None else "—"
-                for c in cells])
+            rows.append(
+                [var["label"]]
+                + [
+                    f"{c['mean']:.1f} ({c['sd']:.1f}), {c['min']:g}-{c['max']:g}" if c.get("mean") is not None else "—"
+                    for c in cells
+                ]
+            )
             continue
         rows.append([var["label"]] + [""] * len(cells))
         for i, count in enumerate(cells[0].get("counts", []) if cells else []):
-            rows.append([f"   {count['label']}"] + [
-                f"{c['counts'][i]['n']} ({c['counts'][i]['pct']:.1f}%)" if i < len(c.get("counts", [])) else "—"
-                for c in cells])
+            rows.append(
+                [f"   {count['label']}"]
+                + [
+                    f"{c['counts'][i]['n']} ({c['counts'][i]['pct']:.1f}%)" if i < len(c.get("counts", [])) else "—"
+                    for c in cells
+                ]
+            )
     return headers, rows
 
 
@@ -137,9 +182,19 @@ def disagreements_section(store: Store) -> Section:
     open_units = open_disagreements(store)  # = consensus.disagreements(store), from the final values read once
     if not open_units:
         return s.add(Paragraph("None: every unit coded by two or more coders agrees or has a consensus value."))
-    rows = [[u.record_id, u.note_id or "", cb.field(u.field).label,
-             "; ".join(f"{c}: {v} {cb.field(u.field).label_for(v)}".strip() for c, v in u.values.items())]
-            for u in open_units]
-    return s.add(Table(["record", "note", "field", "values"], rows,
-                       caption=Paragraph([f"{len(open_units)} units to reconcile (", Code("chartcode reconcile"),
-                                          ")."])))
+    rows = [
+        [
+            u.record_id,
+            u.note_id or "",
+            cb.field(u.field).label,
+            "; ".join(f"{c}: {v} {cb.field(u.field).label_for(v)}".strip() for c, v in u.values.items()),
+        ]
+        for u in open_units
+    ]
+    return s.add(
+        Table(
+            ["record", "note", "field", "values"],
+            rows,
+            caption=Paragraph([f"{len(open_units)} units to reconcile (", Code("chartcode reconcile"), ")."]),
+        )
+    )

@@ -29,6 +29,7 @@ class ConsensusQueries:
     """Store methods for consensus and final values (mixed into Store)."""
 
     if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+
         @property
         def _db(self) -> Database: ...
 
@@ -38,14 +39,19 @@ class ConsensusQueries:
 
     def consensus_reasons(self, record_id: str) -> dict[str, str]:
         """Record-level field -> consensus reason, for one record."""
-        return dict(self._db.execute("SELECT field, reason FROM consensus WHERE record_id = ? AND note_key = ''",
-                                     [record_id]).fetchall())
+        return dict(
+            self._db.execute(
+                "SELECT field, reason FROM consensus WHERE record_id = ? AND note_key = ''", [record_id]
+            ).fetchall()
+        )
 
     def shared_submitted_codes(self, *, field: str | None = None) -> list[tuple[Any, ...]]:
         """(record_id, note_key, field, coder, submitted_value, memo) of the submitted values everyone may
         see, by unit then coder."""
-        sql = (f"SELECT c.record_id, c.note_key, c.field, c.coder, c.submitted_value, c.memo FROM codes c"
-               f" WHERE c.submitted_value IS NOT NULL AND {SHARED}")
+        sql = (
+            f"SELECT c.record_id, c.note_key, c.field, c.coder, c.submitted_value, c.memo FROM codes c"
+            f" WHERE c.submitted_value IS NOT NULL AND {SHARED}"
+        )
         params: list[Any] = []
         if field:
             sql += " AND c.field = ?"
@@ -74,7 +80,8 @@ class ConsensusQueries:
         return self._db.execute(
             "SELECT coder, submitted_value, memo FROM codes WHERE record_id = ? AND note_key = ? AND field = ?"
             " AND submitted_at IS NOT NULL AND submitted_value IS NOT NULL ORDER BY coder",
-            [record_id, note_key, field]).fetchall()
+            [record_id, note_key, field],
+        ).fetchall()
 
     def final_rows(self) -> list[tuple[Any, ...]]:
         """(record_id, note_key, field, n_coders, min value, max value, consensus value) per unit."""

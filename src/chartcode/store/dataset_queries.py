@@ -29,6 +29,7 @@ class DatasetQueries:
     """Store methods for the dataset and the statistics built on it (mixed into Store)."""
 
     if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+
         @property
         def _db(self) -> Database: ...
 
@@ -36,30 +37,39 @@ class DatasetQueries:
         """(field, record_id, note_key or None, coder, submitted_value) of every submitted code, in rowid
         order; field and coder come as their position in ``fields`` / ``coders`` (the name itself when
         not there)."""
-        sql = (f"SELECT {_named('field', fields)}, record_id, NULLIF(note_key, ''), {_named('coder', coders)},"
-               f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} ORDER BY id")
+        sql = (
+            f"SELECT {_named('field', fields)}, record_id, NULLIF(note_key, ''), {_named('coder', coders)},"
+            f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} ORDER BY id"
+        )
         return self._db.execute(sql, [*fields, *coders]).fetchall()
 
     def submitted_memo_rows(self, record_ids: list[str]) -> Iterator[tuple[Any, ...]]:
         """(record_id, note_key, field, coder, memo) of the submitted codes on ``record_ids`` that carry a
         memo; by record, through the codes_by_record index."""
         for start in range(0, len(record_ids), 500):
-            chunk = record_ids[start:start + 500]
+            chunk = record_ids[start : start + 500]
             yield from self._db.execute(
                 "SELECT record_id, note_key, field, coder, memo FROM codes WHERE record_id IN"
                 f" ({', '.join('?' * len(chunk))}) AND {SUBMITTED_WHERE}"
-                " AND memo IS NOT NULL AND memo <> ''", chunk)
+                " AND memo IS NOT NULL AND memo <> ''",
+                chunk,
+            )
 
     def note_rows(self) -> list[dict[str, Any]]:
         """note_id, record_id, note_date, note_type of every note, by record, date and import order."""
-        return list(self._db.query(
-            "SELECT note_id, record_id, note_date, note_type FROM notes ORDER BY record_id, note_date, id"))
+        return list(
+            self._db.query(
+                "SELECT note_id, record_id, note_date, note_type FROM notes ORDER BY record_id, note_date, id"
+            )
+        )
 
     def submitted_record_values(self, field: str, *, coder: str | None = None) -> list[tuple[Any, ...]]:
         """(record_id, submitted_value) of a record-level field's submitted codes (one coder's, or all)."""
         params: list[Any] = [field]
-        sql = ("SELECT record_id, submitted_value FROM codes WHERE field = ? AND note_key = ''"
-               " AND submitted_at IS NOT NULL")
+        sql = (
+            "SELECT record_id, submitted_value FROM codes WHERE field = ? AND note_key = ''"
+            " AND submitted_at IS NOT NULL"
+        )
         if coder:
             sql += " AND coder = ?"
             params.append(coder)
@@ -70,7 +80,8 @@ class DatasetQueries:
         (records every assigned rater has submitted)."""
         return self._db.execute(
             "SELECT record_id, coder, field, submitted_value FROM codes WHERE note_key = ''"
-            f" AND {shared(submitted_col='submitted_at', record_col='record_id')}").fetchall()
+            f" AND {shared(submitted_col='submitted_at', record_col='record_id')}"
+        ).fetchall()
 
     def submitted_memos(self, record_id: str) -> list[tuple[Any, ...]]:
         """(field, coder, memo) of a record's submitted record-level codes that carry a memo, once every
@@ -78,4 +89,6 @@ class DatasetQueries:
         return self._db.execute(
             "SELECT field, coder, memo FROM codes WHERE record_id = ? AND note_key = ''"
             f" AND {shared(submitted_col='submitted_at', record_col='record_id')}"
-            " AND memo IS NOT NULL AND memo != '' ORDER BY field, coder", [record_id]).fetchall()
+            " AND memo IS NOT NULL AND memo != '' ORDER BY field, coder",
+            [record_id],
+        ).fetchall()

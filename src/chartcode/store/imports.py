@@ -40,14 +40,18 @@ def _flush(conn: sqlite3.Connection, batch: list[Any], import_id: int, now: str,
     seen: dict[str, Any] = {}
     for r in batch:
         if r.note_id in seen:
-            raise UserError(f"{shown}:{r.line}: duplicate note_id {quote(r.note_id)} (first at line {seen[r.note_id].line})")
+            raise UserError(
+                f"{shown}:{r.line}: duplicate note_id {quote(r.note_id)} (first at line {seen[r.note_id].line})"
+            )
         seen[r.note_id] = r
     existing: dict[str, tuple[str, int, int | None]] = {}
     ids = list(seen)
     for i in range(0, len(ids), 900):
-        chunk = ids[i:i + 900]
-        q = ("SELECT note_id, content_sha, import_id, source_line FROM notes"
-             f" WHERE note_id IN ({','.join('?' * len(chunk))})")
+        chunk = ids[i : i + 900]
+        q = (
+            "SELECT note_id, content_sha, import_id, source_line FROM notes"
+            f" WHERE note_id IN ({','.join('?' * len(chunk))})"
+        )
         for note_id, sha, imp, line in conn.execute(q, chunk):
             existing[note_id] = (sha, imp, line)
     new_rows = []
@@ -63,20 +67,26 @@ def _flush(conn: sqlite3.Connection, batch: list[Any], import_id: int, now: str,
         if sha != r.sha:
             raise UserError(
                 f"{shown}:{r.line}: note_id {quote(r.note_id)} was already imported with different content"
-                f" (import #{imp}); notes are never overwritten - give the new note its own note_id")
+                f" (import #{imp}); notes are never overwritten - give the new note its own note_id"
+            )
         result.unchanged += 1
     if not new_rows:
         return
     record_ids = list(dict.fromkeys(r.record_id for r in new_rows))
     before = conn.total_changes
-    conn.executemany("INSERT OR IGNORE INTO records(id, added_at, import_id) VALUES (?, ?, ?)",
-                     [(rid, now, import_id) for rid in record_ids])
+    conn.executemany(
+        "INSERT OR IGNORE INTO records(id, added_at, import_id) VALUES (?, ?, ?)",
+        [(rid, now, import_id) for rid in record_ids],
+    )
     result.records_new += conn.total_changes - before
     conn.executemany(
         "INSERT INTO notes(note_id, record_id, note_date, note_type, author, text, content_sha, import_id, source_line)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(r.note_id, r.record_id, r.note_date, r.note_type, r.author, r.text, r.sha, import_id, r.line)
-         for r in new_rows])
+        [
+            (r.note_id, r.record_id, r.note_date, r.note_type, r.author, r.text, r.sha, import_id, r.line)
+            for r in new_rows
+        ],
+    )
     result.new += len(new_rows)
 
 
@@ -84,32 +94,68 @@ class ImportWrites:
     """Store methods the importers write through (mixed into Store)."""
 
     if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+
         @property
         def _db(self) -> Database: ...
         def _write(self) -> AbstractContextManager[Database]: ...
 
-        def _history(self, db: Database, actor: str, action: str, *, coder: str | None = None,
-                     record_id: str | None = None, note_id: str | None = None, field: str | None = None,
-                     old: Any = None, new: Any = None, reason: str | None = None, at: str | None = None) -> int: ...
+        def _history(
+            self,
+            db: Database,
+            actor: str,
+            action: str,
+            *,
+            coder: str | None = None,
+            record_id: str | None = None,
+            note_id: str | None = None,
+            field: str | None = None,
+            old: Any = None,
+            new: Any = None,
+            reason: str | None = None,
+            at: str | None = None,
+        ) -> int: ...
 
-        def _assign(self, db: Database, coder: str, record_ids: list[str], actor: str, source: str,
-                    at: str) -> int: ...
+        def _assign(self, db: Database, coder: str, record_ids: list[str], actor: str, source: str, at: str) -> int: ...
 
-        def _set_code(self, db: Database, coder: str, record_id: str, note_key: str, fld: Field, value: Any, *,
-                      reason: str | None, actor: str, action: str | None, at: str, memo: str | None = None,
-                      touch_assignment: bool = True) -> CodeChange: ...
+        def _set_code(
+            self,
+            db: Database,
+            coder: str,
+            record_id: str,
+            note_key: str,
+            fld: Field,
+            value: Any,
+            *,
+            reason: str | None,
+            actor: str,
+            action: str | None,
+            at: str,
+            memo: str | None = None,
+            touch_assignment: bool = True,
+        ) -> CodeChange: ...
 
-        def _submit(self, db: Database, coder: str, record_id: str, actor: str, at: str,
-                    reason: str | None) -> bool: ...
+        def _submit(
+            self, db: Database, coder: str, record_id: str, actor: str, at: str, reason: str | None
+        ) -> bool: ...
 
     def note_target(self, note_id: str) -> tuple[str, str | None] | None:
         """(record_id, note_type) of a note; None if unknown."""
         row: tuple[str, str | None] | None = self._db.execute(
-            "SELECT record_id, note_type FROM notes WHERE note_id = ?", [note_id]).fetchone()
+            "SELECT record_id, note_type FROM notes WHERE note_id = ?", [note_id]
+        ).fetchone()
         return row
 
-    def write_imported_notes(self, file_name: str, shown: str, rows: Iterable[Any], sha: str | None, actor: str,
-                             result: Any, batch_size: int, on_phase: Callable[[str], None] | None = None) -> None:
+    def write_imported_notes(
+        self,
+        file_name: str,
+        shown: str,
+        rows: Iterable[Any],
+        sha: str | None,
+        actor: str,
+        result: Any,
+        batch_size: int,
+        on_phase: Callable[[str], None] | None = None,
+    ) -> None:
         """Insert ``rows`` (objects with line, record_id, note_id, note_date, note_type, author, text, sha)
         in batches of ``batch_size``, all in one transaction, counting into ``result`` (rows, new,
         unchanged, records_new). When no note is new, the database is left exactly as it was."""
@@ -121,7 +167,8 @@ class ImportWrites:
                 now = utcnow()
                 cur = conn.execute(
                     "INSERT INTO imports(at, actor, kind, file_name, file_sha256) VALUES (?, ?, 'notes', ?, ?)",
-                    [now, actor, file_name, sha])
+                    [now, actor, file_name, sha],
+                )
                 import_id = cur.lastrowid
                 assert import_id is not None  # set by the INSERT
                 max_before = conn.execute("SELECT coalesce(max(id), 0) FROM notes").fetchone()[0]
@@ -139,14 +186,22 @@ class ImportWrites:
                 conn.execute("INSERT INTO notes_fts(rowid, text) SELECT id, text FROM notes WHERE id > ?", [max_before])
                 conn.execute(
                     "UPDATE imports SET rows_read = ?, rows_new = ?, rows_unchanged = ? WHERE id = ?",
-                    [result.rows, result.new, result.unchanged, import_id])
-                self._history(db, actor, "import_notes", reason=f"{file_name}: {result.new} notes, "
-                              f"{result.records_new} new records", new=import_id, at=now)
+                    [result.rows, result.new, result.unchanged, import_id],
+                )
+                self._history(
+                    db,
+                    actor,
+                    "import_notes",
+                    reason=f"{file_name}: {result.new} notes, {result.records_new} new records",
+                    new=import_id,
+                    at=now,
+                )
         except _NothingNew:
             pass  # every note was already there: the database is left exactly as it was
 
-    def write_imported_codes(self, coder: str, codes: Iterable[Any], records: list[str], *, actor: str, reason: str,
-                             draft: bool) -> CodesWritten:
+    def write_imported_codes(
+        self, coder: str, codes: Iterable[Any], records: list[str], *, actor: str, reason: str, draft: bool
+    ) -> CodesWritten:
         """Assign ``records`` to ``coder`` and set ``codes`` (objects with record_id, note_key, field, value,
         memo), each with its history entry, then (unless ``draft``) submit the records; one transaction."""
         from chartcode.store.store import utcnow
@@ -156,8 +211,19 @@ class ImportWrites:
             at = utcnow()
             self._assign(wdb, coder, records, actor, "import", at)
             for c in codes:
-                change = self._set_code(wdb, coder, c.record_id, c.note_key, c.field, c.value, reason=reason,
-                                        actor=actor, action=None, at=at, memo=c.memo)
+                change = self._set_code(
+                    wdb,
+                    coder,
+                    c.record_id,
+                    c.note_key,
+                    c.field,
+                    c.value,
+                    reason=reason,
+                    actor=actor,
+                    action=None,
+                    at=at,
+                    memo=c.memo,
+                )
                 if change.changed:
                     out.changed += 1
                 else:

@@ -36,14 +36,15 @@ class QueueQueries:
     """Store methods for a coder's queue and record (mixed into Store)."""
 
     if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+
         @property
         def _db(self) -> Database: ...
 
     def coder_progress(self, coder: str) -> tuple[int, int]:
         """(records done, records assigned) of a coder."""
         row = self._db.execute(
-            "SELECT coalesce(sum(status = 'done'), 0), count(*) FROM assignments WHERE coder = ?",
-            [coder]).fetchone()
+            "SELECT coalesce(sum(status = 'done'), 0), count(*) FROM assignments WHERE coder = ?", [coder]
+        ).fetchone()
         return row[0], row[1]
 
     def queue_count(self, coder: str, text: str = "", status: str = "all") -> int:
@@ -51,15 +52,17 @@ class QueueQueries:
         n: int = self._db.execute(f"SELECT count(*) FROM assignments a WHERE {where}", params).fetchone()[0]
         return n
 
-    def queue_page(self, coder: str, offset: int, limit: int, text: str = "",
-                   status: str = "all") -> list[tuple[str, str, int, int]]:
+    def queue_page(
+        self, coder: str, offset: int, limit: int, text: str = "", status: str = "all"
+    ) -> list[tuple[str, str, int, int]]:
         """(record_id, status, flagged, number of notes) of one page of a coder's queue, by record id."""
         where, params = _queue_where(coder, text, status)
         return self._db.execute(
             f"SELECT a.record_id, a.status, a.flagged,"
             f" (SELECT count(*) FROM notes n WHERE n.record_id = a.record_id)"
             f" FROM assignments a WHERE {where} ORDER BY a.record_id LIMIT ? OFFSET ?",
-            [*params, limit, offset]).fetchall()
+            [*params, limit, offset],
+        ).fetchall()
 
     def queue_index(self, coder: str, record_id: str, text: str = "", status: str = "all") -> int | None:
         """Position of ``record_id`` in a coder's (filtered) queue; None when it is not in it."""
@@ -67,17 +70,23 @@ class QueueQueries:
         row = self._db.execute(
             f"SELECT (SELECT count(*) FROM assignments a WHERE {where} AND a.record_id < ?),"
             f" EXISTS(SELECT 1 FROM assignments a WHERE {where} AND a.record_id = ?)",
-            [*params, record_id, *params, record_id]).fetchone()
+            [*params, record_id, *params, record_id],
+        ).fetchone()
         return row[0] if row[1] else None
 
     def next_unfinished(self, coder: str, after: str | None = None) -> str | None:
         """The first record of a coder's not done (after ``after`` when given), or None."""
         if after is not None:
-            row = self._db.execute("SELECT record_id FROM assignments WHERE coder = ? AND status != 'done'"
-                                   " AND record_id > ? ORDER BY record_id LIMIT 1", [coder, after]).fetchone()
+            row = self._db.execute(
+                "SELECT record_id FROM assignments WHERE coder = ? AND status != 'done'"
+                " AND record_id > ? ORDER BY record_id LIMIT 1",
+                [coder, after],
+            ).fetchone()
         else:
-            row = self._db.execute("SELECT record_id FROM assignments WHERE coder = ? AND status != 'done'"
-                                   " ORDER BY record_id LIMIT 1", [coder]).fetchone()
+            row = self._db.execute(
+                "SELECT record_id FROM assignments WHERE coder = ? AND status != 'done' ORDER BY record_id LIMIT 1",
+                [coder],
+            ).fetchone()
         return row[0] if row else None
 
     def neighbour_record(self, coder: str, record_id: str, step: int) -> str | None:
@@ -85,30 +94,38 @@ class QueueQueries:
         op, order = (">", "ASC") if step > 0 else ("<", "DESC")
         row = self._db.execute(
             f"SELECT record_id FROM assignments WHERE coder = ? AND record_id {op} ? ORDER BY record_id {order}"
-            " LIMIT 1", [coder, record_id]).fetchone()
+            " LIMIT 1",
+            [coder, record_id],
+        ).fetchone()
         return row[0] if row else None
 
     def first_assigned(self, coder: str) -> str | None:
         first: str | None = self._db.execute(
-            "SELECT min(record_id) FROM assignments WHERE coder = ?", [coder]).fetchone()[0]
+            "SELECT min(record_id) FROM assignments WHERE coder = ?", [coder]
+        ).fetchone()[0]
         return first
 
     def is_assigned(self, coder: str, record_id: str) -> bool:
-        return self._db.execute("SELECT 1 FROM assignments WHERE coder = ? AND record_id = ?",
-                                [coder, record_id]).fetchone() is not None
+        return (
+            self._db.execute(
+                "SELECT 1 FROM assignments WHERE coder = ? AND record_id = ?", [coder, record_id]
+            ).fetchone()
+            is not None
+        )
 
     def assignment(self, coder: str, record_id: str) -> tuple[Any, ...] | None:
         """(status, flagged, flag_comment, submitted_at) of a coder's assignment; None if not assigned."""
         row: tuple[Any, ...] | None = self._db.execute(
-            "SELECT status, flagged, flag_comment, submitted_at FROM assignments"
-            " WHERE coder = ? AND record_id = ?", [coder, record_id]).fetchone()
+            "SELECT status, flagged, flag_comment, submitted_at FROM assignments WHERE coder = ? AND record_id = ?",
+            [coder, record_id],
+        ).fetchone()
         return row
 
     def own_codes(self, coder: str, record_id: str) -> list[tuple[Any, ...]]:
         """(note_key, field, value, memo) of the coder's own codes on a record (cleared ones too)."""
         return self._db.execute(
-            f"SELECT note_key, field, value, memo FROM codes c WHERE {own('c')} AND record_id = ?",
-            [coder, record_id]).fetchall()
+            f"SELECT note_key, field, value, memo FROM codes c WHERE {own('c')} AND record_id = ?", [coder, record_id]
+        ).fetchall()
 
     def note_text(self, note_id: str) -> str:
         row = self._db.execute("SELECT text FROM notes WHERE note_id = ?", [note_id]).fetchone()

@@ -109,8 +109,14 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
                 }
                 db.conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
                 store._insert_codebook(db, codebook, active=True, at=now)
-                store._history(db, actor, "create", reason=f"audit created with codebook {codebook.id} {codebook.version}",
-                               new=codebook.hash, at=now)
+                store._history(
+                    db,
+                    actor,
+                    "create",
+                    reason=f"audit created with codebook {codebook.id} {codebook.version}",
+                    new=codebook.hash,
+                    at=now,
+                )
                 for name, role in coders:
                     store._add_coder(db, name, role, actor, now)
         except BaseException:
@@ -195,8 +201,16 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         db.conn.execute(
             "INSERT INTO codebooks(hash, codebook_id, version, title, source_yaml, canonical_json, added_at, active)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(hash) DO UPDATE SET active = excluded.active",
-            [codebook.hash, codebook.id, codebook.version, codebook.title, codebook.source,
-             codebook.canonical_json(), at, int(active)],
+            [
+                codebook.hash,
+                codebook.id,
+                codebook.version,
+                codebook.title,
+                codebook.source,
+                codebook.canonical_json(),
+                at,
+                int(active),
+            ],
         )
 
     @property
@@ -211,8 +225,12 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         return self._codebook
 
     def codebook_versions(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._db.query(
-            "SELECT hash, codebook_id, version, title, added_at, active FROM codebooks ORDER BY added_at")]
+        return [
+            dict(r)
+            for r in self._db.query(
+                "SELECT hash, codebook_id, version, title, added_at, active FROM codebooks ORDER BY added_at"
+            )
+        ]
 
     def compare_codebook(self, other: Codebook) -> list[Change]:
         """Changes from the stored codebook to ``other`` (empty when identical in meaning)."""
@@ -242,7 +260,8 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
             n = self._db.execute(
                 "SELECT (SELECT count(*) FROM codes WHERE field = ?)"
                 " + (SELECT count(*) FROM consensus WHERE field = ?)",
-                [ch.field, ch.field]).fetchone()[0]
+                [ch.field, ch.field],
+            ).fetchone()[0]
             if n:
                 conflicts.append(f"  {ch} - {n} stored code(s) use this field")
         if conflicts:
@@ -257,8 +276,15 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         with self._write() as db:
             now = utcnow()
             self._insert_codebook(db, new, active=True, at=now)
-            self._history(db, actor, "codebook", old=old_hash, new=new.hash, at=now,
-                          reason=f"codebook upgraded to {new.id} {new.version}")
+            self._history(
+                db,
+                actor,
+                "codebook",
+                old=old_hash,
+                new=new.hash,
+                at=now,
+                reason=f"codebook upgraded to {new.id} {new.version}",
+            )
         return changes
 
     # ------------------------------------------------------------------ coders
@@ -309,8 +335,10 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
             new = 0
             for rid in dict.fromkeys(clean):
                 unit, sep, period = rid.partition(UNIT_SEP)  # "Team A @ 2025-H1": a rated unit in a period
-                cur = db.conn.execute("INSERT OR IGNORE INTO records(id, added_at, unit, period) VALUES (?, ?, ?, ?)",
-                                      [rid, now, unit.strip() if sep else None, period.strip() if sep else None])
+                cur = db.conn.execute(
+                    "INSERT OR IGNORE INTO records(id, added_at, unit, period) VALUES (?, ?, ?, ?)",
+                    [rid, now, unit.strip() if sep else None, period.strip() if sep else None],
+                )
                 if cur.rowcount:
                     new += 1
                     self._history(db, actor, "add_record", record_id=rid, at=now)
@@ -328,11 +356,12 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         rid = f"{unit}{UNIT_SEP}{period}"
         now = utcnow()
         with self._write() as db:
-            cur = db.conn.execute("INSERT OR IGNORE INTO records(id, added_at, unit, period) VALUES (?, ?, ?, ?)",
-                                  [rid, now, unit, period])
+            cur = db.conn.execute(
+                "INSERT OR IGNORE INTO records(id, added_at, unit, period) VALUES (?, ?, ?, ?)",
+                [rid, now, unit, period],
+            )
             if cur.rowcount:
-                self._history(db, actor, "add_record", record_id=rid, new=f"unit {unit}, period {period}",
-                              at=now)
+                self._history(db, actor, "add_record", record_id=rid, new=f"unit {unit}, period {period}", at=now)
         return rid
 
     def unit_periods(self) -> list[dict[str, Any]]:
@@ -350,9 +379,13 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
 
     def records_with_note_counts(self) -> list[dict[str, Any]]:
         """id and number of notes of every record, by id."""
-        return [dict(r) for r in self._db.query(
-            "SELECT r.id, count(n.id) AS notes FROM records r LEFT JOIN notes n ON n.record_id = r.id"
-            " GROUP BY r.id ORDER BY r.id")]
+        return [
+            dict(r)
+            for r in self._db.query(
+                "SELECT r.id, count(n.id) AS notes FROM records r LEFT JOIN notes n ON n.record_id = r.id"
+                " GROUP BY r.id ORDER BY r.id"
+            )
+        ]
 
     def unit_period(self, record_id: str) -> tuple[str | None, str | None] | None:
         """(unit, period) of a record as stored (None for each when added without one); None if unknown."""
@@ -360,16 +393,23 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         return tuple(row) if row else None
 
     def note(self, note_id: str) -> dict[str, Any] | None:
-        rows = list(self._db.query(
-            "SELECT id AS rowid, note_id, record_id, note_date, note_type, author, text FROM notes"
-            " WHERE note_id = ?",
-            [note_id]))
+        rows = list(
+            self._db.query(
+                "SELECT id AS rowid, note_id, record_id, note_date, note_type, author, text FROM notes"
+                " WHERE note_id = ?",
+                [note_id],
+            )
+        )
         return rows[0] if rows else None
 
     def notes_for_record(self, record_id: str, *, with_text: bool = False) -> list[dict[str, Any]]:
         cols = "id AS rowid, note_id, record_id, note_date, note_type, author" + (", text" if with_text else "")
-        return [dict(r) for r in self._db.query(
-            f"SELECT {cols} FROM notes WHERE record_id = ? ORDER BY note_date IS NULL, note_date, id", [record_id])]
+        return [
+            dict(r)
+            for r in self._db.query(
+                f"SELECT {cols} FROM notes WHERE record_id = ? ORDER BY note_date IS NULL, note_date, id", [record_id]
+            )
+        ]
 
     def search_notes(self, query: str, *, record_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """Full-text search (FTS5). ``query`` is treated as words, not FTS syntax."""
@@ -402,16 +442,22 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         for rid in record_ids:
             cur = db.conn.execute(
                 "INSERT OR IGNORE INTO assignments(coder, record_id, assigned_at, source) VALUES (?, ?, ?, ?)",
-                [coder, rid, at, source])
+                [coder, rid, at, source],
+            )
             if cur.rowcount:
                 new += 1
                 self._history(db, actor, "assign", coder=coder, record_id=rid, reason=source, at=at)
         return new
 
     def assignments(self, coder: str) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._db.query(
-            "SELECT record_id, status, submitted_at, flagged, flag_comment, assigned_at FROM assignments"
-            " WHERE coder = ? ORDER BY record_id", [coder])]
+        return [
+            dict(r)
+            for r in self._db.query(
+                "SELECT record_id, status, submitted_at, flagged, flag_comment, assigned_at FROM assignments"
+                " WHERE coder = ? ORDER BY record_id",
+                [coder],
+            )
+        ]
 
     # ------------------------------------------------------------------ coding
     def _target(self, record_id: str, note_id: str | None, field_name: str) -> tuple[Field, str]:
@@ -419,7 +465,9 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         cb = self.codebook
         fld = cb.get(field_name)
         if fld is None:
-            raise UserError(f"unknown field {field_name!r} (codebook {cb.id} has: {', '.join(f.name for f in cb.fields)})")
+            raise UserError(
+                f"unknown field {field_name!r} (codebook {cb.id} has: {', '.join(f.name for f in cb.fields)})"
+            )
         if not self.record_exists(record_id):
             raise UserError(f"unknown record {record_id!r}")
         if fld.level == "record":
@@ -436,11 +484,13 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         if not fld.applies_to(row[1]):
             raise UserError(
                 f"field {field_name!r} is coded only on {', '.join(fld.note_types)} notes; "
-                f"note {note_id!r} is of type {row[1]!r}")
+                f"note {note_id!r} is of type {row[1]!r}"
+            )
         return fld, note_id
 
-    def _parsed_target(self, record_id: str, note_id: str | None, field_name: str,
-                       value: Any) -> tuple[Field, str, Any]:
+    def _parsed_target(
+        self, record_id: str, note_id: str | None, field_name: str, value: Any
+    ) -> tuple[Field, str, Any]:
         """The field, note key and stored form of ``value`` (None stays None: a clear)."""
         fld, note_key = self._target(record_id, note_id, field_name)
         if value is not None:
@@ -466,55 +516,118 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         self.require_coder(coder)
         fld, note_key, value = self._parsed_target(record_id, note_id, field_name, value)
         with self._write() as db:
-            return self._set_code(db, coder, record_id, note_key, fld, value, reason=reason,
-                                  actor=actor or coder, action=action, at=utcnow())
+            return self._set_code(
+                db,
+                coder,
+                record_id,
+                note_key,
+                fld,
+                value,
+                reason=reason,
+                actor=actor or coder,
+                action=action,
+                at=utcnow(),
+            )
 
-    def _set_code(self, db: Database, coder: str, record_id: str, note_key: str, fld: Field, value: Any, *,
-                  reason: str | None, actor: str, action: str | None, at: str,
-                  memo: str | None = None, touch_assignment: bool = True) -> CodeChange:
+    def _set_code(
+        self,
+        db: Database,
+        coder: str,
+        record_id: str,
+        note_key: str,
+        fld: Field,
+        value: Any,
+        *,
+        reason: str | None,
+        actor: str,
+        action: str | None,
+        at: str,
+        memo: str | None = None,
+        touch_assignment: bool = True,
+    ) -> CodeChange:
         row = db.execute(
             "SELECT id, value, memo FROM codes WHERE coder = ? AND record_id = ? AND note_key = ? AND field = ?",
-            [coder, record_id, note_key, fld.name]).fetchone()
+            [coder, record_id, note_key, fld.name],
+        ).fetchone()
         old = row[1] if row else None
         note_id = note_key or None
         if row is not None and old == value and (memo is None or memo == row[2]):
             return CodeChange(coder, record_id, note_id, fld.name, old, value, False, None, at)
         if row is not None and old == value:  # only the memo changes
             db.conn.execute("UPDATE codes SET memo = ?, updated_at = ? WHERE id = ?", [memo, at, row[0]])
-            hid = self._history(db, actor, "memo", coder=coder, record_id=record_id, note_id=note_id,
-                                field=fld.name, old=row[2], new=memo, reason=reason, at=at)
+            hid = self._history(
+                db,
+                actor,
+                "memo",
+                coder=coder,
+                record_id=record_id,
+                note_id=note_id,
+                field=fld.name,
+                old=row[2],
+                new=memo,
+                reason=reason,
+                at=at,
+            )
             return CodeChange(coder, record_id, note_id, fld.name, old, value, True, hid, at)
         cb_hash = self._codebook_hash or self.codebook.hash
         if value is None:
             if row is None:
                 return CodeChange(coder, record_id, note_id, fld.name, None, None, False, None, at)
-            db.conn.execute("UPDATE codes SET value = NULL, updated_at = ?, codebook_hash = ? WHERE id = ?",
-                            [at, cb_hash, row[0]])
+            db.conn.execute(
+                "UPDATE codes SET value = NULL, updated_at = ?, codebook_hash = ? WHERE id = ?", [at, cb_hash, row[0]]
+            )
             action = action or "clear"
         elif row is None:
             db.conn.execute(
                 "INSERT INTO codes(coder, record_id, note_key, field, value, memo, codebook_hash, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [coder, record_id, note_key, fld.name, value, memo, cb_hash, at])
+                [coder, record_id, note_key, fld.name, value, memo, cb_hash, at],
+            )
             action = action or "set"
         else:
             db.conn.execute(
                 "UPDATE codes SET value = ?, memo = coalesce(?, memo), updated_at = ?, codebook_hash = ? WHERE id = ?",
-                [value, memo, at, cb_hash, row[0]])
+                [value, memo, at, cb_hash, row[0]],
+            )
             action = action or ("set" if old is None else "change")
-        hid = self._history(db, actor, action, coder=coder, record_id=record_id, note_id=note_id,
-                            field=fld.name, old=old, new=value, reason=reason, at=at)
+        hid = self._history(
+            db,
+            actor,
+            action,
+            coder=coder,
+            record_id=record_id,
+            note_id=note_id,
+            field=fld.name,
+            old=old,
+            new=value,
+            reason=reason,
+            at=at,
+        )
         if memo is not None and (row is None or memo != row[2]):
-            self._history(db, actor, "memo", coder=coder, record_id=record_id, note_id=note_id,
-                          field=fld.name, old=row[2] if row else None, new=memo, reason=reason, at=at)
+            self._history(
+                db,
+                actor,
+                "memo",
+                coder=coder,
+                record_id=record_id,
+                note_id=note_id,
+                field=fld.name,
+                old=row[2] if row else None,
+                new=memo,
+                reason=reason,
+                at=at,
+            )
         if touch_assignment:
             db.conn.execute(
                 "UPDATE assignments SET status = 'in_progress' WHERE coder = ? AND record_id = ?"
-                " AND status = 'not_started'", [coder, record_id])
+                " AND status = 'not_started'",
+                [coder, record_id],
+            )
         return CodeChange(coder, record_id, note_id, fld.name, old, value, True, hid, at)
 
-    def set_memo(self, coder: str, record_id: str, field_name: str, memo: str | None, *,
-                 note_id: str | None = None) -> bool:
+    def set_memo(
+        self, coder: str, record_id: str, field_name: str, memo: str | None, *, note_id: str | None = None
+    ) -> bool:
         """Attach a free-text rationale to an existing code (one transaction, with history)."""
         self.require_coder(coder)
         fld, note_key = self._target(record_id, note_id, field_name)
@@ -523,14 +636,25 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
             at = utcnow()
             row = db.execute(
                 "SELECT id, memo FROM codes WHERE coder = ? AND record_id = ? AND note_key = ? AND field = ?",
-                [coder, record_id, note_key, fld.name]).fetchone()
+                [coder, record_id, note_key, fld.name],
+            ).fetchone()
             if row is None:
                 raise UserError(f"field {field_name!r} has no code yet; code it before adding a memo")
             if row[1] == memo:
                 return False
             db.conn.execute("UPDATE codes SET memo = ?, updated_at = ? WHERE id = ?", [memo, at, row[0]])
-            self._history(db, coder, "memo", coder=coder, record_id=record_id, note_id=note_key or None,
-                          field=fld.name, old=row[1], new=memo, at=at)
+            self._history(
+                db,
+                coder,
+                "memo",
+                coder=coder,
+                record_id=record_id,
+                note_id=note_key or None,
+                field=fld.name,
+                old=row[1],
+                new=memo,
+                at=at,
+            )
             return True
 
     def submit(self, coder: str, record_id: str, *, actor: str | None = None, reason: str | None = None) -> None:
@@ -540,26 +664,32 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
 
     def _submit(self, db: Database, coder: str, record_id: str, actor: str, at: str, reason: str | None) -> bool:
         """Freeze the coder's values on this record; False if it was already submitted as is."""
-        status = db.execute("SELECT status FROM assignments WHERE coder = ? AND record_id = ?",
-                            [coder, record_id]).fetchone()
+        status = db.execute(
+            "SELECT status FROM assignments WHERE coder = ? AND record_id = ?", [coder, record_id]
+        ).fetchone()
         if status is None:
             self._assign(db, coder, [record_id], actor, "submit", at)
         unsubmitted = db.execute(
-            "SELECT count(*) FROM codes WHERE coder = ? AND record_id = ? AND submitted_at IS NULL",
-            [coder, record_id]).fetchone()[0]
+            "SELECT count(*) FROM codes WHERE coder = ? AND record_id = ? AND submitted_at IS NULL", [coder, record_id]
+        ).fetchone()[0]
         if status is not None and status[0] == "done" and not unsubmitted:
             return False
         db.conn.execute(
             "UPDATE assignments SET status = 'done', submitted_at = coalesce(submitted_at, ?)"
-            " WHERE coder = ? AND record_id = ?", [at, coder, record_id])
+            " WHERE coder = ? AND record_id = ?",
+            [at, coder, record_id],
+        )
         db.conn.execute(
             "UPDATE codes SET submitted_value = value, submitted_at = ? WHERE coder = ? AND record_id = ?"
-            " AND submitted_at IS NULL", [at, coder, record_id])
+            " AND submitted_at IS NULL",
+            [at, coder, record_id],
+        )
         self._history(db, actor, "submit", coder=coder, record_id=record_id, reason=reason, at=at)
         return True
 
-    def set_consensus(self, record_id: str, field_name: str, value: Any, *, reason: str, decided_by: str,
-                      note_id: str | None = None) -> CodeChange:
+    def set_consensus(
+        self, record_id: str, field_name: str, value: Any, *, reason: str, decided_by: str, note_id: str | None = None
+    ) -> CodeChange:
         """Record the consensus value for one unit (apart from the coders' codes), with history."""
         if not (reason or "").strip():
             raise UserError("a consensus value needs a reason")
@@ -569,8 +699,10 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         fld, note_key, value = self._parsed_target(record_id, note_id, field_name, value)
         with self._write() as db:
             at = utcnow()
-            row = db.execute("SELECT id, value FROM consensus WHERE record_id = ? AND note_key = ? AND field = ?",
-                             [record_id, note_key, fld.name]).fetchone()
+            row = db.execute(
+                "SELECT id, value FROM consensus WHERE record_id = ? AND note_key = ? AND field = ?",
+                [record_id, note_key, fld.name],
+            ).fetchone()
             old = row[1] if row else None
             if row is not None and old == value:
                 return CodeChange(decided_by, record_id, note_key or None, fld.name, old, value, False, None, at)
@@ -578,30 +710,54 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
                 db.conn.execute(
                     "INSERT INTO consensus(record_id, note_key, field, value, reason, decided_by, decided_at,"
                     " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [record_id, note_key, fld.name, value, reason.strip(), decided_by, at, self.codebook.hash])
+                    [record_id, note_key, fld.name, value, reason.strip(), decided_by, at, self.codebook.hash],
+                )
             else:
-                db.conn.execute("UPDATE consensus SET value = ?, reason = ?, decided_by = ?, decided_at = ?,"
-                                " codebook_hash = ? WHERE id = ?",
-                                [value, reason.strip(), decided_by, at, self.codebook.hash, row[0]])
-            hid = self._history(db, decided_by, "consensus", record_id=record_id, note_id=note_key or None,
-                                field=fld.name, old=old, new=value, reason=reason.strip(), at=at)
+                db.conn.execute(
+                    "UPDATE consensus SET value = ?, reason = ?, decided_by = ?, decided_at = ?,"
+                    " codebook_hash = ? WHERE id = ?",
+                    [value, reason.strip(), decided_by, at, self.codebook.hash, row[0]],
+                )
+            hid = self._history(
+                db,
+                decided_by,
+                "consensus",
+                record_id=record_id,
+                note_id=note_key or None,
+                field=fld.name,
+                old=old,
+                new=value,
+                reason=reason.strip(),
+                at=at,
+            )
             return CodeChange(decided_by, record_id, note_key or None, fld.name, old, value, True, hid, at)
 
     def flag(self, coder: str, record_id: str, comment: str | None, *, flagged: bool = True) -> None:
         """Flag (or unflag) a coder's record for the supervisor, with a comment; recorded in history."""
         with self._write() as db:
             at = utcnow()
-            row = db.execute("SELECT flagged, flag_comment FROM assignments WHERE coder = ? AND record_id = ?",
-                             [coder, record_id]).fetchone()
+            row = db.execute(
+                "SELECT flagged, flag_comment FROM assignments WHERE coder = ? AND record_id = ?", [coder, record_id]
+            ).fetchone()
             if row is None:
                 raise UserError(f"record {record_id!r} is not assigned to {coder!r}")
             comment = (comment or "").strip() or None
             if (bool(row[0]), row[1]) == (flagged, comment if flagged else row[1]):
                 return
-            db.conn.execute("UPDATE assignments SET flagged = ?, flag_comment = ? WHERE coder = ? AND record_id = ?",
-                            [int(flagged), comment if flagged else None, coder, record_id])
-            self._history(db, coder, "flag" if flagged else "unflag", coder=coder, record_id=record_id,
-                          old=row[1], new=comment if flagged else None, at=at)
+            db.conn.execute(
+                "UPDATE assignments SET flagged = ?, flag_comment = ? WHERE coder = ? AND record_id = ?",
+                [int(flagged), comment if flagged else None, coder, record_id],
+            )
+            self._history(
+                db,
+                coder,
+                "flag" if flagged else "unflag",
+                coder=coder,
+                record_id=record_id,
+                old=row[1],
+                new=comment if flagged else None,
+                at=at,
+            )
 
     def save_position(self, coder: str, record_id: str | None, note_id: str | None, field: str | None) -> None:
         """Remember where a coder is (not history: navigation changes no data)."""
@@ -610,7 +766,8 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
                 "INSERT INTO positions(coder, record_id, note_id, field, updated_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT(coder) DO UPDATE SET record_id = excluded.record_id, note_id = excluded.note_id,"
                 " field = excluded.field, updated_at = excluded.updated_at",
-                [coder, record_id, note_id, field, utcnow()])
+                [coder, record_id, note_id, field, utcnow()],
+            )
 
     def position(self, coder: str) -> tuple[str | None, str | None, str | None] | None:
         row = self._db.execute("SELECT record_id, note_id, field FROM positions WHERE coder = ?", [coder]).fetchone()
@@ -620,8 +777,10 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         """Current codes with their labels, in a stable order."""
         cb = self.codebook
         where, params = _filters(coder=coder, record_id=record_id)
-        sql = ("SELECT coder, record_id, note_key, field, value, memo, submitted_value, submitted_at, updated_at"
-               f" FROM codes WHERE value IS NOT NULL{where} ORDER BY coder, record_id, note_key, field")
+        sql = (
+            "SELECT coder, record_id, note_key, field, value, memo, submitted_value, submitted_at, updated_at"
+            f" FROM codes WHERE value IS NOT NULL{where} ORDER BY coder, record_id, note_key, field"
+        )
         for row in self._db.query(sql, params):
             fld = cb.get(row["field"])
             yield {
@@ -637,23 +796,39 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
             }
 
     # ------------------------------------------------------------------ history and counts
-    def _history(self, db: Database, actor: str, action: str, *, coder: str | None = None,
-                 record_id: str | None = None, note_id: str | None = None, field: str | None = None,
-                 old: Any = None, new: Any = None, reason: str | None = None, at: str | None = None) -> int:
+    def _history(
+        self,
+        db: Database,
+        actor: str,
+        action: str,
+        *,
+        coder: str | None = None,
+        record_id: str | None = None,
+        note_id: str | None = None,
+        field: str | None = None,
+        old: Any = None,
+        new: Any = None,
+        reason: str | None = None,
+        at: str | None = None,
+    ) -> int:
         cur = db.conn.execute(
             "INSERT INTO history(at, actor, action, coder, record_id, note_id, field, old_value, new_value, reason,"
             " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
             " (SELECT hash FROM codebooks WHERE active = 1))",
-            [at or utcnow(), actor, action, coder, record_id, note_id, field, old, new, reason])
+            [at or utcnow(), actor, action, coder, record_id, note_id, field, old, new, reason],
+        )
         rowid = cur.lastrowid
         assert rowid is not None  # set by the INSERT
         return rowid
 
-    def history(self, *, coder: str | None = None, record_id: str | None = None,
-                limit: int | None = None) -> list[dict[str, Any]]:
+    def history(
+        self, *, coder: str | None = None, record_id: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         where, params = _filters(coder=coder, record_id=record_id)
-        sql = ("SELECT id, at, actor, action, coder, record_id, note_id, field, old_value, new_value, reason"
-               f" FROM history WHERE 1 = 1{where} ORDER BY id")
+        sql = (
+            "SELECT id, at, actor, action, coder, record_id, note_id, field, old_value, new_value, reason"
+            f" FROM history WHERE 1 = 1{where} ORDER BY id"
+        )
         if limit:
             sql = f"SELECT * FROM ({sql.replace('ORDER BY id', 'ORDER BY id DESC')} LIMIT {int(limit)}) ORDER BY id"
         return [dict(r) for r in self._db.query(sql, params)]
@@ -668,11 +843,22 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         for c in self.coders():
             a = db.execute(
                 "SELECT count(*), coalesce(sum(status = 'done'), 0), coalesce(sum(flagged), 0) FROM assignments"
-                " WHERE coder = ?", [c["name"]]).fetchone()
-            n_codes = db.execute("SELECT count(*) FROM codes WHERE coder = ? AND value IS NOT NULL",
-                                 [c["name"]]).fetchone()[0]
-            coders.append({"name": c["name"], "role": c["role"], "assigned": a[0], "done": a[1],
-                           "flagged": a[2], "codes": n_codes})
+                " WHERE coder = ?",
+                [c["name"]],
+            ).fetchone()
+            n_codes = db.execute(
+                "SELECT count(*) FROM codes WHERE coder = ? AND value IS NOT NULL", [c["name"]]
+            ).fetchone()[0]
+            coders.append(
+                {
+                    "name": c["name"],
+                    "role": c["role"],
+                    "assigned": a[0],
+                    "done": a[1],
+                    "flagged": a[2],
+                    "codes": n_codes,
+                }
+            )
         return {
             "records": one("SELECT count(*) FROM records"),
             "notes": one("SELECT count(*) FROM notes"),

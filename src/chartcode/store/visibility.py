@@ -41,8 +41,15 @@ def own(table: str = "c", *, coder_col: str | None = None) -> str:
     return f"{coder_col or f'{table}.coder'} = ?"
 
 
-def rule(viewer: str | None, *, lead: bool, table: str = "c", coder_col: str | None = None,
-         submitted_col: str | None = None, record_col: str | None = None) -> tuple[str, list[Any]]:
+def rule(
+    viewer: str | None,
+    *,
+    lead: bool,
+    table: str = "c",
+    coder_col: str | None = None,
+    submitted_col: str | None = None,
+    record_col: str | None = None,
+) -> tuple[str, list[Any]]:
     """SQL condition (and parameters) for the codes rows ``viewer`` may see; ``lead``: the viewer's role is lead.
 
     The column arguments name where the coder, submitted time and record of the code are when
@@ -64,6 +71,7 @@ class Visibility:
     """Store methods that list coders' values through :func:`rule` (mixed into Store)."""
 
     if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+
         @property
         def _db(self) -> Database: ...
 
@@ -71,8 +79,9 @@ class Visibility:
 
         def codes(self, *, coder: str | None = None, record_id: str | None = None) -> Iterator[dict[str, Any]]: ...
 
-        def history(self, *, coder: str | None = None, record_id: str | None = None,
-                    limit: int | None = None) -> list[dict[str, Any]]: ...
+        def history(
+            self, *, coder: str | None = None, record_id: str | None = None, limit: int | None = None
+        ) -> list[dict[str, Any]]: ...
 
     def viewer_is_lead(self, viewer: str | None) -> bool:
         return viewer is not None and self.require_coder(viewer) == "lead"
@@ -84,12 +93,17 @@ class Visibility:
         """Records some assigned coder has not submitted (one row per open assignment)."""
         return [r[0] for r in self._db.execute(OPEN_RECORDS)]
 
-    def visible_codes(self, viewer: str | None = None, *, coder: str | None = None,
-                      record_id: str | None = None) -> Iterator[dict[str, Any]]:
+    def visible_codes(
+        self, viewer: str | None = None, *, coder: str | None = None, record_id: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         """:meth:`codes` limited to what ``viewer`` may see."""
         cond, params = self._rule(viewer)
-        allowed = {(r[0], r[1], r[2], r[3]) for r in self._db.execute(
-            f"SELECT c.coder, c.record_id, c.note_key, c.field FROM codes c WHERE {cond}", params)}
+        allowed = {
+            (r[0], r[1], r[2], r[3])
+            for r in self._db.execute(
+                f"SELECT c.coder, c.record_id, c.note_key, c.field FROM codes c WHERE {cond}", params
+            )
+        }
         for row in self.codes(coder=coder, record_id=record_id):
             if (row["coder"], row["record_id"], row["note_id"] or "", row["field"]) in allowed:
                 yield row
@@ -97,21 +111,30 @@ class Visibility:
     def hidden_count(self, viewer: str | None = None) -> int:
         """How many current codes ``viewer`` may not see."""
         cond, params = self._rule(viewer)
-        n: int = self._db.execute(f"SELECT count(*) FROM codes c WHERE c.value IS NOT NULL AND NOT {cond}",
-                                  params).fetchone()[0]
+        n: int = self._db.execute(
+            f"SELECT count(*) FROM codes c WHERE c.value IS NOT NULL AND NOT {cond}", params
+        ).fetchone()[0]
         return n
 
     def visible_code_rows(self, viewer: str | None = None) -> list[tuple[Any, ...]]:
         """(coder, record_id, note_key, field, value, memo, submitted_at, submitted_value, updated_at) of
         every current code ``viewer`` may see, ordered by coder, record, note, field (the long export)."""
         cond, params = self._rule(viewer)
-        sql = ("SELECT c.coder, c.record_id, c.note_key, c.field, c.value, c.memo, c.submitted_at,"
-               " c.submitted_value, c.updated_at FROM codes c"
-               f" WHERE c.value IS NOT NULL AND {cond} ORDER BY c.coder, c.record_id, c.note_key, c.field")
+        sql = (
+            "SELECT c.coder, c.record_id, c.note_key, c.field, c.value, c.memo, c.submitted_at,"
+            " c.submitted_value, c.updated_at FROM codes c"
+            f" WHERE c.value IS NOT NULL AND {cond} ORDER BY c.coder, c.record_id, c.note_key, c.field"
+        )
         return self._db.execute(sql, params).fetchall()
 
-    def visible_history(self, viewer: str | None = None, *, coder: str | None = None,
-                        record_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def visible_history(
+        self,
+        viewer: str | None = None,
+        *,
+        coder: str | None = None,
+        record_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         """:meth:`history` as ``viewer`` may see it: the values of a change to a coder's code that
         the rule hides from ``viewer`` show as "(blind)" (None when the change had no value).
         Entries about no code (submit, assign, flag, consensus...) are shown as they are."""
@@ -124,15 +147,19 @@ class Visibility:
                 h["old_value"] = h["new_value"] = BLIND if h["old_value"] or h["new_value"] else None
         return rows
 
-    def _blind_history_ids(self, viewer: str | None, first_id: int, *, coder: str | None,
-                           record_id: str | None) -> set[int]:
+    def _blind_history_ids(
+        self, viewer: str | None, first_id: int, *, coder: str | None, record_id: str | None
+    ) -> set[int]:
         """ids (from ``first_id`` on) of the history entries about a coder's code that the rule hides
         from ``viewer`` (not a lead): each entry is judged by the code it changed."""
-        cond, params = rule(viewer, lead=False, coder_col="h.coder", submitted_col="c.submitted_at",
-                            record_col="h.record_id")
-        sql = ("SELECT h.id FROM history h LEFT JOIN codes c ON c.coder = h.coder AND c.record_id = h.record_id"
-               " AND c.note_key = coalesce(h.note_id, '') AND c.field = h.field"
-               f" WHERE h.id >= ? AND h.coder IS NOT NULL AND h.field IS NOT NULL AND NOT {cond}")
+        cond, params = rule(
+            viewer, lead=False, coder_col="h.coder", submitted_col="c.submitted_at", record_col="h.record_id"
+        )
+        sql = (
+            "SELECT h.id FROM history h LEFT JOIN codes c ON c.coder = h.coder AND c.record_id = h.record_id"
+            " AND c.note_key = coalesce(h.note_id, '') AND c.field = h.field"
+            f" WHERE h.id >= ? AND h.coder IS NOT NULL AND h.field IS NOT NULL AND NOT {cond}"
+        )
         args: list[Any] = [first_id, *params]
         for column, value in (("h.coder", coder), ("h.record_id", record_id)):
             if value is not None:

@@ -77,8 +77,16 @@ class ChartcodeApp(App):
     TITLE = "chartcode"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True, show=False)]
 
-    def __init__(self, store: Store, coder: str, *, frozen_clock: bool = False, close_store: bool = True,
-                 mode: str = "code", record_id: str | None = None):
+    def __init__(
+        self,
+        store: Store,
+        coder: str,
+        *,
+        frozen_clock: bool = False,
+        close_store: bool = True,
+        mode: str = "code",
+        record_id: str | None = None,
+    ):
         super().__init__()
         self.store = store
         self.mode = mode
@@ -100,8 +108,11 @@ class ChartcodeApp(App):
         for key in getattr(screen, "KEYS", ()):
             if key.palette:
                 action = key.action
-                yield SystemCommand(key.description.split(" (")[0], f"{key.description} · key: {key.shown_key}",
-                                    lambda a=action, s=screen: s.call_later(s.run_action, a))
+                yield SystemCommand(
+                    key.description.split(" (")[0],
+                    f"{key.description} · key: {key.shown_key}",
+                    lambda a=action, s=screen: s.call_later(s.run_action, a),
+                )
 
     async def action_quit(self) -> None:
         if self.main_screen is not None:

@@ -31,46 +31,119 @@ class Key:
 
 CODING_KEYS: tuple[Key, ...] = (
     # coding
-    Key("choose", "0,1,2,3,4,5,6,7,8,9", "choose", "Choose the choice with that key for the focused field",
-        "Coding", show=True, display="0-9", palette=False),
+    Key(
+        "choose",
+        "0,1,2,3,4,5,6,7,8,9",
+        "choose",
+        "Choose the choice with that key for the focused field",
+        "Coding",
+        show=True,
+        display="0-9",
+        palette=False,
+    ),
     Key("next_field", "tab", "next_field", "Next field", "Coding", display="Tab", priority=True),
     Key("prev_field", "shift+tab", "prev_field", "Previous field", "Coding", display="Shift+Tab", priority=True),
-    Key("next_field_arrow", "down,j", "next_field", "Next field (in the record list: next record)", "Coding",
-        display="↓/j", palette=False),
-    Key("prev_field_arrow", "up,k", "prev_field", "Previous field (in the record list: previous record)",
-        "Coding", display="↑/k", palette=False),
+    Key(
+        "next_field_arrow",
+        "down,j",
+        "next_field",
+        "Next field (in the record list: next record)",
+        "Coding",
+        display="↓/j",
+        palette=False,
+    ),
+    Key(
+        "prev_field_arrow",
+        "up,k",
+        "prev_field",
+        "Previous field (in the record list: previous record)",
+        "Coding",
+        display="↑/k",
+        palette=False,
+    ),
     Key("clear", "x,delete", "clear", "Clear the focused field's code", "Coding"),
     Key("undo", "u", "undo", "Undo your last change (recorded in the history)", "Coding", show=True, short="Undo"),
     Key("memo", "m", "memo", "Write a memo (your rationale) on the focused code", "Coding", show=True, short="Memo"),
     Key("flag", "f", "flag", "Flag this record for the supervisor, with a comment", "Coding", show=True, short="Flag"),
-    Key("done", "d", "done", "Mark this record done (refused while a required field is empty)", "Coding",
-        show=True, short="Done"),
+    Key(
+        "done",
+        "d",
+        "done",
+        "Mark this record done (refused while a required field is empty)",
+        "Coding",
+        show=True,
+        short="Done",
+    ),
     # reading
     Key("next_note", "n", "next_note", "Next note of this record", "Reading", show=True, short="Next note"),
     Key("prev_note", "N", "prev_note", "Previous note of this record", "Reading", display="N (shift+n)"),
     Key("scroll_down", "pagedown,space", "scroll_note(1)", "Scroll the note down", "Reading", display="PgDn/Space"),
     Key("scroll_up", "pageup", "scroll_note(-1)", "Scroll the note up", "Reading", display="PgUp"),
-    Key("search", "slash", "search", "Search notes (this record or all notes)", "Reading", show=True, display="/", short="Search"),
+    Key(
+        "search",
+        "slash",
+        "search",
+        "Search notes (this record or all notes)",
+        "Reading",
+        show=True,
+        display="/",
+        short="Search",
+    ),
     # moving between records
     Key("next_record", "right_square_bracket", "next_record", "Next record", "Records", display="]"),
     Key("prev_record", "left_square_bracket", "prev_record", "Previous record", "Records", display="["),
-    Key("next_unfinished", "g", "next_unfinished", "Go to the next unfinished record", "Records", show=True, short="Next to do"),
+    Key(
+        "next_unfinished",
+        "g",
+        "next_unfinished",
+        "Go to the next unfinished record",
+        "Records",
+        show=True,
+        short="Next to do",
+    ),
     Key("queue", "l", "focus_queue", "Show and focus the record list (↑/↓, Enter opens)", "Records"),
     Key("filter", "ctrl+f", "filter_queue", "Filter the record list by record id", "Records", display="Ctrl+F"),
-    Key("status_filter", "s", "cycle_status", "Show all / to do / not started / in progress / done / flagged",
-        "Records"),
+    Key(
+        "status_filter", "s", "cycle_status", "Show all / to do / not started / in progress / done / flagged", "Records"
+    ),
     # app
     Key("help", "question_mark", "help", "Show all keys", "App", show=True, display="?", short="Help"),
-    Key("quit", "ctrl+q", "app.quit", "Quit (everything is already saved)", "App", show=True, display="Ctrl+Q",
-        priority=True, short="Quit"),
+    Key(
+        "quit",
+        "ctrl+q",
+        "app.quit",
+        "Quit (everything is already saved)",
+        "App",
+        show=True,
+        display="Ctrl+Q",
+        priority=True,
+        short="Quit",
+    ),
 )
 
 
 RECONCILE_KEYS: tuple[Key, ...] = (
-    Key("pick", "a,b,c,d,e,f,g,h", "pick", "Take that coder's value (a = first coder, b = second ...)", "Deciding",
-        show=True, display="a-h", palette=False, short="Take coder's value"),
-    Key("choose", "0,1,2,3,4,5,6,7,8,9", "choose", "Choose another value: the choice with that key", "Deciding",
-        show=True, display="0-9", palette=False),
+    Key(
+        "pick",
+        "a,b,c,d,e,f,g,h",
+        "pick",
+        "Take that coder's value (a = first coder, b = second ...)",
+        "Deciding",
+        show=True,
+        display="a-h",
+        palette=False,
+        short="Take coder's value",
+    ),
+    Key(
+        "choose",
+        "0,1,2,3,4,5,6,7,8,9",
+        "choose",
+        "Choose another value: the choice with that key",
+        "Deciding",
+        show=True,
+        display="0-9",
+        palette=False,
+    ),
     Key("other", "v", "other_value", "Type another value (numbers, dates, text)", "Deciding"),
     Key("next_unit", "tab,down,j", "next_unit", "Next disagreement", "Moving", display="Tab/↓/j", short="Next"),
     Key("prev_unit", "shift+tab,up,k", "prev_unit", "Previous disagreement", "Moving", display="Shift+Tab/↑/k"),
@@ -79,38 +152,93 @@ RECONCILE_KEYS: tuple[Key, ...] = (
     Key("scroll_down", "pagedown,space", "scroll_note(1)", "Scroll the note down", "Reading", display="PgDn/Space"),
     Key("scroll_up", "pageup", "scroll_note(-1)", "Scroll the note up", "Reading", display="PgUp"),
     Key("help", "question_mark", "help", "Show all keys", "App", show=True, display="?", short="Help"),
-    Key("quit", "ctrl+q", "app.quit", "Quit (everything is already saved)", "App", show=True, display="Ctrl+Q",
-        priority=True, short="Quit"),
+    Key(
+        "quit",
+        "ctrl+q",
+        "app.quit",
+        "Quit (everything is already saved)",
+        "App",
+        show=True,
+        display="Ctrl+Q",
+        priority=True,
+        short="Quit",
+    ),
 )
 
 
 RATING_KEYS: tuple[Key, ...] = (
     # rating
-    Key("rate", "1,2,3,4,5,6,7,8,9,0", "rate", "Rate the focused item: the rating point with that number (its"
-        " anchors are on the right)", "Rating", show=True, display="0-9", palette=False, short="Rate"),
-    Key("cannot_rate", "x", "cannot_rate", "Cannot rate the focused item (stores the scale's cannot-rate code)",
-        "Rating", show=True, short="Cannot rate"),
+    Key(
+        "rate",
+        "1,2,3,4,5,6,7,8,9,0",
+        "rate",
+        "Rate the focused item: the rating point with that number (its anchors are on the right)",
+        "Rating",
+        show=True,
+        display="0-9",
+        palette=False,
+        short="Rate",
+    ),
+    Key(
+        "cannot_rate",
+        "x",
+        "cannot_rate",
+        "Cannot rate the focused item (stores the scale's cannot-rate code)",
+        "Rating",
+        show=True,
+        short="Cannot rate",
+    ),
     Key("clear", "backspace,delete", "clear", "Clear the focused item's rating", "Rating", display="Bksp/Del"),
-    Key("comment", "c,m", "comment", "Write the evidence / comment behind the focused item's rating", "Rating",
-        show=True, display="c/m", short="Comment"),
-    Key("type_value", "v", "type_value", "Type a value (items that are counts, e.g. sessions delivered)",
-        "Rating"),
-    Key("undo", "u", "undo", "Undo your last rating change (recorded in the history)", "Rating", show=True,
-        short="Undo"),
-    Key("submit", "s", "submit", "Submit this unit-period as done (asks first; refused while an item is"
-        " unrated; the ratings are then read-only)", "Rating", show=True, short="Submit"),
+    Key(
+        "comment",
+        "c,m",
+        "comment",
+        "Write the evidence / comment behind the focused item's rating",
+        "Rating",
+        show=True,
+        display="c/m",
+        short="Comment",
+    ),
+    Key("type_value", "v", "type_value", "Type a value (items that are counts, e.g. sessions delivered)", "Rating"),
+    Key(
+        "undo", "u", "undo", "Undo your last rating change (recorded in the history)", "Rating", show=True, short="Undo"
+    ),
+    Key(
+        "submit",
+        "s",
+        "submit",
+        "Submit this unit-period as done (asks first; refused while an item is"
+        " unrated; the ratings are then read-only)",
+        "Rating",
+        show=True,
+        short="Submit",
+    ),
     # moving
     Key("next_item", "tab,down,j", "next_item", "Next item", "Moving", display="Tab/↓/j", priority=True),
-    Key("prev_item", "shift+tab,up,k", "prev_item", "Previous item", "Moving", display="Shift+Tab/↑/k",
-        priority=True),
+    Key("prev_item", "shift+tab,up,k", "prev_item", "Previous item", "Moving", display="Shift+Tab/↑/k", priority=True),
     Key("next_unrated", "g", "next_unrated", "Go to the next unrated item", "Moving"),
-    Key("scroll_down", "pagedown,space", "scroll_detail(1)", "Scroll the anchors and rules down", "Moving",
-        display="PgDn/Space"),
+    Key(
+        "scroll_down",
+        "pagedown,space",
+        "scroll_detail(1)",
+        "Scroll the anchors and rules down",
+        "Moving",
+        display="PgDn/Space",
+    ),
     Key("scroll_up", "pageup", "scroll_detail(-1)", "Scroll the anchors and rules up", "Moving", display="PgUp"),
     # app
     Key("help", "question_mark", "help", "Show all keys", "App", show=True, display="?", short="Help"),
-    Key("quit", "ctrl+q", "app.quit", "Quit (everything is already saved)", "App", show=True, display="Ctrl+Q",
-        priority=True, short="Quit"),
+    Key(
+        "quit",
+        "ctrl+q",
+        "app.quit",
+        "Quit (everything is already saved)",
+        "App",
+        show=True,
+        display="Ctrl+Q",
+        priority=True,
+        short="Quit",
+    ),
 )
 
 
@@ -120,11 +248,28 @@ def bindings(keys: tuple[Key, ...]) -> list[BindingType]:
     for k in keys:
         if k.id in ("choose", "pick", "rate"):  # one binding per key, passing the key to the action
             for i, key in enumerate(k.keys.split(",")):
-                out.append(Binding(key, f"{k.action}('{key}')", k.short or "Choose", show=k.show and i == 1,
-                                   key_display=k.display, id=f"{k.id}-{key}"))
+                out.append(
+                    Binding(
+                        key,
+                        f"{k.action}('{key}')",
+                        k.short or "Choose",
+                        show=k.show and i == 1,
+                        key_display=k.display,
+                        id=f"{k.id}-{key}",
+                    )
+                )
             continue
-        out.append(Binding(k.keys, k.action, k.short or k.description.split(" (")[0], show=k.show,
-                           key_display=k.display, priority=k.priority, id=k.id))
+        out.append(
+            Binding(
+                k.keys,
+                k.action,
+                k.short or k.description.split(" (")[0],
+                show=k.show,
+                key_display=k.display,
+                priority=k.priority,
+                id=k.id,
+            )
+        )
     return out
 
 

@@ -61,8 +61,9 @@ class StoreWriter:
         if not self._started:
             self._started = True
             self._app = self.target.app
-            self.target.run_worker(self._loop, thread=True, name="store-writer", group="store-writer",
-                                   exit_on_error=False)
+            self.target.run_worker(
+                self._loop, thread=True, name="store-writer", group="store-writer", exit_on_error=False
+            )
 
     def submit(self, fn: Callable[[], Any], kind: str, context: Any = None) -> Job:
         job = Job(next(self._ids), fn, kind, context, time.perf_counter())

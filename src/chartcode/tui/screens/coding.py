@@ -96,7 +96,8 @@ class CodingScreen(Screen):
         if first is None:
             self.query_one(NoteView).show("", None, "", 0, 0)
             self.query_one("#note-meta", Static).update(
-                f"No records are assigned to {self.session.coder} yet. Ask your lead to assign some.")
+                f"No records are assigned to {self.session.coder} yet. Ask your lead to assign some."
+            )
             return
         self.open_record(first)
 
@@ -109,8 +110,14 @@ class CodingScreen(Screen):
         self.query_one(ProgressHeader).set_progress(done, assigned)
 
     def _update_queue_status(self) -> None:
-        names = {"all": "all records", "todo": "to do", "not_started": "not started", "in_progress": "in progress",
-                 "done": "done", "flagged": "flagged"}
+        names = {
+            "all": "all records",
+            "todo": "to do",
+            "not_started": "not started",
+            "in_progress": "in progress",
+            "done": "done",
+            "flagged": "flagged",
+        }
         n = self.session.queue_count(self.queue_text, self.queue_status)
         self.query_one("#queue-status", Static).update(f" {names[self.queue_status]} ({n}) · s cycles")
 
@@ -138,8 +145,12 @@ class CodingScreen(Screen):
         self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
         self._focus_for_slot()
         slot = self.current_slot
-        self.writer.submit(lambda: self.session.save_position(
-            record_id, slot.note_id if slot else None, slot.field.name if slot else None), "position")
+        self.writer.submit(
+            lambda: self.session.save_position(
+                record_id, slot.note_id if slot else None, slot.field.name if slot else None
+            ),
+            "position",
+        )
 
     @property
     def current_slot(self) -> Slot | None:
@@ -154,8 +165,9 @@ class CodingScreen(Screen):
         notes = view.notes
         note = notes[self.note_idx] if notes else None
         text = self.session.note_text(note["note_id"]) if note else ""
-        self.query_one(NoteView).show(view.record_id, note, text, self.note_idx, len(notes),
-                                      self.session.codebook.cues, self.terms, banner)
+        self.query_one(NoteView).show(
+            view.record_id, note, text, self.note_idx, len(notes), self.session.codebook.cues, self.terms, banner
+        )
 
     def _focus_for_slot(self) -> None:
         slot = self.current_slot
@@ -361,8 +373,12 @@ class CodingScreen(Screen):
             self.writer.submit(lambda: self.session.memo(record_id, slot, text), "memo")
             self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
 
-        self.app.push_screen(TextPrompt(f"Memo on {slot.field.label}", view.memos.get(slot.key, ""),
-                                        "why this code?", "Empty removes the memo."), done)
+        self.app.push_screen(
+            TextPrompt(
+                f"Memo on {slot.field.label}", view.memos.get(slot.key, ""), "why this code?", "Empty removes the memo."
+            ),
+            done,
+        )
 
     def action_flag(self) -> None:
         view = self.view
@@ -392,8 +408,12 @@ class CodingScreen(Screen):
             return
         missing = view.missing()
         if missing:
-            self.notify(f"{len(missing)} required field(s) empty: {view.describe_missing()}",
-                        title=f"{view.record_id} not done", severity="error", timeout=10)
+            self.notify(
+                f"{len(missing)} required field(s) empty: {view.describe_missing()}",
+                title=f"{view.record_id} not done",
+                severity="error",
+                timeout=10,
+            )
             self.move_cursor(view.slots.index(missing[0]))
             return
         record_id = view.record_id
@@ -439,8 +459,16 @@ class CodingScreen(Screen):
                 self.open_record(rid, note_id=nid)
             else:
                 note = self.session.store.note(nid) or {}
-                self.query_one(NoteView).show(rid, note, note.get("text", ""), 0, 1, self.session.codebook.cues,
-                                              self.terms, banner="(not in your queue: read only; ] or [ to go back)")
+                self.query_one(NoteView).show(
+                    rid,
+                    note,
+                    note.get("text", ""),
+                    0,
+                    1,
+                    self.session.codebook.cues,
+                    self.terms,
+                    banner="(not in your queue: read only; ] or [ to go back)",
+                )
 
         self.app.push_screen(SearchScreen(self.session, record_id), done)
 
@@ -487,8 +515,9 @@ class CodingScreen(Screen):
         queue = self.query_one(RecordQueue)
         queue.reload()
         if self.view is not None:
-            queue.show_current(self.view.record_id,
-                               self.session.queue_index(self.view.record_id, self.queue_text, self.queue_status))
+            queue.show_current(
+                self.view.record_id, self.session.queue_index(self.view.record_id, self.queue_text, self.queue_status)
+            )
         self._update_queue_status()
 
     @on(Input.Changed, "#queue-filter")
@@ -509,7 +538,9 @@ class CodingScreen(Screen):
 
     def action_escape(self) -> None:
         self.remove_class("-show-queue")
-        self._focus_for_slot() if isinstance(self.focused, RecordQueue) or self.focused is None else self.set_focus(None)
+        self._focus_for_slot() if isinstance(self.focused, RecordQueue) or self.focused is None else self.set_focus(
+            None
+        )
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.KEYS, HELP_INTRO))
@@ -524,7 +555,11 @@ class CodingScreen(Screen):
         slot = self.current_slot
         if self.view is not None:
             record_id = self.view.record_id
-            self.writer.submit(lambda: self.session.save_position(
-                record_id, slot.note_id if slot else None, slot.field.name if slot else None), "position")
+            self.writer.submit(
+                lambda: self.session.save_position(
+                    record_id, slot.note_id if slot else None, slot.field.name if slot else None
+                ),
+                "position",
+            )
         await asyncio.to_thread(self.writer.drain)
         self.writer.stop()

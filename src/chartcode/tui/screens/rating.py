@@ -33,12 +33,18 @@ from chartcode.tui.writer import Saved, SaveFailed, StoreWriter
 
 
 def help_intro(cannot_rate: int | None) -> str:
-    cr = (f" x marks an item you cannot rate (stored as the scale's cannot-rate code {cannot_rate}; it is left out "
-          "of the scores)." if cannot_rate is not None else " This scale has no cannot-rate code.")
-    return ("Rate the focused item on the left by the number of the anchor on the right that fits best; the next "
-            "unrated item comes up. Every rating is saved at once (watch for ✓ saved at the top) and only you "
-            "see your ratings." + cr + " c writes the evidence behind a rating. s submits the unit-period when "
-            "every item is rated (or marked cannot rate); after that the ratings are read-only.")
+    cr = (
+        f" x marks an item you cannot rate (stored as the scale's cannot-rate code {cannot_rate}; it is left out "
+        "of the scores)."
+        if cannot_rate is not None
+        else " This scale has no cannot-rate code."
+    )
+    return (
+        "Rate the focused item on the left by the number of the anchor on the right that fits best; the next "
+        "unrated item comes up. Every rating is saved at once (watch for ✓ saved at the top) and only you "
+        "see your ratings." + cr + " c writes the evidence behind a rating. s submits the unit-period when "
+        "every item is rated (or marked cannot rate); after that the ratings are read-only."
+    )
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -96,13 +102,15 @@ class RatingScreen(Screen):
         self.audit_title = title
         self.frozen_clock = frozen_clock
         row = self.store.unit_period(record_id)
-        self.unit = (row[0] if row and row[0] is not None else record_id)
-        self.period = (row[1] if row and row[1] else "")
+        self.unit = row[0] if row and row[0] is not None else record_id
+        self.period = row[1] if row and row[1] else ""
         view = session.load(record_id)  # the rater's own codes only (blind)
-        self.values: dict[str, Any] = {f.name: view.values[(None, f.name)] for f in self.items
-                                       if view.values.get((None, f.name)) is not None}
-        self.memos: dict[str, str] = {f.name: view.memos[(None, f.name)] for f in self.items
-                                      if view.memos.get((None, f.name))}
+        self.values: dict[str, Any] = {
+            f.name: view.values[(None, f.name)] for f in self.items if view.values.get((None, f.name)) is not None
+        }
+        self.memos: dict[str, str] = {
+            f.name: view.memos[(None, f.name)] for f in self.items if view.memos.get((None, f.name))
+        }
         self.submitted = view.submitted
         self.submitting = False
         self.cursor = 0
@@ -135,8 +143,9 @@ class RatingScreen(Screen):
 
     # ------------------------------------------------------------------ drawing
     def _score(self) -> UnitScore:
-        return score_unit(self.codebook, dict(self.values), unit=self.unit, period=self.period,
-                          record_id=self.record_id)
+        return score_unit(
+            self.codebook, dict(self.values), unit=self.unit, period=self.period, record_id=self.record_id
+        )
 
     @property
     def field(self):
@@ -151,10 +160,14 @@ class RatingScreen(Screen):
         if f is not None:
             section = self.scale.section(f.section)
             renderable, plain = item_detail(
-                f, self.values.get(f.name), self.memos.get(f.name), position=f"{self.cursor + 1} of {len(self.items)}",
+                f,
+                self.values.get(f.name),
+                self.memos.get(f.name),
+                position=f"{self.cursor + 1} of {len(self.items)}",
                 section=section.label if section else (f.section or "Not scored"),
                 cannot_rate=self.scale.cannot_rate if f.name in self.scored else None,
-                read_only=self.submitted)
+                read_only=self.submitted,
+            )
             detail = self.query_one(ItemDetail)
             if plain != detail.plain:
                 detail.show(renderable, plain)
@@ -212,8 +225,10 @@ class RatingScreen(Screen):
             keys = rating_keys(f)
             if key not in keys:
                 extra = " (x = cannot rate)" if self.scale.cannot_rate is not None else ""
-                self.notify(f"{f.label}: {key} is not a rating of this item; rate {_keys_range(keys)}{extra}.",
-                            severity="warning")
+                self.notify(
+                    f"{f.label}: {key} is not a rating of this item; rate {_keys_range(keys)}{extra}.",
+                    severity="warning",
+                )
                 return
             value = keys[key]
         elif f.kind.input_mode is InputMode.FREE_TEXT:
@@ -256,8 +271,7 @@ class RatingScreen(Screen):
             self._save(f, value, advance=True)
 
         current = self.values.get(f.name)
-        self.app.push_screen(TextPrompt(f"{f.label}: value", "" if current is None else str(current), "value"),
-                             typed)
+        self.app.push_screen(TextPrompt(f"{f.label}: value", "" if current is None else str(current), "value"), typed)
 
     def action_clear(self) -> None:
         if not self._writable():
@@ -309,8 +323,9 @@ class RatingScreen(Screen):
             return
         f = self.field
         if self.values.get(f.name) is None:
-            self.notify("Rate this item first (or x: cannot rate), then write the evidence behind it.",
-                        severity="warning")
+            self.notify(
+                "Rate this item first (or x: cannot rate), then write the evidence behind it.", severity="warning"
+            )
             return
         record_id, slot = self.record_id, Slot(f)
 
@@ -330,9 +345,15 @@ class RatingScreen(Screen):
             self.query_one(RatingHeader).set_saved("saving…")
             self._redraw()
 
-        self.app.push_screen(TextPrompt(f"Evidence / comment on {f.label}", self.memos.get(f.name, ""),
-                                        "what the rating rests on (sources, examples)",
-                                        "Empty removes the comment."), done)
+        self.app.push_screen(
+            TextPrompt(
+                f"Evidence / comment on {f.label}",
+                self.memos.get(f.name, ""),
+                "what the rating rests on (sources, examples)",
+                "Empty removes the comment.",
+            ),
+            done,
+        )
 
     def action_submit(self) -> None:
         if self.submitted:
@@ -343,13 +364,19 @@ class RatingScreen(Screen):
         unrated = [i for i, f in enumerate(self.items) if f.name in self.scored and self.values.get(f.name) is None]
         if unrated:
             names = ", ".join(self.items[i].label for i in unrated[:5]) + (" …" if len(unrated) > 5 else "")
-            self.notify(f"{len(unrated)} item(s) unrated: {names}. Rate them (or x: cannot rate) first.",
-                        title=f"{self.record_id} not submitted", severity="error", timeout=10)
+            self.notify(
+                f"{len(unrated)} item(s) unrated: {names}. Rate them (or x: cannot rate) first.",
+                title=f"{self.record_id} not submitted",
+                severity="error",
+                timeout=10,
+            )
             self.move(unrated[0])
             return
         s = self.score
-        summary = (f"{s.items_rated} rated, {s.items_cannot_rate} cannot rate; total {_n(s.total)}, "
-                   f"band {s.band or '—'}. After submitting, your ratings are read-only.")
+        summary = (
+            f"{s.items_rated} rated, {s.items_cannot_rate} cannot rate; total {_n(s.total)}, "
+            f"band {s.band or '—'}. After submitting, your ratings are read-only."
+        )
 
         def answered(yes: bool | None) -> None:
             if not yes:
@@ -446,8 +473,11 @@ class RatingScreen(Screen):
 
 def _keys_range(keys: dict[str, Any]) -> str:
     ks = list(keys)
-    if len(ks) > 2 and all(k.isdigit() for k in ks) and [int(k) for k in ks] == list(
-            range(int(ks[0]), int(ks[-1]) + 1)):
+    if (
+        len(ks) > 2
+        and all(k.isdigit() for k in ks)
+        and [int(k) for k in ks] == list(range(int(ks[0]), int(ks[-1]) + 1))
+    ):
         return f"{ks[0]}-{ks[-1]}"
     return ", ".join(ks)
 

@@ -27,9 +27,11 @@ from chartcode.tui.widgets.note_view import NoteView
 from chartcode.tui.writer import Saved, SaveFailed, StoreWriter
 
 LETTERS = "abcdefgh"
-HELP_INTRO = ("Each line on the left is a unit where coders gave different values. Read the note, then take one "
-              "coder's value (a, b, ...) or another value (its key, or v to type one); give the reason. The "
-              "consensus is saved at once, apart from the coders' own codes.")
+HELP_INTRO = (
+    "Each line on the left is a unit where coders gave different values. Read the note, then take one "
+    "coder's value (a, b, ...) or another value (its key, or v to type one); give the reason. The "
+    "consensus is saved at once, apart from the coders' own codes."
+)
 
 
 class ReconcileScreen(Screen):
@@ -72,7 +74,8 @@ class ReconcileScreen(Screen):
         self._progress()
         if not self.units:
             self.query_one("#note-meta", Static).update(
-                "No disagreements: every unit coded by two or more coders (who have all submitted) agrees.")
+                "No disagreements: every unit coded by two or more coders (who have all submitted) agrees."
+            )
             return
         self.show_unit(self.index)
 
@@ -116,7 +119,8 @@ class ReconcileScreen(Screen):
         f = self.codebook.field(u.field)
         settled = sum(x.consensus is not None for x in self.units)
         self.query_one("#form-title", Static).update(
-            Text(f"{settled}/{len(self.units)} settled · {self.index + 1} of {len(self.units)}", style="bold"))
+            Text(f"{settled}/{len(self.units)} settled · {self.index + 1} of {len(self.units)}", style="bold")
+        )
         t = Text(f"{f.label}\n", style="bold")
         t.append(f"{u.record_id}" + (f" · note {u.note_id}" if u.note_id else " · record level") + "\n\n", style="dim")
         for letter, (coder, value) in zip(LETTERS, u.values.items(), strict=False):
@@ -192,12 +196,15 @@ class ReconcileScreen(Screen):
                 self.notify("A consensus needs a reason.", severity="warning")
                 return
             index = self.index
-            self.writer.submit(lambda: self.store.set_consensus(
-                u.record_id, u.field, value, note_id=u.note_id, reason=reason, decided_by=self.decider),
-                "consensus", (index, value, reason.strip()))
+            self.writer.submit(
+                lambda: self.store.set_consensus(
+                    u.record_id, u.field, value, note_id=u.note_id, reason=reason, decided_by=self.decider
+                ),
+                "consensus",
+                (index, value, reason.strip()),
+            )
 
-        self.app.push_screen(TextPrompt(f"Consensus {shown} ({what}) - why?", "", "reason (required)"),
-                             reason_given)
+        self.app.push_screen(TextPrompt(f"Consensus {shown} ({what}) - why?", "", "reason (required)"), reason_given)
 
     @on(Saved)
     def saved(self, event: Saved) -> None:
@@ -210,8 +217,10 @@ class ReconcileScreen(Screen):
         units.replace_option_prompt_at_index(index, self._unit_label(u))
         self._progress()
         self.query_one(ProgressHeader).set_saved("✓ saved" if self.frozen_clock else f"✓ saved {_now()}")
-        nxt = next((i for i in range(index + 1, len(self.units)) if self.units[i].consensus is None),
-                   next((i for i in range(len(self.units)) if self.units[i].consensus is None), None))
+        nxt = next(
+            (i for i in range(index + 1, len(self.units)) if self.units[i].consensus is None),
+            next((i for i in range(len(self.units)) if self.units[i].consensus is None), None),
+        )
         if nxt is None:
             self.notify("Every disagreement is settled.", title="Done")
             self._draw_panel()

@@ -83,7 +83,9 @@ class SearchScreen(ModalScreen[dict[str, Any] | None]):
         box = self.query_one(options)
         box.clear_options()
         for i, r in enumerate(results):
-            label = Text.assemble((f"{r['record_id']} ", "bold"), (f"{r['note_date'] or ''} {r['note_type'] or ''}  ", "dim"))
+            label = Text.assemble(
+                (f"{r['record_id']} ", "bold"), (f"{r['note_date'] or ''} {r['note_type'] or ''}  ", "dim")
+            )
             snippet = r["snippet"].replace("\n", " ")
             pos = 0
             while True:
@@ -93,13 +95,18 @@ class SearchScreen(ModalScreen[dict[str, Any] | None]):
                     label.append(snippet[pos:])
                     break
                 label.append(snippet[pos:a])
-                label.append(snippet[a + 1:b], style="reverse")
+                label.append(snippet[a + 1 : b], style="reverse")
                 pos = b + 1
             box.add_option(Option(label, id=str(i)))
         n = len(results)
         self.query_one("#search-status", Static).update(
-            Text(f"{n} note{'s' if n != 1 else ''} found" + (" (first 100)" if n >= 100 else "")
-                 + ("  ·  ↓ then Enter opens" if n else ""), style="dim"))
+            Text(
+                f"{n} note{'s' if n != 1 else ''} found"
+                + (" (first 100)" if n >= 100 else "")
+                + ("  ·  ↓ then Enter opens" if n else ""),
+                style="dim",
+            )
+        )
 
     @on(OptionList.OptionSelected)
     def chosen(self, event: OptionList.OptionSelected) -> None:

@@ -153,8 +153,9 @@ class CodingForm(Vertical):
             self._focused_row = None
         focused_changed = False
         for i, (row, slot) in enumerate(zip(self.rows, view.slots, strict=True)):
-            changed = row.set_state(view.values.get(slot.key), view.memos.get(slot.key), i == cursor,
-                                    slot.key in pending)
+            changed = row.set_state(
+                view.values.get(slot.key), view.memos.get(slot.key), i == cursor, slot.key in pending
+            )
             focused_changed |= changed and i == cursor
         self.update_title(view)
         if cursor != self._focused_row:
@@ -196,7 +197,8 @@ class CodingForm(Vertical):
     def _draw_panel(self, view: RecordView, cursor: int) -> None:
         slot = self.rows[cursor].slot
         self.query_one("#rules-text", Static).update(
-            field_panel(slot.field, view.values.get(slot.key), view.memos.get(slot.key)))
+            field_panel(slot.field, view.values.get(slot.key), view.memos.get(slot.key))
+        )
         self.query_one("#rules", VerticalScroll).scroll_home(animate=False)
 
     def show_entry(self, field: Field | None, value: Any) -> None:

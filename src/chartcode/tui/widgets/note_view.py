@@ -11,8 +11,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 
-def highlight(text: str, cues: tuple[str, ...] = (), terms: tuple[str, ...] = (),
-              cue_style: str = "bold underline", term_style: str = "reverse") -> Text:
+def highlight(
+    text: str,
+    cues: tuple[str, ...] = (),
+    terms: tuple[str, ...] = (),
+    cue_style: str = "bold underline",
+    term_style: str = "reverse",
+) -> Text:
     """``text`` with whole-word, case-insensitive matches of cues and search terms styled."""
     out = Text(text)
     for words, style in ((cues, cue_style), (terms, term_style)):
@@ -20,8 +25,8 @@ def highlight(text: str, cues: tuple[str, ...] = (), terms: tuple[str, ...] = ()
         if not words:
             continue
         pattern = re.compile(
-            r"(?<!\w)(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\w*",
-            re.IGNORECASE)
+            r"(?<!\w)(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\w*", re.IGNORECASE
+        )
         for m in pattern.finditer(text):
             out.stylize(style, m.start(), m.end())
     return out
@@ -37,16 +42,30 @@ class NoteView(Vertical):
         with VerticalScroll(id="note-body"):
             yield Static("", id="note-text")
 
-    def show(self, record_id: str, note: dict[str, Any] | None, text: str, index: int, total: int,
-             cues: tuple[str, ...] = (), terms: tuple[str, ...] = (), banner: str | None = None) -> None:
+    def show(
+        self,
+        record_id: str,
+        note: dict[str, Any] | None,
+        text: str,
+        index: int,
+        total: int,
+        cues: tuple[str, ...] = (),
+        terms: tuple[str, ...] = (),
+        banner: str | None = None,
+    ) -> None:
         meta = self.query_one("#note-meta", Static)
         body = self.query_one("#note-text", Static)
         if note is None:
             meta.update(Text(f"{record_id} · no notes", style="bold"))
             body.update(Text("This record has no notes. Code its fields from other sources.", style="italic"))
             return
-        parts = [record_id, f"note {index + 1} of {total}", note.get("note_date") or "no date",
-                 note.get("note_type") or "", note.get("author") or ""]
+        parts = [
+            record_id,
+            f"note {index + 1} of {total}",
+            note.get("note_date") or "no date",
+            note.get("note_type") or "",
+            note.get("author") or "",
+        ]
         line = Text(" · ".join(p for p in parts if p), style="bold")
         if banner:
             line.append(f"   {banner}", style="italic")

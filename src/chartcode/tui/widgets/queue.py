@@ -92,8 +92,11 @@ class RecordQueue(ScrollView, can_focus=True):
         line = (text + " " * pad + notes)[:width]
         segments = [Segment(line, style)]
         if row.flagged and width > 3:
-            segments = [Segment(line[:2], style), Segment(line[2], style + self.get_component_rich_style("queue--flag")),
-                        Segment(line[3:], style)]
+            segments = [
+                Segment(line[:2], style),
+                Segment(line[2], style + self.get_component_rich_style("queue--flag")),
+                Segment(line[3:], style),
+            ]
         return Strip(segments, width).extend_cell_length(width, style)
 
     def watch_cursor(self, old: int, new: int) -> None:

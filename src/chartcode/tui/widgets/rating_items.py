@@ -216,15 +216,15 @@ class ItemList(VerticalScroll):
                 self.rows.append(item)
                 yield item
 
-    def show(self, values: dict[str, Any], memos: dict[str, str], cursor: int, pending: set[str],
-             score: UnitScore) -> None:
+    def show(
+        self, values: dict[str, Any], memos: dict[str, str], cursor: int, pending: set[str], score: UnitScore
+    ) -> None:
         """Redraw what changed; keep the focused row in view."""
         focused = None
         by_name = {f.name: i for i, f in enumerate(self.items)}
         for row in self.rows:
             i = by_name[row.field.name]
-            row.set_state(values.get(row.field.name), memos.get(row.field.name), i == cursor,
-                          row.field.name in pending)
+            row.set_state(values.get(row.field.name), memos.get(row.field.name), i == cursor, row.field.name in pending)
             if i == cursor:
                 focused = row
         for s in score.sections:
@@ -235,8 +235,9 @@ class ItemList(VerticalScroll):
 
 
 # ---------------------------------------------------------------------------- the focused item
-def item_detail(field: Field, value: Any, memo: str | None, *, position: str, section: str,
-                cannot_rate: int | None, read_only: bool) -> tuple[Group, str]:
+def item_detail(
+    field: Field, value: Any, memo: str | None, *, position: str, section: str, cannot_rate: int | None, read_only: bool
+) -> tuple[Group, str]:
     """The item in full: label, where it sits, rules, every anchor (current one marked), the
     evidence. Returns the renderable and its plain text (for tests and screen readers)."""
     parts: list[Any] = []
@@ -250,18 +251,21 @@ def item_detail(field: Field, value: Any, memo: str | None, *, position: str, se
         where.append(" · written below", style="dim")
     elif value is not None:
         c = field.choice(value)
-        shown = (c.label if c is not None and c.label != str(value) else "")
+        shown = c.label if c is not None and c.label != str(value) else ""
         where.append(" · your rating: ", style="dim")
-        where.append(f"{value} {shown}".strip() if value not in field.missing_codes else "cannot rate",
-                     style="bold green")
+        where.append(
+            f"{value} {shown}".strip() if value not in field.missing_codes else "cannot rate", style="bold green"
+        )
     else:
         where.append(" · not rated yet", style="dim")
     parts.append(where)
     plain.append(where.plain)
 
     rules = Text("\nHow to rate\n", style="bold underline")
-    rules.append(field.rules.strip() if field.rules else "No rating rules written for this item.",
-                 style="" if field.rules else "dim italic")
+    rules.append(
+        field.rules.strip() if field.rules else "No rating rules written for this item.",
+        style="" if field.rules else "dim italic",
+    )
     parts.append(rules)
     plain.append(rules.plain)
 
@@ -287,15 +291,19 @@ def item_detail(field: Field, value: Any, memo: str | None, *, position: str, se
             if c.label and c.label != str(code):
                 body.append(f"{c.label}", style="bold")
                 body.append("  " if c.description else "")
-            body.append(c.description or ("" if c.label != str(code) else "(no anchor written)"),
-                        style="reverse" if chosen else "")
+            body.append(
+                c.description or ("" if c.label != str(code) else "(no anchor written)"),
+                style="reverse" if chosen else "",
+            )
             grid.add_row(mark, body)
             plain.append(f"{mark.plain} {body.plain}")
         if cannot_rate is not None and field.choice(cannot_rate) is not None:
             chosen = value == cannot_rate
             mark = Text(f"{'●' if chosen else ' '} [x]", style="bold yellow" if chosen else "bold cyan")
-            body = Text(f"Cannot rate (stored as code {cannot_rate}; left out of the scores)",
-                        style="reverse" if chosen else "dim")
+            body = Text(
+                f"Cannot rate (stored as code {cannot_rate}; left out of the scores)",
+                style="reverse" if chosen else "dim",
+            )
             grid.add_row(mark, body)
             plain.append(f"{mark.plain} {body.plain}")
         parts.append(grid)
