@@ -23,23 +23,29 @@ def new_scale_db(tmp_path, chartcode_exe):
     book = tmp_path / "mini-fidelity.yaml"
     book.write_text(scale_yaml(), encoding="utf-8")
     db = tmp_path / "fidelity.db"
-    subprocess.run([chartcode_exe, "init", str(db), "--codebook", str(book), "--coder", "alice"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [chartcode_exe, "init", str(db), "--codebook", str(book), "--coder", "alice"], check=True, capture_output=True
+    )
     return db
 
 
 def all_saved(text: str):
     """A screen showing ``text`` and, in the same frame, no write still pending."""
+
     def predicate(screen: str) -> bool:
         return text in screen and "✓ saved" in screen
+
     predicate.__name__ = f"{text!r} and '✓ saved' together"
     return predicate
 
 
 def test_rate_an_item_and_cannot_rate_another_then_quit(tmp_path, chartcode_exe, tmux):
     db = new_scale_db(tmp_path, chartcode_exe)
-    tmux.start([chartcode_exe, "rate", str(db), "--unit", "Team A", "--period", "2025-H1", "--rater", "alice"],
-               width=100, height=30)
+    tmux.start(
+        [chartcode_exe, "rate", str(db), "--unit", "Team A", "--period", "2025-H1", "--rater", "alice"],
+        width=100,
+        height=30,
+    )
     tmux.wait_for("Team A · 2025-H1 · rater alice")
     tmux.wait_for("rated 0/4")
     tmux.type("4")
@@ -50,8 +56,10 @@ def test_rate_an_item_and_cannot_rate_another_then_quit(tmp_path, chartcode_exe,
     tmux.press("C-q")
     assert tmux.wait_for_exit() == 0, tmux.output
     with Store.open(db) as s:
-        assert {c["field"]: c["value"] for c in s.codes(coder="alice", record_id=RECORD)} == \
-            {"caseload": 4, "vocational_only": 9}
+        assert {c["field"]: c["value"] for c in s.codes(coder="alice", record_id=RECORD)} == {
+            "caseload": 4,
+            "vocational_only": 9,
+        }
         assert [a["record_id"] for a in s.assignments("alice")] == [RECORD]
         assert s.position("alice") == (RECORD, None, "integration")
 
@@ -59,8 +67,11 @@ def test_rate_an_item_and_cannot_rate_another_then_quit(tmp_path, chartcode_exe,
 def test_ratings_acknowledged_on_screen_survive_a_killed_process(tmp_path, chartcode_exe, tmux):
     """SIGKILL right after the screen says saved: every acknowledged rating and comment is in the DB."""
     db = new_scale_db(tmp_path, chartcode_exe)
-    tmux.start([chartcode_exe, "rate", str(db), "--unit", "Team B", "--period", "2025-H2", "--rater", "alice"],
-               width=100, height=30)
+    tmux.start(
+        [chartcode_exe, "rate", str(db), "--unit", "Team B", "--period", "2025-H2", "--rater", "alice"],
+        width=100,
+        height=30,
+    )
     tmux.wait_for("rated 0/4")
     tmux.type("3")
     tmux.wait_for("rated 1/4")
@@ -71,6 +82,8 @@ def test_ratings_acknowledged_on_screen_survive_a_killed_process(tmp_path, chart
     assert tmux.wait_for_exit() == 128 + signal.SIGKILL, tmux.output
     with Store.open(db) as s:
         rid = "Team B @ 2025-H2"
-        assert {c["field"]: c["value"] for c in s.codes(coder="alice", record_id=rid)} == \
-            {"caseload": 3, "vocational_only": 5}
+        assert {c["field"]: c["value"] for c in s.codes(coder="alice", record_id=rid)} == {
+            "caseload": 3,
+            "vocational_only": 5,
+        }
         assert [h["action"] for h in s.history(coder="alice", record_id=rid)].count("set") == 2

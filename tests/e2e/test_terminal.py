@@ -19,8 +19,12 @@ pytestmark = pytest.mark.e2e
 
 NOTE_1 = "VET-019-N01"
 # Note 1 of VET-019, coded in form order: each digit saves the focused field and moves to the next.
-KEYS = [("3", "session_content", "Conjoint session content"), ("1", "psychoeducation", "Psychoeducation given"),
-        ("0", "functional_assessment", "Functional assessment"), ("1", "skills_introduced", "Coping skill introduced")]
+KEYS = [
+    ("3", "session_content", "Conjoint session content"),
+    ("1", "psychoeducation", "Psychoeducation given"),
+    ("0", "functional_assessment", "Functional assessment"),
+    ("1", "skills_introduced", "Coping skill introduced"),
+]
 
 
 def demo_db(tmp_path, chartcode_exe):
@@ -39,12 +43,14 @@ def test_each_typed_code_is_saved_at_once_and_listed_by_the_codes_command(tmp_pa
     tmux.start([chartcode_exe, "code", str(db), "--coder", "intern"])
     tmux.wait_for("intern · 18/24 done")
     tmux.wait_for("VET-019 · note 1 of")
-    for n, (key, field, label) in enumerate(KEYS, 1):
+    for n, (key, field, _label) in enumerate(KEYS, 1):
         tmux.type(key)
         # The header counts the code; the row shows the digit (with "…" until its write commits).
         tmux.wait_for(f"{n}/23 coded")
-        tmux.wait_until(lambda: saved_codes(db, "intern", "VET-019").get((NOTE_1, field)) == int(key),
-                        f"{field} = {key} in the database while the app runs")
+        tmux.wait_until(
+            lambda f=field, k=key: saved_codes(db, "intern", "VET-019").get((NOTE_1, f)) == int(k),
+            f"{field} = {key} in the database while the app runs",
+        )
     # Saved rows lose their "…" (pending) mark, and the header says so.
     rows = [re.compile(rf"\b{key}\s+{label}") for key, _, label in KEYS]
     screen = tmux.wait_for(lambda s: "✓ saved" in s and all(r.search(s) for r in rows))
@@ -52,16 +58,33 @@ def test_each_typed_code_is_saved_at_once_and_listed_by_the_codes_command(tmp_pa
     tmux.press("C-q")
     assert tmux.wait_for_exit() == 0
     # The record is not submitted yet, so its codes are blind to everyone but the intern (and leads).
-    out = subprocess.run([chartcode_exe, "codes", str(db), "--format", "csv", "--coder", "intern",
-                          "--record", "VET-019", "--as", "intern"], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            chartcode_exe,
+            "codes",
+            str(db),
+            "--format",
+            "csv",
+            "--coder",
+            "intern",
+            "--record",
+            "VET-019",
+            "--as",
+            "intern",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     rows = [(r["note_id"], r["field"], r["value"]) for r in csv.DictReader(io.StringIO(out))]
     assert sorted(rows) == sorted((NOTE_1, field, key) for key, field, _ in KEYS)
 
 
 def test_code_command_refuses_without_a_terminal(tmp_path, chartcode_exe):
     db = demo_db(tmp_path, chartcode_exe)
-    r = subprocess.run([chartcode_exe, "code", str(db), "--coder", "intern"],
-                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    r = subprocess.run(
+        [chartcode_exe, "code", str(db), "--coder", "intern"], capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
     assert r.returncode == 2 and "needs a terminal" in r.stderr
 
 

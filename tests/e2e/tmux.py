@@ -94,11 +94,13 @@ class Tmux:
     def run(self, *args: str, check: bool = True) -> str:
         """``tmux -S <our socket> -f /dev/null ARGS``; stdout. A failure names the command and tmux's words."""
         cmd = [shutil.which("tmux") or "tmux", "-S", str(self.socket), "-f", "/dev/null", *args]
-        r = subprocess.run(cmd, capture_output=True, text=True, env=self.env, stdin=subprocess.DEVNULL,
-                           timeout=max(self.timeout, 30))
+        r = subprocess.run(
+            cmd, capture_output=True, text=True, env=self.env, stdin=subprocess.DEVNULL, timeout=max(self.timeout, 30)
+        )
         if check and r.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}\n"
-                                 f"last screen:\n{self.last_screen}")
+            raise AssertionError(
+                f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}\nlast screen:\n{self.last_screen}"
+            )
         return r.stdout
 
     def display(self, fmt: str) -> str:
@@ -116,13 +118,45 @@ class Tmux:
         assert not self.started, "one session per server"
         wrapper = f'"$@"; echo "{EXIT_MARK} $?"; exec tail -f /dev/null'
         self.started = True  # from here on kill() runs kill-server, even if starting fails halfway
-        self.run("start-server", ";",
-                 "set-option", "-g", "remain-on-exit", "on", ";",
-                 "set-option", "-g", "default-terminal", "tmux-256color", ";",
-                 "set-option", "-g", "history-limit", "2000", ";",
-                 "set-option", "-g", "status", "off", ";",
-                 "new-session", "-d", "-s", SESSION, "-x", str(width), "-y", str(height),
-                 "-c", str(cwd or self.dir), "/bin/sh", "-c", wrapper, "chartcode-e2e", *argv)
+        self.run(
+            "start-server",
+            ";",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+            "set-option",
+            "-g",
+            "default-terminal",
+            "tmux-256color",
+            ";",
+            "set-option",
+            "-g",
+            "history-limit",
+            "2000",
+            ";",
+            "set-option",
+            "-g",
+            "status",
+            "off",
+            ";",
+            "new-session",
+            "-d",
+            "-s",
+            SESSION,
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            "-c",
+            str(cwd or self.dir),
+            "/bin/sh",
+            "-c",
+            wrapper,
+            "chartcode-e2e",
+            *argv,
+        )
         self.server_pid = int(self.display("#{pid}"))
         size = self.display("#{window_width}x#{window_height}")
         assert size == f"{width}x{height}", f"the tmux window is {size}, not {width}x{height}"
@@ -158,9 +192,11 @@ class Tmux:
 
     def wait_for(self, expect: Expect, *, timeout: float | None = None) -> str:
         """The screen, once ``expect`` (text on it, a regex matching it, or a predicate of it) holds."""
+
         def shown() -> str | None:
             screen = self.capture()
             return screen if matches(expect, screen) else None
+
         return self.wait_until(shown, f"{describe(expect)} on the screen", timeout=timeout)
 
     def wait_until(self, condition: Callable[[], T], what: str, *, timeout: float | None = None) -> T:
@@ -181,8 +217,10 @@ class Tmux:
             screen = self.capture(history=True)
         except AssertionError as e:  # the server itself is gone
             screen = f"(no screen: {e})"
-        raise AssertionError(f"waited {timeout:.0f} s for {what}; it never held. The last screen was:\n"
-                             f"{'-' * 40}\n{screen.rstrip()}\n{'-' * 40}")
+        raise AssertionError(
+            f"waited {timeout:.0f} s for {what}; it never held. The last screen was:\n"
+            f"{'-' * 40}\n{screen.rstrip()}\n{'-' * 40}"
+        )
 
     def wait_for_exit(self, *, timeout: float | None = None) -> int:
         """Wait for the command to end; its exit status (128 + N when killed by signal N).
@@ -190,8 +228,10 @@ class Tmux:
         ``output`` then holds everything the pane printed, scrollback included, with wrapped
         lines joined (a long error message is one line).
         """
+
         def ended() -> re.Match[str] | None:
             return EXIT_RE.search(self.capture(history=True))
+
         status = int(self.wait_until(ended, f"the command to end ({EXIT_MARK} N)", timeout=timeout).group(1))
         self.output = self.last_screen
         return status
@@ -209,6 +249,7 @@ class Tmux:
                 if int(fields[1]) == shell:  # fields after "(comm)": state, ppid, ...
                     return int(stat.parent.name)
             return None
+
         return self.wait_until(child, f"a child process of the pane's shell (pid {shell})")
 
 
