@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from chartcode.export import FORMATS
+from chartcode.export.formats import DATE_MODES
 
 
 @click.command("export")
@@ -25,7 +26,15 @@ from chartcode.export import FORMATS
 @click.option(
     "--deidentify",
     is_flag=True,
-    help="Drop identifier fields and memos; replace record and note ids with salted hashes.",
+    help="Drop identifier and free-text fields and memos; replace record and note ids with salted hashes;"
+    " shift dates (see --dates); report ages over 89 as 90+.",
+)
+@click.option(
+    "--dates",
+    type=click.Choice(DATE_MODES),
+    default=None,
+    help="With --deidentify: 'shift' (default) moves every date of a record by one per-record offset"
+    " (1-182 days either way, intervals kept); 'year' keeps each date's year only.",
 )
 @click.option(
     "--as",
@@ -35,7 +44,9 @@ from chartcode.export import FORMATS
     " it; a lead sees everything.",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-def export(db: Path, fmt: str, out: Path, long_: bool, deidentify: bool, viewer: str | None, force: bool):
+def export(
+    db: Path, fmt: str, out: Path, long_: bool, deidentify: bool, dates: str | None, viewer: str | None, force: bool
+):
     """Export final values (one row per record; note-level fields as a second table) or, with
     --long, every code by every coder.
 
@@ -52,7 +63,7 @@ def export(db: Path, fmt: str, out: Path, long_: bool, deidentify: bool, viewer:
 
     store = Store.open(db)
     try:
-        result = run_export(store, fmt, out, long=long_, deidentify=deidentify, viewer=viewer, force=force)
+        result = run_export(store, fmt, out, long=long_, deidentify=deidentify, viewer=viewer, force=force, dates=dates)
     finally:
         store.close()
     for line in result.warnings:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chartcode.errors import UserError
-from chartcode.export.formats import REGISTRY, ExportInput
+from chartcode.export.formats import DATE_MODES, REGISTRY, ExportInput
 
 if TYPE_CHECKING:  # the store (sqlite-utils, which imports pandas) loads with the command that opens one
     from chartcode.store.store import Store
@@ -71,6 +71,18 @@ def _check_targets(files: list[Path], force: bool) -> None:
             raise UserError(f"{p}: already exists; refusing to overwrite it (pass --force to replace it)")
 
 
+def _check_dates(fmt: str, deidentify: bool, dates: str | None) -> str:
+    if dates is None:
+        return "shift"
+    if not deidentify:
+        raise UserError(f"--dates {dates} applies only with --deidentify (without it every date is exported as is)")
+    if dates not in DATE_MODES:
+        raise UserError(f"--dates {dates!r}: choose one of: {', '.join(DATE_MODES)}")
+    if fmt == "redcap" and dates == "year":
+        raise UserError("--dates year: REDCap date fields take whole dates; export redcap with --dates shift")
+    return dates
+
+
 def export(
     store: Store,
     fmt: str,
@@ -80,14 +92,17 @@ def export(
     deidentify: bool = False,
     viewer: str | None = None,
     force: bool = False,
+    dates: str | None = None,
 ) -> ExportResult:
+    """``dates`` (with ``deidentify`` only): "shift" (the default) or "year"."""
     fmt = (fmt or "").lower()
     _check_request(fmt, long)
+    date_mode = _check_dates(fmt, deidentify, dates)
     if viewer is not None:
         store.require_coder(viewer)
     files = planned_files(fmt, Path(out), long=long)
     _check_targets(files, force)
-    data = ExportInput(store, deidentify, viewer)
+    data = ExportInput(store, deidentify, viewer, dates=date_mode)
     spec = REGISTRY[fmt]
     if long:
         assert spec.write_long is not None  # _check_request refused it otherwise

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from chartcode.store import Store
 
 
+DATE_MODES = ("shift", "year")  # how --deidentify changes dates (chartcode.export.tables)
+
+
 @dataclass
 class ExportInput:
     """What a format may write, each table built once, when a writer first asks for it."""
@@ -32,6 +35,7 @@ class ExportInput:
     store: Store
     deidentify: bool
     viewer: str | None = None
+    dates: str = "shift"  # de-identified dates: shifted per record, or their year (chartcode.export.tables)
     warnings: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
 
@@ -44,7 +48,7 @@ class ExportInput:
         """(records, notes): final values, one row per record and per note."""
         from chartcode.export.tables import wide_tables
 
-        records, notes = wide_tables(self.store, deidentify=self.deidentify)
+        records, notes = wide_tables(self.store, deidentify=self.deidentify, dates=self.dates)
         self.rows.update(records=len(records), notes=len(notes))
         return records, notes
 
@@ -53,19 +57,19 @@ class ExportInput:
         """Every code by every coder that ``viewer`` may see."""
         from chartcode.export.tables import long_table
 
-        lt = long_table(self.store, viewer=self.viewer, deidentify=self.deidentify)
+        lt = long_table(self.store, viewer=self.viewer, deidentify=self.deidentify, dates=self.dates)
         self.rows.update(codes=len(lt.frame))
         return lt
 
     def codebook_table(self) -> pd.DataFrame:
         from chartcode.export.tables import codebook_table
 
-        return codebook_table(self.codebook, deidentify=self.deidentify)
+        return codebook_table(self.codebook, deidentify=self.deidentify, dates=self.dates)
 
     def codebook_dict(self) -> dict[str, Any]:
         from chartcode.export.tables import codebook_dict
 
-        return codebook_dict(self.codebook, deidentify=self.deidentify)
+        return codebook_dict(self.codebook, deidentify=self.deidentify, dates=self.dates)
 
     def agreement_table(self) -> pd.DataFrame:
         from chartcode.export.tables import agreement_table
@@ -169,17 +173,26 @@ def _stat_writer(fmt: str) -> Writer:
         records, notes = data.wide
         cb = data.codebook
         title = f"{cb.id} {cb.version}: final values"
-        writers.write_stat(records, cb, files[0], fmt, hashed_ids=data.deidentify, file_label=title + " (records)")
-        writers.write_stat(notes, cb, files[1], fmt, hashed_ids=data.deidentify, file_label=title + " (notes)")
+        dates = data.dates if data.deidentify else None
+        writers.write_stat(
+            records, cb, files[0], fmt, hashed_ids=data.deidentify, file_label=title + " (records)", dates=dates
+        )
+        writers.write_stat(
+            notes, cb, files[1], fmt, hashed_ids=data.deidentify, file_label=title + " (notes)", dates=dates
+        )
 
     return write
 
 
 def _redcap_wide(data: ExportInput, files: list[Path]) -> None:
     from chartcode.export import writers
-    from chartcode.export.tables import wide_tables
+    from chartcode.export.tables import AGE_TOP, AGE_TOP_CODE, wide_tables
 
-    records, _ = wide_tables(data.store, deidentify=data.deidentify, sources=False)
+    records, _ = wide_tables(data.store, deidentify=data.deidentify, sources=False, dates=data.dates)
+    if data.deidentify:  # REDCap validates an age as an integer: 90 stands for 90 or older
+        for col in records.columns:
+            if records[col].dtype == object and (records[col] == AGE_TOP).any():
+                records[col] = records[col].replace(AGE_TOP, AGE_TOP_CODE)
     data.rows.update(records=len(records))
     note_fields = data.codebook.note_fields
     if note_fields:

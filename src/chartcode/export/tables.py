@@ -9,23 +9,42 @@ Final values follow the one rule in chartcode.consensus (consensus, else the cod
 shared submitted value); the ``__source`` column says which. No table ever holds note
 text: the notes table carries ids, date and type only.
 
-De-identification (``deid``): fields marked ``identifier: true`` are dropped, record and
-note ids become ``sha256(salt + id)[:16]`` with the salt stored in the database (meta
-``deid_salt``) -- stable across exports of one database, different between databases --
-and coders' free-text memos are blanked (they may quote the chart).
+De-identification (``deid``), the HIPAA Safe Harbor items that apply to coded chart data:
+
+- fields marked ``identifier: true`` and free-text fields (type ``text``: "lives at 1 Main
+  St") are dropped, with their ``__source`` columns and codebook rows; coders' memos are
+  blanked (they may quote the chart); note text is never exported anyway;
+- record and note ids become ``sha256(salt + id)[:16]`` with the salt stored in the database
+  (meta ``deid_salt``) -- stable across exports of one database, different between databases;
+- dates (note dates, date fields of records and notes): ``shift`` (the default) moves every
+  date of a record by the record's one offset, :func:`date_offset` -- HMAC-SHA256 keyed with
+  the salt over ``"date-shift:" + record id``, first 8 bytes mod 364, plus 1, mapped onto
+  -182..-1 and 1..182 days (never 0) -- so intervals within a record are kept; ``year``
+  keeps each date's year only, as an integer;
+- ages over 89 (an age: :func:`is_age`) become the text ``"90+"`` here; the SPSS/Stata
+  writers store 90 with the value label "90 or older", the REDCap writer 90.
+
+Left as they are: a rating scale's periods (review periods such as 2025-H1) and the time a code
+was saved (``updated_at``, the coder's activity, not a date of the patient); fidelity units
+are hashed like record ids.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import hmac
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from chartcode.codebook import Codebook
+from chartcode.codebook import Codebook, Field
+from chartcode.codebook.types import InputMode
 from chartcode.dataset import SOURCE_SUFFIX, finals, notes_frame, records_frame
 from chartcode.errors import UserError
+from chartcode.export.formats import DATE_MODES
 from chartcode.store.store import Store
 
 LONG_COLUMNS = (
@@ -44,17 +63,92 @@ LONG_COLUMNS = (
 ID_COLUMNS = ("record_id", "note_id")
 
 
-class Deidentifier:
-    """Salted, truncated sha256 of ids; the salt is the database's own ``deid_salt``."""
+AGE_TOP = "90+"  # an age over 89, in csv, xlsx and json
+AGE_TOP_CODE, AGE_TOP_LABEL = 90, "90 or older"  # in SPSS/Stata (value label) and REDCap
+AGE_MAX = 89
+DATE_LABELS = {"shift": " (shifted per record)", "year": " (year only)"}
 
-    def __init__(self, salt: str):
+
+def date_offset(salt: str, record_id: Any) -> int:
+    """The record's date shift in days: -182..-1 or 1..182, never 0, from the salt and the record id."""
+    digest = hmac.new(salt.encode("utf-8"), b"date-shift:" + str(record_id).encode("utf-8"), hashlib.sha256).digest()
+    n = int.from_bytes(digest[:8], "big") % 364 + 1  # 1..364
+    return n if n <= 182 else n - 365
+
+
+def is_age(fld: Field) -> bool:
+    """An age, top-coded when de-identified: a number field named ``age``, ``age_...`` or ``..._age``."""
+    name = fld.name
+    return fld.kind.is_number and (name == "age" or name.startswith("age_") or name.endswith("_age"))
+
+
+def is_date(fld: Field) -> bool:
+    return fld.kind.input_mode is InputMode.DATE
+
+
+def is_free_text(fld: Field) -> bool:
+    """Typed text without choices (type ``text``, or a plug-in type entered the same way)."""
+    return fld.kind.input_mode is InputMode.FREE_TEXT and not fld.kind.has_choices
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and pd.isna(value))
+
+
+class Deidentifier:
+    """Salted, truncated sha256 of ids, per-record date shifts (or years) and top-coded ages; the salt is
+    the database's own ``deid_salt``."""
+
+    def __init__(self, salt: str, dates: str = "shift"):
         if not salt:
             raise UserError("the database has no de-identification salt (meta 'deid_salt'); cannot --deidentify")
+        if dates not in DATE_MODES:
+            raise UserError(f"--dates {dates!r}: choose one of: {', '.join(DATE_MODES)}")
         self.salt = salt
+        self.dates = dates
 
     @classmethod
-    def for_store(cls, store: Store) -> Deidentifier:
-        return cls(store.meta("deid_salt") or "")
+    def for_store(cls, store: Store, dates: str = "shift") -> Deidentifier:
+        return cls(store.meta("deid_salt") or "", dates)
+
+    def date(self, value: Any, record_id: Any) -> Any:
+        """A date (or date-time) of ``record_id``, shifted or as its year; None if it cannot be read."""
+        if _missing(value):
+            return None
+        text = str(value).strip()
+        try:
+            when: dt.date = dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None  # unreadable: dropped rather than exported unchanged
+        if self.dates == "year":
+            return when.year
+        moved = when + dt.timedelta(days=date_offset(self.salt, record_id))
+        return moved.isoformat(timespec="seconds") if isinstance(moved, dt.datetime) else moved.isoformat()
+
+    def date_column(self, values: pd.Series, record_ids: pd.Series) -> pd.Series:
+        out = [self.date(v, r) for v, r in zip(values.astype(object), record_ids, strict=True)]
+        return pd.Series(out, index=values.index, dtype="Int64" if self.dates == "year" else object)
+
+    @staticmethod
+    def age(value: Any) -> Any:
+        return AGE_TOP if not _missing(value) and _number(value) and value > AGE_MAX else value
+
+    def values(self, df: pd.DataFrame, cb: Codebook, date_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+        """``df`` (ids not yet hashed) with its date columns shifted or cut to years and ages top-coded."""
+        df = df.copy()
+        for col in df.columns:
+            fld = cb.get(col)
+            if col in date_columns or (fld is not None and is_date(fld)):
+                df[col] = self.date_column(df[col], df["record_id"])
+            elif fld is not None and is_age(fld):
+                cells: list[Any] = [None if _missing(v) else v for v in df[col].astype(object)]
+                if any(self.age(v) == AGE_TOP for v in cells):
+                    df[col] = pd.Series([self.age(v) for v in cells], index=df.index, dtype=object)
+        return df
 
     def hash_id(self, value: Any) -> Any:
         if value is None or (isinstance(value, float) and pd.isna(value)):
@@ -69,23 +163,36 @@ class Deidentifier:
         return df
 
 
+def dropped(fld: Field) -> bool:
+    """Left out of a de-identified export: identifier fields and free text."""
+    return fld.identifier or is_free_text(fld)
+
+
 def exported_fields(cb: Codebook, *, deidentify: bool) -> list:
-    return [f for f in cb.fields if not (deidentify and f.identifier)]
+    return [f for f in cb.fields if not (deidentify and dropped(f))]
 
 
 def _drop_identifiers(df: pd.DataFrame, cb: Codebook) -> pd.DataFrame:
-    drop = [c for f in cb.fields if f.identifier for c in (f.name, f.name + SOURCE_SUFFIX) if c in df.columns]
+    drop = [c for f in cb.fields if dropped(f) for c in (f.name, f.name + SOURCE_SUFFIX) if c in df.columns]
     return df.drop(columns=drop)
 
 
-def wide_tables(store: Store, *, deidentify: bool = False, sources: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def field_label(fld: Field, *, deidentify: bool, dates: str = "shift") -> str:
+    """The field's label; a de-identified date field's says how its dates were changed."""
+    return fld.label + (DATE_LABELS[dates] if deidentify and is_date(fld) else "")
+
+
+def wide_tables(
+    store: Store, *, deidentify: bool = False, sources: bool = True, dates: str = "shift"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(records, notes) of final values; with ``sources`` the ``<field>__source`` flag columns."""
     records = records_frame(store, sources=sources)  # cached per process, like finals(store)
     notes = notes_frame(store, sources=sources, values=finals(store))
     if deidentify:
-        deid = Deidentifier.for_store(store)
-        records = deid.frame(_drop_identifiers(records, store.codebook))
-        notes = deid.frame(_drop_identifiers(notes, store.codebook))
+        cb = store.codebook
+        deid = Deidentifier.for_store(store, dates)
+        records = deid.frame(deid.values(_drop_identifiers(records, cb), cb))
+        notes = deid.frame(deid.values(_drop_identifiers(notes, cb), cb, ("note_date",)))
     return records, notes
 
 
@@ -95,10 +202,11 @@ class LongTable:
     hidden: int  # codes held back by blinding
 
 
-def long_table(store: Store, *, viewer: str | None = None, deidentify: bool = False) -> LongTable:
+def long_table(store: Store, *, viewer: str | None = None, deidentify: bool = False, dates: str = "shift") -> LongTable:
     """Every current code by every coder, limited to what ``viewer`` may see (None: blind)."""
     cb = store.codebook
     keep = {f.name for f in exported_fields(cb, deidentify=deidentify)}
+    deid = Deidentifier.for_store(store, dates) if deidentify else None
     rows = []
     for r in store.visible_code_rows(viewer):
         coder, rid, nkey, fname, value, memo, sub_at, sub_value, updated = tuple(r)
@@ -106,6 +214,11 @@ def long_table(store: Store, *, viewer: str | None = None, deidentify: bool = Fa
             continue
         fld = cb.get(fname)
         submitted = sub_at is not None
+        revised = submitted and value != sub_value
+        if deid is not None and fld is not None and is_date(fld):
+            value, sub_value = deid.date(value, rid), deid.date(sub_value, rid)
+        elif deid is not None and fld is not None and is_age(fld):
+            value, sub_value = deid.age(value), deid.age(sub_value)
         rows.append(
             {
                 "coder": coder,
@@ -117,24 +230,30 @@ def long_table(store: Store, *, viewer: str | None = None, deidentify: bool = Fa
                 "memo": None if deidentify else memo,
                 "submitted": submitted,
                 "submitted_value": sub_value,
-                "revised": submitted and value != sub_value,
+                "revised": revised,
                 "updated_at": updated,
             }
         )
     df = pd.DataFrame(rows, columns=list(LONG_COLUMNS))
     df["submitted"] = df["submitted"].astype(bool)
     df["revised"] = df["revised"].astype(bool)
-    if deidentify:
-        df = Deidentifier.for_store(store).frame(df)
+    if deid is not None:
+        df = deid.frame(df)
     return LongTable(df, store.hidden_count(viewer))
 
 
-def codebook_table(cb: Codebook, *, deidentify: bool = False) -> pd.DataFrame:
+def codebook_table(cb: Codebook, *, deidentify: bool = False, dates: str = "shift") -> pd.DataFrame:
     """One row per field (fields without choices) or per field and choice."""
     cols = ["name", "label", "level", "type", "code", "choice_label", "rules"]
     rows = []
     for f in exported_fields(cb, deidentify=deidentify):
-        base = {"name": f.name, "label": f.label, "level": f.level, "type": f.type, "rules": f.rules}
+        base = {
+            "name": f.name,
+            "label": field_label(f, deidentify=deidentify, dates=dates),
+            "level": f.level,
+            "type": f.type,
+            "rules": f.rules,
+        }
         if f.choices:
             rows += [base | {"code": c.code, "choice_label": c.label} for c in f.choices]
         else:
@@ -142,9 +261,12 @@ def codebook_table(cb: Codebook, *, deidentify: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def codebook_dict(cb: Codebook, *, deidentify: bool = False) -> dict[str, Any]:
+def codebook_dict(cb: Codebook, *, deidentify: bool = False, dates: str = "shift") -> dict[str, Any]:
     d = cb.to_dict()
-    d["fields"] = [f.to_dict() for f in exported_fields(cb, deidentify=deidentify)]
+    d["fields"] = [
+        f.to_dict() | {"label": field_label(f, deidentify=deidentify, dates=dates)}
+        for f in exported_fields(cb, deidentify=deidentify)
+    ]
     return d
 
 
@@ -156,7 +278,7 @@ def agreement_table(store: Store, *, deidentify: bool = False) -> pd.DataFrame:
         report = agreement_report(store)
     except Exception as exc:  # noqa: BLE001 - the export must not fail for want of agreement
         return pd.DataFrame({"agreement": [f"agreement is unavailable ({type(exc).__name__}: {exc})"]})
-    skip = set() if not deidentify else {f.name for f in store.codebook.fields if f.identifier}
+    skip = set() if not deidentify else {f.name for f in store.codebook.fields if dropped(f)}
     rows = []
     for res in report.get("fields", []):
         if res.get("field") in skip:

@@ -144,8 +144,14 @@ StatLabels = dict[str, str | None]
 StatValueLabels = dict[str, dict[int | float, str]]
 
 
-def stat_frame(df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool) -> tuple[pd.DataFrame, StatLabels, StatValueLabels]:
-    """(data, variable labels, value labels) ready for pyreadstat."""
+def stat_frame(
+    df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool, dates: str | None = None
+) -> tuple[pd.DataFrame, StatLabels, StatValueLabels]:
+    """(data, variable labels, value labels) ready for pyreadstat. ``dates``: how a de-identified
+    export changed its dates (the date columns' labels say so); a de-identified age is top-coded
+    as 90 with the value label "90 or older"."""
+    from chartcode.export.tables import AGE_TOP, AGE_TOP_CODE, AGE_TOP_LABEL, DATE_LABELS, is_age, is_date
+
     names = stat_names(list(df.columns))
     data = pd.DataFrame(index=df.index)
     labels: StatLabels = {}
@@ -153,18 +159,26 @@ def stat_frame(df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool) -> tuple[pd.
     for col in df.columns:
         name = names[col]
         series = df[col]
+        fld = cb.get(col)
+        top_coded = hashed_ids and fld is not None and is_age(fld)
+        if top_coded:
+            series = pd.to_numeric(series.astype(object).replace(AGE_TOP, AGE_TOP_CODE), errors="coerce")
         if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
             data[name] = series.astype("float64")
         else:
             data[name] = series.astype(object).where(series.notna(), None)
+        suffix = ""
         if col in _ID_LABELS:
             label = _ID_LABELS[col] + (" (salted hash)" if hashed_ids and col in ("record_id", "note_id") else "")
+            if dates and col == "note_date":
+                suffix = DATE_LABELS[dates]
         elif col.endswith(SOURCE_SUFFIX):
-            fld = cb.get(col[: -len(SOURCE_SUFFIX)])
-            label = f"Source of final value: {fld.name if fld else col}"
+            src = cb.get(col[: -len(SOURCE_SUFFIX)])
+            label = f"Source of final value: {src.name if src else col}"
         else:
-            fld = cb.get(col)
             label = fld.label if fld else col
+            if dates and fld is not None and is_date(fld):
+                suffix = DATE_LABELS[dates]
             if (
                 fld is not None
                 and fld.choices
@@ -172,14 +186,18 @@ def stat_frame(df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool) -> tuple[pd.
                 and pd.api.types.is_numeric_dtype(data[name].dtype)
             ):
                 value_labels[name] = {int(c.code): c.label for c in fld.choices}
-        labels[name] = label[:STAT_LABEL_MAX]
+            if top_coded:
+                value_labels[name] = {AGE_TOP_CODE: AGE_TOP_LABEL}
+        labels[name] = label[: STAT_LABEL_MAX - len(suffix)] + suffix
     return data, labels, value_labels
 
 
-def write_stat(df: pd.DataFrame, cb: Codebook, path: Path, fmt: str, *, hashed_ids: bool, file_label: str) -> None:
+def write_stat(
+    df: pd.DataFrame, cb: Codebook, path: Path, fmt: str, *, hashed_ids: bool, file_label: str, dates: str | None = None
+) -> None:
     import pyreadstat
 
-    data, labels, value_labels = stat_frame(df, cb, hashed_ids=hashed_ids)
+    data, labels, value_labels = stat_frame(df, cb, hashed_ids=hashed_ids, dates=dates)
     writer = pyreadstat.write_sav if fmt == "sav" else pyreadstat.write_dta
     extra: dict[str, Any] = {}
     if fmt == "sav":  # a scale's "cannot rate" code is a user-missing value in SPSS, as analysts declare it
