@@ -224,11 +224,13 @@ def _fail_stat(monkeypatch):
 def _fail_xlsx(monkeypatch):
     import chartcode.export.xlsx as xlsx
 
-    def splice(workbook, path, bodies):
-        Path(path).write_bytes(workbook[: len(workbook) // 2])
+    real = xlsx._write_sheet
+
+    def write_sheet(ws, df, *args, **kw):  # the first sheet's rows are written, then the disk is full
+        real(ws, df, *args, **kw)
         raise _Boom()
 
-    monkeypatch.setattr(xlsx, "splice", splice)
+    monkeypatch.setattr(xlsx, "_write_sheet", write_sheet)
 
 
 def _fail_csv(monkeypatch):
