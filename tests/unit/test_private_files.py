@@ -64,6 +64,7 @@ def demo_db(tmp_path, demo_master):
 
 # ---- the helper ------------------------------------------------------------------------------
 
+
 def test_helper_writes_0600_under_umask_0_and_replaces_a_0644_file(tmp_path, umask0):
     target = tmp_path / "out.txt"
     target.write_text("old")
@@ -77,8 +78,7 @@ def test_helper_writes_0600_under_umask_0_and_replaces_a_0644_file(tmp_path, uma
         assert tmp.parent == tmp_path and tmp.name.startswith(".d.bin.") and mode(tmp) == 0o600
         tmp.write_bytes(b"x")
     assert (tmp_path / "c.csv").read_bytes() == b"a\r\n" and (tmp_path / "d.bin").read_bytes() == b"x"
-    assert {p.name: mode(p) for p in tmp_path.iterdir()} == dict.fromkeys(["out.txt", "b.bin", "c.csv", "d.bin"],
-                                                                           0o600)
+    assert {p.name: mode(p) for p in tmp_path.iterdir()} == dict.fromkeys(["out.txt", "b.bin", "c.csv", "d.bin"], 0o600)
 
 
 @pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()])
@@ -148,7 +148,8 @@ def test_codebook_exports_and_import_redcap_are_0600(cli, tmp_path, umask0):
     r = cli("codebook", "import-redcap", tmp_path / "dict.csv", "--out", tmp_path / "imported.yaml")
     assert r.code == 0, r.err
     assert {p.name: mode(p) for p in tmp_path.iterdir()} == dict.fromkeys(
-        ["dict.csv", "codebook.qdc", "imported.yaml"], 0o600)
+        ["dict.csv", "codebook.qdc", "imported.yaml"], 0o600
+    )
 
 
 def test_fidelity_csv_is_0600(cli, tmp_path, umask0):
@@ -192,6 +193,7 @@ def test_demo_notes_and_codes_csvs_are_written_0600(tmp_path, umask0, monkeypatc
 
 
 # ---- failure midway: no target, no temp file; an older target stays as it was ---------------
+
 
 class _Boom(OSError):
     def __init__(self):
@@ -243,8 +245,12 @@ def _fail_csv(monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
 
 
-FAILURES = [("json", "final.json", _fail_json), ("sav", "final.sav", _fail_stat),
-            ("xlsx", "final.xlsx", _fail_xlsx), ("csv", "final.csv", _fail_csv)]
+FAILURES = [
+    ("json", "final.json", _fail_json),
+    ("sav", "final.sav", _fail_stat),
+    ("xlsx", "final.xlsx", _fail_xlsx),
+    ("csv", "final.csv", _fail_csv),
+]
 
 
 @pytest.mark.parametrize("fmt,name,fail", FAILURES, ids=[f[0] for f in FAILURES])
@@ -323,8 +329,11 @@ def _export_killed_mid_write(db: Path, out: Path) -> None:
     """Run `chartcode export --format json` in a subprocess and SIGKILL it as soon as its temporary
     file beside ``out`` holds some bytes (it is being written, not yet renamed)."""
     for _attempt in range(3):
-        proc = subprocess.Popen([sys.executable, "-m", "chartcode", "export", str(db), "--format", "json",
-                                 "--out", str(out), "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chartcode", "export", str(db), "--format", "json", "--out", str(out), "--force"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             while proc.poll() is None:
                 tmps = list(out.parent.glob(f".{out.name}.*.tmp"))
