@@ -7,7 +7,7 @@ Every top-level module of ``chartcode`` is placed in exactly one layer, top to b
     services   every other module (the default: a new module lands here)
     store      chartcode.store
     codebook   chartcode.codebook
-    base       chartcode.errors, chartcode.resources, chartcode.yamlsrc
+    base       chartcode.errors, chartcode.files, chartcode.resources, chartcode.yamlsrc
 
 A layer may import the layers below it, never one above (import-linter ``layers``, which
 also catches indirect chains). Two ``forbidden`` contracts add what layers cannot say:
@@ -43,7 +43,7 @@ CLI_SHELL = "cli"  # plus cli_* modules and __main__
 TUI_SHELL = "tui"
 STORE = "store"
 CODEBOOK = "codebook"
-BASE = ("errors", "resources", "yamlsrc")
+BASE = ("errors", "files", "resources", "yamlsrc")
 # Third-party packages only the shells may import (textual depends on rich, and the TUI
 # uses rich directly, so rich is a shell dependency too).
 SHELL_ONLY_PACKAGES = ("textual", "click", "rich")

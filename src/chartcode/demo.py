@@ -32,6 +32,7 @@ from typing import Any
 
 from chartcode.audit import load_audit
 from chartcode.errors import UserError
+from chartcode.files import atomic_write
 from chartcode.importers.codes import import_codes
 from chartcode.importers.notes import import_notes
 from chartcode.store.connection import remove_database
@@ -1211,7 +1212,7 @@ def supervisor_codes(records: list[DemoRecord], sample: list[str], *, disagreeme
 
 
 def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         w.writerows(rows)

@@ -119,7 +119,12 @@ def codebook_import_redcap(dictionary: Path, out: Path, codebook_id, title):
     cb = load_codebook(out, text=text)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
-    out.write_text(text, encoding="utf-8")
+    from chartcode.files import atomic_write_text
+
+    try:
+        atomic_write_text(out, text)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write ({exc.strerror or exc})") from None
     click.echo(f"wrote {out}: {len(cb.fields)} fields ({len(warnings)} skipped)")
 
 

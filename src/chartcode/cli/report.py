@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from chartcode.errors import UserError
+from chartcode.files import atomic_write_text
 
 
 @click.command()
@@ -40,7 +41,7 @@ def report(db: Path, out: Path, fmt: str | None, bootstrap: int, seed: int):
     finally:
         store.close()
     try:
-        out.write_text(text, encoding="utf-8")
+        atomic_write_text(out, text)
     except OSError as exc:
         raise UserError(f"{out}: cannot write ({exc.strerror or exc})") from None
     click.echo(f"wrote {out} ({fmt}, {len(text) // 1024} KB)")

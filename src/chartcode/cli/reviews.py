@@ -15,6 +15,7 @@ import click
 
 from chartcode.cli.common import _table
 from chartcode.errors import UserError
+from chartcode.files import atomic_write
 
 CSV_COLUMNS = [
     "record_id",
@@ -89,7 +90,7 @@ def write_csv(path: Path, result: dict[str, Any]) -> None:
     if not path.parent.exists():
         raise UserError(f"{path.parent}: no such folder")
     try:
-        with open(path, "w", newline="", encoding="utf-8") as fh:
+        with atomic_write(path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(columns)
             for r in result["records"]:

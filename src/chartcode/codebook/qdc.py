@@ -17,6 +17,7 @@ from pathlib import Path
 from chartcode import __version__
 from chartcode.codebook.model import Codebook, Field
 from chartcode.errors import UserError
+from chartcode.files import atomic_write
 
 NAMESPACE = "urn:QDA-XML:codebook:1.0"
 GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:chartcode:refi-qda")
@@ -37,7 +38,8 @@ def codebook_to_qdc(codebook: Codebook, out_path: str | Path) -> None:
     tree = ET.ElementTree(root)
     ET.indent(tree)
     try:
-        tree.write(out_path, encoding="UTF-8", xml_declaration=True)
+        with atomic_write(out_path, "wb") as fh:
+            tree.write(fh, encoding="UTF-8", xml_declaration=True)
     except OSError as e:
         raise UserError(f"{out_path}: cannot write the file ({e.strerror or e})") from None
 

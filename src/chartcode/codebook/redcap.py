@@ -33,6 +33,7 @@ from chartcode.codebook.loader import CODE_RE, ID_RE, NAME_RE, load_codebook
 from chartcode.codebook.model import LEVELS, Codebook, Field
 from chartcode.codebook.types import FIELD_TYPES, from_redcap, join
 from chartcode.errors import UserError, quote, read_bytes
+from chartcode.files import atomic_write
 
 # A data dictionary is tens of kilobytes; refuse what cannot be one before reading it as CSV.
 MAX_BYTES = 16 << 20
@@ -375,7 +376,7 @@ def codebook_to_redcap(codebook: Codebook, out_path: str | Path) -> None:
     rows = [_row({VAR: "record_id", FTYPE: "text", LABEL: "Record ID"}, form)]
     rows += [_field_row(f, form) for f in codebook.fields]
     try:
-        with open(out_path, "w", encoding="utf-8", newline="") as fh:
+        with atomic_write(out_path, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(COLUMNS)
             writer.writerows(rows)

@@ -21,6 +21,7 @@ from chartcode.codebook import Codebook
 from chartcode.dataset import SOURCE_SUFFIX, distinct
 from chartcode.errors import UserError
 from chartcode.export.cells import FORMULA_START, safe_cell  # the one formula guard, shared with the CLI
+from chartcode.files import atomic_path, atomic_write
 
 STAT_NAME_MAX = 32  # Stata's limit on variable names (SPSS allows 64; one rule for both)
 STAT_LABEL_MAX = 80  # Stata's limit on variable labels
@@ -63,7 +64,8 @@ def _fail(path: Path, exc: OSError) -> UserError:
 
 def write_csv(df: pd.DataFrame, path: Path, *, safe: bool = True) -> None:
     try:
-        (neutralise(df) if safe else df).to_csv(path, index=False, encoding="utf-8")
+        with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
+            (neutralise(df) if safe else df).to_csv(fh, index=False)
     except OSError as exc:
         raise _fail(path, exc) from None
 
@@ -77,7 +79,8 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     from chartcode.export.xlsx import write_workbook
 
     try:
-        write_workbook(sheets, path)
+        with atomic_path(path) as tmp:  # write_workbook moves its finished book onto tmp
+            write_workbook(sheets, tmp)
     except FileCreateError as exc:
         cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
         raise _fail(path, cause) from None
@@ -103,7 +106,7 @@ def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def write_json(doc: dict[str, Any], path: Path) -> None:
     try:
-        with open(path, "w", encoding="utf-8") as fh:
+        with atomic_write(path, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, indent=1, ensure_ascii=False)
             fh.write("\n")
     except OSError as exc:
@@ -210,14 +213,15 @@ def write_stat(
         if missing:
             extra["missing_ranges"] = missing
     try:
-        writer(
-            data,
-            str(path),
-            file_label=file_label[:STAT_LABEL_MAX],
-            column_labels=labels,
-            variable_value_labels=value_labels or None,
-            **extra,
-        )
+        with atomic_path(path) as tmp:
+            writer(
+                data,
+                str(tmp),
+                file_label=file_label[:STAT_LABEL_MAX],
+                column_labels=labels,
+                variable_value_labels=value_labels or None,
+                **extra,
+            )
     except OSError as exc:
         raise _fail(path, exc) from None
     except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as exc:

@@ -197,4 +197,5 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
                 book.close()
             raise
         book.close()
+        os.chmod(part, 0o600)  # owner-only before it leaves the private folder (chartcode.files)
         os.replace(part, path)
