@@ -144,3 +144,25 @@ def test_adding_a_code_is_accepted(cli, coded_db, tmp_path, status):
     assert r.code == 0, r.err
     assert "choice 3 (Intersex) added" in r.out
     assert status(coded_db)["codebook"]["version"] == "1.1"
+
+
+@pytest.mark.parametrize("by, message", [
+    ("Mallory-not-a-coder", "coder 'Mallory-not-a-coder' is not in this audit"),
+    ("intern", "'intern' is a coder; a codebook is upgraded by a supervisor or lead"),
+])
+def test_by_must_name_a_supervisor_or_lead_of_the_audit(cli, coded_db, tmp_path, status, by, message):
+    new = variant(tmp_path, ("      9: Not documented\n", "      3: Intersex\n      9: Not documented\n"))
+    before = snapshot(status, coded_db)
+    r = cli("codebook", "upgrade", coded_db, new, "--by", by)
+    assert r.code == 2 and message in r.err
+    assert snapshot(status, coded_db) == before
+
+
+@pytest.mark.parametrize("by, expected", [("qi-lead", "qi-lead"), ("supervisor", "supervisor"), (None, "qi-lead")],
+                         ids=["lead", "supervisor", "default-first-lead"])
+def test_by_a_lead_or_supervisor_is_recorded(cli, coded_db, tmp_path, by, expected):
+    new = variant(tmp_path, ("      9: Not documented\n", "      3: Intersex\n      9: Not documented\n"))
+    r = cli("codebook", "upgrade", coded_db, new, *(["--by", by] if by else []))
+    assert r.code == 0, r.err
+    last = cli("history", coded_db, "--json").json[-1]
+    assert last["action"] == "codebook" and last["actor"] == expected
