@@ -173,19 +173,46 @@ def codebook_diff(db: Path, file: str):
 @codebook.command("upgrade")
 @DB
 @click.argument("file")
-@click.option("--yes", is_flag=True, help="Accept changes to wording that coders see.")
-@click.option("--by", "actor", default="lead", show_default=True, help="Who makes the change (for the history).")
-def codebook_upgrade(db: Path, file: str, yes: bool, actor: str):
-    """Adopt codebook FILE as a new version, unless stored codes would change meaning."""
+@click.option("--yes", is_flag=True, help="Accept rewording that coders see (labels, required, ranges); "
+                                          "never a change of what codes mean.")
+@click.option("--by", "actor", metavar="NAME",
+              help="The supervisor or lead of the audit making the change, for the history "
+                   "(default: the audit's first lead, else its first supervisor).")
+def codebook_upgrade(db: Path, file: str, yes: bool, actor: str | None):
+    """Adopt codebook FILE as a new version, unless stored codes would change meaning.
+
+    \b
+    Refused always, with or without --yes (exit 2, nothing changed):
+      a field removed, or its type or level changed; a code removed;
+      ordinal codes put in another order; a code's label changed to another
+      code's old label (a swap, a binary 0/1 flip, a permutation), its old
+      label given to another code (or a new one), or a relabelled code moved
+      in the list. Labels are compared ignoring case, punctuation and spacing.
+    Accepted with --yes (review): a label reworded otherwise, required,
+    range, note types or identifier changed; each line says how many stored
+    codes it touches.
+    Accepted as is: new codes and fields, decision rules, cue words, titles.
+    To change what a code means, make a new field or a new audit.
+    See codebooks/README.md, "Codebook versions".
+    """
     from chartcode import resources
     from chartcode.codebook import load_codebook
 
     new = load_codebook(resources.resolve("codebooks", file))
     with _open(db) as store:
+        if actor is None:
+            by_role = {r: [c["name"] for c in store.coders() if c["role"] == r] for r in ("lead", "supervisor")}
+            actor = next(iter(by_role["lead"] + by_role["supervisor"]), None)
+            if actor is None:
+                raise UserError("no supervisor or lead in this audit; pass --by NAME")
+        role = store.require_coder(actor)
+        if role not in ("supervisor", "lead"):
+            raise UserError(f"{actor!r} is a {role}; a codebook is upgraded by a supervisor or lead of the audit"
+                            " (pass --by NAME)")
         changes = store.upgrade_codebook(new, actor=actor, accept_review=yes)
         if not changes:
             click.echo("no changes; nothing to do")
             return
         for c in changes:
             click.echo(str(c))
-        click.echo(f"codebook upgraded to {new.id} {new.version} ({new.short_hash})")
+        click.echo(f"codebook upgraded to {new.id} {new.version} ({new.short_hash}) by {actor}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cached_property
@@ -307,23 +308,28 @@ class Codebook:
 
 @dataclass(frozen=True)
 class Change:
-    """One difference between two codebooks. ``severity``: info, review or breaking."""
+    """One difference between two codebooks. ``severity``: info, review or breaking;
+    ``code``: the stored code it is about (a choice relabelled or removed), if any;
+    ``advice``: what to do instead, for a change that is refused."""
 
     severity: str
     field: str | None
     text: str
+    code: int | str | None = None
+    advice: str = ""
 
     def __str__(self) -> str:
         where = f"field '{self.field}': " if self.field else ""
-        return f"[{self.severity}] {where}{self.text}"
+        return f"[{self.severity}] {where}{self.text}" + (f"; {self.advice}" if self.advice else "")
 
 
 def diff(old: Codebook, new: Codebook) -> list[Change]:
     """What changed from ``old`` to ``new``.
 
     breaking: stored codes would mean something else or no longer fit (field or choice
-    removed, type or level changed, ordinal order changed); review: wording that coders
-    see changed (labels, required); info: additions and decision-rule edits.
+    removed, type or level changed, ordinal order changed, a label moved between codes -
+    see :func:`_choice_meaning`); review: wording that coders see changed (labels reworded,
+    required); info: additions and decision-rule edits.
     """
     changes: list[Change] = []
     for attr in ("id", "title", "version", "description"):
@@ -352,11 +358,9 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
         if a.required != b.required:
             changes.append(Change("review", name, f"required changed from {a.required} to {b.required}"))
         for ca in a.choices:
-            cb = b.choice(ca.code)
-            if cb is None:
-                changes.append(Change("breaking", name, f"choice {ca.code} ({ca.label}) removed"))
-            elif cb.label != ca.label:
-                changes.append(Change("review", name, f"choice {ca.code} relabelled from {ca.label!r} to {cb.label!r}"))
+            if b.choice(ca.code) is None:
+                changes.append(Change("breaking", name, f"choice {ca.code} ({ca.label}) removed", ca.code))
+        changes.extend(_choice_meaning(a, b))
         for cb in b.choices:
             if a.choice(cb.code) is None:
                 changes.append(Change("info", name, f"choice {cb.code} ({cb.label}) added"))
@@ -364,7 +368,8 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             common_a = [c for c in a.codes if c in b.codes]
             common_b = [c for c in b.codes if c in a.codes]
             if common_a != common_b:
-                changes.append(Change("breaking", name, "order of the ordinal choices changed"))
+                changes.append(Change("breaking", name, "order of the ordinal choices changed (stored ratings would"
+                                      " rank differently)", advice=MEANING_ADVICE))
         if (a.min, a.max) != (b.min, b.max):
             changes.append(Change("review", name, f"range changed from {a.min}..{a.max} to {b.min}..{b.max}"))
         if a.note_types != b.note_types:
@@ -388,3 +393,55 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
     if old_scale != new_scale:
         changes.append(Change("review", None, "scale scoring, sections or bands changed: scores and bands change"))
     return changes
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+MEANING_ADVICE = "make a new field or a new audit instead"
+
+
+def label_key(label: str) -> str:
+    """A label as compared between codes: case, punctuation and spacing do not count."""
+    return " ".join(_NOT_WORD.sub(" ", label.casefold()).split())
+
+
+def _choice_meaning(a: Field, b: Field) -> list[Change]:
+    """Label changes of the codes ``a`` and ``b`` share, as rewording (review) or a change of
+    what a stored code means (breaking).
+
+    Meaning cannot be read from words, so the rule is about labels moving between codes
+    (labels compared by :func:`label_key`). A relabelled code is breaking when
+      - its new label is another code's old label: a swap (binary 0/1 flips included), a
+        permutation, or a label taken over from another code;
+      - its old label now belongs to a code it did not before (a new code included);
+      - it moved in the list as well (its place among the codes both versions have): a
+        renumbering disguised by new wording.
+    Any other label change is a rewording (review: accepted with --yes).
+    """
+    out: list[Change] = []
+    old_owner = {label_key(c.label): c.code for c in a.choices}
+    new_owner = {label_key(c.label): c.code for c in b.choices}
+    shared_a = [c for c in a.codes if b.choice(c) is not None]
+    shared_b = [c for c in b.codes if a.choice(c) is not None]
+    for ca in a.choices:
+        cb = b.choice(ca.code)
+        if cb is None or cb.label == ca.label:
+            continue
+        was = old_owner.get(label_key(cb.label), ca.code)
+        now = new_owner.get(label_key(ca.label), ca.code)
+        what = f"code {ca.code} label {ca.label!r} -> {cb.label!r}"
+        if was != ca.code:
+            why = ("a swap changes what stored codes mean" if now == was
+                   else f"code {was}'s until now: moving labels between codes changes what stored codes mean")
+            out.append(Change("breaking", a.name, f"{what} is another code's label ({why})", ca.code,
+                              MEANING_ADVICE))
+        elif now != ca.code:
+            out.append(Change("breaking", a.name, f"{what}, and its old label moves to code {now} (that changes what"
+                                                  f" stored codes mean)", ca.code, MEANING_ADVICE))
+        elif shared_a.index(ca.code) != shared_b.index(ca.code):
+            out.append(Change("breaking", a.name, f"{what}, and the code moved in the list (a relabelled code keeps"
+                                                  f" its place, or codes are renumbered unseen)", ca.code,
+                              "reword and reorder in separate versions"))
+        else:
+            out.append(Change("review", a.name, f"choice {ca.code} relabelled from {ca.label!r} to {cb.label!r}",
+                              ca.code))
+    return out

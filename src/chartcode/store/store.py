@@ -249,28 +249,29 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         )
 
     def upgrade_codebook(self, new: Codebook, *, actor: str, accept_review: bool = False) -> list[Change]:
-        """Make ``new`` the active codebook if no stored code would change meaning."""
+        """Make ``new`` the active codebook unless a change is breaking (refused always, stored
+        codes or not: the codes to come would mean something else than those already given);
+        review changes need ``accept_review``. Each line says how many stored codes it touches."""
         changes = self.compare_codebook(new)
         if not changes:
             return []
-        conflicts = []
-        for ch in changes:
-            if ch.severity != "breaking" or ch.field is None:
-                continue
-            n = self._db.execute(
-                "SELECT (SELECT count(*) FROM codes WHERE field = ?)"
-                " + (SELECT count(*) FROM consensus WHERE field = ?)",
-                [ch.field, ch.field],
-            ).fetchone()[0]
-            if n:
-                conflicts.append(f"  {ch} - {n} stored code(s) use this field")
+
+        def line(ch: Change, one: str, many: str) -> str:
+            where = f"{ch.field}: " if ch.field else ""
+            n = self._stored_codes(ch.field, ch.code) if ch.field else 0
+            count = f" - {n} stored code{'' if n == 1 else 's'} {one if n == 1 else many}" if n else ""
+            return f"  {where}{ch.text}{count}" + (f"; {ch.advice}" if ch.advice else "")
+
+        conflicts = [line(c, "affected", "affected") for c in changes if c.severity == "breaking"]
         if conflicts:
-            raise UserError("the new codebook would re-interpret stored codes; not upgraded:", problems=conflicts)
+            raise UserError("the new codebook would re-interpret stored codes; not upgraded (a change of what codes"
+                            " mean is refused with or without --yes):", problems=conflicts)
         review = [c for c in changes if c.severity == "review"]
         if review and not accept_review:
             raise UserError(
                 "the new codebook changes wording coders see; re-run with --yes to accept:",
-                problems=[f"  {c}" for c in review],
+                problems=[line(c, *(("shows the new label", "show the new label") if c.code is not None
+                                     else ("uses this field", "use this field"))) for c in review],
             )
         old_hash = self.codebook.hash
         with self._write() as db:
@@ -286,6 +287,13 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
                 reason=f"codebook upgraded to {new.id} {new.version}",
             )
         return changes
+
+    def _stored_codes(self, field: str, code: int | str | None = None) -> int:
+        """How many codes and consensus values are stored for ``field`` (with value ``code``)."""
+        cond = "field = ?" if code is None else "field = ? AND value = ?"
+        args: list[Any] = [field] if code is None else [field, code]
+        sql = f"SELECT (SELECT count(*) FROM codes WHERE {cond}) + (SELECT count(*) FROM consensus WHERE {cond})"
+        return int(self._db.execute(sql, args + args).fetchone()[0])
 
     # ------------------------------------------------------------------ coders
     def _add_coder(self, db: Database, name: str, role: str, actor: str, at: str) -> bool:
