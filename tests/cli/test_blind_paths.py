@@ -3,7 +3,6 @@ coder before the rule in chartcode.store.visibility lets them see it."""
 
 from __future__ import annotations
 
-import json
 
 from chartcode.store import Store
 
