@@ -3,7 +3,6 @@ coder before the rule in chartcode.store.visibility lets them see it."""
 
 from __future__ import annotations
 
-
 from chartcode.store import Store
 
 
@@ -14,8 +13,14 @@ def _codes(tmp_path, name: str, rows: str):
 
 
 def test_history_blinds_a_zero_like_any_other_value(cli, audit_db, tmp_path):
-    r = cli("import-codes", audit_db, _codes(tmp_path, "i.csv", "R2,,mh_diagnosis,0\nR2,,sud_diagnosis,1\n"),
-            "--coder", "intern", "--draft")
+    r = cli(
+        "import-codes",
+        audit_db,
+        _codes(tmp_path, "i.csv", "R2,,mh_diagnosis,0\nR2,,sud_diagnosis,1\n"),
+        "--coder",
+        "intern",
+        "--draft",
+    )
     assert r.code == 0, r.err
     r = cli("history", audit_db, "--coder", "intern", "--as", "supervisor")
     assert r.code == 0, r.err
