@@ -416,13 +416,15 @@ def test_records_frame_matches_pivot_and_per_cell_cleaning(tricky, sources):
 
 
 def _collect_reference(store) -> list[agreement.Ratings]:
-    """collect as it was: one SQL read, a groupby per field, MultiIndex units."""
+    """collect as it was: one SQL read, a groupby per field, MultiIndex units; only records every
+    assigned coder has submitted (the blinding rule's "record closed" clause)."""
     cb = store.codebook
     order = {c["name"]: i for i, c in enumerate(store.coders())}
     frame = pd.DataFrame(
         store._db.execute(
             "SELECT field, record_id, note_key, coder, submitted_value FROM codes"
             " WHERE submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
+            " AND record_id NOT IN (SELECT record_id FROM assignments WHERE submitted_at IS NULL)"
         ).fetchall(),
         columns=["field", "record_id", "note_key", "coder", "value"],
         dtype=object,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from chartcode.store.visibility import shared
+from chartcode.store.visibility import record_closed, shared
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -34,12 +34,13 @@ class DatasetQueries:
         def _db(self) -> Database: ...
 
     def submitted_code_rows(self, fields: list[str], coders: list[str]) -> list[tuple[Any, ...]]:
-        """(field, record_id, note_key or None, coder, submitted_value) of every submitted code, in rowid
-        order; field and coder come as their position in ``fields`` / ``coders`` (the name itself when
-        not there)."""
+        """(field, record_id, note_key or None, coder, submitted_value) of every submitted code that the
+        blinding rule shares (records every assigned coder has submitted), in rowid order; field and
+        coder come as their position in ``fields`` / ``coders`` (the name itself when not there).
+        Agreement and the final values start from these rows, so neither counts an open record."""
         sql = (
             f"SELECT {_named('field', fields)}, record_id, NULLIF(note_key, ''), {_named('coder', coders)},"
-            f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} ORDER BY id"
+            f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} AND {record_closed('record_id')} ORDER BY id"
         )
         return self._db.execute(sql, [*fields, *coders]).fetchall()
 

@@ -144,7 +144,8 @@ class Visibility:
         blind = self._blind_history_ids(viewer, rows[0]["id"], coder=coder, record_id=record_id)
         for h in rows:
             if h["id"] in blind:
-                h["old_value"] = h["new_value"] = BLIND if h["old_value"] or h["new_value"] else None
+                had_value = h["old_value"] is not None or h["new_value"] is not None  # 0 is a value too
+                h["old_value"] = h["new_value"] = BLIND if had_value else None
         return rows
 
     def _blind_history_ids(
