@@ -173,11 +173,18 @@ def codebook_diff(db: Path, file: str):
 @codebook.command("upgrade")
 @DB
 @click.argument("file")
-@click.option("--yes", is_flag=True, help="Accept rewording that coders see (labels, required, ranges); "
-                                          "never a change of what codes mean.")
-@click.option("--by", "actor", metavar="NAME",
-              help="The supervisor or lead of the audit making the change, for the history "
-                   "(default: the audit's first lead, else its first supervisor).")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Accept rewording that coders see (labels, required, ranges); never a change of what codes mean.",
+)
+@click.option(
+    "--by",
+    "actor",
+    metavar="NAME",
+    help="The supervisor or lead of the audit making the change, for the history "
+    "(default: the audit's first lead, else its first supervisor).",
+)
 def codebook_upgrade(db: Path, file: str, yes: bool, actor: str | None):
     """Adopt codebook FILE as a new version, unless stored codes would change meaning.
 
@@ -207,8 +214,9 @@ def codebook_upgrade(db: Path, file: str, yes: bool, actor: str | None):
                 raise UserError("no supervisor or lead in this audit; pass --by NAME")
         role = store.require_coder(actor)
         if role not in ("supervisor", "lead"):
-            raise UserError(f"{actor!r} is a {role}; a codebook is upgraded by a supervisor or lead of the audit"
-                            " (pass --by NAME)")
+            raise UserError(
+                f"{actor!r} is a {role}; a codebook is upgraded by a supervisor or lead of the audit (pass --by NAME)"
+            )
         changes = store.upgrade_codebook(new, actor=actor, accept_review=yes)
         if not changes:
             click.echo("no changes; nothing to do")

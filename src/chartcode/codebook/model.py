@@ -368,8 +368,14 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             common_a = [c for c in a.codes if c in b.codes]
             common_b = [c for c in b.codes if c in a.codes]
             if common_a != common_b:
-                changes.append(Change("breaking", name, "order of the ordinal choices changed (stored ratings would"
-                                      " rank differently)", advice=MEANING_ADVICE))
+                changes.append(
+                    Change(
+                        "breaking",
+                        name,
+                        "order of the ordinal choices changed (stored ratings would rank differently)",
+                        advice=MEANING_ADVICE,
+                    )
+                )
         if (a.min, a.max) != (b.min, b.max):
             changes.append(Change("review", name, f"range changed from {a.min}..{a.max} to {b.min}..{b.max}"))
         if a.note_types != b.note_types:
@@ -430,18 +436,35 @@ def _choice_meaning(a: Field, b: Field) -> list[Change]:
         now = new_owner.get(label_key(ca.label), ca.code)
         what = f"code {ca.code} label {ca.label!r} -> {cb.label!r}"
         if was != ca.code:
-            why = ("a swap changes what stored codes mean" if now == was
-                   else f"code {was}'s until now: moving labels between codes changes what stored codes mean")
-            out.append(Change("breaking", a.name, f"{what} is another code's label ({why})", ca.code,
-                              MEANING_ADVICE))
+            why = (
+                "a swap changes what stored codes mean"
+                if now == was
+                else f"code {was}'s until now: moving labels between codes changes what stored codes mean"
+            )
+            out.append(Change("breaking", a.name, f"{what} is another code's label ({why})", ca.code, MEANING_ADVICE))
         elif now != ca.code:
-            out.append(Change("breaking", a.name, f"{what}, and its old label moves to code {now} (that changes what"
-                                                  f" stored codes mean)", ca.code, MEANING_ADVICE))
+            out.append(
+                Change(
+                    "breaking",
+                    a.name,
+                    f"{what}, and its old label moves to code {now} (that changes what stored codes mean)",
+                    ca.code,
+                    MEANING_ADVICE,
+                )
+            )
         elif shared_a.index(ca.code) != shared_b.index(ca.code):
-            out.append(Change("breaking", a.name, f"{what}, and the code moved in the list (a relabelled code keeps"
-                                                  f" its place, or codes are renumbered unseen)", ca.code,
-                              "reword and reorder in separate versions"))
+            out.append(
+                Change(
+                    "breaking",
+                    a.name,
+                    f"{what}, and the code moved in the list (a relabelled code keeps"
+                    f" its place, or codes are renumbered unseen)",
+                    ca.code,
+                    "reword and reorder in separate versions",
+                )
+            )
         else:
-            out.append(Change("review", a.name, f"choice {ca.code} relabelled from {ca.label!r} to {cb.label!r}",
-                              ca.code))
+            out.append(
+                Change("review", a.name, f"choice {ca.code} relabelled from {ca.label!r} to {cb.label!r}", ca.code)
+            )
     return out

@@ -264,14 +264,26 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
 
         conflicts = [line(c, "affected", "affected") for c in changes if c.severity == "breaking"]
         if conflicts:
-            raise UserError("the new codebook would re-interpret stored codes; not upgraded (a change of what codes"
-                            " mean is refused with or without --yes):", problems=conflicts)
+            raise UserError(
+                "the new codebook would re-interpret stored codes; not upgraded (a change of what codes"
+                " mean is refused with or without --yes):",
+                problems=conflicts,
+            )
         review = [c for c in changes if c.severity == "review"]
         if review and not accept_review:
             raise UserError(
                 "the new codebook changes wording coders see; re-run with --yes to accept:",
-                problems=[line(c, *(("shows the new label", "show the new label") if c.code is not None
-                                     else ("uses this field", "use this field"))) for c in review],
+                problems=[
+                    line(
+                        c,
+                        *(
+                            ("shows the new label", "show the new label")
+                            if c.code is not None
+                            else ("uses this field", "use this field")
+                        ),
+                    )
+                    for c in review
+                ],
             )
         old_hash = self.codebook.hash
         with self._write() as db:
