@@ -130,9 +130,9 @@ def _replay(
                 "decided_at": at,
             }
         elif action == "submit" and row["coder"] is not None:
-            for (coder, record_id, _n, _f), code in codes.items():
-                if coder == row["coder"] and record_id == row["record_id"] and code["submitted_at"] is None:
-                    code["submitted_value"], code["submitted_at"] = code["value"], at
+            for (coder, record_id, _n, _f), frozen in codes.items():
+                if coder == row["coder"] and record_id == row["record_id"] and frozen["submitted_at"] is None:
+                    frozen["submitted_value"], frozen["submitted_at"] = frozen["value"], at
         elif row["coder"] is not None and row["field"] is not None:
             key = (row["coder"], row["record_id"], row["note_id"] or "", row["field"])
             code = codes.get(key)
