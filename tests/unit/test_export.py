@@ -174,7 +174,7 @@ def test_xlsx_has_records_notes_codebook_agreement_and_analyses_sheets(demo, tmp
     out = tmp_path / "final.xlsx"
     export(demo, "xlsx", out)
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["records", "notes", "codebook", "agreement", "analyses"]
+    assert wb.sheetnames == ["records", "notes", "codebook", "agreement", "analyses", "audit"]
     records = pd.read_excel(out, sheet_name="records")
     assert len(records) == 24 and "age__source" in records
     codebook = pd.read_excel(out, sheet_name="codebook")
@@ -193,7 +193,8 @@ def test_json_export_has_records_notes_and_codebook(demo, tmp_path):
     out = tmp_path / "final.json"
     export(demo, "json", out)
     doc = json.loads(out.read_text(encoding="utf-8"))
-    assert set(doc) == {"records", "notes", "codebook"}
+    assert set(doc) == {"records", "notes", "codebook", "history_entries", "history_head"}
+    assert (doc["history_entries"], doc["history_head"]) == demo.history_head()
     assert len(doc["records"]) == 24 and "sex__source" in doc["records"][0]
     assert isinstance(doc["records"][0]["sex"], int)
     assert [f["name"] for f in doc["codebook"]["fields"]] == [f.name for f in demo.codebook.fields]

@@ -147,7 +147,7 @@ def test_every_sheet_has_a_frozen_bold_filtered_header_and_fitted_widths(tmp_pat
         export(s, "xlsx", tmp_path / "x.xlsx", long=long)
     book = openpyxl.load_workbook(tmp_path / "x.xlsx")
     assert book.sheetnames == (
-        ["codes", "codebook"] if long else ["records", "notes", "codebook", "agreement", "analyses"]
+        ["codes", "codebook", "audit"] if long else ["records", "notes", "codebook", "agreement", "analyses", "audit"]
     )
     for ws in book.worksheets:
         assert ws.freeze_panes == "A2", ws.title

@@ -26,6 +26,7 @@ from chartcode.cli import (
     screens,
     setup,
     stats,
+    verify,
 )
 from chartcode.cli.common import _Group
 from chartcode.errors import UserError
@@ -52,6 +53,7 @@ cli.add_command(notes.import_)
 cli.add_command(coding.import_codes_cmd)
 cli.add_command(coding.codes_cmd)
 cli.add_command(coding.history)
+cli.add_command(verify.verify)
 cli.add_command(codebook.codebook)
 cli.add_command(double_coding.assign)
 cli.add_command(double_coding.disagreements)

@@ -51,12 +51,14 @@ def export(
     --long, every code by every coder.
 
     \b
-    csv     OUT and OUT_notes.csv            xlsx  sheets records, notes, codebook, agreement, analyses
+    csv     OUT and OUT_notes.csv            xlsx  sheets records, notes, codebook, agreement, analyses, audit
     sav/dta OUT and OUT_notes.sav|dta, with variable and value labels from the codebook
     json    {"records", "notes", "codebook"} redcap  a data-import CSV (record-level fields)
 
     Final values: consensus, else the coders' shared submitted value; the column
     <field>__source (<field>_src in SPSS/Stata) says which. No export contains note text.
+    JSON (history_head) and XLSX (sheet audit) carry the history's chain head: check it later
+    with `chartcode verify DB --head HEX`.
     """
     from chartcode.export import export as run_export
     from chartcode.store import Store

@@ -61,6 +61,17 @@ class ExportInput:
         self.rows.update(codes=len(lt.frame))
         return lt
 
+    def audit_table(self) -> pd.DataFrame:
+        """The "audit" sheet: the history's size and chain head (check it with `chartcode verify --head`)."""
+        import pandas as pd
+
+        n, head = self.store.history_head()
+        return pd.DataFrame({"item": ["history_entries", "history_head"], "value": [str(n), head]})
+
+    def history(self) -> dict[str, Any]:
+        n, head = self.store.history_head()
+        return {"history_entries": n, "history_head": head}
+
     def codebook_table(self) -> pd.DataFrame:
         from chartcode.export.tables import codebook_table
 
@@ -132,6 +143,7 @@ def _xlsx_wide(data: ExportInput, files: list[Path]) -> None:
         "codebook": data.codebook_table(),
         "agreement": data.agreement_table(),
         "analyses": data.analyses_table(),
+        "audit": data.audit_table(),
     }
     scores = data.fidelity_table()
     if scores is not None:  # a rating scale: its scores per unit and period
@@ -142,7 +154,9 @@ def _xlsx_wide(data: ExportInput, files: list[Path]) -> None:
 def _xlsx_long(data: ExportInput, files: list[Path]) -> None:
     from chartcode.export import writers
 
-    writers.write_xlsx({"codes": data.long.frame, "codebook": data.codebook_table()}, files[0])
+    writers.write_xlsx(
+        {"codes": data.long.frame, "codebook": data.codebook_table(), "audit": data.audit_table()}, files[0]
+    )
 
 
 def _json_wide(data: ExportInput, files: list[Path]) -> None:
@@ -153,6 +167,7 @@ def _json_wide(data: ExportInput, files: list[Path]) -> None:
         "records": writers.rows(records),
         "notes": writers.rows(notes),
         "codebook": data.codebook_dict(),
+        **data.history(),
     }
     scores = data.fidelity_table()
     if scores is not None:
@@ -163,7 +178,9 @@ def _json_wide(data: ExportInput, files: list[Path]) -> None:
 def _json_long(data: ExportInput, files: list[Path]) -> None:
     from chartcode.export import writers
 
-    writers.write_json({"codes": writers.rows(data.long.frame), "codebook": data.codebook_dict()}, files[0])
+    writers.write_json(
+        {"codes": writers.rows(data.long.frame), "codebook": data.codebook_dict(), **data.history()}, files[0]
+    )
 
 
 def _stat_writer(fmt: str) -> Writer:

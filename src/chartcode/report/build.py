@@ -57,7 +57,8 @@ def report_model(
 
     say("open disagreements")
     sections.append(disagreements_section(store))
-    return Report(store.title, utcnow(), sections)
+    n, head = store.history_head()
+    return Report(store.title, utcnow(), sections, history=f"History: {n} entries, chain head {head[:16]}")
 
 
 def build_report(

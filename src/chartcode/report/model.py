@@ -156,3 +156,4 @@ class Report:
     title: str
     generated: str
     sections: list[Section]
+    history: str = ""  # "History: N entries, chain head 1a2b..." (check with `chartcode verify --head`)

@@ -7,8 +7,13 @@ one-code-per-coder-record-note-field rule is a plain UNIQUE constraint.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from chartcode.store import chain
 
 migrations = Migrations("chartcode")
 
@@ -155,6 +160,49 @@ def m003_rated_units(db: Database) -> None:
     db.conn.execute("ALTER TABLE records ADD COLUMN unit TEXT")
     db.conn.execute("ALTER TABLE records ADD COLUMN period TEXT")
     db.conn.execute("CREATE INDEX records_by_unit ON records(unit, period)")
+
+
+HISTORY_UPDATE_TRIGGER = """CREATE TRIGGER history_is_append_only_update BEFORE UPDATE ON history
+       BEGIN SELECT RAISE(ABORT, 'history is append-only: rows cannot be changed'); END"""
+CHAINED_AT_MIGRATION = "history_chained_at_migration"
+
+
+@migrations()
+def m004_history_chain(db: Database) -> None:
+    """A hash chain over the history (chartcode.store.chain) so a file audit can tell when it was
+    edited, and a trigger refusing ``REPLACE INTO history`` over an existing entry (REPLACE deletes
+    the old row without firing delete triggers).
+
+    Entries already in the file are chained here, once: tampering before this migration cannot be
+    detected. How many there were, and when, is kept in meta (``history_chained_at_migration``)."""
+    conn = db.conn
+    conn.execute("ALTER TABLE history ADD COLUMN hash TEXT")
+    conn.execute("DROP TRIGGER history_is_append_only_update")
+    prev, n, last_id = chain.GENESIS, 0, None
+    cols = ", ".join(chain.COLUMNS)
+    rows = conn.execute(f"SELECT {cols} FROM history ORDER BY id").fetchall()
+    for row in rows:
+        entry = dict(zip(chain.COLUMNS, row, strict=True))
+        prev = chain.entry_hash(prev, entry)
+        conn.execute("UPDATE history SET hash = ? WHERE id = ?", [prev, entry["id"]])
+        n, last_id = n + 1, entry["id"]
+    conn.execute(HISTORY_UPDATE_TRIGGER)
+    conn.execute(
+        """CREATE TRIGGER history_refuses_replace BEFORE INSERT ON history
+           WHEN EXISTS (SELECT 1 FROM history WHERE id = NEW.id)
+           BEGIN SELECT RAISE(ABORT, 'history is append-only: an entry cannot be replaced'); END"""
+    )
+    conn.execute(
+        """CREATE TRIGGER history_is_chained BEFORE INSERT ON history
+           WHEN NEW.hash IS NULL OR length(NEW.hash) != 64
+           BEGIN SELECT RAISE(ABORT, 'history entries carry their chain hash'); END"""
+    )
+    if n:
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            [CHAINED_AT_MIGRATION, json.dumps({"entries": n, "last_id": last_id, "at": at})],
+        )
 
 
 def apply(db: Database) -> None:

@@ -21,7 +21,8 @@ from sqlite_utils import Database
 
 from chartcode.codebook import Change, Codebook, CodeError, Field, diff, load_codebook
 from chartcode.errors import UserError
-from chartcode.store import schema
+from chartcode.store import chain, schema
+from chartcode.store import verify as checks
 from chartcode.store.connection import Connections, create_private_file, remove_database, write_transaction
 from chartcode.store.consensus import ConsensusQueries
 from chartcode.store.dataset_queries import DatasetQueries
@@ -831,15 +832,43 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         reason: str | None = None,
         at: str | None = None,
     ) -> int:
-        cur = db.conn.execute(
-            "INSERT INTO history(at, actor, action, coder, record_id, note_id, field, old_value, new_value, reason,"
-            " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " (SELECT hash FROM codebooks WHERE active = 1))",
-            [at or utcnow(), actor, action, coder, record_id, note_id, field, old, new, reason],
+        """Append one entry, sealed into the hash chain (chartcode.store.chain). Runs inside the caller's
+        write transaction (BEGIN IMMEDIATE), so the previous entry read here is the last one."""
+        conn = db.conn
+        last = conn.execute("SELECT id, hash FROM history ORDER BY id DESC LIMIT 1").fetchone()
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'history'").fetchone()
+        cb = conn.execute("SELECT hash FROM codebooks WHERE active = 1").fetchone()
+        entry = {
+            "id": max(last[0] if last else 0, seq[0] if seq else 0) + 1,
+            "at": at or utcnow(),
+            "actor": actor,
+            "action": action,
+            "coder": coder,
+            "record_id": record_id,
+            "note_id": note_id,
+            "field": field,
+            "old_value": chain.stored(old),
+            "new_value": chain.stored(new),
+            "reason": reason,
+            "codebook_hash": cb[0] if cb else None,
+        }
+        digest = chain.entry_hash((last[1] if last else None) or chain.GENESIS, entry)
+        conn.execute(
+            f"INSERT INTO history({', '.join(chain.COLUMNS)}, hash) VALUES ({', '.join('?' * len(chain.COLUMNS))}, ?)",
+            [*(entry[c] for c in chain.COLUMNS), digest],
         )
-        rowid = cur.lastrowid
-        assert rowid is not None  # set by the INSERT
-        return rowid
+        return int(entry["id"])
+
+    def history_head(self) -> tuple[int, str]:
+        """(number of history entries, the chain head: the last entry's hash)."""
+        return checks.history_head(self._db)
+
+    def verify(self, head: str | None = None) -> checks.Verification:
+        """Check the hash chain and replay the codes from the history (chartcode.store.verify)."""
+        try:
+            return checks.verify(self._db, head)
+        except ValueError as exc:
+            raise UserError(f"--head {head}: {exc}") from None
 
     def history(
         self, *, coder: str | None = None, record_id: str | None = None, limit: int | None = None
