@@ -24,6 +24,7 @@ from chartcode.cli import (
     report,
     reviews,
     screens,
+    server,
     setup,
     stats,
     verify,
@@ -46,6 +47,7 @@ def cli() -> None:
 
 # commands in the order `chartcode --help` lists them: the order of work
 cli.add_command(setup.init)
+cli.add_command(server.server)
 cli.add_command(setup.status)
 cli.add_command(setup.records)
 cli.add_command(setup.coders)

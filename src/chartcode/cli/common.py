@@ -12,14 +12,26 @@ import click
 from chartcode.errors import UserError
 from chartcode.export.cells import safe_cell
 
-DB = click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+
+class _Target(click.ParamType):
+    """An audit: a file path (a Path), or a team server's postgresql:// URL (kept as it is, a str)."""
+
+    name = "DB"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+            return value
+        return click.Path(dir_okay=False, path_type=Path).convert(value, param, ctx)
+
+
+DB = click.argument("db", type=_Target())
 
 
 @contextmanager
-def _open(db: Path):
-    from chartcode.store import Store
+def _open(db: Path | str):
+    from chartcode.store import open_store
 
-    store = Store.open(db)
+    store = open_store(db)
     try:
         yield store
     finally:
@@ -78,7 +90,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [fmt(header).rstrip(), *[fmt(r).rstrip() for r in rows]]
 
 
-def _run_tui(db: Path, coder: str, mode: str = "code", **kwargs) -> None:
+def _run_tui(db: Path | str, coder: str | None, mode: str = "code", **kwargs) -> None:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise UserError("the coding screen needs a terminal; use `chartcode import-codes` in scripts")
     from chartcode.tui.app import make_app

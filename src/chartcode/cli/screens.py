@@ -13,13 +13,17 @@ from chartcode.errors import UserError
 
 @click.command("code")
 @DB
-@click.option("--coder", required=True, help="Who is coding (must be a coder of the audit).")
-def code_cmd(db: Path, coder: str):
+@click.option("--coder", help="Who is coding (must be a coder of the audit); on a server, the role you log in as.")
+def code_cmd(db: Path, coder: str | None):
     """Open the coding screen on CODER's assigned records (keyboard only; ? shows the keys).
 
     Every change is saved the moment it is made; Ctrl+Q quits. Reopening returns to where
     you left off.
     """
+    from chartcode.store import is_server
+
+    if coder is None and not is_server(db):
+        raise UserError("give --coder NAME: who is coding this audit file")
     _run_tui(db, coder)
 
 

@@ -133,11 +133,42 @@ def coders() -> None:
 @DB
 @click.argument("name")
 @click.option("--role", type=click.Choice(["coder", "supervisor", "lead"]), default="coder", show_default=True)
-def coders_add(db: Path, name: str, role: str):
-    """Add coder NAME with a role."""
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="On a server: read the new login's password from this file (else it is asked for).",
+)
+def coders_add(db: Path, name: str, role: str, password_file: Path | None):
+    """Add coder NAME with a role.
+
+    On a team server (DB is a postgresql:// URL, as an administrator) this creates NAME's login role
+    in the audit's group for ROLE, with a password asked for (or read from --password-file).
+    """
+    from chartcode.store import is_server
+
+    if is_server(db):
+        from chartcode.cli.server import add_server_coder
+
+        add_server_coder(str(db), name, role, password_file)
+        return
     with _open(db) as store:
         added = store.add_coder(name, role)
         click.echo(f"added {name} ({role})" if added else f"{name} is already a {role}")
+
+
+@coders.command("remove")
+@DB
+@click.argument("name")
+def coders_remove(db: Path, name: str):
+    """On a team server: disable NAME's login to this audit; their codes and history are kept."""
+    from chartcode.store import is_server
+
+    if not is_server(db):
+        raise UserError("coders remove works on a team server (postgresql://...); a file audit keeps its coders")
+    from chartcode.store.pg import admin
+
+    admin.remove_coder(str(db), name)
+    click.echo(f"{name} can no longer log in to this audit; their codes and history are kept")
 
 
 @coders.command("list")

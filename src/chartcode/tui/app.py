@@ -12,7 +12,7 @@ from textual.screen import Screen
 
 from chartcode.coding import CodingSession
 from chartcode.errors import UserError
-from chartcode.store import Store
+from chartcode.store import Store, open_store
 from chartcode.tui.screens.coding import CodingScreen
 
 if TYPE_CHECKING:  # imported when their mode starts
@@ -124,10 +124,12 @@ class ChartcodeApp(App):
             self.store.close()
 
 
-def make_app(db: str | Path, coder: str, **kwargs) -> ChartcodeApp:
+def make_app(db: str | Path, coder: str | None, **kwargs) -> ChartcodeApp:
     """Open the audit and the coder's session; raises UserError before any screen is drawn."""
-    store = Store.open(db)
+    store = open_store(db)
     try:
+        if coder is None:  # on a team server the coder is the login
+            coder = store.actor
         return ChartcodeApp(store, coder, **kwargs)
     except BaseException:
         store.close()

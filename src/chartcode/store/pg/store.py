@@ -1,0 +1,781 @@
+"""PgStore: the Store interface on a team server.
+
+Each thread gets its own connection (psycopg connections are thread-safe but serialise their
+commands; a Textual worker must not queue behind the screen). Every write is one call of a
+SECURITY DEFINER function (chartcode.store.pg.schema) in its own committed transaction; every
+read of coders' values goes through the views that apply the blinding rule for the login.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from chartcode.codebook import Change, Codebook, CodeError, Field, diff, load_codebook
+from chartcode.errors import UserError, quote
+from chartcode.store.pg import connect as pgconnect
+from chartcode.store.pg import schema
+from chartcode.store.store import CodeChange, utcnow
+
+IDENTITY = "on a server you act as the role you log in as"
+BLIND = "(blind)"
+
+
+class StaleChange(UserError):
+    """A change made against a version of the code that is no longer the current one: refused, never
+    written over. ``current`` is the value the database holds now, ``version`` its version."""
+
+    def __init__(self, field: str, current: Any, version: int):
+        shown = "empty" if current is None else str(current)
+        super().__init__(f"{field}: changed elsewhere since you saw it (now {shown}); not saved")
+        self.field = field
+        self.current = current
+        self.version = version
+
+
+def _j(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
+
+
+class PgStore:
+    """One audit on a PostgreSQL server, as the role the URL logs in as."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str):
+        self.url = url
+        self.path = pgconnect.redacted(url)
+        self._local = threading.local()
+        self._all: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+        self._codebook: Codebook | None = None
+        self._codebook_hash: str | None = None
+        self._actor: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, url: str) -> PgStore:
+        store = cls(url)
+        try:
+            row = store._one(
+                "SELECT to_regclass('chartcode.meta') IS NOT NULL, current_user,"
+                " has_schema_privilege('chartcode', 'USAGE')"
+                " FROM (SELECT 1) x WHERE to_regnamespace('chartcode') IS NOT NULL"
+            )
+            if row is None or not row[0]:
+                raise UserError(f"{store.path}: no chartcode audit in this database (run `chartcode server init`)")
+            if not row[2]:
+                raise UserError(f"{store.path}: role {row[1]} is not a coder of this audit")
+            version = store._one("SELECT value FROM chartcode.meta WHERE key = 'schema_version'")
+            if version is None or int(version[0]) > schema.VERSION:
+                raise UserError(
+                    f"{store.path}: the audit's schema (version {version[0] if version else '?'}) is newer than"
+                    f" this chartcode knows ({schema.VERSION}); upgrade chartcode"
+                )
+            store._actor = str(row[1])
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> PgStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = pgconnect.connect(self.url, autocommit=True)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _rows(self, query: str | sql.Composable, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._errors():
+            return self._conn().execute(query, list(params)).fetchall()  # type: ignore[arg-type]
+
+    def _one(self, query: str | sql.Composable, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
+        rows = self._rows(query, params)
+        return rows[0] if rows else None
+
+    def _dicts(self, query: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        with self._errors(), self._conn().cursor(row_factory=dict_row) as cur:
+            return cur.execute(query, list(params)).fetchall()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """The server's refusals as one clear line (UserError); a stale change as StaleChange."""
+        try:
+            yield
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise UserError(f"{self.path}: refused by the server: {exc.diag.message_primary}") from None
+        except psycopg.errors.InvalidParameterValue as exc:
+            raise UserError(str(exc.diag.message_primary)) from None
+        except psycopg.OperationalError as exc:
+            self._local = threading.local()
+            raise UserError(f"{self.path}: {pgconnect.explain(exc)}") from None
+        except psycopg.DatabaseError as exc:
+            if exc.sqlstate == "CC409":
+                detail = json.loads(exc.diag.message_detail or "null")
+                field = (exc.diag.message_primary or "").removeprefix("stale change: ").split(" ")[0]
+                raise StaleChange(field, detail, int(exc.diag.message_hint or 0)) from None
+            raise
+
+    @property
+    def actor(self) -> str:
+        """The role this store is logged in as: who every change is recorded as."""
+        if self._actor is None:
+            row = self._one("SELECT current_user")
+            self._actor = str(row[0]) if row else ""
+        return self._actor
+
+    def _as_self(self, name: str | None) -> str:
+        """Refuse acting (or looking) as anyone but the login."""
+        if name is not None and name != self.actor:
+            raise UserError(f"{name!r}: {IDENTITY} ({self.actor}); connect as {name} to act as them")
+        return self.actor
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per state of the audit (the history's head changes with every write)."""
+        row = self._one("SELECT last_id FROM chartcode.chain_head")
+        version = row[0] if row else None
+        cache = self.__dict__.setdefault("_cache", {})
+        hit = cache.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = compute()
+        cache[key] = (version, value)
+        return value
+
+    # ------------------------------------------------------------------ meta and codebook
+    def meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM chartcode.meta WHERE key = %s", [key])
+        return row[0] if row else None
+
+    @property
+    def title(self) -> str:
+        return self.meta("title") or ""
+
+    @property
+    def audit(self) -> dict[str, Any]:
+        audit: dict[str, Any] = json.loads(self.meta("audit_json") or "{}")
+        return audit
+
+    @property
+    def codebook(self) -> Codebook:
+        row = self._one("SELECT hash, source_yaml FROM chartcode.codebooks WHERE active")
+        if row is None:
+            raise UserError(f"{self.path}: the audit has no active codebook")
+        if self._codebook is None or self._codebook_hash != row[0]:
+            self._codebook = load_codebook(f"{self.path}[codebook {row[0][:12]}]", text=row[1])
+            self._codebook_hash = row[0]
+        return self._codebook
+
+    def codebook_versions(self) -> list[dict[str, Any]]:
+        return self._dicts(
+            "SELECT hash, codebook_id, version, title, added_at, active::int AS active FROM chartcode.codebooks"
+            " ORDER BY added_at"
+        )
+
+    def compare_codebook(self, other: Codebook) -> list[Change]:
+        return diff(self.codebook, other)
+
+    def require_codebook(self, other: Codebook, shown: str) -> None:
+        changes = self.compare_codebook(other)
+        if changes:
+            raise UserError(
+                f"{shown}: differs from the codebook stored in {self.path} ({self.codebook.short_hash})",
+                problems=[f"  {c}" for c in changes],
+            )
+
+    def add_codebook(self, codebook: Codebook, reason: str) -> bool:
+        row = self._one(
+            "SELECT chartcode.add_codebook(%s, %s, %s, %s, %s, %s, %s)",
+            [
+                codebook.hash,
+                codebook.id,
+                codebook.version,
+                codebook.title,
+                codebook.source,
+                codebook.canonical_json(),
+                reason,
+            ],
+        )
+        return bool(row and row[0])
+
+    # ------------------------------------------------------------------ coders
+    def coders(self) -> list[dict[str, Any]]:
+        return self._dicts("SELECT name, role, added_at FROM chartcode.coders WHERE active ORDER BY added_at, name")
+
+    def require_coder(self, name: str) -> str:
+        row = self._one("SELECT role FROM chartcode.coders WHERE name = %s AND active", [name])
+        if row is None:
+            raise UserError(
+                f"coder {name!r} is not in this audit; an administrator adds one with"
+                f" `chartcode coders add {self.path} {name} --role coder`"
+            )
+        return str(row[0])
+
+    def viewer_is_lead(self, viewer: str | None) -> bool:
+        row = self._one("SELECT chartcode.is_lead(%s)", [self._as_self(viewer)])
+        return bool(row and row[0])
+
+    # ------------------------------------------------------------------ records and notes
+    def add_records(self, ids: Iterable[str], *, actor: str = "system") -> int:
+        clean = []
+        for rid in ids:
+            rid = str(rid).strip()
+            if not rid:
+                raise UserError("record ids cannot be empty")
+            clean.append(rid)
+        row = self._one("SELECT chartcode.add_records(%s)", [list(dict.fromkeys(clean))])
+        return int(row[0]) if row else 0
+
+    def record_exists(self, record_id: str) -> bool:
+        return self._one("SELECT 1 FROM chartcode.records WHERE id = %s", [record_id]) is not None
+
+    def record_ids(self) -> list[str]:
+        return [r[0] for r in self._rows('SELECT id FROM chartcode.records ORDER BY id COLLATE "C"')]
+
+    def records_with_note_counts(self) -> list[dict[str, Any]]:
+        return self._dicts(
+            "SELECT r.id, count(n.id) AS notes FROM chartcode.records r LEFT JOIN chartcode.notes n"
+            ' ON n.record_id = r.id GROUP BY r.id ORDER BY r.id COLLATE "C"'
+        )
+
+    def note(self, note_id: str) -> dict[str, Any] | None:
+        rows = self._dicts(
+            "SELECT id AS rowid, note_id, record_id, note_date, note_type, author, text FROM chartcode.notes"
+            " WHERE note_id = %s",
+            [note_id],
+        )
+        return rows[0] if rows else None
+
+    def notes_for_record(self, record_id: str, *, with_text: bool = False) -> list[dict[str, Any]]:
+        cols = "id AS rowid, note_id, record_id, note_date, note_type, author" + (", text" if with_text else "")
+        return self._dicts(
+            f"SELECT {cols} FROM chartcode.notes WHERE record_id = %s ORDER BY note_date IS NULL, note_date, id",
+            [record_id],
+        )
+
+    def note_text(self, note_id: str) -> str:
+        row = self._one("SELECT text FROM chartcode.notes WHERE note_id = %s", [note_id])
+        return str(row[0]) if row else ""
+
+    def note_target(self, note_id: str) -> tuple[str, str | None] | None:
+        row = self._one("SELECT record_id, note_type FROM chartcode.notes WHERE note_id = %s", [note_id])
+        return (row[0], row[1]) if row else None
+
+    def note_rows(self) -> list[dict[str, Any]]:
+        return self._dicts(
+            "SELECT note_id, record_id, note_date, note_type FROM chartcode.notes"
+            ' ORDER BY record_id COLLATE "C", note_date, id'
+        )
+
+    def search_notes(self, query: str, *, record_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Full-text search (tsvector + GIN, English stemming, no stop words): every word must match."""
+        words = [w for w in query.replace('"', " ").split() if w]
+        if not words:
+            return []
+        q = "plainto_tsquery('chartcode.notes', %s)"
+        sql_text = (
+            "SELECT n.note_id, n.record_id, n.note_date, n.note_type,"
+            f" ts_headline('chartcode.notes', n.text, {q},"
+            " 'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1, FragmentDelimiter=\" ... \"')"
+            f" AS snippet FROM chartcode.notes n WHERE n.tsv @@ {q}"
+        )
+        text = " ".join(words)
+        params: list[Any] = [text, text]
+        if record_id is not None:
+            sql_text += " AND n.record_id = %s"
+            params.append(record_id)
+        sql_text += f" ORDER BY ts_rank(n.tsv, {q}) DESC, n.id LIMIT %s"
+        params += [text, limit]
+        return self._dicts(sql_text, params)
+
+    def write_imported_notes(
+        self,
+        file_name: str,
+        shown: str,
+        rows: Iterable[Any],
+        sha: str | None,
+        actor: str,
+        result: Any,
+        batch_size: int,
+        on_phase: Callable[[str], None] | None = None,
+    ) -> None:
+        seen: dict[str, Any] = {}
+        batch = []
+        for r in rows:
+            if r.note_id in seen:
+                raise UserError(
+                    f"{shown}:{r.line}: duplicate note_id {quote(r.note_id)} (first at line {seen[r.note_id].line})"
+                )
+            seen[r.note_id] = r
+            batch.append(
+                {
+                    "line": r.line,
+                    "record_id": r.record_id,
+                    "note_id": r.note_id,
+                    "note_date": None if r.note_date is None else str(r.note_date),
+                    "note_type": r.note_type,
+                    "author": r.author,
+                    "text": r.text,
+                    "sha": r.sha,
+                }
+            )
+        result.rows += len(batch)
+        try:
+            row = self._one("SELECT * FROM chartcode.import_notes(%s, %s, %s)", [file_name, sha, Jsonb(batch)])
+        except UserError as exc:
+            raise UserError(f"{shown}: {exc}") from None
+        if row:
+            result.new += row[0]
+            result.unchanged += row[1]
+            result.records_new += row[2]
+
+    # ------------------------------------------------------------------ assignments
+    def assign(self, coder: str, record_ids: Iterable[str], *, actor: str = "system", source: str = "manual") -> int:
+        self.require_coder(coder)
+        row = self._one("SELECT chartcode.assign(%s, %s, %s)", [coder, list(record_ids), source])
+        return int(row[0]) if row else 0
+
+    def assignments(self, coder: str) -> list[dict[str, Any]]:
+        return self._dicts(
+            "SELECT record_id, status, submitted_at, flagged::int AS flagged, flag_comment, assigned_at"
+            ' FROM chartcode.visible_assignments WHERE coder = %s ORDER BY record_id COLLATE "C"',
+            [coder],
+        )
+
+    def open_record_ids(self) -> list[str]:
+        return [
+            r[0] for r in self._rows("SELECT record_id FROM chartcode.visible_assignments WHERE submitted_at IS NULL")
+        ]
+
+    def is_assigned(self, coder: str, record_id: str) -> bool:
+        return (
+            self._one(
+                "SELECT 1 FROM chartcode.visible_assignments WHERE coder = %s AND record_id = %s", [coder, record_id]
+            )
+            is not None
+        )
+
+    def assignment(self, coder: str, record_id: str) -> tuple[Any, ...] | None:
+        row = self._one(
+            "SELECT status, flagged::int, flag_comment, submitted_at FROM chartcode.visible_assignments"
+            " WHERE coder = %s AND record_id = %s",
+            [coder, record_id],
+        )
+        return tuple(row) if row else None
+
+    def coder_progress(self, coder: str) -> tuple[int, int]:
+        row = self._one(
+            "SELECT count(*) FILTER (WHERE status = 'done'), count(*) FROM chartcode.visible_assignments"
+            " WHERE coder = %s",
+            [coder],
+        )
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def next_unfinished(self, coder: str, after: str | None = None) -> str | None:
+        row = self._one(
+            "SELECT record_id FROM chartcode.visible_assignments WHERE coder = %s AND status <> 'done'"
+            ' AND (%s::text IS NULL OR record_id COLLATE "C" > %s) ORDER BY record_id COLLATE "C" LIMIT 1',
+            [coder, after, after],
+        )
+        return row[0] if row else None
+
+    def neighbour_record(self, coder: str, record_id: str, step: int) -> str | None:
+        op, order = (">", "ASC") if step > 0 else ("<", "DESC")
+        row = self._one(
+            f'SELECT record_id FROM chartcode.visible_assignments WHERE coder = %s AND record_id COLLATE "C" {op} %s'
+            f' ORDER BY record_id COLLATE "C" {order} LIMIT 1',
+            [coder, record_id],
+        )
+        return row[0] if row else None
+
+    def first_assigned(self, coder: str) -> str | None:
+        row = self._one(
+            'SELECT min(record_id COLLATE "C") FROM chartcode.visible_assignments WHERE coder = %s', [coder]
+        )
+        return row[0] if row else None
+
+    def _queue_where(self, coder: str, text: str, status: str) -> tuple[str, list[Any]]:
+        where = "a.coder = %s"
+        params: list[Any] = [coder]
+        if text:
+            where += " AND strpos(a.record_id, %s) > 0"
+            params.append(text)
+        if status == "todo":
+            where += " AND a.status <> 'done'"
+        elif status == "flagged":
+            where += " AND a.flagged"
+        elif status in ("not_started", "in_progress", "done"):
+            where += " AND a.status = %s"
+            params.append(status)
+        return where, params
+
+    def queue_count(self, coder: str, text: str = "", status: str = "all") -> int:
+        where, params = self._queue_where(coder, text, status)
+        row = self._one(f"SELECT count(*) FROM chartcode.visible_assignments a WHERE {where}", params)
+        return int(row[0]) if row else 0
+
+    def queue_page(
+        self, coder: str, offset: int, limit: int, text: str = "", status: str = "all"
+    ) -> list[tuple[str, str, int, int]]:
+        where, params = self._queue_where(coder, text, status)
+        rows = self._rows(
+            "SELECT a.record_id, a.status, a.flagged::int,"
+            " (SELECT count(*) FROM chartcode.notes n WHERE n.record_id = a.record_id)::int"
+            f' FROM chartcode.visible_assignments a WHERE {where} ORDER BY a.record_id COLLATE "C"'
+            " LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def queue_index(self, coder: str, record_id: str, text: str = "", status: str = "all") -> int | None:
+        where, params = self._queue_where(coder, text, status)
+        row = self._one(
+            f"SELECT (SELECT count(*) FROM chartcode.visible_assignments a WHERE {where}"
+            ' AND a.record_id COLLATE "C" < %s),'
+            f" EXISTS(SELECT 1 FROM chartcode.visible_assignments a WHERE {where} AND a.record_id = %s)",
+            [*params, record_id, *params, record_id],
+        )
+        return int(row[0]) if row and row[1] else None
+
+    # ------------------------------------------------------------------ coding
+    def _target(self, record_id: str, note_id: str | None, field_name: str) -> tuple[Field, str]:
+        cb = self.codebook
+        fld = cb.get(field_name)
+        if fld is None:
+            raise UserError(
+                f"unknown field {field_name!r} (codebook {cb.id} has: {', '.join(f.name for f in cb.fields)})"
+            )
+        if not self.record_exists(record_id):
+            raise UserError(f"unknown record {record_id!r}")
+        if fld.level == "record":
+            if note_id:
+                raise UserError(f"field {field_name!r} is coded once per record; leave note_id empty")
+            return fld, ""
+        if not note_id:
+            raise UserError(f"field {field_name!r} is coded per note; a note_id is required")
+        target = self.note_target(note_id)
+        if target is None:
+            raise UserError(f"unknown note {note_id!r}")
+        if target[0] != record_id:
+            raise UserError(f"note {note_id!r} belongs to record {target[0]!r}, not {record_id!r}")
+        if not fld.applies_to(target[1]):
+            raise UserError(f"field {field_name!r} is coded only on {', '.join(fld.note_types)} notes")
+        return fld, note_id
+
+    def _parsed(self, record_id: str, note_id: str | None, field_name: str, value: Any) -> tuple[Field, str, Any]:
+        fld, note_key = self._target(record_id, note_id, field_name)
+        if value is not None:
+            try:
+                value = fld.parse(value)
+            except CodeError as exc:
+                raise UserError(f"field {field_name!r}: {exc}") from None
+        return fld, note_key, value
+
+    def set_code(
+        self,
+        coder: str,
+        record_id: str,
+        field_name: str,
+        value: Any,
+        *,
+        note_id: str | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        expected_version: int | None = None,
+    ) -> CodeChange:
+        """Set (or clear) one of the login's own codes; with ``expected_version`` (the version the change
+        was made against, :meth:`code_version`) a change to a code changed since is refused (StaleChange)."""
+        coder = self._as_self(coder)
+        if actor not in (None, coder):
+            self._as_self(actor)
+        fld, note_key, value = self._parsed(record_id, note_id, field_name, value)
+        return self._set(coder, record_id, note_key, fld.name, value, reason, action, expected_version, None)
+
+    def _set(
+        self,
+        coder: str,
+        record_id: str,
+        note_key: str,
+        field: str,
+        value: Any,
+        reason: str | None,
+        action: str | None,
+        expected: int | None,
+        memo: str | None,
+    ) -> CodeChange:
+        row = self._one(
+            "SELECT * FROM chartcode.set_code(%s, %s, %s, %s, %s, %s, %s, %s)",
+            [record_id, note_key, field, _j(value), expected, reason, memo, action],
+        )
+        assert row is not None  # the function always returns one row
+        old, new, changed, hid, _version, at = row
+        return CodeChange(coder, record_id, note_key or None, field, old, new, bool(changed), hid, at)
+
+    def code_version(self, coder: str, record_id: str, field_name: str, *, note_id: str | None = None) -> int:
+        """The version of one of the login's codes (0 when never set): what a change is made against."""
+        row = self._one(
+            "SELECT version FROM chartcode.visible_codes WHERE coder = %s AND record_id = %s AND note_key = %s"
+            " AND field = %s",
+            [self._as_self(coder), record_id, note_id or "", field_name],
+        )
+        return int(row[0]) if row else 0
+
+    def set_memo(
+        self, coder: str, record_id: str, field_name: str, memo: str | None, *, note_id: str | None = None
+    ) -> bool:
+        self._as_self(coder)
+        fld, note_key = self._target(record_id, note_id, field_name)
+        row = self._one(
+            "SELECT chartcode.set_memo(%s, %s, %s, %s)", [record_id, note_key, fld.name, (memo or "").strip() or None]
+        )
+        return bool(row and row[0])
+
+    def submit(self, coder: str, record_id: str, *, actor: str | None = None, reason: str | None = None) -> None:
+        self._as_self(coder)
+        self._as_self(actor)
+        self._one("SELECT chartcode.submit(%s, %s)", [record_id, reason])
+
+    def set_consensus(
+        self, record_id: str, field_name: str, value: Any, *, reason: str, decided_by: str, note_id: str | None = None
+    ) -> CodeChange:
+        decided_by = self._as_self(decided_by)
+        if not (reason or "").strip():
+            raise UserError("a consensus value needs a reason")
+        fld, note_key, value = self._parsed(record_id, note_id, field_name, value)
+        row = self._one(
+            "SELECT * FROM chartcode.set_consensus(%s, %s, %s, %s, %s)",
+            [record_id, note_key, fld.name, _j(value), reason.strip()],
+        )
+        assert row is not None
+        old, changed, hid, at = row
+        return CodeChange(decided_by, record_id, note_key or None, fld.name, old, value, bool(changed), hid, at)
+
+    def flag(self, coder: str, record_id: str, comment: str | None, *, flagged: bool = True) -> None:
+        self._as_self(coder)
+        self._one("SELECT chartcode.flag(%s, %s, %s)", [record_id, (comment or "").strip() or None, flagged])
+
+    def save_position(self, coder: str, record_id: str | None, note_id: str | None, field: str | None) -> None:
+        self._as_self(coder)
+        self._one("SELECT chartcode.save_position(%s, %s, %s)", [record_id, note_id, field])
+
+    def position(self, coder: str) -> tuple[str | None, str | None, str | None] | None:
+        row = self._one(
+            "SELECT record_id, note_id, field FROM chartcode.positions WHERE coder = %s", [self._as_self(coder)]
+        )
+        return (row[0], row[1], row[2]) if row else None
+
+    def own_codes(self, coder: str, record_id: str) -> list[tuple[Any, ...]]:
+        return self._rows(
+            "SELECT note_key, field, value, memo FROM chartcode.visible_codes WHERE coder = %s AND record_id = %s",
+            [self._as_self(coder), record_id],
+        )
+
+    def write_imported_codes(
+        self, coder: str, codes: Iterable[Any], records: list[str], *, actor: str, reason: str, draft: bool
+    ) -> Any:
+        """The login's own codes from a file: assign, set each, submit (unless ``draft``) - one transaction."""
+        from chartcode.store.imports import CodesWritten
+
+        coder = self._as_self(coder)
+        self._as_self(actor)
+        out = CodesWritten()
+        conn = self._conn()
+        with self._errors(), conn.transaction():
+            conn.execute("SELECT chartcode.assign(%s, %s, 'import')", [coder, records])
+            for c in codes:
+                change = self._set(coder, c.record_id, c.note_key, c.field.name, c.value, reason, None, None, c.memo)
+                if change.changed:
+                    out.changed += 1
+                else:
+                    out.unchanged += 1
+            if not draft:
+                for rid in records:
+                    row = conn.execute("SELECT chartcode.submit(%s, %s)", [rid, reason]).fetchone()
+                    if row and row[0]:
+                        out.submitted += 1
+        return out
+
+    # ------------------------------------------------------------------ reading codes (through the rule)
+    def codes(self, *, coder: str | None = None, record_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Current codes the login may see, with their labels, in a stable order."""
+        cb = self.codebook
+        where, params = "", []
+        for col, val in (("coder", coder), ("record_id", record_id)):
+            if val is not None:
+                where += f" AND {col} = %s"
+                params.append(val)
+        rows = self._dicts(
+            "SELECT coder, record_id, note_key, field, value, memo, submitted_at, updated_at"
+            f" FROM chartcode.visible_codes WHERE value IS NOT NULL{where}"
+            ' ORDER BY coder COLLATE "C", record_id COLLATE "C", note_key COLLATE "C", field COLLATE "C"',
+            params,
+        )
+        for row in rows:
+            fld = cb.get(row["field"])
+            yield {
+                "coder": row["coder"],
+                "record_id": row["record_id"],
+                "note_id": row["note_key"] or None,
+                "field": row["field"],
+                "value": row["value"],
+                "label": fld.label_for(row["value"]) if fld else "",
+                "memo": row["memo"],
+                "submitted": row["submitted_at"] is not None,
+                "updated_at": row["updated_at"],
+            }
+
+    def visible_codes(
+        self, viewer: str | None = None, *, coder: str | None = None, record_id: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        self._as_self(viewer)
+        return self.codes(coder=coder, record_id=record_id)
+
+    def hidden_count(self, viewer: str | None = None) -> int:
+        self._as_self(viewer)
+        row = self._one("SELECT chartcode.hidden_count()")
+        return int(row[0]) if row else 0
+
+    def visible_code_rows(self, viewer: str | None = None) -> list[tuple[Any, ...]]:
+        self._as_self(viewer)
+        return self._rows(
+            "SELECT coder, record_id, note_key, field, value, memo, submitted_at, submitted_value, updated_at"
+            " FROM chartcode.visible_codes WHERE value IS NOT NULL"
+            ' ORDER BY coder COLLATE "C", record_id COLLATE "C", note_key COLLATE "C", field COLLATE "C"'
+        )
+
+    def history(
+        self, *, coder: str | None = None, record_id: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        where, params = "", []
+        for col, val in (("coder", coder), ("record_id", record_id)):
+            if val is not None:
+                where += f" AND {col} = %s"
+                params.append(val)
+        q = (
+            "SELECT id, at, actor, action, coder, record_id, note_id, field, old_value, new_value, reason"
+            f" FROM chartcode.visible_history WHERE true{where} ORDER BY id"
+        )
+        if limit:
+            q = f"SELECT * FROM ({q.replace('ORDER BY id', 'ORDER BY id DESC')} LIMIT {int(limit)}) h ORDER BY id"
+        return self._dicts(q, params)
+
+    def visible_history(
+        self,
+        viewer: str | None = None,
+        *,
+        coder: str | None = None,
+        record_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        self._as_self(viewer)
+        return self.history(coder=coder, record_id=record_id, limit=limit)
+
+    def history_head(self) -> tuple[int, str]:
+        row = self._one("SELECT last_id, hash FROM chartcode.chain_head")
+        return (int(row[0]), str(row[1])) if row else (0, "")
+
+    # ------------------------------------------------------------------ shared reads (agreement, final values)
+    _SHARED = (
+        "c.submitted_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM chartcode.visible_assignments oa"
+        " WHERE oa.record_id = c.record_id AND oa.submitted_at IS NULL)"
+    )
+
+    def shared_submitted_codes(self, *, field: str | None = None) -> list[tuple[Any, ...]]:
+        q = (
+            "SELECT c.record_id, c.note_key, c.field, c.coder, c.submitted_value, c.memo FROM chartcode.visible_codes c"
+            f" WHERE c.submitted_value IS NOT NULL AND {self._SHARED}"
+        )
+        params: list[Any] = []
+        if field:
+            q += " AND c.field = %s"
+            params.append(field)
+        q += ' ORDER BY c.record_id COLLATE "C", c.note_key COLLATE "C", c.field COLLATE "C", c.coder COLLATE "C"'
+        return self._rows(q, params)
+
+    def consensus_units(self) -> list[tuple[Any, ...]]:
+        return self._rows("SELECT record_id, note_key, field, value, reason FROM chartcode.consensus")
+
+    def consensus_reasons(self, record_id: str) -> dict[str, str]:
+        return {
+            r[0]: r[1]
+            for r in self._rows(
+                "SELECT field, reason FROM chartcode.consensus WHERE record_id = %s AND note_key = ''", [record_id]
+            )
+        }
+
+    def disagreement_units(self) -> list[tuple[Any, ...]]:
+        return self._rows(
+            f"""WITH eligible AS (
+                SELECT c.record_id, c.note_key, c.field, c.submitted_value AS v FROM chartcode.visible_codes c
+                WHERE c.submitted_value IS NOT NULL AND {self._SHARED}),
+            agg AS (SELECT record_id, note_key, field FROM eligible GROUP BY record_id, note_key, field
+                HAVING count(*) >= 2 AND count(DISTINCT v) > 1)
+            SELECT agg.record_id, agg.note_key, agg.field, cs.value, cs.reason
+            FROM agg LEFT JOIN chartcode.consensus cs
+              ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
+            ORDER BY agg.record_id COLLATE "C", agg.note_key COLLATE "C", agg.field COLLATE "C\""""
+        )
+
+    def unit_submitted_values(self, record_id: str, note_key: str, field: str) -> list[tuple[Any, ...]]:
+        return self._rows(
+            "SELECT coder, submitted_value, memo FROM chartcode.visible_codes c WHERE record_id = %s AND note_key = %s"
+            f' AND field = %s AND submitted_value IS NOT NULL AND {self._SHARED} ORDER BY coder COLLATE "C"',
+            [record_id, note_key, field],
+        )
+
+    def counts(self) -> dict[str, Any]:
+        def one(q: str, params: Iterable[Any] = ()) -> Any:
+            row = self._one(q, params)
+            return row[0] if row else 0
+
+        progress = []
+        for c in self.coders():
+            a = self._one(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE flagged)"
+                " FROM chartcode.visible_assignments WHERE coder = %s",
+                [c["name"]],
+            )
+            assert a is not None
+            n = one("SELECT count(*) FROM chartcode.visible_codes WHERE coder = %s AND value IS NOT NULL", [c["name"]])
+            progress.append(
+                {"name": c["name"], "role": c["role"], "assigned": a[0], "done": a[1], "flagged": a[2], "codes": n}
+            )
+        return {
+            "records": one("SELECT count(*) FROM chartcode.records"),
+            "notes": one("SELECT count(*) FROM chartcode.notes"),
+            "codes": one("SELECT count(*) FROM chartcode.visible_codes WHERE value IS NOT NULL"),
+            "coders": [c["name"] for c in progress],
+            "coder_progress": progress,
+            "consensus": one("SELECT count(*) FROM chartcode.consensus"),
+            "history": one("SELECT count(*) FROM chartcode.visible_history"),
+            "codebook": {"id": self.codebook.id, "version": self.codebook.version, "hash": self.codebook.hash},
+        }
+
+    # ------------------------------------------------------------------ administration
+    def utcnow(self) -> str:
+        return utcnow()

@@ -1,0 +1,104 @@
+"""The command line on a team server: `server init`, `coders add/remove`, and the everyday commands
+taking a postgresql:// URL where they take DB, acting as the login (never as a flag)."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+
+from tests.conftest import SAMPLE_NOTES
+from tests.server.conftest import Cluster, Team, lead_name
+
+
+def test_server_init_then_coders_add_and_remove(cli, admin_url, pg_cluster: Cluster, tmp_path):
+    r = cli("server", "init", admin_url, "--audit", "conjoint-pain")
+    assert r.code == 0, r.err
+    assert "_coder" in r.out and admin_url.split(":")[2].split("@")[0] not in r.out  # no password printed
+    again = cli("server", "init", admin_url, "--audit", "conjoint-pain")
+    assert again.code == 2 and "already holds a chartcode audit" in again.err
+    db = admin_url.rsplit("/", 1)[1]
+    pw = tmp_path / "pw"
+    pw.write_text("correct-horse-battery\n")
+    name = f"{db}ann"
+    assert cli("coders", "add", admin_url, name, "--role", "coder", "--password-file", pw).code == 0
+    ann = pg_cluster.url(db, name, "correct-horse-battery")
+    with psycopg.connect(ann) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (name,)
+    r = cli("coders", "list", ann)
+    assert r.code == 0 and name in r.out
+    assert cli("coders", "remove", admin_url, name).code == 0
+    refused = cli("codes", ann)
+    assert refused.code == 2 and "may not log in to this audit" in refused.err
+    # the removal is in the history, kept with everything before it
+    with psycopg.connect(admin_url) as conn:
+        actions = [a for (a,) in conn.execute("SELECT action FROM chartcode.history WHERE coder = %s", [name])]
+    assert actions == ["add_coder", "remove_coder"]
+
+
+def test_everyday_commands_take_a_url_and_act_as_the_login(cli, team: Team, tmp_path):
+    intern = lead_name(team.url("intern"))
+    sup = lead_name(team.url("supervisor"))
+    codes_csv = tmp_path / "intern.csv"
+    codes_csv.write_text("record_id,note_id,field,value\nR1,,sex,1\nR1,,mh_diagnosis,0\n")
+    r = cli("import-codes", team.url("intern"), codes_csv, "--coder", intern)
+    assert r.code == 0, r.err
+    mine = cli("codes", team.url("intern"), "--format", "json")
+    assert {(c["field"], c["value"]) for c in mine.json} == {("sex", 1), ("mh_diagnosis", 0)}
+    theirs = cli("codes", team.url("supervisor"), "--format", "json")
+    assert theirs.json == [] and "2 codes hidden" in theirs.err
+    hist = cli("history", team.url("supervisor"), "--coder", intern, "--json")
+    assert {h["new_value"] for h in hist.json if h["field"]} == {"(blind)"}
+    # naming someone else is refused, whichever flag names them
+    for args in (
+        ("codes", team.url("supervisor"), "--as", intern),
+        ("history", team.url("supervisor"), "--as", "somebody"),
+        ("import-codes", team.url("supervisor"), codes_csv, "--coder", intern),
+    ):
+        r = cli(*args)
+        assert r.code == 2 and "on a server you act as the role you log in as" in r.err, args
+    lead = cli("codes", team.url("lead"), "--format", "json")
+    assert {c["coder"] for c in lead.json} == {intern}
+    sup_csv = tmp_path / "sup.csv"
+    sup_csv.write_text("record_id,note_id,field,value\nR1,,sex,2\nR1,,mh_diagnosis,0\n")
+    assert cli("import-codes", team.url("supervisor"), sup_csv, "--coder", sup).code == 0
+    # R1 is not closed: the intern's R2 and R3 assignments do not matter, R1's two coders have submitted
+    both = cli("codes", team.url("supervisor"), "--record", "R1", "--format", "json")
+    assert {(c["coder"], c["field"], c["value"]) for c in both.json} >= {(intern, "sex", 1), (sup, "sex", 2)}
+
+
+def test_import_on_the_server_is_a_leads_job_and_idempotent(cli, team: Team, tmp_path):
+    notes = tmp_path / "more.csv"
+    notes.write_text(SAMPLE_NOTES + 'R9,R9-N1,2024-03-01,conjoint,Dr C,"New record."\n')
+    r = cli("import", team.url("intern"), notes)
+    assert r.code == 2 and "needs a lead" in r.err
+    r = cli("import", team.url("lead"), notes)
+    assert r.code == 0, r.err
+    again = cli("import", team.url("lead"), notes)
+    assert again.code == 0
+    status = cli("status", team.url("lead"), "--json")
+    assert status.code == 0, status.err
+    assert json.loads(status.out)["records"] == 4
+
+
+def test_faults_are_one_clear_line(cli, team: Team, pg_cluster: Cluster, admin_url):
+    db = admin_url.rsplit("/", 1)[1]
+    cases = {
+        "cannot reach the server": f"postgresql://x:y@127.0.0.1:1/{db}",
+        "wrong or missing password": pg_cluster.url(db, lead_name(team.url("intern")), "not-the-password"),
+        "no such database": pg_cluster.url("nosuchdb"),
+    }
+    with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "emptyaudit"')
+    cases["no chartcode audit in this database"] = pg_cluster.url("emptyaudit")
+    for expected, url in cases.items():
+        r = cli("codes", url)
+        assert r.code == 2 and expected in r.err, (expected, r.err)
+        assert "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1
+        assert "not-the-password" not in r.err and pg_cluster.admin_password not in r.err
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("UPDATE chartcode.meta SET value = '99' WHERE key = 'schema_version'")
+    r = cli("codes", team.url("lead"))
+    assert r.code == 2 and "newer than this chartcode knows" in r.err
+    with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute('DROP DATABASE "emptyaudit"')
