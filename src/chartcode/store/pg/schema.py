@@ -80,7 +80,7 @@ CREATE TABLE chartcode.imports (
 CREATE TABLE chartcode.records (
     id text PRIMARY KEY CHECK (length(id) > 0), added_at text NOT NULL,
     import_id bigint REFERENCES chartcode.imports(id), unit text, period text);
-CREATE TEXT SEARCH DICTIONARY chartcode.stem (TEMPLATE = snowball, LANGUAGE = english);
+CREATE TEXT SEARCH DICTIONARY chartcode.stem (TEMPLATE = snowball, LANGUAGE = porter);
 CREATE TEXT SEARCH CONFIGURATION chartcode.notes (COPY = pg_catalog.simple);
 ALTER TEXT SEARCH CONFIGURATION chartcode.notes
     ALTER MAPPING FOR asciiword, word, numword, asciihword, hword, numhword, hword_part, hword_asciipart,
@@ -90,7 +90,8 @@ CREATE TABLE chartcode.notes (
     record_id text NOT NULL REFERENCES chartcode.records(id), note_date text, note_type text, author text,
     text text NOT NULL, content_sha text NOT NULL, import_id bigint REFERENCES chartcode.imports(id),
     source_line integer,
-    tsv tsvector GENERATED ALWAYS AS (to_tsvector('chartcode.notes'::regconfig, text)) STORED);
+    tsv tsvector GENERATED ALWAYS AS (to_tsvector('chartcode.notes'::regconfig,
+        regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED);
 CREATE INDEX notes_by_record ON chartcode.notes(record_id, note_date, id);
 CREATE INDEX notes_fts ON chartcode.notes USING gin(tsv);
 CREATE TABLE chartcode.assignments (

@@ -292,25 +292,27 @@ class PgStore:
         )
 
     def search_notes(self, query: str, *, record_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Full-text search (tsvector + GIN, English stemming, no stop words): every word must match."""
+        """Full-text search (tsvector + GIN) matching FTS5's: text split at every character that is not a
+        letter or digit (unicode61), Porter stemming, no stop words; each word of ``query`` must match,
+        a word with punctuation inside ("follow-up") as a phrase."""
         words = [w for w in query.replace('"', " ").split() if w]
         if not words:
             return []
-        q = "plainto_tsquery('chartcode.notes', %s)"
-        sql_text = (
-            "SELECT n.note_id, n.record_id, n.note_date, n.note_type,"
-            f" ts_headline('chartcode.notes', n.text, {q},"
-            " 'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1, FragmentDelimiter=\" ... \"')"
-            f" AS snippet FROM chartcode.notes n WHERE n.tsv @@ {q}"
+        q = sql.SQL(" && ").join(
+            sql.SQL("phraseto_tsquery('chartcode.notes', regexp_replace({}, '[^[:alnum:]]+', ' ', 'g'))").format(
+                sql.Literal(w)
+            )
+            for w in words
         )
-        text = " ".join(words)
-        params: list[Any] = [text, text]
-        if record_id is not None:
-            sql_text += " AND n.record_id = %s"
-            params.append(record_id)
-        sql_text += f" ORDER BY ts_rank(n.tsv, {q}) DESC, n.id LIMIT %s"
-        params += [text, limit]
-        return self._dicts(sql_text, params)
+        query_sql = sql.SQL(
+            "SELECT n.note_id, n.record_id, n.note_date, n.note_type,"
+            " ts_headline('chartcode.notes', n.text, q.q,"
+            " 'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1, FragmentDelimiter=\" ... \"')"
+            " AS snippet FROM chartcode.notes n, (SELECT {} AS q) q WHERE n.tsv @@ q.q"
+            " AND ({}::text IS NULL OR n.record_id = {}) ORDER BY ts_rank(n.tsv, q.q) DESC, n.id LIMIT {}"
+        ).format(q, sql.Literal(record_id), sql.Literal(record_id), sql.Literal(limit))
+        with self._errors(), self._conn().cursor(row_factory=dict_row) as cur:
+            return cur.execute(query_sql).fetchall()
 
     def write_imported_notes(
         self,
