@@ -102,3 +102,31 @@ def test_faults_are_one_clear_line(cli, team: Team, pg_cluster: Cluster, admin_u
     assert r.code == 2 and "newer than this chartcode knows" in r.err
     with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
         conn.execute('DROP DATABASE "emptyaudit"')
+
+
+def test_assign_disagreements_and_the_coding_screen_open_on_the_server(cli, team: Team, tmp_path):
+    intern2 = lead_name(team.url("intern2"))
+    r = cli("assign", team.url("lead"), "--coder", intern2, "--all")
+    assert r.code == 0, r.err
+    with psycopg.connect(team.url("intern2")) as conn:
+        assert (
+            conn.execute("SELECT count(*) FROM chartcode.visible_assignments WHERE coder = current_user").fetchone()[0]
+            == 3
+        )
+    assert cli("records", "add", team.url("lead"), "R9").code == 0
+    refused = cli("assign", team.url("intern"), "--coder", intern2, "--all")  # a coder assigns nobody
+    assert refused.code == 2 and "assigned by a supervisor or lead" in refused.err
+    r = cli("disagreements", team.url("supervisor"))
+    assert r.code == 0, r.err
+    from chartcode.tui.app import make_app
+
+    app = make_app(team.url("intern"), None)
+    try:
+        assert app.store.actor == lead_name(team.url("intern"))
+    finally:
+        app.store.close()
+
+
+def test_a_command_the_server_lacks_says_so_in_one_line(cli, team: Team, tmp_path):
+    r = cli("export", team.url("lead"), "--format", "csv", "--out", tmp_path / "x.csv")
+    assert r.code == 2 and "not available on a team server yet" in r.err and "Traceback" not in r.err

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from chartcode.cli.common import _Target
+
 
 def format_field(result: dict, ci_level: float | None = None) -> list[str]:
     """The human-readable table for one field's result (with its confusion matrix, if any)."""
@@ -54,7 +56,7 @@ def format_field(result: dict, ci_level: float | None = None) -> list[str]:
 
 
 @click.command("agreement")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=_Target())
 @click.option("--field", "field_name", metavar="FIELD", help="Only this codebook field.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option(
@@ -86,9 +88,9 @@ def agreement(db: Path, field_name: str | None, as_json: bool, bootstrap: int, s
     With --bootstrap B --seed S: percentile intervals for every coefficient.
     """
     from chartcode.agreement import agreement_report
-    from chartcode.store import Store
+    from chartcode.store import open_store
 
-    store = Store.open(db)
+    store = open_store(db)
     try:
         report = agreement_report(
             store, field=field_name, bootstrap=bootstrap, seed=seed, ci=ci_level, confusion=not as_json

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import click
 
+from chartcode.cli.common import _Target
 from chartcode.export import FORMATS
 from chartcode.export.formats import DATE_MODES
 
 
 @click.command("export")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=_Target())
 @click.option("--format", "fmt", required=True, metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="File to write.")
 @click.option(
@@ -61,9 +62,9 @@ def export(
     with `chartcode verify DB --head HEX`.
     """
     from chartcode.export import export as run_export
-    from chartcode.store import Store
+    from chartcode.store import open_store
 
-    store = Store.open(db)
+    store = open_store(db)
     try:
         result = run_export(store, fmt, out, long=long_, deidentify=deidentify, viewer=viewer, force=force, dates=dates)
     finally:

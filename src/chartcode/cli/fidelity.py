@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from chartcode.cli.common import _Target
 from chartcode.fidelity import fmt_change, fmt_score
 
 
@@ -72,7 +73,7 @@ def write_csv(path: Path, store, scores) -> None:
 
 
 @click.command("fidelity")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=_Target())
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--unit", help="Only this unit.")
 @click.option(
@@ -94,9 +95,9 @@ def fidelity(db: Path, as_json: bool, unit: str | None, csv_path: Path | None):
     """
     from chartcode.errors import UserError
     from chartcode.fidelity import fidelity as score_all
-    from chartcode.store import Store
+    from chartcode.store import open_store
 
-    store = Store.open(db)
+    store = open_store(db)
     try:
         scores = score_all(store)
         if unit is not None:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from chartcode.cli.common import _Target
 from chartcode.errors import UserError
 from chartcode.files import atomic_write_text
 
 
 @click.command()
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=_Target())
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), help="Default: from --out (.md or .html).")
 @click.option("--bootstrap", type=int, default=200, show_default=True, help="Resamples for agreement CIs.")
@@ -24,12 +25,12 @@ def report(db: Path, out: Path, fmt: str | None, bootstrap: int, seed: int):
     phone and printable.
     """
     from chartcode.report import build_report
-    from chartcode.store import Store
+    from chartcode.store import open_store
 
     fmt = fmt or ("md" if out.suffix.lower() in (".md", ".markdown") else "html")
     if not out.parent.exists():
         raise UserError(f"{out.parent}: no such folder")
-    store = Store.open(db)
+    store = open_store(db)
     try:
         text = build_report(
             store,

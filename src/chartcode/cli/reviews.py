@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from chartcode.cli.common import _table
+from chartcode.cli.common import _table, _Target
 from chartcode.errors import UserError
 from chartcode.files import atomic_write
 
@@ -100,7 +100,7 @@ def write_csv(path: Path, result: dict[str, Any]) -> None:
 
 
 @click.command("reviews")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=_Target())
 @click.option("--json", "as_json", is_flag=True, help="Print {as_of, records, summary} as JSON.")
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Judge timeliness on this date (default: today, UTC).")
 @click.option(
@@ -131,11 +131,11 @@ def reviews(db: Path, as_json: bool, as_of: str | None, csv_path: Path | None, a
       chartcode reviews audit.db --as-of 2025-03-31 --csv reviews.csv
       chartcode reviews audit.db --json
     """
-    from chartcode.store import Store
+    from chartcode.store import open_store
     from chartcode.timeliness import load_timeliness, reviews_audit
 
     day = parse_as_of(as_of)
-    store = Store.open(db)
+    store = open_store(db)
     try:
         timeliness = load_timeliness(store, audit_file)
         if timeliness is None:

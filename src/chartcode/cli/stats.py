@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from chartcode.cli.common import _table
+from chartcode.cli.common import _table, _Target
 
 
 def format_result(result: dict[str, Any]) -> list[str]:
@@ -110,7 +110,7 @@ def format_result(result: dict[str, Any]) -> list[str]:
 
 
 @click.command("stats")
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", type=_Target())
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--describe", multiple=True, metavar="FIELD", help="Describe fields (repeatable, or 'a b c').")
 @click.option("--by", metavar="FIELD", help="With --describe: a column per value of FIELD.")
@@ -144,9 +144,9 @@ def stats(db: Path, as_json: bool, describe, by, linear, logistic, welch, crosst
       chartcode stats audit.db --describe "age sex" --by accepted_followup
     """
     from chartcode.analysis import run_stats
-    from chartcode.store import Store
+    from chartcode.store import open_store
 
-    store = Store.open(db)
+    store = open_store(db)
     try:
         report = run_stats(
             store,

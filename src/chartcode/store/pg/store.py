@@ -23,7 +23,7 @@ from chartcode.codebook import Change, Codebook, CodeError, Field, diff, load_co
 from chartcode.errors import UserError, quote
 from chartcode.store.pg import connect as pgconnect
 from chartcode.store.pg import schema
-from chartcode.store.store import CodeChange, utcnow
+from chartcode.store.store import CodeChange
 
 IDENTITY = "on a server you act as the role you log in as"
 BLIND = "(blind)"
@@ -778,6 +778,12 @@ class PgStore:
             "codebook": {"id": self.codebook.id, "version": self.codebook.version, "hash": self.codebook.hash},
         }
 
-    # ------------------------------------------------------------------ administration
-    def utcnow(self) -> str:
-        return utcnow()
+    # ------------------------------------------------------------------ not on the server yet
+    def __getattr__(self, name: str) -> Any:
+        """A Store method the server backend does not have yet: one clear line (exit 2), not a traceback."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise UserError(
+            f"{pgconnect.redacted(self.url)}: this command is not available on a team server yet ({name});"
+            " use an audit file for it"
+        )
