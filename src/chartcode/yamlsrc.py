@@ -4,16 +4,25 @@ ruamel.yaml's composer gives the node tree with positions and, unlike its constr
 does not stop at the first duplicate key: duplicates are kept for the validator to report
 in the words of the domain ("choice code 3 appears twice"). Scalars are resolved by YAML
 1.2 rules (``no`` stays the string "no").
+
+Text is built by ruamel's own constructor, not from the composed node's raw value: in
+round-trip mode the scanner marks every fold of a folded scalar (``rules: >``) with U+0007
+so it can write the fold back, and only the constructor removes the marks. Text that still
+holds a control character (only an escape such as ``"\\a"`` can put one there; the
+reader refuses them raw) is refused with its line: it is not valid in
+XML (.qdc) and shows as garbage in spreadsheets and REDCap.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -25,6 +34,9 @@ from chartcode.errors import UserError, read_bytes
 MAX_BYTES = 4 << 20
 # Deeper than any codebook goes; the composer and converter recurse, so stop well before Python's limit.
 MAX_DEPTH = 64
+# Characters text may not hold: C0 controls but tab and line feed, DEL, C1 controls, lone
+# surrogates and the non-characters U+FFFE/U+FFFF (none is allowed in XML 1.0).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class LMap(dict[Any, Any]):
@@ -55,7 +67,7 @@ def plain(v: Any) -> Any:
     return v
 
 
-def _scalar(node: ScalarNode) -> Any:
+def _scalar(node: ScalarNode, constructor: RoundTripConstructor) -> Any:
     tag, value = node.tag, node.value
     assert tag is not None  # the composer resolves every scalar's tag
     if tag.endswith(":null"):
@@ -78,14 +90,21 @@ def _scalar(node: ScalarNode) -> Any:
                 f"line {line}:{node.start_mark.column + 1}: infinity and NaN are not allowed here (write a number)"
             )
         return number
-    return value
+    text = str(constructor.construct_scalar(node))  # a plain str, not ruamel's FoldedScalarString
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        raise UserError(
+            f"line {node.start_mark.line + 1}: a control character (U+{ord(bad.group()):04X})"
+            " is not allowed in text; remove it"
+        )
+    return text
 
 
-def _convert(node: Any) -> Any:
+def _convert(node: Any, constructor: RoundTripConstructor) -> Any:
     if isinstance(node, ScalarNode):
-        return _scalar(node)
+        return _scalar(node, constructor)
     if isinstance(node, SequenceNode):
-        items = LList(_convert(n) for n in node.value)
+        items = LList(_convert(n, constructor) for n in node.value)
         items.line = node.start_mark.line + 1
         items.item_lines = [n.start_mark.line + 1 for n in node.value]
         return items
@@ -95,14 +114,14 @@ def _convert(node: Any) -> Any:
         out.key_lines = {}
         out.duplicates = []
         for key_node, value_node in node.value:
-            key = _convert(key_node)
+            key = _convert(key_node, constructor)
             if isinstance(key, (list, dict)):
                 raise UserError(f"line {key_node.start_mark.line + 1}: a key must be a plain value")
             key_line = key_node.start_mark.line + 1
             if key in out:
                 out.duplicates.append((key, key_line, out.key_lines[key]))
                 continue
-            out[key] = _convert(value_node)
+            out[key] = _convert(value_node, constructor)
             out.key_lines[key] = key_line
         return out
     raise UserError(f"line {node.start_mark.line + 1}: unsupported YAML node")
@@ -186,6 +205,6 @@ def load_located(path: str | Path, text: str | None = None) -> Any:
     if node is None:
         raise UserError(f"{path}:1: the file is empty")
     try:
-        return _convert(node)
+        return _convert(node, yaml.constructor)
     except UserError as exc:
         raise UserError(f"{path}:{exc.message.removeprefix('line ')}") from None

@@ -86,6 +86,11 @@ CODEBOOKS = {
     ),
     "fields-not-list": (cb(f"  {SENTENCE}\n").encode(), ":5"),
     "complex-key": (cb(top=f"? [{SENTENCE}]\n: 1\n").encode(), ":5"),
+    "bell-escape-in-rules": (
+        cb(GOOD_FIELD.replace("rules: Code from the social history.", f'rules: "{SENTENCE}\\a"')).encode(),
+        ":9",
+    ),
+    "terminal-escape-in-label": (cb(GOOD_FIELD.replace("Smoking status", '"Smoking\\e[2J status"')).encode(), ":7"),
 }
 
 

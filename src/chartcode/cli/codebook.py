@@ -128,6 +128,43 @@ def codebook_import_redcap(dictionary: Path, out: Path, codebook_id, title):
     click.echo(f"wrote {out}: {len(cb.fields)} fields ({len(warnings)} skipped)")
 
 
+@codebook.command("import-qdc")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Codebook YAML to write.")
+@click.option("--id", "codebook_id", help="Codebook id (default: from the file name).")
+@click.option("--title", help="Codebook title.")
+@click.option(
+    "--level",
+    type=click.Choice(["note", "record"]),
+    default="note",
+    show_default=True,
+    help="Level of the yes/no fields made from another program's codes.",
+)
+def codebook_import_qdc(file: Path, out: Path, codebook_id, title, level: str):
+    """Convert a REFI-QDA codebook (.qdc, or the codebook in a .qdpx project) into codebook YAML.
+
+    \b
+    A .qdc that chartcode wrote gives back its fields. A codebook from QualCoder,
+    NVivo, MAXQDA, ATLAS.ti or Taguette gives one yes/no field per codable code,
+    labelled with its path in the code tree; categories (non-codable codes) only group.
+    """
+    from chartcode.codebook.loader import load_codebook
+    from chartcode.codebook.qdc import qdc_to_yaml
+    from chartcode.files import atomic_write_text
+
+    if out.exists():
+        raise UserError(f"{out}: already exists; choose another --out")
+    text, warnings = qdc_to_yaml(file, codebook_id=codebook_id, title=title, level=level)
+    cb = load_codebook(out, text=text)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    try:
+        atomic_write_text(out, text)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    click.echo(f"wrote {out}: {len(cb.fields)} fields")
+
+
 @codebook.command("export")
 @click.argument("source")
 @click.option(

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from chartcode.codebook.text import paragraphs
 from chartcode.consensus import Unit, disagreements
 from chartcode.store import Store
 from chartcode.tui.bindings import RECONCILE_KEYS, bindings
@@ -140,7 +141,7 @@ class ReconcileScreen(Screen):
                 c = f.choice(code)
                 assert c is not None  # choice_keys keys the field's own codes
                 t.append(f"{c.label}\n")
-        t.append("\n" + (f.rules or ""), style="dim")
+        t.append("\n" + paragraphs(f.rules), style="dim")
         self.query_one("#unit-text", Static).update(t)
 
     # ------------------------------------------------------------------ deciding

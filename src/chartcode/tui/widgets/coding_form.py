@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from chartcode.codebook import Field
+from chartcode.codebook.text import paragraphs
 from chartcode.coding import RecordView, Slot
 
 
@@ -98,7 +99,7 @@ def field_panel(field: Field, value: Any, memo: str | None) -> Text:
             rng = f" ({'' if f.min is None else _n(f.min)}–{'' if f.max is None else _n(f.max)})"
         t.append(f" type {hint}{rng}, then Enter\n", style="italic")
     t.append("\n")
-    t.append(f.rules or "No decision rules written for this field.")
+    t.append(paragraphs(f.rules) if f.rules else "No decision rules written for this field.")
     if memo:
         t.append(f"\nYour memo: {memo}", style="yellow")
     return t

@@ -17,6 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from chartcode.codebook.model import Field, Scale
+from chartcode.codebook.text import paragraphs
 from chartcode.codebook.types import InputMode
 from chartcode.fidelity import SectionScore, UnitScore
 from chartcode.fidelity import fmt_score as _fmt
@@ -263,7 +264,7 @@ def item_detail(
 
     rules = Text("\nHow to rate\n", style="bold underline")
     rules.append(
-        field.rules.strip() if field.rules else "No rating rules written for this item.",
+        paragraphs(field.rules) if field.rules else "No rating rules written for this item.",
         style="" if field.rules else "dim italic",
     )
     parts.append(rules)
