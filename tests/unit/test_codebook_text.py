@@ -149,3 +149,25 @@ def test_coding_screen_rules_wrap_paragraphs():
 def test_control_check_error_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match=r"f.yaml:4: a control character \(U\+0007\)"):
         load_codebook(tmp_path / "f.yaml", text='id: a\ntitle: A\nversion: 1\ndescription: "x\\ay"\nfields: []\n')
+
+
+def test_audit_stored_under_the_old_hash_still_takes_consensus(audit_db):
+    """Every shipped codebook has a folded description, so an audit created before this fix
+    stored its codebook under a hash that today's parse of the same YAML does not give. The
+    audit keeps naming its codebook by the stored hash (codes.codebook_hash and
+    consensus.codebook_hash reference codebooks.hash, foreign keys on)."""
+    import sqlite3
+
+    from chartcode.store import Store
+
+    old_hash = "0" * 64  # what a parse that kept U+0007 gave
+    conn = sqlite3.connect(audit_db)  # foreign keys off in a plain connection
+    with conn:
+        conn.execute("UPDATE codebooks SET hash = ?", [old_hash])
+    conn.close()
+    with Store.open(audit_db) as store:
+        assert store.codebook.hash == old_hash
+        store.set_code("intern", "R1", "age", 61)
+        store.set_consensus("R1", "age", 61, reason="chart says 61", decided_by="supervisor")
+        rows = store._db.execute("SELECT codebook_hash FROM codes UNION SELECT codebook_hash FROM consensus")
+        assert [r[0] for r in rows] == [old_hash]

@@ -105,7 +105,13 @@ def _description(code: ET.Element, text: str) -> None:
 
 def _field_description(f: Field) -> str:
     where = f"note level ({', '.join(f.note_types)} notes)" if f.note_types else f"{f.level} level"
-    head = f"chartcode field {f.name}: {f.type}, {where}{', required' if f.required else ''}."
+    extra = [
+        *(["required"] if f.required else []),
+        *([f"min {f.min:g}"] if f.min is not None else []),
+        *([f"max {f.max:g}"] if f.max is not None else []),
+        *(["identifier"] if f.identifier else []),
+    ]
+    head = f"chartcode field {f.name}: {f.type}, {where}{''.join(', ' + x for x in extra)}."
     return "\n".join(x for x in (head, f.rules) if x)
 
 
@@ -117,7 +123,8 @@ MAX_XML_BYTES = 32 << 20
 _QDA_NS = "urn:QDA-XML:"  # codebook:1.0 (NVivo writes codebook:1:0), project:1.0 in a .qdpx
 _HEAD_RE = re.compile(
     r"^chartcode field (?P<name>[a-z][a-z0-9_]{0,31}): (?P<type>[a-z_]+), "
-    r"(?:note level \((?P<note_types>[^)]*) notes\)|(?P<level>record|note) level)(?P<required>, required)?\.$"
+    r"(?:note level \((?P<note_types>[^)]*) notes\)|(?P<level>record|note) level)(?P<required>, required)?"
+    r"(?:, min (?P<min>-?[0-9.e+-]+))?(?:, max (?P<max>-?[0-9.e+-]+))?(?P<identifier>, identifier)?\.$"
 )
 
 
@@ -339,6 +346,15 @@ def _chartcode_field(shown: str, c: _Code) -> CommentedMap:
         m["note_types"] = seq
     m["type"] = h["type"]
     m["required"] = bool(h["required"])
+    for key in ("min", "max"):
+        if h[key] is not None:
+            try:
+                number = float(h[key])
+            except ValueError:
+                raise UserError(f"{shown}:{c.line}: field {h['name']!r}: {key} is not a number") from None
+            m[key] = int(number) if number.is_integer() else number
+    if h["identifier"]:
+        m["identifier"] = True
     if c.children:
         choices = CommentedMap()
         for child in c.children:

@@ -221,7 +221,13 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         if row is None:
             raise UserError(f"{self.path}: the database has no active codebook")
         if self._codebook is None or self._codebook_hash != row[0]:
-            self._codebook = load_codebook(f"{self.path}[codebook {row[0][:12]}]", text=row[1])
+            cb = load_codebook(f"{self.path}[codebook {row[0][:12]}]", text=row[1])
+            if cb.hash != row[0]:
+                # Stored by a chartcode that kept ruamel's U+0007 fold marks in folded text
+                # (`description: >`), so the same YAML hashes differently now. The codes,
+                # consensus and history of this audit name it by the hash it was stored under.
+                cb.__dict__["hash"] = row[0]  # Codebook.hash is a cached_property
+            self._codebook = cb
             self._codebook_hash = row[0]
         return self._codebook
 
