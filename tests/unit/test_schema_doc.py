@@ -81,6 +81,35 @@ def test_fresh_audit_notes_index_is_found_by_detect_fts(fresh):
     assert sqlite_utils.Database(fresh)["notes"].detect_fts() == "notes_fts"
 
 
+def datasette_detect_fts(db: Path, table: str) -> str | None:
+    """Datasette's own check, which decides whether a table page gets a search box:
+    ``detect_fts_sql`` of simonw/datasette ``datasette/utils/__init__.py`` at commit
+    006b446d577d89a26f0e9f0e50ee77cdcb67b519 (Datasette is not a dependency; the query is
+    copied as it is there). Older Datasette releases match only ``content="{table}"``."""
+    sql = r"""
+        select name from sqlite_master
+            where rootpage = 0
+            and (
+                sql like '%VIRTUAL TABLE%USING FTS%content="{table}"%'
+                or sql like '%VIRTUAL TABLE%USING FTS%content=[{table}]%'
+                or (
+                    tbl_name = "{table}"
+                    and sql like '%VIRTUAL TABLE%USING FTS%'
+                )
+            )
+    """.format(table=table.replace("'", "''"))
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute(sql).fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
+def test_fresh_audit_notes_index_is_found_by_datasette(fresh):
+    assert datasette_detect_fts(fresh, "notes") == "notes_fts"
+
+
 OLD_FTS = """CREATE VIRTUAL TABLE notes_fts USING fts5(
         text, content='notes', content_rowid='id', tokenize='porter unicode61'
     )"""
@@ -96,12 +125,13 @@ def test_audit_from_before_m005_upgrades_and_keeps_its_search(audit_db):
         conn.execute("INSERT INTO notes_fts(notes_fts) VALUES ('rebuild')")
         conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_notes_fts_findable'")
     conn.close()
-    assert sqlite_utils.Database(audit_db)["notes"].detect_fts() is None  # what Datasette saw
+    assert sqlite_utils.Database(audit_db)["notes"].detect_fts() is None
+    assert datasette_detect_fts(audit_db, "notes") is None  # no search box
     with Store.open(audit_db) as store:
         hits = store.search_notes("relaxation")
     assert [h["note_id"] for h in hits] == ["R1-N1"]
     assert sqlite_utils.Database(audit_db)["notes"].detect_fts() == "notes_fts"
-    assert sqlite_utils.Database(audit_db)["notes"].search("pacing", columns=["note_id"]) is not None
+    assert datasette_detect_fts(audit_db, "notes") == "notes_fts"
     assert [r["note_id"] for r in sqlite_utils.Database(audit_db)["notes"].search("pacing", columns=["note_id"])] == [
         "R1-N2"
     ]

@@ -207,15 +207,16 @@ def m004_history_chain(db: Database) -> None:
 
 @migrations()
 def m005_notes_fts_findable(db: Database) -> None:
-    """Declare the notes index as ``content=[notes]``, the form sqlite-utils' ``detect_fts()``
-    and Datasette look for (they match ``content=[notes]`` or ``content="notes"``; the
-    ``content='notes'`` of m001 hid the index, so Datasette showed no search box). An FTS5
-    table's options cannot be altered: it is dropped and rebuilt from the notes it indexes."""
+    """Declare the notes index as ``content="notes"``, the form sqlite-utils' ``detect_fts()``
+    and Datasette look for (current versions match ``content="notes"`` or ``content=[notes]``,
+    older Datasette only the first; the ``content='notes'`` of m001 hid the index, so Datasette
+    showed no search box). An FTS5 table's options cannot be altered: it is dropped and rebuilt
+    from the notes it indexes."""
     conn = db.conn
     conn.execute("DROP TABLE notes_fts")
     conn.execute(
         """CREATE VIRTUAL TABLE notes_fts USING fts5(
-            text, content=[notes], content_rowid=[id], tokenize='porter unicode61'
+            text, content="notes", content_rowid="id", tokenize='porter unicode61'
         )"""
     )
     conn.execute("INSERT INTO notes_fts(notes_fts) VALUES ('rebuild')")
