@@ -8,9 +8,9 @@ in the words of the domain ("choice code 3 appears twice"). Scalars are resolved
 Text is built by ruamel's own constructor, not from the composed node's raw value: in
 round-trip mode the scanner marks every fold of a folded scalar (``rules: >``) with U+0007
 so it can write the fold back, and only the constructor removes the marks. Text that still
-holds a control character (only an escape such as ``"\\a"`` can put one there; the
-reader refuses them raw) is refused with its line: it is not valid in
-XML (.qdc) and shows as garbage in spreadsheets and REDCap.
+holds a control character is refused with its line: it is not valid in XML (.qdc) and shows
+as garbage in spreadsheets and REDCap (the reader refuses them raw; an escape such as
+``"\\a"`` in a quoted string is how one gets in).
 """
 
 from __future__ import annotations
