@@ -248,7 +248,7 @@ def stat_frame(
         numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
         if as_dates is not None:
             out.data[name] = as_dates
-        elif numeric:
+        elif numeric or len(series) == 0:  # no rows (a scale's notes): pyreadstat 1.2 cannot type an empty text column
             out.data[name] = series.astype("float64")
         else:
             out.data[name] = series.astype(object).where(series.notna(), None)
