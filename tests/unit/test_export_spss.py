@@ -172,7 +172,9 @@ def test_missing_codes_spss_cannot_declare_are_refused_naming_the_field(tmp_path
     )
     s = dated_store(tmp_path / "spread.db", spread)
     try:
-        with pytest.raises(UserError, match="field 'status': SPSS takes at most 3 missing codes"):
+        with pytest.raises(
+            UserError, match=r"spread.sav: field 'status' declares 4 missing codes; SPSS takes at most 3"
+        ):
             export(s, "sav", tmp_path / "spread.sav")
         export(s, "dta", tmp_path / "spread.dta")  # Stata has 26 extended missing values
     finally:

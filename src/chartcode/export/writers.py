@@ -310,8 +310,8 @@ def _missing_codes(out: StatFrame, name: str, fld: Field, fmt: str) -> None:
         spec = _spss_missing(codes, [int(c) for c in fld.rating_codes if isinstance(c, int)])
         if spec is None:
             raise UserError(
-                f"field {fld.name!r}: SPSS takes at most {SPSS_MISSING_MAX} missing codes or one range of them"
-                " holding no valid code"
+                f"field {fld.name!r} declares {len(codes)} missing codes; SPSS takes at most {SPSS_MISSING_MAX},"
+                " or one range of them holding no valid code (export dta, or declare fewer)"
             )
         out.missing_ranges[name] = spec
         return
@@ -352,7 +352,10 @@ def write_stat(
     import pyreadstat
 
     _PyreadstatError = _pyreadstat_error()
-    frame = stat_frame(df, cb, hashed_ids=hashed_ids, dates=dates, fmt=fmt, columns=columns)
+    try:
+        frame = stat_frame(df, cb, hashed_ids=hashed_ids, dates=dates, fmt=fmt, columns=columns)
+    except UserError as exc:  # missing codes the format cannot declare: nothing written
+        raise UserError(f"{path}: {exc.message}") from None
     extra: dict[str, Any] = {"variable_format": frame.formats or None}
     writer: Callable[..., None]
     if fmt == "sav":
