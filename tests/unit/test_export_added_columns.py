@@ -183,3 +183,18 @@ def test_xlsx_codebook_sheet_and_json_codebook_describe_the_added_columns(demo, 
 def test_redcap_data_stays_the_dictionary_fields_only(demo, tmp_path):
     data = pd.read_csv(export(demo, "redcap", tmp_path / "r.csv").files[0])
     assert not set(DERIVED) & set(data.columns)
+
+
+def test_a_derived_name_too_long_for_stata_is_refused_naming_it(tmp_path):
+    name = "a_derived_variable_name_longer_than_32_chars"
+    audit = (
+        "id: x\ntitle: X\ncodebook: conjoint-pain\ncoders:\n  - {name: ann, role: coder}\n"
+        f"derived:\n  - name: {name}\n    count: {{}}\n"
+    )
+    cb = load_codebook(resolve("codebooks", "conjoint-pain"))
+    with Store.create(tmp_path / "l.db", cb, audit_source=audit, coders=[("ann", "coder")]) as s:
+        s.add_records(["R1"])
+        with pytest.raises(UserError, match=f"l.dta: column '{name}' has 44 characters; Stata takes at most 32"):
+            export(s, "dta", tmp_path / "l.dta")
+        assert pyreadstat.read_sav(str(export(s, "sav", tmp_path / "l.sav").files[0]))[0][name].tolist() == [0]
+    assert not (tmp_path / "l.dta").exists()

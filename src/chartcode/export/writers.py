@@ -30,6 +30,7 @@ from chartcode.files import atomic_path, atomic_write
 
 STAT_NAME_MAX = 32  # Stata's limit on variable names (SPSS allows 64; one rule for both)
 STAT_LABEL_MAX = 80  # Stata's limit on variable labels
+SPSS_NAME_MAX = 64
 
 
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
@@ -235,8 +236,14 @@ def stat_frame(
     columns = columns or {}
     names = stat_names(list(df.columns))
     out = StatFrame(pd.DataFrame(index=df.index), {}, {})
+    longest = STAT_NAME_MAX if fmt == "dta" else SPSS_NAME_MAX
     for col in df.columns:
         name = names[col]
+        if len(name) > longest:  # a derived variable's name (codebook fields have at most 32 characters)
+            raise UserError(
+                f"column {name!r} has {len(name)} characters; {'Stata' if fmt == 'dta' else 'SPSS'} takes at most"
+                f" {longest} (rename the derived variable in the audit file)"
+            )
         series = df[col]
         fld = columns.get(col) or cb.get(col)
         kind = field_type("date") if col == "note_date" else fld.kind if fld is not None else None
