@@ -46,6 +46,7 @@ FIELD_KEYS = {
     "identifier",
     "section",
     "target",
+    "missing",
 }
 CHOICE_KEYS = {"label", "description", "colour"}
 SCALE_KEYS = {"scoring", "sections", "bands", "cannot_rate", "prorate", "max_unrated", "action_below", "display"}
@@ -393,7 +394,7 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
         )
     if vmin is not None and vmax is not None and vmin > vmax:
         p.add(raw.line_of("min"), f"min {vmin} is greater than max {vmax}", fname)
-    choices = _choices(p, raw, fname, ftype)
+    choices = _missing(p, raw, fname, _choices(p, raw, fname, ftype))
     section = _opt_str(p, raw, "section", fname) or ""
     target = _number(p, raw, "target", fname)
     return Field(
@@ -413,6 +414,29 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
         target=target,
         line=raw.line,
     )
+
+
+def _missing(p: _Problems, raw: LMap, fname: str, choices: tuple[Choice, ...]) -> tuple[Choice, ...]:
+    """``missing: [9]``: codes of the field's choices that mean "no value" (Not documented, Not
+    disclosed): marked missing like a scale's "cannot rate", so statistics leave them out and SPSS
+    and Stata exports declare them missing values."""
+    spec = raw.get("missing")
+    if spec is None:
+        return choices
+    line = raw.line_of("missing")
+    if not isinstance(spec, LList) or not spec:
+        p.add(line, "'missing' takes a list of the field's choice codes, e.g. missing: [9]", fname)
+        return choices
+    codes = {c.code for c in choices}
+    chosen = set()
+    for code in spec:
+        if isinstance(code, bool) or code not in codes:
+            p.add(line, f"missing code {quote(code)} is not one of the field's choices", fname)
+        else:
+            chosen.add(code)
+    if chosen and chosen == codes:
+        p.add(line, "'missing' cannot hold every choice (nothing would be left to code)", fname)
+    return tuple(replace(c, missing=True) if c.code in chosen else c for c in choices)
 
 
 def _choices(p: _Problems, raw: LMap, fname: str, ftype: Any) -> tuple[Choice, ...]:

@@ -390,10 +390,15 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             changes.append(Change("review", name, f"identifier changed from {a.identifier} to {b.identifier}"))
         if (a.section, a.target) != (b.section, b.target):
             changes.append(Change("review", name, "scale section or target changed: scores change"))
-        if [(c.code, c.missing) for c in a.choices] != [(c.code, c.missing) for c in b.choices] and any(
-            c.missing for c in a.choices + b.choices
-        ):
-            changes.append(Change("review", name, "the cannot-rate code changed"))
+        old_missing, new_missing = list(a.missing_codes), list(b.missing_codes)
+        if sorted(map(str, old_missing)) != sorted(map(str, new_missing)):  # statistics leave other codes out
+            changes.append(
+                Change(
+                    "review",
+                    name,
+                    f"the missing codes (cannot rate, missing:) changed from {old_missing} to {new_missing}",
+                )
+            )
     old_scale = old.scale.to_dict() if old.scale else None
     new_scale = new.scale.to_dict() if new.scale else None
     if old_scale != new_scale:

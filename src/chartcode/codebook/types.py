@@ -76,6 +76,16 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+def _digits(x: float) -> int:
+    """Characters of the whole part of ``x`` as SPSS and Stata print it (a sign counts)."""
+    return len(str(int(x)))
+
+
+YEAR_FORMATS = {"sav": "F4.0", "dta": "%4.0f"}
+"""A date exported as its year only (de-identified with ``--dates year``): a whole number, not a
+date variable (Stata's %ty would make pandas read it back as 1 January of that year)."""
+
+
 class FieldType:
     """One field type. Subclasses set the class attributes and override what differs.
 
@@ -107,7 +117,8 @@ class FieldType:
     alpha_note: ClassVar[str] = ""  # what the agreement output says about reading the values
     # -- exports ---------------------------------------------------------------------------
     pandas_dtype: ClassVar[str] = "object"  # "Int64": whole-number codes (object if any is text)
-    spss_measure: ClassVar[str] = "nominal"  # nominal, ordinal or scale
+    spss_measure: ClassVar[str] = "nominal"  # nominal, ordinal or scale (SPSS's and PSPP's measurement level)
+    stat_date: ClassVar[bool] = False  # exported to SPSS/Stata as a date variable (ISO text read as a date)
 
     def __repr__(self) -> str:
         return f"<field type {self.name}>"
@@ -153,11 +164,12 @@ class FieldType:
 
     # -- exports ----------------------------------------------------------------------------
     def spss_format(self, fld: Field) -> str | None:
-        """The SPSS print format of the exported column (None: pyreadstat sizes it from the data)."""
+        """The SPSS print/write format of the exported column: width and decimals (``F2.0`` for
+        codes up to 99); None: text, which pyreadstat sizes to the longest value (``A<bytes>``)."""
         return None
 
     def stata_format(self, fld: Field) -> str | None:
-        """The Stata display format of the exported column (None: from the data)."""
+        """The Stata display format of the exported column (None: text, sized from the data)."""
         return None
 
     def to_redcap(self, fld: Field) -> RedcapSpec:
@@ -226,11 +238,20 @@ class ChoiceType(FieldType):
                 return float(i)
         return None
 
+    def _code_width(self, fld: Field) -> int | None:
+        """Characters of the widest code (a "cannot rate" 9 included); None: word codes (text)."""
+        codes = [c.code for c in fld.choices]
+        if not codes or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
+            return None
+        return max(_digits(int(c)) for c in codes)
+
     def spss_format(self, fld: Field) -> str | None:
-        return "F8.0" if all(isinstance(c.code, int) for c in fld.choices) else None
+        width = self._code_width(fld)
+        return None if width is None else f"F{width}.0"
 
     def stata_format(self, fld: Field) -> str | None:
-        return "%8.0g" if all(isinstance(c.code, int) for c in fld.choices) else None
+        width = self._code_width(fld)
+        return None if width is None else f"%{width}.0f"
 
     def to_redcap(self, fld: Field) -> RedcapSpec:
         return RedcapSpec("radio", choices=True, tag_type=True)
@@ -334,11 +355,15 @@ class Count(NumberType):
         complete = text == "0" or (fld.max is not None and int(text) * 10 > fld.max)
         return complete and (fld.min is None or int(text) >= fld.min)
 
+    def _width(self, fld: Field) -> int:
+        """Digits of the declared maximum (a de-identified age's 90 fits any age maximum); 8 without one."""
+        return 8 if fld.max is None else max(_digits(fld.max), _digits(fld.min or 0), 1)
+
     def spss_format(self, fld: Field) -> str | None:
-        return "F8.0"
+        return f"F{self._width(fld)}.0"
 
     def stata_format(self, fld: Field) -> str | None:
-        return "%8.0g"
+        return f"%{self._width(fld)}.0f"
 
     def to_redcap(self, fld: Field) -> RedcapSpec:
         return RedcapSpec("text", "integer", 0 if fld.min is None else fld.min, fld.max)
@@ -365,7 +390,10 @@ class Numeric(NumberType):
         return value
 
     def spss_format(self, fld: Field) -> str | None:
-        return "F8.2"
+        """Two decimals; wide enough for the declared range (at least F8.2)."""
+        bounds = [abs(x) for x in (fld.min, fld.max) if x is not None]
+        whole = max([_digits(x) for x in bounds] + [1]) + (1 if fld.min is not None and fld.min < 0 else 0)
+        return f"F{max(8, whole + 3)}.2"
 
     def stata_format(self, fld: Field) -> str | None:
         return "%10.0g"
@@ -378,7 +406,8 @@ class Numeric(NumberType):
 
 
 class Date(FieldType):
-    """A calendar date, stored as ISO text (YYYY-MM-DD); exported as that text."""
+    """A calendar date, stored as ISO text (YYYY-MM-DD); exported as that text in csv and json and
+    as a date variable in SPSS (SDATE10: 2024/01/31) and Stata (%tdCCYY-NN-DD: 2024-01-31)."""
 
     name = "date"
     family = "date"
@@ -388,6 +417,8 @@ class Date(FieldType):
     alpha_levels = ("nominal", "ordinal", "interval")
     encoding = Encoding.DAY
     alpha_note = "dates read as day numbers (interval level); ratio alpha not computed"
+    spss_measure = "scale"  # SPSS and PSPP keep date variables at the scale level
+    stat_date = True
 
     def parse_text(self, fld: Field, text: str) -> Any:
         try:
@@ -404,10 +435,10 @@ class Date(FieldType):
             return None
 
     def spss_format(self, fld: Field) -> str | None:
-        return "A10"
+        return "SDATE10"
 
     def stata_format(self, fld: Field) -> str | None:
-        return "%10s"
+        return "%tdCCYY-NN-DD"
 
     def to_redcap(self, fld: Field) -> RedcapSpec:
         return RedcapSpec("text", "date_ymd")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from chartcode.codebook import Codebook
+    from chartcode.codebook import Codebook, Field
     from chartcode.export.tables import LongTable
     from chartcode.store import Store
 
@@ -45,12 +45,20 @@ class ExportInput:
 
     @cached_property
     def wide(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(records, notes): final values, one row per record and per note."""
+        """(records, notes): final values, one row per record and per note; the records also carry a
+        rating scale's unit, period and scores and the audit's derived variables (:attr:`columns`)."""
         from chartcode.export.tables import wide_tables
 
-        records, notes = wide_tables(self.store, deidentify=self.deidentify, dates=self.dates)
+        records, notes = wide_tables(self.store, deidentify=self.deidentify, dates=self.dates, extras=True)
         self.rows.update(records=len(records), notes=len(notes))
         return records, notes
+
+    @cached_property
+    def columns(self) -> dict[str, Field]:
+        """The records' columns that are not codebook fields, described as fields (label, type)."""
+        from chartcode.export.tables import extra_columns
+
+        return extra_columns(self.store)
 
     @cached_property
     def long(self) -> LongTable:
@@ -75,12 +83,12 @@ class ExportInput:
     def codebook_table(self) -> pd.DataFrame:
         from chartcode.export.tables import codebook_table
 
-        return codebook_table(self.codebook, deidentify=self.deidentify, dates=self.dates)
+        return codebook_table(self.codebook, deidentify=self.deidentify, dates=self.dates, columns=self.columns)
 
     def codebook_dict(self) -> dict[str, Any]:
         from chartcode.export.tables import codebook_dict
 
-        return codebook_dict(self.codebook, deidentify=self.deidentify, dates=self.dates)
+        return codebook_dict(self.codebook, deidentify=self.deidentify, dates=self.dates, columns=self.columns)
 
     def agreement_table(self) -> pd.DataFrame:
         from chartcode.export.tables import agreement_table
@@ -192,7 +200,14 @@ def _stat_writer(fmt: str) -> Writer:
         title = f"{cb.id} {cb.version}: final values"
         dates = data.dates if data.deidentify else None
         writers.write_stat(
-            records, cb, files[0], fmt, hashed_ids=data.deidentify, file_label=title + " (records)", dates=dates
+            records,
+            cb,
+            files[0],
+            fmt,
+            hashed_ids=data.deidentify,
+            file_label=title + " (records)",
+            dates=dates,
+            columns=data.columns,
         )
         writers.write_stat(
             notes, cb, files[1], fmt, hashed_ids=data.deidentify, file_label=title + " (notes)", dates=dates

@@ -40,7 +40,7 @@ from typing import Any
 
 import pandas as pd
 
-from chartcode.codebook import Codebook, Field
+from chartcode.codebook import Choice, Codebook, Field
 from chartcode.codebook.types import InputMode
 from chartcode.dataset import SOURCE_SUFFIX, finals, notes_frame, records_frame
 from chartcode.errors import UserError
@@ -183,17 +183,101 @@ def field_label(fld: Field, *, deidentify: bool, dates: str = "shift") -> str:
 
 
 def wide_tables(
-    store: Store, *, deidentify: bool = False, sources: bool = True, dates: str = "shift"
+    store: Store, *, deidentify: bool = False, sources: bool = True, dates: str = "shift", extras: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(records, notes) of final values; with ``sources`` the ``<field>__source`` flag columns."""
+    """(records, notes) of final values; with ``sources`` the ``<field>__source`` flag columns; with
+    ``extras`` the records also carry the columns of :func:`extra_columns` (a rating scale's unit,
+    period and scores; the audit's derived variables)."""
     records = records_frame(store, sources=sources)  # cached per process, like finals(store)
     notes = notes_frame(store, sources=sources, values=finals(store))
+    if extras:
+        records = _with_extras(store, records)
     if deidentify:
         cb = store.codebook
         deid = Deidentifier.for_store(store, dates)
         records = deid.frame(deid.values(_drop_identifiers(records, cb), cb))
         notes = deid.frame(deid.values(_drop_identifiers(notes, cb), cb, ("note_date",)))
+        if extras and cb.scale is not None:  # a unit can be a clinician: hashed like record ids
+            records["unit"] = [deid.hash_id(v) for v in records["unit"]]
     return records, notes
+
+
+def _score_columns(cb: Codebook) -> list[tuple[str, str, str]]:
+    """(column, label, type) of a rating scale's scores per unit and period, in fidelity_table's order."""
+    assert cb.scale is not None
+    unit = " (% of planned sessions)" if cb.scale.scoring == "completion" else ""
+    cols = [(f"{s.id}_score", f"{s.label}: section score{unit}", "numeric") for s in cb.scale.sections]
+    cols += [(f"{s.id}_band", f"{s.label}: band", "text") for s in cb.scale.sections]
+    return cols + [
+        ("total", f"Total score{unit}", "numeric"),
+        ("mean", "Mean item rating" if cb.scale.scoring != "completion" else f"Mean item score{unit}", "numeric"),
+        ("band", "Band", "text"),
+        ("change_from_previous", "Change since the unit's previous period", "numeric"),
+        ("items_rated", "Items rated", "count"),
+        ("items_cannot_rate", "Items that could not be rated", "count"),
+        ("items_below_threshold", "Items rated below the action threshold", "count"),
+    ]
+
+
+def extra_columns(store: Store) -> dict[str, Field]:
+    """The wide records table's columns that are not codebook fields, each described as a field (its
+    label, and a type that says how SPSS and Stata store it), in column order: a rating scale's
+    ``unit`` and ``period``, the audit's derived variables (chartcode.analysis.derived), a rating
+    scale's scores per unit and period (chartcode.fidelity). A name taken twice is refused."""
+    from chartcode.analysis import load_plan
+
+    cb = store.codebook
+    cols: list[Field] = []
+    if cb.scale is not None:
+        cols += [Field("unit", "Rated unit", "record", "text"), Field("period", "Review period", "record", "text")]
+    for d in load_plan(store).derived:
+        choices = (Choice(0, "No"), Choice(1, "Yes")) if d.kind == "binary" else ()
+        cols.append(Field(d.name, d.label or d.name, "record", d.kind, choices=choices))
+    if cb.scale is not None:
+        cols += [Field(name, label, "record", kind) for name, label, kind in _score_columns(cb)]
+    out: dict[str, Field] = {}
+    for f in cols:
+        taken = f.name in out or cb.get(f.name) is not None or f.name in ("record_id", "note_id")
+        if taken or f.name.endswith(SOURCE_SUFFIX):
+            raise UserError(
+                f"cannot export column {f.name!r} ({f.label}): the name is already a codebook field or an"
+                " export column (rename the field or derived variable)"
+            )
+        out[f.name] = f
+    return out
+
+
+def _with_extras(store: Store, records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` with the columns of :func:`extra_columns`: unit and period after record_id, the
+    derived variables (as the analyses compute them) and the scores at the end."""
+    from chartcode.analysis import analysis_frame, load_plan
+
+    cb = store.codebook
+    extra_columns(store)  # refuses a name taken twice before anything is added
+    out = records.copy()
+    plan = load_plan(store)
+    if plan.derived:
+        frame, _ = analysis_frame(store, plan)
+        by_id = frame.set_index("record_id")
+        for d in plan.derived:
+            out[d.name] = by_id[d.name].reindex(out["record_id"]).to_numpy()
+            out[d.name] = out[d.name].astype(by_id[d.name].dtype)
+    if cb.scale is not None:
+        scores = fidelity_table(store, deidentify=False)
+        assert scores is not None
+        by_id = scores.set_index("record_id")
+        for col in ("unit", "period"):
+            out.insert(
+                out.columns.get_loc("record_id") + (1 if col == "unit" else 2),
+                col,
+                by_id[col].reindex(out["record_id"]).to_numpy(),
+            )
+        for name, _, kind in _score_columns(cb):
+            column = by_id[name].reindex(out["record_id"]).to_numpy()
+            out[name] = pd.Series(column, index=out.index, dtype="Float64" if kind != "text" else object)
+            if kind == "count":
+                out[name] = out[name].astype("Int64")
+    return out
 
 
 @dataclass
@@ -242,11 +326,14 @@ def long_table(store: Store, *, viewer: str | None = None, deidentify: bool = Fa
     return LongTable(df, store.hidden_count(viewer))
 
 
-def codebook_table(cb: Codebook, *, deidentify: bool = False, dates: str = "shift") -> pd.DataFrame:
-    """One row per field (fields without choices) or per field and choice."""
+def codebook_table(
+    cb: Codebook, *, deidentify: bool = False, dates: str = "shift", columns: dict[str, Field] | None = None
+) -> pd.DataFrame:
+    """One row per field (fields without choices) or per field and choice; then the records' added
+    ``columns`` (derived variables, a scale's unit, period and scores: chartcode.export.tables.extra_columns)."""
     cols = ["name", "label", "level", "type", "code", "choice_label", "rules"]
     rows = []
-    for f in exported_fields(cb, deidentify=deidentify):
+    for f in [*exported_fields(cb, deidentify=deidentify), *(columns or {}).values()]:
         base = {
             "name": f.name,
             "label": field_label(f, deidentify=deidentify, dates=dates),
@@ -261,12 +348,20 @@ def codebook_table(cb: Codebook, *, deidentify: bool = False, dates: str = "shif
     return pd.DataFrame(rows, columns=cols)
 
 
-def codebook_dict(cb: Codebook, *, deidentify: bool = False, dates: str = "shift") -> dict[str, Any]:
+def codebook_dict(
+    cb: Codebook, *, deidentify: bool = False, dates: str = "shift", columns: dict[str, Field] | None = None
+) -> dict[str, Any]:
+    """The codebook; ``columns`` (the records' added columns) under ``"columns"``: name, label, type, choices."""
     d = cb.to_dict()
     d["fields"] = [
         f.to_dict() | {"label": field_label(f, deidentify=deidentify, dates=dates)}
         for f in exported_fields(cb, deidentify=deidentify)
     ]
+    if columns:
+        d["columns"] = [
+            {"name": f.name, "label": f.label, "type": f.type, "choices": [c.to_dict() for c in f.choices]}
+            for f in columns.values()
+        ]
     return d
 
 

@@ -8,16 +8,21 @@ chartcode.export.xlsx). The REDCap import CSV is data for REDCap, written as is.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from chartcode.codebook import Codebook
+from chartcode.codebook import Codebook, Field
+from chartcode.codebook.types import YEAR_FORMATS, field_type
 from chartcode.dataset import SOURCE_SUFFIX, distinct
 from chartcode.errors import UserError
 from chartcode.export.cells import FORMULA_START, safe_cell  # the one formula guard, shared with the CLI
@@ -25,6 +30,7 @@ from chartcode.files import atomic_path, atomic_write
 
 STAT_NAME_MAX = 32  # Stata's limit on variable names (SPSS allows 64; one rule for both)
 STAT_LABEL_MAX = 80  # Stata's limit on variable labels
+SPSS_NAME_MAX = 64
 
 
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
@@ -145,31 +151,136 @@ _ID_LABELS = {"record_id": "Record ID", "note_id": "Note ID", "note_date": "Note
 # The label types are those of pyreadstat's write_sav/write_dta signatures (dict is invariant).
 StatLabels = dict[str, str | None]
 StatValueLabels = dict[str, dict[int | float, str]]
+STATA_MISSING = "abcdefghijklmnopqrstuvwxyz"  # Stata's extended missing values .a .. .z
+SPSS_MISSING_MAX = 3  # SPSS: at most three discrete user-missing values (or a range and one value)
+
+
+@dataclass
+class StatFrame:
+    """A table ready for pyreadstat's write_sav / write_dta, every variable described by its field
+    type (chartcode.codebook.types: measure, format, date or not)."""
+
+    data: pd.DataFrame
+    labels: StatLabels
+    value_labels: StatValueLabels
+    formats: dict[str, str] = dc_field(default_factory=dict)
+    measures: dict[str, str] = dc_field(default_factory=dict)  # SPSS only
+    missing_ranges: dict[str, list[Any]] = dc_field(default_factory=dict)  # SPSS user-missing codes
+    missing_user_values: dict[str, list[str]] = dc_field(default_factory=dict)  # Stata .a, .b ...
+
+
+def _as_dates(series: pd.Series) -> pd.Series | None:
+    """ISO dates (or date-times) as date (datetime) objects for a date variable; None when a present
+    value does not read as one, or carries a UTC offset (SPSS and Stata dates have no time zone), or
+    no value is present: the column then stays text, as written in the database."""
+    values = [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v for v in series]
+    parsed: list[dt.date | None] = []
+    timed = False
+    for v in values:
+        if v is None:
+            parsed.append(None)
+            continue
+        if isinstance(v, dt.date):
+            when: dt.date = v
+        else:
+            text = str(v).strip()
+            try:
+                when = dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+            except ValueError:
+                return None
+        if isinstance(when, dt.datetime):
+            if when.tzinfo is not None:
+                return None
+            timed = True
+        parsed.append(when)
+    if all(d is None for d in parsed):  # nothing to read as a date: pyreadstat cannot type the column
+        return None
+    if timed:  # a date-time anywhere: every value a date-time (a plain date at midnight), as datetime64,
+        # which every pyreadstat release writes as a date-time (DATETIME, %tc)
+        return pd.Series(pd.to_datetime(pd.Series(parsed, dtype=object)).to_numpy(), index=series.index)
+    return pd.Series(parsed, index=series.index, dtype=object)
+
+
+def _spss_missing(codes: list[int], valid: list[int]) -> list[Any] | None:
+    """missing_ranges for one variable: the codes themselves (up to three), else one range holding
+    them and no valid code; None when SPSS cannot say it."""
+    if len(codes) <= SPSS_MISSING_MAX:
+        return [float(c) for c in codes]
+    lo, hi = min(codes), max(codes)
+    if any(lo <= v <= hi for v in valid):
+        return None
+    return [{"lo": float(lo), "hi": float(hi)}]
 
 
 def stat_frame(
-    df: pd.DataFrame, cb: Codebook, *, hashed_ids: bool, dates: str | None = None
-) -> tuple[pd.DataFrame, StatLabels, StatValueLabels]:
-    """(data, variable labels, value labels) ready for pyreadstat. ``dates``: how a de-identified
-    export changed its dates (the date columns' labels say so); a de-identified age is top-coded
-    as 90 with the value label "90 or older"."""
-    from chartcode.export.tables import AGE_TOP, AGE_TOP_CODE, AGE_TOP_LABEL, DATE_LABELS, is_age, is_date
+    df: pd.DataFrame,
+    cb: Codebook,
+    *,
+    hashed_ids: bool,
+    dates: str | None = None,
+    fmt: str = "sav",
+    columns: dict[str, Field] | None = None,
+) -> StatFrame:
+    """Data, labels, formats, measures and missing values for pyreadstat (``fmt``: sav or dta).
 
+    Each column is described by its field: the codebook's, or ``columns`` for the columns an export
+    adds (derived variables, fidelity scores), whose type declares the measure and format. Codes a
+    field declares missing (a scale's "cannot rate", ``missing: [9]``) are user-missing values in
+    SPSS and extended missing values (.a, .b ...) with their labels in Stata, so both programs leave
+    them out of statistics. ``dates``: how a de-identified export changed its dates (the date
+    columns' labels say so; "year" exports years as whole numbers); a de-identified age is
+    top-coded as 90 with the value label "90 or older".
+    """
+    from chartcode.export.tables import AGE_TOP, AGE_TOP_CODE, AGE_TOP_LABEL, DATE_LABELS, is_age
+
+    columns = columns or {}
     names = stat_names(list(df.columns))
-    data = pd.DataFrame(index=df.index)
-    labels: StatLabels = {}
-    value_labels: StatValueLabels = {}
+    out = StatFrame(pd.DataFrame(index=df.index), {}, {})
+    longest = STAT_NAME_MAX if fmt == "dta" else SPSS_NAME_MAX
     for col in df.columns:
         name = names[col]
+        if len(name) > longest:  # a derived variable's name (codebook fields have at most 32 characters)
+            raise UserError(
+                f"column {name!r} has {len(name)} characters; {'Stata' if fmt == 'dta' else 'SPSS'} takes at most"
+                f" {longest} (rename the derived variable in the audit file)"
+            )
         series = df[col]
-        fld = cb.get(col)
+        fld = columns.get(col) or cb.get(col)
+        kind = field_type("date") if col == "note_date" else fld.kind if fld is not None else None
         top_coded = hashed_ids and fld is not None and is_age(fld)
         if top_coded:
             series = pd.to_numeric(series.astype(object).replace(AGE_TOP, AGE_TOP_CODE), errors="coerce")
-        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-            data[name] = series.astype("float64")
+        dated = kind is not None and kind.stat_date
+        as_dates = _as_dates(series) if dated and dates != "year" else None
+        numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+        if as_dates is not None:
+            out.data[name] = as_dates
+        elif numeric or len(series) == 0:  # no rows (a scale's notes): pyreadstat 1.2 cannot type an empty text column
+            out.data[name] = series.astype("float64")
         else:
-            data[name] = series.astype(object).where(series.notna(), None)
+            out.data[name] = series.astype(object).where(series.notna(), None)
+        # the measurement level and format the field's type declares
+        spec: str | None = None
+        if kind is None:
+            out.measures[name] = "scale" if numeric else "nominal"
+        elif dated:
+            out.measures[name] = kind.spss_measure if as_dates is not None or numeric else "nominal"
+            if numeric:  # --dates year: whole years
+                spec = YEAR_FORMATS[fmt]
+            elif as_dates is not None and as_dates.dtype == object:  # dates (date-times are datetime64)
+                spec = kind.spss_format(fld) if fmt == "sav" else kind.stata_format(fld)  # type: ignore[arg-type]
+            # date-times keep pyreadstat's DATETIME / %tc
+        else:
+            out.measures[name] = kind.spss_measure if numeric else "nominal"
+            if numeric and fld is not None:
+                spec = kind.spss_format(fld) if fmt == "sav" else kind.stata_format(fld)
+        if spec:
+            out.formats[name] = spec
+        if fmt == "dta" and out.data[name].dtype == object and as_dates is None:
+            # text shown as wide as its longest value (pyreadstat stores it so; SPSS's A<width> is that already)
+            widest = max((len(str(v).encode("utf-8")) for v in out.data[name] if v is not None), default=1)
+            out.formats[name] = f"%-{min(widest, 2045)}s"
+        # labels
         suffix = ""
         if col in _ID_LABELS:
             label = _ID_LABELS[col] + (" (salted hash)" if hashed_ids and col in ("record_id", "note_id") else "")
@@ -180,51 +291,102 @@ def stat_frame(
             label = f"Source of final value: {src.name if src else col}"
         else:
             label = fld.label if fld else col
-            if dates and fld is not None and is_date(fld):
+            if dates and dated:
                 suffix = DATE_LABELS[dates]
             if (
                 fld is not None
                 and fld.choices
                 and all(isinstance(c.code, int) for c in fld.choices)
-                and pd.api.types.is_numeric_dtype(data[name].dtype)
+                and pd.api.types.is_numeric_dtype(out.data[name].dtype)
             ):
-                value_labels[name] = {int(c.code): c.label for c in fld.choices}
+                out.value_labels[name] = {int(c.code): c.label for c in fld.choices}
+                _missing_codes(out, name, fld, fmt)
             if top_coded:
-                value_labels[name] = {AGE_TOP_CODE: AGE_TOP_LABEL}
-        labels[name] = label[: STAT_LABEL_MAX - len(suffix)] + suffix
-    return data, labels, value_labels
+                out.value_labels[name] = {AGE_TOP_CODE: AGE_TOP_LABEL}
+        out.labels[name] = label[: STAT_LABEL_MAX - len(suffix)] + suffix
+    return out
+
+
+def _missing_codes(out: StatFrame, name: str, fld: Field, fmt: str) -> None:
+    """Declare the field's missing codes: SPSS user-missing values, or Stata extended missing values
+    (each code becomes .a, .b ... in the data, its label moving with it)."""
+    codes = [int(c) for c in fld.missing_codes if isinstance(c, int)]
+    if not codes:
+        return
+    if fmt == "sav":
+        spec = _spss_missing(codes, [int(c) for c in fld.rating_codes if isinstance(c, int)])
+        if spec is None:
+            raise UserError(
+                f"field {fld.name!r} declares {len(codes)} missing codes; SPSS takes at most {SPSS_MISSING_MAX},"
+                " or one range of them holding no valid code (export dta, or declare fewer)"
+            )
+        out.missing_ranges[name] = spec
+        return
+    if len(codes) > len(STATA_MISSING):
+        raise UserError(f"field {fld.name!r}: Stata has {len(STATA_MISSING)} extended missing values, not {len(codes)}")
+    letters = dict(zip(codes, STATA_MISSING, strict=False))
+    column = out.data[name].astype(object)
+    for code, letter in letters.items():
+        column = column.mask(column == float(code), letter)
+    out.data[name] = column
+    labels: dict[Any, str] = dict(out.value_labels[name])
+    for code, letter in letters.items():
+        labels[letter] = labels.pop(code, fld.label_for(code))
+    out.value_labels[name] = labels
+    out.missing_user_values[name] = list(letters.values())
+
+
+def _pyreadstat_error() -> type[Exception]:
+    """pyreadstat's own error class (``PyreadstatError`` from 1.2.x on; older releases raise only
+    ``ReadstatError``, so its name stands in for both)."""
+    import pyreadstat
+
+    return getattr(pyreadstat, "PyreadstatError", pyreadstat.ReadstatError)
 
 
 def write_stat(
-    df: pd.DataFrame, cb: Codebook, path: Path, fmt: str, *, hashed_ids: bool, file_label: str, dates: str | None = None
+    df: pd.DataFrame,
+    cb: Codebook,
+    path: Path,
+    fmt: str,
+    *,
+    hashed_ids: bool,
+    file_label: str,
+    dates: str | None = None,
+    columns: dict[str, Field] | None = None,
 ) -> None:
+    """``df`` as an SPSS (.sav) or Stata (.dta) file through pyreadstat; see :func:`stat_frame`."""
     import pyreadstat
 
-    data, labels, value_labels = stat_frame(df, cb, hashed_ids=hashed_ids, dates=dates)
-    writer = pyreadstat.write_sav if fmt == "sav" else pyreadstat.write_dta
-    extra: dict[str, Any] = {}
-    if fmt == "sav":  # a scale's "cannot rate" code is a user-missing value in SPSS, as analysts declare it
-        names = stat_names(list(df.columns))
-        missing = {
-            names[f.name]: [int(c) for c in f.missing_codes]
-            for f in cb.fields
-            if f.missing_codes and f.name in names and names[f.name] in value_labels
+    _PyreadstatError = _pyreadstat_error()
+    try:
+        frame = stat_frame(df, cb, hashed_ids=hashed_ids, dates=dates, fmt=fmt, columns=columns)
+    except UserError as exc:  # missing codes the format cannot declare: nothing written
+        raise UserError(f"{path}: {exc.message}") from None
+    extra: dict[str, Any] = {"variable_format": frame.formats or None}
+    writer: Callable[..., None]
+    if fmt == "sav":
+        writer = pyreadstat.write_sav
+        extra |= {
+            "missing_ranges": frame.missing_ranges or None,
+            "variable_measure": frame.measures or None,
         }
-        if missing:
-            extra["missing_ranges"] = missing
+    else:
+        writer = pyreadstat.write_dta
+        extra["missing_user_values"] = frame.missing_user_values or None
     try:
         with atomic_path(path) as tmp:
             writer(
-                data,
+                frame.data,
                 str(tmp),
                 file_label=file_label[:STAT_LABEL_MAX],
-                column_labels=labels,
-                variable_value_labels=value_labels or None,
+                column_labels=frame.labels,
+                variable_value_labels=frame.value_labels or None,
                 **extra,
             )
     except OSError as exc:
         raise _fail(path, exc) from None
-    except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as exc:
+    except (_PyreadstatError, pyreadstat.ReadstatError) as exc:
         if not path.parent.is_dir():
             raise UserError(f"{path}: cannot write the file (no such folder)") from None
         raise UserError(f"{path}: cannot write the {fmt} file ({exc})") from None
