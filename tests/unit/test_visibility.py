@@ -12,6 +12,7 @@ from chartcode import resources
 from chartcode.codebook import load_codebook
 from chartcode.errors import UserError
 from chartcode.store import Store, visibility
+from tests.whole_records import submit_whole
 
 
 @pytest.fixture
@@ -59,11 +60,11 @@ def test_the_coder_sees_their_own_codes_submitted_or_not(store, listing):
 
 @pytest.mark.parametrize("listing", [seen, long_seen, history_seen])
 def test_another_coder_sees_nothing_until_every_coder_of_the_record_has_submitted(store, listing):
-    store.submit("intern", "R1")  # the supervisor has not submitted R1 yet
+    submit_whole(store, "intern", "R1")  # the supervisor has not submitted R1 yet
     assert listing(store, "supervisor") == {("supervisor", "R1")}
     assert listing(store, "other") == set()
     assert listing(store, None) == set()
-    store.submit("supervisor", "R1")  # now every coder assigned to R1 has
+    submit_whole(store, "supervisor", "R1")  # now every coder assigned to R1 has
     assert listing(store, "supervisor") == {("supervisor", "R1"), ("intern", "R1")}
     assert listing(store, "other") == {("supervisor", "R1"), ("intern", "R1")}
     assert listing(store, None) == {("supervisor", "R1"), ("intern", "R1")}
@@ -78,8 +79,8 @@ def test_a_lead_sees_everything(store, listing):
 
 @pytest.mark.parametrize("listing", [seen, long_seen, history_seen])
 def test_an_unsubmitted_code_on_a_closed_record_stays_blind(store, listing):
-    store.submit("intern", "R1")
-    store.submit("supervisor", "R1")
+    submit_whole(store, "intern", "R1")
+    submit_whole(store, "supervisor", "R1")
     store.set_code("other", "R1", "age", "63")  # a coder not assigned to R1: never submitted
     assert ("other", "R1") not in listing(store, "intern")
     assert ("other", "R1") in listing(store, "other")

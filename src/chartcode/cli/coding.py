@@ -25,7 +25,8 @@ def import_codes_cmd(db: Path, codes_csv: Path, coder: str, draft: bool, encodin
     """Import one coder's codes from a long CSV: record_id, note_id, field, value[, memo].
 
     note_id is empty for record-level fields. Every row is checked first; any problem
-    means nothing is imported. Records in the file count as submitted unless --draft.
+    means nothing is imported. Records in the file count as submitted unless --draft, once
+    every required field of theirs is coded (the others stay drafts).
     """
     from chartcode.importers.codes import import_codes
 
