@@ -120,6 +120,6 @@ def test_history_lists_changes(cli, audit_db, tmp_path):
     with Store.open(audit_db) as store:  # the whole record, so that it is submitted
         (tmp_path / "c.csv").write_text(completed_csv(store, "record_id,note_id,field,value\nR1,,age,61\n"))
     cli("import-codes", audit_db, tmp_path / "c.csv", "--coder", "intern")
-    r = cli("history", audit_db, "--coder", "intern")
+    r = cli("history", audit_db, "--coder", "intern", "--as", "intern")
     assert "set" in r.out and "R1/age  -> 61" in r.out
     assert cli("history", audit_db, "--json").json[0]["action"] == "create"

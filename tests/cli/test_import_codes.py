@@ -43,7 +43,7 @@ def coded_db(cli, audit_db, tmp_path):
 
 def test_codes_of_two_coders_are_listed_with_labels(cli, coded_db, tmp_path):
     n_intern, n_supervisor = len(coded_rows(tmp_path / "intern.csv")), len(coded_rows(tmp_path / "supervisor.csv"))
-    r = cli("codes", coded_db, "--format", "csv")
+    r = cli("codes", coded_db, "--format", "csv", "--as", "qi-lead")  # a lead sees every coder's codes
     rows = list(csv.DictReader(io.StringIO(r.out)))
     assert len(rows) == n_intern + n_supervisor
     first = [x for x in rows if x["coder"] == "supervisor" and x["field"] == "session_content"][0]
@@ -59,7 +59,7 @@ def test_codes_of_two_coders_are_listed_with_labels(cli, coded_db, tmp_path):
         "submitted",
         "updated_at",
     ]
-    js = cli("codes", coded_db, "--format", "json", "--coder", "intern").json
+    js = cli("codes", coded_db, "--format", "json", "--coder", "intern", "--as", "intern").json
     assert {j["coder"] for j in js} == {"intern"} and len(js) == n_intern
     assert [j for j in js if j["field"] == "age"][0]["value"] == 61
 

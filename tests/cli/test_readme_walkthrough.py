@@ -37,8 +37,8 @@ def test_new_user_path(cli, tmp_path, status):
     assert cli("import-codes", db, tmp_path / "intern.csv", "--coder", "intern").code == 0
     assert cli("import-codes", db, tmp_path / "supervisor.csv", "--coder", "supervisor").code == 0
 
-    # 4. list them: every record is submitted by all its coders, so all codes show
-    rows = list(csv.DictReader(io.StringIO(cli("codes", db, "--format", "csv").out)))
+    # 4. list them as the lead (who sees every coder's codes)
+    rows = list(csv.DictReader(io.StringIO(cli("codes", db, "--format", "csv", "--as", "qi-lead").out)))
     listed = {(r["coder"], r["record_id"], r["field"], r["value"]) for r in rows}
     assert {
         ("intern", "P1", "session_content", "3"),

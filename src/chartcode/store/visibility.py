@@ -3,10 +3,13 @@
 A code of coder C on record R is shown to viewer V only if
   1. V is C (their own codes), or
   2. V is a lead, or
-  3. the code was submitted and every coder assigned to R has submitted R (R is "closed").
-Without a named viewer the same rule applies as for any non-lead: nobody can peek by leaving
-``--as`` out. What no particular viewer asks for (final values, disagreements, submitted
-ratings) is clause 3 alone: :data:`SHARED`.
+  3. the code was submitted, every coder assigned to R has submitted R (R is "closed"), and V
+     is one of those coders: V has coded R and submitted it. A coder never assigned to R
+     (say, a supervisor before the double-coding sample is drawn) sees nothing of it, so
+     nobody can read a record before being asked to code it blind.
+Without a named viewer nobody's values are shown: no one can peek by leaving ``--as`` out.
+What no particular viewer asks for (final values, agreement, submitted ratings) is clause 3
+without its last part: :data:`SHARED`, closed records only.
 
 Every listing (codes, history), screen, export and report asks this module, through the
 :class:`Visibility` methods of the Store; no caller sees the SQL.
@@ -36,6 +39,11 @@ def shared(table: str = "c", *, submitted_col: str | None = None, record_col: st
     return f"({submitted_col} IS NOT NULL AND {record_closed(record_col)})"
 
 
+def coded_by_viewer(record_col: str) -> str:
+    """SQL: the viewer (one parameter) is assigned to the record in ``record_col`` and has submitted it."""
+    return f"{record_col} IN (SELECT record_id FROM assignments WHERE coder = ? AND submitted_at IS NOT NULL)"
+
+
 def own(table: str = "c", *, coder_col: str | None = None) -> str:
     """SQL: the code is the viewer's own (clause 1); one parameter, the viewer."""
     return f"{coder_col or f'{table}.coder'} = ?"
@@ -56,10 +64,11 @@ def rule(
     they are not ``table``'s own (history entries joined to their code)."""
     if lead:
         return "1 = 1", []
-    cond = shared(table, submitted_col=submitted_col, record_col=record_col)
     if viewer is None:
-        return cond, []
-    return f"({own(table, coder_col=coder_col)} OR {cond})", [viewer]
+        return "1 = 0", []
+    cond = shared(table, submitted_col=submitted_col, record_col=record_col)
+    mine = coded_by_viewer(record_col or f"{table}.record_id")
+    return f"({own(table, coder_col=coder_col)} OR ({cond} AND {mine}))", [viewer, viewer]
 
 
 SHARED = shared("c")
