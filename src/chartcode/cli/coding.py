@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from chartcode.cli.common import AS_VIEWER, DB, _open, _safe_cell
+from chartcode.cli.common import AS_VIEWER, DB, _open
+from chartcode.export.cells import safe_row
 
 
 @click.command("import-codes")
@@ -62,7 +63,7 @@ def codes_cmd(db: Path, fmt: str, coder: str | None, record_id: str | None, view
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(cols)
         for r in rows:
-            out.writerow([_safe_cell(r[c]) if c in ("label", "memo") else ("" if r[c] is None else r[c]) for c in cols])
+            out.writerow(safe_row(r[c] for c in cols))  # every text cell: ids, values, memos alike
 
 
 @click.command()
