@@ -94,3 +94,20 @@ def test_a_coder_not_assigned_sees_nothing_and_one_still_coding_sees_only_their_
         s.set_code("supervisor", RID, "sex", 1)  # a draft: the record is open again
     rows, _ = _codes(cli, demo, "--as", "supervisor")
     assert {r["coder"] for r in rows} == {"supervisor"}
+
+
+def test_a_flag_comment_is_blind_like_the_codes_of_its_record(cli, demo, tmp_path):
+    comment = "sex looks like 2 to me"
+    with Store.open(demo) as s:
+        s.flag("intern", RID, comment)
+    for viewer in (("--as", "supervisor"), ()):
+        hist = cli("history", demo, "--record", RID, "--json", *viewer).json
+        flags = [h for h in hist if h["action"] == "flag"]
+        assert flags and all(h["new_value"] == "(blind)" for h in flags), viewer
+        assert comment not in json.dumps(hist)
+    for viewer in ("intern", "qi-lead"):
+        hist = cli("history", demo, "--record", RID, "--json", "--as", viewer).json
+        assert [h["new_value"] for h in hist if h["action"] == "flag"] == [comment]
+    _submit_as_supervisor(cli, demo, tmp_path)
+    hist = cli("history", demo, "--record", RID, "--json", "--as", "supervisor").json
+    assert [h["new_value"] for h in hist if h["action"] == "flag"] == [comment]

@@ -146,7 +146,8 @@ class Visibility:
     ) -> list[dict[str, Any]]:
         """:meth:`history` as ``viewer`` may see it: the values of a change to a coder's code that
         the rule hides from ``viewer`` show as "(blind)" (None when the change had no value).
-        Entries about no code (submit, assign, flag, consensus...) are shown as they are."""
+        A flag's comment is judged like the codes of its coder's record; other entries about no
+        code (submit, assign, consensus...) are shown as they are."""
         rows = self.history(coder=coder, record_id=record_id, limit=limit)
         if self.viewer_is_lead(viewer) or not rows:
             return rows
@@ -170,9 +171,21 @@ class Visibility:
             " AND c.note_key = coalesce(h.note_id, '') AND c.field = h.field"
             f" WHERE h.id >= ? AND h.coder IS NOT NULL AND h.field IS NOT NULL AND NOT {cond}"
         )
-        args: list[Any] = [first_id, *params]
-        for column, value in (("h.coder", coder), ("h.record_id", record_id)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                args.append(value)
-        return {r[0] for r in self._db.execute(sql, args)}
+        # a flag's comment is the coder's free text about the record (it may well give a value away):
+        # judged like the record's codes, as if submitted with them
+        flag_cond, flag_params = rule(
+            viewer, lead=False, coder_col="h.coder", submitted_col="h.at", record_col="h.record_id"
+        )
+        flags = (
+            "SELECT h.id FROM history h WHERE h.id >= ? AND h.coder IS NOT NULL AND h.field IS NULL"
+            f" AND h.action IN ('flag', 'unflag') AND NOT {flag_cond}"
+        )
+        blind: set[int] = set()
+        for query, cond_params in ((sql, params), (flags, flag_params)):
+            args: list[Any] = [first_id, *cond_params]
+            for column, value in (("h.coder", coder), ("h.record_id", record_id)):
+                if value is not None:
+                    query += f" AND {column} = ?"
+                    args.append(value)
+            blind |= {r[0] for r in self._db.execute(query, args)}
+        return blind
