@@ -136,7 +136,8 @@ def final_cmd(db: Path, fmt: str):
     """The value each unit contributes to analyses: consensus, else the coders' shared value.
 
     The `source` column says which: consensus, single (one coder), agreed (all coders gave
-    it), unresolved (coders disagree and no consensus yet: no value).
+    it), unresolved (coders disagree and no consensus yet: no value). The CSV neutralises
+    text that would start a spreadsheet formula; the JSON holds the raw values.
     """
     from chartcode.consensus import final_values
 
