@@ -63,6 +63,15 @@ class CodeChange:
     at: str
 
 
+def refuse_incomplete(coder: str, record_id: str, missing: list[tuple[str | None, Field]]) -> None:
+    """UserError naming the required codes still missing (Codebook.missing_required), if any: only a
+    whole record is submitted, since submitting is what unblinds it (both backends)."""
+    if missing:
+        names = ", ".join(f"{nid}/{f.name}" if nid else f.name for nid, f in missing[:5])
+        more = " ..." if len(missing) > 5 else ""
+        raise UserError(f"cannot submit {record_id} for {coder}: {len(missing)} required field(s) empty: {names}{more}")
+
+
 class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWrites):
     """One audit database. Build with :meth:`create` or :meth:`open`; close when done."""
 
@@ -713,13 +722,7 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
 
         Refused (UserError) while a required code is missing: a record counts as submitted by a
         coder only when that coder has coded the whole of it, since submitting is what unblinds it."""
-        missing = self._missing_required(db, coder, record_id)
-        if missing:
-            names = ", ".join(f"{nid}/{f.name}" if nid else f.name for nid, f in missing[:5])
-            more = " ..." if len(missing) > 5 else ""
-            raise UserError(
-                f"cannot submit {record_id} for {coder}: {len(missing)} required field(s) empty: {names}{more}"
-            )
+        refuse_incomplete(coder, record_id, self._missing_required(db, coder, record_id))
         status = db.execute(
             "SELECT status FROM assignments WHERE coder = ? AND record_id = ?", [coder, record_id]
         ).fetchone()
