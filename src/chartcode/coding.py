@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
-from chartcode.codebook import CodeError, Field
+from chartcode.codebook import Codebook, CodeError, Field
 from chartcode.errors import UserError
 from chartcode.store.store import CodeChange, Store
 
@@ -41,6 +41,7 @@ class QueueRow:
 
 @dataclass
 class RecordView:
+    codebook: Codebook
     record_id: str
     notes: list[dict[str, Any]]
     slots: list[Slot]
@@ -53,7 +54,10 @@ class RecordView:
     note_index: dict[str, int] = dc_field(default_factory=dict)
 
     def missing(self) -> list[Slot]:
-        return [s for s in self.slots if s.field.required and self.values.get(s.key) is None]
+        """The empty required slots, by the one completeness rule (Codebook.missing_required) that
+        Store.submit applies too."""
+        notes = ((n["note_id"], n["note_type"]) for n in self.notes)
+        return [Slot(f, nid) for nid, f in self.codebook.missing_required(notes, self.values)]
 
     def coded(self) -> int:
         return sum(1 for s in self.slots if self.values.get(s.key) is not None)
@@ -120,12 +124,7 @@ class CodingSession:
         if a is None:
             raise UserError(f"record {record_id!r} is not assigned to {self.coder!r}")
         notes = self.store.notes_for_record(record_id)
-        slots: list[Slot] = []
-        for note in notes:
-            for f in self.codebook.note_fields:
-                if f.applies_to(note["note_type"]):
-                    slots.append(Slot(f, note["note_id"]))
-        slots.extend(Slot(f) for f in self.codebook.record_fields)
+        slots = [Slot(f, nid) for nid, f in self.codebook.targets((n["note_id"], n["note_type"]) for n in notes)]
         values: dict[tuple[str | None, str], Any] = {}
         memos: dict[tuple[str | None, str], str] = {}
         for note_key, fname, value, memo in self.store.own_codes(self.coder, record_id):
@@ -135,6 +134,7 @@ class CodingSession:
             if memo:
                 memos[key] = memo
         return RecordView(
+            codebook=self.codebook,
             record_id=record_id,
             notes=notes,
             slots=slots,

@@ -6,6 +6,8 @@ import click
 import pytest
 
 from chartcode.cli import cli as root
+from chartcode.store import Store
+from tests.whole_records import completed_csv
 
 
 def all_commands(group=root, prefix=()):
@@ -115,8 +117,9 @@ def test_records_add_and_coders_add(cli, audit_db, status):
 
 
 def test_history_lists_changes(cli, audit_db, tmp_path):
-    (tmp_path / "c.csv").write_text("record_id,note_id,field,value\nR1,,age,61\n")
+    with Store.open(audit_db) as store:  # the whole record, so that it is submitted
+        (tmp_path / "c.csv").write_text(completed_csv(store, "record_id,note_id,field,value\nR1,,age,61\n"))
     cli("import-codes", audit_db, tmp_path / "c.csv", "--coder", "intern")
-    r = cli("history", audit_db, "--coder", "intern")
+    r = cli("history", audit_db, "--coder", "intern", "--as", "intern")
     assert "set" in r.out and "R1/age  -> 61" in r.out
     assert cli("history", audit_db, "--json").json[0]["action"] == "create"

@@ -8,6 +8,7 @@ import io
 import pytest
 
 from chartcode.store import Store
+from tests.whole_records import completed_csv
 
 
 @pytest.fixture
@@ -111,8 +112,9 @@ def test_codes_stay_blind_until_every_coder_of_the_record_has_submitted(cli, dem
     assert rows
     hist = cli("history", demo, "--record", rid, "--json", "--as", "supervisor").json
     assert all(h["new_value"] in (None, "(blind)") for h in hist if h["coder"] == "intern" and h["field"])
-    # the supervisor submits one code for the record: now both have, and both see each other's
-    (tmp_path / "s.csv").write_text(f"record_id,note_id,field,value\n{rid},,sex,1\n")
+    # the supervisor codes the whole record and submits it: now both have, and both see each other's
+    with Store.open(demo) as s:
+        (tmp_path / "s.csv").write_text(completed_csv(s, f"record_id,note_id,field,value\n{rid},,sex,1\n"))
     assert cli("import-codes", demo, tmp_path / "s.csv", "--coder", "supervisor").code == 0
     rows, _ = codes_csv(cli, demo, "--record", rid, "--as", "supervisor")
     assert {r["coder"] for r in rows} == {"intern", "supervisor"}

@@ -8,6 +8,7 @@ import io
 import pytest
 
 from chartcode.store import Store
+from tests.whole_records import completed_csv
 
 HEADER = "record_id,note_id,field,value,memo\n"
 INTERN = HEADER + (
@@ -22,20 +23,29 @@ INTERN = HEADER + (
 SUPERVISOR = HEADER + ("R1,R1-N1,session_content,2,no skill really taught\nR1,,age,61,\nR1,,sex,1,\n")
 
 
+def coded_rows(path):
+    """The rows of a codes CSV that carry a value (empty ones are skipped on import)."""
+    return [row for row in csv.DictReader(path.open(encoding="utf-8")) if row["value"]]
+
+
 @pytest.fixture
 def coded_db(cli, audit_db, tmp_path):
-    (tmp_path / "intern.csv").write_text(INTERN)
-    (tmp_path / "supervisor.csv").write_text(SUPERVISOR)
+    # each coder's records are coded whole (only a whole record is submitted): the rows above,
+    # then every other required code of those records
+    with Store.open(audit_db) as store:
+        (tmp_path / "intern.csv").write_text(completed_csv(store, INTERN))
+        (tmp_path / "supervisor.csv").write_text(completed_csv(store, SUPERVISOR))
     r = cli("import-codes", audit_db, tmp_path / "intern.csv", "--coder", "intern")
     assert r.code == 0, r.err
     assert cli("import-codes", audit_db, tmp_path / "supervisor.csv", "--coder", "supervisor").code == 0
     return audit_db
 
 
-def test_codes_of_two_coders_are_listed_with_labels(cli, coded_db):
-    r = cli("codes", coded_db, "--format", "csv")
+def test_codes_of_two_coders_are_listed_with_labels(cli, coded_db, tmp_path):
+    n_intern, n_supervisor = len(coded_rows(tmp_path / "intern.csv")), len(coded_rows(tmp_path / "supervisor.csv"))
+    r = cli("codes", coded_db, "--format", "csv", "--as", "qi-lead")  # a lead sees every coder's codes
     rows = list(csv.DictReader(io.StringIO(r.out)))
-    assert len(rows) == 9
+    assert len(rows) == n_intern + n_supervisor
     first = [x for x in rows if x["coder"] == "supervisor" and x["field"] == "session_content"][0]
     assert (first["record_id"], first["note_id"], first["value"], first["label"]) == ("R1", "R1-N1", "2", "Assessment")
     assert list(rows[0]) == [
@@ -49,8 +59,8 @@ def test_codes_of_two_coders_are_listed_with_labels(cli, coded_db):
         "submitted",
         "updated_at",
     ]
-    js = cli("codes", coded_db, "--format", "json", "--coder", "intern").json
-    assert {j["coder"] for j in js} == {"intern"} and len(js) == 6
+    js = cli("codes", coded_db, "--format", "json", "--coder", "intern", "--as", "intern").json
+    assert {j["coder"] for j in js} == {"intern"} and len(js) == n_intern
     assert [j for j in js if j["field"] == "age"][0]["value"] == 61
 
 
@@ -68,17 +78,17 @@ def test_imported_records_count_as_submitted_unless_draft(cli, coded_db, tmp_pat
         assert {a["record_id"]: a["status"] for a in store.assignments("intern")}["R3"] == "in_progress"
 
 
-def test_every_imported_code_is_in_history(cli, coded_db):
+def test_every_imported_code_is_in_history(cli, coded_db, tmp_path):
     with Store.open(coded_db) as store:
         sets = [h for h in store.history(coder="intern") if h["action"] == "set"]
-        assert len(sets) == 6
+        assert len(sets) == len(coded_rows(tmp_path / "intern.csv"))
         assert all(h["reason"] == "import intern.csv" for h in sets)
 
 
 def test_reimport_changes_nothing(cli, coded_db, status, tmp_path):
     before = status(coded_db)
     r = cli("import-codes", coded_db, tmp_path / "intern.csv", "--coder", "intern")
-    assert r.code == 0 and "0 saved, 6 unchanged" in r.out
+    assert r.code == 0 and f"0 saved, {len(coded_rows(tmp_path / 'intern.csv'))} unchanged" in r.out
     assert status(coded_db) == before
 
 

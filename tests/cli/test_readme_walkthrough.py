@@ -6,6 +6,9 @@ import csv
 import io
 import xml.etree.ElementTree as ET
 
+from chartcode.store import Store
+from tests.whole_records import completed_csv
+
 
 def test_new_user_path(cli, tmp_path, status):
     # 1. the demo
@@ -25,22 +28,30 @@ def test_new_user_path(cli, tmp_path, status):
     )
     assert cli("import", db, notes).code == 0
 
-    # 3. codes for two coders
-    (tmp_path / "intern.csv").write_text(
-        "record_id,note_id,field,value\nP1,P1-1,session_content,3\nP1,,age,60\nP2,P2-1,session_content,1\n"
-    )
-    (tmp_path / "supervisor.csv").write_text("record_id,note_id,field,value\nP1,P1-1,session_content,2\n")
+    # 3. codes for two coders, each record coded whole (only a whole record is submitted)
+    intern = "record_id,note_id,field,value\nP1,P1-1,session_content,3\nP1,,age,60\nP2,P2-1,session_content,1\n"
+    supervisor = "record_id,note_id,field,value\nP1,P1-1,session_content,2\n"
+    with Store.open(db) as store:
+        (tmp_path / "intern.csv").write_text(completed_csv(store, intern))
+        (tmp_path / "supervisor.csv").write_text(completed_csv(store, supervisor))
     assert cli("import-codes", db, tmp_path / "intern.csv", "--coder", "intern").code == 0
     assert cli("import-codes", db, tmp_path / "supervisor.csv", "--coder", "supervisor").code == 0
 
-    # 4. list them
-    rows = list(csv.DictReader(io.StringIO(cli("codes", db, "--format", "csv").out)))
-    assert {(r["coder"], r["record_id"], r["field"], r["value"]) for r in rows} == {
+    # 4. list them as the lead (who sees every coder's codes)
+    rows = list(csv.DictReader(io.StringIO(cli("codes", db, "--format", "csv", "--as", "qi-lead").out)))
+    listed = {(r["coder"], r["record_id"], r["field"], r["value"]) for r in rows}
+    assert {
         ("intern", "P1", "session_content", "3"),
         ("intern", "P1", "age", "60"),
         ("intern", "P2", "session_content", "1"),
         ("supervisor", "P1", "session_content", "2"),
+    } <= listed
+    given = {
+        (coder, r["record_id"], r["field"], r["value"])
+        for coder in ("intern", "supervisor")
+        for r in csv.DictReader((tmp_path / f"{coder}.csv").open(encoding="utf-8"))
     }
+    assert listed == given
 
     # 5. the codebook for REDCap and for QDA software
     assert cli("codebook", "export", "conjoint-pain", "--format", "redcap", "--out", tmp_path / "dd.csv").code == 0

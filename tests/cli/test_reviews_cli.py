@@ -28,7 +28,7 @@ NOTES = "record_id,note_id,note_date,note_type,author,text\n" + "".join(
         ("R2", "R2-S2", "2024-10-17", "keywork"),  # 6 months + 1 day after; a review only by consensus
         ("R3", "R3-K1", "2024-07-01", "keywork"),  # entry 2024-06-01, never reviewed: overdue
         ("R4", "R4-K1", "2024-12-10", "keywork"),  # entry 2024-12-01: not yet due on the as-of date
-        ("R5", "R5-S1", "2024-05-01", "review"),  # no entry date coded
+        ("R5", "R5-S1", "2024-05-01", "review"),  # no final entry date (the coders disagree)
         ("R6", "R6-S0", "2024-03-01", "review"),  # before entry 2024-05-01: a data problem
         ("R6", "R6-S1", "2024-06-20", "review"),  # within 3; next due 2024-12-20, missing by the as-of date
     ]
@@ -51,6 +51,18 @@ NOTE_RECORD = {
 DRUG = {"R1-S1": 1, "R1-S2": 1, "R2-S1": 0, "R5-S1": 1, "R6-S1": 0}
 
 
+# R5 has no final entry date: the two auditors' dates differ and no consensus is recorded
+R5_ENTRY = {"auditor": "2024-02-01", "second-auditor": "2024-03-01"}
+
+
+def _code_record_level(store, coder, rid, entry):
+    """The record-level fields every coder must code before submitting (setting and substance
+    are not what these tests are about)."""
+    store.set_code(coder, rid, "treatment_entry_date", entry)
+    store.set_code(coder, rid, "treatment_setting", 1)
+    store.set_code(coder, rid, "primary_substance", 1)
+
+
 def _create(path, audit_ref="strategic-review"):
     audit = load_audit(audit_ref)
     return Store.create(path, audit.codebook, audit=audit.as_dict(), audit_source=audit.source, coders=audit.coders)
@@ -64,8 +76,8 @@ def review_db(tmp_path):
     store = _create(db)
     try:
         import_notes(store, notes)
-        for rid, day in ENTRY.items():
-            store.set_code("auditor", rid, "treatment_entry_date", day)
+        for rid in sorted(set(NOTE_RECORD.values())):  # a whole record is coded before it is submitted
+            _code_record_level(store, "auditor", rid, ENTRY.get(rid, R5_ENTRY["auditor"]))
         for nid, rid in NOTE_RECORD.items():
             store.set_code("auditor", rid, "strategic_review", int(nid in REVIEW_NOTES), note_id=nid)
         for nid, v in DRUG.items():
@@ -73,8 +85,14 @@ def review_db(tmp_path):
         for rid in sorted(set(NOTE_RECORD.values())):
             store.submit("auditor", rid)
         # R2's second note: the second auditor disagrees; the supervisor's consensus makes it a review
+        _code_record_level(store, "second-auditor", "R2", ENTRY["R2"])
+        store.set_code("second-auditor", "R2", "strategic_review", 1, note_id="R2-S1")
         store.set_code("second-auditor", "R2", "strategic_review", 0, note_id="R2-S2")
         store.submit("second-auditor", "R2")
+        # R5: the auditors disagree on the entry date and no consensus is set, so it has no final one
+        _code_record_level(store, "second-auditor", "R5", R5_ENTRY["second-auditor"])
+        store.set_code("second-auditor", "R5", "strategic_review", 1, note_id="R5-S1")
+        store.submit("second-auditor", "R5")
         store.set_consensus(
             "R2", "strategic_review", 1, note_id="R2-S2", reason="full review headed keywork", decided_by="supervisor"
         )

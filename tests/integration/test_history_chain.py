@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 
 from chartcode.store import Store, chain
+from tests.whole_records import submit_whole
 
 TRIGGERS = (
     "history_is_append_only_update",
@@ -37,10 +38,10 @@ def coded(audit_db):
         s.set_code("ann", "R2", "age", 70)
         s.set_code("ann", "R2", "age", None)
         s.set_code("ann", "R2", "age", 70, action="undo")
-        s.submit("ann", "R1")
+        submit_whole(s, "ann", "R1")  # the rest of the record filled in: only a whole one is submitted
         s.set_code("ann", "R1", "age", 43)  # after submitting: submitted_value stays 41
         s.set_code("bob", "R1", "age", 42)
-        s.submit("bob", "R1")
+        submit_whole(s, "bob", "R1")
         s.set_consensus("R1", "age", 41, reason="chart says 41", decided_by="lee")
         s.add_records(["R9"])
         s.assign("bob", ["R9"])

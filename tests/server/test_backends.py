@@ -15,6 +15,7 @@ from chartcode.importers.notes import import_notes
 from chartcode.store import Store, open_store
 from tests.conftest import SAMPLE_NOTES
 from tests.server.conftest import Cluster, lead_name, make_team
+from tests.whole_records import submit_whole
 
 
 @dataclass
@@ -72,10 +73,10 @@ def test_codes_stay_blind_until_both_assigned_coders_submit(backend: Backend):
         s.set_code(sup, "R1", "sex", 2)
         assert [c["coder"] for c in s.visible_codes(sup)] == [sup]
         assert s.hidden_count(sup) == 1
-        i.submit(me, "R1")
-        assert [c["coder"] for c in s.visible_codes(sup)] == [sup]
-        s.submit(sup, "R1")
-        assert sorted(c["coder"] for c in s.visible_codes(sup)) == sorted([me, sup])
+        submit_whole(i, me, "R1")  # the rest of the record filled in: only a whole record is submitted
+        assert {c["coder"] for c in s.visible_codes(sup)} == {sup}
+        submit_whole(s, sup, "R1")
+        assert {c["coder"] for c in s.visible_codes(sup)} == {me, sup}
         assert sorted(c[3] for c in s.shared_submitted_codes(field="sex")) == sorted([me, sup])
         assert [u[:3] for u in s.disagreement_units()] == [("R1", "", "sex")]
 
@@ -98,7 +99,7 @@ def test_the_coders_queue_reads_the_same(backend: Backend):
         assert [r[0] for r in store.queue_page(me, 0, 10)] == ["R1", "R2", "R3"]
         assert store.next_unfinished(me) == "R1"
         store.set_code(me, "R1", "sex", 1)
-        store.submit(me, "R1")
+        submit_whole(store, me, "R1")
         assert store.next_unfinished(me) == "R2"
         assert store.coder_progress(me) == (1, 3)
         store.flag(me, "R2", "unclear")

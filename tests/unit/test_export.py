@@ -232,14 +232,16 @@ def test_long_export_holds_back_codes_until_every_assigned_coder_submitted(demo,
     demo.add_coder("third", "coder")
     demo.assign("third", ["VET-001"])
     demo.set_code("third", "VET-001", "age", 54)  # a draft: not submitted
-    blind = export(demo, "csv", tmp_path / "blind.csv", long=True)
+    blind = export(demo, "csv", tmp_path / "blind.csv", long=True, viewer="intern")
     df = pd.read_csv(tmp_path / "blind.csv")
-    assert "VET-001" not in set(df["record_id"])
+    assert set(df.loc[df["record_id"] == "VET-001", "coder"]) <= {"intern"}  # the intern's own only
     assert (
         blind.hidden
-        == demo._db.execute("SELECT count(*) FROM codes WHERE record_id = 'VET-001' AND value IS NOT NULL").fetchone()[
-            0
-        ]
+        == demo._db.execute(
+            "SELECT count(*) FROM codes WHERE coder != 'intern' AND value IS NOT NULL"
+            " AND record_id NOT IN (SELECT record_id FROM assignments WHERE coder = 'intern'"
+            " AND submitted_at IS NOT NULL AND record_id != 'VET-001')"
+        ).fetchone()[0]
     )
     own = pd.read_csv(export(demo, "csv", tmp_path / "own.csv", long=True, viewer="third").files[0])
     assert set(own.loc[own["record_id"] == "VET-001", "coder"]) == {"third"}
@@ -253,7 +255,7 @@ def test_long_export_holds_back_codes_until_every_assigned_coder_submitted(demo,
 
 def test_long_export_marks_values_revised_after_submission(small, tmp_path):
     small.set_code("intern", "R1", "smoker", 0)
-    df = pd.read_csv(export(small, "csv", tmp_path / "l.csv", long=True).files[0])
+    df = pd.read_csv(export(small, "csv", tmp_path / "l.csv", long=True, viewer="lead").files[0])
     assert list(df.columns) == [
         "coder",
         "record_id",
@@ -276,14 +278,14 @@ def test_long_export_marks_values_revised_after_submission(small, tmp_path):
 def test_formulas_in_memos_are_neutralised_in_csv_and_plain_text_in_xlsx(small, tmp_path):
     memo_text = '=HYPERLINK("http://evil.example","click")'
     small.set_memo("intern", "R1", "smoker", memo_text)
-    export(small, "csv", tmp_path / "l.csv", long=True)
+    export(small, "csv", tmp_path / "l.csv", long=True, viewer="lead")
     df = pd.read_csv(tmp_path / "l.csv")
     memo = df.loc[df["memo"].notna(), "memo"].iloc[0]
     assert memo.startswith("'=HYPERLINK(")
     smoker = df[df["field"] == "smoker"]
     assert set(smoker["value"].astype(str)) == {"0", "1"}  # numbers stay numbers (no apostrophe)
     # xlsx: a text cell holding exactly what was typed (a text cell is never run as a formula)
-    export(small, "xlsx", tmp_path / "l.xlsx", long=True)
+    export(small, "xlsx", tmp_path / "l.xlsx", long=True, viewer="lead")
     ws = openpyxl.load_workbook(tmp_path / "l.xlsx")["codes"]
     header = [c.value for c in ws[1]]
     memos = [r[header.index("memo")] for r in ws.iter_rows(min_row=2) if r[header.index("memo")].value]
@@ -322,7 +324,9 @@ def test_deidentify_drops_identifier_fields_and_hashes_ids_with_the_database_sal
 
 def test_deidentified_long_export_hashes_ids_and_drops_identifiers_and_memos(small, tmp_path):
     small.set_memo("intern", "R1", "smoker", "mentions the patient by name")
-    doc = json.loads(export(small, "json", tmp_path / "l.json", long=True, deidentify=True).files[0].read_text())
+    doc = json.loads(
+        export(small, "json", tmp_path / "l.json", long=True, deidentify=True, viewer="lead").files[0].read_text()
+    )
     codes = doc["codes"]
     assert codes and {c["field"] for c in codes} == {"smoker", LONG_FIELD, "visit_kind"}
     assert all(c["memo"] is None for c in codes)

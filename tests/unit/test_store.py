@@ -15,6 +15,7 @@ from chartcode import resources
 from chartcode.codebook import load_codebook
 from chartcode.errors import UserError
 from chartcode.store import Store
+from tests.whole_records import submit_whole
 
 
 @pytest.fixture
@@ -152,7 +153,7 @@ def test_note_level_field_only_on_its_note_types(store):
 
 def test_submit_freezes_values_and_later_changes_are_revisions(store):
     store.set_code("intern", "R1", "sex", 1)
-    store.submit("intern", "R1")
+    submit_whole(store, "intern", "R1")
     store.set_code("intern", "R1", "sex", 2, reason="second look")
     row = store._db.execute("SELECT value, submitted_value FROM codes WHERE field = 'sex'").fetchone()
     assert row == (2, 1)

@@ -12,6 +12,7 @@ from chartcode import resources
 from chartcode.codebook import load_codebook
 from chartcode.errors import UserError
 from chartcode.store import Store, visibility
+from tests.whole_records import submit_whole
 
 
 @pytest.fixture
@@ -59,15 +60,28 @@ def test_the_coder_sees_their_own_codes_submitted_or_not(store, listing):
 
 @pytest.mark.parametrize("listing", [seen, long_seen, history_seen])
 def test_another_coder_sees_nothing_until_every_coder_of_the_record_has_submitted(store, listing):
-    store.submit("intern", "R1")  # the supervisor has not submitted R1 yet
+    submit_whole(store, "intern", "R1")  # the supervisor has not submitted R1 yet
     assert listing(store, "supervisor") == {("supervisor", "R1")}
     assert listing(store, "other") == set()
     assert listing(store, None) == set()
-    store.submit("supervisor", "R1")  # now every coder assigned to R1 has
+    submit_whole(store, "supervisor", "R1")  # now every coder assigned to R1 has
     assert listing(store, "supervisor") == {("supervisor", "R1"), ("intern", "R1")}
-    assert listing(store, "other") == {("supervisor", "R1"), ("intern", "R1")}
-    assert listing(store, None) == {("supervisor", "R1"), ("intern", "R1")}
-    assert store.hidden_count(None) == 1  # the intern's R2, not submitted
+    assert listing(store, "intern") == {("supervisor", "R1"), ("intern", "R1"), ("intern", "R2")}
+    assert listing(store, "other") == set()  # not assigned to R1: sees nothing of it
+    assert listing(store, None) == set()  # no viewer: nobody's codes
+    every_code = sum(1 for c in store.codes() if c["value"] is not None)
+    assert store.hidden_count(None) == store.hidden_count("other") == every_code
+
+
+@pytest.mark.parametrize("listing", [seen, long_seen, history_seen])
+def test_a_coder_sees_nothing_of_a_record_before_being_assigned_to_it(store, listing):
+    submit_whole(store, "intern", "R2")  # R2 is closed: the intern was its only coder
+    assert ("intern", "R2") not in listing(store, "supervisor")
+    store.assign("supervisor", ["R2"])  # now a double-coding record, open again
+    assert ("intern", "R2") not in listing(store, "supervisor")
+    submit_whole(store, "supervisor", "R2")  # assigned and submitted: now the supervisor may see it
+    assert ("intern", "R2") in listing(store, "supervisor")
+    assert ("intern", "R2") not in listing(store, "other")
 
 
 @pytest.mark.parametrize("listing", [seen, long_seen, history_seen])
@@ -78,8 +92,8 @@ def test_a_lead_sees_everything(store, listing):
 
 @pytest.mark.parametrize("listing", [seen, long_seen, history_seen])
 def test_an_unsubmitted_code_on_a_closed_record_stays_blind(store, listing):
-    store.submit("intern", "R1")
-    store.submit("supervisor", "R1")
+    submit_whole(store, "intern", "R1")
+    submit_whole(store, "supervisor", "R1")
     store.set_code("other", "R1", "age", "63")  # a coder not assigned to R1: never submitted
     assert ("other", "R1") not in listing(store, "intern")
     assert ("other", "R1") in listing(store, "other")
@@ -107,8 +121,9 @@ def test_blinded_history_keeps_whether_there_was_a_value(store):
 def test_the_rule_is_one_sql_condition():
     assert visibility.rule(None, lead=True) == ("1 = 1", [])
     cond, params = visibility.rule("intern", lead=False)
-    assert params == ["intern"] and cond.startswith("(c.coder = ? OR ") and visibility.SHARED in cond
-    assert visibility.rule(None, lead=False) == (visibility.SHARED, [])
+    assert params == ["intern", "intern"] and cond.startswith("(c.coder = ? OR ") and visibility.SHARED in cond
+    assert visibility.coded_by_viewer("c.record_id") in cond
+    assert visibility.rule(None, lead=False) == ("1 = 0", [])
 
 
 def test_codes_and_history_as_a_viewer_go_through_the_rule(cli, tmp_path, monkeypatch):

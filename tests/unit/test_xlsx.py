@@ -123,7 +123,7 @@ def _assert_no_formula(path: Path) -> None:
 def test_text_that_looks_like_cell_xml_is_written_as_that_text(tmp_path, long, deidentify):
     with _store(tmp_path, INJECTIONS) as s:
         out = tmp_path / "x.xlsx"
-        export(s, "xlsx", out, long=long, deidentify=deidentify)
+        export(s, "xlsx", out, long=long, deidentify=deidentify, viewer="lead")  # a lead sees every code
     _assert_no_formula(out)
     # each payload is one cell's whole text (the remark; long: value, submitted value, memo), never a part
     planted = [t for t in _texts(out) if "<r>" in t or "HYPERLINK" in t]
@@ -144,7 +144,7 @@ def _widths(ws) -> dict[int, float]:
 @pytest.mark.parametrize("long", [False, True])
 def test_every_sheet_has_a_frozen_bold_filtered_header_and_fitted_widths(tmp_path, long):
     with _store(tmp_path, ["short", "a remark of some length " * 10]) as s:
-        export(s, "xlsx", tmp_path / "x.xlsx", long=long)
+        export(s, "xlsx", tmp_path / "x.xlsx", long=long, viewer="lead")
     book = openpyxl.load_workbook(tmp_path / "x.xlsx")
     assert book.sheetnames == (
         ["codes", "codebook", "audit"] if long else ["records", "notes", "codebook", "agreement", "analyses", "audit"]

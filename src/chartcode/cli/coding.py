@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from chartcode.cli.common import AS_VIEWER, DB, _open, _safe_cell
+from chartcode.cli.common import AS_VIEWER, DB, _open
+from chartcode.export.cells import safe_row
 
 
 @click.command("import-codes")
@@ -25,7 +26,8 @@ def import_codes_cmd(db: Path, codes_csv: Path, coder: str, draft: bool, encodin
     """Import one coder's codes from a long CSV: record_id, note_id, field, value[, memo].
 
     note_id is empty for record-level fields. Every row is checked first; any problem
-    means nothing is imported. Records in the file count as submitted unless --draft.
+    means nothing is imported. Records in the file count as submitted unless --draft, once
+    every required field of theirs is coded (the others stay drafts).
     """
     from chartcode.importers.codes import import_codes
 
@@ -43,7 +45,10 @@ def codes_cmd(db: Path, fmt: str, coder: str | None, record_id: str | None, view
     """List current codes: coder, record_id, note_id, field, value, label, updated_at.
 
     Blind: codes on a record stay hidden from other coders until every coder assigned to
-    it has submitted it (the count of hidden codes goes to stderr).
+    it has submitted it, and then show only to coders who coded and submitted it themselves;
+    a lead sees everything, and without --as no coder's codes show (the count of hidden codes
+    goes to stderr). The CSV neutralises text that would start a spreadsheet formula; the
+    JSON holds the raw values.
     """
     from chartcode.consensus import hidden_count, visible_codes
 
@@ -61,7 +66,7 @@ def codes_cmd(db: Path, fmt: str, coder: str | None, record_id: str | None, view
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(cols)
         for r in rows:
-            out.writerow([_safe_cell(r[c]) if c in ("label", "memo") else ("" if r[c] is None else r[c]) for c in cols])
+            out.writerow(safe_row(r[c] for c in cols))  # every text cell: ids, values, memos alike
 
 
 @click.command()
@@ -74,8 +79,9 @@ def codes_cmd(db: Path, fmt: str, coder: str | None, record_id: str | None, view
 def history(db: Path, coder, record_id, limit, as_json, viewer):
     """The append-only history: who changed what, when (UTC), old -> new, and why.
 
-    Blind like `codes`: values of a coder's changes on a record not yet submitted by every
-    coder show as "(blind)" unless you are that coder or a lead.
+    Blind like `codes`: values (and flag comments) of a coder's changes show as "(blind)"
+    unless you are that coder, a lead, or a coder of the record who has submitted it once
+    every coder has.
     """
     with _open(db) as store:
         rows = store.visible_history(viewer, coder=coder, record_id=record_id, limit=limit)

@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from chartcode.errors import UserError
-from chartcode.export.cells import safe_cell
 
 
 class _Target(click.ParamType):
@@ -69,14 +68,9 @@ AS_VIEWER = click.option(
     "--as",
     "viewer",
     metavar="NAME",
-    help="Who is looking. Coders see their own codes, and others' only on records every assigned coder"
-    " has submitted; a lead sees everything. Without --as, the same blinding as for a coder applies.",
+    help="Who is looking. Coders see their own codes, and others' only on records they are assigned to and"
+    " have submitted, once every assigned coder has; a lead sees everything. Without --as, no coder's codes.",
 )
-
-
-def _safe_cell(value) -> str:
-    """Neutralise spreadsheet formulas in free text (a cell starting with = + - @); None is empty."""
-    return "" if value is None else safe_cell(str(value))
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -51,6 +51,6 @@ def demo(directory: Path, no_tui: bool, complete: bool, audit_name: str):
     if no_tui:
         click.echo(f"  chartcode code {path} --coder intern      # the coding screen")
         click.echo(f"  chartcode status {path}")
-        click.echo(f"  chartcode codes {path} --coder intern")
+        click.echo(f"  chartcode codes {path} --coder intern --as intern")
         return
     _run_tui(path, "intern")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from chartcode.cli.common import DB, _open, _safe_cell
+from chartcode.cli.common import DB, _open
 from chartcode.errors import UserError
+from chartcode.export.cells import safe_row
 
 
 @click.command()
@@ -135,7 +136,8 @@ def final_cmd(db: Path, fmt: str):
     """The value each unit contributes to analyses: consensus, else the coders' shared value.
 
     The `source` column says which: consensus, single (one coder), agreed (all coders gave
-    it), unresolved (coders disagree and no consensus yet: no value).
+    it), unresolved (coders disagree and no consensus yet: no value). The CSV neutralises
+    text that would start a spreadsheet formula; the JSON holds the raw values.
     """
     from chartcode.consensus import final_values
 
@@ -148,4 +150,4 @@ def final_cmd(db: Path, fmt: str):
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(cols)
         for r in rows:
-            out.writerow(["" if r[c] is None else (_safe_cell(r[c]) if c == "label" else r[c]) for c in cols])
+            out.writerow(safe_row(r[c] for c in cols))  # every text cell, text field values too

@@ -41,8 +41,8 @@ from chartcode.export.formats import DATE_MODES
     "--as",
     "viewer",
     metavar="NAME",
-    help="Who is looking (--long). Codes stay hidden until every coder of their record has submitted"
-    " it; a lead sees everything.",
+    help="Who is looking (--long). Other coders' codes show only on records you are assigned to and have"
+    " submitted, once every coder of the record has; a lead sees everything; without --as, none.",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 def export(

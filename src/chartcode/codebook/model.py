@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cached_property
@@ -247,6 +248,28 @@ class Codebook:
     description: str = ""
     scale: Scale | None = None
     source: str = dc_field(default="", compare=False, repr=False)  # the YAML text it was read from
+
+    def targets(self, notes: Iterable[tuple[str, str | None]]) -> list[tuple[str | None, Field]]:
+        """(note_id, field) of every code one record takes, in coding order: on each (note_id, note_type)
+        of ``notes`` the note-level fields that apply to its type, then the record-level fields (note_id
+        None). The coding screen's slots and the store's completeness check both start here."""
+        out: list[tuple[str | None, Field]] = []
+        for note_id, note_type in notes:
+            out.extend((note_id, f) for f in self.note_fields if f.applies_to(note_type))
+        out.extend((None, f) for f in self.record_fields)
+        return out
+
+    def missing_required(
+        self, notes: Iterable[tuple[str, str | None]], values: Mapping[tuple[str | None, str], Any]
+    ) -> list[tuple[str | None, Field]]:
+        """The completeness rule: (note_id, field) of every required code the record still lacks.
+
+        ``notes`` are the record's (note_id, note_type); ``values`` one coder's codes keyed
+        (note_id or None, field name). Required note-level fields count on every note they apply
+        to, record-level ones once. A coder's record is complete, and may be submitted, only when
+        this is empty: submitting is what unblinds the record, so a part-coded record must not
+        count. The coding screen's done check and Store.submit both ask this, nothing else."""
+        return [(nid, f) for nid, f in self.targets(notes) if f.required and values.get((nid, f.name)) is None]
 
     def field(self, name: str) -> Field:
         for f in self.fields:

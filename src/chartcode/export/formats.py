@@ -232,7 +232,42 @@ def _redcap_wide(data: ExportInput, files: list[Path]) -> None:
             f"warning: {len(note_fields)} note-level field(s) left out (a flat REDCap project has one row"
             f" per record): {', '.join(f.name for f in note_fields)}"
         )
+    _refuse_formulas(records, files[0])
     writers.write_csv(records, files[0], safe=False)
+
+
+def _refuse_formulas(records: Any, path: Path) -> None:
+    """REDCap's Data Import Tool stores a cell exactly as written, so the CSV formula guard's
+    apostrophe would become part of the value in REDCap (and fail its validation in a typed
+    field); an unguarded formula is live when the file is opened in a spreadsheet. Neither is
+    acceptable: a text value that would start a formula is refused, naming the file line
+    (header = line 1, embedded line breaks counted), the record and the field - never the value."""
+    from chartcode.errors import UserError
+    from chartcode.export.cells import FORMULA_START, starts_formula
+
+    first: tuple[int, str] | None = None
+    for col in records.columns:
+        if records[col].dtype != object:
+            continue
+        hits = records[col].map(starts_formula).to_numpy(dtype=bool)
+        if hits.any():
+            row = int(hits.argmax())
+            if first is None or row < first[0]:
+                first = (row, str(col))
+    if first is None:
+        return
+    row, col = first
+    breaks = sum(
+        int(records[c].iloc[:row].map(lambda v: v.count("\n") if isinstance(v, str) else 0).sum())
+        for c in records.columns
+        if records[c].dtype == object
+    )
+    starts = " ".join(repr(c) if c.isspace() else c for c in FORMULA_START)
+    raise UserError(
+        f"{path}: line {row + 2 + breaks}: record {records['record_id'].iloc[row]}, field {col}: the value starts"
+        f" with one of {starts}, which a spreadsheet runs as a formula, and REDCap would keep a guarding"
+        " apostrophe as part of the value; nothing was written. Change the value, or export as json, sav or dta"
+    )
 
 
 REGISTRY: dict[str, Format] = {

@@ -4,7 +4,8 @@ Every row is checked against the codebook and the database before anything is wr
 unknown record, note or field, a value the field does not accept, a note-level field
 without a note (or the reverse) -> an error naming the line; nothing is written. Then all
 codes are written in one transaction, each with its history entry. Unless ``draft``, the
-coder's records in the file count as submitted (their values frozen for agreement).
+coder's records in the file that have every required field coded count as submitted (their
+values frozen for agreement); the others stay drafts.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class CodesResult:
     skipped_empty: int = 0
     records: int = 0
     submitted: int = 0
+    drafts: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -44,7 +46,10 @@ class CodesResult:
         if self.skipped_empty:
             parts.append(f"{self.skipped_empty} empty values skipped")
         parts.append(f"{self.records} records, {self.submitted} newly submitted")
-        return ", ".join(parts) + f" ({self.seconds:.1f} s)"
+        text = ", ".join(parts) + f" ({self.seconds:.1f} s)"
+        if self.drafts:
+            text += f"\n{self.drafts} records left as drafts (missing required fields)"
+        return text
 
 
 @dataclass
@@ -176,6 +181,7 @@ def import_codes(
     result.records = len(records)
     written = store.write_imported_codes(coder, codes, records, actor=who, reason=reason, draft=draft)
     result.changed, result.unchanged, result.submitted = written.changed, written.unchanged, written.submitted
+    result.drafts = written.drafts
     result.seconds = time.perf_counter() - started
     return result
 

@@ -32,6 +32,7 @@ class CodesWritten:
     changed: int = 0
     unchanged: int = 0
     submitted: int = 0
+    drafts: int = 0  # records left as drafts: not every required field coded
 
 
 def _flush(conn: sqlite3.Connection, batch: list[Any], import_id: int, now: str, result: Any, shown: str) -> None:
@@ -138,6 +139,8 @@ class ImportWrites:
             self, db: Database, coder: str, record_id: str, actor: str, at: str, reason: str | None
         ) -> bool: ...
 
+        def _missing_required(self, db: Database, coder: str, record_id: str) -> list[tuple[str | None, Field]]: ...
+
     def note_target(self, note_id: str) -> tuple[str, str | None] | None:
         """(record_id, note_type) of a note; None if unknown."""
         row: tuple[str, str | None] | None = self._db.execute(
@@ -230,6 +233,9 @@ class ImportWrites:
                     out.unchanged += 1
             if not draft:
                 for rid in records:
+                    if self._missing_required(wdb, coder, rid):
+                        out.drafts += 1  # only a whole record is submitted (and so unblinded)
+                        continue
                     if self._submit(wdb, coder, rid, actor, at, reason):
                         out.submitted += 1
         return out

@@ -63,6 +63,15 @@ class CodeChange:
     at: str
 
 
+def refuse_incomplete(coder: str, record_id: str, missing: list[tuple[str | None, Field]]) -> None:
+    """UserError naming the required codes still missing (Codebook.missing_required), if any: only a
+    whole record is submitted, since submitting is what unblinds it (both backends)."""
+    if missing:
+        names = ", ".join(f"{nid}/{f.name}" if nid else f.name for nid, f in missing[:5])
+        more = " ..." if len(missing) > 5 else ""
+        raise UserError(f"cannot submit {record_id} for {coder}: {len(missing)} required field(s) empty: {names}{more}")
+
+
 class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWrites):
     """One audit database. Build with :meth:`create` or :meth:`open`; close when done."""
 
@@ -689,8 +698,31 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         with self._write() as db:
             self._submit(db, coder, record_id, actor or coder, utcnow(), reason)
 
+    def missing_required(self, coder: str, record_id: str) -> list[tuple[str | None, Field]]:
+        """(note_id, field) of the required codes ``coder`` has not entered on ``record_id``
+        (Codebook.missing_required); empty when the record may be submitted."""
+        return self._missing_required(self._db, coder, record_id)
+
+    def _missing_required(self, db: Database, coder: str, record_id: str) -> list[tuple[str | None, Field]]:
+        notes = db.execute(
+            "SELECT note_id, note_type FROM notes WHERE record_id = ? ORDER BY note_date IS NULL, note_date, id",
+            [record_id],
+        )
+        values = {
+            (r[0] or None, r[1]): r[2]
+            for r in db.execute(
+                "SELECT note_key, field, value FROM codes WHERE coder = ? AND record_id = ? AND value IS NOT NULL",
+                [coder, record_id],
+            )
+        }
+        return self.codebook.missing_required(((n[0], n[1]) for n in notes.fetchall()), values)
+
     def _submit(self, db: Database, coder: str, record_id: str, actor: str, at: str, reason: str | None) -> bool:
-        """Freeze the coder's values on this record; False if it was already submitted as is."""
+        """Freeze the coder's values on this record; False if it was already submitted as is.
+
+        Refused (UserError) while a required code is missing: a record counts as submitted by a
+        coder only when that coder has coded the whole of it, since submitting is what unblinds it."""
+        refuse_incomplete(coder, record_id, self._missing_required(db, coder, record_id))
         status = db.execute(
             "SELECT status FROM assignments WHERE coder = ? AND record_id = ?", [coder, record_id]
         ).fetchone()

@@ -3,10 +3,13 @@
 A code of coder C on record R is shown to viewer V only if
   1. V is C (their own codes), or
   2. V is a lead, or
-  3. the code was submitted and every coder assigned to R has submitted R (R is "closed").
-Without a named viewer the same rule applies as for any non-lead: nobody can peek by leaving
-``--as`` out. What no particular viewer asks for (final values, disagreements, submitted
-ratings) is clause 3 alone: :data:`SHARED`.
+  3. the code was submitted, every coder assigned to R has submitted R (R is "closed"), and V
+     is one of those coders: V has coded R and submitted it. A coder never assigned to R
+     (say, a supervisor before the double-coding sample is drawn) sees nothing of it, so
+     nobody can read a record before being asked to code it blind.
+Without a named viewer nobody's values are shown: no one can peek by leaving ``--as`` out.
+What no particular viewer asks for (final values, agreement, submitted ratings) is clause 3
+without its last part: :data:`SHARED`, closed records only.
 
 Every listing (codes, history), screen, export and report asks this module, through the
 :class:`Visibility` methods of the Store; no caller sees the SQL.
@@ -36,6 +39,11 @@ def shared(table: str = "c", *, submitted_col: str | None = None, record_col: st
     return f"({submitted_col} IS NOT NULL AND {record_closed(record_col)})"
 
 
+def coded_by_viewer(record_col: str) -> str:
+    """SQL: the viewer (one parameter) is assigned to the record in ``record_col`` and has submitted it."""
+    return f"{record_col} IN (SELECT record_id FROM assignments WHERE coder = ? AND submitted_at IS NOT NULL)"
+
+
 def own(table: str = "c", *, coder_col: str | None = None) -> str:
     """SQL: the code is the viewer's own (clause 1); one parameter, the viewer."""
     return f"{coder_col or f'{table}.coder'} = ?"
@@ -56,10 +64,11 @@ def rule(
     they are not ``table``'s own (history entries joined to their code)."""
     if lead:
         return "1 = 1", []
-    cond = shared(table, submitted_col=submitted_col, record_col=record_col)
     if viewer is None:
-        return cond, []
-    return f"({own(table, coder_col=coder_col)} OR {cond})", [viewer]
+        return "1 = 0", []
+    cond = shared(table, submitted_col=submitted_col, record_col=record_col)
+    mine = coded_by_viewer(record_col or f"{table}.record_id")
+    return f"({own(table, coder_col=coder_col)} OR ({cond} AND {mine}))", [viewer, viewer]
 
 
 SHARED = shared("c")
@@ -137,7 +146,8 @@ class Visibility:
     ) -> list[dict[str, Any]]:
         """:meth:`history` as ``viewer`` may see it: the values of a change to a coder's code that
         the rule hides from ``viewer`` show as "(blind)" (None when the change had no value).
-        Entries about no code (submit, assign, flag, consensus...) are shown as they are."""
+        A flag's comment is judged like the codes of its coder's record; other entries about no
+        code (submit, assign, consensus...) are shown as they are."""
         rows = self.history(coder=coder, record_id=record_id, limit=limit)
         if self.viewer_is_lead(viewer) or not rows:
             return rows
@@ -161,9 +171,21 @@ class Visibility:
             " AND c.note_key = coalesce(h.note_id, '') AND c.field = h.field"
             f" WHERE h.id >= ? AND h.coder IS NOT NULL AND h.field IS NOT NULL AND NOT {cond}"
         )
-        args: list[Any] = [first_id, *params]
-        for column, value in (("h.coder", coder), ("h.record_id", record_id)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                args.append(value)
-        return {r[0] for r in self._db.execute(sql, args)}
+        # a flag's comment is the coder's free text about the record (it may well give a value away):
+        # judged like the record's codes, as if submitted with them
+        flag_cond, flag_params = rule(
+            viewer, lead=False, coder_col="h.coder", submitted_col="h.at", record_col="h.record_id"
+        )
+        flags = (
+            "SELECT h.id FROM history h WHERE h.id >= ? AND h.coder IS NOT NULL AND h.field IS NULL"
+            f" AND h.action IN ('flag', 'unflag') AND NOT {flag_cond}"
+        )
+        blind: set[int] = set()
+        for query, cond_params in ((sql, params), (flags, flag_params)):
+            args: list[Any] = [first_id, *cond_params]
+            for column, value in (("h.coder", coder), ("h.record_id", record_id)):
+                if value is not None:
+                    query += f" AND {column} = ?"
+                    args.append(value)
+            blind |= {r[0] for r in self._db.execute(query, args)}
+        return blind

@@ -23,7 +23,7 @@ from chartcode.codebook import Change, Codebook, CodeError, Field, diff, load_co
 from chartcode.errors import UserError, quote
 from chartcode.store.pg import connect as pgconnect
 from chartcode.store.pg import schema
-from chartcode.store.store import CodeChange
+from chartcode.store.store import CodeChange, refuse_incomplete
 
 IDENTITY = "on a server you act as the role you log in as"
 BLIND = "(blind)"
@@ -560,7 +560,14 @@ class PgStore:
     def submit(self, coder: str, record_id: str, *, actor: str | None = None, reason: str | None = None) -> None:
         self._as_self(coder)
         self._as_self(actor)
+        refuse_incomplete(coder, record_id, self.missing_required(coder, record_id))
         self._one("SELECT chartcode.submit(%s, %s)", [record_id, reason])
+
+    def missing_required(self, coder: str, record_id: str) -> list[tuple[str | None, Field]]:
+        """The required codes the login has not entered on the record (Codebook.missing_required)."""
+        notes = [(n["note_id"], n["note_type"]) for n in self.notes_for_record(record_id)]
+        values = {(k or None, f): v for k, f, v, _memo in self.own_codes(coder, record_id) if v is not None}
+        return self.codebook.missing_required(notes, values)
 
     def set_consensus(
         self, record_id: str, field_name: str, value: Any, *, reason: str, decided_by: str, note_id: str | None = None
@@ -617,6 +624,9 @@ class PgStore:
                     out.unchanged += 1
             if not draft:
                 for rid in records:
+                    if self.missing_required(coder, rid):
+                        out.drafts += 1  # only a whole record is submitted (and so unblinded)
+                        continue
                     row = conn.execute("SELECT chartcode.submit(%s, %s)", [rid, reason]).fetchone()
                     if row and row[0]:
                         out.submitted += 1
