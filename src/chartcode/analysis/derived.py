@@ -39,12 +39,20 @@ where each nested COND is a one-key mapping (``{equals: {...}}``, ``{all: [...]}
 ``where: COND`` makes the variable missing on records where COND is not 1 (e.g. follow
 through is undefined for those who did not accept services).
 
-``count: {notes: FIELD, values: [..], note_types: [..]}`` counts a record's notes (0 when
-none qualify); ``notes`` names a note-level field and counts notes with a final value in it.
+``count: {notes: FIELD, values: [..], note_types: [..]}`` counts a record's notes; ``notes``
+names a note-level field and counts notes with a final value in it (one of ``values``, if
+given). A count of coded notes is missing when one of the notes it counts -- the record's
+notes FIELD applies to, of the given note types -- has no final value in FIELD (for an
+optional FIELD: no final value in any note-level field, i.e. the note is uncoded): a record
+nobody has coded, or with a disagreement not yet reconciled, is not "0 sessions". It is 0
+when the record has no such note. Without ``notes`` it counts notes by their imported type
+and is never missing.
 
 ``date_difference: {from: A, to: B, note_types: [..]}`` is B - A in days, where A and B are
 record-level date fields or ``first_note`` / ``last_note`` (the date of the record's first or
 last note, of the given note types if any). Missing when either date is missing.
+
+The missing rule for every kind, with examples: audits/README.md.
 
 Errors name the audit file and line: ``audits/conjoint-pain.yaml:31: derived 'x': unknown field 'y'``.
 """
@@ -78,6 +86,10 @@ class Derived:
     where: Any = None
     label: str = ""
     line: int | None = None
+    # count {notes: F}: what the missing rule needs to know about F (filled from the codebook)
+    applies_to: tuple[str, ...] = ()  # F's note types (empty: every note)
+    required: bool = True  # F is required: a note without a final value in F is not yet known
+    note_fields: tuple[str, ...] = ()  # every note-level field: a note with none of them is uncoded
 
     @property
     def kind(self) -> str:
@@ -233,6 +245,11 @@ def parse_derived(section: Any, codebook: Codebook, shown: str) -> list[Derived]
             label=str(item.get("label") or ""),
             line=line,
         )
+        if rule == "count" and d.spec.get("notes"):
+            f = codebook.field(d.spec["notes"])
+            d.applies_to = tuple(f.note_types)
+            d.required = bool(f.required)
+            d.note_fields = tuple(x.name for x in codebook.fields if x.level == "note")
         known[name] = {"binary": "binary", "count": "count", "numeric": "numeric"}[d.kind]
         out.append(d)
     if chk.problems:
@@ -306,6 +323,8 @@ def add_derived(records: pd.DataFrame, notes: pd.DataFrame, derived: list[Derive
                     sel &= hit
             counts = notes.loc[sel].groupby("record_id").size()
             values = out["record_id"].map(counts).fillna(0).astype("Int64")
+            if d.spec.get("notes"):
+                values = values.mask(out["record_id"].isin(_unknown_counts(notes, d)).to_numpy(), pd.NA)
         elif d.rule == "date_difference":
             values = _date_difference(out, notes, d.spec)
         else:
@@ -317,6 +336,22 @@ def add_derived(records: pd.DataFrame, notes: pd.DataFrame, derived: list[Derive
             values = values.where(keep, pd.NA)
         out[d.name] = values
     return out
+
+
+def _unknown_counts(notes: pd.DataFrame, d: Derived) -> set[Any]:
+    """Records whose ``count: {notes: F}`` is not known: one of the notes it counts (the record's
+    notes F applies to, of the rule's note types) has no final value in F -- for an optional F, no
+    final value in any note-level field (the note is uncoded; a coded note may leave F empty)."""
+    cand = pd.Series(True, index=notes.index)
+    if d.applies_to:
+        cand &= notes["note_type"].isin(d.applies_to)
+    if d.spec.get("note_types"):
+        cand &= notes["note_type"].isin(d.spec["note_types"])
+    unknown = notes[d.spec["notes"]].isna()
+    if not d.required:
+        present = [c for c in d.note_fields if c in notes.columns]
+        unknown &= notes[present].isna().all(axis=1) if present else True
+    return set(notes.loc[cand & unknown, "record_id"])
 
 
 def _date_difference(records: pd.DataFrame, notes: pd.DataFrame, spec: dict) -> pd.Series:
