@@ -211,7 +211,7 @@ def test_human_output_has_table_confusion_matrix_and_landis_koch(cli, tmp_path):
     r = cli("agreement", tmp_path / "case.db")
     assert r.code == 0, r.err
     out = r.out
-    assert "score (nominal): 100 units coded by 2 or more coders, 2 coders" in out
+    assert "Score [score] (nominal): 100 units coded by 2 or more coders, 2 coders" in out  # label, then name
     assert "Cohen's kappa" in out and "0.700" in out
     assert "substantial (Landis & Koch convention)" in out
     assert "confusion matrix (rows: rater1, columns: rater2" in out
@@ -373,6 +373,7 @@ def test_json_shape_is_exact(cli, tmp_path):
         "icc",
         "ci",
         "notes",
+        "label",  # the field's codebook label (the CLI adds it; the table shows it first)
     ]
     assert list(res["alpha_by_level"]) == ["nominal", "ordinal", "interval", "ratio"]
     assert all(isinstance(n, str) for n in res["notes"])

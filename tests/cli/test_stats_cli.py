@@ -11,7 +11,7 @@ from chartcode.demo import build_demo
 if "stats" not in _cli_group.commands:
     _cli_group.add_command(stats)
 
-TERM_KEYS = {"term", "coef", "se", "ci_low", "ci_high", "p", "odds_ratio", "or_ci_low", "or_ci_high"}
+TERM_KEYS = {"term", "label", "coef", "se", "ci_low", "ci_high", "p", "odds_ratio", "or_ci_low", "or_ci_high"}
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,13 @@ Specs are parsed from strictly checked text -- ``Y ~ X1 + X2`` (names only), ``X
 ``FIELD == VALUE`` / ``FIELD != VALUE`` -- and only checked column names reach patsy.
 Every result is a plain dict (the ``--json`` shape)::
 
-    {"kind", "spec", "n", "terms": [{term, coef, se, ci_low, ci_high, p, odds_ratio,
+    {"kind", "spec", "n", "terms": [{term, label, coef, se, ci_low, ci_high, p, odds_ratio,
       or_ci_low, or_ci_high}], "stats": {...}, "warnings": [str]}
+
+``term`` is patsy's name (``C(rank)[T.2]``), ``label`` the same in plain words ("rank = 2 vs 1").
+A 2 x 2 crosstab gives Pearson's chi-square without continuity correction (``chi2``,
+``chi2_correction: "none"``) and with Yates' correction (``chi2_yates``), and Fisher's exact test.
+Warnings the libraries raise while computing a result are in its ``warnings`` too.
 
 Missing values: each analysis uses the records with a value in every variable it names
 (listwise deletion); excluded records are counted in a warning. ``--where`` rows with a
@@ -27,6 +32,7 @@ from scipy import optimize, stats
 
 from chartcode.analysis.derived import NAME_RE, _same, distinct
 from chartcode.analysis.firth import firth_logit
+from chartcode.analysis.readings import notes_from_libraries
 from chartcode.codebook.types import FieldType, field_type
 from chartcode.errors import UserError
 
@@ -194,6 +200,39 @@ def _term(name: str, coef, se, lo, hi, p, logistic: bool) -> dict[str, Any]:
     return t
 
 
+_INDICATOR = re.compile(r"^C\((?P<name>[A-Za-z_][A-Za-z0-9_]*)\)\[T\.(?P<value>.+)\]$")
+
+
+def _code_text(v: Any, var: Variable) -> str:
+    """A code as a person reads it: 2, not 2.0, with its choice label when it has one."""
+    f = _num(v)
+    shown = f"{f:g}" if f is not None else str(v)
+    label = var.label_for(f if f is not None else v)
+    return shown if label in (shown, str(v)) else f"{shown} ({label})"
+
+
+def term_labels(terms: list[dict[str, Any]], design: pd.DataFrame, known: dict[str, Variable]) -> None:
+    """Give each model term a ``label`` in plain words.
+
+    patsy names a nominal predictor's indicators ``C(rank)[T.2.0]``: the difference between
+    code 2 and the reference code, the lowest one. That reads "rank = 2 vs 1". A 0/1 predictor
+    reads "mh_diagnosis 1 vs 0"; any other a one-unit change, "each additional age".
+    """
+    for t in terms:
+        name = t["term"]
+        m = _INDICATOR.match(name)
+        if name == "Intercept":
+            t["label"] = "Intercept"
+        elif m and m.group("name") in known:
+            var = known[m.group("name")]
+            ref = sorted(design[var.name].dropna().unique())[0]
+            t["label"] = f"{var.name} = {_code_text(m.group('value'), var)} vs {_code_text(ref, var)}"
+        elif name in known and known[name].zero_one:
+            t["label"] = f"{name} 1 vs 0"
+        else:
+            t["label"] = f"each additional {name}"
+
+
 def _result(spec: Spec, n: int, terms=None, st=None, warns=None) -> dict[str, Any]:
     return {
         "kind": spec.kind,
@@ -248,6 +287,13 @@ def _design(
 
 
 # ------------------------------------------------------------------------------ models
+def _collinear(spec: Spec) -> str:
+    return (
+        f"the predictors ({', '.join(spec.predictors)}) are collinear in these records (one is a "
+        "combination of the others): their effects cannot be separated, no model fitted"
+    )
+
+
 def _model_rows(spec: Spec, frame: pd.DataFrame, warns: list[str]) -> pd.DataFrame | None:
     """The complete cases of a model's variables, or None (with a warning) when there are none."""
     assert spec.outcome is not None  # set for every model and test spec (parse_formula, parse_by)
@@ -276,12 +322,16 @@ def run_linear(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: 
     if n <= model.exog.shape[1]:
         warns.append(f"only {n} records for {model.exog.shape[1]} coefficients: no model fitted")
         return _result(spec, n, warns=warns)
+    if np.linalg.matrix_rank(model.exog) < model.exog.shape[1]:
+        warns.append(_collinear(spec))
+        return _result(spec, n, warns=warns)
     fit = model.fit()
     conf = fit.conf_int(alpha=1 - ci)
     terms = [
         _term(name, fit.params[name], fit.bse[name], conf.loc[name, 0], conf.loc[name, 1], fit.pvalues[name], False)
         for name in fit.params.index
     ]
+    term_labels(terms, design, known)
     st = {
         "r2": _num(fit.rsquared),
         "adj_r2": _num(fit.rsquared_adj),
@@ -352,6 +402,9 @@ def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
         return _result(spec, n, st=st, warns=warns)
     model = smf.logit(formula, data=design)
     X, names = model.exog, list(model.exog_names)
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        warns.append(_collinear(spec))
+        return _result(spec, n, st=st, warns=warns)
     k = X.shape[1] - 1
     epv = min(events, n - events) / max(k, 1)
     st["events_per_variable"] = epv
@@ -399,6 +452,7 @@ def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
             )
             for i, nm in enumerate(names)
         ]
+        term_labels(terms, design, known)
         st.update(
             {
                 "method": "firth",
@@ -416,6 +470,7 @@ def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
         _term(nm, fit.params[nm], fit.bse[nm], conf.loc[nm, 0], conf.loc[nm, 1], fit.pvalues[nm], True)
         for nm in fit.params.index
     ]
+    term_labels(terms, design, known)
     st.update(
         {
             "method": "maximum likelihood",
@@ -482,7 +537,15 @@ def run_welch(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: f
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     diff = a.mean() - b.mean()
     q = stats.t.ppf(0.5 + ci / 2, df)
-    lev = stats.levene(a, b, center="mean")
+    flat = [g["label"] for g, s in zip(g_info[::-1], (a, b), strict=True) if np.var(s) == 0]
+    if flat:
+        # Levene compares spreads: with no spread in a group its F is infinite or 0/0
+        lev = None
+        warns.append(f"{spec.outcome!r} does not vary in group {' and '.join(flat)}: Levene's test is undefined")
+    else:
+        lev = stats.levene(a, b, center="mean")
+        if not math.isfinite(lev.statistic):
+            warns.append("Levene's test is undefined here (every record is equally far from its group mean)")
     st.update(
         {
             "t": _num(t.statistic),
@@ -492,8 +555,8 @@ def run_welch(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: f
             "se": _num(se),
             "ci_low": _num(diff - q * se),
             "ci_high": _num(diff + q * se),
-            "levene_F": _num(lev.statistic),
-            "levene_p": _num(lev.pvalue),
+            "levene_F": _num(lev.statistic) if lev is not None else None,
+            "levene_p": _num(lev.pvalue) if lev is not None and _num(lev.statistic) is not None else None,
             "method": "Welch t test (unequal variances); Levene centred on the mean (as SPSS)",
         }
     )
@@ -529,7 +592,11 @@ def run_crosstab(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
         return _result(spec, len(data), st=st, warns=warns)
     arr = np.array(table)
     chi2, p, dof, expected = stats.chi2_contingency(arr, correction=False)
-    st.update({"chi2": _num(chi2), "chi2_df": int(dof), "chi2_p": _num(p)})
+    st.update({"chi2": _num(chi2), "chi2_df": int(dof), "chi2_p": _num(p), "chi2_correction": "none"})
+    if arr.shape == (2, 2):
+        # both, said: SPSS prints the two rows; textbooks and R's chisq.test default to Yates
+        yates = stats.chi2_contingency(arr, correction=True)
+        st.update({"chi2_yates": _num(yates.statistic), "chi2_yates_p": _num(yates.pvalue)})
     if (expected < 5).any():
         warns.append(
             f"{int((expected < 5).sum())} cell(s) with expected count below 5: prefer the exact test"
@@ -614,7 +681,10 @@ RUNNERS = {
 
 def run_spec(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: float) -> dict[str, Any]:
     data = apply_where(frame, spec.where) if spec.where else frame
-    result = RUNNERS[spec.kind](spec, data, known, ci)
+    notes: list[str] = []
+    with notes_from_libraries(notes):
+        result = RUNNERS[spec.kind](spec, data, known, ci)
+    result["warnings"] += [n for n in notes if n not in result["warnings"]]
     if spec.where:
         result["stats"]["where"] = [str(w) for w in spec.where]
     if spec.title:

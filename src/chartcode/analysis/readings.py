@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -37,11 +40,9 @@ def reading(result: dict[str, Any]) -> list[str]:
         for t in result["terms"]:
             if t["term"] == "Intercept":
                 continue
-            who = (
-                f"{t['term']} 1 vs 0"
-                if t["term"] in st.get("binary_predictors", [])
-                else f"Each additional {t['term']}"
-            )
+            who = t.get("label") or t["term"]
+            if who.startswith("each "):
+                who = "E" + who[1:]
             if kind == "logistic":
                 out.append(
                     f"{who}: OR {_f(t['odds_ratio'])} ({_ci_pct(ci)} CI {_f(t['or_ci_low'])} to "
@@ -60,7 +61,47 @@ def reading(result: dict[str, Any]) -> list[str]:
             f"{_f(st['ci_low'])} to {_f(st['ci_high'])}), Welch p {_p(st['p'])} -- {_verdict(st['p'], ci)}"
         )
     elif kind == "crosstab" and st.get("chi2_p") is not None:
-        p = st.get("fisher_p", st["chi2_p"])
-        test = "Fisher exact" if "fisher_p" in st else "chi-square"
-        out.append(f"{test} p {_p(p)} -- {_verdict(p, ci)}")
+        if "fisher_p" in st:
+            out.append(f"Fisher exact p {_p(st['fisher_p'])} -- {_verdict(st['fisher_p'], ci)}")
+        out.append(chi_square_words(st))
     return out
+
+
+def chi_square_words(st: dict[str, Any]) -> str:
+    """The chi-square test, saying whether Yates' continuity correction was applied (2 x 2: both)."""
+    text = (
+        f"Pearson chi-square({st['chi2_df']}) = {_f(st['chi2'])}, p {_p(st['chi2_p'])}, without continuity correction"
+    )
+    if st.get("chi2_yates") is not None:
+        text += f"; with Yates' correction chi-square = {_f(st['chi2_yates'])}, p {_p(st['chi2_yates_p'])}"
+    return text
+
+
+LIBRARIES = ("scipy", "statsmodels", "numpy", "pandas", "patsy", "sklearn", "krippendorff", "matplotlib")
+
+
+def library_notes(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Warnings scipy / statsmodels / numpy raised during an analysis, as plain notes (once each).
+
+    They are part of the result -- e.g. Levene's test dividing by a zero variance -- so they go
+    into its warnings rather than onto the terminal (where nobody can tell which analysis they
+    belong to).
+    """
+    out: list[str] = []
+    for w in caught:
+        module = (w.filename or "").replace("\\", "/")
+        lib = next((name for name in LIBRARIES if f"/{name}/" in module), "")
+        text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else w.category.__name__
+        note = f"note from {lib or 'a library'} ({w.category.__name__}): {text}"
+        if note not in out:
+            out.append(note)
+    return out
+
+
+@contextmanager
+def notes_from_libraries(into: list[str]) -> Iterator[None]:
+    """Collect the warnings raised inside the block as notes (library_notes) appended to ``into``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    into.extend(n for n in library_notes(caught) if n not in into)

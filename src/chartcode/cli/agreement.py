@@ -1,7 +1,10 @@
 """`chartcode agreement`: inter-rater agreement per codebook field (registered in cli/__init__.py).
 
 Shows coefficients and confusion counts only -- never one coder's value against a named
-record -- so it does not break blinding. The computation lives in chartcode.agreement.
+record -- so it does not break blinding. The computation lives in chartcode.agreement; this
+module adds the words around it (chartcode.agreement.wording): each field's codebook label
+(``label`` in --json), a caution on Landis & Koch's words below 10 units, why an interval has
+no width, and warnings a library raised (top-level ``notes`` in --json).
 """
 
 from __future__ import annotations
@@ -14,22 +17,25 @@ import click
 from chartcode.cli.common import _Target
 
 
-def format_field(result: dict, ci_level: float | None = None) -> list[str]:
-    """The human-readable table for one field's result (with its confusion matrix, if any)."""
-    from chartcode.agreement import landis_koch, table_rows
+def format_field(result: dict, ci_level: float | None = None, label: str = "") -> list[str]:
+    """The human-readable table for one field's result (with its confusion matrix, if any).
 
+    ``label``: the field's codebook label, shown first with the name after it."""
+    from chartcode.agreement import table_rows
+    from chartcode.agreement.wording import kappa_words
+
+    name = f"{label} [{result['field']}]" if label and label != result["field"] else result["field"]
     lines = [
-        f"{result['field']} ({result['level']}): {result['n_units']} units coded by 2 or more coders,"
-        f" {result['n_coders']} coders"
+        f"{name} ({result['level']}): {result['n_units']} units coded by 2 or more coders, {result['n_coders']} coders"
     ]
     ci = result.get("ci") or {}
     level = f"{ci_level * 100:g}%" if ci_level is not None else ""
     rows = []
-    for coef, label, value in table_rows(result):  # labels and order from the coefficient registry
+    for coef, coef_label, value in table_rows(result):  # labels and order from the coefficient registry
         interval = ci.get(coef.key)
         ci_text = f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
-        word = landis_koch(value) if coef.chance_corrected else ""
-        rows.append((label, f"{value:.3f}", ci_text, f"{word} (Landis & Koch convention)" if word else ""))
+        word = kappa_words(value, result["n_units"]) if coef.chance_corrected else ""
+        rows.append((coef_label, f"{value:.3f}", ci_text, word))
     if rows:
         w0 = max(len(r[0]) for r in rows)
         w2 = max(len(r[2]) for r in rows)
@@ -50,9 +56,23 @@ def format_field(result: dict, ci_level: float | None = None) -> list[str]:
         lines.append("    " + " " * lab_w + "  " + " ".join(f"{x:>{width}}" for x in labels))
         for lab, row in zip(labels, cells, strict=True):
             lines.append(f"    {lab:>{lab_w}}  " + " ".join(f"{c:>{width}}" for c in row))
-    for n in result.get("notes", []):
+    for n in [*result.get("notes", []), *plain_notes(result)]:
         lines.append(f"  note: {n}")
     return lines
+
+
+def plain_notes(result: dict) -> list[str]:
+    """Notes in plain words on what the numbers cannot say: few units, intervals of no width."""
+    from chartcode.agreement.wording import interval_notes, small_sample_note
+
+    small = small_sample_note(result) if any(c.chance_corrected for c, _, _ in _rows(result)) else None
+    return [*([small] if small else []), *interval_notes(result)]
+
+
+def _rows(result: dict):
+    from chartcode.agreement import table_rows
+
+    return list(table_rows(result))
 
 
 @click.command("agreement")
@@ -88,20 +108,31 @@ def agreement(db: Path, field_name: str | None, as_json: bool, bootstrap: int, s
     With --bootstrap B --seed S: percentile intervals for every coefficient.
     """
     from chartcode.agreement import agreement_report
+    from chartcode.analysis.readings import notes_from_libraries
     from chartcode.store import open_store
 
     store = open_store(db)
+    library: list[str] = []
     try:
-        report = agreement_report(
-            store, field=field_name, bootstrap=bootstrap, seed=seed, ci=ci_level, confusion=not as_json
-        )
+        with notes_from_libraries(library):
+            report = agreement_report(
+                store, field=field_name, bootstrap=bootstrap, seed=seed, ci=ci_level, confusion=not as_json
+            )
+        labels = {f.name: f.label for f in store.codebook.fields}
     finally:
         store.close()
     if as_json:
+        for result in report["fields"]:
+            result["label"] = labels.get(result["field"], "")
+            result["notes"] += [n for n in plain_notes(result) if n not in result["notes"]]
+        if library:
+            report["notes"] = library
         click.echo(json.dumps(report, allow_nan=False))
         return
     for i, result in enumerate(report["fields"]):
         if i:
             click.echo("")
-        for line in format_field(result, ci_level if bootstrap else None):
+        for line in format_field(result, ci_level if bootstrap else None, labels.get(result["field"], "")):
             click.echo(line)
+    for n in library:
+        click.echo(f"note: {n}")

@@ -17,7 +17,7 @@ from chartcode.cli.common import _table, _Target
 def format_result(result: dict[str, Any]) -> list[str]:
     # imported here: chartcode.analysis brings in scipy and statsmodels (about 1 s), which the
     # other commands registered next to this one should not pay for at start-up
-    from chartcode.analysis.readings import _ci_pct, _f, _p, reading
+    from chartcode.analysis.readings import _ci_pct, _f, _p, chi_square_words, reading
 
     kind, st = result["kind"], result["stats"]
     ci = st.get("ci", 0.95)
@@ -33,7 +33,7 @@ def format_result(result: dict[str, Any]) -> list[str]:
         rows = []
         for t in result["terms"]:
             row = [
-                t["term"],
+                t.get("label") or t["term"],
                 _f(t["coef"], 3),
                 _f(t["se"], 3),
                 f"{_f(t['ci_low'], 3)} to {_f(t['ci_high'], 3)}",
@@ -71,10 +71,9 @@ def format_result(result: dict[str, Any]) -> list[str]:
         ]
         lines += _table(header, rows)
         if st.get("chi2") is not None:
-            text = f"  chi-square({st['chi2_df']}) = {_f(st['chi2'])}, p {_p(st['chi2_p'])}"
+            lines.append(f"  {chi_square_words(st)}")
             if "fisher_p" in st:
-                text += f"; Fisher exact p {_p(st['fisher_p'])}, odds ratio {_f(st['fisher_odds_ratio'])}"
-            lines.append(text)
+                lines.append(f"  Fisher exact p {_p(st['fisher_p'])}, odds ratio {_f(st['fisher_odds_ratio'])}")
     elif kind == "describe":
         header = [""] + [f"{c['label']} (n = {c['n']})" for c in st["columns"]]
         rows = []
@@ -96,11 +95,14 @@ def format_result(result: dict[str, Any]) -> list[str]:
                     )
             else:
                 rows[-1][1:] = [
-                    f"{_f(c['mean'], 1)} ({_f(c['sd'], 1)}) [{_f(c['min'], 0)}-{_f(c['max'], 0)}]" for c in v["cells"]
+                    f"{_f(c['mean'], 1)} ({_f(c['sd'], 1)}) [{_f(c['min'], 0)} to {_f(c['max'], 0)}]"
+                    if c["mean"] is not None
+                    else "no values"
+                    for c in v["cells"]
                 ]
             missing = [c["missing"] for c in v["cells"]]
             if any(missing):
-                rows.append(["  missing", *[str(m) for m in missing]])
+                rows.append(["  (no final value)", *[str(m) for m in missing]])
         lines += _table(header, rows)
     for line in reading(result):
         lines.append(f"  Reading: {line}")

@@ -10,7 +10,9 @@ external assets: CSS and SVG charts are inline, nothing is fetched.
 
 from __future__ import annotations
 
-from chartcode.report.model import Progress, Report, Section
+from collections.abc import Callable
+
+from chartcode.report.model import Paragraph, Progress, Report, Section
 from chartcode.report.render import render
 from chartcode.report.reviews import reviews_section
 from chartcode.report.sections import (
@@ -23,6 +25,20 @@ from chartcode.report.sections import (
 from chartcode.store.store import Store, utcnow
 
 
+def _noting(build: Callable[[], Section | list[Section] | None]) -> list[Section]:
+    """Build a section (or several); warnings a library raises meanwhile become notes at its end,
+    not noise on the terminal of whoever runs the report."""
+    from chartcode.analysis.readings import notes_from_libraries
+
+    notes: list[str] = []
+    with notes_from_libraries(notes):
+        got = build()
+    out = [] if got is None else got if isinstance(got, list) else [got]
+    if out and notes:
+        out[-1].add(*(Paragraph(f"⚠ {n}", style="warning") for n in notes))
+    return out
+
+
 def report_model(
     store: Store, *, charts: bool = True, bootstrap: int = 200, seed: int = 1, progress: Progress | None = None
 ) -> Report:
@@ -31,32 +47,30 @@ def report_model(
     sections: list[Section] = []
 
     say("coding progress")
-    sections.append(progress_section(store))
+    sections += _noting(lambda: progress_section(store))
 
     if cb.scale is not None:  # rating scales: scores, profiles and action lists come first
         from chartcode.report.fidelity import fidelity_sections
 
         say("fidelity scores")
-        sections += fidelity_sections(store, "html" if charts else "md")
+        sections += _noting(lambda: fidelity_sections(store, "html" if charts else "md"))
 
     say(f"agreement ({bootstrap} bootstrap resamples)")
-    sections.append(agreement_section(store, bootstrap, seed, charts=charts))
+    sections += _noting(lambda: agreement_section(store, bootstrap, seed, charts=charts))
 
     if cb.scale is None:
         say("field distributions")
-        sections.append(distribution_section(store, charts=charts))
+        sections += _noting(lambda: distribution_section(store, charts=charts))
 
     if store.audit.get("analyses") or cb.scale is None:
         say("analyses")
-        sections.append(analyses_section(store))
+        sections += _noting(lambda: analyses_section(store))
 
     say("review timeliness")
-    timely = reviews_section(store)
-    if timely is not None:
-        sections.append(timely)
+    sections += _noting(lambda: reviews_section(store))
 
     say("open disagreements")
-    sections.append(disagreements_section(store))
+    sections += _noting(lambda: disagreements_section(store))
     n, head = store.history_head()
     return Report(store.title, utcnow(), sections, history=f"History: {n} entries, chain head {head[:16]}")
 

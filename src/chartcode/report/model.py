@@ -13,7 +13,9 @@ Blocks and how each format shows them:
   report is the terse form and leaves out the page's explanatory lead-ins).
 - Heading: a sub-heading (h3 / ###).
 - Table: headers, rows, the numeric column indexes (right-aligned on the page), an optional
-  caption paragraph shown before it. Cells are text, numbers or ``Light`` (a colour in words).
+  caption paragraph shown before it. Cells are text, numbers, ``Light`` (a colour in words),
+  ``FieldName`` (a field's label, its name in small type) or ``NoValue`` ("(no final value)",
+  set apart from real categories: italic and grey on the page, italic in Markdown).
 - Chart: an inline SVG (matplotlib's, from charts.py) for the page; ``text`` is the same
   information in words for Markdown (no text: the chart is the page's only).
 - ChartGrid: charts side by side on the page, one line each in Markdown.
@@ -77,6 +79,28 @@ class Light:
 
     def __str__(self) -> str:
         return self.label
+
+
+@dataclass(frozen=True)
+class FieldName:
+    """A table cell naming a codebook field: its label for people, its name (what exports and
+    commands use) in small type and on hover."""
+
+    label: str
+    name: str
+
+    def __str__(self) -> str:
+        return self.label if self.label == self.name else f"{self.label} ({self.name})"
+
+
+@dataclass(frozen=True)
+class NoValue:
+    """A table cell or row label for what has no final value, shown apart from real categories."""
+
+    text: str = "(no final value)"
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from chartcode.report.model import Code, Light, Report, Section
+from chartcode.report.model import Code, FieldName, Light, NoValue, Report, Section
 
 FORMATS = ("html", "md")
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # where raw HTML or an autolink would begin; "<= 6" stays as is
@@ -24,7 +24,11 @@ _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 def md_cell(value: Any) -> str:
     """A Markdown table cell: one line, no pipe, no HTML tag."""
+    if isinstance(value, FieldName) and value.label != value.name:
+        return f"{md_cell(value.label)} (`{md_cell(value.name)}`)"
     text = "" if value is None else str(value)
+    if isinstance(value, NoValue):
+        text = f"*{text}*"
     return _TAG_START.sub(r"\\<", _NEWLINES.sub(" ", text).replace("|", "/"))
 
 
@@ -41,6 +45,8 @@ def environment(fmt: str) -> Environment:
     )
     env.tests["code"] = lambda v: isinstance(v, Code)
     env.tests["light"] = lambda v: isinstance(v, Light)
+    env.tests["field_name"] = lambda v: isinstance(v, FieldName)
+    env.tests["no_value"] = lambda v: isinstance(v, NoValue)
     env.filters["md_cell"] = md_cell
     return env
 

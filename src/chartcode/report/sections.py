@@ -10,7 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from chartcode.dataset import open_disagreements, records_frame
-from chartcode.report.model import Chart, ChartGrid, Code, Heading, Paragraph, Section, Table, fmt_number
+from chartcode.report.model import (
+    Chart,
+    ChartGrid,
+    Code,
+    FieldName,
+    Heading,
+    NoValue,
+    Paragraph,
+    Section,
+    Table,
+    fmt_number,
+)
 from chartcode.store.store import Store
 
 
@@ -39,23 +50,34 @@ def progress_section(store: Store, counts: dict[str, Any] | None = None) -> Sect
 
 
 def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool = True) -> Section:
-    from chartcode.agreement import agreement_report, summary_cells, summary_headers, summary_numeric
+    from chartcode.agreement import agreement_report, landis_koch, summary_cells, summary_headers, summary_numeric
+    from chartcode.agreement.wording import SMALL_SAMPLE, degenerate
 
     s = Section("Agreement")
     report = agreement_report(store, bootstrap=bootstrap, seed=seed)
     fields = [f for f in report["fields"] if f["n_units"]]
     if not fields:
         return s.add(Paragraph("No unit has been coded by two or more coders (and submitted by all) yet."))
+    cb = store.codebook
     rows = []
     labels, vals, lows, highs = [], [], [], []
+    agree: list[str] = []  # fields whose alpha interval has no width, because every unit agrees
+    flat: list[str] = []  # ... for another reason (every resample gave the same value)
     for f in fields:
         alpha = f["krippendorff_alpha"]
         ci = f["ci"].get("krippendorff_alpha") or [None, None]
-        rows.append([f["field"], f["level"], f["n_units"], *summary_cells(f, fmt_number)])  # agreement.SUMMARY
-        labels.append(f["field"])
+        label = cb.field(f["field"]).label if cb.get(f["field"]) is not None else f["field"]
+        word = landis_koch(alpha)  # the small-sample caution is said once, below the table
+        rows.append(
+            [FieldName(label, f["field"]), f["level"], f["n_units"], *summary_cells(f, fmt_number), word or "—"]
+        )  # agreement.SUMMARY
+        labels.append(label)
         vals.append(alpha)
         lows.append(ci[0])
         highs.append(ci[1])
+        if degenerate(ci):
+            (agree if f.get("percent_agreement") == 1.0 else flat).append(f"{label} ({f['n_units']})")
+    small = sorted({f["n_units"] for f in fields if f["n_units"] < SMALL_SAMPLE})
     s.add(
         Paragraph(
             "Per field, over units coded by two or more coders who have all submitted. "
@@ -63,8 +85,34 @@ def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool =
             "interval. Landis & Koch's labels (0.61-0.80 substantial ...) are a convention, not a test.",
             markdown=False,
         ),
-        Table(["field", "level", "units", *summary_headers()], rows, {2, *summary_numeric(3)}),
+        Table(["field", "level", "units", *summary_headers(), "alpha in words"], rows, {2, *summary_numeric(3)}),
     )
+    if small:
+        s.add(
+            Paragraph(
+                f"⚠ Fewer than {SMALL_SAMPLE} units ({', '.join(map(str, small))}) on some fields: the Landis & Koch "
+                "words are a convention for larger samples, and one unit more or less can move a coefficient "
+                "across a band. Read them with caution.",
+                style="warning",
+            )
+        )
+    if agree:
+        s.add(
+            Paragraph(
+                f"⚠ An alpha interval of no width ([1.000, 1.000]) on {', '.join(agree)} units: every unit agrees, "
+                "so every bootstrap resample agrees too. The interval is degenerate: the sample has no "
+                "disagreement to resample, which is not certainty.",
+                style="warning",
+            )
+        )
+    if flat:
+        s.add(
+            Paragraph(
+                f"⚠ An alpha interval of no width on {', '.join(flat)} units: every bootstrap resample gave the same "
+                "value (too few units or distinct patterns of codes to vary). The interval is degenerate.",
+                style="warning",
+            )
+        )
     if charts:
         from chartcode.report.charts import ci_chart
 
@@ -120,7 +168,7 @@ def analyses_section(store: Store) -> Section:
             odds = a["kind"] == "logistic"
             rows = [
                 [
-                    t["term"],
+                    t.get("label") or t["term"],
                     fmt_number(t["coef"]),
                     fmt_number(t["se"]),
                     f"[{fmt_number(t['ci_low'])}, {fmt_number(t['ci_high'])}]",
@@ -142,6 +190,26 @@ def analyses_section(store: Store) -> Section:
             headers, rows = describe_table(a)
             if rows:
                 s.add(Table(headers, rows))
+        elif a["kind"] == "crosstab" and a["stats"].get("table"):
+            st = a["stats"]
+            s.add(
+                Table(
+                    [a["spec"].replace(" by ", " \\ "), *[f"{c['label']} ({c['value']})" for c in st["columns"]]],
+                    [[f"{r['label']} ({r['value']})", *row] for r, row in zip(st["rows"], st["table"], strict=True)],
+                    set(range(1, len(st["columns"]) + 1)),
+                )
+            )
+        elif a["kind"] == "welch" and a["stats"].get("groups"):
+            s.add(
+                Table(
+                    ["group", "n", "mean", "SD"],
+                    [
+                        [f"{g['label']} ({g['value']})", g["n"], fmt_number(g["mean"]), fmt_number(g["sd"])]
+                        for g in a["stats"]["groups"]
+                    ],
+                    {1, 2, 3},
+                )
+            )
         s.add(*(Paragraph(line, style="reading") for line in reading(a)))
         s.add(*(Paragraph(f"⚠ {w}", style="warning") for w in a.get("warnings", [])))
     return s
@@ -155,25 +223,32 @@ def describe_table(a: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     rows: list[list[Any]] = []
     for var in st.get("variables", []):
         cells = var.get("cells", [])
+        name = FieldName(var.get("label") or var["field"], var["field"])
         if var.get("type") == "numeric":
-            rows.append(
-                [var["label"]]
-                + [
-                    f"{c['mean']:.1f} ({c['sd']:.1f}), {c['min']:g}-{c['max']:g}" if c.get("mean") is not None else "—"
-                    for c in cells
-                ]
-            )
-            continue
-        rows.append([var["label"]] + [""] * len(cells))
-        for i, count in enumerate(cells[0].get("counts", []) if cells else []):
-            rows.append(
-                [f"   {count['label']}"]
-                + [
-                    f"{c['counts'][i]['n']} ({c['counts'][i]['pct']:.1f}%)" if i < len(c.get("counts", [])) else "—"
-                    for c in cells
-                ]
-            )
+            rows.append([name] + [numeric_cell(c) for c in cells])
+        else:
+            rows.append([name] + [""] * len(cells))
+            for i, count in enumerate(cells[0].get("counts", []) if cells else []):
+                rows.append(
+                    [f"   {count['label']}"]
+                    + [count_cell(c["counts"][i]) if i < len(c.get("counts", [])) else "—" for c in cells]
+                )
+        if any(c.get("missing") for c in cells):
+            rows.append([NoValue()] + [str(c.get("missing", 0)) for c in cells])
     return headers, rows
+
+
+def numeric_cell(c: dict[str, Any]) -> str:
+    """mean (SD), min-max; a dash for what one value or none cannot give (SD needs two)."""
+    if c.get("mean") is None:
+        return "— (no values)"
+    sd = f"{c['sd']:.1f}" if c.get("sd") is not None else "—"
+    return f"{c['mean']:.1f} ({sd}), {c['min']:g}-{c['max']:g}"
+
+
+def count_cell(count: dict[str, Any]) -> str:
+    """n (%); the percentage is of the records with a value, so none when no record has one."""
+    return f"{count['n']} ({count['pct']:.1f}%)" if count.get("pct") is not None else f"{count['n']}"
 
 
 def disagreements_section(store: Store) -> Section:
