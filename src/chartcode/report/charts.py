@@ -1,15 +1,27 @@
-"""Inline SVG charts for reports (matplotlib, SVG backend, no files, no network)."""
+"""Inline SVG charts for reports (matplotlib, SVG backend, no files, no network).
+
+Read on paper, on a desktop and on a 390 px phone: counts sit on whole-number ticks, labels wrap
+instead of being cut, "(no final value)" is drawn apart from the real categories (grey,
+hatched, italic), and the bar and interval charts are narrow enough (about 4 in with their
+labels) to shrink onto a phone with text of 9 px or more; wider charts (fidelity profiles)
+scroll inside their own box there (model.Chart.wide, report.css).
+"""
 
 from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+NO_FINAL = "(no final value)"
+WRAP = 26  # characters per line of an axis label: labels wrap, never cut
 
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
 
@@ -31,7 +43,9 @@ def ci_chart(
 ) -> str:
     """Points with interval bars, one row per label (e.g. alpha per field with its bootstrap CI)."""
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(6.0, 0.35 * n + 0.9))
+    wrapped = [_wrap(lab, 22) for lab in labels]
+    lines = sum(w.count("\n") + 1 for w in wrapped)
+    fig, ax = plt.subplots(figsize=(3.9, 0.22 * lines + 0.14 * n + 0.9))
     for i, (v, lo, hi) in enumerate(zip(values, lows, highs, strict=True)):
         if v is None or math.isnan(v):
             continue
@@ -39,25 +53,39 @@ def ci_chart(
             ax.plot([lo, hi], [i, i], color="#4c72b0", linewidth=2)
         ax.plot([v], [i], "o", color="#1f3b73")
     ax.set_yticks(range(n))
-    ax.set_yticklabels(labels)
+    ax.set_yticklabels(wrapped)
     ax.invert_yaxis()
     ax.axvline(0, color="#999", linewidth=0.8)
     for x in (0.4, 0.6, 0.8):
         ax.axvline(x, color="#ddd", linewidth=0.6, zorder=0)
     ax.set_xlim(min(-0.1, *(v for v in lows if v is not None)) if any(v is not None for v in lows) else -0.1, 1.02)
-    ax.set_title(title, loc="left")
+    ax.set_title(_wrap(title, 40), loc="left")
     return _svg(fig)
 
 
+def _wrap(label: str, width: int = WRAP) -> str:
+    return "\n".join(textwrap.wrap(label, width, break_long_words=True)) or label
+
+
 def bar_chart(labels: Sequence[str], counts: Sequence[int], title: str) -> str:
-    fig, ax = plt.subplots(figsize=(4.2, 0.3 * len(labels) + 0.8))
-    ax.barh(range(len(labels)), counts, color="#4c72b0")
+    """Counts per category, on whole-number ticks; a "(no final value)" bar is grey and hatched
+    and its label italic, so it does not read as one more category."""
+    wrapped = [_wrap(lab, 20) for lab in labels]
+    lines = sum(w.count("\n") + 1 for w in wrapped)
+    fig, ax = plt.subplots(figsize=(2.6, 0.2 * lines + 0.12 * len(labels) + 0.8))
+    missing = [lab == NO_FINAL for lab in labels]
+    for i, (c, miss) in enumerate(zip(counts, missing, strict=True)):
+        ax.barh(i, c, color="#d9d9d9" if miss else "#4c72b0", hatch="///" if miss else None, edgecolor="#888")
+        ax.text(c, i, f" {c}", va="center", fontsize=9, color="#666" if miss else "#1b1b1b")
     ax.set_yticks(range(len(labels)))
-    ax.set_yticklabels([lab if len(lab) <= 38 else lab[:36] + "…" for lab in labels])
+    ax.set_yticklabels(wrapped)
+    for tick, miss in zip(ax.get_yticklabels(), missing, strict=True):
+        if miss:
+            tick.set_fontstyle("italic")
+            tick.set_color("#666")
     ax.invert_yaxis()
-    for i, c in enumerate(counts):
-        ax.text(c, i, f" {c}", va="center", fontsize=8)
-    ax.set_title(title, loc="left")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(_wrap(title, 30), loc="left")
     ax.set_xlim(0, max(counts or [1]) * 1.2 + 0.5)
     return _svg(fig)
 
@@ -85,7 +113,7 @@ def profile_chart(codebook, unit_score) -> str:
         ax.barh(i, v, color=colour[f.section])
         ax.text(v, i, f" {v:g}" if scale.scoring != "completion" else f" {v:.0f}%", va="center", fontsize=7)
     ax.set_yticks(range(len(items)))
-    ax.set_yticklabels([f.label if len(f.label) <= 44 else f.label[:42] + "…" for f in items], fontsize=7)
+    ax.set_yticklabels([_wrap(f.label, 40) for f in items], fontsize=7)
     ax.invert_yaxis()
     if scale.scoring == "completion":
         ax.set_xlim(0, 110)

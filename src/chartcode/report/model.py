@@ -25,6 +25,7 @@ Blocks and how each format shows them:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -123,6 +124,14 @@ class Chart:
     @property
     def markdown(self) -> bool:
         return self.text is not None
+
+    PHONE_PX: ClassVar[int] = 480  # up to this width a chart shrinks onto a 390 px phone with text >= 9 px
+
+    @property
+    def wide(self) -> bool:
+        """Too wide to shrink onto a phone with readable text: there it scrolls in its own box."""
+        m = re.search(r'<svg[^>]*\swidth="([0-9.]+)pt"', self.svg or "")
+        return m is not None and float(m.group(1)) * 4 / 3 > self.PHONE_PX
 
 
 @dataclass

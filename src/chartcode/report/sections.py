@@ -135,11 +135,12 @@ def distribution_section(store: Store, *, charts: bool = True) -> Section:
         missing = int(col.isna().sum())
         labels = [c.label for c in f.choices] + (["(no final value)"] if missing else [])
         counts = counts + ([missing] if missing else [])
+        real = ", ".join(f"{c.label} {n}" for c, n in zip(f.choices, counts, strict=False))
         grid.charts.append(
             Chart(
                 bar_chart(labels, counts, f.label) if charts else None,
                 f.label,
-                ", ".join(f"{lab} {n}" for lab, n in zip(labels, counts, strict=True)),
+                real + (f"; {NoValue()}: {missing}" if missing else ""),
             )
         )
     return Section("Field distributions").add(
