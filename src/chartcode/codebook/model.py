@@ -152,6 +152,9 @@ class Field:
     identifier: bool = False
     section: str = ""  # a rating scale's item: the section it is scored in
     target: float | None = None  # completion scoring: the planned count (e.g. sessions)
+    # REDCap data-dictionary columns chartcode does not use, kept verbatim for the way back
+    # (chartcode.codebook.redcap): (API column name, original text) pairs
+    redcap: tuple[tuple[str, str], ...] = ()
     line: int | None = dc_field(default=None, compare=False, repr=False)
 
     @property
@@ -235,6 +238,8 @@ class Field:
             d["section"] = self.section
         if self.target is not None:
             d["target"] = self.target
+        if self.redcap:
+            d["redcap"] = dict(self.redcap)
         return d
 
 
@@ -247,6 +252,9 @@ class Codebook:
     description: str = ""
     scale: Scale | None = None
     source: str = dc_field(default="", compare=False, repr=False)  # the YAML text it was read from
+    # REDCap dictionary rows that are not coded fields (record id, calc, descriptive ...), kept
+    # verbatim for the way back (chartcode.codebook.redcap); part of the hash through to_dict
+    redcap: dict[str, Any] = dc_field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -291,6 +299,8 @@ class Codebook:
         }
         if self.scale is not None:  # absent for plain codebooks, so their hashes are unchanged
             d["scale"] = self.scale.to_dict()
+        if self.redcap:  # likewise absent unless converted from a REDCap dictionary
+            d["redcap"] = self.redcap
         return d
 
     def canonical_json(self) -> str:

@@ -203,21 +203,20 @@ def _stat_writer(fmt: str) -> Writer:
 
 def _redcap_wide(data: ExportInput, files: list[Path]) -> None:
     from chartcode.export import writers
+    from chartcode.export.redcap import redcap_frame
     from chartcode.export.tables import AGE_TOP, AGE_TOP_CODE, wide_tables
 
-    records, _ = wide_tables(data.store, deidentify=data.deidentify, sources=False, dates=data.dates)
+    records, notes = wide_tables(data.store, deidentify=data.deidentify, sources=False, dates=data.dates)
     if data.deidentify:  # REDCap validates an age as an integer: 90 stands for 90 or older
-        for col in records.columns:
-            if records[col].dtype == object and (records[col] == AGE_TOP).any():
-                records[col] = records[col].replace(AGE_TOP, AGE_TOP_CODE)
+        for frame in (records, notes):
+            for col in frame.columns:
+                if frame[col].dtype == object and (frame[col] == AGE_TOP).any():
+                    frame[col] = frame[col].replace(AGE_TOP, AGE_TOP_CODE)
     data.rows.update(records=len(records))
-    note_fields = data.codebook.note_fields
-    if note_fields:
-        data.warnings.append(
-            f"warning: {len(note_fields)} note-level field(s) left out (a flat REDCap project has one row"
-            f" per record): {', '.join(f.name for f in note_fields)}"
-        )
-    writers.write_csv(records, files[0], safe=False)
+    if data.codebook.note_fields:
+        data.rows.update(notes=len(notes))
+    table = redcap_frame(records, notes, data.codebook)  # note-level fields: a repeating instrument
+    writers.write_csv(table, files[0], safe=False)
 
 
 REGISTRY: dict[str, Format] = {
