@@ -27,10 +27,7 @@ def read(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     df.columns = [c.strip() for c in df.columns]
     by_api = {v: k for k, v in API.items()}
-    df = df.rename(columns={c: by_api[c.lower()] for c in df.columns if c.lower() in by_api})
-    if "field_name" in {a for a in API.values()} and "Variable / Field Name" in df.columns:
-        pass
-    return df
+    return df.rename(columns={c: by_api[c.lower()] for c in df.columns if c.lower() in by_api})
 
 
 def round_trip(src: Path, work: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -43,9 +40,7 @@ def round_trip(src: Path, work: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[
     yaml_path.write_text(text, encoding="utf-8")
     out = work / f"{src.stem}.csv"
     codebook_to_redcap(load_codebook(yaml_path), out)
-    original = read(src)
-    if original.columns[0] != "Variable / Field Name":  # the API header: compare under the same labels
-        pass
+    original = read(src)  # an API header is compared under the same labels
     original = original[[c for c in original.columns if c]]
     # the original's blank rows are not rows of the dictionary
     original = original[(original != "").any(axis=1)].reset_index(drop=True)

@@ -126,9 +126,10 @@ _RECORD_ID_LABEL_RE = re.compile(r"^\s*(record|study|subject|participant|patient
 # ---- reading the CSV -----------------------------------------------------------------------
 
 
-def _read_rows(shown: str) -> tuple[list[tuple[int, dict[str, str]]], str]:
-    """(first CSV line of the row, row by column name) for every non-blank data row, and the
-    header style ("labels": REDCap's download; "api": the API's field_name, form_name ...)."""
+def _read_rows(shown: str) -> tuple[list[tuple[int, dict[str, str]]], str, list[int]]:
+    """(first CSV line of the row, row by column name) for every non-blank data row, the
+    header style ("labels": REDCap's download; "api": the API's field_name, form_name ...) and
+    the lines whose NA cells (R's blank) were read as blank."""
     data = read_bytes(shown)
     if len(data) > MAX_BYTES:
         raise UserError(
@@ -163,6 +164,7 @@ def _read_rows(shown: str) -> tuple[list[tuple[int, dict[str, str]]], str]:
             )
         index = {c: columns.index(names[c]) for c in COLUMNS if names[c] in columns}
         rows: list[tuple[int, dict[str, str]]] = []
+        na_lines: list[int] = []
         start = reader.line_num + 1
         for raw in reader:
             if len(raw) > len(header) and any(cell.strip() for cell in raw[len(header) :]):
@@ -173,8 +175,9 @@ def _read_rows(shown: str) -> tuple[list[tuple[int, dict[str, str]]], str]:
             _check_swallowed(shown, start, raw, len(header))
             if any(cell.strip() for cell in raw):  # a missing optional column or cell reads as blank
                 cells = {c: raw[index[c]] if index.get(c, len(raw)) < len(raw) else "" for c in COLUMNS}
-                if style == "api":  # R's write.csv writes a missing cell as NA
+                if style == "api" and "NA" in cells.values():  # R's write.csv writes a blank cell as NA
                     cells = {c: "" if v == "NA" else v for c, v in cells.items()}
+                    na_lines.append(start)
                 rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as e:
@@ -182,8 +185,11 @@ def _read_rows(shown: str) -> tuple[list[tuple[int, dict[str, str]]], str]:
             raise UserError(
                 f"{shown}:{start}: a quote opened on this line is never closed (it swallows the rest of the file)"
             ) from None
-        raise UserError(f"{shown}:{reader.line_num}: not a readable CSV row ({e})") from None
-    return rows, style
+        raise UserError(
+            f"{shown}:{start}: a quote opened on this line closes in the middle of a cell (on line"
+            f' {reader.line_num}: {e}); is a " stray?'
+        ) from None
+    return rows, style, na_lines
 
 
 def _check_swallowed(shown: str, start: int, raw: list[str], width: int) -> None:
@@ -211,8 +217,11 @@ def redcap_to_yaml(
     Raises UserError naming the file and CSV line for input chartcode cannot convert.
     """
     shown = str(dict_path)
-    rows, style = _read_rows(shown)
-    warnings: list[str] = []
+    rows, style, na_lines = _read_rows(shown)
+    warnings: list[str] = [
+        f"{shown}:{line}: cells written NA (R's blank) read as blank; export --format redcap writes them blank"
+        for line in na_lines
+    ]
     fields: list[dict[str, Any]] = []
     kept: list[dict[str, str]] = []  # rows that are no coded field, with the field they follow
     seen: dict[str, int] = {}
