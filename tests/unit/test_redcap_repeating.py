@@ -80,3 +80,16 @@ def test_deidentified_note_rows_carry_the_same_hashed_record_ids(demo, tmp_path)
     assert len(notes) > 0
     assert set(notes["record_id"]) <= set(records["record_id"])
     assert not set(records["record_id"]) & set(demo.record_ids())
+
+
+def test_data_file_names_the_record_id_column_as_the_dictionary_it_came_from(tmp_path):
+    from chartcode.codebook import load_codebook
+    from chartcode.codebook.redcap import redcap_to_yaml
+    from chartcode.export.redcap import redcap_frame
+
+    src = Path(__file__).resolve().parents[1] / "data" / "redcap" / "redcapr_longitudinal_dictionary.csv"
+    cb = load_codebook(src, text=redcap_to_yaml(src)[0])
+    records = pd.DataFrame({"record_id": ["R1"], cb.fields[0].name: [None]})
+    table = redcap_frame(records, pd.DataFrame(), cb)
+    assert list(table.columns) == ["study_id", cb.fields[0].name]
+    assert table.iloc[0].tolist() == ["R1", ""]
