@@ -291,3 +291,14 @@ def test_a_quote_closed_in_the_middle_of_a_cell_names_the_line_the_row_starts_on
     r = cli("codebook", "import-redcap", src, "--out", tmp_path / "x.yaml")
     assert r.code == 2, r.err
     assert f"{src}:3: a quote opened on this line" in r.err
+
+
+def test_codebook_diff_reports_a_change_of_the_kept_redcap_columns_as_info():
+    from chartcode.codebook import diff
+
+    src = DATA / "redcapr_simple_dictionary.csv"
+    text, _ = redcap_to_yaml(src)
+    old = load_codebook(src, text=text)
+    new = load_codebook(src, text=text.replace('section_header: "Contact Information"', 'section_header: "Contact"'))
+    assert old.hash != new.hash
+    assert [(c.severity, c.field) for c in diff(old, new)] == [("info", "name_first")]

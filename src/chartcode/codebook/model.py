@@ -396,6 +396,8 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             changes.append(Change("info", name, "decision rules edited"))
         if a.cues != b.cues:
             changes.append(Change("info", name, "cue words changed"))
+        if a.redcap != b.redcap:
+            changes.append(Change("info", name, "REDCap columns kept for export --format redcap changed"))
         if a.identifier != b.identifier:
             changes.append(Change("review", name, f"identifier changed from {a.identifier} to {b.identifier}"))
         if (a.section, a.target) != (b.section, b.target):
@@ -406,6 +408,8 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             changes.append(Change("review", name, "the cannot-rate code changed"))
     old_scale = old.scale.to_dict() if old.scale else None
     new_scale = new.scale.to_dict() if new.scale else None
+    if old.redcap != new.redcap:
+        changes.append(Change("info", None, "REDCap rows kept for export --format redcap changed"))
     if old_scale != new_scale:
         changes.append(Change("review", None, "scale scoring, sections or bands changed: scores and bands change"))
     return changes

@@ -33,18 +33,21 @@ def redcap_frame(records: pd.DataFrame, notes: pd.DataFrame, codebook: Codebook)
     note-level fields, one row per coded note and instrument (``notes``: note_id, record_id,
     note_date, note_type + note-level fields)."""
     rid = record_id_name(codebook)
-    forms = note_forms(codebook)
+    forms = {  # only the columns the notes table has: --deidentify leaves identifiers and free text out
+        form: names
+        for form, fields in note_forms(codebook).items()
+        if (names := [f.name for f in fields if f.name in notes.columns])
+    }
     base = _cells(records).rename(columns={"record_id": rid})
     if not forms:
         return base
-    note_cols = [f.name for fs in forms.values() for f in fs]
+    note_cols = [n for names in forms.values() for n in names]
     columns = [rid, REPEAT_INSTRUMENT, REPEAT_INSTANCE, *base.columns[1:], *note_cols]
     rows: list[dict[str, Any]] = [
         dict(r, **{REPEAT_INSTRUMENT: "", REPEAT_INSTANCE: ""}) for r in base.to_dict("records")
     ]
     ordered = _cells(notes.sort_values(["record_id", "note_date", "note_id"], kind="stable", na_position="last"))
-    for form, fields in forms.items():
-        names = [f.name for f in fields]
+    for form, names in forms.items():
         instance: dict[Any, int] = {}
         for note in ordered.to_dict("records"):
             values = {n: note[n] for n in names}
