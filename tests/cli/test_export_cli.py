@@ -66,11 +66,14 @@ def test_long_export_reports_codes_held_back_and_a_lead_sees_them(cli, demo_db, 
     assert "VET-002" in {c["record_id"] for c in json.loads((tmp_path / "lead.json").read_text())["codes"]}
 
 
-def test_redcap_export_warns_that_note_level_fields_are_left_out(cli, demo_db, tmp_path):
+def test_redcap_export_writes_note_level_fields_as_a_repeating_instrument(cli, demo_db, tmp_path):
     r = cli("export", demo_db, "--format", "redcap", "--out", tmp_path / "data.csv")
     assert r.code == 0, r.err
-    assert "warning:" in r.err and "session_content" in r.err
-    assert "session_content" not in pd.read_csv(tmp_path / "data.csv")
+    assert "left out" not in r.err
+    data = pd.read_csv(tmp_path / "data.csv", dtype=str, keep_default_na=False)
+    notes = data[data["redcap_repeat_instrument"] != ""]
+    assert set(notes["redcap_repeat_instrument"]) == {"conjoint_pain_notes"}
+    assert (notes["session_content"] != "").any()
 
 
 def test_deidentified_export_from_the_command_line(cli, tmp_path):

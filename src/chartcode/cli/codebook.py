@@ -125,7 +125,7 @@ def codebook_import_redcap(dictionary: Path, out: Path, codebook_id, title):
         atomic_write_text(out, text)
     except OSError as exc:
         raise UserError(f"{out}: cannot write ({exc.strerror or exc})") from None
-    click.echo(f"wrote {out}: {len(cb.fields)} fields ({len(warnings)} skipped)")
+    click.echo(f"wrote {out}: {len(cb.fields)} fields ({len(warnings)} warning{'' if len(warnings) == 1 else 's'})")
 
 
 @codebook.command("import-qdc")

@@ -54,7 +54,8 @@ def export(
     \b
     csv     OUT and OUT_notes.csv            xlsx  sheets records, notes, codebook, agreement, analyses, audit
     sav/dta OUT and OUT_notes.sav|dta, with variable and value labels from the codebook
-    json    {"records", "notes", "codebook"} redcap  a data-import CSV (record-level fields)
+    json    {"records", "notes", "codebook"} redcap  a data-import CSV (note-level fields as a
+    repeating instrument, see README)
 
     Final values: consensus, else the coders' shared submitted value; the column
     <field>__source (<field>_src in SPSS/Stata) says which. No export contains note text.

@@ -30,7 +30,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
-TOP_KEYS = {"id", "title", "version", "description", "fields", "scale"}
+TOP_KEYS = {"id", "title", "version", "description", "fields", "scale", "redcap"}
 FIELD_KEYS = {
     "name",
     "label",
@@ -47,6 +47,7 @@ FIELD_KEYS = {
     "section",
     "target",
     "missing",
+    "redcap",
 }
 CHOICE_KEYS = {"label", "description", "colour"}
 SCALE_KEYS = {"scoring", "sections", "bands", "cannot_rate", "prorate", "max_unrated", "action_below", "display"}
@@ -120,6 +121,7 @@ def load_codebook(path: str | Path, text: str | None = None) -> Codebook:
         for f in fields:
             if f.section or f.target is not None:
                 p.add(f.line, "'section' and 'target' belong to rating scales: add a 'scale' block", f.name)
+    redcap = _redcap_block(p, data)
     p.raise_if_any()
     return Codebook(
         id=cb_id or "",
@@ -129,7 +131,98 @@ def load_codebook(path: str | Path, text: str | None = None) -> Codebook:
         fields=tuple(fields),
         scale=scale,
         source=text,
+        redcap=redcap,
     )
+
+
+# What a REDCap data dictionary says that chartcode does not use (chartcode.codebook.redcap writes
+# and reads it): per field, REDCap API column names with their original text; per codebook, the
+# rows that are no coded field.
+REDCAP_COLUMNS = (
+    "field_name",
+    "form_name",
+    "section_header",
+    "field_type",
+    "field_label",
+    "select_choices_or_calculations",
+    "field_note",
+    "text_validation_type_or_show_slider_number",
+    "text_validation_min",
+    "text_validation_max",
+    "identifier",
+    "branching_logic",
+    "required_field",
+    "custom_alignment",
+    "question_number",
+    "matrix_group_name",
+    "matrix_ranking",
+    "field_annotation",
+)
+REDCAP_FIELD_KEYS = set(REDCAP_COLUMNS) | {"checkbox"}
+REDCAP_TOP_KEYS = {"header", "record_id", "rows"}
+
+
+def _redcap_text(p: _Problems, m: LMap, field: str | None, allowed: set[str], what: str) -> dict[str, str]:
+    """A mapping of REDCap column name -> text (kept exactly: no stripping)."""
+    out: dict[str, str] = {}
+    _duplicates(p, m, field)
+    for k, v in m.items():
+        if k not in allowed:
+            p.add(
+                m.line_of(k), f"{what}: unknown key {quote(k)} (expected REDCap column names such as field_type)", field
+            )
+        elif isinstance(v, (LMap, LList)) or v is None:
+            p.add(m.line_of(k), f"{what}: {k!r} must be text", field)
+        else:
+            out[k] = v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+    return out
+
+
+def _field_redcap(p: _Problems, raw: LMap, fname: str) -> tuple[tuple[str, str], ...]:
+    v = raw.get("redcap")
+    if v is None:
+        return ()
+    if not isinstance(v, LMap):
+        p.add(raw.line_of("redcap"), "'redcap' must be a mapping of REDCap column: text", fname)
+        return ()
+    return tuple(_redcap_text(p, v, fname, REDCAP_FIELD_KEYS, "redcap").items())
+
+
+def _redcap_block(p: _Problems, data: LMap) -> dict[str, Any]:
+    raw = data.get("redcap")
+    if raw is None:
+        return {}
+    line = data.line_of("redcap")
+    if not isinstance(raw, LMap):
+        p.add(line, "'redcap' must be a mapping (header, record_id, rows)")
+        return {}
+    _duplicates(p, raw, None)
+    out: dict[str, Any] = {}
+    for k in raw:
+        if k not in REDCAP_TOP_KEYS:
+            p.add(
+                raw.line_of(k),
+                f"redcap: unknown key {quote(k)} (expected one of: {', '.join(sorted(REDCAP_TOP_KEYS))})",
+            )
+    header = raw.get("header", "labels")
+    if header not in ("labels", "api"):
+        p.add(raw.line_of("header"), "redcap: 'header' must be labels or api")
+    elif "header" in raw:
+        out["header"] = header
+    rid = raw.get("record_id")
+    if isinstance(rid, LMap):
+        out["record_id"] = _redcap_text(p, rid, None, set(REDCAP_COLUMNS), "redcap record_id")
+    elif rid is False:
+        out["record_id"] = False
+    elif rid is not None:
+        p.add(raw.line_of("record_id"), "redcap: 'record_id' is the record-id row (a mapping) or false (none)")
+    rows = raw.get("rows")
+    if rows is not None:
+        if not isinstance(rows, LList) or any(not isinstance(r, LMap) for r in rows):
+            p.add(raw.line_of("rows"), "redcap: 'rows' must be a list of mappings (after, then REDCap columns)")
+        else:
+            out["rows"] = [_redcap_text(p, r, None, set(REDCAP_COLUMNS) | {"after"}, "redcap row") for r in rows]
+    return out
 
 
 def _bands(p: _Problems, m: LMap, key: str, where: str | None) -> tuple[Band, ...]:
@@ -397,6 +490,7 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
     choices = _missing(p, raw, fname, _choices(p, raw, fname, ftype))
     section = _opt_str(p, raw, "section", fname) or ""
     target = _number(p, raw, "target", fname)
+    redcap = _field_redcap(p, raw, fname)
     return Field(
         name=fname,
         label=label or "",
@@ -412,6 +506,7 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
         identifier=identifier,
         section=section,
         target=target,
+        redcap=redcap,
         line=raw.line,
     )
 

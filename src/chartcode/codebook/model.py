@@ -153,6 +153,9 @@ class Field:
     identifier: bool = False
     section: str = ""  # a rating scale's item: the section it is scored in
     target: float | None = None  # completion scoring: the planned count (e.g. sessions)
+    # REDCap data-dictionary columns chartcode does not use, kept verbatim for the way back
+    # (chartcode.codebook.redcap): (API column name, original text) pairs
+    redcap: tuple[tuple[str, str], ...] = ()
     line: int | None = dc_field(default=None, compare=False, repr=False)
 
     @property
@@ -236,6 +239,8 @@ class Field:
             d["section"] = self.section
         if self.target is not None:
             d["target"] = self.target
+        if self.redcap:
+            d["redcap"] = dict(self.redcap)
         return d
 
 
@@ -248,6 +253,9 @@ class Codebook:
     description: str = ""
     scale: Scale | None = None
     source: str = dc_field(default="", compare=False, repr=False)  # the YAML text it was read from
+    # REDCap dictionary rows that are not coded fields (record id, calc, descriptive ...), kept
+    # verbatim for the way back (chartcode.codebook.redcap); part of the hash through to_dict
+    redcap: dict[str, Any] = dc_field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def targets(self, notes: Iterable[tuple[str, str | None]]) -> list[tuple[str | None, Field]]:
         """(note_id, field) of every code one record takes, in coding order: on each (note_id, note_type)
@@ -314,6 +322,8 @@ class Codebook:
         }
         if self.scale is not None:  # absent for plain codebooks, so their hashes are unchanged
             d["scale"] = self.scale.to_dict()
+        if self.redcap:  # likewise absent unless converted from a REDCap dictionary
+            d["redcap"] = self.redcap
         return d
 
     def canonical_json(self) -> str:
@@ -409,6 +419,8 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             changes.append(Change("info", name, "decision rules edited"))
         if a.cues != b.cues:
             changes.append(Change("info", name, "cue words changed"))
+        if a.redcap != b.redcap:
+            changes.append(Change("info", name, "REDCap columns kept for export --format redcap changed"))
         if a.identifier != b.identifier:
             changes.append(Change("review", name, f"identifier changed from {a.identifier} to {b.identifier}"))
         if (a.section, a.target) != (b.section, b.target):
@@ -424,6 +436,8 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             )
     old_scale = old.scale.to_dict() if old.scale else None
     new_scale = new.scale.to_dict() if new.scale else None
+    if old.redcap != new.redcap:
+        changes.append(Change("info", None, "REDCap rows kept for export --format redcap changed"))
     if old_scale != new_scale:
         changes.append(Change("review", None, "scale scoring, sections or bands changed: scores and bands change"))
     return changes

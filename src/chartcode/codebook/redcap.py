@@ -1,4 +1,4 @@
-"""Convert between REDCap data dictionaries (CSV) and chartcode codebooks (YAML).
+"""Convert between REDCap data dictionaries (CSV) and chartcode codebooks (YAML), losslessly.
 
     redcap_to_yaml("dict.csv")            -> (yaml_text, warnings)
     codebook_to_redcap(codebook, "x.csv")  -> writes a data dictionary REDCap can import
@@ -7,17 +7,37 @@ REDCap to chartcode: radio/dropdown -> nominal, yesno/truefalse -> binary, check
 one binary field per option (``<var>___<code>``, REDCap's own export naming), text
 with integer validation -> count (numeric when it allows negatives), other number
 validations -> numeric, date validations -> date, other text and notes -> text.
-Calculations, descriptive text, files, sliders and SQL fields are skipped with a
-warning. REDCap's first field is the record id; it is not coded, so it is skipped.
+
+Lossless: what chartcode does not use is kept in the codebook, verbatim, for the way back.
+Each field's ``redcap:`` mapping holds, under REDCap's API column names (``form_name``,
+``section_header``, ``field_type``, ``field_annotation`` ...), every column whose text
+differs from what chartcode would write for the field (dropdown rather than radio, an email
+validation, a label with HTML, an action tag, a branching logic ...). The codebook's
+``redcap:`` block holds the rows that are no coded field -- the record-id field and the
+calc, descriptive, file, slider and sql fields -- each with the field it came after.
+codebook_to_redcap writes a kept column back only while it still fits the field (an edited
+label or changed type wins over the old text), so a dictionary round-trips unchanged and an
+edited codebook exports its edits.
+
+What the conversion must change it reports line by line (warnings naming file:line): a
+field name longer than chartcode's 32 characters or with capitals is renamed (and written
+back under its REDCap name), an unconverted field type is kept for REDCap but not coded.
+
+The first field is the record id only when it is one (a text field named ``record_id``,
+``study_id``, ``id`` ... or labelled "Record ID", "Study ID" ...): an instrument export that
+starts with a real item keeps it as a field.
 
 chartcode to REDCap: what REDCap cannot say (note level, note types, ordinal, binary
 with own labels, cue words) goes into the Field Annotation as ``@chartcode-...`` tags,
-which redcap_to_yaml reads back, so a round trip keeps the codebook's meaning.
+which redcap_to_yaml reads back. Note-level fields go on their own instrument
+(``<codebook>_notes``), which the REDCap data import fills as a repeating instrument
+(chartcode.export.formats).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import json
@@ -27,16 +47,17 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
-from chartcode.codebook.loader import CODE_RE, ID_RE, NAME_RE, load_codebook
+from chartcode.codebook.loader import CODE_RE, ID_RE, NAME_RE, REDCAP_COLUMNS, load_codebook
 from chartcode.codebook.model import LEVELS, Codebook, Field
-from chartcode.codebook.types import FIELD_TYPES, from_redcap, join
+from chartcode.codebook.types import FIELD_TYPES, FieldType, from_redcap, join
 from chartcode.errors import UserError, quote, read_bytes
 from chartcode.files import atomic_write
 
 # A data dictionary is tens of kilobytes; refuse what cannot be one before reading it as CSV.
 MAX_BYTES = 16 << 20
+NAME_MAX = 100  # REDCap's limit on a variable name
 
 COLUMNS = (
     "Variable / Field Name",
@@ -72,13 +93,15 @@ COLUMNS = (
     IDENTIFIER,
     BRANCHING,
     REQUIRED,
-    _ALIGN,
-    _QNUM,
-    _MATRIX,
-    _RANKING,
+    ALIGN,
+    QNUM,
+    MATRIX,
+    RANKING,
     ANNOTATION,
 ) = COLUMNS
 NEEDED = (VAR, FTYPE, LABEL, CHOICES)
+API = dict(zip(COLUMNS, REDCAP_COLUMNS, strict=True))  # "Field Type" -> "field_type", as the REDCap API names them
+FROM_API = {v: k for k, v in API.items()}
 
 SKIP_REASONS = {
     "calc": "chartcode stores coded values, not calculations",
@@ -88,73 +111,25 @@ SKIP_REASONS = {
     "sql": "they run database queries, they hold no coded value",
 }
 SPLIT = "checkbox"  # one binary field per option; every other converted REDCap type is claimed by a field type
+BRANCHING_PREFIX = "REDCap shows this field only if: "
 _INT_RE = re.compile(r"^-?(0|[1-9]\d*)$")
 _NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
 _ANNOTATION_RE = re.compile(r'@chartcode-([a-z_-]+)=("(?:[^"\\]|\\.)*"|\S+)')
 _PLAIN_VALUE_RE = re.compile(r'^[^\s"]+$')
+_REDCAP_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# the record-id field of a project: REDCap puts it first; instrument exports have none
+_RECORD_ID_NAME_RE = re.compile(r"^((record|study|subject|subj|participant|patient|pt|case)_?)?id$", re.I)
+_RECORD_ID_LABEL_RE = re.compile(r"^\s*(record|study|subject|participant|patient|case)\s*(id|number|no\.?|#)\s*$", re.I)
 
 
-# ---- REDCap -> chartcode -------------------------------------------------------------------
+# ---- reading the CSV -----------------------------------------------------------------------
 
 
-def redcap_to_yaml(
-    dict_path: str | Path, *, codebook_id: str | None = None, title: str | None = None, version: str = "1.0"
-) -> tuple[str, list[str]]:
-    """Convert a REDCap data dictionary CSV to codebook YAML; return (yaml_text, warnings).
-
-    Raises UserError naming the file and CSV line for input chartcode cannot convert.
-    """
-    shown = str(dict_path)
-    rows = _read_rows(shown)
-    warnings: list[str] = []
-    fields: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for index, (line, row) in enumerate(rows):
-        where = f"{shown}:{line}: field {quote(row[VAR].strip(), 64)}"
-        if index == 0:  # REDCap's first field is the record id: an identifier, not a coded value
-            if row[VAR].strip().lower() != "record_id":
-                warnings.append(f"{where}: the first field is REDCap's record id; skipped")
-            continue
-        for f in _convert_row(where, row, warnings):
-            if f["name"] in seen:
-                raise UserError(
-                    f"{shown}:{line}: field '{f['name']}': field name appears twice (first at line {seen[f['name']]})"
-                )
-            seen[f["name"]] = line
-            fields.append(f)
-    if not fields:
-        raise UserError(f"{shown}: no field to convert (a REDCap dictionary lists the record id, then the fields)")
-
-    stem = Path(shown).stem
-    cb_id = codebook_id or re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-_.") or "redcap"
-    if not ID_RE.match(cb_id):
-        raise UserError(f"codebook id {cb_id!r} must be letters, digits, '-', '_' or '.' (pass another id)")
-    doc = CommentedMap()
-    doc["id"] = cb_id
-    doc["title"] = title or f"{stem} (from REDCap)"
-    doc["version"] = str(version)
-    doc["description"] = f"Converted by chartcode from the REDCap data dictionary {Path(shown).name}."
-    doc["fields"] = [_yaml_field(f) for f in fields]
-    doc.yaml_set_start_comment(
-        f"Converted from the REDCap data dictionary {Path(shown).name}.\n"
-        "Check the types, the required flags and the decision rules before coding."
-    )
-    out = io.StringIO()
-    yaml = YAML()
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.dump(doc, out)
-    text = out.getvalue()
-    try:  # a safety net: every check above mirrors the loader, so this should never fire
-        load_codebook(f"{shown} (converted)", text=text)
-    except UserError as e:
-        raise UserError(f"{shown}: the converted codebook is not valid: {e}") from None
-    return text, warnings
-
-
-def _read_rows(shown: str) -> list[tuple[int, dict[str, str]]]:
-    """(first CSV line of the row, row by column name) for every non-blank data row."""
+def _read_rows(shown: str) -> tuple[list[tuple[int, dict[str, str]]], str, list[int]]:
+    """(first CSV line of the row, row by column name) for every non-blank data row, the
+    header style ("labels": REDCap's download; "api": the API's field_name, form_name ...) and
+    the lines whose NA cells (R's blank) were read as blank."""
     data = read_bytes(shown)
     if len(data) > MAX_BYTES:
         raise UserError(
@@ -170,6 +145,7 @@ def _read_rows(shown: str) -> list[tuple[int, dict[str, str]]]:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise UserError(f"{shown}:{line}: contains a NUL byte; the file is binary or corrupted")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
     try:
         header = next(reader, None)
         if header is None:
@@ -178,40 +154,201 @@ def _read_rows(shown: str) -> list[tuple[int, dict[str, str]]]:
         dup = next((h for h in header if h.strip() and columns.count(h.strip().lower()) > 1), None)
         if dup is not None:
             raise UserError(f"{shown}:1: column {quote(dup.strip(), 64)} appears more than once in the header")
-        missing = [c for c in NEEDED if c.lower() not in columns]
+        style = "api" if "field_name" in columns else "labels"
+        names = {c: (API[c] if style == "api" else c).lower() for c in COLUMNS}
+        missing = [(API[c] if style == "api" else c) for c in NEEDED if names[c] not in columns]
         if missing:
             raise UserError(
                 f"{shown}:1: missing column(s) {', '.join(repr(c) for c in missing)}"
                 " (is this a REDCap data dictionary?)"
             )
-        index = {c: columns.index(c.lower()) for c in COLUMNS if c.lower() in columns}
+        index = {c: columns.index(names[c]) for c in COLUMNS if names[c] in columns}
         rows: list[tuple[int, dict[str, str]]] = []
+        na_lines: list[int] = []
         start = reader.line_num + 1
         for raw in reader:
+            if len(raw) > len(header) and any(cell.strip() for cell in raw[len(header) :]):
+                raise UserError(
+                    f"{shown}:{start}: {len(raw)} cells in a row under a header of {len(header)} columns"
+                    " (a stray comma or quote?)"
+                )
+            _check_swallowed(shown, start, raw, len(header))
             if any(cell.strip() for cell in raw):  # a missing optional column or cell reads as blank
                 cells = {c: raw[index[c]] if index.get(c, len(raw)) < len(raw) else "" for c in COLUMNS}
+                if style == "api" and "NA" in cells.values():  # R's write.csv writes a blank cell as NA
+                    cells = {c: "" if v == "NA" else v for c, v in cells.items()}
+                    na_lines.append(start)
                 rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as e:
-        raise UserError(f"{shown}:{reader.line_num}: not a readable CSV row ({e})") from None
-    return rows
+        if "unexpected end of data" in str(e):
+            raise UserError(
+                f"{shown}:{start}: a quote opened on this line is never closed (it swallows the rest of the file)"
+            ) from None
+        raise UserError(
+            f"{shown}:{start}: a quote opened on this line closes in the middle of a cell (on line"
+            f' {reader.line_num}: {e}); is a " stray?'
+        ) from None
+    return rows, style, na_lines
+
+
+def _check_swallowed(shown: str, start: int, raw: list[str], width: int) -> None:
+    """A stray quote opens a cell that runs over the following rows: a cell holding a line
+    break followed by what reads as a whole dictionary row. Refuse it, naming the line."""
+    for cell in raw:
+        if "\n" not in cell and "\r" not in cell:
+            continue
+        for offset, line in enumerate(cell.splitlines()[1:], start=1):
+            if line.count(",") >= width - 1 and _REDCAP_NAME_RE.match(line.split(",", 1)[0].strip() or "-"):
+                raise UserError(
+                    f"{shown}:{start}: a quote opened on this line swallows the row on line {start + offset}"
+                    ' (a stray " in a cell?)'
+                )
+
+
+# ---- REDCap -> chartcode -------------------------------------------------------------------
+
+
+def redcap_to_yaml(
+    dict_path: str | Path, *, codebook_id: str | None = None, title: str | None = None, version: str = "1.0"
+) -> tuple[str, list[str]]:
+    """Convert a REDCap data dictionary CSV to codebook YAML; return (yaml_text, warnings).
+
+    Raises UserError naming the file and CSV line for input chartcode cannot convert.
+    """
+    shown = str(dict_path)
+    rows, style, na_lines = _read_rows(shown)
+    warnings: list[str] = [
+        f"{shown}:{line}: cells written NA (R's blank) read as blank; export --format redcap writes them blank"
+        for line in na_lines
+    ]
+    fields: list[dict[str, Any]] = []
+    kept: list[dict[str, str]] = []  # rows that are no coded field, with the field they follow
+    seen: dict[str, int] = {}
+    redcap_names: dict[str, int] = {}
+    block: dict[str, Any] = {}
+    if style == "api":
+        block["header"] = "api"
+    for index, (line, row) in enumerate(rows):
+        where = f"{shown}:{line}: field {quote(row[VAR].strip(), 64)}"
+        original = row[VAR].strip()
+        if original.lower() in redcap_names:
+            raise UserError(
+                f"{shown}:{line}: field {quote(original.lower(), 64)}: field name appears twice"
+                f" (first at line {redcap_names[original.lower()]})"
+            )
+        redcap_names[original.lower()] = line
+        if index == 0:
+            if _is_record_id(row):  # the project's record id: not a coded value, kept for the way back
+                block["record_id"] = _cells(row)
+                continue
+            block["record_id"] = False  # an instrument export: its first field is an item
+        converted = _convert_row(where, row, warnings)
+        if not converted:
+            kept.append({"after": fields[-1]["name"] if fields else ""} | _cells(row))
+            continue
+        for f in converted:
+            if f["name"] in seen:
+                raise UserError(
+                    f"{shown}:{line}: field '{f['name']}': field name appears twice (first at line {seen[f['name']]})"
+                )
+            seen[f["name"]] = line
+            fields.append(f)
+    if not fields:
+        raise UserError(f"{shown}: no field to convert (a REDCap dictionary lists the record id, then the fields)")
+    if kept:
+        block["rows"] = kept
+
+    stem = Path(shown).stem
+    cb_id = codebook_id or re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-_.") or "redcap"
+    if not ID_RE.match(cb_id):
+        raise UserError(f"codebook id {cb_id!r} must be letters, digits, '-', '_' or '.' (pass another id)")
+    doc = CommentedMap()
+    doc["id"] = cb_id
+    doc["title"] = title or f"{stem} (from REDCap)"
+    doc["version"] = str(version)
+    doc["description"] = f"Converted by chartcode from the REDCap data dictionary {Path(shown).name}."
+    doc["fields"] = [_yaml_field(f) for f in fields]
+    text = _dump(doc, Path(shown).name)
+    try:  # a safety net: every check above mirrors the loader, so this should never fire
+        plain_cb = load_codebook(f"{shown} (converted)", text=text)
+    except UserError as e:
+        raise UserError(f"{shown}: the converted codebook is not valid: {e}") from None
+    # keep what the dictionary says beyond what chartcode would write for each field
+    by_name = {x["name"]: x for x in fields}
+    for fld, m in zip(plain_cb.fields, doc["fields"], strict=True):
+        src = by_name[fld.name]
+        meta = src["_redcap"] if "_redcap" in src else _difference(src["_row"], fld, plain_cb)
+        if meta:
+            m["redcap"] = _yaml_text_map(meta)
+    if block:
+        doc["redcap"] = _yaml_block(block)
+    text = _dump(doc, Path(shown).name)
+    try:
+        load_codebook(f"{shown} (converted)", text=text)
+    except UserError as e:
+        raise UserError(f"{shown}: the converted codebook is not valid: {e}") from None
+    return text, warnings
+
+
+def _dump(doc: CommentedMap, name: str) -> str:
+    doc.yaml_set_start_comment(
+        f"Converted from the REDCap data dictionary {name}.\n"
+        "Check the types, the required flags and the decision rules before coding.\n"
+        "'redcap:' keeps what REDCap says and chartcode does not use, for export --format redcap."
+    )
+    out = io.StringIO()
+    yaml = YAML()
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.dump(doc, out)
+    return out.getvalue()
+
+
+def _is_record_id(row: dict[str, str]) -> bool:
+    if row[FTYPE].strip().lower() != "text":
+        return False
+    return bool(_RECORD_ID_NAME_RE.match(row[VAR].strip()) or _RECORD_ID_LABEL_RE.match(_clean(row[LABEL])))
+
+
+def _cells(row: dict[str, str]) -> dict[str, str]:
+    """A row's non-blank cells under their API names, verbatim."""
+    return {API[c]: row[c] for c in COLUMNS if row[c] != ""}
+
+
+def _chartcode_name(where: str, original: str, warnings: list[str] | None) -> str:
+    """The codebook name of a REDCap variable: lower case, at most 32 characters (SPSS and
+    Stata); a longer name keeps its first 27 characters and 4 of its sha1."""
+    if len(original) > NAME_MAX:
+        raise UserError(f"{where}: a REDCap variable name has at most {NAME_MAX} characters, not {len(original)}")
+    name = original.lower()
+    if len(name) > 32:
+        name = f"{name[:27]}_{hashlib.sha1(name.encode('utf-8')).hexdigest()[:4]}"
+    _check_name(where, name)
+    if name != original and warnings is not None:
+        why = "longer than 32 characters" if len(original) > 32 else "capital letters"
+        warnings.append(
+            f"{where}: renamed to '{name}' ({why}: chartcode names are lower case, at most 32 characters,"
+            " for SPSS and Stata); export --format redcap writes the REDCap name back"
+        )
+    return name
 
 
 def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[dict[str, Any]]:
-    """The codebook fields for one dictionary row (none if skipped, several for a checkbox)."""
+    """The codebook fields for one dictionary row (none if not coded, several for a checkbox)."""
     ftype = row[FTYPE].strip().lower()
     kind = None if ftype == SPLIT else from_redcap(ftype, row[VALIDATION], row[VMIN])
     if kind is None and ftype != SPLIT:
         reason = SKIP_REASONS.get(ftype, "not a REDCap field type chartcode converts")
         shown = quote(ftype).strip("'") if ftype else "untyped"
-        warnings.append(f"{where}: {shown} fields are skipped ({reason})")
+        warnings.append(f"{where}: {shown} fields are not coded ({reason}); kept for export --format redcap")
         return []
-    name = _check_name(where, row[VAR].strip().lower())
+    name = _chartcode_name(where, row[VAR].strip(), warnings)
     tags = _annotation(where, row[ANNOTATION], warnings)
     label = _clean(row[LABEL]) or name
     rules = _clean(row[NOTE], one_line=False)
     if row[BRANCHING].strip():
-        rules = "\n".join(x for x in (rules, f"REDCap shows this field only if: {row[BRANCHING].strip()}") if x)
+        rules = "\n".join(x for x in (rules, f"{BRANCHING_PREFIX}{row[BRANCHING].strip()}") if x)
     base: dict[str, Any] = {
         "label": label,
         "level": tags.get("level", "record"),
@@ -220,18 +357,29 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
         "rules": rules,
         "note_types": tags.get("note_types", []),
         "cues": tags.get("cues", []),
+        "_row": row,
     }
     if base["level"] not in LEVELS:
         raise UserError(f"{where}: @chartcode-level={quote(base['level'])} must be one of: {', '.join(LEVELS)}")
     if base["note_types"] and base["level"] != "note":
         raise UserError(f"{where}: @chartcode-note-types applies only with @chartcode-level=note")
 
-    if kind is None:  # a checkbox
+    if kind is None:  # a checkbox: one binary field per option; the first keeps the whole row
         out = []
-        for code, option in _parse_choices(where, row[CHOICES]):
-            sub = _check_name(where, f"{name}___{re.sub(r'[^a-z0-9_]', '_', str(code).lower())}")
+        for i, (code, option) in enumerate(_parse_choices(where, row[CHOICES])):
+            sub = f"{row[VAR].strip()}___{re.sub(r'[^A-Za-z0-9_]', '_', str(code))}"
+            sub = _chartcode_name(where, sub, None)
+            meta = _cells(row) if i == 0 else {}
+            meta["checkbox"] = name
             out.append(
-                base | {"name": sub, "label": f"{label}: {option}", "type": "binary", "choices": {0: "No", 1: "Yes"}}
+                base
+                | {
+                    "name": sub,
+                    "label": f"{label}: {option}",
+                    "type": "binary",
+                    "choices": {0: "No", 1: "Yes"},
+                    "_redcap": meta,
+                }
             )
         return out
     choices: dict[int | str, str] = {}
@@ -247,6 +395,12 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
         if field["min"] is not None and field["max"] is not None and field["min"] > field["max"]:
             raise UserError(f"{where}: Text Validation Min {field['min']} is greater than the Max {field['max']}")
     return [field]
+
+
+def _difference(row: dict[str, str], f: Field, cb: Codebook) -> dict[str, str]:
+    """The columns of ``row`` that differ from what codebook_to_redcap writes for ``f`` alone."""
+    written = dict(zip(COLUMNS, _field_row(f, _default_form(cb, f), None), strict=True))
+    return {API[c]: row[c] for c in COLUMNS if row[c] != written[c]}
 
 
 def _check_type(where: str, field: dict[str, Any], derived: str) -> None:
@@ -319,12 +473,16 @@ def _annotation(where: str, text: str, warnings: list[str]) -> dict[str, Any]:
     return tags
 
 
-def _bound(where: str, which: str, text: str, warnings: list[str]) -> int | float | None:
+def _bound(where: str, which: str, text: str, warnings: list[str] | None) -> int | float | None:
     text = text.strip()
     if not text:
         return None
     if not _NUM_RE.match(text):
-        warnings.append(f"{where}: Text Validation {which.capitalize()} {quote(text)} is not a number; ignored")
+        if warnings is not None:
+            warnings.append(
+                f"{where}: Text Validation {which.capitalize()} {quote(text)} is not a number; not checked by"
+                " chartcode (kept for export --format redcap)"
+            )
         return None
     value = float(text)
     return int(value) if value.is_integer() else value
@@ -361,6 +519,31 @@ def _yaml_field(f: dict[str, Any]) -> CommentedMap:
     return m
 
 
+def _yaml_text(value: str) -> DoubleQuotedScalarString:
+    # double quotes keep every character (line breaks, spaces at either end, HTML) exactly
+    quoted: DoubleQuotedScalarString = DoubleQuotedScalarString(value)
+    return quoted
+
+
+def _yaml_text_map(cells: dict[str, str]) -> CommentedMap:
+    m = CommentedMap()
+    for k, v in cells.items():
+        m[k] = _yaml_text(v)
+    return m
+
+
+def _yaml_block(block: dict[str, Any]) -> CommentedMap:
+    m = CommentedMap()
+    if "header" in block:
+        m["header"] = block["header"]
+    if "record_id" in block:
+        rid = block["record_id"]
+        m["record_id"] = _yaml_text_map(rid) if isinstance(rid, dict) else False
+    if block.get("rows"):
+        m["rows"] = CommentedSeq(_yaml_text_map(r) for r in block["rows"])
+    return m
+
+
 def _flow(items: list[str]) -> CommentedSeq:
     seq = CommentedSeq(items)
     seq.fa.set_flow_style()  # [a, b] on one line, as hand-written codebooks do
@@ -370,47 +553,197 @@ def _flow(items: list[str]) -> CommentedSeq:
 # ---- chartcode -> REDCap -------------------------------------------------------------------
 
 
+def form_name(codebook: Codebook) -> str:
+    """The instrument chartcode's own fields go on (record level; note level adds ``_notes``)."""
+    return re.sub(r"[^a-z0-9_]", "_", codebook.id.lower())
+
+
+def record_id_name(codebook: Codebook) -> str:
+    """The dictionary's record-id field (the first column of a REDCap data import)."""
+    rid = codebook.redcap.get("record_id")
+    return rid.get("field_name", "record_id") if isinstance(rid, dict) else "record_id"
+
+
+def note_forms(codebook: Codebook) -> dict[str, list[Field]]:
+    """Instrument -> the note-level fields on it, in codebook order (each a repeating instrument)."""
+    out: dict[str, list[Field]] = {}
+    for f in codebook.note_fields:
+        out.setdefault(_default_form(codebook, f), []).append(f)
+    return out
+
+
+def _default_form(codebook: Codebook, f: Field) -> str:
+    kept = dict(f.redcap).get("form_name")
+    if kept:
+        return kept
+    return form_name(codebook) + ("_notes" if f.level == "note" else "")
+
+
 def codebook_to_redcap(codebook: Codebook, out_path: str | Path) -> None:
-    """Write ``codebook`` as a REDCap data dictionary CSV (record_id first, then every field)."""
-    form = re.sub(r"[^a-z0-9_]", "_", codebook.id.lower())
-    rows = [_row({VAR: "record_id", FTYPE: "text", LABEL: "Record ID"}, form)]
-    rows += [_field_row(f, form) for f in codebook.fields]
+    """Write ``codebook`` as a REDCap data dictionary CSV: its record-id field first (the one it
+    was converted with, else ``record_id``), then every field, with the rows chartcode keeps
+    but does not code (calc, descriptive ...) where they were."""
+    block = codebook.redcap
+    header = [API[c] for c in COLUMNS] if block.get("header") == "api" else list(COLUMNS)
+    rows: list[list[str]] = []
+    rid = block.get("record_id")
+    if isinstance(rid, dict):
+        rows.append(_kept_row(rid))
+    elif rid is None:
+        rows.append(_row({VAR: "record_id", FTYPE: "text", LABEL: "Record ID"}, form_name(codebook)))
+    kept: dict[str, list[dict[str, str]]] = {}
+    for r in block.get("rows", []):
+        kept.setdefault(r.get("after", ""), []).append(r)
+    names = {f.name for f in codebook.fields}
+    rows += [_kept_row(r) for r in kept.pop("", [])]
+    fields = list(codebook.fields)
+    i = 0
+    while i < len(fields):
+        f = fields[i]
+        group = dict(f.redcap).get("checkbox")
+        if group:
+            j = i
+            while j < len(fields) and dict(fields[j].redcap).get("checkbox") == group:
+                j += 1
+            rows.append(_checkbox_row(fields[i:j], _default_form(codebook, f)))
+            done = fields[i:j]
+            i = j
+        else:
+            rows.append(_field_row(f, _default_form(codebook, f), dict(f.redcap)))
+            done = [f]
+            i += 1
+        for d in done:
+            rows += [_kept_row(r) for r in kept.pop(d.name, [])]
+    for anchor in list(kept):  # a kept row whose field was removed from the codebook: at the end
+        if anchor not in names:
+            rows += [_kept_row(r) for r in kept.pop(anchor)]
     try:
         with atomic_write(out_path, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(COLUMNS)
+            writer.writerow(header)
             writer.writerows(rows)
     except OSError as e:
         raise UserError(f"{out_path}: cannot write the file ({e.strerror or e})") from None
 
 
 def _row(cells: dict[str, str], form: str) -> list[str]:
-    return [form if c == FORM else cells.get(c, "") for c in COLUMNS]
+    return [form if c == FORM and not cells.get(c) else cells.get(c, "") for c in COLUMNS]
 
 
-def _field_row(f: Field, form: str) -> list[str]:
-    cells = {VAR: f.name, LABEL: f.label, NOTE: f.rules}
+def _kept_row(cells: dict[str, str]) -> list[str]:
+    return [cells.get(API[c], "") for c in COLUMNS]
+
+
+def _field_row(f: Field, form: str, kept: dict[str, str] | None) -> list[str]:
+    """The dictionary row for ``f``; ``kept``: its redcap: columns, used where they still fit."""
+    k = kept or {}
+    rules = f.rules
+    branching = k.get("branching_logic", "")
+    suffix = f"{BRANCHING_PREFIX}{branching.strip()}"
+    if branching.strip() and (rules == suffix or rules.endswith("\n" + suffix)):
+        rules = rules[: -len(suffix)].rstrip("\n")
+    cells = {VAR: f.name, LABEL: f.label, NOTE: rules}
+    if "field_name" in k and _chartcode_name("", k["field_name"].strip(), None) == f.name:
+        cells[VAR] = k["field_name"]
+    if "field_label" in k and (_clean(k["field_label"]) or f.name) == f.label:
+        cells[LABEL] = k["field_label"]
+    if "field_note" in k and _clean(k["field_note"], one_line=False) == rules:
+        cells[NOTE] = k["field_note"]
     tags: list[tuple[str, str]] = []
     if f.level != "record":
         tags.append(("level", f.level))
     if f.note_types:
         tags.append(("note-types", ",".join(f.note_types)))
     spec = f.kind.to_redcap(f)
-    cells[FTYPE] = spec.field_type
-    if spec.choices:
-        cells[CHOICES] = " | ".join(f"{c.code}, {_choice_label(f, c.code, c.label)}" for c in f.choices)
-    if spec.tag_type:
+    ftype, validation = spec.field_type, spec.validation
+    vmin = "" if spec.min is None else _num(spec.min)
+    vmax = "" if spec.max is None else _num(spec.max)
+    list_choices = spec.choices
+    kept_type = k.get("field_type", ftype)
+    kept_validation = k.get("text_validation_type_or_show_slider_number", validation)
+    kept_min = k.get("text_validation_min", vmin)
+    kind = from_redcap(kept_type.strip().lower(), kept_validation, kept_min)
+    if kind is not None and kind.family == f.kind.family and kept_type.strip().lower() != SPLIT:
+        ftype, validation = kept_type, kept_validation  # dropdown, email, date_dmy ... as REDCap had it
+        list_choices = kind.has_choices and kind.redcap_choices(ftype.strip().lower()) is None
+        if not f.kind.is_number:  # a date's or a time's bounds are no chartcode range: kept as they were
+            vmin = kept_min
+            vmax = k.get("text_validation_max", vmax)
+        spec_kind: FieldType | None = kind
+    else:
+        spec_kind = from_redcap(ftype, validation, vmin)
+    if f.kind.is_number:  # the kept text of a bound ("0.0", "+5") while it says the field's bound
+        for key, value, which in (("text_validation_min", f.min, "min"), ("text_validation_max", f.max, "max")):
+            if key in k and _bound("", which, k[key], None) == value:
+                if which == "min":
+                    vmin = k[key]
+                else:
+                    vmax = k[key]
+    cells[FTYPE] = ftype
+    if list_choices:
+        written = " | ".join(f"{c.code}, {_choice_label(f, c.code, c.label)}" for c in f.choices)
+        cells[CHOICES] = written
+        if "select_choices_or_calculations" in k:
+            try:
+                same = _parse_choices("", k["select_choices_or_calculations"]) == [(c.code, c.label) for c in f.choices]
+            except UserError:
+                same = False
+            if same:
+                cells[CHOICES] = k["select_choices_or_calculations"]
+    if spec_kind is None or spec_kind.name != f.type:
         tags.append(("type", f.type))
-    cells[VALIDATION] = spec.validation
-    cells[VMIN] = "" if spec.min is None else _num(spec.min)
-    cells[VMAX] = "" if spec.max is None else _num(spec.max)
+    cells[VALIDATION] = validation
+    cells[VMIN] = vmin
+    cells[VMAX] = vmax
     if f.cues:
         tags.append(("cues", ",".join(f.cues)))
     cells[REQUIRED] = "y" if f.required else ""
+    if "required_field" in k and (k["required_field"].strip().lower() == "y") == f.required:
+        cells[REQUIRED] = k["required_field"]
     cells[IDENTIFIER] = "y" if f.identifier else ""
-    cells[ANNOTATION] = " ".join(
-        f"@chartcode-{k}={v if _PLAIN_VALUE_RE.match(v) else json.dumps(v, ensure_ascii=False)}" for k, v in tags
+    if "identifier" in k and (k["identifier"].strip().lower() == "y") == f.identifier:
+        cells[IDENTIFIER] = k["identifier"]
+    ours = " ".join(
+        f"@chartcode-{key}={v if _PLAIN_VALUE_RE.match(v) else json.dumps(v, ensure_ascii=False)}" for key, v in tags
     )
+    cells[ANNOTATION] = ours
+    if "field_annotation" in k:
+        kept_annotation = k["field_annotation"]
+        if _ANNOTATION_RE.findall(kept_annotation) == _ANNOTATION_RE.findall(ours):
+            cells[ANNOTATION] = kept_annotation  # REDCap's action tags, and ours unchanged
+        else:
+            theirs = " ".join(_ANNOTATION_RE.sub("", kept_annotation).split())
+            cells[ANNOTATION] = " ".join(x for x in (theirs, ours) if x)
+    for c in (FORM, SECTION, BRANCHING, ALIGN, QNUM, MATRIX, RANKING):
+        if API[c] in k:
+            cells[c] = k[API[c]]
+    return _row(cells, form)
+
+
+def _checkbox_row(group: list[Field], form: str) -> list[str]:
+    """One REDCap checkbox row from its binary fields (``<var>___<code>``): the kept row, with the
+    options the codebook still has."""
+    first = dict(group[0].redcap)
+    cells = {FROM_API[k]: v for k, v in first.items() if k in API.values()}
+    options: list[tuple[int | str, str]] = []
+    try:
+        kept_options = _parse_choices("", first.get("select_choices_or_calculations", ""))
+    except UserError:
+        kept_options = []
+    by_name = {}
+    for code, option in kept_options:
+        sub = f"{first.get('field_name', '').strip()}___{re.sub(r'[^A-Za-z0-9_]', '_', str(code))}"
+        by_name[_chartcode_name("", sub, None)] = (code, option)
+    for f in group:
+        code_option = by_name.get(f.name)
+        if code_option is None:  # an option added in the codebook: its code from the name, its label after ': '
+            code_text = f.name.rsplit("___", 1)[-1]
+            code_option = (int(code_text) if _INT_RE.match(code_text) else code_text, f.label.split(": ", 1)[-1])
+        options.append(code_option)
+    if options != kept_options:
+        cells[CHOICES] = " | ".join(f"{c}, {o}" for c, o in options)
+    cells[FTYPE] = SPLIT
+    cells.setdefault(VAR, group[0].name.rsplit("___", 1)[0])
     return _row(cells, form)
 
 

@@ -218,22 +218,21 @@ def _stat_writer(fmt: str) -> Writer:
 
 def _redcap_wide(data: ExportInput, files: list[Path]) -> None:
     from chartcode.export import writers
+    from chartcode.export.redcap import redcap_frame
     from chartcode.export.tables import AGE_TOP, AGE_TOP_CODE, wide_tables
 
-    records, _ = wide_tables(data.store, deidentify=data.deidentify, sources=False, dates=data.dates)
+    records, notes = wide_tables(data.store, deidentify=data.deidentify, sources=False, dates=data.dates)
     if data.deidentify:  # REDCap validates an age as an integer: 90 stands for 90 or older
-        for col in records.columns:
-            if records[col].dtype == object and (records[col] == AGE_TOP).any():
-                records[col] = records[col].replace(AGE_TOP, AGE_TOP_CODE)
+        for frame in (records, notes):
+            for col in frame.columns:
+                if frame[col].dtype == object and (frame[col] == AGE_TOP).any():
+                    frame[col] = frame[col].replace(AGE_TOP, AGE_TOP_CODE)
     data.rows.update(records=len(records))
-    note_fields = data.codebook.note_fields
-    if note_fields:
-        data.warnings.append(
-            f"warning: {len(note_fields)} note-level field(s) left out (a flat REDCap project has one row"
-            f" per record): {', '.join(f.name for f in note_fields)}"
-        )
-    _refuse_formulas(records, files[0])
-    writers.write_csv(records, files[0], safe=False)
+    if data.codebook.note_fields:
+        data.rows.update(notes=len(notes))
+    table = redcap_frame(records, notes, data.codebook)  # note-level fields: a repeating instrument
+    _refuse_formulas(table, files[0])
+    writers.write_csv(table, files[0], safe=False)
 
 
 def _refuse_formulas(records: Any, path: Path) -> None:
@@ -264,7 +263,7 @@ def _refuse_formulas(records: Any, path: Path) -> None:
     )
     starts = " ".join(repr(c) if c.isspace() else c for c in FORMULA_START)
     raise UserError(
-        f"{path}: line {row + 2 + breaks}: record {records['record_id'].iloc[row]}, field {col}: the value starts"
+        f"{path}: line {row + 2 + breaks}: record {records.iloc[row, 0]}, field {col}: the value starts"
         f" with one of {starts}, which a spreadsheet runs as a formula, and REDCap would keep a guarding"
         " apostrophe as part of the value; nothing was written. Change the value, or export as json, sav or dta"
     )
