@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -35,10 +36,17 @@ HELP_INTRO = (
 )
 
 
+def first_work(view: RecordView) -> int:
+    """Where a record opens: its first empty required field, else its first empty field, else the top."""
+    empty = [i for i, s in enumerate(view.slots) if view.values.get(s.key) is None]
+    return next((i for i in empty if view.slots[i].field.required), empty[0] if empty else 0)
+
+
 class CodingScreen(Screen):
     KEYS = CODING_KEYS
     BINDINGS = [*bindings(CODING_KEYS), Binding("escape", "escape", show=False)]
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide"), (160, "-widest")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     AUTO_FOCUS = ""  # no auto-focus: keys go to the screen (coding) until the coder moves focus on purpose
 
     def __init__(self, session: CodingSession, title: str, *, frozen_clock: bool = False):
@@ -67,7 +75,7 @@ class CodingScreen(Screen):
                 yield RecordQueue(self._queue_count, self._queue_page, id="queue")
             yield NoteView(id="note")
             yield CodingForm(id="form")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _queue_count(self) -> int:
         return self.session.queue_count(self.queue_text, self.queue_status)
@@ -90,16 +98,30 @@ class CodingScreen(Screen):
     def _open_start(self) -> None:
         pos = self.session.position()
         if pos and pos[0] and self.session.is_assigned(pos[0]):
-            self.open_record(pos[0], note_id=pos[1], field=pos[2])
+            # back to the record left off, at the work still to do there (its first empty required field)
+            self.open_record(pos[0])
             return
         first = self.session.first_unfinished() or self.session.first_record()
         if first is None:
-            self.query_one(NoteView).show("", None, "", 0, 0)
-            self.query_one("#note-meta", Static).update(
-                f"No records are assigned to {self.session.coder} yet. Ask your lead to assign some."
-            )
+            self._show_no_assignments()
             return
         self.open_record(first)
+
+    def _show_no_assignments(self) -> None:
+        """Nothing assigned: one message with the exact command that assigns records, and no box
+        to type into (the coder can only quit; keys that code do nothing without a record)."""
+        import shlex
+
+        db = shlex.quote(str(self.session.store.path))
+        coder = shlex.quote(self.session.coder)
+        command = f"chartcode assign {db} --coder {coder} --all"
+        message = Text()
+        message.append("A lead assigns records from the command line, for example every record:\n\n")
+        message.append(f"  {command}\n\n", style="bold cyan")
+        message.append("(or --n 6 --seed 1 for a sample). Then open this screen again. Ctrl+Q quits.")
+        self.query_one(NoteView).show_message(f"No records are assigned to {self.session.coder}.", message)
+        self.query_one(CodingForm).show_nothing("")
+        self.set_focus(None)
 
     def _tick(self) -> None:
         elapsed = 0 if self.frozen_clock else int(time.monotonic() - self.started)
@@ -132,7 +154,7 @@ class CodingScreen(Screen):
                 if s.field.name == field and s.note_id == note_id:
                     cursor = i
         if cursor is None:
-            cursor = next((i for i, s in enumerate(view.slots) if view.values.get(s.key) is None), 0)
+            cursor = first_work(view)
         self.cursor = cursor
         self.note_idx = 0
         if note_id and note_id in view.note_index:
