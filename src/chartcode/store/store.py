@@ -27,6 +27,7 @@ from chartcode.store.connection import Connections, create_private_file, remove_
 from chartcode.store.consensus import ConsensusQueries
 from chartcode.store.dataset_queries import DatasetQueries
 from chartcode.store.imports import ImportWrites
+from chartcode.store.leases import ScreenLeases
 from chartcode.store.notes_admin import NotesAdmin
 from chartcode.store.queue import QueueQueries
 from chartcode.store.visibility import Visibility
@@ -64,7 +65,7 @@ class CodeChange:
     at: str
 
 
-class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWrites, NotesAdmin):
+class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWrites, NotesAdmin, ScreenLeases):
     """One audit database. Build with :meth:`create` or :meth:`open`; close when done."""
 
     def __init__(self, path: str | Path):

@@ -8,6 +8,7 @@ StoreWriter (one ordered worker thread); reads are small indexed queries.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from rich.text import Text
@@ -21,7 +22,7 @@ from textual.widgets import Footer, Input, Static
 from chartcode.coding import STATUS_FILTERS, CodingSession, RecordView, Slot
 from chartcode.errors import UserError
 from chartcode.tui.bindings import CODING_KEYS, bindings
-from chartcode.tui.screens.modals import HelpScreen, TextPrompt
+from chartcode.tui.screens.modals import HelpScreen, SecondWindow, TextPrompt
 from chartcode.tui.screens.search import SearchScreen
 from chartcode.tui.widgets.coding_form import CodingForm, choice_keys
 from chartcode.tui.widgets.header import ProgressHeader
@@ -64,6 +65,8 @@ class CodingScreen(Screen):
         self.started = time.monotonic()
         self.commit_seconds: list[float] = []
         self.writer = StoreWriter(self)
+        self.read_only = False  # another window has this coder's screen (store/leases.py)
+        self.window_id = uuid.uuid4().hex
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -93,7 +96,64 @@ class CodingScreen(Screen):
         if not self.frozen_clock:
             self.set_interval(1, self._tick)
         self._tick()
+        self._take_lease()
         self._open_start()
+
+    # ------------------------------------------------------------------ one window per coder
+    def _leases(self) -> bool:
+        # the team server keeps no leases yet: its version check refuses stale writes instead
+        return getattr(type(self.session.store), "acquire_lease", None) is not None
+
+    def _take_lease(self, take_over: bool = False) -> None:
+        if not self._leases():
+            return
+        from chartcode.store.leases import HEARTBEAT_SECONDS
+
+        store, coder = self.session.store, self.session.coder
+        other = store.acquire_lease(coder, self.window_id, take_over=take_over)
+        if other is None:
+            self._set_read_only(False)
+            if not getattr(self, "_beating", False):
+                self._beating = True
+                self.set_interval(HEARTBEAT_SECONDS, self._heartbeat)
+            return
+        self._set_read_only(True)
+        where = f"Open since {other.started_at[11:19]} UTC on {other.host} (process {other.pid})"
+
+        def chosen(choice: str | None) -> None:
+            if choice == "take_over":
+                self._take_lease(take_over=True)
+                self.notify("You took over: the other window is now read-only.")
+            elif choice == "quit":
+                self.app.exit()
+            else:
+                self.notify("Read-only: another window has this coder's coding screen.", timeout=6)
+
+        self.app.push_screen(SecondWindow(coder, where), chosen)
+
+    def _heartbeat(self) -> None:
+        if self.read_only or not self._leases():
+            return
+        if not self.session.store.renew_lease(self.session.coder, self.window_id):
+            self._set_read_only(True)
+            self.notify(
+                "Another window took over this coder's coding screen: this one is read-only now.",
+                severity="warning",
+                timeout=10,
+            )
+
+    def _set_read_only(self, read_only: bool) -> None:
+        self.read_only = read_only
+        self.set_class(read_only, "-read-only")
+        self.query_one(ProgressHeader).set_saved("read-only" if read_only else "")
+
+    def _writable(self) -> bool:
+        if self.read_only:
+            self.notify(
+                "Read-only: another window has this coder's coding screen; nothing was saved here.",
+                severity="warning",
+            )
+        return not self.read_only
 
     def _open_start(self) -> None:
         pos = self.session.position()
@@ -112,7 +172,8 @@ class CodingScreen(Screen):
         to type into (the coder can only quit; keys that code do nothing without a record)."""
         import shlex
 
-        db = shlex.quote(str(self.session.store.path))
+        path = getattr(self.session.store, "path", None)  # a team server's URL may hold a password: not shown
+        db = shlex.quote(str(path)) if path is not None else "DB"
         coder = shlex.quote(self.session.coder)
         command = f"chartcode assign {db} --coder {coder} --all"
         message = Text()
@@ -167,6 +228,8 @@ class CodingScreen(Screen):
         self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
         self._focus_for_slot()
         slot = self.current_slot
+        if self.read_only:  # where this coder left off belongs to the window that has the lease
+            return
         self.writer.submit(
             lambda: self.session.save_position(
                 record_id, slot.note_id if slot else None, slot.field.name if slot else None
@@ -214,6 +277,8 @@ class CodingScreen(Screen):
     def _save(self, slot: Slot, value: Any, *, advance: bool) -> None:
         view = self.view
         assert view is not None
+        if not self._writable():
+            return
         old = view.values.get(slot.key)
         if value is None:
             view.values.pop(slot.key, None)
@@ -373,11 +438,13 @@ class CodingScreen(Screen):
             self._save(slot, None, advance=False)
 
     def action_undo(self) -> None:
+        if not self._writable():
+            return
         self.writer.submit(self.session.undo, "undo")
 
     def action_memo(self) -> None:
         slot, view = self.current_slot, self.view
-        if slot is None or view is None:
+        if slot is None or view is None or not self._writable():
             return
         if view.values.get(slot.key) is None:
             self.notify("Code this field first, then add a memo on the code.", severity="warning")
@@ -404,7 +471,7 @@ class CodingScreen(Screen):
 
     def action_flag(self) -> None:
         view = self.view
-        if view is None:
+        if view is None or not self._writable():
             return
         record_id = view.record_id
 
@@ -426,7 +493,7 @@ class CodingScreen(Screen):
 
     def action_done(self) -> None:
         view = self.view
-        if view is None or not self._leave_entry():
+        if view is None or not self._writable() or not self._leave_entry():
             return
         missing = view.missing()
         if missing:
@@ -575,7 +642,7 @@ class CodingScreen(Screen):
         import asyncio
 
         slot = self.current_slot
-        if self.view is not None:
+        if self.view is not None and not self.read_only:
             record_id = self.view.record_id
             self.writer.submit(
                 lambda: self.session.save_position(
@@ -585,3 +652,5 @@ class CodingScreen(Screen):
             )
         await asyncio.to_thread(self.writer.drain)
         self.writer.stop()
+        if self._leases() and not self.read_only:
+            self.session.store.release_lease(self.session.coder, self.window_id)
