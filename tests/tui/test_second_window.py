@@ -37,7 +37,7 @@ def test_a_second_window_opens_read_only_and_writes_nothing(demo_db):
             await one.press("3")
             await settle(one)
             assert one.app.coding_screen.read_only is False
-            assert ("VET-019",) == tuple({c[0] for c in _codes(demo_db)} & {"VET-019"})
+            assert "VET-019" in {c[0] for c in _codes(demo_db)}
 
     run(go())
 

@@ -116,7 +116,7 @@ def notes_remove(db: Path, record_id: str, note_ids: tuple[str, ...], force: boo
     chartcode notes remove audit.db --record P1 --note P1-2 --force
     """
     with _open(db) as store:
-        targets = [(record_id, n) for n in note_ids] or [(record_id, None)]
+        targets: list[tuple[str, str | None]] = [(record_id, n) for n in note_ids] or [(record_id, None)]
         removed = store.remove_notes(targets, actor=actor, reason=reason, force=force)
         _list_removed(removed, "removed")
         click.echo(

@@ -33,7 +33,21 @@ class NotesAdmin:
         @property
         def _db(self) -> Database: ...
         def _write(self) -> AbstractContextManager[Database]: ...
-        def _history(self, db: Database, actor: str, action: str, **kwargs: Any) -> int: ...
+        def _history(
+            self,
+            db: Database,
+            actor: str,
+            action: str,
+            *,
+            coder: str | None = None,
+            record_id: str | None = None,
+            note_id: str | None = None,
+            field: str | None = None,
+            old: Any = None,
+            new: Any = None,
+            reason: str | None = None,
+            at: str | None = None,
+        ) -> int: ...
 
     def note_contents(self, record_ids: list[str]) -> dict[str, tuple[str, str]]:
         """note_id -> (record_id, content hash) for every stored note of ``record_ids``."""

@@ -107,7 +107,7 @@ class CodingScreen(Screen):
     def _take_lease(self, take_over: bool = False) -> None:
         if not self._leases():
             return
-        from chartcode.store.leases import HEARTBEAT_SECONDS
+        from chartcode.store import HEARTBEAT_SECONDS
 
         store, coder = self.session.store, self.session.coder
         other = store.acquire_lease(coder, self.window_id, take_over=take_over)
