@@ -30,4 +30,4 @@ def test_demo_audit_option(tmp_path, capsys):
     assert "ibbis-fidelity" in out and "conjoint-pain" in out
     assert run(["demo", "--audit", "nope", "--dir", str(tmp_path)]) == 2
     assert run(["demo", "--audit", "ibbis-fidelity", "--dir", str(tmp_path)]) == 0
-    assert run(["demo", "--audit", "ibbis-fidelity", "--dir", str(tmp_path)]) == 2  # exists already
+    assert run(["demo", "--audit", "ibbis-fidelity", "--dir", str(tmp_path)]) == 0  # exists: kept, says how to open it

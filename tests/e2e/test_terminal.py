@@ -51,8 +51,9 @@ def test_each_typed_code_is_saved_at_once_and_listed_by_the_codes_command(tmp_pa
             lambda f=field, k=key: saved_codes(db, "intern", "VET-019").get((NOTE_1, f)) == int(k),
             f"{field} = {key} in the database while the app runs",
         )
-    # Saved rows lose their "…" (pending) mark, and the header says so.
-    rows = [re.compile(rf"\b{key}\s+{label}") for key, _, label in KEYS]
+    # Saved rows lose their "…" (pending) mark, and the header says so. A row reads
+    # "Field label (cut to fit)  code choice-label".
+    rows = [re.compile(rf"{re.escape(label[:12])}[^│▊]*\s{key} ") for key, _, label in KEYS]
     screen = tmux.wait_for(lambda s: "✓ saved" in s and all(r.search(s) for r in rows))
     assert "saving…" not in screen
     tmux.press("C-q")

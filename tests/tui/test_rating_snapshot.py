@@ -6,10 +6,15 @@ Regenerate after an intended layout change with `pytest tests/tui/test_rating_sn
 
 from __future__ import annotations
 
+import pytest
+
 from tests.tui.test_rating_screen import make_scale_db, rating_app, settle
 
 
-def test_rating_screen_layout(snap_compare, tmp_path):
+@pytest.mark.parametrize(
+    "size", [(100, 30), (80, 24), (120, 40), (200, 50)], ids=["100x30", "80x24", "120x40", "200x50"]
+)
+def test_rating_screen_layout(snap_compare, tmp_path, size):
     db = make_scale_db(tmp_path)
 
     async def rate_three_items(pilot):
@@ -18,4 +23,4 @@ def test_rating_screen_layout(snap_compare, tmp_path):
         await pilot.press("k", "c", *"no access to the team notes", "enter", "j")
         await settle(pilot)
 
-    assert snap_compare(rating_app(db), terminal_size=(100, 30), run_before=rate_three_items)
+    assert snap_compare(rating_app(db), terminal_size=size, run_before=rate_three_items)

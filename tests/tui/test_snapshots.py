@@ -11,7 +11,7 @@ import pytest
 from tests.tui.conftest import make_app, settle
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=["80x24", "120x40", "200x50"])
 def test_coding_screen_layout(snap_compare, demo_db, size):
     async def code_two_fields(pilot):
         await pilot.press("3", "1")

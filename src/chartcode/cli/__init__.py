@@ -6,6 +6,7 @@ Nothing here prints note text except commands whose purpose is to show notes.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -33,7 +34,31 @@ from chartcode.cli.common import _Group
 from chartcode.errors import UserError
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _PipeClosed(Exception):
+    """stdout's reader went away (`chartcode codes DB | head`): a normal end, not an error."""
+
+
+class _EntryGroup(_Group):
+    def invoke(self, ctx: click.Context):
+        # click turns EPIPE into exit 1 inside main(); take it first, as the reader's normal end
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _PipeClosed() from exc
+
+
+def _quiet_closed_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of what is still buffered
+    cannot fail again (Python's documented recipe for SIGPIPE-free tools)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture): nothing to flush
+        pass
+
+
+@click.group(cls=_EntryGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="chartcode")
 def cli() -> None:
     """Code EHR chart notes against a codebook, double-code for agreement, reconcile, report.
@@ -52,6 +77,7 @@ cli.add_command(setup.status)
 cli.add_command(setup.records)
 cli.add_command(setup.coders)
 cli.add_command(notes.import_)
+cli.add_command(notes.notes)
 cli.add_command(coding.import_codes_cmd)
 cli.add_command(coding.codes_cmd)
 cli.add_command(coding.history)
@@ -90,7 +116,8 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    except BrokenPipeError:
+    except (_PipeClosed, BrokenPipeError):
+        _quiet_closed_stdout()
         return 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -36,21 +36,53 @@ def demo(directory: Path, no_tui: bool, complete: bool, audit_name: str):
     integrated-care fidelity scale by two reviewers, with the lead reviewer's consensus.
     """
     if audit_name == "ibbis-fidelity":
+        from chartcode.demo_fidelity import DEMO_DB as FIDELITY_DB
         from chartcode.demo_fidelity import build_fidelity_demo
+
+        existing = directory / FIDELITY_DB
+        if existing.exists():
+            _say_existing(existing, "--audit ibbis-fidelity ")
+            _fidelity_next_steps(existing)
+            return
 
         path = build_fidelity_demo(directory, progress=lambda msg: click.echo(msg, err=True))
         click.echo(f"built {path}")
-        click.echo(f"  chartcode fidelity {path}      # scores, bands and the action list")
-        click.echo(f"  chartcode report {path} --out fidelity.html")
-        click.echo(f'  chartcode rate {path} --unit "Team North" --period 2025-H2 --rater reviewer-a')
+        _fidelity_next_steps(path)
         return
-    from chartcode.demo import build_demo
+    from chartcode.demo import DEMO_DB, build_demo
 
-    path = build_demo(directory, complete=complete, progress=lambda msg: click.echo(msg, err=True))
-    click.echo(f"built {path}")
-    if no_tui:
-        click.echo(f"  chartcode code {path} --coder intern      # the coding screen")
-        click.echo(f"  chartcode status {path}")
-        click.echo(f"  chartcode codes {path} --coder intern --as intern")
-        return
+    path = directory / DEMO_DB
+    if path.exists():
+        # A second `chartcode demo` opens the demo already built (with the coding it holds)
+        # instead of failing: the demo is where a new user comes back to.
+        _say_existing(path, "")
+        if no_tui:
+            _next_steps(path)
+            return
+    else:
+        path = build_demo(directory, complete=complete, progress=lambda msg: click.echo(msg, err=True))
+        click.echo(f"built {path}")
+        if no_tui:
+            _next_steps(path)
+            return
     _run_tui(path, "intern")
+
+
+def _say_existing(path: Path, which: str) -> None:
+    click.echo(
+        f"{path} already exists (built earlier; not rebuilt). A fresh demo: delete {path.parent}"
+        f" or run `chartcode demo {which}--dir OTHER`.",
+        err=True,
+    )
+
+
+def _next_steps(path: Path) -> None:
+    click.echo(f"  chartcode code {path} --coder intern      # the coding screen")
+    click.echo(f"  chartcode status {path}")
+    click.echo(f"  chartcode codes {path} --coder intern --as intern")
+
+
+def _fidelity_next_steps(path: Path) -> None:
+    click.echo(f"  chartcode fidelity {path}      # scores, bands and the action list")
+    click.echo(f"  chartcode report {path} --out fidelity.html")
+    click.echo(f'  chartcode rate {path} --unit "Team North" --period 2025-H2 --rater reviewer-a')

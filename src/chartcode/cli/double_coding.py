@@ -59,7 +59,12 @@ def assign(db: Path, coder, all_records, fraction, n, seed, from_coder, stratify
             sample = draw(store, n=n, fraction=fraction, seed=seed, from_coder=from_coder, stratify=stratify)
             ids, how = sample.record_ids, sample.description
         new = store.assign(coder, ids, actor=actor, source=how)
-        click.echo(f"assigned {new} new records to {coder} ({len(ids) - new} already assigned): {how}")
+        total = len(store.assignments(coder))
+        # Say what changed in the coder's queue, so a second draw that adds records is never silent.
+        click.echo(
+            f"assigned {new} new records to {coder} ({len(ids) - new} already assigned): {how};"
+            f" {coder} now has {total} records assigned" + (f" ({total - new} before)" if new else " (unchanged)")
+        )
         if not all_records:
             click.echo("  " + " ".join(ids))
 

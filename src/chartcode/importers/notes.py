@@ -13,9 +13,10 @@ import json
 import math
 import os
 import re
+import shlex
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,38 @@ class ImportResult:
     unchanged: int = 0
     records_new: int = 0
     seconds: float = 0.0
+    undated: int = 0  # notes that arrived without a note_date
+    untyped: int = 0  # ... without a note_type
+    suggested_pattern: str | None = None  # for a folder: a --pattern that reads both from the names
+    replaced: Any = None  # with replace=True: the RemovedNotes taken out first
+
+    def warnings(self) -> list[str]:
+        """What the coder should know: notes without a date or type never get note-level fields
+        limited to note types, and date-based rules cannot place them."""
+        if not (self.undated or self.untyped):
+            return []
+        parts = [
+            f"{n} of {self.rows} notes have no {what}"
+            for n, what in ((self.undated, "note_date"), (self.untyped, "note_type"))
+            if n
+        ]
+        out = [
+            f"warning: {' and '.join(parts)}: note-level fields limited to note types never apply to notes"
+            " without a type, and notes without a date cannot be put in order"
+        ]
+        if self.suggested_pattern:
+            out.append(
+                "  the file names look like they hold them; import again with"
+                f" --replace --pattern {shlex.quote(self.suggested_pattern)}"
+            )
+        elif self.format == "folder":
+            out.append(
+                "  pass --pattern with (?P<note_date>...) and (?P<note_type>...) groups on each file's path,"
+                " e.g. --pattern '(?P<record_id>[^/]+)/(?P<note_date>\\d{4}-\\d\\d-\\d\\d)_(?P<note_type>\\w+)\\.txt'"
+            )
+        else:
+            out.append("  add note_date and note_type columns (or name them with --map note_date=COLUMN)")
+        return out
 
     def summary(self) -> str:
         return (
@@ -120,7 +153,12 @@ def import_notes(
     actor: str = "system",
     progress: Progress | None = None,
     on_phase: Callable[[str], None] | None = None,
+    replace: bool = False,
+    force: bool = False,
 ) -> ImportResult:
+    """Import notes. ``replace``: for every record in the file, stored notes that the file drops or
+    changes are removed first (refused when codes rest on them, unless ``force``; every removal is in
+    the history) and the file's notes imported in their place."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
@@ -129,7 +167,7 @@ def import_notes(
     started = time.perf_counter()
     result = ImportResult(file=str(path), format=fmt)
     if fmt == "folder":
-        rows = _folder_rows(path, encoding, pattern, date_format, progress)
+        rows: Iterable[_Row] = _folder_rows(path, encoding, pattern, date_format, progress)
         sha = None
     else:
         if path.is_dir():
@@ -138,11 +176,85 @@ def import_notes(
             raise UserError("--pattern applies only to a folder of .txt files")
         rows = _file_rows(path, fmt, mapping or {}, encoding, date_format, progress)
         sha = _sha256(path)
+    rows = _counting(rows, result)
+    if replace:
+        rows = list(rows)  # read and checked in full before anything stored is removed
+        _no_duplicate_ids(rows, printable(str(path)))
+        result.replaced = _remove_replaced(store, rows, actor, force, f"replaced by {path.name}")
+        result.rows = result.undated = result.untyped = 0
+        rows = _counting(rows, result)
     store.write_imported_notes(path.name, str(path), rows, sha, actor, result, BATCH, on_phase)
+    if fmt == "folder" and pattern is None and (result.undated or result.untyped):
+        result.suggested_pattern = suggest_pattern([f.relative_to(path).as_posix() for f in _folder_files(path)])
     if result.rows == 0:  # nothing was written: the store writes nothing when no note is new
         raise UserError(f"{path}: no notes found (the file has no rows of notes)")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _counting(rows: Iterable[_Row], result: ImportResult) -> Iterator[_Row]:
+    for r in rows:
+        result.undated += r.note_date is None
+        result.untyped += r.note_type is None
+        yield r
+
+
+def _no_duplicate_ids(rows: list[_Row], shown: str) -> None:
+    seen: dict[str, int] = {}
+    for r in rows:
+        if r.note_id in seen:
+            raise UserError(f"{shown}:{r.line}: duplicate note_id {quote(r.note_id)} (first at line {seen[r.note_id]})")
+        seen[r.note_id] = r.line
+
+
+def _remove_replaced(store: Store, rows: list[_Row], actor: str, force: bool, reason: str) -> Any:
+    """Take out the stored notes the file replaces: those of the file's records that the file
+    drops or changes, and notes whose id the file gives to another record."""
+    by_id = {r.note_id: r for r in rows}
+    stored = store.note_contents(sorted({r.record_id for r in rows}))
+    targets = [(rid, nid) for nid, (rid, sha) in stored.items() if nid not in by_id or by_id[nid].sha != sha]
+    moved = store.note_owners([nid for nid in by_id if nid not in stored])
+    targets += [(rid, nid) for nid, rid in moved.items() if by_id[nid].record_id != rid]
+    if not targets:
+        return None
+    return store.remove_notes(sorted(targets), actor=actor, reason=reason, force=force)
+
+
+DATE_RE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def suggest_pattern(paths: list[str]) -> str | None:
+    """A --pattern that reads record, date and type from these relative paths, when they share one
+    layout (``P1/2024-02-01_conjoint.txt``); None when no single pattern fits them all."""
+    if not paths:
+        return None
+    first = paths[0]
+    parts = first.split("/")
+    if len(parts) != 2:  # the record id comes from the sub-folder; other layouts need a pattern by hand
+        return None
+    record = "(?P<record_id>[^/]+)/"
+    stem = parts[-1][: -len(".txt")] if parts[-1].lower().endswith(".txt") else parts[-1]
+    out: list[str] = []
+    seen_date = seen_type = False
+    for m in re.finditer(r"\d{4}-\d\d-\d\d|[A-Za-z]+|\d+|[^A-Za-z\d]+", stem):
+        tok = m.group(0)
+        if DATE_RE.fullmatch(tok) and not seen_date:
+            out.append(r"(?P<note_date>\d{4}-\d\d-\d\d)")
+            seen_date = True
+        elif tok.isalpha() and not seen_type:
+            out.append(r"(?P<note_type>[A-Za-z]+)")
+            seen_type = True
+        elif tok.isdigit():
+            out.append(r"\d+")
+        elif tok.isalpha():
+            out.append("[A-Za-z]+")
+        else:
+            out.append(re.escape(tok))
+    if not (seen_date or seen_type):
+        return None
+    pattern = record + "".join(out) + r"\.txt"
+    regex = re.compile(pattern + "$")
+    return pattern if all(regex.search(p) for p in paths) else None
 
 
 def _sha256(path: Path) -> str:

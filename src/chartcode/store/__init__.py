@@ -9,12 +9,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chartcode.store.api import AuditStore
+from chartcode.store.leases import HEARTBEAT_SECONDS
 from chartcode.store.store import CodeChange, Store, utcnow
 
 if TYPE_CHECKING:
     from chartcode.store.pg import PgStore, StaleChange
 
-__all__ = ["AuditStore", "CodeChange", "PgStore", "StaleChange", "Store", "is_server", "open_store", "utcnow"]
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "AuditStore",
+    "CodeChange",
+    "PgStore",
+    "StaleChange",
+    "Store",
+    "is_server",
+    "open_store",
+    "utcnow",
+]
 
 
 def is_server(target: object) -> bool:

@@ -68,7 +68,8 @@ def _flush(conn: sqlite3.Connection, batch: list[Any], import_id: int, now: str,
         if sha != r.sha:
             raise UserError(
                 f"{shown}:{r.line}: note_id {quote(r.note_id)} was already imported with different content"
-                f" (import #{imp}); notes are never overwritten - give the new note its own note_id"
+                f" (import #{imp}); notes are never overwritten - give the new note its own note_id, or fix"
+                " a wrong import with `chartcode import DB FILE --replace`"
             )
         result.unchanged += 1
     if not new_rows:

@@ -222,6 +222,22 @@ def m005_notes_fts_findable(db: Database) -> None:
     conn.execute("INSERT INTO notes_fts(notes_fts) VALUES ('rebuild')")
 
 
+@migrations()
+def m006_screen_leases(db: Database) -> None:
+    """Which window has a coder's coding screen open (store/leases.py): a heartbeat row per coder,
+    stale after a timeout, so a second window says so and a killed one does not lock the coder out."""
+    db.conn.execute(
+        """CREATE TABLE screen_leases (
+            coder TEXT PRIMARY KEY REFERENCES coders(name),
+            holder TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL
+        ) STRICT"""
+    )
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)
 

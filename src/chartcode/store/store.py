@@ -27,6 +27,8 @@ from chartcode.store.connection import Connections, create_private_file, remove_
 from chartcode.store.consensus import ConsensusQueries
 from chartcode.store.dataset_queries import DatasetQueries
 from chartcode.store.imports import ImportWrites
+from chartcode.store.leases import ScreenLeases
+from chartcode.store.notes_admin import NotesAdmin
 from chartcode.store.queue import QueueQueries
 from chartcode.store.visibility import Visibility
 
@@ -72,7 +74,7 @@ def refuse_incomplete(coder: str, record_id: str, missing: list[tuple[str | None
         raise UserError(f"cannot submit {record_id} for {coder}: {len(missing)} required field(s) empty: {names}{more}")
 
 
-class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWrites):
+class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWrites, NotesAdmin, ScreenLeases):
     """One audit database. Build with :meth:`create` or :meth:`open`; close when done."""
 
     def __init__(self, path: str | Path):

@@ -133,6 +133,10 @@ def _replay(
             for (coder, record_id, _n, _f), frozen in codes.items():
                 if coder == row["coder"] and record_id == row["record_id"] and frozen["submitted_at"] is None:
                     frozen["submitted_value"], frozen["submitted_at"] = frozen["value"], at
+        elif action == "code_removed":  # its note was removed (store/notes_admin.py): the code is gone
+            codes.pop((row["coder"], row["record_id"], row["note_id"] or "", row["field"]), None)
+        elif action == "consensus_removed":
+            units.pop((row["record_id"], row["note_id"] or "", row["field"]), None)
         elif row["coder"] is not None and row["field"] is not None:
             key = (row["coder"], row["record_id"], row["note_id"] or "", row["field"])
             code = codes.get(key)

@@ -245,7 +245,10 @@ RATING_KEYS: tuple[Key, ...] = (
 def bindings(keys: tuple[Key, ...]) -> list[BindingType]:
     """Textual bindings for ``keys`` (list[BindingType]: the type of a Screen's BINDINGS)."""
     out: list[BindingType] = []
-    for k in keys:
+    # The footer shows bindings in this order and drops what does not fit on the right, so help
+    # and quit come first: at 80 columns they are the keys a coder must always be able to find.
+    first = [k for k in keys if k.group == "App"]
+    for k in [*first, *(k for k in keys if k.group != "App")]:
         if k.id in ("choose", "pick", "rate"):  # one binding per key, passing the key to the action
             for i, key in enumerate(k.keys.split(",")):
                 out.append(

@@ -8,8 +8,10 @@ StoreWriter (one ordered worker thread); reads are small indexed queries.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,7 +22,7 @@ from textual.widgets import Footer, Input, Static
 from chartcode.coding import STATUS_FILTERS, CodingSession, RecordView, Slot
 from chartcode.errors import UserError
 from chartcode.tui.bindings import CODING_KEYS, bindings
-from chartcode.tui.screens.modals import HelpScreen, TextPrompt
+from chartcode.tui.screens.modals import HelpScreen, SecondWindow, TextPrompt
 from chartcode.tui.screens.search import SearchScreen
 from chartcode.tui.widgets.coding_form import CodingForm, choice_keys
 from chartcode.tui.widgets.header import ProgressHeader
@@ -35,10 +37,17 @@ HELP_INTRO = (
 )
 
 
+def first_work(view: RecordView) -> int:
+    """Where a record opens: its first empty required field, else its first empty field, else the top."""
+    empty = [i for i, s in enumerate(view.slots) if view.values.get(s.key) is None]
+    return next((i for i in empty if view.slots[i].field.required), empty[0] if empty else 0)
+
+
 class CodingScreen(Screen):
     KEYS = CODING_KEYS
     BINDINGS = [*bindings(CODING_KEYS), Binding("escape", "escape", show=False)]
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide"), (160, "-widest")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     AUTO_FOCUS = ""  # no auto-focus: keys go to the screen (coding) until the coder moves focus on purpose
 
     def __init__(self, session: CodingSession, title: str, *, frozen_clock: bool = False):
@@ -56,6 +65,8 @@ class CodingScreen(Screen):
         self.started = time.monotonic()
         self.commit_seconds: list[float] = []
         self.writer = StoreWriter(self)
+        self.read_only = False  # another window has this coder's screen (store/leases.py)
+        self.window_id = uuid.uuid4().hex
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -67,7 +78,7 @@ class CodingScreen(Screen):
                 yield RecordQueue(self._queue_count, self._queue_page, id="queue")
             yield NoteView(id="note")
             yield CodingForm(id="form")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _queue_count(self) -> int:
         return self.session.queue_count(self.queue_text, self.queue_status)
@@ -85,21 +96,93 @@ class CodingScreen(Screen):
         if not self.frozen_clock:
             self.set_interval(1, self._tick)
         self._tick()
+        self._take_lease()
         self._open_start()
+
+    # ------------------------------------------------------------------ one window per coder
+    def _leases(self) -> bool:
+        # the team server keeps no leases yet: its version check refuses stale writes instead
+        return getattr(type(self.session.store), "acquire_lease", None) is not None
+
+    def _take_lease(self, take_over: bool = False) -> None:
+        if not self._leases():
+            return
+        from chartcode.store import HEARTBEAT_SECONDS
+
+        store, coder = self.session.store, self.session.coder
+        other = store.acquire_lease(coder, self.window_id, take_over=take_over)
+        if other is None:
+            self._set_read_only(False)
+            if not getattr(self, "_beating", False):
+                self._beating = True
+                self.set_interval(HEARTBEAT_SECONDS, self._heartbeat)
+            return
+        self._set_read_only(True)
+        where = f"Open since {other.started_at[11:19]} UTC on {other.host} (process {other.pid})"
+
+        def chosen(choice: str | None) -> None:
+            if choice == "take_over":
+                self._take_lease(take_over=True)
+                self.notify("You took over: the other window is now read-only.")
+            elif choice == "quit":
+                self.app.exit()
+            else:
+                self.notify("Read-only: another window has this coder's coding screen.", timeout=6)
+
+        self.app.push_screen(SecondWindow(coder, where), chosen)
+
+    def _heartbeat(self) -> None:
+        if self.read_only or not self._leases():
+            return
+        if not self.session.store.renew_lease(self.session.coder, self.window_id):
+            self._set_read_only(True)
+            self.notify(
+                "Another window took over this coder's coding screen: this one is read-only now.",
+                severity="warning",
+                timeout=10,
+            )
+
+    def _set_read_only(self, read_only: bool) -> None:
+        self.read_only = read_only
+        self.set_class(read_only, "-read-only")
+        self.query_one(ProgressHeader).set_saved("read-only" if read_only else "")
+
+    def _writable(self) -> bool:
+        if self.read_only:
+            self.notify(
+                "Read-only: another window has this coder's coding screen; nothing was saved here.",
+                severity="warning",
+            )
+        return not self.read_only
 
     def _open_start(self) -> None:
         pos = self.session.position()
         if pos and pos[0] and self.session.is_assigned(pos[0]):
-            self.open_record(pos[0], note_id=pos[1], field=pos[2])
+            # back to the record left off, at the work still to do there (its first empty required field)
+            self.open_record(pos[0])
             return
         first = self.session.first_unfinished() or self.session.first_record()
         if first is None:
-            self.query_one(NoteView).show("", None, "", 0, 0)
-            self.query_one("#note-meta", Static).update(
-                f"No records are assigned to {self.session.coder} yet. Ask your lead to assign some."
-            )
+            self._show_no_assignments()
             return
         self.open_record(first)
+
+    def _show_no_assignments(self) -> None:
+        """Nothing assigned: one message with the exact command that assigns records, and no box
+        to type into (the coder can only quit; keys that code do nothing without a record)."""
+        import shlex
+
+        path = getattr(self.session.store, "path", None)  # a team server's URL may hold a password: not shown
+        db = shlex.quote(str(path)) if path is not None else "DB"
+        coder = shlex.quote(self.session.coder)
+        command = f"chartcode assign {db} --coder {coder} --all"
+        message = Text()
+        message.append("A lead assigns records from the command line, for example every record:\n\n")
+        message.append(f"  {command}\n\n", style="bold cyan")
+        message.append("(or --n 6 --seed 1 for a sample). Then open this screen again. Ctrl+Q quits.")
+        self.query_one(NoteView).show_message(f"No records are assigned to {self.session.coder}.", message)
+        self.query_one(CodingForm).show_nothing("")
+        self.set_focus(None)
 
     def _tick(self) -> None:
         elapsed = 0 if self.frozen_clock else int(time.monotonic() - self.started)
@@ -132,7 +215,7 @@ class CodingScreen(Screen):
                 if s.field.name == field and s.note_id == note_id:
                     cursor = i
         if cursor is None:
-            cursor = next((i for i, s in enumerate(view.slots) if view.values.get(s.key) is None), 0)
+            cursor = first_work(view)
         self.cursor = cursor
         self.note_idx = 0
         if note_id and note_id in view.note_index:
@@ -145,6 +228,8 @@ class CodingScreen(Screen):
         self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
         self._focus_for_slot()
         slot = self.current_slot
+        if self.read_only:  # where this coder left off belongs to the window that has the lease
+            return
         self.writer.submit(
             lambda: self.session.save_position(
                 record_id, slot.note_id if slot else None, slot.field.name if slot else None
@@ -192,6 +277,8 @@ class CodingScreen(Screen):
     def _save(self, slot: Slot, value: Any, *, advance: bool) -> None:
         view = self.view
         assert view is not None
+        if not self._writable():
+            return
         old = view.values.get(slot.key)
         if value is None:
             view.values.pop(slot.key, None)
@@ -351,11 +438,13 @@ class CodingScreen(Screen):
             self._save(slot, None, advance=False)
 
     def action_undo(self) -> None:
+        if not self._writable():
+            return
         self.writer.submit(self.session.undo, "undo")
 
     def action_memo(self) -> None:
         slot, view = self.current_slot, self.view
-        if slot is None or view is None:
+        if slot is None or view is None or not self._writable():
             return
         if view.values.get(slot.key) is None:
             self.notify("Code this field first, then add a memo on the code.", severity="warning")
@@ -382,7 +471,7 @@ class CodingScreen(Screen):
 
     def action_flag(self) -> None:
         view = self.view
-        if view is None:
+        if view is None or not self._writable():
             return
         record_id = view.record_id
 
@@ -404,7 +493,7 @@ class CodingScreen(Screen):
 
     def action_done(self) -> None:
         view = self.view
-        if view is None or not self._leave_entry():
+        if view is None or not self._writable() or not self._leave_entry():
             return
         missing = view.missing()
         if missing:
@@ -553,7 +642,7 @@ class CodingScreen(Screen):
         import asyncio
 
         slot = self.current_slot
-        if self.view is not None:
+        if self.view is not None and not self.read_only:
             record_id = self.view.record_id
             self.writer.submit(
                 lambda: self.session.save_position(
@@ -563,3 +652,5 @@ class CodingScreen(Screen):
             )
         await asyncio.to_thread(self.writer.drain)
         self.writer.stop()
+        if self._leases() and not self.read_only:
+            self.session.store.release_lease(self.session.coder, self.window_id)

@@ -73,3 +73,32 @@ class TextPrompt(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class SecondWindow(ModalScreen[str]):
+    """The coder already has the coding screen open in another window: read-only, take over, or quit.
+
+    Returns "read_only", "take_over" or "quit"."""
+
+    BINDINGS = [
+        Binding("r,escape", "choose('read_only')", "Read-only"),
+        Binding("t", "choose('take_over')", "Take over"),
+        Binding("q", "choose('quit')", "Quit"),
+    ]
+
+    def __init__(self, coder: str, where: str):
+        super().__init__()
+        self.coder = coder
+        self.where = where
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt-box"):
+            yield Static(Text(f"{self.coder} already has the coding screen open", style="bold"), id="second-title")
+            yield Static(
+                f"{self.where}. Two windows coding for one coder could overwrite each other, so this one"
+                " opens read-only unless you take over (the other window then turns read-only)."
+            )
+            yield Static(Text("r or Esc: read-only · t: take over · q: quit", style="bold cyan"))
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)

@@ -83,7 +83,7 @@ class RatingScreen(Screen):
                                   text-overflow: ellipsis; }
     RatingScreen #rating-main { height: 1fr; }
     RatingScreen #items { width: 46; border-right: tall $primary-darken-2; }
-    RatingScreen.-narrow #items { width: 36; }
+    RatingScreen.-narrow #items { width: 32; }
     RatingScreen .section-row { height: 1; background: $boost; margin-top: 1; }
     RatingScreen .item-row.-focused { background: $accent 40%; }
     RatingScreen #detail { width: 1fr; padding: 0 1; }
@@ -125,7 +125,7 @@ class RatingScreen(Screen):
             yield ItemList(self.items, self.scale, id="items")
             with VerticalScroll(id="detail"):
                 yield ItemDetail(id="detail-text")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         for scroller in self.query(VerticalScroll):

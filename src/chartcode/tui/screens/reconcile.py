@@ -22,7 +22,7 @@ from chartcode.consensus import Unit, disagreements
 from chartcode.store import Store
 from chartcode.tui.bindings import RECONCILE_KEYS, bindings
 from chartcode.tui.screens.modals import HelpScreen, TextPrompt
-from chartcode.tui.widgets.coding_form import choice_keys, key_for
+from chartcode.tui.widgets.coding_form import choice_keys, key_for, value_text
 from chartcode.tui.widgets.header import ProgressHeader
 from chartcode.tui.widgets.note_view import NoteView
 from chartcode.tui.writer import Saved, SaveFailed, StoreWriter
@@ -64,7 +64,7 @@ class ReconcileScreen(Screen):
                 yield Static("", id="form-title")
                 with VerticalScroll(id="unit-panel"):
                     yield Static("", id="unit-text")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.writer.start()
@@ -84,6 +84,9 @@ class ReconcileScreen(Screen):
         where = u.record_id + (f" {u.note_id.rsplit('-', 1)[-1]}" if u.note_id else "")
         t = Text("✓ " if u.consensus is not None else "· ", style="green" if u.consensus is not None else "")
         t.append(f"{where} {u.field}")
+        if u.consensus is not None:  # what the settled value means, not only its code
+            t.append(" = ")
+            t.append_text(value_text(self.codebook.field(u.field), u.consensus, 24))
         return t
 
     def _progress(self) -> None:

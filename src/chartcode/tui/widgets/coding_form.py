@@ -61,22 +61,45 @@ class FieldRow(Static):
         self.update(self._render_text())
         return True
 
-    def _render_text(self) -> Text:
+    def on_resize(self) -> None:
+        if self._state is not None:  # the row's columns follow its width
+            self.update(self._render_text())
+
+    def _render_text(self, width: int | None = None) -> Text:
+        """``▶* ✎ Field label       3 Assessment plus interv…``: the field's label on the left half,
+        the value with what it means (the chosen choice's label) on the right, each cut to fit."""
         f = self.slot.field
+        width = width or self.size.width or 46
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append("▶" if self.focused else " ")
         t.append("*" if f.required else " ", style="bold red" if f.required and self.value is None else "dim")
-        if self.value is None:
-            t.append("   — ", style="dim")
-        else:
-            shown = key_for(f, self.value) if f.has_choices else f.kind.display(f, self.value)
-            if len(shown) > 4:
-                shown = shown[:3] + "…"
-            t.append(f"{shown:>4} ", style="bold green")
         t.append("✎" if self.memo else " ", style="yellow")
         t.append("…" if self.pending else " ", style="dim")
-        t.append(f.label, style="bold" if self.focused else "")
+        label_width = max(8, (width - 5) // 2)
+        t.append(fit(f.label, label_width).ljust(label_width), style="bold" if self.focused else "")
+        t.append(" ")
+        t.append_text(value_text(f, self.value, max(4, width - 5 - label_width)))
         return t
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns, with an ellipsis where it was cut."""
+    return text if len(text) <= width else text[: max(0, width - 1)].rstrip() + "…"
+
+
+def value_text(field: Field, value: Any, width: int) -> Text:
+    """A value as a coder reads it: ``3 Assessment plus intervention`` for a choice (the code, then
+    the label it stands for), the value itself for numbers, dates and text; cut to ``width``."""
+    if value is None:
+        return Text("—", style="dim")
+    choice = field.choice(value) if field.has_choices else None
+    if choice is None:
+        return Text(fit(field.kind.display(field, value), width), style="bold green")
+    code = str(value)
+    t = Text(fit(code, width), style="bold green")
+    if choice.label and choice.label != code and len(code) + 2 <= width:
+        t.append(" " + fit(choice.label, width - len(code) - 1))
+    return t
 
 
 def field_panel(field: Field, value: Any, memo: str | None) -> Text:
@@ -109,6 +132,16 @@ def _n(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+class FieldRows(VerticalScroll):
+    """The field rows; when the box changes height (a terminal resized, the short layout applied
+    after the first draw) the focused row is scrolled back into view."""
+
+    def on_resize(self) -> None:
+        focused = [row for row in self.query(FieldRow) if row.focused]
+        if focused:
+            self.call_after_refresh(self.scroll_to_widget, focused[0], animate=False)
+
+
 class CodingForm(Vertical):
     class Entered(Message):
         """A typed value was entered for the focused slot."""
@@ -126,7 +159,7 @@ class CodingForm(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="form-title")
-        yield VerticalScroll(id="form-rows")
+        yield FieldRows(id="form-rows")
         yield Input(id="form-entry", placeholder="value, then Enter")
         yield Static("", id="form-error")
         with VerticalScroll(id="rules"):
@@ -149,6 +182,7 @@ class CodingForm(Vertical):
                 row = FieldRow(slot, classes="field-row")
                 self.rows.append(row)
                 widgets.append(row)
+            container.scroll_home(animate=False)  # a new record starts at its own top, not the last one's
             container.mount_all(widgets)
             self._record = view.record_id
             self._focused_row = None
@@ -191,7 +225,10 @@ class CodingForm(Vertical):
             self.show_entry(None, None)
             return
         row = self.rows[cursor]
-        self.query_one("#form-rows", VerticalScroll).scroll_to_widget(row, animate=False)
+        rows = self.query_one("#form-rows", VerticalScroll)
+        rows.scroll_to_widget(row, animate=False)
+        # rows just mounted have no place yet: scroll again once they are laid out
+        self.call_after_refresh(lambda: rows.scroll_to_widget(row, animate=False) if row.is_mounted else None)
         self._draw_panel(view, cursor)
         self.show_entry(row.slot.field, view.values.get(row.slot.key))
 
@@ -201,6 +238,15 @@ class CodingForm(Vertical):
             field_panel(slot.field, view.values.get(slot.key), view.memos.get(slot.key))
         )
         self.query_one("#rules", VerticalScroll).scroll_home(animate=False)
+
+    def show_nothing(self, message: str) -> None:
+        """No record to code: no rows, nothing to type into, only ``message``."""
+        self.query_one("#form-rows", VerticalScroll).remove_children()
+        self.rows, self._record, self._focused_row = [], None, None
+        self.query_one("#form-title", Static).update(Text("Nothing to code", style="bold"))
+        self.query_one("#form-entry", Input).display = False
+        self.show_error("")
+        self.query_one("#rules-text", Static).update(Text(message))
 
     def show_entry(self, field: Field | None, value: Any) -> None:
         entry = self.query_one("#form-entry", Input)

@@ -42,6 +42,11 @@ class NoteView(Vertical):
         with VerticalScroll(id="note-body"):
             yield Static("", id="note-text")
 
+    def show_message(self, title: str, message: Text | str) -> None:
+        """No note to show: one message in the note's place (e.g. nothing is assigned yet)."""
+        self.query_one("#note-meta", Static).update(Text(title, style="bold"))
+        self.query_one("#note-text", Static).update(message)
+
     def show(
         self,
         record_id: str,

@@ -164,7 +164,11 @@ class ItemRow(Widget):
     def line(self, width: int) -> Text:
         f = self.field
         shown = fmt_value(f, self.value)
-        tail = 1 + 1 + 1 + 4  # space, comment mark, pending mark, rating
+        c = f.choice(self.value) if self.value is not None and f.has_choices else None
+        meaning = ""  # a rating's label beside it where the label says more than the number (Green, Partly)
+        if c is not None and c.label and c.label != str(self.value) and self.value not in f.missing_codes:
+            meaning = " " + (c.label if len(c.label) <= 9 else c.label[:8] + "…")
+        tail = 1 + 1 + 1 + 4 + len(meaning)  # space, comment mark, pending mark, rating, its label
         room = max(4, width - 2 - tail)
         label = f.label if len(f.label) <= room else f.label[: room - 1] + "…"
         t = Text(no_wrap=True, overflow="ellipsis")
@@ -175,6 +179,7 @@ class ItemRow(Widget):
         t.append("…" if self.pending else " ", style="dim")
         style = "dim" if self.value is None else ("yellow" if shown == "[CR]" else "bold green")
         t.append(shown.rjust(4), style=style)
+        t.append(meaning)
         return t
 
     def plain(self) -> str:
@@ -236,6 +241,14 @@ class ItemList(VerticalScroll):
 
 
 # ---------------------------------------------------------------------------- the focused item
+def _first_words(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
 def item_detail(
     field: Field, value: Any, memo: str | None, *, position: str, section: str, cannot_rate: int | None, read_only: bool
 ) -> tuple[Group, str]:
@@ -252,7 +265,8 @@ def item_detail(
         where.append(" · written below", style="dim")
     elif value is not None:
         c = field.choice(value)
-        shown = c.label if c is not None and c.label != str(value) else ""
+        # what the rating means: its label, or (for bare 1-5 labels) the start of its anchor
+        shown = (c.label if c.label != str(value) else _first_words(c.description, 60)) if c is not None else ""
         where.append(" · your rating: ", style="dim")
         where.append(
             f"{value} {shown}".strip() if value not in field.missing_codes else "cannot rate", style="bold green"
@@ -262,19 +276,19 @@ def item_detail(
     parts.append(where)
     plain.append(where.plain)
 
+    # The anchors come first: they are what a digit chooses, so they must be on screen at 80x24;
+    # the rules follow (PgDn scrolls to them).
     rules = Text("\nHow to rate\n", style="bold underline")
     rules.append(
         paragraphs(field.rules) if field.rules else "No rating rules written for this item.",
         style="" if field.rules else "dim italic",
     )
-    parts.append(rules)
-    plain.append(rules.plain)
 
     if field.kind.input_mode is InputMode.FREE_TEXT:  # a context field, not scored: its text instead of anchors
         t = Text("\nText (not scored)\n", style="bold underline")
         t.append(str(value) if value is not None else "empty: v types it", style="" if value is not None else "dim")
-        parts.append(t)
-        plain.append(t.plain)
+        parts.extend((t, rules))
+        plain.extend((t.plain, rules.plain))
         return Group(*parts), "\n".join(plain)
     anchors_title = Text("\nAnchors", style="bold underline")
     parts.append(anchors_title)
@@ -313,6 +327,9 @@ def item_detail(
         t = Text(f"  {field.kind.entry_hint}{target}: a digit, or v to type it")
         parts.append(t)
         plain.append(t.plain)
+
+    parts.append(rules)
+    plain.append(rules.plain)
 
     ev = Text("\nEvidence / comment\n", style="bold underline")
     if memo:
