@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -13,6 +14,7 @@ from textual.screen import Screen
 from chartcode.coding import CodingSession
 from chartcode.errors import UserError
 from chartcode.store import Store, open_store
+from chartcode.tui.key_order import KeyRouter
 from chartcode.tui.screens.coding import CodingScreen
 
 if TYPE_CHECKING:  # imported when their mode starts
@@ -98,10 +100,20 @@ class ChartcodeApp(App):
         self.coding_screen: CodingScreen | None = None
         self.main_screen: MainScreen | None = None
         self._build_screen = MODES[mode](self)
+        self.keys = KeyRouter(self, super().on_event)
 
     def on_mount(self) -> None:
+        self.keys.start()
         self.main_screen = self._build_screen()
         self.push_screen(self.main_screen)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Typed keys go through the router, in order, each after the previous one has settled
+        # (see tui/key_order.py); everything else, and keys Textual forwards back up, as usual.
+        if isinstance(event, events.Key) and not event.is_forwarded and self.keys.running:
+            self.keys.put(event)
+            return
+        await super().on_event(event)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -119,7 +131,8 @@ class ChartcodeApp(App):
             await self.main_screen.shutdown()
         self.exit()
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
+        await self.keys.stop()
         if self.close_store:
             self.store.close()
 
