@@ -23,7 +23,13 @@ from chartcode.codebook import Change, Codebook, CodeError, Field, diff, load_co
 from chartcode.errors import UserError
 from chartcode.store import chain, schema
 from chartcode.store import verify as checks
-from chartcode.store.connection import Connections, create_private_file, remove_database, write_transaction
+from chartcode.store.connection import (
+    Connections,
+    LockWait,
+    create_private_file,
+    remove_database,
+    write_transaction,
+)
 from chartcode.store.consensus import ConsensusQueries
 from chartcode.store.dataset_queries import DatasetQueries
 from chartcode.store.imports import ImportWrites
@@ -175,7 +181,12 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
 
     def _write(self) -> AbstractContextManager[Database]:
         """Context manager: one committed write transaction on this thread's connection."""
-        return write_transaction(self._db)
+        return write_transaction(self._db, self._conns.wait, self.path)
+
+    def wait_for_locks(self, limit: float | None = None, on_wait: Callable[[float, bool], None] | None = None) -> None:
+        """How writes wait for another program's write lock: up to ``limit`` seconds (None: as
+        long as needed), calling ``on_wait(seconds, waiting)`` about once a second (see LockWait)."""
+        self._conns.wait = LockWait(limit, on_wait)
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per state of the database: any commit, by any connection or process,

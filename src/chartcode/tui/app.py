@@ -16,6 +16,7 @@ from chartcode.errors import UserError
 from chartcode.store import Store, open_store
 from chartcode.tui.key_order import KeyRouter
 from chartcode.tui.screens.coding import CodingScreen
+from chartcode.tui.writer import Waiting
 
 if TYPE_CHECKING:  # imported when their mode starts
     from chartcode.tui.screens.rating import RatingScreen
@@ -104,8 +105,17 @@ class ChartcodeApp(App):
 
     def on_mount(self) -> None:
         self.keys.start()
+        if isinstance(self.store, Store):  # the SQLite file (a team server queues writers itself)
+            # Writes wait as long as another program holds the write lock; the screen says so and
+            # keeps every change queued, in order, until it is saved.
+            self.store.wait_for_locks(None, self._lock_wait)
         self.main_screen = self._build_screen()
         self.push_screen(self.main_screen)
+
+    def _lock_wait(self, seconds: float, waiting: bool) -> None:  # on the writer thread
+        screen = self.main_screen
+        if screen is not None:
+            screen.post_message(Waiting(seconds, waiting))
 
     async def on_event(self, event: events.Event) -> None:
         # Typed keys go through the router, in order, each after the previous one has settled

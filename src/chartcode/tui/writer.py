@@ -47,6 +47,20 @@ class SaveFailed(Message):
         self.error = error
 
 
+class Waiting(Message):
+    """A write is waiting for another program's write lock (posted about once a second from the
+    writer thread, then once with ``waiting`` False when the wait ends). The job stays queued,
+    and every job after it, in order: nothing is dropped."""
+
+    def __init__(self, seconds: float, waiting: bool) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.waiting = waiting
+
+    def text(self, queued: int) -> str:
+        return f"waiting for the database ({int(self.seconds)} s), {queued} change(s) kept in order"
+
+
 class StoreWriter:
     """Owns the queue; ``target`` receives Saved / SaveFailed messages."""
 
@@ -74,10 +88,11 @@ class StoreWriter:
     def pending(self) -> int:
         return self._queue.unfinished_tasks
 
-    def drain(self, timeout: float = 60.0) -> bool:
-        """Wait (in a thread) until every submitted job has committed or failed."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait (in a thread) until every submitted job has committed or failed; without a
+        timeout, as long as that takes (a write waiting for another program's lock included)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._queue.unfinished_tasks and (deadline is None or time.monotonic() < deadline):
             time.sleep(0.005)
         return not self._queue.unfinished_tasks
 
