@@ -135,7 +135,7 @@ def _run_tui(db: Path | str, coder: str | None, mode: str = "code", **kwargs) ->
         raise UserError("the coding screen needs a terminal; use `chartcode import-codes` in scripts")
     from chartcode.tui.app import make_app
 
-    app = make_app(db, coder, mode=mode, **kwargs)
+    app = make_app(db, coder, mode=mode, tune_runtime=True, **kwargs)
     app.run()
     if app.return_code not in (None, 0):
         sys.exit(app.return_code)

@@ -88,6 +88,7 @@ class Connections:
     def __init__(self, path: Path):
         self.path = path
         self.wait = LockWait()
+        self.autocheckpoint: int | None = None  # None: SQLite's default (1000 pages)
         self._local = threading.local()
         self._all: list[Database] = []
         self._lock = threading.Lock()
@@ -96,10 +97,19 @@ class Connections:
         db = getattr(self._local, "db", None)
         if db is None:
             db = connect(self.path)
+            if self.autocheckpoint is not None:
+                db.conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.autocheckpoint)}")
             self._local.db = db
             with self._lock:
                 self._all.append(db)
         return db
+
+    def set_autocheckpoint(self, pages: int) -> None:
+        """``PRAGMA wal_autocheckpoint`` for every connection, open or still to come."""
+        self.autocheckpoint = pages
+        with self._lock:
+            for db in self._all:
+                db.conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
     def close(self) -> None:
         with self._lock:
@@ -108,6 +118,17 @@ class Connections:
                     db.conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+def checkpoint(db: Database) -> tuple[int, int, int] | None:
+    """A PASSIVE checkpoint on this connection: copies what it can from the WAL into the database
+    without waiting for (or blocking) readers and writers. (busy, WAL pages, pages checkpointed),
+    or None when SQLite could not run one now (the next one, or closing, copies the rest)."""
+    try:
+        row = db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def _begin_immediate(conn: sqlite3.Connection, where: Path | str, wait: LockWait) -> None:
