@@ -9,7 +9,7 @@ import gc
 import sys
 import time
 
-from chartcode.tui.runtime import GC_THRESHOLDS, SWITCH_INTERVAL_S, Housekeeping
+from chartcode.tui.runtime import GC_THRESHOLDS, IDLE_BEFORE_GC_S, MIN_GC_INTERVAL_S, SWITCH_INTERVAL_S, Housekeeping
 from chartcode.tui.widgets.coding_form import key_for
 from tests.tui.conftest import make_app, run, settle
 from tests.tui.test_coding_screen import store_codes
@@ -56,13 +56,16 @@ def test_after_startup_freezes_what_start_up_built_and_tunes_the_interpreter():
 def test_the_full_collection_waits_for_a_pause_in_the_keys():
     now = [1000.0]
     h = Housekeeping(clock=lambda: now[0])
-    now[0] = 1011.0
+    now[0] += MIN_GC_INTERVAL_S + 1
     h.key()  # typing right now
     h.collect_when_idle()
     assert h.collections == 0
-    now[0] = 1012.5  # 1.5 s without a key, 12.5 s since the last collection
+    now[0] += IDLE_BEFORE_GC_S / 2  # a pause between keys, not reading
+    h.collect_when_idle()
+    assert h.collections == 0
+    now[0] += IDLE_BEFORE_GC_S  # a real pause
     h.collect_when_idle()
     assert h.collections == 1
-    now[0] = 1014.0  # still idle, but a collection ran 1.5 s ago
+    now[0] += IDLE_BEFORE_GC_S  # still idle, but a collection ran moments ago
     h.collect_when_idle()
     assert h.collections == 1

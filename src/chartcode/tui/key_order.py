@@ -38,8 +38,13 @@ def _idle(pump: MessagePump) -> bool:
 async def _barrier(pump: MessagePump) -> None:
     """Return once ``pump`` has processed every message queued before this call (and the one
     it is in the middle of): a callback posted behind them runs only after them."""
-    done = asyncio.get_running_loop().create_future()
-    if pump.call_later(done.set_result, None):
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def passed() -> None:
+        if not done.done():  # the wait may have been given up (SETTLE_LIMIT_SECONDS)
+            done.set_result(None)
+
+    if pump.call_later(passed):
         await done
 
 

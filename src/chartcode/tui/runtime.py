@@ -18,10 +18,13 @@ import time
 from collections.abc import Callable
 
 SWITCH_INTERVAL_S = 0.001
-# young collections every 20,000 net allocations (not 700); the middle and full generations as
-# rarely as the counts allow: the full collection runs in pauses (collect_when_idle).
-GC_THRESHOLDS = (20_000, 20, 1_000)
-IDLE_BEFORE_GC_S = 1.0
+# Young collections every 20,000 net allocations (not 700), the middle generation every 20 of
+# those; the full collection normally runs in the coder's pauses (collect_when_idle, which resets
+# the counts) and only otherwise every 10 middle ones (~650 keys), so garbage cycles stay bounded.
+GC_THRESHOLDS = (20_000, 20, 10)
+# A pause this long is reading, not typing (a full collection takes 100-200 ms, more when the
+# machine is busy): shorter pauses between keys never get one.
+IDLE_BEFORE_GC_S = 2.0
 MIN_GC_INTERVAL_S = 10.0
 
 
