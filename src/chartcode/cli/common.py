@@ -71,10 +71,10 @@ def _lock_reporter(db: Path | str):
 
 @contextmanager
 def _open(db: Path | str):
-    from chartcode.store import open_store
+    from chartcode.store import Store, open_store
 
     store = open_store(db)
-    if hasattr(store, "wait_for_locks"):  # the SQLite file (a team server queues writers itself)
+    if isinstance(store, Store):  # the SQLite file (a team server queues writers itself)
         ctx = click.get_current_context(silent=True)
         store.wait_for_locks(ctx.meta.get(_WAIT_KEY) if ctx else None, _lock_reporter(db))
     try:
