@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chartcode.cli.common import DB, _Group, _open
+from chartcode.cli.common import DB, WAIT, _Group, _open
 from chartcode.errors import UserError
 
 
@@ -209,6 +209,7 @@ def codebook_diff(db: Path, file: str):
 
 @codebook.command("upgrade")
 @DB
+@WAIT
 @click.argument("file")
 @click.option(
     "--yes",

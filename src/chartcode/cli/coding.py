@@ -12,12 +12,13 @@ from pathlib import Path
 
 import click
 
-from chartcode.cli.common import AS_VIEWER, DB, _open
+from chartcode.cli.common import AS_VIEWER, DB, WAIT, _open
 from chartcode.export.cells import safe_row
 
 
 @click.command("import-codes")
 @DB
+@WAIT
 @click.argument("codes_csv", type=click.Path(path_type=Path))
 @click.option("--coder", required=True, help="Whose codes these are.")
 @click.option("--draft", is_flag=True, help="Do not mark the records as submitted by the coder.")

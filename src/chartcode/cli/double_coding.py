@@ -10,13 +10,14 @@ from pathlib import Path
 
 import click
 
-from chartcode.cli.common import DB, _open
+from chartcode.cli.common import DB, WAIT, _open
 from chartcode.errors import UserError
 from chartcode.export.cells import safe_row
 
 
 @click.command()
 @DB
+@WAIT
 @click.option("--coder", help="Who gets the records (default: the audit file's double_coding.coder).")
 @click.option("--all", "all_records", is_flag=True, help="Assign every record (or every record of --from).")
 @click.option("--sample", "fraction", type=float, help="Assign a random FRACTION of the records, e.g. 0.25.")
@@ -107,6 +108,7 @@ def disagreements(db: Path, as_json: bool, include_settled: bool):
 
 @click.command()
 @DB
+@WAIT
 @click.option("--auto-agreed", is_flag=True, help="Fill consensus wherever every coder gave the same value.")
 @click.option("--record", "record_id", help="Set one consensus value: the record ...")
 @click.option("--note", "note_id", help="... the note (note-level fields) ...")

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from chartcode.cli.common import DB, _open, _progress
+from chartcode.cli.common import DB, WAIT, _open, _progress
 
 
 @click.command("import")
 @DB
+@WAIT
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "--format",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chartcode.cli.common import DB, _open, _run_tui
+from chartcode.cli.common import DB, WAIT, _open, _run_tui
 from chartcode.errors import UserError
 
 
@@ -41,6 +41,7 @@ def reconcile(db: Path, coder: str):
 
 @click.command()
 @DB
+@WAIT
 @click.option("--unit", required=True, help="The unit rated: a team, site or clinician (e.g. 'Team A').")
 @click.option("--period", required=True, help="The review period, a label that sorts in time (e.g. 2025-H1).")
 @click.option("--rater", required=True, help="Who is rating (must be a coder of the audit).")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from chartcode.cli.common import DB, _Group, _open
+from chartcode.cli.common import DB, WAIT, _Group, _open
 from chartcode.errors import UserError
 
 
@@ -107,6 +107,7 @@ def records() -> None:
 
 @records.command("add")
 @DB
+@WAIT
 @click.argument("ids", nargs=-1, required=True)
 def records_add(db: Path, ids: tuple[str, ...]):
     """Register records ID... without notes."""
@@ -131,6 +132,7 @@ def coders() -> None:
 
 @coders.command("add")
 @DB
+@WAIT
 @click.argument("name")
 @click.option("--role", type=click.Choice(["coder", "supervisor", "lead"]), default="coder", show_default=True)
 @click.option(

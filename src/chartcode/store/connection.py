@@ -2,8 +2,11 @@
 
 Datasette's rule applies: a sqlite3 connection belongs to the thread that made it, so a
 Store hands each thread (the CLI, a Textual worker) its own. Writes take the write lock
-up front (``BEGIN IMMEDIATE``) and wait for it (``busy_timeout``), so two processes coding
-the same database queue behind each other instead of failing with "database is locked".
+up front (``BEGIN IMMEDIATE``) and wait for it, so two processes coding the same database
+queue behind each other instead of failing with "database is locked". A writer waits as long
+as the lock is held unless its ``LockWait`` sets a limit (the CLI's ``--wait SECONDS``), and
+reports the wait about once a second so the user sees why nothing happens. Giving up happens
+before the transaction starts, so nothing is ever half-written.
 """
 
 from __future__ import annotations
@@ -13,15 +16,36 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlite_utils import Database
 
+from chartcode.errors import UserError
+
+# Statements other than BEGIN IMMEDIATE (reads during WAL recovery, schema migrations) wait
+# this long for a lock; BEGIN IMMEDIATE waits in short ticks, as long as its LockWait allows.
 BUSY_TIMEOUT_MS = 30_000
-# Extra patience on top of SQLite's own busy handler: a lock held longer than this by
-# another process is a real problem worth reporting.
-WRITE_RETRY_SECONDS = 60.0
+LOCK_TICK_MS = 100
+
+
+class LockTimeout(UserError):
+    """Another connection held the write lock for longer than the writer was told to wait."""
+
+
+@dataclass
+class LockWait:
+    """How a writer waits for another connection's write lock.
+
+    ``limit``: seconds to wait before giving up (LockTimeout); None waits as long as needed.
+    ``on_wait(seconds, waiting)``: called about once a second with the seconds waited so far
+    (waiting=True), and once more when the wait ends (waiting=False), lock obtained or not.
+    It runs on the writing thread.
+    """
+
+    limit: float | None = None
+    on_wait: Callable[[float, bool], None] | None = None
 
 
 def create_private_file(path: Path) -> None:
@@ -63,6 +87,8 @@ class Connections:
 
     def __init__(self, path: Path):
         self.path = path
+        self.wait = LockWait()
+        self.autocheckpoint: int | None = None  # None: SQLite's default (1000 pages)
         self._local = threading.local()
         self._all: list[Database] = []
         self._lock = threading.Lock()
@@ -71,10 +97,19 @@ class Connections:
         db = getattr(self._local, "db", None)
         if db is None:
             db = connect(self.path)
+            if self.autocheckpoint is not None:
+                db.conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.autocheckpoint)}")
             self._local.db = db
             with self._lock:
                 self._all.append(db)
         return db
+
+    def set_autocheckpoint(self, pages: int) -> None:
+        """``PRAGMA wal_autocheckpoint`` for every connection, open or still to come."""
+        self.autocheckpoint = pages
+        with self._lock:
+            for db in self._all:
+                db.conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
     def close(self) -> None:
         with self._lock:
@@ -85,27 +120,58 @@ class Connections:
         self._local = threading.local()
 
 
+def checkpoint(db: Database) -> tuple[int, int, int] | None:
+    """A PASSIVE checkpoint on this connection: copies what it can from the WAL into the database
+    without waiting for (or blocking) readers and writers. (busy, WAL pages, pages checkpointed),
+    or None when SQLite could not run one now (the next one, or closing, copies the rest)."""
+    try:
+        row = db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def _begin_immediate(conn: sqlite3.Connection, where: Path | str, wait: LockWait) -> None:
+    """BEGIN IMMEDIATE, waiting for another connection's write lock as ``wait`` says.
+
+    SQLite's busy handler waits in ticks of LOCK_TICK_MS, so the wait can be reported and
+    limited; with nobody else writing, the first BEGIN succeeds and the handler never runs."""
+    started = time.monotonic()
+    reported = 0
+    conn.execute(f"PRAGMA busy_timeout = {LOCK_TICK_MS}")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+            waited = time.monotonic() - started
+            if wait.limit is not None and waited >= wait.limit:
+                raise LockTimeout(
+                    f"{where}: the database is locked by another program (a write transaction open elsewhere);"
+                    f" gave up after {wait.limit:g} s (--wait); nothing was written"
+                )
+            if wait.on_wait is not None and int(waited) > reported:
+                reported = int(waited)
+                wait.on_wait(waited, True)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if wait.on_wait is not None and reported:
+            wait.on_wait(time.monotonic() - started, False)
+
+
 @contextlib.contextmanager
-def write_transaction(db: Database) -> Iterator[Database]:
-    """One committed write transaction; rolled back whole on any error."""
+def write_transaction(db: Database, wait: LockWait | None = None, where: Path | str = "database") -> Iterator[Database]:
+    """One committed write transaction; rolled back whole on any error. ``where`` names the
+    database in the message when the wait for the lock runs out."""
     conn = db.conn
     if conn.in_transaction:  # nested: a savepoint inside the caller's transaction
         with db.atomic():
             yield db
         return
-    deadline = time.monotonic() + WRITE_RETRY_SECONDS
-    delay = 0.01
-    while True:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+    _begin_immediate(conn, where, wait or LockWait())
     try:
         yield db
     except BaseException:

@@ -23,7 +23,14 @@ from chartcode.codebook import Change, Codebook, CodeError, Field, diff, load_co
 from chartcode.errors import UserError
 from chartcode.store import chain, schema
 from chartcode.store import verify as checks
-from chartcode.store.connection import Connections, create_private_file, remove_database, write_transaction
+from chartcode.store.connection import (
+    Connections,
+    LockWait,
+    checkpoint,
+    create_private_file,
+    remove_database,
+    write_transaction,
+)
 from chartcode.store.consensus import ConsensusQueries
 from chartcode.store.dataset_queries import DatasetQueries
 from chartcode.store.imports import ImportWrites
@@ -177,7 +184,23 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
 
     def _write(self) -> AbstractContextManager[Database]:
         """Context manager: one committed write transaction on this thread's connection."""
-        return write_transaction(self._db)
+        return write_transaction(self._db, self._conns.wait, self.path)
+
+    def checkpoints_off_the_commit_path(self, pages: int = 20_000) -> None:
+        """For interactive writers: a commit runs SQLite's automatic checkpoint (copying the WAL
+        into the database, with an fsync) only once the WAL holds ``pages`` pages, instead of
+        every 1,000, so the caller can checkpoint in idle moments with :meth:`checkpoint` from
+        another thread. Durability is unchanged: commits are on disk in the WAL (synchronous=FULL)."""
+        self._conns.set_autocheckpoint(pages)
+
+    def checkpoint(self) -> tuple[int, int, int] | None:
+        """A PASSIVE checkpoint from the calling thread's connection (see store/connection.py)."""
+        return checkpoint(self._db)
+
+    def wait_for_locks(self, limit: float | None = None, on_wait: Callable[[float, bool], None] | None = None) -> None:
+        """How writes wait for another program's write lock: up to ``limit`` seconds (None: as
+        long as needed), calling ``on_wait(seconds, waiting)`` about once a second (see LockWait)."""
+        self._conns.wait = LockWait(limit, on_wait)
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per state of the database: any commit, by any connection or process,

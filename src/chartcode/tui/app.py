@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -13,7 +14,10 @@ from textual.screen import Screen
 from chartcode.coding import CodingSession
 from chartcode.errors import UserError
 from chartcode.store import Store, open_store
+from chartcode.tui.key_order import KeyRouter
+from chartcode.tui.runtime import Housekeeping
 from chartcode.tui.screens.coding import CodingScreen
+from chartcode.tui.writer import Waiting
 
 if TYPE_CHECKING:  # imported when their mode starts
     from chartcode.tui.screens.rating import RatingScreen
@@ -86,6 +90,7 @@ class ChartcodeApp(App):
         close_store: bool = True,
         mode: str = "code",
         record_id: str | None = None,
+        tune_runtime: bool = False,
     ):
         super().__init__()
         self.store = store
@@ -98,10 +103,39 @@ class ChartcodeApp(App):
         self.coding_screen: CodingScreen | None = None
         self.main_screen: MainScreen | None = None
         self._build_screen = MODES[mode](self)
+        self.keys = KeyRouter(self, super().on_event)
+        # The interpreter-wide settings (tui/runtime.py) are for the process that runs the app in
+        # a terminal (`chartcode code`); a test process running many apps keeps its own.
+        self.housekeeping = Housekeeping() if tune_runtime else None
 
     def on_mount(self) -> None:
+        self.keys.start()
+        if isinstance(self.store, Store):  # the SQLite file (a team server queues writers itself)
+            # Writes wait as long as another program holds the write lock; the screen says so and
+            # keeps every change queued, in order, until it is saved.
+            self.store.wait_for_locks(None, self._lock_wait)
+            # A keystroke's commit never runs the WAL checkpoint: the writer checkpoints in pauses.
+            self.store.checkpoints_off_the_commit_path()
         self.main_screen = self._build_screen()
         self.push_screen(self.main_screen)
+        if self.housekeeping is not None:
+            self.call_after_refresh(self.housekeeping.after_startup)
+            self.set_interval(0.5, self.housekeeping.collect_when_idle)
+
+    def _lock_wait(self, seconds: float, waiting: bool) -> None:  # on the writer thread
+        screen = self.main_screen
+        if screen is not None:
+            screen.post_message(Waiting(seconds, waiting))
+
+    async def on_event(self, event: events.Event) -> None:
+        # Typed keys go through the router, in order, each after the previous one has settled
+        # (see tui/key_order.py); everything else, and keys Textual forwards back up, as usual.
+        if isinstance(event, events.Key) and not event.is_forwarded and self.keys.running:
+            if self.housekeeping is not None:
+                self.housekeeping.key()
+            self.keys.put(event)
+            return
+        await super().on_event(event)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -119,7 +153,8 @@ class ChartcodeApp(App):
             await self.main_screen.shutdown()
         self.exit()
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
+        await self.keys.stop()
         if self.close_store:
             self.store.close()
 

@@ -28,7 +28,7 @@ from chartcode.tui.widgets.coding_form import CodingForm, choice_keys
 from chartcode.tui.widgets.header import ProgressHeader
 from chartcode.tui.widgets.note_view import NoteView
 from chartcode.tui.widgets.queue import RecordQueue
-from chartcode.tui.writer import Saved, SaveFailed, StoreWriter
+from chartcode.tui.writer import Saved, SaveFailed, StoreWriter, Waiting
 
 HELP_INTRO = (
     "Read the note on the left, code the focused field on the right. Every change is saved at once "
@@ -341,6 +341,10 @@ class CodingScreen(Screen):
             self.query_one(RecordQueue).reload()
         if view is not None:
             self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
+
+    @on(Waiting)
+    def waiting(self, event: Waiting) -> None:
+        self.query_one(ProgressHeader).set_saved(event.text(len(self.pending)) if event.waiting else "saving…")
 
     @on(SaveFailed)
     def save_failed(self, event: SaveFailed) -> None:

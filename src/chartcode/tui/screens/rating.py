@@ -29,7 +29,7 @@ from chartcode.fidelity import UnitScore, require_scale, score_unit
 from chartcode.tui.bindings import RATING_KEYS, bindings
 from chartcode.tui.screens.modals import HelpScreen, TextPrompt
 from chartcode.tui.widgets.rating_items import ItemDetail, ItemList, RatingHeader, item_detail, rating_keys
-from chartcode.tui.writer import Saved, SaveFailed, StoreWriter
+from chartcode.tui.writer import Saved, SaveFailed, StoreWriter, Waiting
 
 
 def help_intro(cannot_rate: int | None) -> str:
@@ -423,6 +423,10 @@ class RatingScreen(Screen):
             self.submitted = True
             self.notify(f"{self.record_id} submitted. Your ratings are now read-only.", title="Submitted")
         self._redraw()
+
+    @on(Waiting)
+    def waiting(self, event: Waiting) -> None:
+        self.query_one(RatingHeader).set_saved(event.text(len(self.pending)) if event.waiting else "saving…")
 
     @on(SaveFailed)
     def save_failed(self, event: SaveFailed) -> None:

@@ -25,7 +25,7 @@ from chartcode.tui.screens.modals import HelpScreen, TextPrompt
 from chartcode.tui.widgets.coding_form import choice_keys, key_for, value_text
 from chartcode.tui.widgets.header import ProgressHeader
 from chartcode.tui.widgets.note_view import NoteView
-from chartcode.tui.writer import Saved, SaveFailed, StoreWriter
+from chartcode.tui.writer import Saved, SaveFailed, StoreWriter, Waiting
 
 LETTERS = "abcdefgh"
 HELP_INTRO = (
@@ -230,6 +230,10 @@ class ReconcileScreen(Screen):
             self._draw_panel()
         else:
             self.show_unit(nxt)
+
+    @on(Waiting)
+    def waiting(self, event: Waiting) -> None:
+        self.query_one(ProgressHeader).set_saved(event.text(self.writer.pending()) if event.waiting else "saving…")
 
     @on(SaveFailed)
     def failed(self, event: SaveFailed) -> None:

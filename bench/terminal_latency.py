@@ -1,0 +1,294 @@
+"""Benchmark: key -> code committed in a real terminal (tmux), next to a raw-mode baseline.
+
+    python bench/terminal_latency.py [--notes 100000] [--keys 1000] [--runs 3] [--db AUDIT.db]
+
+What a coder feels, measured from outside the process: ``chartcode code`` runs in tmux (a
+private server on its own socket, tests/e2e/tmux.py) on an audit of ``--notes`` notes made with
+chartcode's own ``init`` + ``import`` (bench/coding_latency.py builds it; ``--db`` reuses one).
+The bench types the conjoint codebook's fields record after record (a choice key per choice
+field, "61" for age, "50" for follow-up sessions, ``d`` to finish) with human-like pauses,
+and for each key that saves a code polls the database from another connection until the code
+is there: key sent -> code committed, send-keys included. The baseline is a tiny raw-mode
+program that INSERTs and COMMITs (WAL, synchronous=FULL) one row per key into a copy of the
+same audit, driven and polled the same way: the floor for terminal + tmux + SQLite here.
+
+Both run quiet and with a CPU-bound process on the other core (``hog``). Each figure is the
+min and median over ``--runs`` runs. Also: first usable screen (process start -> the first
+record's note on screen) next to a bare Textual app. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from coding_latency import build_audit  # noqa: E402
+from tests.e2e.tmux import Tmux  # noqa: E402
+
+BASELINE = r"""
+import sqlite3, sys, termios, tty, os
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA synchronous = FULL")
+conn.execute("CREATE TABLE IF NOT EXISTS bench_keys (id INTEGER PRIMARY KEY, k TEXT)")
+fd = sys.stdin.fileno()
+old = termios.tcgetattr(fd)
+tty.setraw(fd)
+try:
+    os.write(1, b"baseline ready\r\n")
+    while True:
+        ch = os.read(fd, 1)
+        if not ch or ch == b"\x11":  # Ctrl+Q
+            break
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO bench_keys (k) VALUES (?)", (ch.decode(errors="replace"),))
+        conn.execute("COMMIT")
+        os.write(1, b"saved " + ch + b"\r\n")
+finally:
+    termios.tcsetattr(fd, termios.TCSADRAIN, old)
+"""
+
+HELLO = r"""
+from textual.app import App
+from textual.widgets import Static
+class Hello(App):
+    BINDINGS = [("ctrl+q", "quit")]
+    def compose(self):
+        yield Static("hello, first screen")
+Hello().run()
+"""
+
+POLL_S = 0.0005
+
+
+def pct(xs: list[float], q: int) -> float:
+    return statistics.quantiles(xs, n=100, method="inclusive")[q - 1] if len(xs) > 1 else xs[0]
+
+
+def summary(ms: list[float]) -> dict:
+    return {
+        "n": len(ms),
+        "p50": round(statistics.median(ms), 1),
+        "p95": round(pct(ms, 95), 1),
+        "p99": round(pct(ms, 99), 1),
+        "max": round(max(ms), 1),
+        "over_50ms_pct": round(100 * sum(m > 50 for m in ms) / len(ms), 2),
+    }
+
+
+def human_pause(rng: random.Random) -> float:
+    """Seconds between keys: a coder reading and pressing, 60 ms to ~0.4 s, mostly ~0.12 s."""
+    return min(0.4, max(0.06, rng.lognormvariate(-2.1, 0.45)))
+
+
+def wait_for_count(conn: sqlite3.Connection, sql: str, above: int, timeout: float = 30.0) -> int:
+    deadline = time.perf_counter() + timeout
+    while True:
+        n = conn.execute(sql).fetchone()[0] or 0
+        if n > above:
+            return n
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"no commit within {timeout} s ({sql})")
+        time.sleep(POLL_S)
+
+
+Plan = list[tuple[str, bool, str | None]]
+
+
+def plan_keys(db: Path, n_keys: int) -> Plan:
+    """(text to type, saves a code?, text the screen shows before the next key) for coding records
+    in queue order until n_keys keys have saved a code."""
+    from chartcode.coding import CodingSession
+    from chartcode.store import Store
+    from chartcode.tui.widgets.coding_form import choice_keys
+
+    store = Store.open(db)
+    session = CodingSession(store, "intern")
+    plan: Plan = []
+    saving = 0
+    rid = session.first_unfinished()
+    while saving < n_keys and rid is not None:
+        view = session.load(rid)
+        for slot in view.slots:
+            f = slot.field
+            if f.has_choices:
+                plan.append((next(iter(choice_keys(f))), True, None))
+            else:
+                value = "61" if f.name == "age" else "50"  # both complete by themselves (max 110 / 100)
+                plan.extend((ch, False, None) for ch in value[:-1])
+                plan.append((value[-1], True, None))
+            saving += 1
+        rid = session.neighbour(rid, 1)
+        # d submits the record (a commit) and opens the next: a coder sees it before typing on
+        plan.append(("d", True, f"{rid} · note 1 of" if rid else None))
+    store.close()
+    return plan
+
+
+def drive(tmux: Tmux | None, poll: sqlite3.Connection, sql: str, plan: Plan, seed: int) -> list[float]:
+    """Type the plan; ms from each saving key sent to its commit seen (submits not counted)."""
+    rng = random.Random(seed)
+    latencies: list[float] = []
+    count = poll.execute(sql).fetchone()[0] or 0
+    assert tmux is not None
+    for text, saves, expect in plan:
+        time.sleep(human_pause(rng))
+        t = time.perf_counter()
+        tmux.type(text)
+        if saves:
+            count = wait_for_count(poll, sql, count)
+            if text != "d":
+                latencies.append((time.perf_counter() - t) * 1000)
+        if expect:
+            tmux.wait_for(expect)
+    return latencies
+
+
+def chartcode_argv(src: Path | None, *args: str) -> list[str]:
+    """``python -m chartcode ARGS``, or the chartcode package in ``src`` (another checkout's src/,
+    to measure before/after in the same run)."""
+    if src is None:
+        return [sys.executable, "-m", "chartcode", *args]
+    boot = (
+        f"import sys; sys.path.insert(0, {str(src)!r}); from chartcode.cli import main;"
+        " sys.argv[0] = 'chartcode'; main()"
+    )
+    return [sys.executable, "-c", boot, *args]
+
+
+def run_chartcode(db: Path, plan: Plan, seed: int, src: Path | None = None) -> list[float]:
+    tmux = Tmux(timeout=120)
+    try:
+        tmux.start(chartcode_argv(src, "code", str(db), "--coder", "intern"))
+        tmux.wait_for("note 1 of")
+        time.sleep(1.0)  # let start-up work (queue counts, first paint) finish
+        poll = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
+        sql = "SELECT max(id) FROM history"  # every saved code appends one history entry
+        lat = drive(tmux, poll, sql, plan, seed)
+        tmux.press("C-q")
+        tmux.wait_for_exit()
+        poll.close()
+        return lat
+    finally:
+        tmux.kill()
+
+
+def run_baseline(db: Path, plan: Plan, seed: int) -> list[float]:
+    tmux = Tmux(timeout=120)
+    try:
+        tmux.start([sys.executable, "-c", BASELINE, str(db)])
+        tmux.wait_for("baseline ready")
+        poll = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
+        sql = "SELECT max(id) FROM bench_keys"
+        # the baseline commits on every key: drive it with the saving keys only
+        lat = drive(tmux, poll, sql, [(t, True, None) for t, saves, _ in plan if saves and t != "d"], seed)
+        tmux.press("C-q")
+        tmux.wait_for_exit()
+        poll.close()
+        return lat
+    finally:
+        tmux.kill()
+
+
+def first_screen(argv: list[str], expect: str) -> float:
+    tmux = Tmux(timeout=120)
+    try:
+        t = time.perf_counter()
+        tmux.start(argv)
+        tmux.wait_until(lambda: expect in tmux.capture(), expect)
+        took = time.perf_counter() - t
+        tmux.press("C-q")
+        return took
+    finally:
+        tmux.kill()
+
+
+def fresh_copy(src: Path, dst: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(f"{dst}{suffix}")
+        if p.exists():
+            p.unlink()
+    # a consistent copy through SQLite itself (the source may have a WAL)
+    with sqlite3.connect(src) as s, sqlite3.connect(dst) as d:
+        s.backup(d)
+    d = sqlite3.connect(dst)
+    d.execute("PRAGMA journal_mode = WAL")
+    d.close()
+    dst.chmod(0o600)
+    return dst
+
+
+def stats_over_runs(runs: list[dict]) -> dict:
+    out: dict = {}
+    for key in runs[0]:
+        vals = [r[key] for r in runs]
+        out[key] = {"min": min(vals), "median": round(statistics.median(vals), 2)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--notes", type=int, default=100_000)
+    ap.add_argument("--keys", type=int, default=1000, help="keys that save a code, per run (>= 1000 for the goal)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--db", type=Path, help="an audit built by bench/coding_latency.py's build_audit, to reuse")
+    ap.add_argument("--only", choices=["quiet", "hog"], help="only this load")
+    ap.add_argument("--skip-first-screen", action="store_true")
+    ap.add_argument("--src", type=Path, help="run chartcode from this src/ folder (e.g. an export of main)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the raw-mode baseline")
+    args = ap.parse_args()
+    if shutil.which("tmux") is None:
+        sys.exit("terminal_latency: needs tmux")
+    with tempfile.TemporaryDirectory(prefix="chartcode-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        t = time.perf_counter()
+        src = args.db or build_audit(tmp, args.notes)
+        build_s = time.perf_counter() - t
+        plan = plan_keys(src, args.keys)
+        result: dict = {"notes": args.notes, "build_s": round(build_s, 1), "keys_per_run": args.keys}
+        for load in ("quiet", "hog") if args.only is None else (args.only,):
+            hog = None
+            if load == "hog":
+                hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            try:
+                per: dict[str, list[dict]] = {"chartcode": [], "baseline": []}
+                for i in range(args.runs):
+                    db = fresh_copy(src, tmp / "run.db")
+                    per["chartcode"].append(summary(run_chartcode(db, plan, seed=i, src=args.src)))
+                    if not args.no_baseline:
+                        db = fresh_copy(src, tmp / "base.db")
+                        per["baseline"].append(summary(run_baseline(db, plan, seed=i)))
+                result[load] = {
+                    name: {"runs": runs, "over_runs": stats_over_runs(runs)} for name, runs in per.items() if runs
+                }
+            finally:
+                if hog is not None:
+                    hog.kill()
+                    hog.wait()
+        if not args.skip_first_screen:
+            db = fresh_copy(src, tmp / "first.db")
+            cc = [
+                first_screen(chartcode_argv(args.src, "code", str(db), "--coder", "intern"), "note 1 of")
+                for _ in range(args.runs)
+            ]
+            bare = [first_screen([sys.executable, "-c", HELLO], "hello, first screen") for _ in range(args.runs)]
+            result["first_screen_s"] = {
+                "chartcode": {"min": round(min(cc), 3), "median": round(statistics.median(cc), 3)},
+                "bare_textual": {"min": round(min(bare), 3), "median": round(statistics.median(bare), 3)},
+            }
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

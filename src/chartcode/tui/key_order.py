@@ -1,0 +1,102 @@
+"""Keys reach the field that was focused when they were typed, however fast they come.
+
+Textual routes each key the moment the app dequeues it: to whatever has focus *then*. The
+consequences of the previous key travel through other queues (the entry's Changed message,
+the screen's auto-save, the focus change the save makes via ``call_later``), so a digit typed
+60 ms after a count field that saves itself could be routed to the count field's entry before
+the screen had moved focus to the next field. ``KeyRouter`` hands keys to Textual one at a
+time and routes the next key only once the previous one has settled: every message pump on
+the path from the target up to the app (the target, its ancestors, the screen, the app) has
+processed everything queued, including the focus change. Nothing is dropped or reordered;
+a key simply waits (typically well under a millisecond) for the one before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from textual import events
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.dom import DOMNode
+    from textual.message_pump import MessagePump
+
+# A key waits at most this long for the previous one to settle; a handler busy for longer
+# than this has bigger problems, and input must not stop for it.
+SETTLE_LIMIT_SECONDS = 2.0
+_MAX_PASSES = 50
+
+
+def _idle(pump: MessagePump) -> bool:
+    return pump._message_queue.qsize() == 0 and len(pump._next_callbacks) == 0
+
+
+async def _barrier(pump: MessagePump) -> None:
+    """Return once ``pump`` has processed every message queued before this call (and the one
+    it is in the middle of): a callback posted behind them runs only after them."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def passed() -> None:
+        if not done.done():  # the wait may have been given up (SETTLE_LIMIT_SECONDS)
+            done.set_result(None)
+
+    if pump.call_later(passed):
+        await done
+
+
+async def settle(app: App, target: DOMNode) -> None:
+    """Return once the target, its ancestors and the app, and whatever now has focus, have
+    processed everything queued, with nothing left queued after a pass of barriers."""
+    for _ in range(_MAX_PASSES):
+        focused = app.focused or app.screen
+        pumps = list(dict.fromkeys([*target.ancestors_with_self, *focused.ancestors_with_self]))
+        await asyncio.gather(*(_barrier(p) for p in pumps))
+        if all(_idle(p) for p in pumps) and (app.focused or app.screen) is focused:
+            return
+
+
+class KeyRouter:
+    """Feeds key events to ``dispatch`` one at a time, each after the previous has settled."""
+
+    def __init__(self, app: App, dispatch: Callable[[events.Key], Awaitable[None]]):
+        self.app = app
+        self._dispatch = dispatch
+        self._keys: asyncio.Queue[events.Key] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="chartcode-key-router")
+
+    def put(self, event: events.Key) -> None:
+        self._keys.put_nowait(event)
+
+    def pending(self) -> int:
+        return self._keys.qsize()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            event = await self._keys.get()
+            target: DOMNode = self.app.focused or self.app.screen
+            try:
+                await self._dispatch(event)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(settle(self.app, target), SETTLE_LIMIT_SECONDS)
+            except Exception as error:  # as Textual's own message loop does: the app reports it and exits
+                self.app._handle_exception(error)
+                return
