@@ -39,7 +39,7 @@ def _first_line_then_close(args: list[str]) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize(
     "extra",
-    [["codes"], ["codes", "--format", "json"], ["history"]],
+    [["codes", "--as", "qi-lead"], ["codes", "--format", "json", "--as", "qi-lead"], ["history", "--as", "qi-lead"]],
     ids=["codes-csv", "codes-json", "history"],
 )
 def test_closed_pipe_exits_0_silently_every_time(demo_db, extra):
