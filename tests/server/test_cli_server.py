@@ -133,6 +133,12 @@ def test_assign_disagreements_and_the_coding_screen_open_on_the_server(cli, team
         app.store.close()
 
 
-def test_a_command_the_server_lacks_says_so_in_one_line(cli, team: Team, tmp_path):
-    r = cli("export", team.url("lead"), "--format", "csv", "--out", tmp_path / "x.csv")
-    assert r.code == 2 and "not available on a team server yet" in r.err and "Traceback" not in r.err
+def test_a_store_method_the_server_lacks_says_so_in_one_line(team: Team):
+    import pytest
+
+    from chartcode.errors import UserError
+    from chartcode.store.pg import PgStore
+
+    with PgStore.open(team.url("lead")) as store, pytest.raises(UserError) as err:
+        store.add_coder("someone")  # a file's coders list; on a server `coders add` makes a login role
+    assert "not available on a team server" in str(err.value) and "\n" not in str(err.value)
