@@ -120,3 +120,16 @@ def test_bad_targets_are_one_clear_line(cli, file_audit: Path, tmp_path: Path):
     assert r.code == 2 and "no such audit file" in r.err
     r = cli("snapshot", "postgresql://a:b@127.0.0.1:1/x", "--out", tmp_path / "y.db")
     assert r.code == 2 and "cannot reach the server" in r.err and ":b@" not in r.err
+
+
+def test_fidelity_scores_are_the_same_on_a_migrated_rating_audit(cli, admin_url: str, tmp_path: Path):
+    assert cli("demo", "--audit", "ibbis-fidelity", "--dir", tmp_path, "--no-tui").code == 0
+    db = tmp_path / "ibbis-demo.db"
+    assert cli("migrate", db, admin_url).code == 0
+    for args in (("fidelity",), ("fidelity", "--json"), ("agreement",), ("final",)):
+        f, s = cli(args[0], db, *args[1:]), cli(args[0], admin_url, *args[1:])
+        assert f.code == 0 and s.code == 0, (args, s.err)
+        assert f.out.replace(str(db), "AUDIT") == s.out.replace(admin_url.split("@")[0] + "@", "").replace(
+            admin_url.split("@")[1], "AUDIT"
+        ), args
+        assert f.out.strip()
