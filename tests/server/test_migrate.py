@@ -22,6 +22,7 @@ def file_audit(cli, tmp_path: Path) -> Path:
     assert cli("demo", "--dir", tmp_path / "demo", "--no-tui", "--complete").code == 0
     db = tmp_path / "demo" / "demo.db"
     with Store.open(db) as s:
+        s.add_coder("qi-lead", "lead")  # sees every value in the file, as the administrator does on the server
         rids = s.record_ids()[:3]
         s.assign("supervisor", rids)
         for rid in rids:
@@ -52,7 +53,7 @@ def test_migrate_then_snapshot_keep_every_row_and_a_verified_history(
     # the same final values, long export and disagreements on both ends
     assert _lines(cli, "final", file_audit) == _lines(cli, "final", admin_url)
     out_f, out_s = tmp_path / "f.csv", tmp_path / "s.csv"
-    assert cli("export", file_audit, "--long", "--format", "csv", "--out", out_f).code == 0
+    assert cli("export", file_audit, "--long", "--format", "csv", "--out", out_f, "--as", "qi-lead").code == 0
     assert cli("export", admin_url, "--long", "--format", "csv", "--out", out_s).code == 0
     assert out_f.read_text() == out_s.read_text()
     with psycopg.connect(admin_url) as conn:
@@ -85,7 +86,9 @@ def test_migrate_then_snapshot_keep_every_row_and_a_verified_history(
         assert stat.S_IMODE(snap.stat().st_mode) == 0o600
         assert cli("verify", snap).code == 0
         assert _lines(cli, "final", snap) == _lines(cli, "final", file_audit)
-        assert cli("export", snap, "--long", "--format", "csv", "--out", tmp_path / "b.csv").code == 0
+        assert (
+            cli("export", snap, "--long", "--format", "csv", "--out", tmp_path / "b.csv", "--as", "qi-lead").code == 0
+        )
         assert (tmp_path / "b.csv").read_text() == out_f.read_text()
         with Store.open(snap) as a, Store.open(file_audit) as b:  # the full-text index came along
             assert [n["note_id"] for n in a.search_notes("pain")] == [n["note_id"] for n in b.search_notes("pain")]
