@@ -133,6 +133,24 @@ def test_assign_disagreements_and_the_coding_screen_open_on_the_server(cli, team
         app.store.close()
 
 
-def test_a_command_the_server_lacks_says_so_in_one_line(cli, team: Team, tmp_path):
-    r = cli("export", team.url("lead"), "--format", "csv", "--out", tmp_path / "x.csv")
-    assert r.code == 2 and "not available on a team server yet" in r.err and "Traceback" not in r.err
+def test_a_store_method_the_server_lacks_says_so_in_one_line(team: Team):
+    import pytest
+
+    from chartcode.errors import UserError
+    from chartcode.store.pg import PgStore
+
+    with PgStore.open(team.url("lead")) as store, pytest.raises(UserError) as err:
+        store.add_coder("someone")  # a file's coders list; on a server `coders add` makes a login role
+    assert "not available on a team server" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_demo_on_a_server_is_the_file_demo_moved_there(cli, admin_url, tmp_path):
+    r = cli("demo", "--server", admin_url, "--dir", tmp_path, "--complete")
+    assert r.code == 0, r.err
+    assert "coders add" in r.out and "--role supervisor" in r.out and admin_url.split(":")[2] not in r.out
+    status = cli("status", admin_url, "--json")
+    assert status.code == 0 and json.loads(status.out)["records"] == 24
+    assert cli("verify", admin_url).code == 0
+    assert cli("final", tmp_path / "demo.db").out == cli("final", admin_url).out
+    bad = cli("demo", "--server", tmp_path / "x.db", "--dir", tmp_path / "other")
+    assert bad.code == 2 and "not a PostgreSQL URL" in bad.err and not (tmp_path / "other").exists()

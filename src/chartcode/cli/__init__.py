@@ -21,6 +21,7 @@ from chartcode.cli import (
     double_coding,
     export,
     fidelity,
+    migrate,
     notes,
     report,
     reviews,
@@ -73,6 +74,8 @@ def cli() -> None:
 # commands in the order `chartcode --help` lists them: the order of work
 cli.add_command(setup.init)
 cli.add_command(server.server)
+cli.add_command(migrate.migrate)
+cli.add_command(migrate.snapshot)
 cli.add_command(setup.status)
 cli.add_command(setup.records)
 cli.add_command(setup.coders)

@@ -201,7 +201,7 @@ def codebook_diff(db: Path, file: str):
     with _open(db) as store:
         changes = store.compare_codebook(new)
         if not changes:
-            click.echo(f"{file}: same codebook as stored in {db} ({new.short_hash})")
+            click.echo(f"{file}: same codebook as stored in {store.path} ({new.short_hash})")
             return
         for c in changes:
             click.echo(str(c))
@@ -242,9 +242,12 @@ def codebook_upgrade(db: Path, file: str, yes: bool, actor: str | None):
     """
     from chartcode import resources
     from chartcode.codebook import load_codebook
+    from chartcode.store import is_server
 
     new = load_codebook(resources.resolve("codebooks", file))
     with _open(db) as store:
+        if actor is None and is_server(db):  # on a server the login upgrades (or is refused)
+            actor = store.actor
         if actor is None:
             by_role = {r: [c["name"] for c in store.coders() if c["role"] == r] for r in ("lead", "supervisor")}
             actor = next(iter(by_role["lead"] + by_role["supervisor"]), None)

@@ -115,12 +115,19 @@ def disagreements(db: Path, as_json: bool, include_settled: bool):
 @click.option("--field", "field_name", help="... the field ...")
 @click.option("--value", help="... the value ...")
 @click.option("--reason", help="... and why (required).")
-@click.option("--by", "decided_by", help="Supervisor or lead deciding (default: the audit's first supervisor).")
+@click.option(
+    "--by",
+    "decided_by",
+    help="Supervisor or lead deciding (default: the audit's first supervisor; on a server, the login).",
+)
 def consensus(db: Path, auto_agreed: bool, record_id, note_id, field_name, value, reason, decided_by):
     """Record consensus values, apart from the coders' codes, with history."""
     from chartcode.consensus import auto_agreed as fill
+    from chartcode.store import is_server
 
     with _open(db) as store:
+        if decided_by is None and is_server(db):  # on a server the login decides (or is refused)
+            decided_by = store.actor
         if decided_by is None:
             decided_by = next((c["name"] for c in store.coders() if c["role"] in ("supervisor", "lead")), None)
             if decided_by is None:

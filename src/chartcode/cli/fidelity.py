@@ -104,7 +104,7 @@ def fidelity(db: Path, as_json: bool, unit: str | None, csv_path: Path | None):
             scores = [s for s in scores if s.unit == unit]
             if not scores:
                 known = sorted({u["unit"] for u in store.unit_periods()})
-                raise UserError(f"no unit {unit!r} in {db} (units: {', '.join(known) or 'none yet'})")
+                raise UserError(f"no unit {unit!r} in {store.path} (units: {', '.join(known) or 'none yet'})")
         if csv_path is not None:
             write_csv(csv_path, store, scores)
             click.echo(f"wrote {csv_path} ({len(scores)} unit-periods)", err=True)

@@ -139,7 +139,7 @@ def reviews(db: Path, as_json: bool, as_of: str | None, csv_path: Path | None, a
     try:
         timeliness = load_timeliness(store, audit_file)
         if timeliness is None:
-            shown = str(audit_file) if audit_file else f"{db}"
+            shown = str(audit_file) if audit_file else f"{store.path}"
             raise UserError(NO_BLOCK.format(shown=shown))
         result = {"as_of": day.isoformat(), **reviews_audit(store, timeliness, day)}
     finally:

@@ -61,7 +61,7 @@ def rate(db: Path, unit: str, period: str, rater: str):
         cb = store.codebook
         if cb.scale is None or not cb.items:
             raise UserError(
-                f"{db}: codebook {cb.id} is not a rating scale (it has no 'scale' block with scored"
+                f"{store.path}: codebook {cb.id} is not a rating scale (it has no 'scale' block with scored"
                 " items); `chartcode rate` needs an audit made from a scale codebook such as"
                 " ips-fidelity"
             )

@@ -32,6 +32,7 @@ def verify(db: Path, head: str | None, as_json: bool):
     """
     with _open(db) as store:
         result = store.verify(head)
+        shown = store.path
     if as_json:
         click.echo(
             json.dumps(
@@ -42,6 +43,7 @@ def verify(db: Path, head: str | None, as_json: bool):
                     "head_checked": result.head_checked,
                     "head_entry": result.head_entry,
                     "chained_at_migration": result.chained_at_migration,
+                    "replay_skipped": result.replay_skipped,
                     "problems": [
                         {"message": p.message, "history_id": p.history_id, "code": p.code} for p in result.problems
                     ],
@@ -49,8 +51,11 @@ def verify(db: Path, head: str | None, as_json: bool):
             )
         )
     elif result.ok:
-        click.echo(f"{db}: history intact: {result.entries} entries, chain head {result.head[:16]}")
-        click.echo("  the codes and consensus values are what the history says")
+        click.echo(f"{shown}: history intact: {result.entries} entries, chain head {result.head[:16]}")
+        if result.replay_skipped:
+            click.echo(f"  the codes were not replayed: {result.replay_skipped}")
+        else:
+            click.echo("  the codes and consensus values are what the history says")
         if result.head_checked:
             click.echo(f"  contains the published head {result.head_checked} (entry {result.head_entry})")
         migrated = result.chained_at_migration
@@ -62,7 +67,7 @@ def verify(db: Path, head: str | None, as_json: bool):
     else:
         n = len(result.problems)
         click.echo(
-            f"{db}: the history does not check out ({n} problem{'s' if n != 1 else ''};"
+            f"{shown}: the history does not check out ({n} problem{'s' if n != 1 else ''};"
             f" {result.entries} entries, chain head {result.head[:16]}):"
         )
         for p in result.problems[:SHOWN]:

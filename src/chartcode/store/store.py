@@ -81,6 +81,45 @@ def refuse_incomplete(coder: str, record_id: str, missing: list[tuple[str | None
         raise UserError(f"cannot submit {record_id} for {coder}: {len(missing)} required field(s) empty: {names}{more}")
 
 
+def upgrade_refusal(
+    changes: list[Change], stored_codes: Callable[[str, Any], int], accept_review: bool
+) -> UserError | None:
+    """Why a codebook upgrade with ``changes`` is refused (None: it is not), on either backend: a
+    breaking change always, a review change without ``accept_review``; each line counts the stored
+    codes it touches (``stored_codes(field, code)``)."""
+
+    def line(ch: Change, one: str, many: str) -> str:
+        where = f"{ch.field}: " if ch.field else ""
+        n = stored_codes(ch.field, ch.code) if ch.field else 0
+        count = f" - {n} stored code{'' if n == 1 else 's'} {one if n == 1 else many}" if n else ""
+        return f"  {where}{ch.text}{count}" + (f"; {ch.advice}" if ch.advice else "")
+
+    conflicts = [line(c, "affected", "affected") for c in changes if c.severity == "breaking"]
+    if conflicts:
+        return UserError(
+            "the new codebook would re-interpret stored codes; not upgraded (a change of what codes"
+            " mean is refused with or without --yes):",
+            problems=conflicts,
+        )
+    review = [c for c in changes if c.severity == "review"]
+    if review and not accept_review:
+        return UserError(
+            "the new codebook changes wording coders see; re-run with --yes to accept:",
+            problems=[
+                line(
+                    c,
+                    *(
+                        ("shows the new label", "show the new label")
+                        if c.code is not None
+                        else ("uses this field", "use this field")
+                    ),
+                )
+                for c in review
+            ],
+        )
+    return None
+
+
 class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWrites, NotesAdmin, ScreenLeases):
     """One audit database. Build with :meth:`create` or :meth:`open`; close when done."""
 
@@ -296,36 +335,9 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         changes = self.compare_codebook(new)
         if not changes:
             return []
-
-        def line(ch: Change, one: str, many: str) -> str:
-            where = f"{ch.field}: " if ch.field else ""
-            n = self._stored_codes(ch.field, ch.code) if ch.field else 0
-            count = f" - {n} stored code{'' if n == 1 else 's'} {one if n == 1 else many}" if n else ""
-            return f"  {where}{ch.text}{count}" + (f"; {ch.advice}" if ch.advice else "")
-
-        conflicts = [line(c, "affected", "affected") for c in changes if c.severity == "breaking"]
-        if conflicts:
-            raise UserError(
-                "the new codebook would re-interpret stored codes; not upgraded (a change of what codes"
-                " mean is refused with or without --yes):",
-                problems=conflicts,
-            )
-        review = [c for c in changes if c.severity == "review"]
-        if review and not accept_review:
-            raise UserError(
-                "the new codebook changes wording coders see; re-run with --yes to accept:",
-                problems=[
-                    line(
-                        c,
-                        *(
-                            ("shows the new label", "show the new label")
-                            if c.code is not None
-                            else ("uses this field", "use this field")
-                        ),
-                    )
-                    for c in review
-                ],
-            )
+        refusal = upgrade_refusal(changes, self._stored_codes, accept_review)
+        if refusal is not None:
+            raise refusal
         old_hash = self.codebook.hash
         with self._write() as db:
             now = utcnow()

@@ -56,6 +56,7 @@ class Verification:
     chained_at_migration: dict[str, Any] | None = None  # entries chained by m004, not as written
     head_checked: str | None = None  # the --head asked for
     head_entry: int | None = None  # the entry whose hash it is
+    replay_skipped: str | None = None  # why the codes were not replayed (a server login that is not a lead)
 
     @property
     def ok(self) -> bool:

@@ -41,8 +41,10 @@ def init_server(
     title: str | None = None,
     audit: dict[str, Any] | None = None,
     audit_source: str | None = None,
+    empty: bool = False,
 ) -> schema.Roles:
-    """Create the audit in the URL's database (created if missing): roles, schema, policies, codebook."""
+    """Create the audit in the URL's database (created if missing): roles, schema, policies, codebook.
+    ``empty``: only the roles, schema and policies, for an audit about to be copied in (migrate)."""
     shown = pgconnect.redacted(url)
     with _open_or_create_database(url) as conn:
         dbname = conn.info.dbname
@@ -76,6 +78,9 @@ def init_server(
                 "deid_salt": secrets.token_hex(16),
                 "roles": json.dumps(roles.__dict__),
             }
+            if empty:
+                conn.execute("INSERT INTO chartcode.meta(key, value) VALUES ('roles', %s)", [meta["roles"]])
+                return roles
             for key, value in meta.items():
                 conn.execute("INSERT INTO chartcode.meta(key, value) VALUES (%s, %s)", [key, value])
             conn.execute(
@@ -91,6 +96,12 @@ def init_server(
                 ],
             )
     return roles
+
+
+def drop_audit(url: str) -> None:
+    """Remove a half-made audit (a migration that did not check out): its schema, not its roles."""
+    with pgconnect.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS chartcode CASCADE")
 
 
 def _roles(conn: psycopg.Connection[Any], shown: str) -> schema.Roles:

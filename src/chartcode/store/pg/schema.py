@@ -465,6 +465,10 @@ BEGIN
     RETURN true;
 END $$;
 
+-- The hash chain recomputed on the server, for anyone to check (the history itself is not readable).
+CREATE FUNCTION chartcode.verify_chain() RETURNS TABLE (id bigint, ok boolean, in_order boolean, hash text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = chartcode, pg_temp AS $$ {verify_sql} $$;
+
 -- How many current codes the caller may not see (a count, never which).
 CREATE FUNCTION chartcode.hidden_count() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = chartcode, pg_temp AS $$
@@ -526,6 +530,7 @@ def install_statements(roles: Roles, dbname: str) -> list[sql.Composed | sql.SQL
             .replace("{visible_session}", visible("session_user"))
             .replace("{visible_current}", visible("current_user"))
             .replace("{visible_history_code}", visible("current_user", lead="false"))
+            .replace("{verify_sql}", VERIFY_SQL)
         ).format(owner_lit=sql.Literal(roles.owner)),
         sql.SQL("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA chartcode FROM PUBLIC"),
         sql.SQL("INSERT INTO chartcode.migrations(name) VALUES ('v1_initial')"),
@@ -564,6 +569,7 @@ def install_statements(roles: Roles, dbname: str) -> list[sql.Composed | sql.SQL
         "import_notes(text, text, jsonb)",
         "add_codebook(text, text, text, text, text, text, text)",
         "hidden_count()",
+        "verify_chain()",
         "require_role(text[])",
     ]
     for g in groups:

@@ -788,6 +788,210 @@ class PgStore:
             "codebook": {"id": self.codebook.id, "version": self.codebook.version, "hash": self.codebook.hash},
         }
 
+    # ------------------------------------------------------------------ the dataset, fidelity and sampling reads
+    def submitted_code_rows(self, fields: list[str], coders: list[str]) -> list[tuple[Any, ...]]:
+        """(field, record_id, note_key or None, coder, submitted_value) of the submitted codes on records
+        every assigned coder has submitted, as the login may see them (the blinding view), in id order;
+        field and coder as their position in ``fields`` / ``coders`` (the name itself when not there)."""
+        fpos = {f: i for i, f in enumerate(fields)}
+        cpos = {c: i for i, c in enumerate(coders)}
+        rows = self._rows(
+            "SELECT c.field, c.record_id, nullif(c.note_key, ''), c.coder, c.submitted_value"
+            f" FROM chartcode.visible_codes c WHERE c.submitted_value IS NOT NULL AND {self._SHARED} ORDER BY c.id"
+        )
+        return [(fpos.get(f, f), r, n, cpos.get(c, c), v) for f, r, n, c, v in rows]
+
+    def submitted_memo_rows(self, record_ids: list[str]) -> Iterator[tuple[Any, ...]]:
+        """(record_id, note_key, field, coder, memo) of the submitted codes on ``record_ids`` with a memo."""
+        for start in range(0, len(record_ids), 5000):
+            yield from self._rows(
+                "SELECT record_id, note_key, field, coder, memo FROM chartcode.visible_codes"
+                " WHERE record_id = ANY(%s) AND submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
+                " AND memo IS NOT NULL AND memo <> ''",
+                [record_ids[start : start + 5000]],
+            )
+
+    def submitted_record_values(self, field: str, *, coder: str | None = None) -> list[tuple[Any, ...]]:
+        """(record_id, submitted_value) of a record-level field's submitted codes the login may see."""
+        return self._rows(
+            "SELECT record_id, submitted_value FROM chartcode.visible_codes WHERE field = %s AND note_key = ''"
+            " AND submitted_at IS NOT NULL AND (%s::text IS NULL OR coder = %s)",
+            [field, coder, coder],
+        )
+
+    def shared_record_ratings(self) -> list[tuple[Any, ...]]:
+        """(record_id, coder, field, submitted_value) of the shared record-level submitted codes."""
+        return self._rows(
+            "SELECT c.record_id, c.coder, c.field, c.submitted_value FROM chartcode.visible_codes c"
+            f" WHERE c.note_key = '' AND {self._SHARED}"
+        )
+
+    def submitted_memos(self, record_id: str) -> list[tuple[Any, ...]]:
+        """(field, coder, memo) of a record's shared submitted record-level codes that carry a memo."""
+        return self._rows(
+            "SELECT c.field, c.coder, c.memo FROM chartcode.visible_codes c WHERE c.record_id = %s"
+            f" AND c.note_key = '' AND {self._SHARED} AND c.memo IS NOT NULL AND c.memo <> ''"
+            ' ORDER BY c.field COLLATE "C", c.coder COLLATE "C"',
+            [record_id],
+        )
+
+    def final_rows(self) -> list[tuple[Any, ...]]:
+        """(record_id, note_key, field, n_coders, min value, max value, consensus value) per shared unit
+        (jsonb has a total order, so min and max are the ends of the sorted values)."""
+        return self._rows(
+            f"""WITH agg AS (
+                SELECT c.record_id, c.note_key, c.field, count(*) AS n,
+                    (array_agg(c.submitted_value ORDER BY c.submitted_value))[1] AS lo,
+                    (array_agg(c.submitted_value ORDER BY c.submitted_value DESC))[1] AS hi
+                FROM chartcode.visible_codes c WHERE c.submitted_value IS NOT NULL AND {self._SHARED}
+                GROUP BY c.record_id, c.note_key, c.field)
+            SELECT agg.record_id, agg.note_key, agg.field, agg.n, agg.lo, agg.hi, cs.value
+            FROM agg LEFT JOIN chartcode.consensus cs
+              ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
+            ORDER BY agg.record_id COLLATE "C", agg.note_key COLLATE "C", agg.field COLLATE "C\""""
+        )
+
+    def add_unit_period(self, unit: str, period: str, *, actor: str = "system") -> str:
+        """The record for rating ``unit`` in ``period`` ("unit @ period"; created if new, by a lead)."""
+        from chartcode.store.store import UNIT_SEP
+
+        unit, period = str(unit).strip(), str(period).strip()
+        if not unit or not period:
+            raise UserError("a rated unit needs a unit name and a period (e.g. --unit 'Team A' --period 2025-H1)")
+        if UNIT_SEP.strip() in unit or UNIT_SEP.strip() in period:
+            raise UserError(f"unit and period names cannot contain {UNIT_SEP.strip()!r}")
+        rid = f"{unit}{UNIT_SEP}{period}"
+        if not self.record_exists(rid):
+            self.add_records([rid])
+        return rid
+
+    def unit_periods(self) -> list[dict[str, Any]]:
+        """Every record as a rated unit: record_id, unit, period, ordered by unit then period."""
+        rows = self._rows("SELECT id, unit, period FROM chartcode.records")
+        out = [{"record_id": r, "unit": u if u is not None else r, "period": p or ""} for r, u, p in rows]
+        return sorted(out, key=lambda x: (x["unit"], x["period"]))
+
+    def unit_period(self, record_id: str) -> tuple[str | None, str | None] | None:
+        row = self._one("SELECT unit, period FROM chartcode.records WHERE id = %s", [record_id])
+        return (row[0], row[1]) if row else None
+
+    # ------------------------------------------------------------------ codebook versions
+    def _stored_codes(self, field: str, code: int | str | None = None) -> int:
+        """How many codes (that the login may see) and consensus values are stored for ``field``."""
+        cond = "field = %s" if code is None else "field = %s AND value = %s"
+        args: list[Any] = [field] if code is None else [field, Jsonb(code)]
+        row = self._one(
+            f"SELECT (SELECT count(*) FROM chartcode.visible_codes WHERE {cond})"
+            f" + (SELECT count(*) FROM chartcode.consensus WHERE {cond})",
+            args + args,
+        )
+        return int(row[0]) if row else 0
+
+    def upgrade_codebook(self, new: Codebook, *, actor: str, accept_review: bool = False) -> list[Change]:
+        """As Store.upgrade_codebook (the same refusals), written by the server's add_codebook (leads)."""
+        from chartcode.store.store import upgrade_refusal
+
+        self._as_self(actor)
+        changes = self.compare_codebook(new)
+        if not changes:
+            return []
+        refusal = upgrade_refusal(changes, self._stored_codes, accept_review)
+        if refusal is not None:
+            raise refusal
+        self.add_codebook(new, f"codebook upgraded to {new.id} {new.version}")
+        return changes
+
+    # ------------------------------------------------------------------ checking the history
+    def verify(self, head: str | None = None) -> Any:
+        """The hash chain recomputed by the server (chartcode.verify_chain), then, for a lead (who sees
+        every value), the codes and consensus values replayed from the history as on a file."""
+        import re
+
+        from chartcode.store import verify as checks
+        from chartcode.store.chain import GENESIS
+
+        if head is not None and not re.fullmatch(r"[0-9a-fA-F]{8,64}", head):
+            raise UserError(f"--head {head}: a chain head is 8 to 64 hexadecimal characters")
+        chain = self._rows("SELECT id, ok, in_order, hash FROM chartcode.verify_chain()")
+        n, last = self.history_head()
+        out = checks.Verification(len(chain), last if chain else GENESIS)
+        want = head.lower() if head else None
+        if want:
+            out.head_checked = want
+        prev = 0
+        for hid, ok, _in_order, hash_ in chain:
+            if hid != prev + 1:
+                out.problems.append(
+                    checks.Problem(
+                        f"history entry {hid}: comes after entry {prev}; entries {prev + 1}..{hid - 1} are missing",
+                        history_id=hid,
+                    )
+                )
+            if not ok:
+                out.problems.append(
+                    checks.Problem(
+                        f"history entry {hid}: its hash does not match its contents and the entry before it"
+                        " (the entry was changed, or one before it removed or inserted)",
+                        history_id=hid,
+                    )
+                )
+            if want and hash_.startswith(want) and out.head_entry is None:
+                out.head_entry = hid
+            prev = hid
+        if chain and n != chain[-1][0]:
+            out.problems.append(
+                checks.Problem(f"history: the chain head names entry {n}, the last entry is {chain[-1][0]}")
+            )
+        if want and out.head_entry is None:
+            out.problems.append(
+                checks.Problem(
+                    f"history: the chain no longer contains head {want}: entries were removed or the history"
+                    " rewritten since that head was published"
+                )
+            )
+        if self.viewer_is_lead(None):
+            self._replay_into(out)
+        else:
+            out.replay_skipped = "only a lead sees every value, so only a lead's verify replays the codes"
+        return out
+
+    def _replay_into(self, out: Any) -> None:
+        from chartcode.store import verify as checks
+        from chartcode.store.chain import COLUMNS
+
+        cols = ", ".join(COLUMNS)
+        rows = self._dicts(f"SELECT {cols} FROM chartcode.visible_history ORDER BY id")
+        codes, units = checks._replay(rows, out)
+        table_codes = {
+            (r[0], r[1], r[2], r[3]): dict(zip(checks.CODE_COLUMNS, r[4:], strict=True))
+            for r in self._rows(
+                f"SELECT coder, record_id, note_key, field, {', '.join(checks.CODE_COLUMNS)}"
+                " FROM chartcode.visible_codes"
+            )
+        }
+        for key in sorted(table_codes.keys() | codes.keys()):
+            coder, record_id, note_key, fld = key
+            where = {"record_id": record_id, "note_id": note_key or None, "field": fld, "coder": coder}
+            problem = checks._compare(
+                f"code {checks._code_name(key)}", table_codes.get(key), codes.get(key), checks.CODE_COLUMNS, where
+            )
+            if problem:
+                out.problems.append(problem)
+        table_units = {
+            (r[0], r[1], r[2]): dict(zip(checks.CONSENSUS_COLUMNS, r[3:], strict=True))
+            for r in self._rows(
+                f"SELECT record_id, note_key, field, {', '.join(checks.CONSENSUS_COLUMNS)} FROM chartcode.consensus"
+            )
+        }
+        for unit in sorted(table_units.keys() | units.keys()):
+            record_id, note_key, fld = unit
+            where = {"record_id": record_id, "note_id": note_key or None, "field": fld, "coder": None}
+            problem = checks._compare(
+                checks._unit_name(unit), table_units.get(unit), units.get(unit), checks.CONSENSUS_COLUMNS, where
+            )
+            if problem:
+                out.problems.append(problem)
+
     # ------------------------------------------------------------------ not on the server yet
     def __getattr__(self, name: str) -> Any:
         """A Store method the server backend does not have yet: one clear line (exit 2), not a traceback."""
