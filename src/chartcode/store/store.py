@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from chartcode.codebook import Change, Codebook, CodeError, Field, diff, load_codebook
+from chartcode.codebook import Change, Codebook, Field, diff, load_codebook
 from chartcode.errors import UserError
-from chartcode.store import chain, schema
+from chartcode.store import chain, schema, targets
 from chartcode.store import verify as checks
 from chartcode.store.connection import (
     Connections,
@@ -535,43 +535,18 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
     # ------------------------------------------------------------------ coding
     def _target(self, record_id: str, note_id: str | None, field_name: str) -> tuple[Field, str]:
         """Check that a code for ``field_name`` belongs on this record/note; return (field, note_key)."""
-        cb = self.codebook
-        fld = cb.get(field_name)
-        if fld is None:
-            raise UserError(
-                f"unknown field {field_name!r} (codebook {cb.id} has: {', '.join(f.name for f in cb.fields)})"
-            )
-        if not self.record_exists(record_id):
-            raise UserError(f"unknown record {record_id!r}")
-        if fld.level == "record":
-            if note_id:
-                raise UserError(f"field {field_name!r} is coded once per record; leave note_id empty")
-            return fld, ""
-        if not note_id:
-            raise UserError(f"field {field_name!r} is coded per note; a note_id is required")
+        return targets.code_target(self.codebook, self.record_exists, self._note_of, record_id, note_id, field_name)
+
+    def _note_of(self, note_id: str) -> tuple[str, str | None] | None:
         row = self._db.execute("SELECT record_id, note_type FROM notes WHERE note_id = ?", [note_id]).fetchone()
-        if row is None:
-            raise UserError(f"unknown note {note_id!r}")
-        if row[0] != record_id:
-            raise UserError(f"note {note_id!r} belongs to record {row[0]!r}, not {record_id!r}")
-        if not fld.applies_to(row[1]):
-            raise UserError(
-                f"field {field_name!r} is coded only on {', '.join(fld.note_types)} notes; "
-                f"note {note_id!r} is of type {row[1]!r}"
-            )
-        return fld, note_id
+        return (row[0], row[1]) if row else None
 
     def _parsed_target(
         self, record_id: str, note_id: str | None, field_name: str, value: Any
     ) -> tuple[Field, str, Any]:
         """The field, note key and stored form of ``value`` (None stays None: a clear)."""
         fld, note_key = self._target(record_id, note_id, field_name)
-        if value is not None:
-            try:
-                value = fld.parse(value)
-            except CodeError as exc:
-                raise UserError(f"field {field_name!r}: {exc}") from None
-        return fld, note_key, value
+        return fld, note_key, targets.parsed(fld, value)
 
     def set_code(
         self,

@@ -19,8 +19,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from chartcode.codebook import Change, Codebook, CodeError, Field, diff, load_codebook
+from chartcode.codebook import Change, Codebook, Field, diff, load_codebook
 from chartcode.errors import UserError, quote
+from chartcode.store import targets
 from chartcode.store.pg import connect as pgconnect
 from chartcode.store.pg import schema
 from chartcode.store.store import CodeChange, refuse_incomplete
@@ -465,37 +466,11 @@ class PgStore:
 
     # ------------------------------------------------------------------ coding
     def _target(self, record_id: str, note_id: str | None, field_name: str) -> tuple[Field, str]:
-        cb = self.codebook
-        fld = cb.get(field_name)
-        if fld is None:
-            raise UserError(
-                f"unknown field {field_name!r} (codebook {cb.id} has: {', '.join(f.name for f in cb.fields)})"
-            )
-        if not self.record_exists(record_id):
-            raise UserError(f"unknown record {record_id!r}")
-        if fld.level == "record":
-            if note_id:
-                raise UserError(f"field {field_name!r} is coded once per record; leave note_id empty")
-            return fld, ""
-        if not note_id:
-            raise UserError(f"field {field_name!r} is coded per note; a note_id is required")
-        target = self.note_target(note_id)
-        if target is None:
-            raise UserError(f"unknown note {note_id!r}")
-        if target[0] != record_id:
-            raise UserError(f"note {note_id!r} belongs to record {target[0]!r}, not {record_id!r}")
-        if not fld.applies_to(target[1]):
-            raise UserError(f"field {field_name!r} is coded only on {', '.join(fld.note_types)} notes")
-        return fld, note_id
+        return targets.code_target(self.codebook, self.record_exists, self.note_target, record_id, note_id, field_name)
 
     def _parsed(self, record_id: str, note_id: str | None, field_name: str, value: Any) -> tuple[Field, str, Any]:
         fld, note_key = self._target(record_id, note_id, field_name)
-        if value is not None:
-            try:
-                value = fld.parse(value)
-            except CodeError as exc:
-                raise UserError(f"field {field_name!r}: {exc}") from None
-        return fld, note_key, value
+        return fld, note_key, targets.parsed(fld, value)
 
     def set_code(
         self,
