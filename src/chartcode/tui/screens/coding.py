@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from chartcode.coding import STATUS_FILTERS, CodingSession, RecordView, Slot
 from chartcode.errors import UserError
@@ -25,6 +25,7 @@ from chartcode.tui.bindings import CODING_KEYS, bindings
 from chartcode.tui.screens.modals import HelpScreen, SecondWindow, TextPrompt
 from chartcode.tui.screens.search import SearchScreen
 from chartcode.tui.widgets.coding_form import CodingForm, choice_keys
+from chartcode.tui.widgets.footer import compact_footer
 from chartcode.tui.widgets.header import ProgressHeader
 from chartcode.tui.widgets.note_view import NoteView
 from chartcode.tui.widgets.queue import RecordQueue
@@ -78,7 +79,7 @@ class CodingScreen(Screen):
                 yield RecordQueue(self._queue_count, self._queue_page, id="queue")
             yield NoteView(id="note")
             yield CodingForm(id="form")
-        yield Footer(compact=True)
+        yield compact_footer()
 
     def _queue_count(self) -> int:
         return self.session.queue_count(self.queue_text, self.queue_status)

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from chartcode.codebook import CodeError
 from chartcode.codebook.types import InputMode
@@ -28,6 +28,7 @@ from chartcode.errors import UserError
 from chartcode.fidelity import UnitScore, require_scale, score_unit
 from chartcode.tui.bindings import RATING_KEYS, bindings
 from chartcode.tui.screens.modals import HelpScreen, TextPrompt
+from chartcode.tui.widgets.footer import compact_footer
 from chartcode.tui.widgets.rating_items import ItemDetail, ItemList, RatingHeader, item_detail, rating_keys
 from chartcode.tui.writer import Saved, SaveFailed, StoreWriter, Waiting
 
@@ -125,7 +126,7 @@ class RatingScreen(Screen):
             yield ItemList(self.items, self.scale, id="items")
             with VerticalScroll(id="detail"):
                 yield ItemDetail(id="detail-text")
-        yield Footer(compact=True)
+        yield compact_footer()
 
     def on_mount(self) -> None:
         for scroller in self.query(VerticalScroll):

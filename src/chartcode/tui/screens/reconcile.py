@@ -14,7 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from chartcode.codebook.text import paragraphs
@@ -23,6 +23,7 @@ from chartcode.store import Store
 from chartcode.tui.bindings import RECONCILE_KEYS, bindings
 from chartcode.tui.screens.modals import HelpScreen, TextPrompt
 from chartcode.tui.widgets.coding_form import choice_keys, key_for, value_text
+from chartcode.tui.widgets.footer import compact_footer
 from chartcode.tui.widgets.header import ProgressHeader
 from chartcode.tui.widgets.note_view import NoteView
 from chartcode.tui.writer import Saved, SaveFailed, StoreWriter, Waiting
@@ -64,7 +65,7 @@ class ReconcileScreen(Screen):
                 yield Static("", id="form-title")
                 with VerticalScroll(id="unit-panel"):
                     yield Static("", id="unit-text")
-        yield Footer(compact=True)
+        yield compact_footer()
 
     def on_mount(self) -> None:
         self.writer.start()
