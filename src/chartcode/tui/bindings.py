@@ -29,6 +29,23 @@ class Key:
         return self.display or self.keys.split(",")[0]
 
 
+# Help and quit, the same on every screen (and first in each footer).
+APP_KEYS: tuple[Key, ...] = (
+    Key("help", "question_mark", "help", "Show all keys", "App", show=True, display="?", short="Help"),
+    Key(
+        "quit",
+        "ctrl+q",
+        "app.quit",
+        "Quit (everything is already saved)",
+        "App",
+        show=True,
+        display="Ctrl+Q",
+        priority=True,
+        short="Quit",
+    ),
+)
+
+
 CODING_KEYS: tuple[Key, ...] = (
     # coding
     Key(
@@ -107,18 +124,7 @@ CODING_KEYS: tuple[Key, ...] = (
         "status_filter", "s", "cycle_status", "Show all / to do / not started / in progress / done / flagged", "Records"
     ),
     # app
-    Key("help", "question_mark", "help", "Show all keys", "App", show=True, display="?", short="Help"),
-    Key(
-        "quit",
-        "ctrl+q",
-        "app.quit",
-        "Quit (everything is already saved)",
-        "App",
-        show=True,
-        display="Ctrl+Q",
-        priority=True,
-        short="Quit",
-    ),
+    *APP_KEYS,
 )
 
 
@@ -151,18 +157,7 @@ RECONCILE_KEYS: tuple[Key, ...] = (
     Key("prev_note", "N", "prev_note", "Previous note of this record", "Reading", display="N (shift+n)"),
     Key("scroll_down", "pagedown,space", "scroll_note(1)", "Scroll the note down", "Reading", display="PgDn/Space"),
     Key("scroll_up", "pageup", "scroll_note(-1)", "Scroll the note up", "Reading", display="PgUp"),
-    Key("help", "question_mark", "help", "Show all keys", "App", show=True, display="?", short="Help"),
-    Key(
-        "quit",
-        "ctrl+q",
-        "app.quit",
-        "Quit (everything is already saved)",
-        "App",
-        show=True,
-        display="Ctrl+Q",
-        priority=True,
-        short="Quit",
-    ),
+    *APP_KEYS,
 )
 
 
@@ -227,18 +222,7 @@ RATING_KEYS: tuple[Key, ...] = (
     ),
     Key("scroll_up", "pageup", "scroll_detail(-1)", "Scroll the anchors and rules up", "Moving", display="PgUp"),
     # app
-    Key("help", "question_mark", "help", "Show all keys", "App", show=True, display="?", short="Help"),
-    Key(
-        "quit",
-        "ctrl+q",
-        "app.quit",
-        "Quit (everything is already saved)",
-        "App",
-        show=True,
-        display="Ctrl+Q",
-        priority=True,
-        short="Quit",
-    ),
+    *APP_KEYS,
 )
 
 
