@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from chartcode.codebook import logic
 from chartcode.codebook.model import (
     COLOURS,
     LEVELS,
@@ -48,6 +49,8 @@ FIELD_KEYS = {
     "target",
     "missing",
     "redcap",
+    "show_if",
+    "calc",
 }
 CHOICE_KEYS = {"label", "description", "colour"}
 SCALE_KEYS = {"scoring", "sections", "bands", "cannot_rate", "prorate", "max_unrated", "action_below", "display"}
@@ -103,6 +106,7 @@ def load_codebook(path: str | Path, text: str | None = None) -> Codebook:
         p.add(data.line_of("fields") if "fields" in data else data.line, "'fields' must be a non-empty list")
     else:
         seen: dict[str, int] = {}
+        logic_lines: dict[str, dict[str, int]] = {}
         for i, raw in enumerate(fields_raw):
             f = _field(p, raw, fields_raw.line_of(i), i)
             if f is None:
@@ -112,6 +116,9 @@ def load_codebook(path: str | Path, text: str | None = None) -> Codebook:
                 continue
             seen[f.name] = f.line or 0
             fields.append(f)
+            if isinstance(raw, LMap):
+                logic_lines[f.name] = {k: raw.line_of(k) for k in ("show_if", "calc") if k in raw}
+        fields = _logic(p, fields, logic_lines)
     scale = None
     if "scale" in data:
         scale = _scale(p, data)
@@ -491,6 +498,8 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
     section = _opt_str(p, raw, "section", fname) or ""
     target = _number(p, raw, "target", fname)
     redcap = _field_redcap(p, raw, fname)
+    show_if = _opt_str(p, raw, "show_if", fname) or ""
+    calc = _opt_str(p, raw, "calc", fname) or ""
     return Field(
         name=fname,
         label=label or "",
@@ -506,9 +515,49 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
         identifier=identifier,
         section=section,
         target=target,
+        show_if=" ".join(show_if.split()),
+        calc=" ".join(calc.split()),
         redcap=redcap,
         line=raw.line,
     )
+
+
+def _logic(p: _Problems, fields: list[Field], lines: dict[str, dict[str, int]]) -> list[Field]:
+    """Check every show_if and calc against the codebook (chartcode.codebook.logic): it parses,
+    names fields that exist at a level it can see, compares them with values they take, does no
+    arithmetic on text, and no field depends on itself through a chain. A field whose expression
+    is wrong keeps it out (the problems are raised anyway)."""
+    by_name = {f.name: f for f in fields}
+    deps: dict[str, set[str]] = {}
+    for f in fields:
+        where = lines.get(f.name, {})
+        if f.calc:
+            if not f.kind.is_number:
+                p.add(
+                    where.get("calc"), f"a calc field is a number: give it type numeric or count, not {f.type}", f.name
+                )
+            if f.required:
+                p.add(where.get("calc"), "a calc field is computed, never coded: it cannot be required", f.name)
+        for what, text in (("show_if", f.show_if), ("calc", f.calc)):
+            if not text:
+                continue
+            try:
+                expr = logic.parse(text)
+            except logic.LogicError as exc:
+                p.add(where.get(what), f"{what}: {exc}", f.name)
+                continue
+            for problem in logic.check(expr, f, by_name, what):
+                p.add(where.get(what), problem, f.name)
+            deps.setdefault(f.name, set()).update(logic.fields(expr) & by_name.keys())
+    for cycle in logic.cycles(deps):
+        first = cycle[0]
+        key = "show_if" if by_name[first].show_if and not by_name[first].calc else "calc"
+        p.add(
+            lines.get(first, {}).get(key),
+            f"{' -> '.join(cycle)}: fields depend on each other in a circle (a show_if or calc chain)",
+            first,
+        )
+    return fields
 
 
 def _missing(p: _Problems, raw: LMap, fname: str, choices: tuple[Choice, ...]) -> tuple[Choice, ...]:

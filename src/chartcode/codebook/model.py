@@ -16,6 +16,7 @@ from dataclasses import field as dc_field
 from functools import cached_property
 from typing import Any
 
+from chartcode.codebook import logic
 from chartcode.codebook.types import FIELD_TYPES, CodeError, FieldType, field_type  # noqa: F401 (CodeError: re-exported)
 
 LEVELS = ("record", "note")
@@ -153,6 +154,8 @@ class Field:
     identifier: bool = False
     section: str = ""  # a rating scale's item: the section it is scored in
     target: float | None = None  # completion scoring: the planned count (e.g. sessions)
+    show_if: str = ""  # branching logic (chartcode.codebook.logic): the field applies only when true
+    calc: str = ""  # a calculated field's expression: computed from the codes, never coded
     # REDCap data-dictionary columns chartcode does not use, kept verbatim for the way back
     # (chartcode.codebook.redcap): (API column name, original text) pairs
     redcap: tuple[tuple[str, str], ...] = ()
@@ -167,6 +170,11 @@ class Field:
     @property
     def has_choices(self) -> bool:
         return self.kind.has_choices
+
+    @property
+    def is_calc(self) -> bool:
+        """A calculated field: read-only, its value computed from other codes (``calc:``)."""
+        return bool(self.calc)
 
     @property
     def codes(self) -> tuple[int | str, ...]:
@@ -239,6 +247,10 @@ class Field:
             d["section"] = self.section
         if self.target is not None:
             d["target"] = self.target
+        if self.show_if:  # absent unless used, so older codebooks keep their hashes
+            d["show_if"] = self.show_if
+        if self.calc:
+            d["calc"] = self.calc
         if self.redcap:
             d["redcap"] = dict(self.redcap)
         return d
@@ -260,12 +272,24 @@ class Codebook:
     def targets(self, notes: Iterable[tuple[str, str | None]]) -> list[tuple[str | None, Field]]:
         """(note_id, field) of every code one record takes, in coding order: on each (note_id, note_type)
         of ``notes`` the note-level fields that apply to its type, then the record-level fields (note_id
-        None). The coding screen's slots and the store's completeness check both start here."""
+        None). Calculated fields are computed, never coded, so they are not targets. The coding screen's
+        slots and the store's completeness check both start here; whether a target applies to a coder's
+        record given its branching logic is :meth:`form`'s answer."""
         out: list[tuple[str | None, Field]] = []
         for note_id, note_type in notes:
-            out.extend((note_id, f) for f in self.note_fields if f.applies_to(note_type))
-        out.extend((None, f) for f in self.record_fields)
+            out.extend((note_id, f) for f in self.note_fields if f.applies_to(note_type) and not f.is_calc)
+        out.extend((None, f) for f in self.record_fields if not f.is_calc)
         return out
+
+    def form(
+        self,
+        notes: Iterable[tuple[str, str | None]],
+        values: Mapping[tuple[str | None, str], Any],
+        today: Any = None,
+    ) -> Form:
+        """One coder's record seen through the branching logic and the calculations: which targets
+        apply, which coded values no longer apply, what each calculated field is."""
+        return Form(self, list(notes), values, today)
 
     def missing_required(
         self, notes: Iterable[tuple[str, str | None]], values: Mapping[tuple[str | None, str], Any]
@@ -274,10 +298,42 @@ class Codebook:
 
         ``notes`` are the record's (note_id, note_type); ``values`` one coder's codes keyed
         (note_id or None, field name). Required note-level fields count on every note they apply
-        to, record-level ones once. A coder's record is complete, and may be submitted, only when
-        this is empty: submitting is what unblinds the record, so a part-coded record must not
-        count. The coding screen's done check and Store.submit both ask this, nothing else."""
-        return [(nid, f) for nid, f in self.targets(notes) if f.required and values.get((nid, f.name)) is None]
+        to, record-level ones once; a field whose ``show_if`` is false for these codes is not
+        required (it does not apply). A coder's record is complete, and may be submitted, only
+        when this is empty: submitting is what unblinds the record, so a part-coded record must
+        not count. The coding screen's done check and Store.submit both ask this, nothing else."""
+        form = self.form(notes, values)
+        return [(nid, f) for nid, f in form.applicable() if f.required and values.get((nid, f.name)) is None]
+
+    @cached_property
+    def parsed_logic(self) -> dict[str, tuple[logic.Expr | None, logic.Expr | None]]:
+        """Field name -> (parsed show_if, parsed calc) for the fields that have either (parsed once:
+        a Codebook is immutable; the loader has checked them)."""
+        out: dict[str, tuple[logic.Expr | None, logic.Expr | None]] = {}
+        for f in self.fields:
+            if f.show_if or f.calc:
+                out[f.name] = (
+                    logic.parse(f.show_if) if f.show_if else None,
+                    logic.parse(f.calc) if f.calc else None,
+                )
+        return out
+
+    @property
+    def has_logic(self) -> bool:
+        return bool(self.parsed_logic)
+
+    def depends_on(self, name: str) -> set[str]:
+        """The fields whose codes decide whether ``name`` applies or what it computes to."""
+        cond, calc = self.parsed_logic.get(name, (None, None))
+        out: set[str] = set()
+        for e in (cond, calc):
+            if e is not None:
+                out |= logic.fields(e)
+        return out
+
+    @property
+    def calc_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.is_calc)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -337,6 +393,131 @@ class Codebook:
     @property
     def short_hash(self) -> str:
         return self.hash[:12]
+
+
+def checkbox_codes(value: Any) -> frozenset[str]:
+    """The ticked options of a checkbox value, as code strings: stored as ``"1|3"`` (the empty
+    set ``""``); a list or set of codes is read the same way."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return frozenset(str(v) for v in value)
+    return frozenset(p for p in str(value).split("|") if p != "")
+
+
+class Form:
+    """One coder's codes on one record, read through the codebook's branching logic.
+
+    A field applies on a note (or the record) when it is coded there at all (note types) and its
+    ``show_if`` is true; a field that does not apply reads as blank to the conditions and
+    calculations that refer to it, so a chain of conditions switches off together. Answers are
+    memoised: build a new Form after a code changes (it is cheap).
+    """
+
+    def __init__(
+        self,
+        codebook: Codebook,
+        notes: list[tuple[str, str | None]],
+        values: Mapping[tuple[str | None, str], Any],
+        today: Any = None,
+    ):
+        self.codebook = codebook
+        self.notes = notes
+        self.note_types = dict(notes)
+        self.values = values
+        self.today = today
+        self._applies: dict[tuple[str | None, str], bool] = {}
+        self._calc: dict[tuple[str | None, str], Any] = {}
+        self._busy: set[tuple[str | None, str]] = set()
+
+    def applies(self, nid: str | None, f: Field | str) -> bool:
+        fld = self.codebook.field(f) if isinstance(f, str) else f
+        key = (nid, fld.name)
+        hit = self._applies.get(key)
+        if hit is not None:
+            return hit
+        if fld.level == "note" and (nid is None or not fld.applies_to(self.note_types.get(nid))):
+            result = False
+        else:
+            cond = self.codebook.parsed_logic.get(fld.name, (None, None))[0]
+            result = cond is None or self._guarded(key, lambda: logic.truthy(self._eval(cond, nid)), False)
+        self._applies[key] = result
+        return result
+
+    def calculated(self, nid: str | None, f: Field | str) -> Any:
+        """A calculated field's value (None: blank - an operand blank, a division by zero, or the
+        field does not apply); whole numbers come back as int."""
+        fld = self.codebook.field(f) if isinstance(f, str) else f
+        key = (nid, fld.name)
+        if key in self._calc:
+            return self._calc[key]
+        expr = self.codebook.parsed_logic.get(fld.name, (None, None))[1]
+        value: Any = None
+        if expr is not None and self.applies(nid, fld):
+            value = self._guarded(key, lambda: self._eval(expr, nid), None)
+            if isinstance(value, bool):
+                value = int(value)
+            if isinstance(value, float):
+                value = int(value) if value.is_integer() and abs(value) < 2**53 else value
+            elif not isinstance(value, int):
+                value = None
+        self._calc[key] = value
+        return value
+
+    def value(self, nid: str | None, name: str) -> Any:
+        """What a condition sees for field ``name`` on note ``nid`` (record-level fields: nid is
+        ignored): None when it is not coded, does not apply, or is a blank calculation."""
+        fld = self.codebook.field(name)
+        at = nid if fld.level == "note" else None
+        if fld.is_calc:
+            return self.calculated(at, fld)
+        if not self.applies(at, fld):
+            return None
+        return self.values.get((at, name))
+
+    def applicable(self) -> list[tuple[str | None, Field]]:
+        """The record's targets (:meth:`Codebook.targets`) that apply, in coding order."""
+        return [(nid, f) for nid, f in self.codebook.targets(self.notes) if self.applies(nid, f)]
+
+    def inapplicable_coded(self) -> list[tuple[str | None, Field]]:
+        """Targets that hold a code but no longer apply (a controlling code changed)."""
+        return [
+            (nid, f)
+            for nid, f in self.codebook.targets(self.notes)
+            if self.values.get((nid, f.name)) is not None and not self.applies(nid, f)
+        ]
+
+    def calculations(self) -> dict[tuple[str | None, str], Any]:
+        """Every calculated field's value on this record: note-level ones per note they apply to."""
+        out: dict[tuple[str | None, str], Any] = {}
+        for f in self.codebook.calc_fields:
+            if f.level == "note":
+                for nid, ntype in self.notes:
+                    if f.applies_to(ntype):
+                        out[(nid, f.name)] = self.calculated(nid, f)
+            else:
+                out[(None, f.name)] = self.calculated(None, f)
+        return out
+
+    def _guarded(self, key: tuple[str | None, str], fn: Any, default: Any) -> Any:
+        if key in self._busy:  # a cycle (the loader refuses them; codebooks built in code may not)
+            return default
+        self._busy.add(key)
+        try:
+            return fn()
+        finally:
+            self._busy.discard(key)
+
+    def _eval(self, expr: logic.Expr, nid: str | None) -> Any:
+        def lookup(r: logic.Ref) -> Any:
+            if self.codebook.get(r.name) is None:
+                return None
+            v = self.value(nid, r.name)
+            if r.option is not None:
+                return "1" if r.option in checkbox_codes(v) else "0"
+            return v
+
+        return logic.evaluate(expr, lookup, self.today)
 
 
 @dataclass(frozen=True)
@@ -417,6 +598,10 @@ def diff(old: Codebook, new: Codebook) -> list[Change]:
             )
         if a.rules != b.rules:
             changes.append(Change("info", name, "decision rules edited"))
+        if a.show_if != b.show_if:
+            changes.append(Change("review", name, "branching logic (show_if) changed: which records it applies to"))
+        if a.calc != b.calc:
+            changes.append(Change("review", name, "calculation (calc) changed: computed values change"))
         if a.cues != b.cues:
             changes.append(Change("info", name, "cue words changed"))
         if a.redcap != b.redcap:
