@@ -218,6 +218,12 @@ def finals(store: Store) -> pd.DataFrame:
     """Every unit's final value (columns record_id, note_key, field, value, source), computed once per
     state of the database and vectorised: the rule of chartcode.consensus, applied by pandas."""
 
+    return store.cached("finals", lambda: final_table(store)[["record_id", "note_key", "field", "value", "source"]])
+
+
+def final_table(store: Store) -> pd.DataFrame:
+    """:func:`finals` with ``n`` (how many coders submitted the unit) and the ``consensus`` value."""
+
     def compute() -> pd.DataFrame:
         df = _final_units(store)
         has_consensus = df["consensus"].notna().to_numpy(dtype=bool)
@@ -225,9 +231,111 @@ def finals(store: Store) -> pd.DataFrame:
         single = (df["n"] == 1).to_numpy(dtype=bool)
         df["value"] = np.where(has_consensus, df["consensus"], np.where(same, df["lo"], None))
         df["source"] = np.select([has_consensus, same & single, same], ["consensus", "single", "agreed"], "unresolved")
-        return df[["record_id", "note_key", "field", "value", "source"]]
+        df = df[["record_id", "note_key", "field", "n", "consensus", "value", "source"]]
+        if store.codebook.has_logic:
+            df = _through_logic(store, df)
+        return df
 
-    return store.cached("finals", compute)
+    result: pd.DataFrame = store.cached("final_table", compute)
+    return result
+
+
+def final_sources(store: Store) -> dict[tuple[str, str, str], str]:
+    """(record_id, note_key, field) -> the source of its final value."""
+    fin = finals(store)
+    keys = zip(*(fin[c].astype(object).tolist() for c in ("record_id", "note_key", "field")), strict=True)
+    return dict(zip(keys, fin["source"].tolist(), strict=True))
+
+
+def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
+    """The final values of a codebook with branching logic or calculations.
+
+    A conditional field's unit (chartcode.applicability) is n/a (value None, source
+    ``not_applicable``) when its show_if is false on the final values of its controlling fields,
+    whatever any coder stored there; a coder's code on a unit where the field does not apply for
+    them is left out of the rule (consensus, else the shared value). While a controlling field is
+    still unresolved, a unit the coders disagree on applying is unresolved too. Calculated fields
+    get their value from the record's final values (Form.calculated; source ``calculated``).
+    """
+    from chartcode.applicability import (
+        CALCULATED,
+        NOT_APPLICABLE,
+        coder_forms,
+        conditional_fields,
+        controlling,
+        record_notes,
+        unit_places,
+    )
+
+    cb = store.codebook
+    conds = [f for f in conditional_fields(cb) if not f.is_calc]
+    calcs = list(cb.calc_fields)
+    notes = record_notes(store)
+    forms = coder_forms(store)
+    blocked = set(store.open_record_ids())
+    cols = ["record_id", "note_key", "field", "n", "consensus", "value", "source"]
+    table: dict[tuple[str, str, str], list[Any]] = {}
+    for cells in zip(*(df[c].astype(object).tolist() for c in cols), strict=True):
+        table[(cells[0], cells[1], cells[2])] = list(cells)
+    by_record: dict[str, dict[tuple[str | None, str], Any]] = {}
+    for (rid, nkey, fname), cells_of in table.items():
+        by_record.setdefault(rid, {})[(nkey or None, fname)] = cells_of[5]
+
+    def put(rid: str, nid: str | None, fname: str, n: int, value: Any, source: str) -> None:
+        unit = table.setdefault((rid, nid or "", fname), [rid, nid or "", fname, n, None, None, None])
+        unit[5], unit[6] = value, source
+        by_record.setdefault(rid, {})[(nid, fname)] = value
+
+    for rid, coders in forms.items():
+        if rid in blocked:
+            continue
+        rnotes = notes.get(rid, [])
+        final = cb.form(rnotes, by_record.setdefault(rid, {}))
+        for fld in conds:
+            ctl = controlling(cb, fld.name)
+            for nid in unit_places(fld, rnotes):
+                applies = {c: form.applies(nid, fld) for c, form in coders.items()}
+                stored = table.get((rid, nid or "", fld.name))
+                pending = any(
+                    (table.get((rid, (nid or "") if cb.field(name).level == "note" else "", name)) or [None] * 7)[6]
+                    == "unresolved"
+                    for name in ctl
+                )
+                if pending:
+                    if not any(applies.values()):
+                        put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
+                    elif not all(applies.values()):
+                        put(rid, nid, fld.name, len(coders), None, "unresolved")
+                    continue
+                if not final.applies(nid, fld):
+                    put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
+                elif stored is not None and not all(applies.values()) and stored[4] is None:
+                    coded = [
+                        v
+                        for c, form in coders.items()
+                        if applies[c] and (v := form.values.get((nid, fld.name))) is not None
+                    ]
+                    if not coded:
+                        del table[(rid, nid or "", fld.name)]
+                        by_record[rid].pop((nid, fld.name), None)
+                        continue
+                    lo, hi = _min_max(coded)
+                    if lo == hi:
+                        put(rid, nid, fld.name, len(coded), lo, "single" if len(coded) == 1 else "agreed")
+                    else:
+                        put(rid, nid, fld.name, len(coded), None, "unresolved")
+        if calcs:
+            final = cb.form(rnotes, by_record[rid])
+            for fld in calcs:
+                for nid in unit_places(fld, rnotes):
+                    if final.applies(nid, fld):
+                        put(rid, nid, fld.name, len(coders), final.calculated(nid, fld), CALCULATED)
+                    else:
+                        put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
+    rows = sorted(table.values(), key=lambda r: (str(r[0]), str(r[1]), str(r[2])))
+    out = pd.DataFrame(rows, columns=cols, dtype=object)
+    out["n"] = out["n"].astype(object)
+    return out.reset_index(drop=True)
 
 
 def open_disagreements(store: Store) -> list:

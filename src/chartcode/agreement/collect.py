@@ -27,6 +27,10 @@ class Ratings:
     matrix: np.ndarray
     categories: list[str] = dc_field(default_factory=list)  # text fields only
     unreadable: int = 0  # stored values that no longer fit the field (left out)
+    # a field with show_if (chartcode.applicability): units where the coders who submitted the record
+    # disagree on whether it applies (left out of the matrix), and units where it applies for nobody
+    applicability_disagreements: int | None = None
+    not_applicable: int = 0
 
 
 def _num(value: Any) -> Any:
@@ -100,7 +104,11 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
     coder_pos = frame["coder"].cat.codes.to_numpy(np.int64)
     values = frame["value"].to_numpy()
     out = []
+    logic = cb.has_logic
     for fld in fields:
+        if logic and fld.is_calc:
+            out.append(_through_logic(store, _calc_ratings(store, fld, order)))
+            continue
         i = field_at.get(fld.name)
         rows = by_field[bounds[i] : bounds[i + 1]] if i is not None else np.zeros(0, dtype=np.int64)
         present = np.unique(coder_pos[rows])
@@ -120,5 +128,47 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
             if fld.missing_codes:  # a scale's "cannot rate" is a missing rating, not an unreadable one
                 unreadable -= int(g.isin(fld.missing_codes).sum())
             matrix[u[ok], c[ok]] = x[ok]
-        out.append(Ratings(fld, units, coders, matrix, categories, unreadable))
+        rt = Ratings(fld, units, coders, matrix, categories, unreadable)
+        out.append(_through_logic(store, rt) if logic and fld.show_if else rt)
     return out
+
+
+def _through_logic(store, rt: Ratings) -> Ratings:
+    """A conditional field's units are those where it applies for every coder who submitted the
+    record (chartcode.applicability): the other rows are emptied (a code stored where the field
+    does not apply is not a value), and the units where coders disagree on applying it counted."""
+    if not rt.field.show_if:
+        return rt
+    from chartcode.applicability import unit_applicability
+
+    table = unit_applicability(store, rt.field)
+    rt.applicability_disagreements = sum(len(set(a.values())) > 1 for a in table.values())
+    rt.not_applicable = sum(bool(a) and not any(a.values()) for a in table.values())
+    keep = np.array([all(table.get(u, {}).values()) for u in rt.units], dtype=bool)
+    if len(keep) and not keep.all():
+        rt.matrix[~keep, :] = np.nan
+    return rt
+
+
+def _calc_ratings(store, fld: Field, order: dict[str, int]) -> Ratings:
+    """A calculated field as each coder's codes compute it (Form.calculated), one unit per record
+    (per note for note-level ones) of the closed records."""
+    from chartcode.applicability import coder_forms, record_notes, unit_places
+
+    notes = record_notes(store)
+    forms = coder_forms(store)
+    coders = sorted({c for by in forms.values() for c in by}, key=lambda c: (order.get(c, len(order)), c))
+    at = {c: i for i, c in enumerate(coders)}
+    units: list[tuple[str, str]] = []
+    cells: list[tuple[int, int, float]] = []
+    for rid in sorted(forms):
+        for nid in unit_places(fld, notes.get(rid, [])):
+            for coder, form in forms[rid].items():
+                v = form.calculated(nid, fld)
+                if v is not None:
+                    cells.append((len(units), at[coder], float(v)))
+            units.append((rid, nid or ""))
+    matrix = np.full((len(units), len(coders)), np.nan)
+    for i, j, x in cells:
+        matrix[i, j] = x
+    return Ratings(fld, units, coders, matrix)

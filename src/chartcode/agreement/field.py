@@ -142,6 +142,8 @@ def field_agreement(
     ci: float = 0.95,
     confusion: bool = False,
     unreadable: int = 0,
+    applicability_disagreements: int | None = None,
+    not_applicable: int = 0,
 ) -> dict[str, Any]:
     """Agreement for one field from its units x coders matrix (see :class:`Ratings` for encoding).
 
@@ -157,6 +159,17 @@ def field_agreement(
         raise ValueError("one column per coder")
     if unreadable:
         notes.append(f"{unreadable} stored value(s) no longer fit the field's codebook definition and were left out")
+    if applicability_disagreements is not None:  # a field with show_if (chartcode.applicability)
+        out["applicability_disagreements"] = applicability_disagreements
+        out["not_applicable_units"] = not_applicable
+        if applicability_disagreements:
+            notes.append(
+                f"{applicability_disagreements} unit(s) where the coders disagree on whether the field applies"
+                " (applicability disagreements): left out of every coefficient; `chartcode disagreements`"
+                " lists them"
+            )
+        if not_applicable:
+            notes.append(f"{not_applicable} unit(s) where the field applies for no coder: not units of this field")
     m, coders, per_unit, cols, left_out = _who_counts(m, coders)
     out["n_units"] = n_units = int((per_unit >= 2).sum())
     if n_units == 0:
@@ -219,6 +232,8 @@ def agreement_report(
                 ci=ci,
                 confusion=confusion,
                 unreadable=rt.unreadable,
+                applicability_disagreements=rt.applicability_disagreements,
+                not_applicable=rt.not_applicable,
             )
         )
     return {"fields": fields}

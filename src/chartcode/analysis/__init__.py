@@ -83,7 +83,8 @@ def analysis_frame(store, plan: Plan | None = None) -> tuple[pd.DataFrame, dict[
     for f in store.codebook.record_fields:  # a scale's "cannot rate" is missing for statistics, not a value
         if f.missing_codes:
             records[f.name] = records[f.name].mask(records[f.name].isin(f.missing_codes))
-    frame = add_derived(records, notes_frame(store), plan.derived)
+    # with branching logic the notes carry their sources: a count knows a note where its field is n/a
+    frame = add_derived(records, notes_frame(store, sources=store.codebook.has_logic), plan.derived)
     return frame, variables(store.codebook, plan.derived)
 
 

@@ -341,13 +341,18 @@ def add_derived(records: pd.DataFrame, notes: pd.DataFrame, derived: list[Derive
 def _unknown_counts(notes: pd.DataFrame, d: Derived) -> set[Any]:
     """Records whose ``count: {notes: F}`` is not known: one of the notes it counts (the record's
     notes F applies to, of the rule's note types) has no final value in F -- for an optional F, no
-    final value in any note-level field (the note is uncoded; a coded note may leave F empty)."""
+    final value in any note-level field (the note is uncoded; a coded note may leave F empty). A note
+    where F does not apply on the final values (its show_if is false: source ``not_applicable``) is
+    known, and not counted."""
     cand = pd.Series(True, index=notes.index)
     if d.applies_to:
         cand &= notes["note_type"].isin(d.applies_to)
     if d.spec.get("note_types"):
         cand &= notes["note_type"].isin(d.spec["note_types"])
     unknown = notes[d.spec["notes"]].isna()
+    source = d.spec["notes"] + "__source"  # chartcode.dataset.SOURCE_SUFFIX (with branching logic only)
+    if source in notes.columns:  # a note where F does not apply (show_if false) is known: not counted
+        unknown &= (notes[source] != "not_applicable").to_numpy()
     if not d.required:
         present = [c for c in d.note_fields if c in notes.columns]
         unknown &= notes[present].isna().all(axis=1) if present else True

@@ -28,6 +28,11 @@ def format_field(result: dict, ci_level: float | None = None, label: str = "") -
     lines = [
         f"{name} ({result['level']}): {result['n_units']} units coded by 2 or more coders, {result['n_coders']} coders"
     ]
+    if result.get("applicability_disagreements") is not None:  # a field with show_if
+        lines.append(
+            f"  applicability: {result['applicability_disagreements']} unit(s) where coders disagree on whether"
+            f" it applies (not in the coefficients), {result['not_applicable_units']} where it applies for no coder"
+        )
     ci = result.get("ci") or {}
     level = f"{ci_level * 100:g}%" if ci_level is not None else ""
     rows = []

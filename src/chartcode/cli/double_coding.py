@@ -75,7 +75,11 @@ def assign(db: Path, coder, all_records, fraction, n, seed, from_coder, stratify
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--all", "include_settled", is_flag=True, help="Also those already settled by consensus.")
 def disagreements(db: Path, as_json: bool, include_settled: bool):
-    """Units where coders gave different values (only records every coder has submitted)."""
+    """Units where coders gave different values (only records every coder has submitted).
+
+    With branching logic (show_if), units where the coders disagree on whether a field applies
+    are listed as their own kind ("applies for intern, not for supervisor: settled through
+    [accepted_followup]"): the controlling field's consensus settles them."""
     from chartcode.consensus import disagreements as find
 
     with _open(db) as store:
@@ -92,6 +96,17 @@ def disagreements(db: Path, as_json: bool, include_settled: bool):
                 },
                 "consensus": u.consensus,
                 "reason": u.consensus_reason,
+                "kind": u.kind,
+                **(
+                    {
+                        "applies": u.applies,
+                        "controlling": list(u.controlling),
+                        "settled": u.settled_as,
+                        "text": u.describe(),
+                    }
+                    if u.kind == "applicability"
+                    else {}
+                ),
             }
             for u in found
         ]
@@ -102,6 +117,10 @@ def disagreements(db: Path, as_json: bool, include_settled: bool):
             click.echo("no open disagreements")
         for r in rows:
             where = r["record_id"] + (f" / {r['note_id']}" if r["note_id"] else "")
+            if r["kind"] == "applicability":  # whether the field applies, not which value
+                settled = f" (settled: {r['settled'].replace('_', ' ')})" if r["settled"] else ""
+                click.echo(f"{where:<24} {r['field']:<22} {r['text']}{settled}")
+                continue
             vals = "; ".join(f"{c}: {v['value']} {v['label']}".rstrip() for c, v in r["values"].items())
             click.echo(f"{where:<24} {r['field']:<22} {vals}")
 

@@ -318,12 +318,62 @@ def long_table(store: Store, *, viewer: str | None = None, deidentify: bool = Fa
                 "updated_at": updated,
             }
         )
-    df = pd.DataFrame(rows, columns=list(LONG_COLUMNS))
+    columns = list(LONG_COLUMNS)
+    if cb.has_logic:
+        rows = _long_logic(store, rows, keep)
+        columns.append("applies")
+    df = pd.DataFrame(rows, columns=columns)
     df["submitted"] = df["submitted"].astype(bool)
     df["revised"] = df["revised"].astype(bool)
     if deid is not None:
         df = deid.frame(df)
     return LongTable(df, store.hidden_count(viewer))
+
+
+def _long_logic(store: Store, rows: list[dict[str, Any]], keep: set[str]) -> list[dict[str, Any]]:
+    """Long rows through each coder's branching logic: ``applies`` says whether the field applies on
+    the coder's current codes (a code kept where it does not apply is written blank, labelled "not
+    applicable"), and each calculated field gets one row per coder and record (note), computed from
+    that coder's current codes (Form.calculated)."""
+    from chartcode.applicability import record_notes, unit_places
+
+    cb = store.codebook
+    notes = record_notes(store)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["coder"], r["record_id"]), []).append(r)
+    out: list[dict[str, Any]] = []
+    for (coder, rid), group in groups.items():
+        raw = {(r["note_id"], r["field"]): r["value"] for r in group}
+        form = cb.form(notes.get(rid, []), raw)
+        for r in group:
+            fld = cb.get(r["field"])
+            r["applies"] = fld is None or form.applies(r["note_id"] if fld.level == "note" else None, fld)
+            if not r["applies"]:
+                r.update(value=None, submitted_value=None, label="not applicable", revised=False)
+            out.append(r)
+        for fld in cb.calc_fields:
+            if fld.name not in keep:
+                continue
+            for nid in unit_places(fld, notes.get(rid, [])):
+                applies = form.applies(nid, fld)
+                out.append(
+                    {
+                        "coder": coder,
+                        "record_id": rid,
+                        "note_id": nid,
+                        "field": fld.name,
+                        "value": form.calculated(nid, fld),
+                        "label": "" if applies else "not applicable",
+                        "memo": None,
+                        "submitted": all(r["submitted"] for r in group),
+                        "submitted_value": None,
+                        "revised": False,
+                        "updated_at": max((r["updated_at"] or "" for r in group), default=None) or None,
+                        "applies": applies,
+                    }
+                )
+    return out
 
 
 def codebook_table(

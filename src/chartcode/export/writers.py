@@ -154,6 +154,18 @@ StatValueLabels = dict[str, dict[int | float, str]]
 STATA_MISSING = "abcdefghijklmnopqrstuvwxyz"  # Stata's extended missing values .a .. .z
 SPSS_MISSING_MAX = 3  # SPSS: at most three discrete user-missing values (or a range and one value)
 
+# "Not applicable": a field whose show_if is false on the final values (chartcode.applicability) is a
+# missing value of its own, never 0 and never the code a coder left there. The one mapping, per format:
+#   csv / xlsx / json   empty cell (null), and the field's ``__source`` column says "not_applicable"
+#   SPSS (.sav)         the first of SPSS_NOT_APPLICABLE that is neither a choice code nor a value of the
+#                       column, declared user-missing and labelled "not applicable" (numeric columns;
+#                       text and date columns: blank, with <field>_src = not_applicable)
+#   Stata (.dta)        extended missing value .n labelled "not applicable" (numeric columns; as SPSS)
+#   REDCap              blank (chartcode.export.redcap)
+NOT_APPLICABLE_LABEL = "not applicable"
+SPSS_NOT_APPLICABLE = (-8, -88, -888, -8888, -88888, -888888)
+STATA_NOT_APPLICABLE = "n"
+
 
 @dataclass
 class StatFrame:
@@ -303,8 +315,59 @@ def stat_frame(
                 _missing_codes(out, name, fld, fmt)
             if top_coded:
                 out.value_labels[name] = {AGE_TOP_CODE: AGE_TOP_LABEL}
+            if numeric and fld is not None and fld.show_if and (col + SOURCE_SUFFIX) in df.columns:
+                _not_applicable(out, name, fld, df[col + SOURCE_SUFFIX], fmt)
         out.labels[name] = label[: STAT_LABEL_MAX - len(suffix)] + suffix
     return out
+
+
+def spss_not_applicable_code(fld: Field, values: pd.Series) -> int:
+    """The SPSS code of "not applicable" for one field: the first of SPSS_NOT_APPLICABLE that is not
+    one of its choice codes and not a value in the column."""
+    taken = {c.code for c in fld.choices} | {v for v in values.dropna().tolist()}
+    for code in SPSS_NOT_APPLICABLE:
+        if code not in taken and float(code) not in taken:
+            return code
+    raise UserError(f"field {fld.name!r}: every code chartcode uses for 'not applicable' is taken by a value")
+
+
+def _not_applicable(out: StatFrame, name: str, fld: Field, sources: pd.Series, fmt: str) -> None:
+    """A conditional field's n/a cells (its source column says ``not_applicable``) as the format's
+    declared missing value (see SPSS_NOT_APPLICABLE / STATA_NOT_APPLICABLE above)."""
+    from chartcode.applicability import NOT_APPLICABLE
+
+    column = out.data[name]  # numbers (Stata: with letters for the declared missing codes)
+    mask = (sources.astype(object) == NOT_APPLICABLE).to_numpy(dtype=bool)
+    labels: dict[Any, str] = dict(out.value_labels.get(name, {}))
+    if fmt == "sav":
+        code = spss_not_applicable_code(fld, column)
+        out.data[name] = column.mask(mask, float(code))
+        labels[code] = NOT_APPLICABLE_LABEL
+        out.value_labels[name] = labels
+        out.missing_ranges[name] = _with_spss_code(out.missing_ranges.get(name, []), float(code), fld)
+        return
+    out.data[name] = column.astype(object).mask(mask, STATA_NOT_APPLICABLE)
+    labels[STATA_NOT_APPLICABLE] = NOT_APPLICABLE_LABEL
+    out.value_labels[name] = labels
+    out.missing_user_values[name] = [*out.missing_user_values.get(name, []), STATA_NOT_APPLICABLE]
+
+
+def _with_spss_code(spec: list[Any], code: float, fld: Field) -> list[Any]:
+    """SPSS missing values ``spec`` plus the discrete ``code`` (three discrete values, or a range and one)."""
+    ranges = [r for r in spec if isinstance(r, dict)]
+    discrete = [v for v in spec if not isinstance(v, dict)]
+    if len(discrete) < SPSS_MISSING_MAX and not ranges:
+        return [*discrete, code]
+    if ranges and not discrete:
+        return [*ranges, code]
+    valid = [int(c) for c in fld.rating_codes if isinstance(c, int)]
+    lo, hi = min(discrete, default=code), max(discrete, default=code)
+    if ranges or any(lo <= v <= hi for v in valid):
+        raise UserError(
+            f"field {fld.name!r}: its missing codes and 'not applicable' are more user-missing values than SPSS"
+            " takes (three, or a range and one); export dta, or declare fewer missing codes"
+        )
+    return [{"lo": lo, "hi": hi}, code]
 
 
 def _missing_codes(out: StatFrame, name: str, fld: Field, fmt: str) -> None:
@@ -324,7 +387,9 @@ def _missing_codes(out: StatFrame, name: str, fld: Field, fmt: str) -> None:
         return
     if len(codes) > len(STATA_MISSING):
         raise UserError(f"field {fld.name!r}: Stata has {len(STATA_MISSING)} extended missing values, not {len(codes)}")
-    letters = dict(zip(codes, STATA_MISSING, strict=False))
+    letters = dict(
+        zip(codes, STATA_MISSING.replace(STATA_NOT_APPLICABLE, "") if fld.show_if else STATA_MISSING, strict=False)
+    )
     column = out.data[name].astype(object)
     for code, letter in letters.items():
         column = column.mask(column == float(code), letter)

@@ -32,7 +32,9 @@ LETTERS = "abcdefgh"
 HELP_INTRO = (
     "Each line on the left is a unit where coders gave different values. Read the note, then take one "
     "coder's value (a, b, ...) or another value (its key, or v to type one); give the reason. The "
-    "consensus is saved at once, apart from the coders' own codes."
+    "consensus is saved at once, apart from the coders' own codes. A line marked 'applies?' is a field the "
+    "coders disagree on applying (its show_if): settle the field it depends on (a jumps there) and its "
+    "consensus decides it."
 )
 
 
@@ -48,7 +50,7 @@ class ReconcileScreen(Screen):
         self.decider = decider
         self.codebook = store.codebook
         self.units: list[Unit] = disagreements(store, open_only=False)
-        self.index = next((i for i, u in enumerate(self.units) if u.consensus is None), 0)
+        self.index = next((i for i, u in enumerate(self.units) if not u.settled), 0)
         self.note_idx = 0
         self.notes: list[dict[str, Any]] = []
         self.writer = StoreWriter(self)
@@ -83,15 +85,17 @@ class ReconcileScreen(Screen):
 
     def _unit_label(self, u: Unit) -> Text:
         where = u.record_id + (f" {u.note_id.rsplit('-', 1)[-1]}" if u.note_id else "")
-        t = Text("✓ " if u.consensus is not None else "· ", style="green" if u.consensus is not None else "")
+        t = Text("✓ " if u.settled else "· ", style="green" if u.settled else "")
         t.append(f"{where} {u.field}")
-        if u.consensus is not None:  # what the settled value means, not only its code
+        if u.kind == "applicability":  # settled through the controlling fields, not by a value
+            t.append(" applies?" if not u.settled else (" n/a" if u.settled_as == "not_applicable" else " applies"))
+        elif u.consensus is not None:  # what the settled value means, not only its code
             t.append(" = ")
             t.append_text(value_text(self.codebook.field(u.field), u.consensus, 24))
         return t
 
     def _progress(self) -> None:
-        settled = sum(u.consensus is not None for u in self.units)
+        settled = sum(u.settled for u in self.units)
         header = self.query_one(ProgressHeader)
         header.set_progress(settled, len(self.units))
 
@@ -122,12 +126,15 @@ class ReconcileScreen(Screen):
         u = self.unit
         assert u is not None  # called once a unit is shown
         f = self.codebook.field(u.field)
-        settled = sum(x.consensus is not None for x in self.units)
+        settled = sum(x.settled for x in self.units)
         self.query_one("#form-title", Static).update(
             Text(f"{settled}/{len(self.units)} settled · {self.index + 1} of {len(self.units)}", style="bold")
         )
         t = Text(f"{f.label}\n", style="bold")
         t.append(f"{u.record_id}" + (f" · note {u.note_id}" if u.note_id else " · record level") + "\n\n", style="dim")
+        if u.kind == "applicability":
+            self.query_one("#unit-text", Static).update(self._applicability_text(u, t))
+            return
         for letter, (coder, value) in zip(LETTERS, u.values.items(), strict=False):
             shown = f"{value} {f.label_for(value)}".strip()
             t.append(f" [{letter}] ", style="bold cyan")
@@ -148,10 +155,59 @@ class ReconcileScreen(Screen):
         t.append("\n" + paragraphs(f.rules), style="dim")
         self.query_one("#unit-text", Static).update(t)
 
+    def _applicability_text(self, u: Unit, t: Text) -> Text:
+        """An applicability disagreement: who the field applies for, and the fields that settle it."""
+        f = self.codebook.field(u.field)
+        t.append(u.describe() + "\n\n", style="bold")
+        for coder, applies in u.applies.items():
+            value = u.values.get(coder)
+            shown = f"{value} {f.label_for(value)}".strip() if applies and value is not None else ""
+            t.append(f" {coder}: ", style="bold")
+            t.append(("applies" + (f", coded {shown}" if shown else ", not coded")) if applies else "n/a", style="")
+            t.append("\n")
+        if u.settled:
+            verdict = "not applicable" if u.settled_as == "not_applicable" else "applies"
+            t.append(f"\nSettled: the final values of {self._through(u)} say it {verdict}.\n", style="bold green")
+        else:
+            t.append(f"\nSettle {self._through(u)} (a: go there); its consensus decides this one.\n", style="cyan")
+        t.append(f"\nshow_if: {f.show_if}\n", style="dim")
+        return t
+
+    @staticmethod
+    def _through(u: Unit) -> str:
+        return ", ".join(f"[{c}]" for c in u.controlling)
+
+    def _go_to_controlling(self, u: Unit) -> None:
+        """Show the controlling field's disagreement on the same record (and note), if it is listed."""
+        for i, x in enumerate(self.units):
+            same_place = x.note_id is None or x.note_id == u.note_id
+            if x.kind == "value" and x.record_id == u.record_id and x.field in u.controlling and same_place:
+                self.show_unit(i)
+                return
+        self.notify(f"{self._through(u)} has no disagreement listed on {u.record_id}.", severity="warning")
+
+    def _refresh_applicability(self) -> None:
+        """After a consensus: applicability disagreements its controlling field settled are marked."""
+        if not any(u.kind == "applicability" for u in self.units):
+            return
+        now = {(x.record_id, x.note_id, x.field): x for x in disagreements(self.store, open_only=False)}
+        units = self.query_one("#units", OptionList)
+        for i, u in enumerate(self.units):
+            if u.kind != "applicability":
+                continue
+            fresh = now.get((u.record_id, u.note_id, u.field))
+            settled_as = fresh.settled_as if fresh is not None and fresh.kind == "applicability" else u.settled_as
+            if settled_as != u.settled_as:
+                u.settled_as = settled_as
+                units.replace_option_prompt_at_index(i, self._unit_label(u))
+
     # ------------------------------------------------------------------ deciding
     def action_pick(self, letter: str) -> None:
         u = self.unit
         if u is None:
+            return
+        if u.kind == "applicability":
+            self._go_to_controlling(u)
             return
         i = LETTERS.index(letter)
         if i >= len(u.values):
@@ -164,6 +220,9 @@ class ReconcileScreen(Screen):
         u = self.unit
         if u is None:
             return
+        if u.kind == "applicability":
+            self.notify(f"Settle {self._through(u)}: its consensus decides whether this applies.")
+            return
         f = self.codebook.field(u.field)
         keys = choice_keys(f) if f.has_choices else {}
         if key not in keys:
@@ -174,6 +233,9 @@ class ReconcileScreen(Screen):
     def action_other_value(self) -> None:
         u = self.unit
         if u is None:
+            return
+        if u.kind == "applicability":
+            self.notify(f"Settle {self._through(u)}: its consensus decides whether this applies.")
             return
         f = self.codebook.field(u.field)
 
@@ -220,11 +282,12 @@ class ReconcileScreen(Screen):
         u.consensus, u.consensus_reason = value, reason
         units = self.query_one("#units", OptionList)
         units.replace_option_prompt_at_index(index, self._unit_label(u))
+        self._refresh_applicability()
         self._progress()
         self.query_one(ProgressHeader).set_saved("✓ saved" if self.frozen_clock else f"✓ saved {_now()}")
         nxt = next(
-            (i for i in range(index + 1, len(self.units)) if self.units[i].consensus is None),
-            next((i for i in range(len(self.units)) if self.units[i].consensus is None), None),
+            (i for i in range(index + 1, len(self.units)) if not self.units[i].settled),
+            next((i for i in range(len(self.units)) if not self.units[i].settled), None),
         )
         if nxt is None:
             self.notify("Every disagreement is settled.", title="Done")
