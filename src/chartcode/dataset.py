@@ -346,6 +346,10 @@ def open_disagreements(store: Store) -> list:
     """
     from chartcode.consensus import Unit
 
+    if store.codebook.has_logic:  # applicability disagreements are read per coder's Form, not from SQL groups
+        from chartcode.consensus import disagreements
+
+        return disagreements(store)
     fin = finals(store)
     rows = np.flatnonzero((fin["source"] == "unresolved").to_numpy(dtype=bool))
     if not len(rows):
