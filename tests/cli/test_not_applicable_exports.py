@@ -122,3 +122,14 @@ def test_analyses_use_calculated_fields_like_derived_variables(out):
     assert "wait_days" in variables and variables["wait_days"].type == "numeric"
     assert frame.set_index("record_id").loc[["R1", "R2"], "wait_days"].tolist() == [14, 29]
     assert frame["wait_days"].mean() == pytest.approx(21.5)
+
+
+def test_the_spss_code_for_not_applicable_is_never_a_choice_or_a_value_of_the_field():
+    from chartcode.codebook import Choice, Field
+    from chartcode.export.writers import spss_not_applicable_code
+
+    coded = Field("x", "X", "record", "nominal", choices=(Choice(-8, "Refused"), Choice(1, "Yes")))
+    assert spss_not_applicable_code(coded, pd.Series([1.0, None])) == -88
+    number = Field("t", "T", "record", "numeric")
+    assert spss_not_applicable_code(number, pd.Series([-8.0, -88.0, 3.5])) == -888
+    assert spss_not_applicable_code(number, pd.Series([0.0, 2.0])) == -8  # 0 is a value, never n/a
