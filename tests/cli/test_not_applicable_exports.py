@@ -82,6 +82,9 @@ def test_csv_xlsx_and_json_leave_the_cell_empty_and_say_so_in_the_source_column(
     csv = rows_of(pd.read_csv(out / "w.csv"), NA_ROWS)
     assert csv["followup_type"].isna().all() and (csv["followup_type__source"] == "not_applicable").all()
     assert (csv["first_visit__source"] == "not_applicable").all()
+    sheet = pd.read_excel(out / "w.xlsx", sheet_name="codebook").drop_duplicates("name").set_index("name")
+    assert sheet.loc["followup_type", "show_if"] == "[accepted_followup] = '1'"  # says when it applies
+    assert sheet.loc["wait_days", "calc"] == 'datediff([referral_date], [first_visit], "d")'
     xlsx = rows_of(pd.read_excel(out / "w.xlsx", sheet_name="records"), NA_ROWS)
     assert xlsx["followup_type"].isna().all() and (xlsx["followup_type__source"] == "not_applicable").all()
     doc = json.loads((out / "w.json").read_text(encoding="utf-8"))

@@ -382,6 +382,8 @@ def codebook_table(
     """One row per field (fields without choices) or per field and choice; then the records' added
     ``columns`` (derived variables, a scale's unit, period and scores: chartcode.export.tables.extra_columns)."""
     cols = ["name", "label", "level", "type", "code", "choice_label", "rules"]
+    if cb.has_logic:  # when a field applies (empty: always) and how a calculated one is computed
+        cols += ["show_if", "calc"]
     rows = []
     for f in [*exported_fields(cb, deidentify=deidentify), *(columns or {}).values()]:
         base = {
@@ -391,6 +393,8 @@ def codebook_table(
             "type": f.type,
             "rules": f.rules,
         }
+        if cb.has_logic:
+            base |= {"show_if": f.show_if, "calc": f.calc}
         if f.choices:
             rows += [base | {"code": c.code, "choice_label": c.label} for c in f.choices]
         else:
