@@ -160,9 +160,9 @@ class CodingSession:
         except CodeError as exc:
             raise UserError(f"{slot.field.label}: {exc}") from None
 
-    def set(self, record_id: str, slot: Slot, raw: Any) -> CodeChange:
+    def set(self, record_id: str, slot: Slot, raw: Any, reason: str | None = None) -> CodeChange:
         value = None if raw is None else self.parse(slot, raw)
-        change = self.store.set_code(self.coder, record_id, slot.field.name, value, note_id=slot.note_id)
+        change = self.store.set_code(self.coder, record_id, slot.field.name, value, note_id=slot.note_id, reason=reason)
         if change.changed:
             self._undo.append(change)
         return change

@@ -3,6 +3,11 @@
 Attributes down, messages up: the screen owns the session, the current record view and
 the cursor; widgets draw what they are given and post messages. Writes go through the
 StoreWriter (one ordered worker thread); reads are small indexed queries.
+
+Branching logic: the record's Form (Codebook.form) is rebuilt from the coder's codes whenever
+they change. Fields that do not apply are shown "n/a" and are skipped by Tab, Shift+Tab and the
+move on after a code; a key pressed on one only says so. When a change makes coded fields stop
+applying the screen asks once whether to clear them (ClearInapplicable).
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from chartcode.codebook.model import Form
 from chartcode.coding import STATUS_FILTERS, CodingSession, RecordView, Slot
 from chartcode.errors import UserError
 from chartcode.tui.bindings import CODING_KEYS, bindings
-from chartcode.tui.screens.modals import HelpScreen, SecondWindow, TextPrompt
+from chartcode.tui.screens.modals import ClearInapplicable, HelpScreen, SecondWindow, TextPrompt
 from chartcode.tui.screens.search import SearchScreen
-from chartcode.tui.widgets.coding_form import CodingForm, choice_keys
+from chartcode.tui.widgets.coding_form import CodingForm, choice_keys, record_form
 from chartcode.tui.widgets.footer import compact_footer
 from chartcode.tui.widgets.header import ProgressHeader
+from chartcode.tui.widgets.not_applicable import na_hint
 from chartcode.tui.widgets.note_view import NoteView
 from chartcode.tui.widgets.queue import RecordQueue
 from chartcode.tui.writer import Saved, SaveFailed, StoreWriter, Waiting
@@ -38,10 +45,13 @@ HELP_INTRO = (
 )
 
 
-def first_work(view: RecordView) -> int:
-    """Where a record opens: its first empty required field, else its first empty field, else the top."""
-    empty = [i for i, s in enumerate(view.slots) if view.values.get(s.key) is None]
-    return next((i for i in empty if view.slots[i].field.required), empty[0] if empty else 0)
+def first_work(view: RecordView, form: Form | None = None) -> int:
+    """Where a record opens: its first empty required field, else its first empty field, else the
+    first field that applies; fields that do not apply (n/a) are never the work to do."""
+    form = form if form is not None else record_form(view)
+    applying = [i for i, s in enumerate(view.slots) if form.applies(s.note_id, s.field)]
+    empty = [i for i in applying if view.values.get(view.slots[i].key) is None]
+    return next((i for i in empty if view.slots[i].field.required), empty[0] if empty else (applying or [0])[0])
 
 
 class CodingScreen(Screen):
@@ -226,7 +236,7 @@ class CodingScreen(Screen):
         queue = self.query_one(RecordQueue)
         queue.show_current(record_id, self.session.queue_index(record_id, self.queue_text, self.queue_status))
         self._show_note()
-        self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
+        self._show_form()
         self._focus_for_slot()
         slot = self.current_slot
         if self.read_only:  # where this coder left off belongs to the window that has the lease
@@ -237,6 +247,38 @@ class CodingScreen(Screen):
             ),
             "position",
         )
+
+    def form(self) -> Form | None:
+        """The current record read through the branching logic, for the codes as they are now."""
+        return None if self.view is None else record_form(self.view)
+
+    def applies(self, index: int, form: Form | None = None) -> bool:
+        view = self.view
+        if view is None or not 0 <= index < len(view.slots):
+            return False
+        form = form or record_form(view)
+        slot = view.slots[index]
+        return form.applies(slot.note_id, slot.field)
+
+    def _show_form(self) -> None:
+        if self.view is not None:
+            self.query_one(CodingForm).show(self.view, self.cursor, set(self.pending.values()), record_form(self.view))
+
+    def _step_index(self, step: int) -> int:
+        """The next slot that applies from the cursor in direction ``step`` (the cursor, if none)."""
+        view = self.view
+        if view is None:
+            return self.cursor
+        form = record_form(view)
+        i = self.cursor + step
+        while 0 <= i < len(view.slots):
+            if self.applies(i, form):
+                return i
+            i += step
+        return self.cursor
+
+    def step_cursor(self, step: int) -> None:
+        self.move_cursor(self._step_index(step))
 
     @property
     def current_slot(self) -> Slot | None:
@@ -257,7 +299,7 @@ class CodingScreen(Screen):
 
     def _focus_for_slot(self) -> None:
         slot = self.current_slot
-        if slot is not None and not slot.field.has_choices:
+        if slot is not None and not slot.field.has_choices and self.applies(self.cursor):
             self.query_one("#form-entry", Input).focus()
         else:
             self.set_focus(None)
@@ -271,27 +313,59 @@ class CodingScreen(Screen):
         if slot.note_id is not None and self.view.note_index.get(slot.note_id) != self.note_idx:
             self.note_idx = self.view.note_index[slot.note_id]
             self._show_note()
-        self.query_one(CodingForm).show(self.view, self.cursor, set(self.pending.values()))
+        self._show_form()
         self._focus_for_slot()
 
     # ------------------------------------------------------------------ saving
-    def _save(self, slot: Slot, value: Any, *, advance: bool) -> None:
+    def _save(self, slot: Slot, value: Any, *, advance: bool, reason: str | None = None) -> None:
         view = self.view
         assert view is not None
         if not self._writable():
             return
         old = view.values.get(slot.key)
+        before = {(nid, f.name) for nid, f in record_form(view).inapplicable_coded()}
         if value is None:
             view.values.pop(slot.key, None)
         else:
             view.values[slot.key] = value
         record_id = view.record_id
-        job = self.writer.submit(lambda: self.session.set(record_id, slot, value), "code", (record_id, slot, old))
+        job = self.writer.submit(
+            lambda: self.session.set(record_id, slot, value, reason=reason), "code", (record_id, slot, old)
+        )
         self.pending[job.id] = slot.key
-        if advance and self.cursor < len(view.slots) - 1:
-            self.move_cursor(self.cursor + 1)
+        if advance and self._step_index(1) != self.cursor:
+            self.step_cursor(1)
         else:
-            self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
+            self._show_form()
+        if reason is None:  # a clearing asked for below is not itself a reason to ask again
+            stopped = [(nid, f) for nid, f in record_form(view).inapplicable_coded() if (nid, f.name) not in before]
+            if stopped:
+                self._ask_to_clear(slot, stopped)
+
+    def _ask_to_clear(self, changed: Slot, stopped: list[tuple[str | None, Any]]) -> None:
+        """Codes that stopped applying because ``changed`` changed: ask once; y clears each (its own
+        set_code with the reason, through the writer), n keeps them stored as n/a."""
+        view = self.view
+        assert view is not None
+        record_id = view.record_id
+        labels = [f.label if nid is None else f"{view.note_label(nid).capitalize()}: {f.label}" for nid, f in stopped]
+
+        def answered(clear: bool | None) -> None:
+            if self.view is None or self.view.record_id != record_id:
+                return
+            if not clear:
+                self.notify(f"Kept {len(stopped)} code(s): stored, and n/a while they do not apply.", timeout=4)
+                return
+            still = {(nid, f.name) for nid, f in record_form(self.view).inapplicable_coded()}
+            reason = f"not applicable: [{changed.field.name}] changed"
+            cleared = 0
+            for nid, f in stopped:
+                if (nid, f.name) in still:  # a later change (or a failed save) may have settled it
+                    self._save(Slot(f, nid), None, advance=False, reason=reason)
+                    cleared += 1
+            self.notify(f"Cleared {cleared} code(s) that no longer apply.", timeout=4)
+
+        self.app.push_screen(ClearInapplicable(changed.field.label, labels), answered)
 
     @on(Saved)
     def saved(self, event: Saved) -> None:
@@ -341,7 +415,7 @@ class CodingScreen(Screen):
         elif job.kind in ("flag", "memo"):
             self.query_one(RecordQueue).reload()
         if view is not None:
-            self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
+            self._show_form()
 
     @on(Waiting)
     def waiting(self, event: Waiting) -> None:
@@ -360,7 +434,7 @@ class CodingScreen(Screen):
                     self.view.values.pop(slot.key, None)
                 else:
                     self.view.values[slot.key] = old
-                self.query_one(CodingForm).show(self.view, self.cursor, set(self.pending.values()))
+                self._show_form()
             self.query_one(ProgressHeader).set_saved("⚠ not saved")
             self.notify(f"Not saved: {message}", severity="error", timeout=8)
         elif job.kind == "done":
@@ -372,6 +446,9 @@ class CodingScreen(Screen):
     def action_choose(self, key: str) -> None:
         slot = self.current_slot
         if slot is None:
+            return
+        if not self.applies(self.cursor):  # nothing to code on a field that does not apply
+            self.notify(na_hint(slot.field), timeout=3)
             return
         if not slot.field.has_choices:
             self.query_one("#form-entry", Input).focus()
@@ -391,7 +468,7 @@ class CodingScreen(Screen):
         """A value the field's type calls complete saves itself without waiting for Enter (a count
         once no further digit could fit: ``61`` when the maximum is 110, or ``0``)."""
         slot = self.current_slot
-        if slot is None or not self.query_one("#form-entry", Input).has_focus:
+        if slot is None or not self.query_one("#form-entry", Input).has_focus or not self.applies(self.cursor):
             return
         text = event.value.strip()
         if slot.field.kind.saves_itself(slot.field, text):  # the field type's auto-save rule
@@ -399,12 +476,12 @@ class CodingScreen(Screen):
 
     def _commit_entry(self, raw: str, *, advance: bool) -> bool:
         slot = self.current_slot
-        if slot is None or slot.field.has_choices or self.view is None:
+        if slot is None or slot.field.has_choices or self.view is None or not self.applies(self.cursor):
             return True
         current = self.view.values.get(slot.key)
         if not raw.strip():
             if advance:
-                self.move_cursor(self.cursor + 1)
+                self.step_cursor(1)
             return True
         try:
             value = self.session.parse(slot, raw)
@@ -413,7 +490,7 @@ class CodingScreen(Screen):
             return False
         if value == current:
             if advance:
-                self.move_cursor(self.cursor + 1)
+                self.step_cursor(1)
             return True
         self._save(slot, value, advance=advance)
         return True
@@ -422,7 +499,7 @@ class CodingScreen(Screen):
         """Before moving off a typed field, save what was typed (or stay, if it is invalid)."""
         entry = self.query_one("#form-entry", Input)
         slot = self.current_slot
-        if slot is None or slot.field.has_choices or self.view is None:
+        if slot is None or slot.field.has_choices or self.view is None or not self.applies(self.cursor):
             return True
         current = self.view.values.get(slot.key)
         if entry.value.strip() and entry.value.strip() != ("" if current is None else str(current)):
@@ -431,11 +508,11 @@ class CodingScreen(Screen):
 
     def action_next_field(self) -> None:
         if self._leave_entry():
-            self.move_cursor(self.cursor + 1)
+            self.step_cursor(1)
 
     def action_prev_field(self) -> None:
         if self._leave_entry():
-            self.move_cursor(self.cursor - 1)
+            self.step_cursor(-1)
 
     def action_clear(self) -> None:
         slot = self.current_slot
@@ -465,7 +542,7 @@ class CodingScreen(Screen):
             else:
                 view.memos.pop(slot.key, None)
             self.writer.submit(lambda: self.session.memo(record_id, slot, text), "memo")
-            self.query_one(CodingForm).show(view, self.cursor, set(self.pending.values()))
+            self._show_form()
 
         self.app.push_screen(
             TextPrompt(
@@ -531,7 +608,9 @@ class CodingScreen(Screen):
         self.note_idx = idx
         self._show_note()
         note_id = view.notes[idx]["note_id"]
-        first = next((i for i, s in enumerate(view.slots) if s.note_id == note_id), None)
+        form = record_form(view)
+        on_note = [i for i, s in enumerate(view.slots) if s.note_id == note_id]
+        first = next((i for i in on_note if self.applies(i, form)), on_note[0] if on_note else None)
         if first is not None:
             self.move_cursor(first)
 

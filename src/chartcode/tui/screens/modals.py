@@ -102,3 +102,34 @@ class SecondWindow(ModalScreen[str]):
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)
+
+
+class ClearInapplicable(ModalScreen[bool]):
+    """A change made coded fields stop applying: clear them (y) or keep them (n, Esc).
+
+    Asked once per change, listing the fields. Keeping loses nothing: a kept code stays stored and
+    reads as n/a everywhere while its condition is false. Returns True to clear."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Clear them"), Binding("n,escape", "answer(False)", "Keep them")]
+
+    def __init__(self, changed: str, labels: list[str]):
+        super().__init__()
+        self.changed = changed
+        self.labels = labels
+
+    def compose(self) -> ComposeResult:
+        n = len(self.labels)
+        with Vertical(id="prompt-box"):
+            yield Static(
+                Text(f"{self.changed} changed: {n} coded field{'s' if n != 1 else ''} no longer apply", style="bold"),
+                id="clear-title",
+            )
+            yield Static("\n".join(f"  · {label}" for label in self.labels), id="clear-fields")
+            yield Static(
+                "Clear their codes (each clearing is saved in the history with the reason), or keep them "
+                "(kept codes stay stored and count as n/a while they do not apply)."
+            )
+            yield Static(Text("y: clear them · n or Esc: keep them", style="bold cyan"))
+
+    def action_answer(self, clear: bool) -> None:
+        self.dismiss(clear)

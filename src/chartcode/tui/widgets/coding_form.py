@@ -3,6 +3,11 @@
 The screen owns the cursor and the values; this widget draws them and posts a message
 when a typed value is entered. Choice fields are coded by digit keys (bound on the
 screen); numeric, date and text fields take typed input in the entry box.
+
+Branching logic: the screen passes the record's Form (chartcode.codebook.model.Form, rebuilt
+after every change); a field that does not apply is drawn dimmed as "n/a" (the one look of
+tui/widgets/not_applicable.py) and is not required. Calculated fields get read-only rows with
+their current value; they are not slots, so the cursor never lands on them.
 """
 
 from __future__ import annotations
@@ -16,8 +21,15 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from chartcode.codebook import Field
+from chartcode.codebook.model import Form
 from chartcode.codebook.text import paragraphs
 from chartcode.coding import RecordView, Slot
+from chartcode.tui.widgets.not_applicable import NA_CLASS, NA_STYLE, na_panel, na_text
+
+
+def record_form(view: RecordView) -> Form:
+    """The record's Form for the coder's current codes (cheap: build one after every change)."""
+    return view.codebook.form(((n["note_id"], n["note_type"]) for n in view.notes), view.values)
 
 
 def choice_keys(field: Field) -> dict[str, Any]:
@@ -47,17 +59,21 @@ class FieldRow(Static):
         self.memo: str | None = None
         self.focused = False
         self.pending = False
+        self.applies = True
         self._state: tuple | None = None
 
-    def set_state(self, value: Any, memo: str | None, focused: bool, pending: bool = False) -> bool:
+    def set_state(
+        self, value: Any, memo: str | None, focused: bool, pending: bool = False, applies: bool = True
+    ) -> bool:
         """Redraw only when something shown changed; True if it did."""
-        state = (value, memo, focused, pending)
+        state = (value, memo, focused, pending, applies)
         if state == self._state:
             return False
         self._state = state
-        self.value, self.memo, self.focused, self.pending = value, memo, focused, pending
+        self.value, self.memo, self.focused, self.pending, self.applies = value, memo, focused, pending, applies
         self.set_class(focused, "-focused")
-        self.set_class(value is None and self.slot.field.required, "-missing")
+        self.set_class(applies and value is None and self.slot.field.required, "-missing")
+        self.set_class(not applies, NA_CLASS)
         self.update(self._render_text())
         return True
 
@@ -72,13 +88,63 @@ class FieldRow(Static):
         width = width or self.size.width or 46
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append("▶" if self.focused else " ")
-        t.append("*" if f.required else " ", style="bold red" if f.required and self.value is None else "dim")
+        required = f.required and self.applies  # a field that does not apply is not required
+        t.append("*" if required else " ", style="bold red" if required and self.value is None else "dim")
         t.append("✎" if self.memo else " ", style="yellow")
         t.append("…" if self.pending else " ", style="dim")
         label_width = max(8, (width - 5) // 2)
-        t.append(fit(f.label, label_width).ljust(label_width), style="bold" if self.focused else "")
+        label_style = NA_STYLE if not self.applies else ("bold" if self.focused else "")
+        t.append(fit(f.label, label_width).ljust(label_width), style=label_style)
         t.append(" ")
-        t.append_text(value_text(f, self.value, max(4, width - 5 - label_width)))
+        if self.applies:
+            t.append_text(value_text(f, self.value, max(4, width - 5 - label_width)))
+        else:
+            t.append_text(na_text(f, self.value))
+        return t
+
+
+class CalcRow(Static):
+    """A calculated field on one line, read-only: ``= Label      12``, recomputed from the codes.
+    Never focusable and never a slot: there is nothing to enter."""
+
+    can_focus = False
+
+    def __init__(self, field: Field, note_id: str | None, **kwargs):
+        super().__init__(**kwargs)
+        self.field = field
+        self.note_id = note_id
+        self.value: Any = None
+        self.applies = True
+        self._state: tuple | None = None
+
+    def set_state(self, value: Any, applies: bool) -> bool:
+        state = (value, applies)
+        if state == self._state:
+            return False
+        self._state = state
+        self.value, self.applies = value, applies
+        self.set_class(not applies, NA_CLASS)
+        self.update(self._render_text())
+        return True
+
+    def on_resize(self) -> None:
+        if self._state is not None:
+            self.update(self._render_text())
+
+    def _render_text(self, width: int | None = None) -> Text:
+        f = self.field
+        width = width or self.size.width or 46
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append("  = ", style="dim")
+        label_width = max(8, (width - 5) // 2)
+        t.append(fit(f.label, label_width).ljust(label_width), style=NA_STYLE if not self.applies else "italic")
+        t.append(" ")
+        if not self.applies:
+            t.append_text(na_text(f))
+        elif self.value is None:
+            t.append("—", style="dim")
+        else:
+            t.append(fit(f.kind.display(f, self.value), max(4, width - 5 - label_width)), style="bold cyan")
         return t
 
 
@@ -153,6 +219,8 @@ class CodingForm(Vertical):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.rows: list[FieldRow] = []
+        self.calc_rows: list[CalcRow] = []
+        self._form: Form | None = None
         self._record: str | None = None
         self._focused_row: int | None = None
         self._title: Text | None = None
@@ -165,51 +233,105 @@ class CodingForm(Vertical):
         with VerticalScroll(id="rules"):
             yield Static("", id="rules-text")
 
-    def show(self, view: RecordView, cursor: int, pending: set[tuple[str | None, str]] | None = None) -> None:
-        """Draw the record's slots; rebuild the rows only when the record or its slots change."""
+    def show(
+        self,
+        view: RecordView,
+        cursor: int,
+        pending: set[tuple[str | None, str]] | None = None,
+        form: Form | None = None,
+    ) -> None:
+        """Draw the record's slots (and its calculated fields) through ``form``, the record's
+        branching logic for these codes; rebuild the rows only when the record or its slots change."""
         pending = pending or set()
+        form = form if form is not None else record_form(view)
+        self._form = form
         container = self.query_one("#form-rows", VerticalScroll)
         if self._record != view.record_id or len(self.rows) != len(view.slots):
             container.remove_children()
             self.rows = []
+            self.calc_rows = []
             widgets: list[Static] = []
             last_group: object = object()
-            for slot in view.slots:
-                group = slot.note_id
+            for group, item in self._layout(view):
                 if group != last_group:
-                    widgets.append(Static(self._group_title(view, slot), classes="form-group"))
+                    widgets.append(Static(self._group_title(view, group), classes="form-group"))
                     last_group = group
-                row = FieldRow(slot, classes="field-row")
-                self.rows.append(row)
-                widgets.append(row)
+                if isinstance(item, Slot):
+                    field_row = FieldRow(item, classes="field-row")
+                    self.rows.append(field_row)
+                    widgets.append(field_row)
+                else:
+                    calc_row = CalcRow(item, group, classes="field-row calc-row")
+                    self.calc_rows.append(calc_row)
+                    widgets.append(calc_row)
             container.scroll_home(animate=False)  # a new record starts at its own top, not the last one's
             container.mount_all(widgets)
             self._record = view.record_id
             self._focused_row = None
-        focused_changed = False
+        focused_changed = turned = False
         for i, (row, slot) in enumerate(zip(self.rows, view.slots, strict=True)):
+            was = row.applies
             changed = row.set_state(
-                view.values.get(slot.key), view.memos.get(slot.key), i == cursor, slot.key in pending
+                view.values.get(slot.key),
+                view.memos.get(slot.key),
+                i == cursor,
+                slot.key in pending,
+                form.applies(slot.note_id, slot.field),
             )
             focused_changed |= changed and i == cursor
+            turned |= i == cursor and was != row.applies
+        for calc in self.calc_rows:
+            calc.set_state(form.calculated(calc.note_id, calc.field), form.applies(calc.note_id, calc.field))
         self.update_title(view)
         if cursor != self._focused_row:
             self._focused_row = cursor
             self.focus_slot(view, cursor)
         elif focused_changed:
             self._draw_panel(view, cursor)
+            if turned:  # the focused field started or stopped applying: its entry box follows
+                self._show_entry_for(view, cursor)
 
-    def _group_title(self, view: RecordView, slot: Slot) -> Text:
-        if slot.note_id is None:
+    @staticmethod
+    def _layout(view: RecordView) -> list[tuple[str | None, Slot | Field]]:
+        """(group, slot or calculated field) in codebook order: each note's slots with the note-level
+        calculations of its type among them, then the record's."""
+        calcs = view.codebook.calc_fields
+        if not calcs:
+            return [(s.note_id, s) for s in view.slots]
+        order = {f.name: i for i, f in enumerate(view.codebook.fields)}
+        types = {n["note_id"]: n["note_type"] for n in view.notes}
+        groups: dict[str | None, list[Slot | Field]] = {}
+        for slot in view.slots:
+            groups.setdefault(slot.note_id, []).append(slot)
+        for f in calcs:
+            if f.level == "note":
+                for nid in types:
+                    if f.applies_to(types[nid]):
+                        groups.setdefault(nid, []).append(f)
+            else:
+                groups.setdefault(None, []).append(f)
+        out: list[tuple[str | None, Slot | Field]] = []
+        for group, items in groups.items():
+            items.sort(key=lambda it: order[it.field.name if isinstance(it, Slot) else it.name])
+            out.extend((group, it) for it in items)
+        return out
+
+    def _group_title(self, view: RecordView, note_id: str | None) -> Text:
+        if note_id is None:
             return Text(f"Record {view.record_id}", style="bold reverse")
-        note = view.notes[view.note_index[slot.note_id]]
-        parts = [f"Note {view.note_index[slot.note_id] + 1}", note.get("note_date") or "", note.get("note_type") or ""]
+        note = view.notes[view.note_index[note_id]]
+        parts = [f"Note {view.note_index[note_id] + 1}", note.get("note_date") or "", note.get("note_type") or ""]
         return Text(" · ".join(p for p in parts if p), style="bold reverse")
 
     def update_title(self, view: RecordView) -> None:
         missing = len(view.missing())
         status = {"done": "done ✓", "in_progress": "in progress", "not_started": "not started"}[view.status]
-        title = Text(f"{view.coded()}/{len(view.slots)} coded", style="bold")
+        form = self._form if self._form is not None else record_form(view)
+        applying = [s for s in view.slots if form.applies(s.note_id, s.field)]
+        coded = sum(1 for s in applying if view.values.get(s.key) is not None)
+        title = Text(f"{coded}/{len(applying)} coded", style="bold")
+        if len(applying) < len(view.slots):
+            title.append(f" · {len(view.slots) - len(applying)} n/a", style="dim")
         if missing:
             title.append(f" · {missing} required empty", style="red")
         title.append(f" · {status}")
@@ -230,19 +352,27 @@ class CodingForm(Vertical):
         # rows just mounted have no place yet: scroll again once they are laid out
         self.call_after_refresh(lambda: rows.scroll_to_widget(row, animate=False) if row.is_mounted else None)
         self._draw_panel(view, cursor)
-        self.show_entry(row.slot.field, view.values.get(row.slot.key))
+        self._show_entry_for(view, cursor)
+
+    def _show_entry_for(self, view: RecordView, cursor: int) -> None:
+        row = self.rows[cursor]
+        if row.applies:
+            self.show_entry(row.slot.field, view.values.get(row.slot.key))
+        else:  # nothing to type into a field that does not apply
+            self.show_entry(None, None)
 
     def _draw_panel(self, view: RecordView, cursor: int) -> None:
-        slot = self.rows[cursor].slot
-        self.query_one("#rules-text", Static).update(
-            field_panel(slot.field, view.values.get(slot.key), view.memos.get(slot.key))
-        )
+        row = self.rows[cursor]
+        slot = row.slot
+        value = view.values.get(slot.key)
+        panel = field_panel(slot.field, value, view.memos.get(slot.key)) if row.applies else na_panel(slot.field, value)
+        self.query_one("#rules-text", Static).update(panel)
         self.query_one("#rules", VerticalScroll).scroll_home(animate=False)
 
     def show_nothing(self, message: str) -> None:
         """No record to code: no rows, nothing to type into, only ``message``."""
         self.query_one("#form-rows", VerticalScroll).remove_children()
-        self.rows, self._record, self._focused_row = [], None, None
+        self.rows, self.calc_rows, self._record, self._focused_row = [], [], None, None
         self.query_one("#form-title", Static).update(Text("Nothing to code", style="bold"))
         self.query_one("#form-entry", Input).display = False
         self.show_error("")
