@@ -291,3 +291,72 @@ def test_at_80x24_the_form_with_na_rows_and_a_calculated_row_fits(branching_db):
             assert form.region.width > 0 and row(screen, "followup_type").region.width > 0
 
     run(go())
+
+
+# ---------------------------------------------------------------------------- the rating screen
+SCALE = Path(__file__).parent.parent / "data" / "branching" / "screen_scale.yaml"
+
+
+@pytest.fixture
+def scale_db(tmp_path, cli) -> tuple[Path, str]:
+    db = tmp_path / "scale.db"
+    assert cli("init", db, "--codebook", SCALE, "--coder", "rater").code == 0
+    with Store.open(db) as store:
+        record = store.add_unit_period("Team A", "2026-H1")
+        store.assign("rater", [record])
+    return db, record
+
+
+def test_the_rating_screen_shows_an_item_that_does_not_apply_na_and_submits_without_it(scale_db):
+    db, record = scale_db
+
+    async def go():
+        app = ChartcodeApp(Store.open(db), "rater", frozen_clock=True, mode="rate", record_id=record)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            screen = pilot.app.main_screen
+            rows = {r.field.name: r for r in screen.query("ItemRow")}
+            assert screen.field.name == "runs_groups"
+            await pilot.press("1")  # no groups: their quality does not apply, the next unrated is outreach
+            await settle_rating(pilot, screen)
+            assert screen.field.name == "outreach"
+            quality = rows["group_quality"]
+            assert not quality.applies and quality.has_class("-na") and quality.plain().rstrip().endswith("n/a")
+            screen.move(1)
+            await pilot.press("2")  # a key on it rates nothing
+            await settle_rating(pilot, screen)
+            assert "group_quality" not in screen.values
+            assert "n/a" in screen.query_one("ItemDetail").plain
+            assert any("n/a here" in str(n.message) for n in pilot.app._notifications)
+            await pilot.press("shift+tab", "tab")  # Tab and Shift+Tab skip the n/a item
+            assert screen.field.name == "outreach"
+            await pilot.press("up")
+            assert screen.field.name == "runs_groups"
+            await pilot.press("tab")
+            assert screen.field.name == "outreach"
+            await pilot.press("3")  # outreach rated: every item that applies is rated
+            await settle_rating(pilot, screen)
+            await pilot.press("s")
+            await pilot.pause()
+            await pilot.press("y")
+            await settle_rating(pilot, screen)
+            assert screen.submitted
+
+    run(go())
+    with Store.open(db) as s:
+        assert {c["field"]: c["value"] for c in s.codes(coder="rater", record_id=record)} == {
+            "runs_groups": 1,
+            "outreach": 3,
+        }
+
+
+async def settle_rating(pilot, screen) -> None:
+    import asyncio
+
+    for _ in range(500):
+        await pilot.pause()
+        if not screen.writer.pending() and not screen.pending:
+            await pilot.pause()
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("ratings did not settle")

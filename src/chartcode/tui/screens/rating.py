@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich.console import Group
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -29,6 +30,7 @@ from chartcode.fidelity import UnitScore, require_scale, score_unit
 from chartcode.tui.bindings import RATING_KEYS, bindings
 from chartcode.tui.screens.modals import HelpScreen, TextPrompt
 from chartcode.tui.widgets.footer import compact_footer
+from chartcode.tui.widgets.not_applicable import na_hint, na_panel
 from chartcode.tui.widgets.rating_items import ItemDetail, ItemList, RatingHeader, item_detail, rating_keys
 from chartcode.tui.writer import Saved, SaveFailed, StoreWriter, Waiting
 
@@ -152,13 +154,27 @@ class RatingScreen(Screen):
     def field(self):
         return self.items[self.cursor] if self.items else None
 
+    def not_applicable(self) -> frozenset[str]:
+        """The items whose branching logic (show_if) is false for the ratings as they are now."""
+        if not self.codebook.has_logic:
+            return frozenset()
+        form = self.codebook.form([], {(None, k): v for k, v in self.values.items()})
+        return frozenset(f.name for f in self.items if not form.applies(None, f))
+
     def _redraw(self) -> None:
         self.score = self._score()
         pending = set(self.pending.values())
-        self.query_one(ItemList).show(self.values, self.memos, self.cursor, pending, self.score)
+        na = self.not_applicable()
+        self.query_one(ItemList).show(self.values, self.memos, self.cursor, pending, self.score, na)
         self.query_one(RatingHeader).set_score(self.score, len(self.scored), self.submitted)
         f = self.field
-        if f is not None:
+        if f is not None and f.name in na:
+            detail = self.query_one(ItemDetail)
+            panel = na_panel(f, self.values.get(f.name))
+            if panel.plain != detail.plain:
+                detail.show(Group(panel), panel.plain)
+                self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
+        elif f is not None:
             section = self.scale.section(f.section)
             renderable, plain = item_detail(
                 f,
@@ -182,11 +198,21 @@ class RatingScreen(Screen):
     # ------------------------------------------------------------------ moving
     def _next_unrated(self, after: int) -> int | None:
         n = len(self.items)
+        na = self.not_applicable()  # items that do not apply are never waiting to be rated
         for step in range(1, n + 1):
             i = (after + step) % n
-            if self.items[i].name in self.scored and self.values.get(self.items[i].name) is None:
+            name = self.items[i].name
+            if name in self.scored and name not in na and self.values.get(name) is None:
                 return i
         return None
+
+    def _applies_here(self) -> bool:
+        """False (with a one-line hint) when the focused item does not apply: nothing to rate."""
+        f = self.field
+        if f is not None and f.name in self.not_applicable():
+            self.notify(na_hint(f), timeout=3)
+            return False
+        return True
 
     def move(self, index: int) -> None:
         if not self.items:
@@ -194,11 +220,20 @@ class RatingScreen(Screen):
         self.cursor = max(0, min(len(self.items) - 1, index))
         self._redraw()
 
+    def _step(self, step: int) -> None:
+        """Move to the next item in direction ``step`` that applies (items shown n/a are skipped)."""
+        na = self.not_applicable()
+        i = self.cursor + step
+        while 0 <= i < len(self.items) and self.items[i].name in na:
+            i += step
+        if 0 <= i < len(self.items):
+            self.move(i)
+
     def action_next_item(self) -> None:
-        self.move(self.cursor + 1)
+        self._step(1)
 
     def action_prev_item(self) -> None:
-        self.move(self.cursor - 1)
+        self._step(-1)
 
     def action_next_unrated(self) -> None:
         nxt = self._next_unrated(self.cursor)
@@ -219,7 +254,7 @@ class RatingScreen(Screen):
         return self.field is not None
 
     def action_rate(self, key: str) -> None:
-        if not self._writable():
+        if not self._writable() or not self._applies_here():
             return
         f = self.field
         if f.has_choices:
@@ -244,7 +279,7 @@ class RatingScreen(Screen):
         self._save(f, value, advance=True)
 
     def action_cannot_rate(self) -> None:
-        if not self._writable():
+        if not self._writable() or not self._applies_here():
             return
         f = self.field
         code = self.scale.cannot_rate
@@ -254,7 +289,7 @@ class RatingScreen(Screen):
         self._save(f, code, advance=True)
 
     def action_type_value(self) -> None:
-        if not self._writable():
+        if not self._writable() or not self._applies_here():
             return
         f = self.field
         if f.has_choices:
@@ -362,7 +397,12 @@ class RatingScreen(Screen):
             return
         if self.submitting or not self.items:
             return
-        unrated = [i for i, f in enumerate(self.items) if f.name in self.scored and self.values.get(f.name) is None]
+        na = self.not_applicable()
+        unrated = [
+            i
+            for i, f in enumerate(self.items)
+            if f.name in self.scored and f.name not in na and self.values.get(f.name) is None
+        ]
         if unrated:
             names = ", ".join(self.items[i].label for i in unrated[:5]) + (" …" if len(unrated) > 5 else "")
             self.notify(
@@ -392,7 +432,12 @@ class RatingScreen(Screen):
     def _submit_now(self) -> None:
         """In the writer thread, after every earlier rating has committed: check, then submit."""
         view = self.session.load(self.record_id)
-        missing = [f.label for f in self.items if f.name in self.scored and view.values.get((None, f.name)) is None]
+        form = self.codebook.form([], view.values)
+        missing = [
+            f.label
+            for f in self.items
+            if f.name in self.scored and form.applies(None, f) and view.values.get((None, f.name)) is None
+        ]
         if missing:
             raise UserError(f"{len(missing)} item(s) unrated: {', '.join(missing)}")
         self.store.submit(self.session.coder, self.record_id)

@@ -21,6 +21,7 @@ from chartcode.codebook.text import paragraphs
 from chartcode.codebook.types import InputMode
 from chartcode.fidelity import SectionScore, UnitScore
 from chartcode.fidelity import fmt_score as _fmt
+from chartcode.tui.widgets.not_applicable import NA, NA_CLASS, NA_STYLE
 
 
 def rating_keys(field: Field) -> dict[str, Any]:
@@ -148,16 +149,19 @@ class ItemRow(Widget):
         self.memo: str | None = None
         self.focused_item = False
         self.pending = False
+        self.applies = True
         self._state: tuple | None = None
 
-    def set_state(self, value: Any, memo: str | None, focused: bool, pending: bool) -> bool:
-        state = (value, memo, focused, pending)
+    def set_state(self, value: Any, memo: str | None, focused: bool, pending: bool, applies: bool = True) -> bool:
+        state = (value, memo, focused, pending, applies)
         if state == self._state:
             return False
         self._state = state
         self.value, self.memo, self.focused_item, self.pending = value, memo, focused, pending
+        self.applies = applies
         self.set_class(focused, "-focused")
-        self.set_class(value is None, "-unrated")
+        self.set_class(value is None and applies, "-unrated")
+        self.set_class(not applies, NA_CLASS)  # show_if false: the n/a look of every screen
         self.refresh()
         return True
 
@@ -173,10 +177,13 @@ class ItemRow(Widget):
         label = f.label if len(f.label) <= room else f.label[: room - 1] + "…"
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append("▶ " if self.focused_item else "  ", style="bold")
-        t.append(label.ljust(room), style="bold" if self.focused_item else "")
+        t.append(label.ljust(room), style=NA_STYLE if not self.applies else ("bold" if self.focused_item else ""))
         t.append(" ")
         t.append("✎" if self.memo else " ", style="yellow")
         t.append("…" if self.pending else " ", style="dim")
+        if not self.applies:
+            t.append(NA.rjust(4), style=NA_STYLE)
+            return t
         style = "dim" if self.value is None else ("yellow" if shown == "[CR]" else "bold green")
         t.append(shown.rjust(4), style=style)
         t.append(meaning)
@@ -223,14 +230,21 @@ class ItemList(VerticalScroll):
                 yield item
 
     def show(
-        self, values: dict[str, Any], memos: dict[str, str], cursor: int, pending: set[str], score: UnitScore
+        self,
+        values: dict[str, Any],
+        memos: dict[str, str],
+        cursor: int,
+        pending: set[str],
+        score: UnitScore,
+        na: frozenset[str] = frozenset(),
     ) -> None:
-        """Redraw what changed; keep the focused row in view."""
+        """Redraw what changed (``na``: the items whose show_if is false); keep the focused row in view."""
         focused = None
         by_name = {f.name: i for i, f in enumerate(self.items)}
         for row in self.rows:
             i = by_name[row.field.name]
-            row.set_state(values.get(row.field.name), memos.get(row.field.name), i == cursor, row.field.name in pending)
+            name = row.field.name
+            row.set_state(values.get(name), memos.get(name), i == cursor, name in pending, name not in na)
             if i == cursor:
                 focused = row
         for s in score.sections:
