@@ -78,6 +78,8 @@ class CodingScreen(Screen):
         self.writer = StoreWriter(self)
         self.read_only = False  # another window has this coder's screen (store/leases.py)
         self.window_id = uuid.uuid4().hex
+        self._form: Form | None = None  # the current record's Form, for the codes in _form_key
+        self._form_key: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -226,7 +228,7 @@ class CodingScreen(Screen):
                 if s.field.name == field and s.note_id == note_id:
                     cursor = i
         if cursor is None:
-            cursor = first_work(view)
+            cursor = first_work(view, self._record_form(view))
         self.cursor = cursor
         self.note_idx = 0
         if note_id and note_id in view.note_index:
@@ -248,28 +250,39 @@ class CodingScreen(Screen):
             "position",
         )
 
+    def _record_form(self, view: RecordView) -> Form:
+        """``view`` read through the branching logic, for its codes as they are now. Kept until a
+        code changes: one key asks it several questions, and a Form costs about a millisecond on
+        the demo's largest record."""
+        key = (view.record_id, id(view), frozenset(view.values.items()))
+        if self._form_key != key or self._form is None:
+            self._form_key, self._form = key, record_form(view)
+        return self._form
+
     def form(self) -> Form | None:
         """The current record read through the branching logic, for the codes as they are now."""
-        return None if self.view is None else record_form(self.view)
+        return None if self.view is None else self._record_form(self.view)
 
     def applies(self, index: int, form: Form | None = None) -> bool:
         view = self.view
         if view is None or not 0 <= index < len(view.slots):
             return False
-        form = form or record_form(view)
+        form = form or self._record_form(view)
         slot = view.slots[index]
         return form.applies(slot.note_id, slot.field)
 
     def _show_form(self) -> None:
         if self.view is not None:
-            self.query_one(CodingForm).show(self.view, self.cursor, set(self.pending.values()), record_form(self.view))
+            self.query_one(CodingForm).show(
+                self.view, self.cursor, set(self.pending.values()), self._record_form(self.view)
+            )
 
     def _step_index(self, step: int) -> int:
         """The next slot that applies from the cursor in direction ``step`` (the cursor, if none)."""
         view = self.view
         if view is None:
             return self.cursor
-        form = record_form(view)
+        form = self._record_form(view)
         i = self.cursor + step
         while 0 <= i < len(view.slots):
             if self.applies(i, form):
@@ -323,7 +336,8 @@ class CodingScreen(Screen):
         if not self._writable():
             return
         old = view.values.get(slot.key)
-        before = {(nid, f.name) for nid, f in record_form(view).inapplicable_coded()}
+        logic = view.codebook.has_logic  # without show_if nothing can stop applying
+        before = {(nid, f.name) for nid, f in self._record_form(view).inapplicable_coded()} if logic else set()
         if value is None:
             view.values.pop(slot.key, None)
         else:
@@ -337,8 +351,10 @@ class CodingScreen(Screen):
             self.step_cursor(1)
         else:
             self._show_form()
-        if reason is None:  # a clearing asked for below is not itself a reason to ask again
-            stopped = [(nid, f) for nid, f in record_form(view).inapplicable_coded() if (nid, f.name) not in before]
+        if logic and reason is None:  # a clearing asked for below is not itself a reason to ask again
+            stopped = [
+                (nid, f) for nid, f in self._record_form(view).inapplicable_coded() if (nid, f.name) not in before
+            ]
             if stopped:
                 self._ask_to_clear(slot, stopped)
 
@@ -356,7 +372,7 @@ class CodingScreen(Screen):
             if not clear:
                 self.notify(f"Kept {len(stopped)} code(s): stored, and n/a while they do not apply.", timeout=4)
                 return
-            still = {(nid, f.name) for nid, f in record_form(self.view).inapplicable_coded()}
+            still = {(nid, f.name) for nid, f in self._record_form(self.view).inapplicable_coded()}
             reason = f"not applicable: [{changed.field.name}] changed"
             cleared = 0
             for nid, f in stopped:
@@ -608,7 +624,7 @@ class CodingScreen(Screen):
         self.note_idx = idx
         self._show_note()
         note_id = view.notes[idx]["note_id"]
-        form = record_form(view)
+        form = self._record_form(view)
         on_note = [i for i, s in enumerate(view.slots) if s.note_id == note_id]
         first = next((i for i in on_note if self.applies(i, form)), on_note[0] if on_note else None)
         if first is not None:
