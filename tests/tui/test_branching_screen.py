@@ -248,6 +248,29 @@ def test_the_prompt_asks_only_about_codes_that_newly_stopped_applying(branching_
     assert reasons[-1] == "not applicable: [session_content] changed"
 
 
+def test_a_kept_code_can_still_be_cleared_with_x_and_undo_puts_a_cleared_one_back(branching_db):
+    async def go():
+        async with make_app(branching_db).run_test(size=(120, 40)) as pilot:
+            screen = pilot.app.coding_screen
+            await code_with_followup(pilot)
+            screen.move_cursor(ORDER.index("accepted_followup"))
+            await pilot.press("0")
+            await settle(pilot)
+            await pilot.press("n")  # kept
+            await settle(pilot)
+            screen.move_cursor(ORDER.index("followup_type"))  # reached on purpose: Tab would skip it
+            await pilot.press("x")
+            await settle(pilot)
+            assert (None, "followup_type") not in screen.view.values
+            assert not isinstance(pilot.app.screen, ClearInapplicable)  # clearing stops nothing else applying
+            await pilot.press("u")  # the clearing is undone like any change
+            await settle(pilot)
+            assert screen.view.values[(None, "followup_type")] == 2
+
+    run(go())
+    assert codes(branching_db)["followup_type"] == 2
+
+
 def test_a_calculated_field_is_shown_read_only_and_follows_the_codes(branching_db):
     async def go():
         async with make_app(branching_db).run_test(size=(120, 40)) as pilot:
