@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from chartcode.codebook import Change, Codebook, Field, diff, load_codebook
+from chartcode.codebook import Change, Codebook, Field, diff
 from chartcode.errors import UserError
 from chartcode.store import chain, schema, targets
 from chartcode.store import verify as checks
@@ -294,6 +294,8 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         if row is None:
             raise UserError(f"{self.path}: the database has no active codebook")
         if self._codebook is None or self._codebook_hash != row[0]:
+            from chartcode.codebook import load_codebook
+
             cb = load_codebook(f"{self.path}[codebook {row[0][:12]}]", text=row[1])
             if cb.hash != row[0]:
                 # Stored by a chartcode that kept ruamel's U+0007 fold marks in folded text
@@ -966,5 +968,12 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
             "coder_progress": coders,
             "consensus": one("SELECT count(*) FROM consensus"),
             "history": one("SELECT count(*) FROM history"),
-            "codebook": {"id": self.codebook.id, "version": self.codebook.version, "hash": self.codebook.hash},
+            "codebook": self._active_codebook_row(),
         }
+
+    def _active_codebook_row(self) -> dict[str, str]:
+        """id, version and hash of the active codebook, as stored (what `status` shows: no YAML parsed)."""
+        row = self._db.execute("SELECT codebook_id, version, hash FROM codebooks WHERE active = 1").fetchone()
+        if row is None:
+            raise UserError(f"{self.path}: the database has no active codebook")
+        return {"id": row[0], "version": row[1], "hash": row[2]}
