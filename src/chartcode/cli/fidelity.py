@@ -11,11 +11,12 @@ from pathlib import Path
 import click
 
 from chartcode.cli.common import _Target
-from chartcode.fidelity import fmt_change, fmt_score
 
 
 def format_scores(scores, codebook) -> list[str]:
     """A terminal table: one row per unit and period, then each unit-period's action list."""
+    from chartcode.fidelity import fmt_change, fmt_score
+
     scale = codebook.scale
     sections = [s.id for s in scale.sections]
     header = [

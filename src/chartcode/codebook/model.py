@@ -520,6 +520,78 @@ class Form:
         return logic.evaluate(expr, lookup, self.today)
 
 
+def codebook_from_canonical(canonical: str, source: str = "") -> Codebook | None:
+    """The Codebook whose canonical JSON (Codebook.canonical_json, as the store keeps beside the
+    YAML) this is, without parsing YAML; ``source`` is the YAML text it came from. The JSON holds
+    everything a Codebook compares on but ``source`` and the loader's line numbers. None, so that
+    the caller parses the YAML instead, for a codebook with REDCap columns (their order, which
+    the way back to REDCap keeps, is sorted in canonical JSON) and for JSON this does not rebuild
+    exactly."""
+    d = json.loads(canonical)
+    if "redcap" in d or any("redcap" in f for f in d["fields"]):
+        return None
+
+    def band(b: dict[str, Any]) -> Band:
+        return Band(label=b["label"], min=b.get("min"), colour=b.get("colour", ""))
+
+    def choice(c: dict[str, Any]) -> Choice:
+        return Choice(
+            code=c["code"],
+            label=c["label"],
+            description=c.get("description", ""),
+            missing=c.get("missing", False),
+            colour=c.get("colour", ""),
+        )
+
+    def field(f: dict[str, Any]) -> Field:
+        return Field(
+            name=f["name"],
+            label=f["label"],
+            level=f["level"],
+            type=f["type"],
+            required=f["required"],
+            choices=tuple(choice(c) for c in f.get("choices", ())),
+            rules=f.get("rules", ""),
+            cues=tuple(f.get("cues", ())),
+            note_types=tuple(f.get("note_types", ())),
+            min=f.get("min"),
+            max=f.get("max"),
+            identifier=f.get("identifier", False),
+            section=f.get("section", ""),
+            target=f.get("target"),
+            show_if=f.get("show_if", ""),
+            calc=f.get("calc", ""),
+        )
+
+    scale = None
+    if "scale" in d:
+        sc = d["scale"]
+        scale = Scale(
+            scoring=sc["scoring"],
+            sections=tuple(
+                Section(id=x["id"], label=x["label"], bands=tuple(band(b) for b in x.get("bands", ())))
+                for x in sc["sections"]
+            ),
+            bands=tuple(band(b) for b in sc.get("bands", ())),
+            cannot_rate=sc.get("cannot_rate"),
+            prorate=sc["prorate"],
+            max_unrated=sc["max_unrated"],
+            action_below=sc.get("action_below"),
+            display=sc["display"],
+        )
+    built = Codebook(
+        id=d["id"],
+        title=d["title"],
+        version=d["version"],
+        description=d["description"],
+        fields=tuple(field(f) for f in d["fields"]),
+        scale=scale,
+        source=source,
+    )
+    # whole or not at all: a key this does not know yet (a new Field attribute) means the YAML
+    return built if built.canonical_json() == canonical else None
+
+
 @dataclass(frozen=True)
 class Change:
     """One difference between two codebooks. ``severity``: info, review or breaking;
