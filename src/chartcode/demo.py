@@ -189,9 +189,10 @@ class Truth:
             "prior_hp_contact": self.prior_hp,
             "referred_elsewhere": int(bool(c.referral)),
             "accepted_followup": c.accepted,
-            "followup_type": self.followup_type,
-            "followup_evident": int(bool(c.followup)),
-            "followup_sessions": later_conjoint + len(c.followup),
+            # the follow-up fields apply only when follow-up was accepted (the codebook's show_if)
+            "followup_type": self.followup_type if c.accepted else None,
+            "followup_evident": int(bool(c.followup)) if c.accepted else None,
+            "followup_sessions": later_conjoint + len(c.followup) if c.accepted else None,
             "last_note_outcome": c.outcome,
             "termination": c.termination,
         }
