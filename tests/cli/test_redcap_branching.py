@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from chartcode.codebook import load_codebook, logic
-from chartcode.codebook.redcap import BRANCHING, CHOICES, FTYPE, VAR, codebook_to_redcap, redcap_to_yaml
+from chartcode.codebook.redcap import BRANCHING, CHOICES, FTYPE, VAR, redcap_to_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "redcap"

@@ -73,3 +73,22 @@ def test_no_demo_coder_codes_a_field_that_does_not_apply_and_every_record_is_com
                 declined += 1
                 assert not any((None, name) in values for name in FOLLOWUP)
     assert declined >= 12  # the 12 intern records that declined, and the supervisor's
+
+
+def test_the_bench_counts_fewer_keystrokes_per_demo_record_with_the_conditions():
+    """bench/coding_latency.py --keystrokes-only: from the targets that apply. A veteran who
+    declined follow-up no longer costs Tab past follow-up type, a 0 for follow-up evident and a
+    0 for the number of sessions; every other record costs what it did."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from coding_latency import demo_keystrokes
+
+    figures = demo_keystrokes()
+    before, after = figures["before"], figures["after"]
+    assert before["records"] == after["records"] == 24
+    declined = sum(1 for r in demo.make_records() if not r.truth.course.accepted)
+    assert declined == 12
+    assert after["total"] == before["total"] - 3 * declined
+    assert after["min"] == before["min"] - 3 and after["max"] == before["max"]
+    assert after["median"] < before["median"]

@@ -6,22 +6,26 @@
 REDCap to chartcode: radio/dropdown -> nominal, yesno/truefalse -> binary, checkbox ->
 one binary field per option (``<var>___<code>``, REDCap's own export naming), text
 with integer validation -> count (numeric when it allows negatives), other number
-validations -> numeric, date validations -> date, other text and notes -> text.
+validations -> numeric, date validations -> date, other text and notes -> text, calc -> a
+numeric field with ``calc:``. Branching Logic becomes ``show_if:`` (chartcode.codebook.logic).
 
 Lossless: what chartcode does not use is kept in the codebook, verbatim, for the way back.
 Each field's ``redcap:`` mapping holds, under REDCap's API column names (``form_name``,
 ``section_header``, ``field_type``, ``field_annotation`` ...), every column whose text
 differs from what chartcode would write for the field (dropdown rather than radio, an email
-validation, a label with HTML, an action tag, a branching logic ...). The codebook's
-``redcap:`` block holds the rows that are no coded field -- the record-id field and the
-calc, descriptive, file, slider and sql fields -- each with the field it came after.
+validation, a label with HTML, an action tag, a branching logic spelt otherwise ...). The
+codebook's ``redcap:`` block holds the rows that are no coded field -- the record-id field, the
+descriptive, file, slider and sql fields, and the calcs chartcode cannot compute -- each with
+the field it came after.
 codebook_to_redcap writes a kept column back only while it still fits the field (an edited
 label or changed type wins over the old text), so a dictionary round-trips unchanged and an
 edited codebook exports its edits.
 
 What the conversion must change it reports line by line (warnings naming file:line): a
 field name longer than chartcode's 32 characters or with capitals is renamed (and written
-back under its REDCap name), an unconverted field type is kept for REDCap but not coded.
+back under its REDCap name), an unconverted field type is kept for REDCap but not coded, a
+branching logic or calc chartcode cannot represent is kept verbatim (the field shows always;
+the calc is not computed).
 
 The first field is the record id only when it is one (a text field named ``record_id``,
 ``study_id``, ``id`` ... or labelled "Record ID", "Study ID" ...): an instrument export that
@@ -444,21 +448,21 @@ def _convert_logic(shown: str, fields: list[dict[str, Any]], renamed: dict[str, 
                 continue
             try:
                 exprs[(f["name"], what)] = _rename(logic.parse(text), renamed)
-            except logic.LogicError as e:
-                failed[(f["name"], what)] = str(e)
+            except logic.LogicError as exc:
+                failed[(f["name"], what)] = str(exc)
     while True:
         dropped = {n for n, what in failed if what == "calc"}
         by_name = {n: fld for n, fld in plain.items() if n not in dropped}
         new: dict[tuple[str, str], str] = {}
         deps: dict[str, dict[str, set[str]]] = {}
-        for (n, what), e in exprs.items():
+        for (n, what), expr in exprs.items():
             if (n, what) in failed or n in dropped:
                 continue
-            problems = logic.check(e, plain[n], by_name, what)
+            problems = logic.check(expr, plain[n], by_name, what)
             if problems:
                 new[(n, what)] = "; ".join(p.removeprefix(f"{what}: ") for p in problems)
             else:
-                deps.setdefault(n, {})[what] = logic.fields(e) & by_name.keys()
+                deps.setdefault(n, {})[what] = logic.fields(expr) & by_name.keys()
         if not new:
             graph = {n: set().union(*d.values()) for n, d in deps.items()}
             for cycle in logic.cycles(graph):
