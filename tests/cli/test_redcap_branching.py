@@ -332,3 +332,30 @@ def test_a_codebook_converted_before_show_if_existed_loads_and_exports_its_branc
     back = {row[VAR]: row for row in read(out).to_dict("records")}
     assert back["detail"][BRANCHING] == "[ok] = '1' "
     assert back["detail"]["Field Note"] == "Say why."
+
+
+def test_a_branching_logic_nested_too_deep_is_reported_not_a_traceback(cli, tmp_path):
+    deep = "(" * 400 + "[ok] = '1'" + ")" * 400
+    chain = "not " * 3000 + "[ok] = '1'"
+    rows = [
+        {VAR: "ok", FTYPE: "yesno", "Field Label": "Ok"},
+        {VAR: "deep", FTYPE: "text", "Field Label": "Deep", BRANCHING: deep},
+        {VAR: "chain", FTYPE: "text", "Field Label": "Chain", BRANCHING: chain},
+    ]
+    src = dictionary(tmp_path, rows)
+    yaml_path, out, err = round_trip(cli, src, tmp_path)
+    assert "Traceback" not in err and "RecursionError" not in err
+    assert f"{src}:4: field 'deep': branching logic not converted: the expression nests brackets 401 deep" in err
+    assert f"{src}:5: field 'chain': branching logic not converted: the expression is nested too deeply" in err
+    assert read(out)[BRANCHING].tolist() == ["", "", deep, chain]
+    # the same expression written in a codebook: refused with its line, exit 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "id: deep\ntitle: Deep\nversion: '1'\nfields:\n"
+        "  - {name: ok, label: Ok, level: record, type: binary}\n"
+        f'  - {{name: deep, label: Deep, level: record, type: text, show_if: "{deep}"}}\n',
+        encoding="utf-8",
+    )
+    r = cli("codebook", "check", bad)
+    assert r.code == 2 and "Traceback" not in r.err
+    assert f"{bad}:6: field 'deep': show_if: the expression nests brackets 401 deep" in r.err
