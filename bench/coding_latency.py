@@ -12,6 +12,15 @@ Prints one JSON line:
   peak_rss_mb        of this process while the screen runs (the audit is built by a child process)
   keystrokes_per_record and fields_per_record for the conjoint codebook (target: one per field
                      plus one to finish; typed fields cost their characters and Enter)
+  demo_keystrokes    keystrokes per record of the 24 demo records (min/median/max), counted from
+                     what the coding screen asks for: the targets that apply given the record's
+                     codes (Codebook.form), each a digit for a choice, the characters and Enter
+                     for a typed value (none where the value saves itself), Tab past an optional
+                     field left blank, and d to finish. "before": the codebook without its show_if
+                     and the codes as coded then (a 0 in each follow-up field of a veteran who
+                     declined); "after": with the conditions, whose fields the screen skips.
+
+    python bench/coding_latency.py --keystrokes-only   (the demo figures alone, in a second)
 """
 
 from __future__ import annotations
@@ -187,6 +196,43 @@ async def drive(db: Path, n_keys: int) -> dict:
     return result
 
 
+def _strokes(cb, notes: list, values: dict) -> int:
+    from chartcode.tui.widgets.coding_form import key_for
+
+    n = 1  # d: done
+    for nid, f in cb.form(notes, values).applicable():
+        v = values.get((nid, f.name))
+        if v is None:
+            n += 1  # Tab past an optional field left blank
+        elif f.has_choices:
+            n += len(key_for(f, v))
+        else:
+            text = str(v)
+            n += len(text) + (0 if f.kind.saves_itself(f, text) else 1)
+    return n
+
+
+def demo_keystrokes() -> dict:
+    """Keystrokes per demo record before and after the conjoint codebook's conditions."""
+    from dataclasses import replace
+
+    from chartcode import demo
+    from chartcode.codebook import load_codebook
+
+    cb = load_codebook(Path(__file__).resolve().parents[1] / "codebooks" / "conjoint-pain.yaml")
+    plain = replace(cb, fields=tuple(replace(f, show_if="") for f in cb.fields))
+    counts: dict[str, list[int]] = {"before": [], "after": []}
+    for record in demo.make_records():
+        notes = [(n.note_id, n.note_type) for n in record.notes]
+        for key, book, conditions in (("before", plain, False), ("after", cb, True)):
+            values = {(nid or None, f): v for _, nid, f, v, _ in demo.truth_codes(record, conditions)}
+            counts[key].append(_strokes(book, notes, values))
+    return {
+        k: {"min": min(v), "median": statistics.median(v), "max": max(v), "total": sum(v), "records": len(v)}
+        for k, v in counts.items()
+    }
+
+
 def bare_commit_ms(tmp: Path, n: int = 300) -> float:
     conn = sqlite3.connect(tmp / "bare.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -207,7 +253,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notes", type=int, default=100_000)
     ap.add_argument("--keys", type=int, default=300)
+    ap.add_argument("--keystrokes-only", action="store_true", help="print only the demo keystroke figures")
     args = ap.parse_args()
+    if args.keystrokes_only:
+        print(json.dumps({"demo_keystrokes": demo_keystrokes()}))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
@@ -228,6 +278,7 @@ def main() -> None:
             "fields_per_record": result["fields_per_record"],
             "records_coded": result["records_coded"],
             "queue_rows": result["queue_rows"],
+            "demo_keystrokes": demo_keystrokes(),
         }
         print(json.dumps(out))
 

@@ -175,8 +175,12 @@ class Truth:
             return 1
         return 3
 
-    def record_codes(self) -> dict[str, int | None]:
+    def record_codes(self, conditions: bool = True) -> dict[str, int | None]:
+        """The record-level codes; ``conditions=False``: as coded before the codebook's show_if
+        (conjoint-pain 1.0), when a veteran who declined follow-up still took a 0 for
+        follow-up evident and for the number of follow-up sessions."""
         c = self.course
+        applies = bool(c.accepted) or not conditions
         later_conjoint = sum(1 for v in self.visits[1:] if v.content != 1)
         return {
             "age": self.age,
@@ -189,9 +193,10 @@ class Truth:
             "prior_hp_contact": self.prior_hp,
             "referred_elsewhere": int(bool(c.referral)),
             "accepted_followup": c.accepted,
-            "followup_type": self.followup_type,
-            "followup_evident": int(bool(c.followup)),
-            "followup_sessions": later_conjoint + len(c.followup),
+            # the follow-up fields apply only when follow-up was accepted (the codebook's show_if)
+            "followup_type": self.followup_type if applies else None,
+            "followup_evident": int(bool(c.followup)) if applies else None,
+            "followup_sessions": later_conjoint + len(c.followup) if applies else None,
             "last_note_outcome": c.outcome,
             "termination": c.termination,
         }
@@ -1080,14 +1085,14 @@ def make_records() -> list[DemoRecord]:
 Code = tuple[str, str, str, Any, str]  # record_id, note_id ("" for record level), field, value, memo
 
 
-def truth_codes(record: DemoRecord) -> list[Code]:
-    """The correct codes for one record: the intern's codes."""
+def truth_codes(record: DemoRecord, conditions: bool = True) -> list[Code]:
+    """The correct codes for one record: the intern's codes (``conditions``: see Truth.record_codes)."""
     rid = record.record_id
     rows: list[Code] = []
     for note in record.notes:
         if note.visit is not None:
             rows += [(rid, note.note_id, f, v, "") for f, v in note.visit.codes().items()]
-    rows += [(rid, "", f, v, "") for f, v in record.truth.record_codes().items() if v is not None]
+    rows += [(rid, "", f, v, "") for f, v in record.truth.record_codes(conditions).items() if v is not None]
     return rows
 
 

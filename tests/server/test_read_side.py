@@ -247,11 +247,11 @@ def test_codebook_diff_and_upgrade_on_the_server(pair: Pair, cli, tmp_path):
     source = Path(resources.resolve("codebooks", "conjoint-pain")).read_text()
     added = tmp_path / "v2.yaml"
     added.write_text(
-        source.replace('version: "1.0"', 'version: "1.1"')
-        .replace("version: '1.0'", "version: '1.1'")
-        .replace("version: 1.0", "version: 1.1")
+        source.replace('version: "1.1"', 'version: "1.2"')  # the shipped codebook is 1.1 (its show_if)
+        .replace("version: '1.1'", "version: '1.2'")
+        .replace("version: 1.1", "version: 1.2")
     )
-    assert "1.1" in added.read_text()
+    assert "1.2" in added.read_text()
     refused = cli("codebook", "upgrade", sup, added)
     assert refused.code == 2 and "needs a lead" in refused.err
     r = cli("codebook", "upgrade", lead, added)

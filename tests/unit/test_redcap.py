@@ -138,8 +138,8 @@ def test_unconvertible_field_types_are_skipped_with_one_warning_each_naming_the_
     warnings = [w for w in warnings if "renamed" not in w]  # Visits_ED: see the rename test
     # line 12, not 11: the Field Note of the smoker row spans two lines
     assert warnings[0] == (
-        f"{FIXTURE}:12: field 'bmi': calc fields are not coded (chartcode stores coded values, not calculations);"
-        " kept for export --format redcap"
+        f"{FIXTURE}:12: field 'bmi': calculation not converted: unknown field [weight]; unknown field [height];"
+        " kept for export --format redcap, not computed by chartcode"
     )
     assert [w.split(": field ")[1].split(":")[0] for w in warnings] == ["'bmi'", "'intro'", "'scan'", "'pain_now'"]
     assert not {"bmi", "intro", "scan", "pain_now"} & {f.name for f in cb.fields}

@@ -153,12 +153,12 @@ def test_an_instrument_export_keeps_its_first_field_as_an_item(cli, tmp_path):
         assert read(out)["Variable / Field Name"][0] == first  # no record_id row added
 
 
-def test_branching_logic_is_kept_verbatim_and_shown_to_coders_in_the_rules(tmp_path):
+def test_branching_logic_becomes_show_if_and_its_redcap_text_is_kept_verbatim(tmp_path):
     src = DATA / "scid5_instrument.csv"
     cb = load_codebook(src, text=redcap_to_yaml(src)[0])
     p9 = cb.field("scid_p9")
     assert dict(p9.redcap)["branching_logic"] == '[scid_p8] = "3" '  # its trailing space included
-    assert p9.rules.endswith('REDCap shows this field only if: [scid_p8] = "3"')
+    assert p9.show_if == "[scid_p8] = '3'" and "REDCap shows" not in p9.rules
     out = tmp_path / "back.csv"
     codebook_to_redcap(cb, out)
     branching = "Branching Logic (Show field only if...)"

@@ -359,9 +359,22 @@ class _Parser:
         return Ref(m.group(1), m.group(2), t.col)
 
 
+MAX_DEPTH = 100  # brackets and operators nested deeper than this are refused, not recursed into
+
+
 def parse(text: str) -> Expr:
     """Parse an expression; LogicError says what is wrong and at which character."""
-    return _Parser(text).parse()
+    depth = deepest = 0
+    for ch in text:  # an upper bound on the parser's recursion (quoted text counted too: harmless)
+        depth += ch in "(["
+        depth -= ch in ")]"
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        raise LogicError(f"the expression nests brackets {deepest} deep (at most {MAX_DEPTH})")
+    try:
+        return _Parser(text).parse()
+    except RecursionError:  # a long chain such as "not not not ..." or "- - - ..."
+        raise LogicError("the expression is nested too deeply to read") from None
 
 
 def refs(e: Expr) -> Iterator[Ref]:

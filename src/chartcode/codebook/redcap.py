@@ -6,22 +6,26 @@
 REDCap to chartcode: radio/dropdown -> nominal, yesno/truefalse -> binary, checkbox ->
 one binary field per option (``<var>___<code>``, REDCap's own export naming), text
 with integer validation -> count (numeric when it allows negatives), other number
-validations -> numeric, date validations -> date, other text and notes -> text.
+validations -> numeric, date validations -> date, other text and notes -> text, calc -> a
+numeric field with ``calc:``. Branching Logic becomes ``show_if:`` (chartcode.codebook.logic).
 
 Lossless: what chartcode does not use is kept in the codebook, verbatim, for the way back.
 Each field's ``redcap:`` mapping holds, under REDCap's API column names (``form_name``,
 ``section_header``, ``field_type``, ``field_annotation`` ...), every column whose text
 differs from what chartcode would write for the field (dropdown rather than radio, an email
-validation, a label with HTML, an action tag, a branching logic ...). The codebook's
-``redcap:`` block holds the rows that are no coded field -- the record-id field and the
-calc, descriptive, file, slider and sql fields -- each with the field it came after.
+validation, a label with HTML, an action tag, a branching logic spelt otherwise ...). The
+codebook's ``redcap:`` block holds the rows that are no coded field -- the record-id field, the
+descriptive, file, slider and sql fields, and the calcs chartcode cannot compute -- each with
+the field it came after.
 codebook_to_redcap writes a kept column back only while it still fits the field (an edited
 label or changed type wins over the old text), so a dictionary round-trips unchanged and an
 edited codebook exports its edits.
 
 What the conversion must change it reports line by line (warnings naming file:line): a
 field name longer than chartcode's 32 characters or with capitals is renamed (and written
-back under its REDCap name), an unconverted field type is kept for REDCap but not coded.
+back under its REDCap name), an unconverted field type is kept for REDCap but not coded, a
+branching logic or calc chartcode cannot represent is kept verbatim (the field shows always;
+the calc is not computed).
 
 The first field is the record id only when it is one (a text field named ``record_id``,
 ``study_id``, ``id`` ... or labelled "Record ID", "Study ID" ...): an instrument export that
@@ -42,6 +46,7 @@ import html
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
+from chartcode.codebook import logic
 from chartcode.codebook.loader import CODE_RE, ID_RE, NAME_RE, REDCAP_COLUMNS, load_codebook
 from chartcode.codebook.model import LEVELS, Codebook, Field
 from chartcode.codebook.types import FIELD_TYPES, FieldType, from_redcap, join
@@ -104,13 +110,15 @@ API = dict(zip(COLUMNS, REDCAP_COLUMNS, strict=True))  # "Field Type" -> "field_
 FROM_API = {v: k for k, v in API.items()}
 
 SKIP_REASONS = {
-    "calc": "chartcode stores coded values, not calculations",
     "descriptive": "they show text, they hold no data",
     "file": "chartcode does not store uploaded files",
     "slider": "chartcode has no slider; use a text field with number validation to code a number",
     "sql": "they run database queries, they hold no coded value",
 }
 SPLIT = "checkbox"  # one binary field per option; every other converted REDCap type is claimed by a field type
+CALC, CALC_TYPE = "calc", "numeric"  # a REDCap calc row is a numeric field with a calc:
+# A branching logic chartcode cannot represent is kept verbatim and shown to coders in the rules,
+# after this (codebooks converted before show_if existed have it there for every branching logic)
 BRANCHING_PREFIX = "REDCap shows this field only if: "
 _INT_RE = re.compile(r"^-?(0|[1-9]\d*)$")
 _NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -223,10 +231,12 @@ def redcap_to_yaml(
         for line in na_lines
     ]
     fields: list[dict[str, Any]] = []
-    kept: list[dict[str, str]] = []  # rows that are no coded field, with the field they follow
     seen: dict[str, int] = {}
     redcap_names: dict[str, int] = {}
+    renamed: dict[str, str] = {}  # REDCap name (lower case) -> codebook name, for the logic's references
     block: dict[str, Any] = {}
+    # in dictionary order: a codebook field (a dict) or a row that is no coded field (its cells)
+    items: list[dict[str, Any]] = []
     if style == "api":
         block["header"] = "api"
     for index, (line, row) in enumerate(rows):
@@ -245,17 +255,29 @@ def redcap_to_yaml(
             block["record_id"] = False  # an instrument export: its first field is an item
         converted = _convert_row(where, row, warnings)
         if not converted:
-            kept.append({"after": fields[-1]["name"] if fields else ""} | _cells(row))
+            items.append({"_kept": _cells(row)})
             continue
+        renamed[original.lower()] = _chartcode_name(where, original, None)
         for f in converted:
             if f["name"] in seen:
                 raise UserError(
                     f"{shown}:{line}: field '{f['name']}': field name appears twice (first at line {seen[f['name']]})"
                 )
             seen[f["name"]] = line
+            f["_where"], f["_line"] = where, line
             fields.append(f)
+            items.append(f)
     if not fields:
         raise UserError(f"{shown}: no field to convert (a REDCap dictionary lists the record id, then the fields)")
+    _convert_logic(shown, fields, renamed, warnings)
+    fields = [f for f in fields if not f.get("_drop")]
+    kept: list[dict[str, str]] = []  # rows that are no coded field, with the field they follow
+    last = ""
+    for item in items:
+        if "_kept" in item or item.get("_drop"):
+            kept.append({"after": last} | (item["_kept"] if "_kept" in item else _cells(item["_row"])))
+        else:
+            last = item["name"]
     if kept:
         block["rows"] = kept
 
@@ -338,6 +360,8 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
     """The codebook fields for one dictionary row (none if not coded, several for a checkbox)."""
     ftype = row[FTYPE].strip().lower()
     kind = None if ftype == SPLIT else from_redcap(ftype, row[VALIDATION], row[VMIN])
+    if ftype == CALC:
+        kind = FIELD_TYPES[CALC_TYPE]
     if kind is None and ftype != SPLIT:
         reason = SKIP_REASONS.get(ftype, "not a REDCap field type chartcode converts")
         shown = quote(ftype).strip("'") if ftype else "untyped"
@@ -347,12 +371,11 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
     tags = _annotation(where, row[ANNOTATION], warnings)
     label = _clean(row[LABEL]) or name
     rules = _clean(row[NOTE], one_line=False)
-    if row[BRANCHING].strip():
-        rules = "\n".join(x for x in (rules, f"{BRANCHING_PREFIX}{row[BRANCHING].strip()}") if x)
     base: dict[str, Any] = {
         "label": label,
         "level": tags.get("level", "record"),
-        "required": row[REQUIRED].strip().lower() == "y",
+        "required": row[REQUIRED].strip().lower() == "y" and ftype != CALC,  # a calc is computed, never coded
+        "_branching": row[BRANCHING],  # show_if, once _convert_logic has checked it against every field
         "identifier": row[IDENTIFIER].strip().lower() == "y",
         "rules": rules,
         "note_types": tags.get("note_types", []),
@@ -382,6 +405,10 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
                 }
             )
         return out
+    if ftype == CALC:
+        field = base | {"name": name, "type": tags.get("type", CALC_TYPE), "choices": {}, "_calc": row[CHOICES]}
+        _check_type(where, field, CALC_TYPE)
+        return [field]
     choices: dict[int | str, str] = {}
     if kind.has_choices:
         fixed = kind.redcap_choices(ftype)
@@ -397,9 +424,99 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
     return [field]
 
 
+def _convert_logic(shown: str, fields: list[dict[str, Any]], renamed: dict[str, str], warnings: list[str]) -> None:
+    """Turn the fields' REDCap Branching Logic into ``show_if`` and their calculations into ``calc``
+    where chartcode can represent them: the expression parses (chartcode.codebook.logic) and checks
+    against the converted fields, as the codebook loader will check it. What cannot be represented
+    (an event, a smart variable, a function chartcode lacks, a field that is not converted, a
+    value the field never takes, a cycle) is reported line by line and kept verbatim for the way
+    back: such a calc stays a row REDCap computes (not coded), such a field shows always and
+    its rules say when REDCap shows it. A calc left out can leave out what depends on it, so
+    this repeats until nothing changes."""
+    doc = CommentedMap()
+    doc["id"], doc["title"], doc["version"] = "redcap", "redcap", "1"
+    doc["fields"] = [_yaml_field(f) for f in fields]
+    try:  # the fields alone, each as chartcode reads it: what the expressions are checked against
+        plain = {f.name: f for f in load_codebook(f"{shown} (converted)", text=_dump(doc, shown)).fields}
+    except UserError as e:
+        raise UserError(f"{shown}: the converted codebook is not valid: {e}") from None
+    exprs: dict[tuple[str, str], logic.Expr] = {}
+    failed: dict[tuple[str, str], str] = {}
+    for f in fields:
+        for what, text in (("show_if", f.get("_branching", "")), ("calc", f.get("_calc", ""))):
+            if not text.strip():
+                continue
+            try:
+                exprs[(f["name"], what)] = _rename(logic.parse(text), renamed)
+            except logic.LogicError as exc:
+                failed[(f["name"], what)] = str(exc)
+    while True:
+        dropped = {n for n, what in failed if what == "calc"}
+        by_name = {n: fld for n, fld in plain.items() if n not in dropped}
+        new: dict[tuple[str, str], str] = {}
+        deps: dict[str, dict[str, set[str]]] = {}
+        for (n, what), expr in exprs.items():
+            if (n, what) in failed or n in dropped:
+                continue
+            problems = logic.check(expr, plain[n], by_name, what)
+            if problems:
+                new[(n, what)] = "; ".join(p.removeprefix(f"{what}: ") for p in problems)
+            else:
+                deps.setdefault(n, {})[what] = logic.fields(expr) & by_name.keys()
+        if not new:
+            graph = {n: set().union(*d.values()) for n, d in deps.items()}
+            for cycle in logic.cycles(graph):
+                n, nxt = cycle[0], cycle[1]
+                what = next(w for w, used in deps[n].items() if nxt in used)
+                new[(n, what)] = f"{' -> '.join(cycle)}: the fields depend on each other in a circle"
+        if not new:
+            break
+        failed.update(new)
+    for f in fields:
+        n = f["name"]
+        for what in ("show_if", "calc"):
+            if (n, what) in failed:
+                reason = failed[(n, what)]
+                if what == "calc":
+                    f["_drop"] = True
+                    warnings.append(
+                        f"{f['_where']}: calculation not converted: {reason}; kept for export --format redcap,"
+                        " not computed by chartcode"
+                    )
+                else:
+                    f["rules"] = "\n".join(x for x in (f["rules"], f"{BRANCHING_PREFIX}{f['_branching'].strip()}") if x)
+                    warnings.append(
+                        f"{f['_where']}: branching logic not converted: {reason}; the field shows always (the"
+                        " condition is kept for export --format redcap and shown in its rules)"
+                    )
+            elif (n, what) in exprs:
+                f[what] = logic.to_redcap(exprs[(n, what)])
+    warnings.sort(key=_warning_line)
+
+
+def _warning_line(w: str) -> int:
+    m = re.match(r".*?:(\d+): ", w)
+    return int(m.group(1)) if m else 0
+
+
+def _rename(e: logic.Expr, names: dict[str, str]) -> logic.Expr:
+    """``e`` with its field references renamed (a REDCap name -> the codebook's, or back)."""
+    if isinstance(e, logic.Ref):
+        return replace(e, name=names.get(e.name, e.name))
+    if isinstance(e, (logic.Not, logic.Neg)):
+        return replace(e, operand=_rename(e.operand, names))
+    if isinstance(e, logic.Bool):
+        return replace(e, items=tuple(_rename(x, names) for x in e.items))
+    if isinstance(e, (logic.Cmp, logic.Arith)):
+        return replace(e, left=_rename(e.left, names), right=_rename(e.right, names))
+    if isinstance(e, logic.Call):
+        return replace(e, args=tuple(_rename(x, names) for x in e.args))
+    return e
+
+
 def _difference(row: dict[str, str], f: Field, cb: Codebook) -> dict[str, str]:
     """The columns of ``row`` that differ from what codebook_to_redcap writes for ``f`` alone."""
-    written = dict(zip(COLUMNS, _field_row(f, _default_form(cb, f), None), strict=True))
+    written = dict(zip(COLUMNS, _field_row(f, _default_form(cb, f), None, cb), strict=True))
     return {API[c]: row[c] for c in COLUMNS if row[c] != written[c]}
 
 
@@ -510,6 +627,9 @@ def _yaml_field(f: dict[str, Any]) -> CommentedMap:
     for key in ("min", "max"):
         if f.get(key) is not None:
             m[key] = f[key]
+    for key in ("show_if", "calc"):
+        if f.get(key):
+            m[key] = f[key]
     if f["choices"]:
         m["choices"] = CommentedMap(f["choices"])
     if f["rules"]:
@@ -609,7 +729,7 @@ def codebook_to_redcap(codebook: Codebook, out_path: str | Path) -> None:
             done = fields[i:j]
             i = j
         else:
-            rows.append(_field_row(f, _default_form(codebook, f), dict(f.redcap)))
+            rows.append(_field_row(f, _default_form(codebook, f), dict(f.redcap), codebook))
             done = [f]
             i += 1
         for d in done:
@@ -634,13 +754,14 @@ def _kept_row(cells: dict[str, str]) -> list[str]:
     return [cells.get(API[c], "") for c in COLUMNS]
 
 
-def _field_row(f: Field, form: str, kept: dict[str, str] | None) -> list[str]:
+def _field_row(f: Field, form: str, kept: dict[str, str] | None, cb: Codebook) -> list[str]:
     """The dictionary row for ``f``; ``kept``: its redcap: columns, used where they still fit."""
     k = kept or {}
     rules = f.rules
     branching = k.get("branching_logic", "")
     suffix = f"{BRANCHING_PREFIX}{branching.strip()}"
-    if branching.strip() and (rules == suffix or rules.endswith("\n" + suffix)):
+    unconverted = bool(branching.strip()) and (rules == suffix or rules.endswith("\n" + suffix))
+    if unconverted:
         rules = rules[: -len(suffix)].rstrip("\n")
     cells = {VAR: f.name, LABEL: f.label, NOTE: rules}
     if "field_name" in k and _chartcode_name("", k["field_name"].strip(), None) == f.name:
@@ -695,6 +816,8 @@ def _field_row(f: Field, form: str, kept: dict[str, str] | None) -> list[str]:
     cells[VALIDATION] = validation
     cells[VMIN] = vmin
     cells[VMAX] = vmax
+    if f.is_calc:
+        _calc_cells(f, k, cells, tags, cb)
     if f.cues:
         tags.append(("cues", ",".join(f.cues)))
     cells[REQUIRED] = "y" if f.required else ""
@@ -714,10 +837,62 @@ def _field_row(f: Field, form: str, kept: dict[str, str] | None) -> list[str]:
         else:
             theirs = " ".join(_ANNOTATION_RE.sub("", kept_annotation).split())
             cells[ANNOTATION] = " ".join(x for x in (theirs, ours) if x)
-    for c in (FORM, SECTION, BRANCHING, ALIGN, QNUM, MATRIX, RANKING):
+    if f.is_calc and "required_field" in k:  # never required in chartcode (computed); as REDCap had it
+        cells[REQUIRED] = k["required_field"]
+    for c in (FORM, SECTION, ALIGN, QNUM, MATRIX, RANKING):
         if API[c] in k:
             cells[c] = k[API[c]]
+    cells[BRANCHING] = _branching_cell(f, branching, unconverted, cb)
     return _row(cells, form)
+
+
+def _redcap_names(cb: Codebook) -> dict[str, str]:
+    """Codebook name -> REDCap variable name (they differ where import-redcap renamed a field)."""
+    out = {}
+    for f in cb.fields:
+        kept = dict(f.redcap).get("field_name", "").strip()
+        out[f.name] = kept if kept and _chartcode_name("", kept, None) == f.name else f.name
+    return out
+
+
+def _logic_cell(text: str, kept: str, cb: Codebook) -> str:
+    """A show_if or calc in REDCap's spelling and names; the text REDCap had (``kept``) while it
+    says the same, so a dictionary round-trips verbatim."""
+    ours = logic.to_redcap(_rename(logic.parse(text), _redcap_names(cb)))
+    if kept.strip():
+        try:
+            if logic.to_redcap(logic.parse(kept)) == ours:
+                return kept
+        except logic.LogicError:
+            pass
+    return ours
+
+
+def _branching_cell(f: Field, kept: str, unconverted: bool, cb: Codebook) -> str:
+    """The Branching Logic cell: the field's show_if; without one, a kept REDCap condition that
+    was never converted (the rules show it, or it does not fit the codebook) goes back verbatim,
+    and one that fits was removed from the codebook on purpose."""
+    if f.show_if:
+        return _logic_cell(f.show_if, kept, cb)
+    if not kept.strip() or unconverted:
+        return kept
+    try:
+        forward = {v.lower(): n for n, v in _redcap_names(cb).items()}
+        expr = _rename(logic.parse(kept), forward)
+    except logic.LogicError:
+        return kept
+    return "" if not logic.check(expr, f, {x.name: x for x in cb.fields}, "show_if") else kept
+
+
+def _calc_cells(f: Field, k: dict[str, str], cells: dict[str, str], tags: list[tuple[str, str]], cb: Codebook) -> None:
+    """A calc field's row: REDCap's calc type with the expression in the choices column."""
+    kept_type = k.get("field_type", "")
+    cells[FTYPE] = kept_type if kept_type.strip().lower() == CALC else CALC
+    cells[CHOICES] = _logic_cell(f.calc, k.get("select_choices_or_calculations", ""), cb)
+    for c in (VALIDATION, VMIN, VMAX):
+        cells[c] = k.get(API[c], "")
+    if f.type != CALC_TYPE and ("type", f.type) not in tags:
+        tags.append(("type", f.type))
 
 
 def _checkbox_row(group: list[Field], form: str) -> list[str]:
