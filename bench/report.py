@@ -199,6 +199,7 @@ def main() -> None:
     ap.add_argument("--no-hog", action="store_true", help="skip the pass with a CPU hog on the other core")
     ap.add_argument("--scale", action="store_true", help="250,000 records, 4 notes each (1M notes), one run")
     ap.add_argument("--src", type=Path, help="run the chartcode of this src folder (before/after a change)")
+    ap.add_argument("--build-only", action="store_true", help="build (or find) the audit, print its figures")
     ap.add_argument("--rebuild", action="store_true", help="build the audit again even if cached")
     args = ap.parse_args()
     global SRC
@@ -207,6 +208,9 @@ def main() -> None:
         args.records, args.notes_per_record, args.runs = 250_000, 4, 1
     db, built = build(args.records, args.notes_per_record, args.rebuild)
     result: dict = {"build": built, "cpus": os.cpu_count(), "src": str(SRC)}
+    if args.build_only:
+        print(json.dumps(result, indent=1))
+        return
     with tempfile.TemporaryDirectory(prefix="chartcode-bench-") as tmp:
         result["quiet"] = one_pass(db, Path(tmp), args.runs)
         if not args.no_hog:
