@@ -23,6 +23,7 @@ from chartcode.codebook.types import field_type as _field_type
 from chartcode.store.store import Store
 
 SOURCE_SUFFIX = "__source"
+SOURCES = np.array(["consensus", "single", "agreed", "unresolved"], dtype=object)  # where a final value came from
 
 
 def distinct(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
@@ -263,7 +264,10 @@ def final_table(store: Store) -> pd.DataFrame:
         same = (df["lo"] == df["hi"]).to_numpy(dtype=bool)
         single = (df["n"] == 1).to_numpy(dtype=bool)
         df["value"] = np.where(has_consensus, df["consensus"], np.where(same, df["lo"], None))
-        df["source"] = np.select([has_consensus, same & single, same], ["consensus", "single", "agreed"], "unresolved")
+        which = np.select([has_consensus, same & single, same], [0, 1, 2], 3)
+        # four shared str objects, not one new str per unit; as text, the dtype pandas gives text
+        # (object before pandas 3, str from it: what a column of numpy strings became)
+        df["source"] = pd.Series(SOURCES[which], index=df.index).astype(pd.Series(np.array([""])).dtype)
         df = df[["record_id", "note_key", "field", "n", "consensus", "value", "source"]]
         if store.codebook.has_logic:
             df = _through_logic(store, df)
