@@ -69,6 +69,12 @@ def measured(argv: list[str]) -> tuple[float, float, str]:
         return seconds, usage.ru_maxrss / 1024, out.read()
 
 
+def _own_rss_mb() -> float:
+    """This process's resident memory (every measured child starts from at least this)."""
+    status = Path("/proc/self/status").read_text()
+    return round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
+
+
 def chartcode(*args: str) -> list[str]:
     return [sys.executable, "-m", "chartcode", *args]
 
@@ -110,18 +116,11 @@ def _codes_csv(path: Path, units: list[tuple[str, str, object]], rng: random.Ran
     return out
 
 
-def build(records: int, per_record: int, rebuild: bool) -> tuple[Path, dict]:
-    """The cached audit database and the build's figures (each step's seconds and peak MB)."""
+def write_inputs(folder: Path, records: int, per_record: int) -> None:
+    """The notes CSV and the two coders' codes CSVs of the bench audit, in ``folder``."""
     sys.path.insert(0, str(SRC))
     from chartcode.audit import load_audit
 
-    folder = CACHE / f"report-v{VERSION}-{records}x{per_record}"
-    db = folder / "audit.db"
-    info = folder / "build.json"
-    if db.exists() and info.exists() and not rebuild:
-        return db, json.loads(info.read_text()) | {"cached": True}
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
     rng = random.Random(11)
     cb = load_audit("conjoint-pain").codebook
     ids = [f"R{i:07d}" for i in range(records)]
@@ -131,7 +130,20 @@ def build(records: int, per_record: int, rebuild: bool) -> tuple[Path, dict]:
     intern = _codes_csv(folder / "intern.csv", units, rng, None)
     sample = set(random.Random(3).sample(ids, records // 20))
     _codes_csv(folder / "sup.csv", [u for u in units if u[0] in sample], rng, intern)
-    del units, intern
+
+
+def build(records: int, per_record: int, rebuild: bool) -> tuple[Path, dict]:
+    """The cached audit database and the build's figures (each step's seconds and peak MB). The
+    input files are written by a process of its own, so that this one stays small (see main)."""
+    folder = CACHE / f"report-v{VERSION}-{records}x{per_record}"
+    db = folder / "audit.db"
+    info = folder / "build.json"
+    if db.exists() and info.exists() and not rebuild:
+        return db, json.loads(info.read_text()) | {"cached": True}
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    inputs = [sys.executable, __file__, "--write-inputs", str(folder), "--records", str(records)]
+    subprocess.run([*inputs, "--notes-per-record", str(per_record), "--src", str(SRC)], check=True)
     steps = {}
     for name, argv in (
         ("init", chartcode("init", str(db), "--audit", "conjoint-pain")),
@@ -199,6 +211,7 @@ def main() -> None:
     ap.add_argument("--no-hog", action="store_true", help="skip the pass with a CPU hog on the other core")
     ap.add_argument("--scale", action="store_true", help="250,000 records, 4 notes each (1M notes), one run")
     ap.add_argument("--src", type=Path, help="run the chartcode of this src folder (before/after a change)")
+    ap.add_argument("--write-inputs", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--build-only", action="store_true", help="build (or find) the audit, print its figures")
     ap.add_argument("--rebuild", action="store_true", help="build the audit again even if cached")
     args = ap.parse_args()
@@ -206,11 +219,21 @@ def main() -> None:
     SRC = (args.src or SRC).resolve()
     if args.scale:
         args.records, args.notes_per_record, args.runs = 250_000, 4, 1
-    db, built = build(args.records, args.notes_per_record, args.rebuild)
-    result: dict = {"build": built, "cpus": os.cpu_count(), "src": str(SRC)}
-    if args.build_only:
-        print(json.dumps(result, indent=1))
+    if args.write_inputs:
+        write_inputs(args.write_inputs, args.records, args.notes_per_record)
         return
+    if args.build_only:
+        db, built = build(args.records, args.notes_per_record, args.rebuild)
+        print(json.dumps({"db": str(db), "build": built}))
+        return
+    # The build runs in a process of its own: a child's peak RSS (wait4) starts from what the process
+    # that forks it had (Linux carries the old memory's high-water mark across exec), so the process
+    # that starts the measured commands must never have held the build's hundreds of MB.
+    argv = [sys.executable, __file__, "--build-only", "--records", str(args.records)]
+    argv += ["--notes-per-record", str(args.notes_per_record), "--src", str(SRC)] + ["--rebuild"] * args.rebuild
+    got = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+    db, built = Path(got["db"]), got["build"]
+    result: dict = {"build": built, "cpus": os.cpu_count(), "src": str(SRC), "bench_rss_mb": _own_rss_mb()}
     with tempfile.TemporaryDirectory(prefix="chartcode-bench-") as tmp:
         result["quiet"] = one_pass(db, Path(tmp), args.runs)
         if not args.no_hog:
