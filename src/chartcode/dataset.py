@@ -100,7 +100,7 @@ class _Interned:
         codes, uniques = pd.factorize(values)
         index = self.index
         known = np.array([index.setdefault(u, len(index)) for u in uniques] + [-1], dtype=np.int64)
-        self.parts.append(known[codes])  # -1 (NULL) picks the trailing -1
+        self.parts.append(known[codes].astype(np.int32 if len(index) < 2**31 else np.int64))  # -1: NULL
 
     def codes(self) -> np.ndarray:
         return np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
