@@ -178,6 +178,12 @@ def summary(runs: list[tuple[float, float]]) -> dict:
     }
 
 
+def _said(name: str, run: tuple[float, float]) -> tuple[float, float]:
+    """One run's figures, also on stderr as they come (a long bench that is stopped keeps them)."""
+    print(f"{name}: {run[0]:.2f} s, {run[1]:.1f} MB, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+    return run
+
+
 def one_pass(db: Path, work: Path, runs: int) -> dict:
     commands = {
         "export_csv": chartcode("export", str(db), "--format", "csv", "--out", str(work / "out.csv"), "--force"),
@@ -186,13 +192,13 @@ def one_pass(db: Path, work: Path, runs: int) -> dict:
     }
     got: dict = {"load_avg_1m_before": round(os.getloadavg()[0], 2)}
     for name, argv in commands.items():
-        got[name] = summary([measured(argv)[:2] for _ in range(runs)])
+        got[name] = summary([_said(name, measured(argv)[:2]) for _ in range(runs)])
     floor = []
     for _ in range(runs):
         _, mb, out = measured(
             [sys.executable, "-c", FLOOR, str(work / "floor"), str(work / "out.csv"), str(work / "out_notes.csv")]
         )
-        floor.append((float(out.strip()), mb))
+        floor.append(_said("floor_pandas_to_csv", (float(out.strip()), mb)))
     got["floor_pandas_to_csv"] = summary(floor)
     got["three_commands_s_median"] = round(sum(got[k]["s_median"] for k in commands), 2)
     return got
