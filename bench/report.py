@@ -132,6 +132,13 @@ def write_inputs(folder: Path, records: int, per_record: int) -> None:
     _codes_csv(folder / "sup.csv", [u for u in units if u[0] in sample], rng, intern)
 
 
+def codes_csv(path: Path, ids: list[str], fields, rng: random.Random, base: dict | None = None) -> dict:
+    """A codes CSV of every record-level field of ``fields`` on ``ids`` (tests build audits with it)."""
+    return _codes_csv(
+        path, [(rid, "", f) for rid in ids for f in fields if f.has_choices or f.type == "count"], rng, base
+    )
+
+
 def build(records: int, per_record: int, rebuild: bool) -> tuple[Path, dict]:
     """The cached audit database and the build's figures (each step's seconds and peak MB). The
     input files are written by a process of its own, so that this one stays small (see main)."""
