@@ -1,125 +1,262 @@
-"""Benchmark: export + report on a 100,000-record audit.
+"""Benchmark: `export --format csv`, `export --format xlsx` and `report` on a 100,000-record audit.
 
-    python bench/report.py [--records 100000]
+    python bench/report.py [--records 100000] [--notes-per-record 1] [--runs 3] [--no-hog]
+    python bench/report.py --scale          # 250,000 records / 1,000,000 notes: import, exports, report once
 
-Builds (untimed) an audit of N records coded by the intern on every record-level field of
-the conjoint codebook, with a 5% blind sample double-coded by the supervisor (about 90%
-agreement), then times `chartcode export --format csv`, `--format xlsx` and `chartcode
-report` as the user runs them (separate processes), and prints one JSON line: records,
-codes, build_s, export_csv_s, export_xlsx_s, report_s, total_s, peak_rss_mb (largest child),
-baseline_sqlite_dump_s (raw sqlite3 + csv writing every code: the floor for any export, measured
-in the same run so totals from different machines can be read against it).
-Target: total < 30 s.
+The audit is built once with chartcode's own commands, as a user builds one (`chartcode init
+--audit conjoint-pain`, `import` of a notes CSV, `import-codes` for the intern on every record
+and note field, then for the supervisor on a 5 % blind sample with about 90 % agreement), and
+kept under /tmp/chartcode-bench/ for the next run (``--rebuild`` makes it again). Each build
+step is timed and its peak RSS measured too: at ``--scale`` those are the import figures.
+
+Then each command runs ``--runs`` times as its own process, measured alone: wall time, and that
+process's own peak RSS from ``os.wait4`` (the child's rusage, not a tree that includes the
+build). Next to them, in the same run, the floor: pandas ``to_csv`` of the same final values
+(the exported tables, read back untimed in a fresh process; to_csv timed, that process's peak
+RSS). All of it quiet, then again with a CPU-bound process on the other core (``--no-hog``
+skips that pass). Prints one JSON document: per command and pass, every run's seconds and MB,
+and their min and median; the load average before each pass.
+
+Goal (issue 16): each command < 15 s and < 400 MB at 100k records, memory flat in the number
+of records (compare the figures at --records 20000, 100000 and --scale).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
+import os
 import random
-import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+CACHE = Path("/tmp/chartcode-bench")
+VERSION = 1  # bump when the build changes, so a cached audit of another shape is not reused
+SRC = Path(__file__).resolve().parents[1] / "src"
 
-def codes_csv(path: Path, ids: list[str], fields, rng: random.Random, base: dict | None = None) -> dict:
+FLOOR = """
+import sys, time
+import pandas as pd
+frames = [pd.read_csv(p, low_memory=False) for p in sys.argv[2:]]
+t = time.perf_counter()
+for i, df in enumerate(frames):
+    df.to_csv(f"{sys.argv[1]}.{i}.csv", index=False)
+print(time.perf_counter() - t)
+"""
+
+
+def measured(argv: list[str]) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MB of this process alone, stdout) of one command: ``os.wait4`` reaps it
+    and gives its own rusage (output goes to files, so nothing else waits for the process)."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode:
+            raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}):\n{err.read()[-2000:]}")
+        return seconds, usage.ru_maxrss / 1024, out.read()
+
+
+def _own_rss_mb() -> float:
+    """This process's resident memory (every measured child starts from at least this)."""
+    status = Path("/proc/self/status").read_text()
+    return round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
+
+
+def chartcode(*args: str) -> list[str]:
+    return [sys.executable, "-m", "chartcode", *args]
+
+
+def _notes_csv(path: Path, ids: list[str], per_record: int) -> list[tuple[str, str]]:
+    """One conjoint note per record, then phone / individual notes; (record, note) of the conjoint ones."""
+    conjoint = []
+    day0 = dt.date(2023, 1, 1)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["record_id", "note_id", "note_date", "note_type", "author", "text"])
+        for i, rid in enumerate(ids):
+            for k in range(per_record):
+                nid = f"{rid}-N{k + 1}"
+                kind = "conjoint" if k == 0 else ("phone", "individual")[k % 2]
+                when = day0 + dt.timedelta(days=(i % 300) + 7 * k)
+                w.writerow([rid, nid, when.isoformat(), kind, "Bench", f"Synthetic bench note {k + 1} of {rid}."])
+                if kind == "conjoint":
+                    conjoint.append((rid, nid))
+    return conjoint
+
+
+def _codes_csv(path: Path, units: list[tuple[str, str, object]], rng: random.Random, base: dict | None) -> dict:
+    """A codes CSV of (record, note, field) units; with ``base`` about 90 % of values agree with it."""
     out = {}
-    with open(path, "w", newline="") as fh:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["record_id", "note_id", "field", "value"])
-        for rid in ids:
-            for f in fields:
-                if base is not None and rng.random() < 0.9:
-                    v = base[(rid, f.name)]
-                elif f.has_choices:
-                    v = rng.choice(f.codes)
-                elif f.type == "count":
-                    lo = int(f.min or 0)
-                    v = rng.randint(lo, lo + 40)
-                else:
-                    continue
-                out[(rid, f.name)] = v
-                w.writerow([rid, "", f.name, v])
+        for rid, nid, f in units:
+            if base is not None and rng.random() < 0.9:
+                v = base[(rid, nid, f.name)]
+            elif f.has_choices:
+                v = rng.choice(f.codes)
+            else:  # a count
+                lo = int(f.min or 0)
+                v = rng.randint(lo, min(lo + 40, int(f.max or lo + 40)))
+            out[(rid, nid, f.name)] = v
+            w.writerow([rid, nid, f.name, v])
     return out
 
 
-def sqlite_dump(db: Path, out: Path) -> float:
-    """Seconds for raw sqlite3 + the csv module to write every code (all columns) to a CSV: the
-    floor any export of this database stands on, measured on the same machine in the same run."""
-    import sqlite3
+def write_inputs(folder: Path, records: int, per_record: int) -> None:
+    """The notes CSV and the two coders' codes CSVs of the bench audit, in ``folder``."""
+    sys.path.insert(0, str(SRC))
+    from chartcode.audit import load_audit
 
-    t = time.perf_counter()
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        cur = conn.execute("SELECT * FROM codes")
-        with open(out, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow([d[0] for d in cur.description])
-            w.writerows(cur)
-    finally:
-        conn.close()
-    return time.perf_counter() - t
+    rng = random.Random(11)
+    cb = load_audit("conjoint-pain").codebook
+    ids = [f"R{i:07d}" for i in range(records)]
+    conjoint = _notes_csv(folder / "notes.csv", ids, per_record)
+    units = [(rid, "", f) for rid in ids for f in cb.record_fields if f.has_choices or f.type == "count"]
+    units += [(rid, nid, f) for rid, nid in conjoint for f in cb.note_fields if f.applies_to("conjoint")]
+    intern = _codes_csv(folder / "intern.csv", units, rng, None)
+    sample = set(random.Random(3).sample(ids, records // 20))
+    _codes_csv(folder / "sup.csv", [u for u in units if u[0] in sample], rng, intern)
 
 
-def run(*args: str) -> float:
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "chartcode", *args], check=True, capture_output=True)
-    return time.perf_counter() - t
+def codes_csv(path: Path, ids: list[str], fields, rng: random.Random, base: dict | None = None) -> dict:
+    """A codes CSV of every record-level field of ``fields`` on ``ids`` (tests build audits with it)."""
+    return _codes_csv(
+        path, [(rid, "", f) for rid in ids for f in fields if f.has_choices or f.type == "count"], rng, base
+    )
+
+
+def build(records: int, per_record: int, rebuild: bool) -> tuple[Path, dict]:
+    """The cached audit database and the build's figures (each step's seconds and peak MB). The
+    input files are written by a process of its own, so that this one stays small (see main)."""
+    folder = CACHE / f"report-v{VERSION}-{records}x{per_record}"
+    db = folder / "audit.db"
+    info = folder / "build.json"
+    if db.exists() and info.exists() and not rebuild:
+        return db, json.loads(info.read_text()) | {"cached": True}
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    inputs = [sys.executable, __file__, "--write-inputs", str(folder), "--records", str(records)]
+    subprocess.run([*inputs, "--notes-per-record", str(per_record), "--src", str(SRC)], check=True)
+    steps = {}
+    for name, argv in (
+        ("init", chartcode("init", str(db), "--audit", "conjoint-pain")),
+        ("import_notes", chartcode("import", str(db), str(folder / "notes.csv"))),
+        ("import_codes_intern", chartcode("import-codes", str(db), str(folder / "intern.csv"), "--coder", "intern")),
+        (
+            "import_codes_supervisor",
+            chartcode("import-codes", str(db), str(folder / "sup.csv"), "--coder", "supervisor"),
+        ),
+    ):
+        s, mb, _ = measured(argv)
+        steps[name] = {"s": round(s, 2), "peak_mb": round(mb, 1)}
+    figures = {
+        "records": records,
+        "notes": records * per_record,
+        "code_rows": sum(len((folder / p).read_text().splitlines()) - 1 for p in ("intern.csv", "sup.csv")),
+        "steps": steps,
+    }
+    info.write_text(json.dumps(figures))
+    return db, figures
+
+
+def summary(runs: list[tuple[float, float]]) -> dict:
+    secs, mbs = [r[0] for r in runs], [r[1] for r in runs]
+    return {
+        "s_min": round(min(secs), 2),
+        "s_median": round(statistics.median(secs), 2),
+        "mb_min": round(min(mbs), 1),
+        "mb_median": round(statistics.median(mbs), 1),
+        "runs_s": [round(s, 2) for s in secs],
+        "runs_mb": [round(m, 1) for m in mbs],
+    }
+
+
+def _said(name: str, run: tuple[float, float]) -> tuple[float, float]:
+    """One run's figures, also on stderr as they come (a long bench that is stopped keeps them)."""
+    print(f"{name}: {run[0]:.2f} s, {run[1]:.1f} MB, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+    return run
+
+
+def one_pass(db: Path, work: Path, runs: int) -> dict:
+    commands = {
+        "export_csv": chartcode("export", str(db), "--format", "csv", "--out", str(work / "out.csv"), "--force"),
+        "export_xlsx": chartcode("export", str(db), "--format", "xlsx", "--out", str(work / "out.xlsx"), "--force"),
+        "report": chartcode("report", str(db), "--out", str(work / "report.html")),
+    }
+    got: dict = {"load_avg_1m_before": round(os.getloadavg()[0], 2)}
+    for name, argv in commands.items():
+        got[name] = summary([_said(name, measured(argv)[:2]) for _ in range(runs)])
+    floor = []
+    for _ in range(runs):
+        _, mb, out = measured(
+            [sys.executable, "-c", FLOOR, str(work / "floor"), str(work / "out.csv"), str(work / "out_notes.csv")]
+        )
+        floor.append(_said("floor_pandas_to_csv", (float(out.strip()), mb)))
+    got["floor_pandas_to_csv"] = summary(floor)
+    got["three_commands_s_median"] = round(sum(got[k]["s_median"] for k in commands), 2)
+    return got
+
+
+def hog() -> subprocess.Popen:
+    """A CPU-bound process (a pure-Python loop) on the other core, for the loaded pass."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=100_000)
-    ap.add_argument("--keep", type=Path, help="build the database here and keep it (for profiling)")
+    ap.add_argument("--notes-per-record", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-hog", action="store_true", help="skip the pass with a CPU hog on the other core")
+    ap.add_argument("--scale", action="store_true", help="250,000 records, 4 notes each (1M notes), one run")
+    ap.add_argument("--src", type=Path, help="run the chartcode of this src folder (before/after a change)")
+    ap.add_argument("--write-inputs", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--build-only", action="store_true", help="build (or find) the audit, print its figures")
+    ap.add_argument("--rebuild", action="store_true", help="build the audit again even if cached")
     args = ap.parse_args()
-    from chartcode.audit import load_audit
-    from chartcode.importers.codes import import_codes
-    from chartcode.store import Store
-
-    rng = random.Random(11)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = args.keep or Path(tmp)
-        tmp.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        audit = load_audit("conjoint-pain")
-        db = tmp / "big.db"
-        store = Store.create(db, audit.codebook, audit=audit.as_dict(), audit_source=audit.source, coders=audit.coders)
-        ids = [f"R{i:06d}" for i in range(args.records)]
-        store.add_records(ids)
-        fields = audit.codebook.record_fields
-        intern = codes_csv(tmp / "intern.csv", ids, fields, rng)
-        import_codes(store, tmp / "intern.csv", "intern")
-        sample = sorted(random.Random(3).sample(ids, args.records // 20))
-        codes_csv(tmp / "sup.csv", sample, fields, rng, base=intern)
-        import_codes(store, tmp / "sup.csv", "supervisor")
-        n_codes = store.counts()["codes"]
-        store.close()
-        build_s = time.perf_counter() - t0
-
-        csv_s = run("export", str(db), "--format", "csv", "--out", str(tmp / "out.csv"))
-        xlsx_s = run("export", str(db), "--format", "xlsx", "--out", str(tmp / "out.xlsx"))
-        report_s = run("report", str(db), "--out", str(tmp / "report.html"))
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        dump_s = sqlite_dump(db, tmp / "dump.csv")
-        print(
-            json.dumps(
-                {
-                    "records": args.records,
-                    "codes": n_codes,
-                    "build_s": round(build_s, 1),
-                    "export_csv_s": round(csv_s, 2),
-                    "export_xlsx_s": round(xlsx_s, 2),
-                    "report_s": round(report_s, 2),
-                    "total_s": round(csv_s + xlsx_s + report_s, 2),
-                    "peak_rss_mb": round(peak, 1),
-                    "baseline_sqlite_dump_s": round(dump_s, 2),
-                }
-            )
-        )
+    global SRC
+    SRC = (args.src or SRC).resolve()
+    if args.scale:
+        args.records, args.notes_per_record, args.runs = 250_000, 4, 1
+    if args.write_inputs:
+        write_inputs(args.write_inputs, args.records, args.notes_per_record)
+        return
+    if args.build_only:
+        db, built = build(args.records, args.notes_per_record, args.rebuild)
+        print(json.dumps({"db": str(db), "build": built}))
+        return
+    # The build runs in a process of its own: a child's peak RSS (wait4) starts from what the process
+    # that forks it had (Linux carries the old memory's high-water mark across exec), so the process
+    # that starts the measured commands must never have held the build's hundreds of MB.
+    argv = [sys.executable, __file__, "--build-only", "--records", str(args.records)]
+    argv += ["--notes-per-record", str(args.notes_per_record), "--src", str(SRC)] + ["--rebuild"] * args.rebuild
+    got = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+    db, built = Path(got["db"]), got["build"]
+    result: dict = {"build": built, "cpus": os.cpu_count(), "src": str(SRC), "bench_rss_mb": _own_rss_mb()}
+    with tempfile.TemporaryDirectory(prefix="chartcode-bench-") as tmp:
+        result["quiet"] = one_pass(db, Path(tmp), args.runs)
+        if not args.no_hog:
+            busy = hog()
+            try:
+                result["cpu_hog"] = one_pass(db, Path(tmp), args.runs)
+            finally:
+                busy.kill()
+                busy.wait()
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from chartcode.codebook.types import field_type as _field_type
 from chartcode.store.store import Store
 
 SOURCE_SUFFIX = "__source"
+SOURCES = np.array(["consensus", "single", "agreed", "unresolved"], dtype=object)  # where a final value came from
 
 
 def distinct(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
@@ -73,6 +74,11 @@ def _categorical(values: np.ndarray, names: list[str], missing: str | None = Non
     """Values read through chartcode.store.dataset_queries._named (or NULL for ``missing``) as a
     Categorical of the names, categories sorted."""
     codes, uniques = pd.factorize(values)
+    return _categorical_codes(codes, list(uniques), names, missing)
+
+
+def _categorical_codes(codes: np.ndarray, uniques: list[Any], names: list[str], missing: str | None) -> pd.Categorical:
+    """:func:`_categorical` of values already factorized: ``codes`` index ``uniques`` (-1: NULL)."""
     labels = [names[u] if isinstance(u, int) else u for u in uniques]
     if missing is not None and (codes < 0).any():
         codes = np.where(codes < 0, len(labels), codes)
@@ -80,6 +86,27 @@ def _categorical(values: np.ndarray, names: list[str], missing: str | None = Non
     categories = sorted(set(labels))
     at = pd.Index(categories, dtype=object).get_indexer(labels)
     return pd.Categorical.from_codes(at[codes] if len(codes) else codes, pd.Index(categories, dtype=object))
+
+
+class _Interned:
+    """One column read chunk by chunk as small integer codes into the distinct values seen so far, so
+    that a million rows of the same few record ids hold ints, not a million copies of the text."""
+
+    def __init__(self) -> None:
+        self.index: dict[Any, int] = {}
+        self.parts: list[np.ndarray] = []
+
+    def add(self, values: np.ndarray) -> None:
+        codes, uniques = pd.factorize(values)
+        index = self.index
+        known = np.array([index.setdefault(u, len(index)) for u in uniques] + [-1], dtype=np.int64)
+        self.parts.append(known[codes].astype(np.int32 if len(index) < 2**31 else np.int64))  # -1: NULL
+
+    def codes(self) -> np.ndarray:
+        return np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
+
+    def uniques(self) -> list[Any]:
+        return list(self.index)
 
 
 def submitted_codes(store: Store) -> pd.DataFrame:
@@ -93,17 +120,24 @@ def submitted_codes(store: Store) -> pd.DataFrame:
     def compute() -> pd.DataFrame:
         fields = [f.name for f in store.codebook.fields]
         coders = [c["name"] for c in store.coders()]
-        rows = store.submitted_code_rows(fields, coders)
-        table = np.array(rows, dtype=object) if rows else np.empty((0, 5), dtype=object)
-        del rows
-        codes, uniques = pd.factorize(table[:, 1], sort=True)
+        # chunk by chunk: one chunk of Python tuples at a time, the ids as small ints
+        columns = [_Interned() for _ in range(4)]  # field, record_id, note_key, coder
+        values: list[np.ndarray] = []
+        for rows in store.submitted_code_chunks(fields, coders):
+            table = np.empty((len(rows), 5), dtype=object)
+            table[:] = rows
+            for i, column in enumerate(columns):
+                column.add(table[:, i])
+            values.append(table[:, 4].copy())
+            del table, rows
+        field, record, note, coder = ((c.codes(), c.uniques()) for c in columns)
         return pd.DataFrame(
             {
-                "field": _categorical(table[:, 0], fields),
-                "record_id": pd.Categorical.from_codes(codes, pd.Index(uniques, dtype=object)),
-                "note_key": _categorical(table[:, 2], [], missing=""),
-                "coder": _categorical(table[:, 3], coders),
-                "value": pd.Series(table[:, 4], dtype=object),
+                "field": _categorical_codes(*field, fields, None),
+                "record_id": _categorical_codes(*record, [], None),
+                "note_key": _categorical_codes(*note, [], ""),
+                "coder": _categorical_codes(*coder, coders, None),
+                "value": pd.Series(np.concatenate(values) if values else np.empty(0, dtype=object), dtype=object),
             }
         )
 
@@ -230,7 +264,10 @@ def final_table(store: Store) -> pd.DataFrame:
         same = (df["lo"] == df["hi"]).to_numpy(dtype=bool)
         single = (df["n"] == 1).to_numpy(dtype=bool)
         df["value"] = np.where(has_consensus, df["consensus"], np.where(same, df["lo"], None))
-        df["source"] = np.select([has_consensus, same & single, same], ["consensus", "single", "agreed"], "unresolved")
+        which = np.select([has_consensus, same & single, same], [0, 1, 2], 3)
+        # four shared str objects, not one new str per unit; as text, the dtype pandas gives text
+        # (object before pandas 3, str from it: what a column of numpy strings became)
+        df["source"] = pd.Series(SOURCES[which], index=df.index).astype(pd.Series(np.array([""])).dtype)
         df = df[["record_id", "note_key", "field", "n", "consensus", "value", "source"]]
         if store.codebook.has_logic:
             df = _through_logic(store, df)

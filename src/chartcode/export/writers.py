@@ -68,10 +68,16 @@ def _fail(path: Path, exc: OSError) -> UserError:
 # ---- csv / xlsx / json ------------------------------------------------------------------
 
 
+CSV_BLOCK_ROWS = 20_000  # rows guarded and written at a time: no second copy of the whole table
+
+
 def write_csv(df: pd.DataFrame, path: Path, *, safe: bool = True) -> None:
+    """``df`` as CSV, block by block of rows (each formatted by its column's dtype, as one call would)."""
     try:
         with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
-            (neutralise(df) if safe else df).to_csv(fh, index=False)
+            for start in range(0, max(len(df), 1), CSV_BLOCK_ROWS):
+                block = df.iloc[start : start + CSV_BLOCK_ROWS]
+                (neutralise(block) if safe else block).to_csv(fh, index=False, header=start == 0)
     except OSError as exc:
         raise _fail(path, exc) from None
 

@@ -59,6 +59,7 @@ _OPTIONS = {
     "strings_to_numbers": False,
 }
 
+BLOCK_ROWS = 10_000  # rows whose cell writers are looked up at a time
 ROWS_MAX, COLS_MAX = 1_048_576, 16_384  # Excel's sheet size (XlsxWriter drops cells beyond it)
 
 # how a value is written: the index of its sheet method in _write_sheet's writers, and its argument
@@ -115,6 +116,14 @@ def _shown_len(method: int, arg: Any) -> int:
 
 def _column(series: pd.Series, writers: list[Callable]) -> tuple[list, list, float]:
     """(writer per row, its argument per row, longest shown value) of a column; writer None = empty."""
+    methods, args, codes, longest = _column_codes(series, writers)
+    return methods[codes].tolist(), args[codes].tolist(), longest
+
+
+def _column_codes(series: pd.Series, writers: list[Callable]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(writer per distinct value, its argument per distinct value, each row's distinct value, longest
+    shown value) of a column; writer None = empty. The rows hold only a small int each: the writers
+    and arguments of a block of rows are looked up as the block is written (:func:`_write_sheet`)."""
     codes, reps = distinct(series)
     cells = [cell(v) for v in reps]
     longest = max((_shown_len(*c) for c in cells if c is not None), default=0)
@@ -123,7 +132,8 @@ def _column(series: pd.Series, writers: list[Callable]) -> tuple[list, list, flo
     for i, c in enumerate(cells):
         if c is not None:
             methods[i], args[i] = writers[c[0]], c[1]
-    return methods[codes].tolist(), args[codes].tolist(), float(longest)
+    small = np.int32 if len(cells) < 2**31 - 1 else np.int64
+    return methods, args, codes.astype(small), float(longest)
 
 
 def _width(header: str, longest: float) -> float:
@@ -161,22 +171,25 @@ def _write_sheet(sheet, df: pd.DataFrame, bold) -> None:
             sheet.write_rich_string(0, c, *arg, bold)
         else:
             sheet.write_string(0, c, arg, bold)
-        methods, args, longest = _column(df.iloc[:, c], writers)
+        methods, args, codes, longest = _column_codes(df.iloc[:, c], writers)
         sheet.set_column(c, c, _width(header, longest))
-        columns.append((c, methods, args))
+        columns.append((c, methods, args, codes))
     if n_cols:
         sheet.freeze_panes(1, 0)
         sheet.autofilter(0, 0, n_rows, n_cols - 1)
     if not n_rows or not n_cols:
         return
-    index = [c for c, _, _ in columns]
-    for r, (row_methods, row_args) in enumerate(
-        zip(zip(*(m for _, m, _ in columns), strict=True), zip(*(a for _, _, a in columns), strict=True), strict=True),
-        start=1,
-    ):
-        for c, write, arg in zip(index, row_methods, row_args, strict=True):
-            if write is not None:
-                write(r, c, arg)
+    index = [c for c, _, _, _ in columns]
+    for start in range(0, n_rows, BLOCK_ROWS):  # rows in order, as constant_memory requires
+        stop = min(start + BLOCK_ROWS, n_rows)
+        block_methods = [m[k[start:stop]].tolist() for _, m, _, k in columns]
+        block_args = [a[k[start:stop]].tolist() for _, _, a, k in columns]
+        for r, (row_methods, row_args) in enumerate(
+            zip(zip(*block_methods, strict=True), zip(*block_args, strict=True), strict=True), start=start + 1
+        ):
+            for c, write, arg in zip(index, row_methods, row_args, strict=True):
+                if write is not None:
+                    write(r, c, arg)
 
 
 def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:

@@ -24,6 +24,10 @@ from chartcode.report.model import (
 )
 from chartcode.store.store import Store
 
+# A page lists at most this many open units: a large audit's thousands would make the page (and the
+# memory that builds it) grow with the audit; the command line lists them all.
+DISAGREEMENT_ROWS = 500
+
 
 def progress_section(store: Store, counts: dict[str, Any] | None = None) -> Section:
     cb = store.codebook
@@ -265,12 +269,20 @@ def disagreements_section(store: Store) -> Section:
             cb.field(u.field).label,
             "; ".join(f"{c}: {v} {cb.field(u.field).label_for(v)}".strip() for c, v in u.values.items()),
         ]
-        for u in open_units
+        for u in open_units[:DISAGREEMENT_ROWS]
     ]
-    return s.add(
+    s.add(
         Table(
             ["record", "note", "field", "values"],
             rows,
             caption=Paragraph([f"{len(open_units)} units to reconcile (", Code("chartcode reconcile"), ")."]),
         )
     )
+    if len(open_units) > DISAGREEMENT_ROWS:
+        s.add(
+            Paragraph(
+                [f"The first {DISAGREEMENT_ROWS} are listed here; ", Code("chartcode disagreements"), " lists all."],
+                style="note",
+            )
+        )
+    return s

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 SUBMITTED_WHERE = "submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
+CHUNK_ROWS = 50_000  # rows per chunk of the streamed reads: a few MB of Python tuples
 
 
 def _named(column: str, names: list[str]) -> str:
@@ -38,11 +39,23 @@ class DatasetQueries:
         blinding rule shares (records every assigned coder has submitted), in rowid order; field and
         coder come as their position in ``fields`` / ``coders`` (the name itself when not there).
         Agreement and the final values start from these rows, so neither counts an open record."""
+        return [row for chunk in self.submitted_code_chunks(fields, coders) for row in chunk]
+
+    def submitted_code_chunks(
+        self, fields: list[str], coders: list[str], size: int | None = None
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of :meth:`submitted_code_rows`, ``size`` at a time, from one read: a caller that
+        turns each chunk into arrays holds one chunk of Python tuples at a time, not millions."""
         sql = (
             f"SELECT {_named('field', fields)}, record_id, NULLIF(note_key, ''), {_named('coder', coders)},"
             f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} AND {record_closed('record_id')} ORDER BY id"
         )
-        return self._db.execute(sql, [*fields, *coders]).fetchall()
+        cursor = self._db.execute(sql, [*fields, *coders])
+        try:
+            while rows := cursor.fetchmany(size or CHUNK_ROWS):
+                yield rows
+        finally:
+            cursor.close()
 
     def submitted_memo_rows(self, record_ids: list[str]) -> Iterator[tuple[Any, ...]]:
         """(record_id, note_key, field, coder, memo) of the submitted codes on ``record_ids`` that carry a

@@ -776,6 +776,14 @@ class PgStore:
         )
         return [(fpos.get(f, f), r, n, cpos.get(c, c), v) for f, r, n, c, v in rows]
 
+    def submitted_code_chunks(
+        self, fields: list[str], coders: list[str], size: int = 50_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of :meth:`submitted_code_rows`, ``size`` at a time (the file store reads them so)."""
+        rows = self.submitted_code_rows(fields, coders)
+        for start in range(0, len(rows), size):
+            yield rows[start : start + size]
+
     def submitted_memo_rows(self, record_ids: list[str]) -> Iterator[tuple[Any, ...]]:
         """(record_id, note_key, field, coder, memo) of the submitted codes on ``record_ids`` with a memo."""
         for start in range(0, len(record_ids), 5000):
