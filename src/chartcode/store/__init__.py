@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chartcode.store.api import AuditStore
+from chartcode.store.api import AuditStore, StaleChange
 from chartcode.store.leases import HEARTBEAT_SECONDS
 from chartcode.store.store import CodeChange, Store, utcnow
 
 if TYPE_CHECKING:
-    from chartcode.store.pg import PgStore, StaleChange
+    from chartcode.store.pg import PgStore
 
 __all__ = [
     "HEARTBEAT_SECONDS",
@@ -42,8 +42,8 @@ def open_store(target: str | Path) -> Any:
     return Store.open(target)
 
 
-def __getattr__(name: str) -> Any:  # PgStore and StaleChange load psycopg only when asked for
-    if name in ("PgStore", "StaleChange"):
+def __getattr__(name: str) -> Any:  # PgStore loads psycopg only when asked for
+    if name == "PgStore":
         from chartcode.store import pg
 
         return getattr(pg, name)
