@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from chartcode.store import StaleChange, Store
-from tests.server.test_backends import Backend, backend  # noqa: F401 - the two-backend fixture
+from tests.server import test_backends
+from tests.server.test_backends import Backend
+
+backend = test_backends.backend  # the two-backend fixture: an audit file and a team server
 
 
-def test_window_one_cannot_write_over_what_window_two_saved(backend: Backend):  # noqa: F811
+def test_window_one_cannot_write_over_what_window_two_saved(backend: Backend):
     me = backend.names["intern"]
     with backend.open("intern") as window1, backend.open("intern") as window2:
         window1.set_code(me, "R1", "sex", 1)
@@ -31,7 +34,7 @@ def test_window_one_cannot_write_over_what_window_two_saved(backend: Backend):  
         assert change.changed and change.old == 2 and change.version == seen + 2
 
 
-def test_a_first_code_raced_by_another_window_is_stale_too(backend: Backend):  # noqa: F811
+def test_a_first_code_raced_by_another_window_is_stale_too(backend: Backend):
     me = backend.names["intern"]
     with backend.open("intern") as window1, backend.open("intern") as window2:
         window2.set_code(me, "R2", "sex", 1, expected_version=0)  # both windows saw R2 empty (version 0)
@@ -40,7 +43,7 @@ def test_a_first_code_raced_by_another_window_is_stale_too(backend: Backend):  #
         assert stale.value.current == 1 and stale.value.version == 1
 
 
-def test_versions_follow_the_same_rule_on_both_backends(backend: Backend):  # noqa: F811
+def test_versions_follow_the_same_rule_on_both_backends(backend: Backend):
     me = backend.names["intern"]
     with backend.open("intern") as store:
 
@@ -62,7 +65,7 @@ def test_versions_follow_the_same_rule_on_both_backends(backend: Backend):  # no
         assert store.code_versions(me, "R1") == {(None, "sex"): 4}
 
 
-def test_changes_without_an_expected_version_still_write(backend: Backend, cli, tmp_path: Path):  # noqa: F811
+def test_changes_without_an_expected_version_still_write(backend: Backend, cli, tmp_path: Path):
     """import-codes (and any caller that does not pass expected_version) writes as before."""
     me = backend.names["intern"]
     with backend.open("intern") as store:
