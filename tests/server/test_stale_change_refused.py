@@ -109,3 +109,29 @@ def test_an_audit_file_from_before_versions_opens_with_its_codes_at_version_1(tm
             store.set_code("intern", "R1", "sex", 9, expected_version=0)
         assert store.set_code("intern", "R1", "sex", 9, expected_version=1).version == 2
         assert store.verify().ok
+
+
+def test_versions_move_with_the_audit_to_a_server_and_back(cli, tmp_path: Path, admin_url: str):
+    """A window opened on the migrated audit (or on a snapshot) keeps refusing a change made against
+    the version shown before the move: migrate and snapshot copy each code's version."""
+    import psycopg
+
+    from chartcode.audit import load_audit
+
+    audit = load_audit("conjoint-pain")
+    db = tmp_path / "audit.db"
+    with Store.create(db, audit.codebook, audit=audit.as_dict(), coders=[("intern", "coder"), ("qi", "lead")]) as s:
+        s.add_records(["R1"])
+        for value in (1, 2, 9):
+            s.set_code("intern", "R1", "sex", value)
+        assert s.code_version("intern", "R1", "sex") == 3
+    assert cli("migrate", db, admin_url).code == 0
+    with psycopg.connect(admin_url) as conn:
+        row = conn.execute("SELECT version FROM chartcode.codes WHERE coder = 'intern' AND field = 'sex'").fetchone()
+    assert row == (3,)
+    back = tmp_path / "back.db"
+    assert cli("snapshot", admin_url, "--out", back).code == 0
+    with Store.open(back) as s:
+        assert s.code_version("intern", "R1", "sex") == 3
+        with pytest.raises(StaleChange):
+            s.set_code("intern", "R1", "sex", 1, expected_version=2)
