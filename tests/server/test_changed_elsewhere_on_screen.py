@@ -220,5 +220,15 @@ def test_a_rating_changed_in_another_window_is_refused_with_the_rating_it_holds_
             await _settle(pilot)
             with open_store(target) as s:
                 assert [c["value"] for c in s.codes(coder=alice, record_id=RECORD)] == [2]
+            await pilot.press("3", "4", "5")  # the other three items, then submit the unit-period
+            await _settle(pilot)
+            await pilot.press("s")
+            await pilot.pause()
+            await pilot.press("y")
+            await _settle(pilot)
+            assert screen.submitted, _messages(pilot)
 
     run(go())
+    with open_store(target) as s:
+        assert s.assignment(alice, RECORD)[0] == "done"
+        assert sorted(c["value"] for c in s.codes(coder=alice, record_id=RECORD)) == [2, 3, 4, 5]
