@@ -249,8 +249,8 @@ class CodingSession:
     def set(self, record_id: str, slot: Slot, raw: Any, ticket: Ticket | None = None) -> CodeChange:
         """Set a code; with a ticket, only if the code is still at the version the change was made
         against (else StaleChange, with the current value: nothing written)."""
+        expected = None if ticket is None else self.versions.expected(ticket)  # first: a refusal below keeps it
         value = None if raw is None else self.parse(slot, raw)
-        expected = None if ticket is None else self.versions.expected(ticket)
         try:
             change = self.store.set_code(
                 self.coder, record_id, slot.field.name, value, note_id=slot.note_id, expected_version=expected

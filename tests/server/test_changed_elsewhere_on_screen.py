@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chartcode.coding import CodingSession, Slot
+from chartcode.errors import UserError
 from chartcode.store import StaleChange, Store, open_store
 from chartcode.tui.app import ChartcodeApp
 from chartcode.tui.widgets.header import ProgressHeader
@@ -167,6 +168,11 @@ def test_changes_queued_on_one_code_go_out_in_order_and_a_refused_one_takes_the_
         assert store.code_version(me, "R1", "sex") == 3 and _stored(backend, "intern", "R1", "sex") == 9
         again = session.ticket("R1", sex)  # made after the refusal was shown: against version 3
         assert session.set("R1", sex, 1, again).version == 4
+        session.versions.settle(again)
+        bad, after_bad = session.ticket("R1", sex), session.ticket("R1", sex)
+        with pytest.raises(UserError):  # refused for another reason: no such choice
+            session.set("R1", sex, 7, bad)
+        assert session.set("R1", sex, 2, after_bad).version == 5  # sent against the version bad found
 
 
 # ---------------------------------------------------------------------------- the rating screen
