@@ -138,10 +138,12 @@ def test_the_same_rater_in_two_windows_of_a_file_is_refused_a_stale_change(
 
     tmux.wait_until(lambda: stored() == {"caseload": 4}, "window 2's rating committed")
     tmux.type("2")  # window 1 still shows the item unrated
-    screen = tmux.wait_for("changed elsewhere")
+
+    def told(screen: str) -> bool:  # the header's mark and the message naming the rating held now
+        return "⚠ changed elsewhere" in screen and "changed elsewhere: now 4" in " ".join(screen.split())
+
+    screen = tmux.wait_for(told)
     assert stored() == {"caseload": 4}, screen  # not written over
-    flat = " ".join(screen.split())
-    assert "now 4" in flat, screen
     tmux.wait_for("[4]")  # the item now shows the rating the database holds
     tmux.type("k")  # the cursor moved on when the key was pressed; back to Caseload size
     tmux.type("2")  # rated again, against what is shown: saved
