@@ -7,12 +7,14 @@ It knows nothing of Textual; the TUI calls it from worker threads for writes.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
 from chartcode.codebook import Codebook, CodeError, Field
 from chartcode.errors import UserError
+from chartcode.store import StaleChange
 from chartcode.store.store import CodeChange, Store
 
 STATUSES = ("not_started", "in_progress", "done", "flagged")
@@ -76,6 +78,83 @@ class RecordView:
         return f"note {i + 1}" if i is not None else note_id
 
 
+CodeKey = tuple[str, str | None, str]  # record, note (None: the record), field
+
+
+@dataclass(eq=False)
+class Ticket:
+    """One change the screen has asked for, with what it was made against: the version the shown
+    value was loaded with (``base``), or, when made on top of a change of the same code still
+    unsaved, that change (``after``). The writer thread fills in ``expected`` (the version sent)
+    and ``version`` (the code's version after it) as it runs the changes in order."""
+
+    id: int
+    key: CodeKey
+    base: int
+    after: Ticket | None
+    expected: int | None = None
+    version: int | None = None
+    refused: StaleChange | None = None
+
+
+class ShownVersions:
+    """Which version of each code the screen shows, so every change carries the version it was made
+    against and a change made in another window since is refused (StaleChange), not written over.
+
+    The screen makes a ticket when a key is pressed (UI thread); the writer runs tickets in order
+    (one thread), so a change made on top of an unsaved one is sent against the version that one
+    left, and a change made on top of a refused one is refused too: it was made against a value the
+    database no longer holds. The screen settles each ticket when its result comes back."""
+
+    def __init__(self) -> None:
+        self._shown: dict[CodeKey, int] = {}
+        self._open: dict[CodeKey, Ticket] = {}  # the newest unsettled ticket of each code
+        self._ids = itertools.count(1)
+
+    def loaded(self, record_id: str, versions: dict[tuple[str | None, str], int], slots: list[Slot]) -> None:
+        for slot in slots:
+            key = (record_id, *slot.key)
+            if key not in self._open:  # an unsaved change of the code knows better than this read
+                self._shown[key] = versions.get(slot.key, 0)
+
+    def ticket(self, record_id: str, slot: Slot) -> Ticket:
+        key = (record_id, *slot.key)
+        t = Ticket(next(self._ids), key, self._shown.get(key, 0), self._open.get(key))
+        self._open[key] = t
+        return t
+
+    @staticmethod
+    def expected(ticket: Ticket) -> int:
+        """Writer thread, before the change is sent: the version it is made against."""
+        before = ticket.after
+        if before is None:
+            ticket.expected = ticket.base
+        elif before.refused is not None:
+            ticket.refused = before.refused
+            raise StaleChange(before.refused.field, before.refused.current, before.refused.version)
+        else:  # saved: the version it left; failed for another reason: the version it found
+            ticket.expected = before.version if before.version is not None else before.expected
+        assert ticket.expected is not None
+        return ticket.expected
+
+    def settle(self, ticket: Ticket) -> None:
+        """UI thread, when the ticket's change was saved or refused: the code now shows its version."""
+        if self._open.get(ticket.key) is ticket:
+            del self._open[ticket.key]
+            if ticket.refused is not None:
+                self._shown[ticket.key] = ticket.refused.version
+            elif ticket.version is not None:
+                self._shown[ticket.key] = ticket.version
+            elif ticket.expected is not None:
+                self._shown[ticket.key] = ticket.expected
+
+    def note(self, record_id: str, note_id: str | None, field: str, version: int | None) -> None:
+        """A change made without a ticket (undo) left the code at ``version``."""
+        key = (record_id, note_id, field)
+        if version is not None and key not in self._open:
+            self._shown[key] = version
+
+
 class CodingSession:
     """A coder's blinded working session over a Store."""
 
@@ -85,6 +164,8 @@ class CodingSession:
         self.role = store.require_coder(coder)
         self.codebook = store.codebook
         self._undo: list[CodeChange] = []
+        self._left: dict[CodeKey, int] = {}  # the version this session's own last write left each code at
+        self.versions = ShownVersions()
 
     # ------------------------------------------------------------------ queue
     def progress(self) -> tuple[int, int]:
@@ -133,6 +214,7 @@ class CodingSession:
                 values[key] = value
             if memo:
                 memos[key] = memo
+        self.versions.loaded(record_id, self.store.code_versions(self.coder, record_id), slots)
         return RecordView(
             codebook=self.codebook,
             record_id=record_id,
@@ -160,12 +242,42 @@ class CodingSession:
         except CodeError as exc:
             raise UserError(f"{slot.field.label}: {exc}") from None
 
-    def set(self, record_id: str, slot: Slot, raw: Any, reason: str | None = None) -> CodeChange:
+    def ticket(self, record_id: str, slot: Slot) -> Ticket:
+        """Before a change is queued (UI thread): what it is made against."""
+        return self.versions.ticket(record_id, slot)
+
+    def set(
+        self, record_id: str, slot: Slot, raw: Any, ticket: Ticket | None = None, reason: str | None = None
+    ) -> CodeChange:
+        """Set a code; with a ticket, only if the code is still at the version the change was made
+        against (else StaleChange, with the current value: nothing written). ``reason`` goes to the
+        history (a clearing of a code that stopped applying says why)."""
+        expected = None if ticket is None else self.versions.expected(ticket)  # first: a refusal below keeps it
         value = None if raw is None else self.parse(slot, raw)
-        change = self.store.set_code(self.coder, record_id, slot.field.name, value, note_id=slot.note_id, reason=reason)
+        try:
+            change = self.store.set_code(
+                self.coder,
+                record_id,
+                slot.field.name,
+                value,
+                note_id=slot.note_id,
+                reason=reason,
+                expected_version=expected,
+            )
+        except StaleChange as exc:
+            if ticket is not None:
+                ticket.refused = exc
+            raise
+        if ticket is not None:
+            ticket.version = change.version
         if change.changed:
             self._undo.append(change)
+            self._remember(change)
         return change
+
+    def _remember(self, change: CodeChange) -> None:
+        if change.version is not None:
+            self._left[(change.record_id, change.note_id, change.field)] = change.version
 
     def clear(self, record_id: str, slot: Slot) -> CodeChange:
         return self.set(record_id, slot, None)
@@ -178,7 +290,8 @@ class CodingSession:
         if not self._undo:
             return None
         last = self._undo.pop()
-        return self.store.set_code(
+        key = (last.record_id, last.note_id, last.field)
+        change = self.store.set_code(
             self.coder,
             last.record_id,
             last.field,
@@ -186,10 +299,21 @@ class CodingSession:
             note_id=last.note_id,
             action="undo",
             reason=f"undo of history #{last.history_id}",
+            # changed elsewhere since this session's own last write: refused, not undone over it
+            expected_version=self._left.get(key, last.version),
         )
+        self._remember(change)
+        return change
 
-    def memo(self, record_id: str, slot: Slot, text: str | None) -> bool:
-        return self.store.set_memo(self.coder, record_id, slot.field.name, text, note_id=slot.note_id)
+    def memo(self, record_id: str, slot: Slot, text: str | None, ticket: Ticket | None = None) -> bool:
+        """A memo on a code; it changes the code's version (as a value change does) when it changes."""
+        expected = None if ticket is None else self.versions.expected(ticket)
+        changed = self.store.set_memo(self.coder, record_id, slot.field.name, text, note_id=slot.note_id)
+        if ticket is not None and expected is not None:
+            ticket.version = expected + (1 if changed else 0)
+        if changed and (key := (record_id, slot.note_id, slot.field.name)) in self._left:
+            self._left[key] += 1
+        return changed
 
     def flag(self, record_id: str, comment: str | None, flagged: bool = True) -> None:
         self.store.flag(self.coder, record_id, comment, flagged=flagged)

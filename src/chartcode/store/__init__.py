@@ -32,12 +32,12 @@ def _import_sqlite_utils_without_pandas() -> None:
 
 _import_sqlite_utils_without_pandas()
 
-from chartcode.store.api import AuditStore  # noqa: E402
+from chartcode.store.api import AuditStore, StaleChange  # noqa: E402
 from chartcode.store.leases import HEARTBEAT_SECONDS  # noqa: E402
 from chartcode.store.store import CodeChange, Store, utcnow  # noqa: E402
 
 if TYPE_CHECKING:
-    from chartcode.store.pg import PgStore, StaleChange
+    from chartcode.store.pg import PgStore
 
 __all__ = [
     "HEARTBEAT_SECONDS",
@@ -66,8 +66,8 @@ def open_store(target: str | Path) -> Any:
     return Store.open(target)
 
 
-def __getattr__(name: str) -> Any:  # PgStore and StaleChange load psycopg only when asked for
-    if name in ("PgStore", "StaleChange"):
+def __getattr__(name: str) -> Any:  # PgStore loads psycopg only when asked for
+    if name == "PgStore":
         from chartcode.store import pg
 
         return getattr(pg, name)

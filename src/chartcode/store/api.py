@@ -8,9 +8,26 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chartcode.codebook import Codebook
+from chartcode.errors import UserError
 
 if TYPE_CHECKING:
     from chartcode.store.store import CodeChange
+
+
+class StaleChange(UserError):
+    """A change made against a version of the code that is no longer the current one: refused, never
+    written over. ``current`` is the value the database holds now, ``version`` its version.
+
+    Both backends raise it the same way: every code row carries a version (0 before it is first set,
+    +1 for each change of its value or memo), and ``set_code(..., expected_version=N)`` is refused
+    when the code is no longer at version N."""
+
+    def __init__(self, field: str, current: Any, version: int):
+        shown = "empty" if current is None else str(current)
+        super().__init__(f"{field}: changed elsewhere since you saw it (now {shown}); not saved")
+        self.field = field
+        self.current = current
+        self.version = version
 
 
 class AuditStore(Protocol):
@@ -49,7 +66,10 @@ class AuditStore(Protocol):
         reason: str | None = ...,
         actor: str | None = ...,
         action: str | None = ...,
+        expected_version: int | None = ...,
     ) -> CodeChange: ...
+    def code_version(self, coder: str, record_id: str, field_name: str, *, note_id: str | None = ...) -> int: ...
+    def code_versions(self, coder: str, record_id: str) -> dict[tuple[str | None, str], int]: ...
     def set_memo(
         self, coder: str, record_id: str, field_name: str, memo: str | None, *, note_id: str | None = ...
     ) -> bool: ...

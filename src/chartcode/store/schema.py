@@ -238,6 +238,15 @@ def m006_screen_leases(db: Database) -> None:
     )
 
 
+@migrations()
+def m007_code_versions(db: Database) -> None:
+    """A version on every code, as the team server has (store/pg/schema.py): +1 for each change of its
+    value or memo, so a change made in one window against a value another window has changed since
+    is refused (StaleChange) instead of written over. Codes already in the file have been set once
+    or more; they start at 1, the server's default for the rows it is given."""
+    db.conn.execute("ALTER TABLE codes ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)
 

@@ -23,6 +23,7 @@ from chartcode.codebook import Change, Codebook, Field, diff
 from chartcode.errors import UserError
 from chartcode.store import chain, schema, targets
 from chartcode.store import verify as checks
+from chartcode.store.api import StaleChange
 from chartcode.store.connection import (
     Connections,
     LockWait,
@@ -59,7 +60,8 @@ def utcnow() -> str:
 
 @dataclass(frozen=True)
 class CodeChange:
-    """What one coding action did. ``changed`` is False when the value was already there."""
+    """What one coding action did. ``changed`` is False when the value was already there;
+    ``version`` is the code's version after it (what the next change is made against)."""
 
     coder: str
     record_id: str
@@ -70,6 +72,7 @@ class CodeChange:
     changed: bool
     history_id: int | None
     at: str
+    version: int | None = None
 
 
 def refuse_incomplete(coder: str, record_id: str, missing: list[tuple[str | None, Field]]) -> None:
@@ -574,8 +577,12 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         reason: str | None = None,
         actor: str | None = None,
         action: str | None = None,
+        expected_version: int | None = None,
     ) -> CodeChange:
-        """Set (or, with ``value=None``, clear) one code in its own committed transaction."""
+        """Set (or, with ``value=None``, clear) one code in its own committed transaction. With
+        ``expected_version`` (the version the change was made against, :meth:`code_version`) a change
+        to a code changed since is refused (StaleChange, with the current value and version) and
+        nothing is written; without it (import-codes, the CLI) the change is made as before."""
         self.require_coder(coder)
         fld, note_key, value = self._parsed_target(record_id, note_id, field_name, value)
         with self._write() as db:
@@ -590,7 +597,23 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
                 actor=actor or coder,
                 action=action,
                 at=utcnow(),
+                expected_version=expected_version,
             )
+
+    def code_version(self, coder: str, record_id: str, field_name: str, *, note_id: str | None = None) -> int:
+        """The version of one of ``coder``'s codes (0 when never set): what a change is made against."""
+        row = self._db.execute(
+            "SELECT version FROM codes WHERE coder = ? AND record_id = ? AND note_key = ? AND field = ?",
+            [coder, record_id, note_id or "", field_name],
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def code_versions(self, coder: str, record_id: str) -> dict[tuple[str | None, str], int]:
+        """(note_id or None, field) -> version of ``coder``'s codes on a record (a code not there is at 0)."""
+        rows = self._db.execute(
+            "SELECT note_key, field, version FROM codes WHERE coder = ? AND record_id = ?", [coder, record_id]
+        ).fetchall()
+        return {(r[0] or None, r[1]): int(r[2]) for r in rows}
 
     def _set_code(
         self,
@@ -607,17 +630,27 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         at: str,
         memo: str | None = None,
         touch_assignment: bool = True,
+        expected_version: int | None = None,
     ) -> CodeChange:
+        # The version rule is the team server's (chartcode.set_code in store/pg/schema.py): a code is
+        # at 0 before it is first set and +1 for each change of its value or memo; a change made
+        # against another version is refused before anything is written.
         row = db.execute(
-            "SELECT id, value, memo FROM codes WHERE coder = ? AND record_id = ? AND note_key = ? AND field = ?",
+            "SELECT id, value, memo, version FROM codes WHERE coder = ? AND record_id = ? AND note_key = ?"
+            " AND field = ?",
             [coder, record_id, note_key, fld.name],
         ).fetchone()
         old = row[1] if row else None
+        version = int(row[3]) if row else 0
+        if expected_version is not None and expected_version != version:
+            raise StaleChange(fld.name, old, version)
         note_id = note_key or None
         if row is not None and old == value and (memo is None or memo == row[2]):
-            return CodeChange(coder, record_id, note_id, fld.name, old, value, False, None, at)
+            return CodeChange(coder, record_id, note_id, fld.name, old, value, False, None, at, version)
         if row is not None and old == value:  # only the memo changes
-            db.conn.execute("UPDATE codes SET memo = ?, updated_at = ? WHERE id = ?", [memo, at, row[0]])
+            db.conn.execute(
+                "UPDATE codes SET memo = ?, updated_at = ?, version = version + 1 WHERE id = ?", [memo, at, row[0]]
+            )
             hid = self._history(
                 db,
                 actor,
@@ -631,25 +664,27 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
                 reason=reason,
                 at=at,
             )
-            return CodeChange(coder, record_id, note_id, fld.name, old, value, True, hid, at)
+            return CodeChange(coder, record_id, note_id, fld.name, old, value, True, hid, at, version + 1)
         cb_hash = self._codebook_hash or self.codebook.hash
         if value is None:
             if row is None:
-                return CodeChange(coder, record_id, note_id, fld.name, None, None, False, None, at)
+                return CodeChange(coder, record_id, note_id, fld.name, None, None, False, None, at, 0)
             db.conn.execute(
-                "UPDATE codes SET value = NULL, updated_at = ?, codebook_hash = ? WHERE id = ?", [at, cb_hash, row[0]]
+                "UPDATE codes SET value = NULL, updated_at = ?, codebook_hash = ?, version = version + 1 WHERE id = ?",
+                [at, cb_hash, row[0]],
             )
             action = action or "clear"
         elif row is None:
             db.conn.execute(
-                "INSERT INTO codes(coder, record_id, note_key, field, value, memo, codebook_hash, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO codes(coder, record_id, note_key, field, value, memo, codebook_hash, updated_at, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 [coder, record_id, note_key, fld.name, value, memo, cb_hash, at],
             )
             action = action or "set"
         else:
             db.conn.execute(
-                "UPDATE codes SET value = ?, memo = coalesce(?, memo), updated_at = ?, codebook_hash = ? WHERE id = ?",
+                "UPDATE codes SET value = ?, memo = coalesce(?, memo), updated_at = ?, codebook_hash = ?,"
+                " version = version + 1 WHERE id = ?",
                 [value, memo, at, cb_hash, row[0]],
             )
             action = action or ("set" if old is None else "change")
@@ -686,7 +721,7 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
                 " AND status = 'not_started'",
                 [coder, record_id],
             )
-        return CodeChange(coder, record_id, note_id, fld.name, old, value, True, hid, at)
+        return CodeChange(coder, record_id, note_id, fld.name, old, value, True, hid, at, version + 1)
 
     def set_memo(
         self, coder: str, record_id: str, field_name: str, memo: str | None, *, note_id: str | None = None
@@ -705,7 +740,9 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
                 raise UserError(f"field {field_name!r} has no code yet; code it before adding a memo")
             if row[1] == memo:
                 return False
-            db.conn.execute("UPDATE codes SET memo = ?, updated_at = ? WHERE id = ?", [memo, at, row[0]])
+            db.conn.execute(
+                "UPDATE codes SET memo = ?, updated_at = ?, version = version + 1 WHERE id = ?", [memo, at, row[0]]
+            )
             self._history(
                 db,
                 coder,

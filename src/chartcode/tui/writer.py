@@ -95,8 +95,8 @@ class StoreWriter:
                 self._loop, thread=True, name="store-writer", group="store-writer", exit_on_error=False
             )
             if self._checkpoint is None:  # the app's store, when the app has one
-                store = getattr(self._app, "store", None)
-                self._checkpoint = getattr(store, "checkpoint", None)
+                store: Any = getattr(self._app, "store", None)  # looked up on the type: a team server has none
+                self._checkpoint = store.checkpoint if hasattr(type(store), "checkpoint") else None
             if self._checkpoint is not None:
                 self.target.run_worker(
                     self._checkpoints, thread=True, name="store-checkpoint", group="store-writer", exit_on_error=False

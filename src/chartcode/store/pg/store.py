@@ -22,24 +22,13 @@ from psycopg.types.json import Jsonb
 from chartcode.codebook import Change, Codebook, Field, diff, load_codebook
 from chartcode.errors import UserError, quote
 from chartcode.store import targets
+from chartcode.store.api import StaleChange
 from chartcode.store.pg import connect as pgconnect
 from chartcode.store.pg import schema
 from chartcode.store.store import CodeChange, refuse_incomplete
 
 IDENTITY = "on a server you act as the role you log in as"
 BLIND = "(blind)"
-
-
-class StaleChange(UserError):
-    """A change made against a version of the code that is no longer the current one: refused, never
-    written over. ``current`` is the value the database holds now, ``version`` its version."""
-
-    def __init__(self, field: str, current: Any, version: int):
-        shown = "empty" if current is None else str(current)
-        super().__init__(f"{field}: changed elsewhere since you saw it (now {shown}); not saved")
-        self.field = field
-        self.current = current
-        self.version = version
 
 
 def _j(value: Any) -> Jsonb | None:
@@ -510,8 +499,8 @@ class PgStore:
             [record_id, note_key, field, _j(value), expected, reason, memo, action],
         )
         assert row is not None  # the function always returns one row
-        old, new, changed, hid, _version, at = row
-        return CodeChange(coder, record_id, note_key or None, field, old, new, bool(changed), hid, at)
+        old, new, changed, hid, version, at = row
+        return CodeChange(coder, record_id, note_key or None, field, old, new, bool(changed), hid, at, version)
 
     def code_version(self, coder: str, record_id: str, field_name: str, *, note_id: str | None = None) -> int:
         """The version of one of the login's codes (0 when never set): what a change is made against."""
@@ -521,6 +510,14 @@ class PgStore:
             [self._as_self(coder), record_id, note_id or "", field_name],
         )
         return int(row[0]) if row else 0
+
+    def code_versions(self, coder: str, record_id: str) -> dict[tuple[str | None, str], int]:
+        """(note_id or None, field) -> version of the login's codes on a record (a code not there is at 0)."""
+        rows = self._rows(
+            "SELECT note_key, field, version FROM chartcode.visible_codes WHERE coder = %s AND record_id = %s",
+            [self._as_self(coder), record_id],
+        )
+        return {(r[0] or None, r[1]): int(r[2]) for r in rows}
 
     def set_memo(
         self, coder: str, record_id: str, field_name: str, memo: str | None, *, note_id: str | None = None

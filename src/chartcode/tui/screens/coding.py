@@ -27,10 +27,11 @@ from textual.widgets import Input, Static
 from chartcode.codebook.model import Form
 from chartcode.coding import STATUS_FILTERS, CodingSession, RecordView, Slot
 from chartcode.errors import UserError
+from chartcode.store import StaleChange
 from chartcode.tui.bindings import CODING_KEYS, bindings
 from chartcode.tui.screens.modals import ClearInapplicable, HelpScreen, SecondWindow, TextPrompt
 from chartcode.tui.screens.search import SearchScreen
-from chartcode.tui.widgets.coding_form import CodingForm, choice_keys, record_form
+from chartcode.tui.widgets.coding_form import CodingForm, changed_elsewhere, choice_keys, record_form
 from chartcode.tui.widgets.footer import compact_footer
 from chartcode.tui.widgets.header import ProgressHeader
 from chartcode.tui.widgets.not_applicable import na_hint
@@ -343,8 +344,11 @@ class CodingScreen(Screen):
         else:
             view.values[slot.key] = value
         record_id = view.record_id
+        ticket = self.session.ticket(record_id, slot)  # the version this change is made against
         job = self.writer.submit(
-            lambda: self.session.set(record_id, slot, value, reason=reason), "code", (record_id, slot, old)
+            lambda: self.session.set(record_id, slot, value, ticket, reason=reason),
+            "code",
+            (record_id, slot, old, ticket),
         )
         self.pending[job.id] = slot.key
         if advance and self._step_index(1) != self.cursor:
@@ -394,6 +398,7 @@ class CodingScreen(Screen):
         view = self.view
         if job.kind == "code":
             self.commit_seconds.append(event.seconds)
+            self.session.versions.settle(job.context[3])
             record_id = job.context[0]
             if view is not None and view.record_id == record_id and view.status == "not_started":
                 view.status = "in_progress"
@@ -403,6 +408,7 @@ class CodingScreen(Screen):
             if change is None:
                 self.notify("Nothing to undo in this session.", severity="warning")
             elif view is not None and change.record_id == view.record_id:
+                self.session.versions.note(change.record_id, change.note_id, change.field, change.version)
                 key = (change.note_id, change.field)
                 if change.new is None:
                     view.values.pop(key, None)
@@ -414,6 +420,7 @@ class CodingScreen(Screen):
                         break
                 self.notify(f"Undone: {change.field} is {'empty' if change.new is None else change.new} again.")
             else:
+                self.session.versions.note(change.record_id, change.note_id, change.field, change.version)
                 self.notify(f"Undone on record {change.record_id}: {change.field}.")
         elif job.kind == "done":
             record_id = job.context
@@ -429,9 +436,24 @@ class CodingScreen(Screen):
                 self.open_record(nxt)
             return
         elif job.kind in ("flag", "memo"):
+            if job.kind == "memo":
+                self.session.versions.settle(job.context[0])
             self.query_one(RecordQueue).reload()
         if view is not None:
             self._show_form()
+
+    def _changed_elsewhere(self, record_id: str, slot: Slot, stale: StaleChange) -> None:
+        """A change refused because the code changed in another window: show the value it holds now
+        (and count on its version from here), never write over it."""
+        view = self.view
+        if view is not None and view.record_id == record_id:
+            if stale.current is None:
+                view.values.pop(slot.key, None)
+            else:
+                view.values[slot.key] = stale.current
+            self._show_form()
+        self.query_one(ProgressHeader).set_saved("⚠ changed elsewhere")
+        self.notify(changed_elsewhere(slot.field, stale.current), severity="warning", timeout=10)
 
     @on(Waiting)
     def waiting(self, event: Waiting) -> None:
@@ -444,7 +466,11 @@ class CodingScreen(Screen):
         error = event.error
         message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
         if job.kind == "code":
-            record_id, slot, old = job.context
+            record_id, slot, old, ticket = job.context
+            self.session.versions.settle(ticket)
+            if isinstance(error, StaleChange):
+                self._changed_elsewhere(record_id, slot, error)
+                return
             if self.view is not None and self.view.record_id == record_id:
                 if old is None:
                     self.view.values.pop(slot.key, None)
@@ -455,6 +481,19 @@ class CodingScreen(Screen):
             self.notify(f"Not saved: {message}", severity="error", timeout=8)
         elif job.kind == "done":
             self.notify(message, title="Not done", severity="error", timeout=8)
+        elif job.kind == "memo":
+            ticket, record_id, slot, old_memo = job.context
+            self.session.versions.settle(ticket)
+            if self.view is not None and self.view.record_id == record_id:
+                if old_memo:
+                    self.view.memos[slot.key] = old_memo
+                else:
+                    self.view.memos.pop(slot.key, None)
+                self._show_form()
+            if isinstance(error, StaleChange):
+                self._changed_elsewhere(record_id, slot, error)
+            else:
+                self.notify(f"Not saved: {message}", severity="error", timeout=8)
         elif job.kind != "position":
             self.notify(f"Not saved: {message}", severity="error", timeout=8)
 
@@ -553,11 +592,15 @@ class CodingScreen(Screen):
             if text is None:
                 return
             text = text.strip()
+            old_memo = view.memos.get(slot.key)
             if text:
                 view.memos[slot.key] = text
             else:
                 view.memos.pop(slot.key, None)
-            self.writer.submit(lambda: self.session.memo(record_id, slot, text), "memo")
+            ticket = self.session.ticket(record_id, slot)
+            self.writer.submit(
+                lambda: self.session.memo(record_id, slot, text, ticket), "memo", (ticket, record_id, slot, old_memo)
+            )
             self._show_form()
 
         self.app.push_screen(

@@ -27,8 +27,10 @@ from chartcode.codebook.types import InputMode
 from chartcode.coding import CodingSession, Slot
 from chartcode.errors import UserError
 from chartcode.fidelity import UnitScore, require_scale, score_unit
+from chartcode.store import StaleChange
 from chartcode.tui.bindings import RATING_KEYS, bindings
 from chartcode.tui.screens.modals import HelpScreen, TextPrompt
+from chartcode.tui.widgets.coding_form import changed_elsewhere
 from chartcode.tui.widgets.footer import compact_footer
 from chartcode.tui.widgets.not_applicable import na_hint, na_panel
 from chartcode.tui.widgets.rating_items import ItemDetail, ItemList, RatingHeader, item_detail, rating_keys
@@ -328,7 +330,10 @@ class RatingScreen(Screen):
         else:
             self.values[f.name] = value
         record_id, slot = self.record_id, Slot(f)
-        job = self.writer.submit(lambda: self.session.set(record_id, slot, value), "code", (f.name, old))
+        ticket = self.session.ticket(record_id, slot)  # the version this rating is made against
+        job = self.writer.submit(
+            lambda: self.session.set(record_id, slot, value, ticket), "code", (f.name, old, ticket)
+        )
         self.pending[job.id] = f.name
         self.query_one(RatingHeader).set_saved("saving…")
         if advance:
@@ -376,7 +381,10 @@ class RatingScreen(Screen):
                 self.memos[f.name] = text
             else:
                 self.memos.pop(f.name, None)
-            job = self.writer.submit(lambda: self.session.memo(record_id, slot, text), "memo", (f.name, old))
+            ticket = self.session.ticket(record_id, slot)
+            job = self.writer.submit(
+                lambda: self.session.memo(record_id, slot, text, ticket), "memo", (f.name, old, ticket)
+            )
             self.pending[job.id] = f.name
             self.query_one(RatingHeader).set_saved("saving…")
             self._redraw()
@@ -450,11 +458,14 @@ class RatingScreen(Screen):
             return
         self.pending.pop(job.id, None)
         self.query_one(RatingHeader).set_saved(self._saved_text())
+        if job.kind in ("code", "memo"):
+            self.session.versions.settle(job.context[2])
         if job.kind == "undo":
             change = event.result
             if change is None:
                 self.notify("Nothing to undo in this session.", severity="warning")
             else:
+                self.session.versions.note(change.record_id, change.note_id, change.field, change.version)
                 if change.new is None:
                     self.values.pop(change.field, None)
                 else:
@@ -482,18 +493,26 @@ class RatingScreen(Screen):
         self.pending.pop(job.id, None)
         error = event.error
         message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+        if job.kind in ("code", "memo"):
+            self.session.versions.settle(job.context[2])
         if job.kind == "code":
-            name, old = job.context
+            name, old, _ticket = job.context
+            if isinstance(error, StaleChange):  # changed in another window: show what it holds now
+                self._changed_elsewhere(name, error)
+                return
             if old is None:
                 self.values.pop(name, None)
             else:
                 self.values[name] = old
         elif job.kind == "memo":
-            name, old = job.context
+            name, old, _ticket = job.context
             if old:
                 self.memos[name] = old
             else:
                 self.memos.pop(name, None)
+            if isinstance(error, StaleChange):
+                self._changed_elsewhere(name, error)
+                return
         elif job.kind == "submit":
             self.submitting = False
             self.notify(message, title="Not submitted", severity="error", timeout=10)
@@ -502,6 +521,17 @@ class RatingScreen(Screen):
             return
         self.query_one(RatingHeader).set_saved("⚠ not saved")
         self.notify(f"Not saved: {message}", severity="error", timeout=8)
+        self._redraw()
+
+    def _changed_elsewhere(self, name: str, stale: StaleChange) -> None:
+        """A rating refused because it changed in another window since: the value it holds now is
+        shown (and its version counted on from here); nothing is written over it."""
+        if stale.current is None:
+            self.values.pop(name, None)
+        else:
+            self.values[name] = stale.current
+        self.query_one(RatingHeader).set_saved("⚠ changed elsewhere")
+        self.notify(changed_elsewhere(self.codebook.field(name), stale.current), severity="warning", timeout=10)
         self._redraw()
 
     # ------------------------------------------------------------------ app

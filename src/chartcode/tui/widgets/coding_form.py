@@ -168,6 +168,12 @@ def value_text(field: Field, value: Any, width: int) -> Text:
     return t
 
 
+def changed_elsewhere(field: Field, current: Any) -> str:
+    """What a refused stale change says: the value the database holds now (a code, never note text)."""
+    shown = "empty" if current is None else value_text(field, current, 60).plain
+    return f"{field.label}: changed elsewhere: now {shown}. Not saved over it; code it again to change it."
+
+
 def field_panel(field: Field, value: Any, memo: str | None) -> Text:
     """The focused field in full: its choices with their keys, the decision rules, the memo."""
     t = Text()
