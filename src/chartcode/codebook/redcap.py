@@ -4,9 +4,10 @@
     codebook_to_redcap(codebook, "x.csv")  -> writes a data dictionary REDCap can import
 
 REDCap to chartcode: radio/dropdown -> nominal, yesno/truefalse -> binary, checkbox ->
-one binary field per option (``<var>___<code>``, REDCap's own export naming), text
-with integer validation -> count (numeric when it allows negatives), other number
-validations -> numeric, date validations -> date, other text and notes -> text.
+checkbox (check all that apply: one field whose value is the set of ticked options; its data
+columns are ``<var>___<code>``, REDCap's own export naming), text with integer validation ->
+count (numeric when it allows negatives), other number validations -> numeric, date
+validations -> date, other text and notes -> text.
 
 Lossless: what chartcode does not use is kept in the codebook, verbatim, for the way back.
 Each field's ``redcap:`` mapping holds, under REDCap's API column names (``form_name``,
@@ -110,7 +111,9 @@ SKIP_REASONS = {
     "slider": "chartcode has no slider; use a text field with number validation to code a number",
     "sql": "they run database queries, they hold no coded value",
 }
-SPLIT = "checkbox"  # one binary field per option; every other converted REDCap type is claimed by a field type
+# Codebooks converted before chartcode had a checkbox type hold a REDCap checkbox as one binary field
+# per option (``<var>___<code>``, redcap: checkbox: <var>); they still load, and export as one row.
+SPLIT = "checkbox"
 BRANCHING_PREFIX = "REDCap shows this field only if: "
 _INT_RE = re.compile(r"^-?(0|[1-9]\d*)$")
 _NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -335,10 +338,10 @@ def _chartcode_name(where: str, original: str, warnings: list[str] | None) -> st
 
 
 def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[dict[str, Any]]:
-    """The codebook fields for one dictionary row (none if not coded, several for a checkbox)."""
+    """The codebook fields for one dictionary row (none if not coded)."""
     ftype = row[FTYPE].strip().lower()
-    kind = None if ftype == SPLIT else from_redcap(ftype, row[VALIDATION], row[VMIN])
-    if kind is None and ftype != SPLIT:
+    kind = from_redcap(ftype, row[VALIDATION], row[VMIN])
+    if kind is None:
         reason = SKIP_REASONS.get(ftype, "not a REDCap field type chartcode converts")
         shown = quote(ftype).strip("'") if ftype else "untyped"
         warnings.append(f"{where}: {shown} fields are not coded ({reason}); kept for export --format redcap")
@@ -364,24 +367,6 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
     if base["note_types"] and base["level"] != "note":
         raise UserError(f"{where}: @chartcode-note-types applies only with @chartcode-level=note")
 
-    if kind is None:  # a checkbox: one binary field per option; the first keeps the whole row
-        out = []
-        for i, (code, option) in enumerate(_parse_choices(where, row[CHOICES])):
-            sub = f"{row[VAR].strip()}___{re.sub(r'[^A-Za-z0-9_]', '_', str(code))}"
-            sub = _chartcode_name(where, sub, None)
-            meta = _cells(row) if i == 0 else {}
-            meta["checkbox"] = name
-            out.append(
-                base
-                | {
-                    "name": sub,
-                    "label": f"{label}: {option}",
-                    "type": "binary",
-                    "choices": {0: "No", 1: "Yes"},
-                    "_redcap": meta,
-                }
-            )
-        return out
     choices: dict[int | str, str] = {}
     if kind.has_choices:
         fixed = kind.redcap_choices(ftype)
@@ -663,7 +648,7 @@ def _field_row(f: Field, form: str, kept: dict[str, str] | None) -> list[str]:
     kept_validation = k.get("text_validation_type_or_show_slider_number", validation)
     kept_min = k.get("text_validation_min", vmin)
     kind = from_redcap(kept_type.strip().lower(), kept_validation, kept_min)
-    if kind is not None and kind.family == f.kind.family and kept_type.strip().lower() != SPLIT:
+    if kind is not None and kind.family == f.kind.family:
         ftype, validation = kept_type, kept_validation  # dropdown, email, date_dmy ... as REDCap had it
         list_choices = kind.has_choices and kind.redcap_choices(ftype.strip().lower()) is None
         if not f.kind.is_number:  # a date's or a time's bounds are no chartcode range: kept as they were
@@ -721,8 +706,8 @@ def _field_row(f: Field, form: str, kept: dict[str, str] | None) -> list[str]:
 
 
 def _checkbox_row(group: list[Field], form: str) -> list[str]:
-    """One REDCap checkbox row from its binary fields (``<var>___<code>``): the kept row, with the
-    options the codebook still has."""
+    """One REDCap checkbox row from the binary fields (``<var>___<code>``) of a codebook converted
+    before chartcode had a checkbox type: the kept row, with the options the codebook still has."""
     first = dict(group[0].redcap)
     cells = {FROM_API[k]: v for k, v in first.items() if k in API.values()}
     options: list[tuple[int | str, str]] = []
