@@ -204,6 +204,9 @@ class Field:
     def label_for(self, value: Any) -> str:
         if value is None:
             return ""
+        if self.kind.multiple:  # a set of ticked options ("1|3"): their labels
+            ticked = checkbox_codes(value)
+            return ", ".join(c.label for c in self.choices if str(c.code) in ticked) or "(none ticked)"
         c = self.choice(value)
         return c.label if c is not None else ""
 

@@ -257,7 +257,7 @@ def stat_frame(
                 f" {longest} (rename the derived variable in the audit file)"
             )
         series = df[col]
-        fld = columns.get(col) or cb.get(col)
+        fld = columns.get(col) or cb.get(col) or _option_field(cb, col)
         kind = field_type("date") if col == "note_date" else fld.kind if fld is not None else None
         top_coded = hashed_ids and fld is not None and is_age(fld)
         if top_coded:
@@ -368,6 +368,13 @@ def _with_spss_code(spec: list[Any], code: float, fld: Field) -> list[Any]:
             " takes (three, or a range and one); export dta, or declare fewer missing codes"
         )
     return [{"lo": lo, "hi": hi}, code]
+
+
+def _option_field(cb: Codebook, col: str) -> Field | None:
+    """A checkbox option's 0/1 column (``<field>___<code>``) described as a binary field."""
+    from chartcode.export.options import option_field
+
+    return option_field(cb, col)
 
 
 def _missing_codes(out: StatFrame, name: str, fld: Field, fmt: str) -> None:
