@@ -30,7 +30,7 @@ from chartcode.errors import UserError
 from chartcode.tui.bindings import CODING_KEYS, bindings
 from chartcode.tui.screens.modals import ClearInapplicable, HelpScreen, SecondWindow, TextPrompt
 from chartcode.tui.screens.search import SearchScreen
-from chartcode.tui.widgets.coding_form import CodingForm, choice_keys, record_form
+from chartcode.tui.widgets.coding_form import CodingForm, choice_keys, record_form, toggle, toggles
 from chartcode.tui.widgets.footer import compact_footer
 from chartcode.tui.widgets.header import ProgressHeader
 from chartcode.tui.widgets.not_applicable import na_hint
@@ -473,7 +473,31 @@ class CodingScreen(Screen):
         if key not in keys:
             self.notify(f"{slot.field.label}: no choice [{key}] (keys {', '.join(keys)})", severity="warning")
             return
+        if toggles(slot.field):
+            self._toggle(slot, key)
+            return
         self._save(slot, keys[key], advance=True)
+
+    # check all that apply: its own input mode
+    def _toggle(self, slot: Slot, key: str) -> None:
+        """Tick or untick one option: a committed change of its own ("added 2" / "removed 3")."""
+        if self.view is None:
+            return
+        changed = toggle(slot.field, self.view.values.get(slot.key), key)
+        if changed is not None:
+            value, reason = changed
+            self._save(slot, value, advance=False, reason=reason)
+
+    def action_keep_set(self) -> None:
+        """Enter on a check-all-that-apply field: keep the ticked set and move on (an untouched
+        field is coded as none ticked: that is an answer, and Tab leaves it uncoded)."""
+        slot = self.current_slot
+        if slot is None or self.view is None or not toggles(slot.field) or not self.applies(self.cursor):
+            return
+        if self.view.values.get(slot.key) is None:
+            self._save(slot, "", advance=True, reason="none ticked")
+        else:
+            self.move_cursor(self.cursor + 1)
 
     @on(CodingForm.Entered)
     def entered(self, event: CodingForm.Entered) -> None:
