@@ -22,34 +22,11 @@ import numpy as np
 import pandas as pd
 
 from chartcode.codebook import Codebook, Field
-from chartcode.codebook.model import Choice, checkbox_codes
+from chartcode.codebook.model import checkbox_codes
+from chartcode.codebook.options import option_field, option_fields
 from chartcode.codebook.types import option_column
 
-NO_YES = (Choice(0, "No"), Choice(1, "Yes"))
-
-
-def option_fields(fld: Field) -> dict[str, Field]:
-    """A checkbox field's option columns, each described as a binary field (name, label, No/Yes)."""
-    return {
-        option_column(fld.name, c.code): Field(
-            option_column(fld.name, c.code),
-            f"{fld.label}: {c.label}",
-            fld.level,
-            "binary",
-            choices=NO_YES,
-            note_types=fld.note_types,
-        )
-        for c in fld.choices
-    }
-
-
-def option_field(cb: Codebook, column: str) -> Field | None:
-    """The binary field an option column ``<field>___<code>`` stands for (None: not one)."""
-    name, sep, _ = column.rpartition("___")
-    fld = cb.get(name) if sep else None
-    if fld is None or not fld.kind.multiple:
-        return None
-    return option_fields(fld).get(column)
+__all__ = ["expand", "option_columns", "option_field", "option_fields", "option_values"]
 
 
 def option_values(fld: Field, values: pd.Series) -> dict[str, pd.Series]:
