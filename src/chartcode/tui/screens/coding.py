@@ -40,7 +40,8 @@ from chartcode.tui.writer import Saved, SaveFailed, StoreWriter, Waiting
 
 HELP_INTRO = (
     "Read the note on the left, code the focused field on the right. Every change is saved at once "
-    "(watch for ✓ saved at the top). Choice fields: press the key shown beside the choice. Number, date "
+    "(watch for ✓ saved at the top). Choice fields: press the key shown beside the choice (check all that "
+    "apply: each key ticks or unticks, Enter keeps the set). Number, date "
     "and text fields: type, then Enter. Tab moves on; d marks the record done."
 )
 
