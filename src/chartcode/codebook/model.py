@@ -17,12 +17,14 @@ from functools import cached_property
 from typing import Any
 
 from chartcode.codebook import logic
-from chartcode.codebook.types import (  # noqa: F401 (CodeError, checkbox_codes: re-exported)
+from chartcode.codebook.types import (  # noqa: F401 (CodeError: re-exported)
     FIELD_TYPES,
     CodeError,
     FieldType,
-    checkbox_codes,
     field_type,
+)
+from chartcode.codebook.types import (
+    checkbox_codes as checkbox_codes,  # a checkbox value's ticked codes ("1|3"), re-exported
 )
 
 LEVELS = ("record", "note")
