@@ -227,3 +227,12 @@ def test_each_real_redcap_checkbox_is_one_checkbox_field_and_comes_back_unchange
     r = cli("codebook", "export", yaml_path, "--format", "redcap", "--out", back)
     assert r.code == 0, r.err
     assert _checkbox_rows(back) == original  # the row, its choices text byte for byte
+
+
+def test_the_report_counts_records_per_ticked_option(cli, db, tmp_path):
+    out = tmp_path / "report.md"
+    r = cli("report", db, "--out", out)
+    assert r.code == 0, r.err
+    text = out.read_text(encoding="utf-8")
+    # R1 ticked 1 and 3, R2 none, R3 has no final value
+    assert "Therapy 1, Medication 0, Peer support 1, Other 0" in text
