@@ -23,6 +23,7 @@ def option_fields(fld: Field) -> dict[str, Field]:
             "binary",
             choices=NO_YES,
             note_types=fld.note_types,
+            show_if=fld.show_if,  # an option applies where its field does
         )
         for c in fld.choices
     }
