@@ -236,3 +236,13 @@ def test_the_report_counts_records_per_ticked_option(cli, db, tmp_path):
     text = out.read_text(encoding="utf-8")
     # R1 ticked 1 and 3, R2 none, R3 has no final value
     assert "Therapy 1, Medication 0, Peer support 1, Other 0" in text
+
+
+def test_a_codebook_converted_with_one_binary_field_per_option_still_exports_one_checkbox_row(cli, tmp_path):
+    legacy = ROOT / "tests" / "data" / "checkbox" / "split_checkboxes_redcapr_checkboxes-1.yaml"
+    cb = load_codebook(legacy)
+    assert [f.type for f in cb.fields if f.name.startswith("check_one")] == ["binary"] * 4
+    out = tmp_path / "back.csv"
+    r = cli("codebook", "export", legacy, "--format", "redcap", "--out", out)
+    assert r.code == 0, r.err
+    assert _checkbox_rows(out) == _checkbox_rows(REDCAP / "redcapr_checkboxes-1_dictionary.csv")
