@@ -130,3 +130,9 @@ def test_loader_refuses_an_option_column_longer_than_stata_takes():
     text = YAML.replace("name: services", "name: services_offered_at_intake_12")
     with pytest.raises(UserError, match="option column 'services_offered_at_intake_12___1' has 33 characters"):
         load_codebook("t.yaml", text=text)
+
+
+def test_loader_refuses_a_field_named_like_an_option_column():
+    text = YAML + "  - name: services___2\n    label: Clash\n    type: binary\n"
+    with pytest.raises(UserError, match="t.yaml:11: field 'services___2': the name is the export column of an option"):
+        load_codebook("t.yaml", text=text)

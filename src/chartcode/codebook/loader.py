@@ -119,6 +119,7 @@ def load_codebook(path: str | Path, text: str | None = None) -> Codebook:
             if isinstance(raw, LMap):
                 logic_lines[f.name] = {k: raw.line_of(k) for k in ("show_if", "calc") if k in raw}
         fields = _logic(p, fields, logic_lines)
+        _option_names(p, fields)
     scale = None
     if "scale" in data:
         scale = _scale(p, data)
@@ -593,6 +594,14 @@ def _option_codes(p: _Problems, raw: LMap, fname: str, choices: tuple[Choice, ..
             )
     if "missing" in raw:
         p.add(raw.line_of("missing"), "'missing' does not apply to checkbox fields (an option is ticked or not)", fname)
+
+
+def _option_names(p: _Problems, fields: list[Field]) -> None:
+    """No field may be named like a checkbox option's export column (``<field>___<code>``)."""
+    columns = {f"{f.name}{OPTION_SEP}{c.code}": f.name for f in fields if f.kind.multiple for c in f.choices}
+    for f in fields:
+        if f.name in columns:
+            p.add(f.line, f"the name is the export column of an option of checkbox field '{columns[f.name]}'", f.name)
 
 
 def _missing(p: _Problems, raw: LMap, fname: str, choices: tuple[Choice, ...]) -> tuple[Choice, ...]:
