@@ -246,3 +246,14 @@ def test_a_codebook_converted_with_one_binary_field_per_option_still_exports_one
     r = cli("codebook", "export", legacy, "--format", "redcap", "--out", out)
     assert r.code == 0, r.err
     assert _checkbox_rows(out) == _checkbox_rows(REDCAP / "redcapr_checkboxes-1_dictionary.csv")
+
+
+def test_import_redcap_refuses_a_checkbox_code_its_data_columns_cannot_carry_naming_the_line(cli, tmp_path):
+    src = tmp_path / "dict.csv"
+    header = (REDCAP / "redcapr_checkboxes-1_dictionary.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    rows = ["record_id,f,,text,Record ID,,,,,,,,,,,,,", 'svc,f,,checkbox,Services,"1, One | 2.5, Two",,,,,,,,,,,,']
+    src.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    r = cli("codebook", "import-redcap", src, "--out", tmp_path / "cb.yaml")
+    assert r.code == 2
+    assert f"{src}:3: field 'svc': checkbox option code '2.5' must use only letters, digits and _" in r.err
+    assert not (tmp_path / "cb.yaml").exists()

@@ -52,7 +52,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 
 from chartcode.codebook.loader import CODE_RE, ID_RE, NAME_RE, REDCAP_COLUMNS, load_codebook
 from chartcode.codebook.model import LEVELS, Codebook, Field
-from chartcode.codebook.types import FIELD_TYPES, FieldType, from_redcap, join
+from chartcode.codebook.types import CHECKBOX_CODE_RE, FIELD_TYPES, FieldType, from_redcap, join
 from chartcode.errors import UserError, quote, read_bytes
 from chartcode.files import atomic_write
 
@@ -374,6 +374,8 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
     ftype_cc = kind.name
     field = base | {"name": name, "type": tags.get("type", ftype_cc), "choices": choices}
     _check_type(where, field, ftype_cc)
+    if kind.multiple:
+        _checkbox_codes(where, field)
     if FIELD_TYPES[field["type"]].is_number:
         field["min"] = _bound(where, "min", row[VMIN], warnings)
         field["max"] = _bound(where, "max", row[VMAX], warnings)
@@ -401,6 +403,16 @@ def _check_type(where: str, field: dict[str, Any], derived: str) -> None:
         raise UserError(f"{where}: {ftype} choice codes must be whole numbers")
     if kind.exact_codes is not None and sorted(codes) != sorted(kind.exact_codes):
         raise UserError(f"{where}: a {ftype} field has exactly the codes {join([str(c) for c in kind.exact_codes])}")
+
+
+def _checkbox_codes(where: str, field: dict[str, Any]) -> None:
+    """A checkbox's codes name its data columns (``<var>___<code>``): letters, digits and _ only."""
+    for code in field["choices"]:
+        if not CHECKBOX_CODE_RE.match(str(code)):
+            raise UserError(
+                f"{where}: checkbox option code {quote(code)} must use only letters, digits and _"
+                " (REDCap names each option's data column <var>___<code>)"
+            )
 
 
 def _check_name(where: str, name: str) -> str:
