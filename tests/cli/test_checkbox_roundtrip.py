@@ -257,3 +257,24 @@ def test_import_redcap_refuses_a_checkbox_code_its_data_columns_cannot_carry_nam
     assert r.code == 2
     assert f"{src}:3: field 'svc': checkbox option code '2.5' must use only letters, digits and _" in r.err
     assert not (tmp_path / "cb.yaml").exists()
+
+
+def test_pspp_defines_the_multiple_response_set_from_the_sav_export(cli, db, tmp_path):
+    """PSPP (the free SPSS) reads the option columns as a multiple-dichotomy set; R3 (not coded) is
+    missing in every option, so N is 2 and each mean is the share of coded records ticking it.
+    Skips without pspp; fails under CI=true (tests.integration.test_pspp_reads_exports.pspp_path)."""
+    from tests.integration.test_pspp_reads_exports import run_pspp
+
+    sav = _export(cli, db, tmp_path, "sav")
+    tables = run_pspp(
+        f"GET FILE='{sav}'.\n"
+        f"MRSETS /MDGROUP NAME=$services VARIABLES={' '.join(OPTIONS)} VALUE=1 /DISPLAY NAME=[$services].\n"
+        f"DESCRIPTIVES /VARIABLES={' '.join(OPTIONS)}.\n",
+        tmp_path,
+    )
+    (mr,) = [row for row in tables["Multiple Response Sets"][1:]]
+    assert mr[:3] == ["$services", "Dichotomies", "1"] and mr[3].split() == OPTIONS
+    stats = {row[0]: row[1:3] for row in tables["Descriptive Statistics"][1:]}
+    assert stats["Services offered: Therapy"] == ["2", ".50"]
+    assert stats["Services offered: Medication"] == ["2", ".00"]
+    assert stats["Services offered: Peer support"] == ["2", ".50"]
