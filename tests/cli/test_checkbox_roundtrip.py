@@ -278,3 +278,33 @@ def test_pspp_defines_the_multiple_response_set_from_the_sav_export(cli, db, tmp
     assert stats["Services offered: Therapy"] == ["2", ".50"]
     assert stats["Services offered: Medication"] == ["2", ".00"]
     assert stats["Services offered: Peer support"] == ["2", ".50"]
+
+
+BRANCHING = CODEBOOK.replace(
+    "fields:\n",
+    "fields:\n  - name: offered\n    label: Services offered at all\n    type: binary\n    required: true\n",
+).replace(
+    "    required: true\n    choices:\n      1: Therapy",
+    "    required: true\n    show_if: \"[offered] = '1'\"\n    choices:\n      1: Therapy",
+)
+
+
+def test_an_inapplicable_checkbox_is_not_applicable_in_every_option_column(cli, tmp_path):
+    (tmp_path / "cbx.yaml").write_text(BRANCHING, encoding="utf-8")
+    (tmp_path / "notes.csv").write_text(NOTES, encoding="utf-8")
+    codes = "record_id,note_id,field,value\nR1,,offered,1\nR1,,services,3|1\nR2,,offered,0\n"
+    (tmp_path / "codes.csv").write_text(codes, encoding="utf-8")
+    db = tmp_path / "audit.db"
+    assert cli("init", db, "--codebook", tmp_path / "cbx.yaml", "--coder", "intern").code == 0
+    assert cli("import", db, tmp_path / "notes.csv").code == 0
+    r = cli("import-codes", db, tmp_path / "codes.csv", "--coder", "intern")
+    assert r.code == 0, r.err
+    records = pd.read_csv(_export(cli, db, tmp_path, "csv")).set_index("record_id")
+    assert records.loc["R2", OPTIONS].isna().all() and records.loc["R2", "services__source"] == "not_applicable"
+    df, meta = pyreadstat.read_sav(str(_export(cli, db, tmp_path, "sav")), user_missing=True)
+    r2 = df.set_index("record_id").loc["R2", OPTIONS]
+    assert list(r2) == [-8.0] * 4  # SPSS's declared "not applicable" code, in every option
+    assert meta.variable_value_labels["services___1"][-8] == "not applicable"
+    assert list(df.set_index("record_id").loc["R1", OPTIONS]) == [1.0, 0.0, 1.0, 0.0]
+    dta, _ = pyreadstat.read_dta(str(_export(cli, db, tmp_path, "dta")), user_missing=True)
+    assert list(dta.set_index("record_id").loc["R2", OPTIONS]) == ["n"] * 4  # Stata .n

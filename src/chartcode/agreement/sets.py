@@ -117,6 +117,7 @@ def set_agreement(ratings: Any, **options: Any) -> list[dict[str, Any]]:
         seed=options.get("seed"),
         ci=options.get("ci", 0.95),
         unreadable=ratings.unreadable,
+        applicability_disagreements=ratings.applicability_disagreements,
     )
     whole[MASI_KEY] = masi_alpha(_sets(ratings.categories, ratings.matrix)) if whole["n_units"] else None
     whole["options"] = list(option_fields(fld))
