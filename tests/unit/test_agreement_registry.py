@@ -22,8 +22,8 @@ M = np.array([[0, 0], [1, 1], [2, 3], [3, 3], [4, 2], [1, 1], [0, 1], [2, 2]], d
 def test_every_codebook_type_has_a_kind():
     assert {ag.kind_of(_field(t)).type for t in TYPES} == set(TYPES)
     assert {t: ag.kind_of(_field(t)).level for t in TYPES} == ag.LEVEL_OF_TYPE
-    with pytest.raises(KeyError, match="unknown field type 'checkbox'"):  # not registered (yet)
-        ag.kind_of(_field("checkbox"))
+    with pytest.raises(KeyError, match="unknown field type 'never_registered'"):
+        ag.kind_of(_field("never_registered"))
 
 
 def test_keys_labels_and_terms_are_unique():

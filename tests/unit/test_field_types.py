@@ -34,7 +34,7 @@ from chartcode.codebook.types import (
 )
 from chartcode.dataset import _column
 
-BUILTIN = ("nominal", "ordinal", "binary", "count", "numeric", "date", "text")
+BUILTIN = ("nominal", "ordinal", "binary", "count", "numeric", "date", "text", "checkbox")
 
 
 def fld(type_: str, **kw) -> Field:
@@ -61,7 +61,7 @@ def sample_field(ft: FieldType) -> Field:
 def test_registry_holds_the_built_in_types_in_order():
     assert tuple(FIELD_TYPES) == BUILTIN
     assert TYPES == BUILTIN
-    assert CHOICE_TYPES == ("nominal", "ordinal", "binary")
+    assert CHOICE_TYPES == ("nominal", "ordinal", "binary", "checkbox")
     assert NUMBER_TYPES == ("count", "numeric")
     for name in BUILTIN:
         assert field_type(name).name == name
@@ -70,7 +70,7 @@ def test_registry_holds_the_built_in_types_in_order():
 
 def test_unknown_type_names_the_registered_ones():
     with pytest.raises(KeyError, match="registered: nominal, ordinal"):
-        field_type("checkbox")
+        field_type("multiselect")
 
 
 def test_register_refuses_duplicates_and_bad_names():
@@ -322,7 +322,7 @@ def test_choice_rules():
     assert not field_type("nominal").integer_codes
     assert field_type("ordinal").ordered and not field_type("nominal").ordered
     assert [n for n, t in FIELD_TYPES.items() if t.is_number] == ["count", "numeric"]
-    assert not any(t.multiple for t in FIELD_TYPES.values())
+    assert [n for n, t in FIELD_TYPES.items() if t.multiple] == ["checkbox"]
 
 
 def test_qdc_codes():
@@ -430,7 +430,9 @@ def test_a_new_type_is_one_class(email_type, tmp_path):
     cb = load_codebook("contacts.yaml", text=EMAIL_CODEBOOK)
     f = cb.field("contact")
     assert f.kind is email_type and f.to_dict()["type"] == "email"
-    with pytest.raises(Exception, match="one of: nominal, ordinal, binary, count, numeric, date, text, email"):
+    with pytest.raises(
+        Exception, match="one of: nominal, ordinal, binary, count, numeric, date, text, checkbox, email"
+    ):
         load_codebook("x.yaml", text=EMAIL_CODEBOOK.replace("type: email", "type: phone"))
     with pytest.raises(Exception, match="has no choices"):
         load_codebook("x.yaml", text=EMAIL_CODEBOOK + "    choices: {1: a}\n")
@@ -489,5 +491,5 @@ def test_unregister_is_quiet_for_unknown_names():
 
 
 def test_redcap_types_no_field_type_claims_are_skipped():
-    for rc_type in ("calc", "descriptive", "file", "slider", "sql", "checkbox", ""):
+    for rc_type in ("calc", "descriptive", "file", "slider", "sql", ""):
         assert from_redcap(rc_type, "", "") is None

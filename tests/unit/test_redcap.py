@@ -96,12 +96,13 @@ def test_yesno_and_truefalse_become_binary_with_their_labels():
     assert [(c.code, c.label) for c in cb.field("pain_consent").choices] == [(0, "False"), (1, "True")]
 
 
-def test_checkbox_becomes_one_binary_field_per_option_named_like_redcap_exports():
+def test_checkbox_becomes_one_checkbox_field_with_its_options():
     cb, _ = convert(FIXTURE)
     names = [f.name for f in cb.fields if f.name.startswith("treatments")]
-    assert names == ["treatments___1", "treatments___2", "treatments___3"]
-    two = cb.field("treatments___2")
-    assert (two.type, two.label, two.required) == ("binary", "Treatments tried: Opioids, any", True)
+    assert names == ["treatments"]
+    f = cb.field("treatments")
+    assert (f.type, f.label, f.required) == ("checkbox", "Treatments tried", True)
+    assert [(c.code, c.label) for c in f.choices] == [(1, "Physical therapy"), (2, "Opioids, any"), (3, "Acupuncture")]
 
 
 def test_text_validation_decides_count_numeric_date_or_text():

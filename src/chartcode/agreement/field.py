@@ -222,6 +222,11 @@ def agreement_report(
         seed = new_seed()
     fields = []
     for rt in collect(store, field):
+        if rt.field.kind.multiple:  # check all that apply: the whole set, then each option (agreement.sets)
+            from chartcode.agreement.sets import set_agreement
+
+            fields += set_agreement(rt, bootstrap=bootstrap, seed=seed, ci=ci, confusion=confusion)
+            continue
         fields.append(
             field_agreement(
                 rt.field,

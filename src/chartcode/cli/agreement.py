@@ -41,6 +41,11 @@ def format_field(result: dict, ci_level: float | None = None, label: str = "") -
         ci_text = f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
         word = kappa_words(value, result["n_units"]) if coef.chance_corrected else ""
         rows.append((coef_label, f"{value:.3f}", ci_text, word))
+    if result.get("masi_alpha") is not None:  # a checkbox field's whole set (chartcode.agreement.sets)
+        masi = result["masi_alpha"]
+        rows.append(
+            ("Krippendorff's alpha, MASI set distance", f"{masi:.3f}", "", kappa_words(masi, result["n_units"]))
+        )
     if rows:
         w0 = max(len(r[0]) for r in rows)
         w2 = max(len(r[2]) for r in rows)
@@ -124,6 +129,11 @@ def agreement(db: Path, field_name: str | None, as_json: bool, bootstrap: int, s
                 store, field=field_name, bootstrap=bootstrap, seed=seed, ci=ci_level, confusion=not as_json
             )
         labels = {f.name: f.label for f in store.codebook.fields}
+        from chartcode.codebook.options import option_fields
+
+        for f in store.codebook.fields:  # a checkbox's options, each reported as a binary item
+            if f.kind.multiple:
+                labels |= {name: o.label for name, o in option_fields(f).items()}
     finally:
         store.close()
     if as_json:

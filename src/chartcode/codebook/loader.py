@@ -23,7 +23,7 @@ from chartcode.codebook.model import (
     Scale,
     Section,
 )
-from chartcode.codebook.types import FIELD_TYPES, join, names
+from chartcode.codebook.types import CHECKBOX_CODE_RE, FIELD_TYPES, OPTION_SEP, join, names
 from chartcode.errors import UserError, quote
 from chartcode.yamlsrc import LList, LMap, load_located
 
@@ -119,6 +119,7 @@ def load_codebook(path: str | Path, text: str | None = None) -> Codebook:
             if isinstance(raw, LMap):
                 logic_lines[f.name] = {k: raw.line_of(k) for k in ("show_if", "calc") if k in raw}
         fields = _logic(p, fields, logic_lines)
+        _option_names(p, fields)
     scale = None
     if "scale" in data:
         scale = _scale(p, data)
@@ -495,6 +496,8 @@ def _field(p: _Problems, raw: Any, line: int, index: int) -> Field | None:
     if vmin is not None and vmax is not None and vmin > vmax:
         p.add(raw.line_of("min"), f"min {vmin} is greater than max {vmax}", fname)
     choices = _missing(p, raw, fname, _choices(p, raw, fname, ftype))
+    if kind is not None and kind.multiple:
+        _option_codes(p, raw, fname, choices)
     section = _opt_str(p, raw, "section", fname) or ""
     target = _number(p, raw, "target", fname)
     redcap = _field_redcap(p, raw, fname)
@@ -558,6 +561,47 @@ def _logic(p: _Problems, fields: list[Field], lines: dict[str, dict[str, int]]) 
             first,
         )
     return fields
+
+
+STAT_NAME_MAX = 32  # Stata's limit on a variable name: each option is exported as <field>___<code>
+
+
+def _option_codes(p: _Problems, raw: LMap, fname: str, choices: tuple[Choice, ...]) -> None:
+    """A check-all-that-apply field's codes: each option is exported as a 0/1 column
+    ``<field>___<code>`` (REDCap's naming), so a code is letters, digits and _ and the column name
+    fits Stata; a ``missing:`` code would be an option nobody can mean as "no value"."""
+    spec = raw.get("choices")
+    seen: set[str] = set()
+    for c in choices:
+        line = spec.line_of(c.code) if isinstance(spec, LMap) else raw.line
+        column = f"{fname}{OPTION_SEP}{c.code}"
+        if str(c.code) in seen:
+            p.add(line, f"checkbox option code {quote(c.code)} appears twice (as a number and as text)", fname)
+        seen.add(str(c.code))
+        if not CHECKBOX_CODE_RE.match(str(c.code)):
+            p.add(
+                line,
+                f"checkbox option code {quote(c.code)} must use only letters, digits and _ (REDCap names"
+                f" each option's column <field>{OPTION_SEP}<code>)",
+                fname,
+            )
+        elif len(column) > STAT_NAME_MAX:
+            p.add(
+                line,
+                f"option column {column!r} has {len(column)} characters; Stata takes at most {STAT_NAME_MAX}"
+                " (shorten the field name or the code)",
+                fname,
+            )
+    if "missing" in raw:
+        p.add(raw.line_of("missing"), "'missing' does not apply to checkbox fields (an option is ticked or not)", fname)
+
+
+def _option_names(p: _Problems, fields: list[Field]) -> None:
+    """No field may be named like a checkbox option's export column (``<field>___<code>``)."""
+    columns = {f"{f.name}{OPTION_SEP}{c.code}": f.name for f in fields if f.kind.multiple for c in f.choices}
+    for f in fields:
+        if f.name in columns:
+            p.add(f.line, f"the name is the export column of an option of checkbox field '{columns[f.name]}'", f.name)
 
 
 def _missing(p: _Problems, raw: LMap, fname: str, choices: tuple[Choice, ...]) -> tuple[Choice, ...]:

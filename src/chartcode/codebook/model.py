@@ -17,7 +17,15 @@ from functools import cached_property
 from typing import Any
 
 from chartcode.codebook import logic
-from chartcode.codebook.types import FIELD_TYPES, CodeError, FieldType, field_type  # noqa: F401 (CodeError: re-exported)
+from chartcode.codebook.types import (  # noqa: F401 (CodeError: re-exported)
+    FIELD_TYPES,
+    CodeError,
+    FieldType,
+    field_type,
+)
+from chartcode.codebook.types import (
+    checkbox_codes as checkbox_codes,  # a checkbox value's ticked codes ("1|3"), re-exported
+)
 
 LEVELS = ("record", "note")
 # the built-in types, for code that imported these names; what a type means is on its class in
@@ -198,6 +206,9 @@ class Field:
     def label_for(self, value: Any) -> str:
         if value is None:
             return ""
+        if self.kind.multiple:  # a set of ticked options ("1|3"): their labels
+            ticked = checkbox_codes(value)
+            return ", ".join(c.label for c in self.choices if str(c.code) in ticked) or "(none ticked)"
         c = self.choice(value)
         return c.label if c is not None else ""
 
@@ -393,16 +404,6 @@ class Codebook:
     @property
     def short_hash(self) -> str:
         return self.hash[:12]
-
-
-def checkbox_codes(value: Any) -> frozenset[str]:
-    """The ticked options of a checkbox value, as code strings: stored as ``"1|3"`` (the empty
-    set ``""``); a list or set of codes is read the same way."""
-    if value is None:
-        return frozenset()
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return frozenset(str(v) for v in value)
-    return frozenset(p for p in str(value).split("|") if p != "")
 
 
 class Form:

@@ -4,10 +4,11 @@
     codebook_to_redcap(codebook, "x.csv")  -> writes a data dictionary REDCap can import
 
 REDCap to chartcode: radio/dropdown -> nominal, yesno/truefalse -> binary, checkbox ->
-one binary field per option (``<var>___<code>``, REDCap's own export naming), text
-with integer validation -> count (numeric when it allows negatives), other number
-validations -> numeric, date validations -> date, other text and notes -> text, calc -> a
-numeric field with ``calc:``. Branching Logic becomes ``show_if:`` (chartcode.codebook.logic).
+checkbox (check all that apply: one field whose value is the set of ticked options; its data
+columns are ``<var>___<code>``, REDCap's own export naming), text with integer validation ->
+count (numeric when it allows negatives), other number validations -> numeric, date
+validations -> date, other text and notes -> text, calc -> a numeric field with ``calc:``.
+Branching Logic becomes ``show_if:`` (chartcode.codebook.logic).
 
 Lossless: what chartcode does not use is kept in the codebook, verbatim, for the way back.
 Each field's ``redcap:`` mapping holds, under REDCap's API column names (``form_name``,
@@ -57,7 +58,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 from chartcode.codebook import logic
 from chartcode.codebook.loader import CODE_RE, ID_RE, NAME_RE, REDCAP_COLUMNS, load_codebook
 from chartcode.codebook.model import LEVELS, Codebook, Field
-from chartcode.codebook.types import FIELD_TYPES, FieldType, from_redcap, join
+from chartcode.codebook.types import CHECKBOX_CODE_RE, FIELD_TYPES, FieldType, from_redcap, join
 from chartcode.errors import UserError, quote, read_bytes
 from chartcode.files import atomic_write
 
@@ -115,7 +116,9 @@ SKIP_REASONS = {
     "slider": "chartcode has no slider; use a text field with number validation to code a number",
     "sql": "they run database queries, they hold no coded value",
 }
-SPLIT = "checkbox"  # one binary field per option; every other converted REDCap type is claimed by a field type
+# Codebooks converted before chartcode had a checkbox type hold a REDCap checkbox as one binary field
+# per option (``<var>___<code>``, redcap: checkbox: <var>); they still load, and export as one row.
+SPLIT = "checkbox"
 CALC, CALC_TYPE = "calc", "numeric"  # a REDCap calc row is a numeric field with a calc:
 # A branching logic chartcode cannot represent is kept verbatim and shown to coders in the rules,
 # after this (codebooks converted before show_if existed have it there for every branching logic)
@@ -357,12 +360,12 @@ def _chartcode_name(where: str, original: str, warnings: list[str] | None) -> st
 
 
 def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[dict[str, Any]]:
-    """The codebook fields for one dictionary row (none if not coded, several for a checkbox)."""
+    """The codebook fields for one dictionary row (none if not coded)."""
     ftype = row[FTYPE].strip().lower()
-    kind = None if ftype == SPLIT else from_redcap(ftype, row[VALIDATION], row[VMIN])
+    kind = from_redcap(ftype, row[VALIDATION], row[VMIN])
     if ftype == CALC:
         kind = FIELD_TYPES[CALC_TYPE]
-    if kind is None and ftype != SPLIT:
+    if kind is None:
         reason = SKIP_REASONS.get(ftype, "not a REDCap field type chartcode converts")
         shown = quote(ftype).strip("'") if ftype else "untyped"
         warnings.append(f"{where}: {shown} fields are not coded ({reason}); kept for export --format redcap")
@@ -387,24 +390,6 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
     if base["note_types"] and base["level"] != "note":
         raise UserError(f"{where}: @chartcode-note-types applies only with @chartcode-level=note")
 
-    if kind is None:  # a checkbox: one binary field per option; the first keeps the whole row
-        out = []
-        for i, (code, option) in enumerate(_parse_choices(where, row[CHOICES])):
-            sub = f"{row[VAR].strip()}___{re.sub(r'[^A-Za-z0-9_]', '_', str(code))}"
-            sub = _chartcode_name(where, sub, None)
-            meta = _cells(row) if i == 0 else {}
-            meta["checkbox"] = name
-            out.append(
-                base
-                | {
-                    "name": sub,
-                    "label": f"{label}: {option}",
-                    "type": "binary",
-                    "choices": {0: "No", 1: "Yes"},
-                    "_redcap": meta,
-                }
-            )
-        return out
     if ftype == CALC:
         field = base | {"name": name, "type": tags.get("type", CALC_TYPE), "choices": {}, "_calc": row[CHOICES]}
         _check_type(where, field, CALC_TYPE)
@@ -416,6 +401,8 @@ def _convert_row(where: str, row: dict[str, str], warnings: list[str]) -> list[d
     ftype_cc = kind.name
     field = base | {"name": name, "type": tags.get("type", ftype_cc), "choices": choices}
     _check_type(where, field, ftype_cc)
+    if kind.multiple:
+        _checkbox_codes(where, field)
     if FIELD_TYPES[field["type"]].is_number:
         field["min"] = _bound(where, "min", row[VMIN], warnings)
         field["max"] = _bound(where, "max", row[VMAX], warnings)
@@ -533,6 +520,16 @@ def _check_type(where: str, field: dict[str, Any], derived: str) -> None:
         raise UserError(f"{where}: {ftype} choice codes must be whole numbers")
     if kind.exact_codes is not None and sorted(codes) != sorted(kind.exact_codes):
         raise UserError(f"{where}: a {ftype} field has exactly the codes {join([str(c) for c in kind.exact_codes])}")
+
+
+def _checkbox_codes(where: str, field: dict[str, Any]) -> None:
+    """A checkbox's codes name its data columns (``<var>___<code>``): letters, digits and _ only."""
+    for code in field["choices"]:
+        if not CHECKBOX_CODE_RE.match(str(code)):
+            raise UserError(
+                f"{where}: checkbox option code {quote(code)} must use only letters, digits and _"
+                " (REDCap names each option's data column <var>___<code>)"
+            )
 
 
 def _check_name(where: str, name: str) -> str:
@@ -784,7 +781,7 @@ def _field_row(f: Field, form: str, kept: dict[str, str] | None, cb: Codebook) -
     kept_validation = k.get("text_validation_type_or_show_slider_number", validation)
     kept_min = k.get("text_validation_min", vmin)
     kind = from_redcap(kept_type.strip().lower(), kept_validation, kept_min)
-    if kind is not None and kind.family == f.kind.family and kept_type.strip().lower() != SPLIT:
+    if kind is not None and kind.family == f.kind.family:
         ftype, validation = kept_type, kept_validation  # dropdown, email, date_dmy ... as REDCap had it
         list_choices = kind.has_choices and kind.redcap_choices(ftype.strip().lower()) is None
         if not f.kind.is_number:  # a date's or a time's bounds are no chartcode range: kept as they were
@@ -896,8 +893,8 @@ def _calc_cells(f: Field, k: dict[str, str], cells: dict[str, str], tags: list[t
 
 
 def _checkbox_row(group: list[Field], form: str) -> list[str]:
-    """One REDCap checkbox row from its binary fields (``<var>___<code>``): the kept row, with the
-    options the codebook still has."""
+    """One REDCap checkbox row from the binary fields (``<var>___<code>``) of a codebook converted
+    before chartcode had a checkbox type: the kept row, with the options the codebook still has."""
     first = dict(group[0].redcap)
     cells = {FROM_API[k]: v for k, v in first.items() if k in API.values()}
     options: list[tuple[int | str, str]] = []

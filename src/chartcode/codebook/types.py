@@ -11,10 +11,11 @@ Adding a type: write one subclass here (or anywhere) and :func:`register` it. Th
 converters, the exports and the TUI read what they need from the class; only a consumer that
 cannot work from the declared attributes needs a change.
 
-A set-valued type (a multi-select ``checkbox``) is possible on this base: it sets
-``multiple = True``, overrides :meth:`FieldType.parse` to accept several codes (a list, a set or
-``"1,3"``) and returns a ``frozenset`` of codes, and overrides :meth:`FieldType.display`,
-:meth:`FieldType.encode` and the export mappings it needs.
+A set-valued type is built on this base too: :class:`Checkbox` (check all that apply) sets
+``multiple = True`` and overrides :meth:`FieldType.parse` to accept several codes (``"1|3"``, a
+list or a set); its stored value is the canonical text of the ticked codes in choice order joined
+by ``|`` (``"1|3"``; ``""`` = coded, nothing ticked; None = not coded), so the store, the history
+and the hash chain keep plain text.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class InputMode(Enum):
     NUMBER = "number"  # a typed number (sign, decimals, exponent)
     DATE = "date"  # a typed date, YYYY-MM-DD
     FREE_TEXT = "free_text"  # typed text; never coded by a single key
+    TOGGLE = "toggle"  # check all that apply: each choice's key ticks or unticks it
 
 
 class Encoding(Enum):
@@ -458,6 +460,117 @@ class Text(FieldType):
         return field_type in ("text", "notes")
 
 
+# ---- set-valued types ----------------------------------------------------------------------
+
+CHECKBOX_CODE_RE = re.compile(r"^[A-Za-z0-9_]{1,26}$")
+"""A checkbox option's code: REDCap names its export column ``<field>___<code>``, so the code is
+letters, digits and ``_`` (no ``-`` or ``.``); 26 characters at most, REDCap's own limit."""
+
+OPTION_SEP = "___"  # <field>___<code>: one 0/1 column per option (REDCap's export naming)
+
+
+class Checkbox(FieldType):
+    """Check all that apply: the value is the set of ticked choices.
+
+    Stored as the canonical text of the ticked codes in choice order joined by ``|``
+    (:func:`canonical`): ``"1|3"``; ``""`` when the coder ticked none; None when not coded.
+    Exported as one 0/1 column per option, ``<field>___<code>`` (REDCap's convention), whose
+    SPSS variable labels read "<field label>: <option label>" (ready for an MRSETS definition).
+    Agreement: each option as a binary item, and the whole set with Krippendorff's alpha on the
+    MASI distance (chartcode.agreement.sets).
+    """
+
+    name = "checkbox"
+    has_choices = True
+    multiple = True
+    family = "checkbox"
+    input_mode = InputMode.TOGGLE
+    entry_hint = "each option's key ticks or unticks it; Enter keeps the set"
+    agreement_level = "nominal"
+    alpha_levels = ("nominal",)
+    categorical = False  # the set is not one category: per option (binary) and MASI alpha instead
+    encoding = Encoding.OBSERVED
+    alpha_note = "a set of options: each option as a binary item, the whole set by MASI alpha"
+    pandas_dtype = "object"
+
+    def parse(self, fld: Field, raw: Any) -> Any:
+        """``"1|3"``, ``"3|1"``, ``" 1 | 3 "``, ``[1, 3]``, ``{"3", "1"}`` -> ``"1|3"``; ``""`` or
+        ``"|"`` or ``[]`` -> ``""`` (coded, none ticked). A code must be one of the options."""
+        if raw is None:
+            raise CodeError("a value is required")
+        if isinstance(raw, (list, tuple, set, frozenset)):
+            parts = [str(int(v)) if isinstance(v, bool) else str(v).strip() for v in raw]
+        elif isinstance(raw, (str, int)) and not isinstance(raw, bool):
+            parts = [p.strip() for p in str(raw).split("|")]
+        else:
+            raise CodeError(f"a checkbox value is codes joined by '|' (options: {fld.describe_choices()})")
+        ticked: set[str] = set()
+        known = {str(c.code) for c in fld.choices}
+        for p in parts:
+            if p == "":
+                continue
+            if p not in known:
+                p = self._spreadsheet_code(p, known)
+            if p not in known:
+                raise CodeError(f"{p!r} is not an option of this field (options: {fld.describe_choices()})")
+            ticked.add(p)
+        return canonical(fld, ticked)
+
+    @staticmethod
+    def _spreadsheet_code(text: str, known: set[str]) -> str:
+        """ "3.0" from a spreadsheet means code 3."""
+        if _NUM_RE.match(text):
+            try:
+                f = float(text)
+            except ValueError:
+                return text
+            if f.is_integer() and str(int(f)) in known:
+                return str(int(f))
+        return text
+
+    def display(self, fld: Field, value: Any) -> str:
+        if value is None:
+            return ""
+        ticked = checkbox_codes(value)
+        if not ticked:
+            return "(none ticked)"
+        return ", ".join(f"{c.code} {c.label}" for c in fld.choices if str(c.code) in ticked)
+
+    def encode(self, fld: Field, value: Any) -> float | None:
+        if value is None:
+            return None
+        raise ValueError("a checkbox value is a set: agreement reads it per option and by MASI alpha")
+
+    def to_redcap(self, fld: Field) -> RedcapSpec:
+        return RedcapSpec("checkbox", choices=True)
+
+    def from_redcap(self, field_type: str, validation: str, vmin: str) -> bool:
+        return field_type == "checkbox"
+
+    # -- the option columns ---------------------------------------------------------------
+    def options(self, fld: Field) -> list[tuple[str, Any]]:
+        """(export column ``<field>___<code>``, code) per option, in choice order."""
+        return [(option_column(fld.name, c.code), c.code) for c in fld.choices]
+
+
+def checkbox_codes(value: Any) -> frozenset[str]:
+    """The ticked codes of a stored checkbox value (``"1|3"``), as code strings."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return frozenset(str(v) for v in value)
+    return frozenset(p for p in str(value).split("|") if p != "")
+
+
+def canonical(fld: Field, ticked: set[str] | frozenset[str]) -> str:
+    """The stored text of a set of ticked codes: in the field's choice order, joined by ``|``."""
+    return "|".join(str(c.code) for c in fld.choices if str(c.code) in ticked)
+
+
+def option_column(field_name: str, code: Any) -> str:
+    return f"{field_name}{OPTION_SEP}{code}"
+
+
 # ---- the registry -------------------------------------------------------------------------
 
 FIELD_TYPES: dict[str, FieldType] = {}
@@ -531,6 +644,6 @@ def join(words: tuple[str, ...] | list[str], last: str = "and") -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
-for _t in (Nominal, Ordinal, Binary, Count, Numeric, Date, Text):
+for _t in (Nominal, Ordinal, Binary, Count, Numeric, Date, Text, Checkbox):
     register(_t)
 del _t

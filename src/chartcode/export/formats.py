@@ -46,12 +46,14 @@ class ExportInput:
     @cached_property
     def wide(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(records, notes): final values, one row per record and per note; the records also carry a
-        rating scale's unit, period and scores and the audit's derived variables (:attr:`columns`)."""
+        rating scale's unit, period and scores and the audit's derived variables (:attr:`columns`); a
+        checkbox field is one 0/1 column per option (chartcode.export.options)."""
+        from chartcode.export.options import expand
         from chartcode.export.tables import wide_tables
 
         records, notes = wide_tables(self.store, deidentify=self.deidentify, dates=self.dates, extras=True)
         self.rows.update(records=len(records), notes=len(notes))
-        return records, notes
+        return expand(records, self.codebook), expand(notes, self.codebook)  # checkbox: <field>___<code> 0/1
 
     @cached_property
     def columns(self) -> dict[str, Field]:
@@ -230,6 +232,9 @@ def _redcap_wide(data: ExportInput, files: list[Path]) -> None:
     data.rows.update(records=len(records))
     if data.codebook.note_fields:
         data.rows.update(notes=len(notes))
+    from chartcode.export.options import expand
+
+    records, notes = expand(records, data.codebook, lower=True), expand(notes, data.codebook, lower=True)
     table = redcap_frame(records, notes, data.codebook)  # note-level fields: a repeating instrument
     _refuse_formulas(table, files[0])
     writers.write_csv(table, files[0], safe=False)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from chartcode.codebook import Codebook
+from chartcode.codebook import Codebook, Field
 from chartcode.codebook.redcap import note_forms, record_id_name
 
 REPEAT_INSTRUMENT = "redcap_repeat_instrument"
@@ -28,6 +28,14 @@ def _cells(df: pd.DataFrame) -> pd.DataFrame:
     return out.where(df.notna(), "")
 
 
+def _columns(f: Field) -> list[str]:
+    """A field's data-import columns: a checkbox's ``<field>___<code>`` per option (codes lower-cased,
+    as REDCap names them), any other field's own name."""
+    from chartcode.export.options import option_columns
+
+    return option_columns(f, lower=True)
+
+
 def redcap_frame(records: pd.DataFrame, notes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """The import table: ``records`` (record_id + record-level fields) and, when the codebook has
     note-level fields, one row per coded note and instrument (``notes``: note_id, record_id,
@@ -36,7 +44,7 @@ def redcap_frame(records: pd.DataFrame, notes: pd.DataFrame, codebook: Codebook)
     forms = {  # only the columns the notes table has: --deidentify leaves identifiers and free text out
         form: names
         for form, fields in note_forms(codebook).items()
-        if (names := [f.name for f in fields if f.name in notes.columns])
+        if (names := [c for f in fields for c in _columns(f) if c in notes.columns])
     }
     base = _cells(records).rename(columns={"record_id": rid})
     if not forms:

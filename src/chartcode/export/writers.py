@@ -263,7 +263,7 @@ def stat_frame(
                 f" {longest} (rename the derived variable in the audit file)"
             )
         series = df[col]
-        fld = columns.get(col) or cb.get(col)
+        fld = columns.get(col) or cb.get(col) or _option_field(cb, col)
         kind = field_type("date") if col == "note_date" else fld.kind if fld is not None else None
         top_coded = hashed_ids and fld is not None and is_age(fld)
         if top_coded:
@@ -321,8 +321,9 @@ def stat_frame(
                 _missing_codes(out, name, fld, fmt)
             if top_coded:
                 out.value_labels[name] = {AGE_TOP_CODE: AGE_TOP_LABEL}
-            if numeric and fld is not None and fld.show_if and (col + SOURCE_SUFFIX) in df.columns:
-                _not_applicable(out, name, fld, df[col + SOURCE_SUFFIX], fmt)
+            source = _source_column(cb, col)  # a checkbox option's n/a is its field's
+            if numeric and fld is not None and fld.show_if and source in df.columns:
+                _not_applicable(out, name, fld, df[source], fmt)
         out.labels[name] = label[: STAT_LABEL_MAX - len(suffix)] + suffix
     return out
 
@@ -374,6 +375,20 @@ def _with_spss_code(spec: list[Any], code: float, fld: Field) -> list[Any]:
             " takes (three, or a range and one); export dta, or declare fewer missing codes"
         )
     return [{"lo": lo, "hi": hi}, code]
+
+
+def _source_column(cb: Codebook, col: str) -> str:
+    """The ``__source`` column that says where ``col``'s value came from (a checkbox option's 0/1
+    column: its field's)."""
+    opt = _option_field(cb, col)
+    return (col.rpartition("___")[0] if opt is not None else col) + SOURCE_SUFFIX
+
+
+def _option_field(cb: Codebook, col: str) -> Field | None:
+    """A checkbox option's 0/1 column (``<field>___<code>``) described as a binary field."""
+    from chartcode.export.options import option_field
+
+    return option_field(cb, col)
 
 
 def _missing_codes(out: StatFrame, name: str, fld: Field, fmt: str) -> None:

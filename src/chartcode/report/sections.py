@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chartcode.codebook.model import checkbox_codes
 from chartcode.dataset import open_disagreements, records_frame
 from chartcode.report.model import (
     Chart,
@@ -135,7 +136,11 @@ def distribution_section(store: Store, *, charts: bool = True) -> Section:
         if not f.has_choices:
             continue
         col = frame[f.name]
-        counts = [int((col == c.code).sum()) for c in f.choices]
+        if f.kind.multiple:  # check all that apply: records with each option ticked
+            ticked = [checkbox_codes(v) for v in col if isinstance(v, str)]
+            counts = [sum(str(c.code) in t for t in ticked) for c in f.choices]
+        else:
+            counts = [int((col == c.code).sum()) for c in f.choices]
         missing = int(col.isna().sum())
         labels = [c.label for c in f.choices] + (["(no final value)"] if missing else [])
         counts = counts + ([missing] if missing else [])

@@ -31,7 +31,7 @@ from chartcode.store import StaleChange
 from chartcode.tui.bindings import CODING_KEYS, bindings
 from chartcode.tui.screens.modals import ClearInapplicable, HelpScreen, SecondWindow, TextPrompt
 from chartcode.tui.screens.search import SearchScreen
-from chartcode.tui.widgets.coding_form import CodingForm, changed_elsewhere, choice_keys, record_form
+from chartcode.tui.widgets.coding_form import CodingForm, changed_elsewhere, choice_keys, record_form, toggle, toggles
 from chartcode.tui.widgets.footer import compact_footer
 from chartcode.tui.widgets.header import ProgressHeader
 from chartcode.tui.widgets.not_applicable import na_hint
@@ -41,7 +41,8 @@ from chartcode.tui.writer import Saved, SaveFailed, StoreWriter, Waiting
 
 HELP_INTRO = (
     "Read the note on the left, code the focused field on the right. Every change is saved at once "
-    "(watch for ✓ saved at the top). Choice fields: press the key shown beside the choice. Number, date "
+    "(watch for ✓ saved at the top). Choice fields: press the key shown beside the choice (check all that "
+    "apply: each key ticks or unticks, Enter keeps the set). Number, date "
     "and text fields: type, then Enter. Tab moves on; d marks the record done."
 )
 
@@ -512,7 +513,31 @@ class CodingScreen(Screen):
         if key not in keys:
             self.notify(f"{slot.field.label}: no choice [{key}] (keys {', '.join(keys)})", severity="warning")
             return
+        if toggles(slot.field):
+            self._toggle(slot, key)
+            return
         self._save(slot, keys[key], advance=True)
+
+    # check all that apply: its own input mode
+    def _toggle(self, slot: Slot, key: str) -> None:
+        """Tick or untick one option: a committed change of its own ("added 2" / "removed 3")."""
+        if self.view is None:
+            return
+        changed = toggle(slot.field, self.view.values.get(slot.key), key)
+        if changed is not None:
+            value, reason = changed
+            self._save(slot, value, advance=False, reason=reason)
+
+    def action_keep_set(self) -> None:
+        """Enter on a check-all-that-apply field: keep the ticked set and move on (an untouched
+        field is coded as none ticked: that is an answer, and Tab leaves it uncoded)."""
+        slot = self.current_slot
+        if slot is None or self.view is None or not toggles(slot.field) or not self.applies(self.cursor):
+            return
+        if self.view.values.get(slot.key) is None:
+            self._save(slot, "", advance=True, reason="none ticked")
+        else:
+            self.move_cursor(self.cursor + 1)
 
     @on(CodingForm.Entered)
     def entered(self, event: CodingForm.Entered) -> None:

@@ -2,7 +2,9 @@
 
 The screen owns the cursor and the values; this widget draws them and posts a message
 when a typed value is entered. Choice fields are coded by digit keys (bound on the
-screen); numeric, date and text fields take typed input in the entry box.
+screen); numeric, date and text fields take typed input in the entry box. A check-all-that-apply
+field (input mode TOGGLE) is its own mode: each option's key ticks or unticks that option
+(:func:`toggle`), and the panel shows every option ticked or not.
 
 Branching logic: the screen passes the record's Form (chartcode.codebook.model.Form, rebuilt
 after every change); a field that does not apply is drawn dimmed as "n/a" (the one look of
@@ -21,8 +23,9 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from chartcode.codebook import Field
-from chartcode.codebook.model import Form
+from chartcode.codebook.model import Form, checkbox_codes
 from chartcode.codebook.text import paragraphs
+from chartcode.codebook.types import InputMode, canonical
 from chartcode.coding import RecordView, Slot
 from chartcode.tui.widgets.not_applicable import NA_CLASS, NA_STYLE, na_panel, na_text
 
@@ -46,6 +49,25 @@ def key_for(field: Field, code: Any) -> str:
         if c == code:
             return k
     return "?"
+
+
+def toggles(field: Field) -> bool:
+    """Whether the field is coded by ticking options (check all that apply)."""
+    return field.kind.input_mode is InputMode.TOGGLE
+
+
+def toggle(field: Field, value: Any, key: str) -> tuple[str, str] | None:
+    """The stored value after ``key`` ticks or unticks its option, and the history reason
+    ("added 2", "removed 3"); None if the key is no option's. Not coded counts as none ticked."""
+    code = choice_keys(field).get(key)
+    if code is None:
+        return None
+    ticked = set(checkbox_codes(value))
+    if str(code) in ticked:
+        ticked.discard(str(code))
+        return canonical(field, ticked), f"removed {code}"
+    ticked.add(str(code))
+    return canonical(field, ticked), f"added {code}"
 
 
 class FieldRow(Static):
@@ -158,6 +180,13 @@ def value_text(field: Field, value: Any, width: int) -> Text:
     the label it stands for), the value itself for numbers, dates and text; cut to ``width``."""
     if value is None:
         return Text("—", style="dim")
+    if toggles(field):  # the ticked codes, then what they stand for: ``1,3 Therapy, Peer support``
+        ticked = checkbox_codes(value)
+        codes = ",".join(str(c.code) for c in field.choices if str(c.code) in ticked) or "none ticked"
+        t = Text(fit(codes, width), style="bold green")
+        if ticked and len(codes) + 2 <= width:
+            t.append(" " + fit(field.label_for(value), width - len(codes) - 1))
+        return t
     choice = field.choice(value) if field.has_choices else None
     if choice is None:
         return Text(fit(field.kind.display(field, value), width), style="bold green")
@@ -180,7 +209,21 @@ def field_panel(field: Field, value: Any, memo: str | None) -> Text:
     f = field
     t.append(f.label, style="bold")
     t.append(f"  ({f.name}, {f.type}{', required' if f.required else ''})\n", style="dim")
-    if f.has_choices:
+    if toggles(f):
+        ticked = checkbox_codes(value)
+        for key, code in choice_keys(f).items():
+            on = str(code) in ticked
+            t.append(f" {'☑' if on else '☐'} [{key}] ", style="bold green" if on else "bold cyan")
+            c = f.choice(code)
+            assert c is not None  # choice_keys keys the field's own codes
+            t.append(f"{c.label}\n", style="bold" if on else "")
+        t.append(
+            " keys tick or untick; Enter keeps the set"
+            + (" (none ticked)" if value is None else "")
+            + " and moves on\n",
+            style="italic",
+        )
+    elif f.has_choices:
         for key, code in choice_keys(f).items():
             chosen = code == value
             t.append(f" {'●' if chosen else ' '} [{key}] ", style="bold green" if chosen else "bold cyan")
