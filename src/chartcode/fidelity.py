@@ -164,10 +164,20 @@ def score_unit(
     """Score one unit-period from its final values (item name -> code; absent = unrated)."""
     scale = require_scale(codebook)
     items = list(codebook.items)
-    values = {f.name: _rating(f, ratings.get(f.name)) for f in items}
-    cannot = sum(1 for f in items if ratings.get(f.name) is not None and ratings.get(f.name) in f.missing_codes)
+    # an item whose show_if is false for this unit's ratings does not apply: its stored rating (if
+    # any) is not a rating, and it is not "unrated" either, so it does not withhold the total
+    na: set[str] = set()
+    if codebook.has_logic:
+        form = codebook.form([], {(None, k): v for k, v in ratings.items()})
+        na = {f.name for f in items if not form.applies(None, f)}
+    values = {f.name: None if f.name in na else _rating(f, ratings.get(f.name)) for f in items}
+    cannot = sum(
+        1
+        for f in items
+        if f.name not in na and ratings.get(f.name) is not None and ratings.get(f.name) in f.missing_codes
+    )
     rated = sum(1 for v in values.values() if v is not None)
-    unrated = len(items) - rated
+    unrated = len(items) - rated - len(na)
     sections = []
     for s in scale.sections:
         s_items = [f for f in items if f.section == s.id]
