@@ -15,6 +15,7 @@ from typing import Any
 from chartcode.codebook import Codebook, CodeError, Field
 from chartcode.errors import UserError
 from chartcode.store import StaleChange
+from chartcode.store.faults import ConnectionLost
 from chartcode.store.store import CodeChange, Store
 
 STATUSES = ("not_started", "in_progress", "done", "flagged")
@@ -289,19 +290,26 @@ class CodingSession:
         """Put back the value before this session's last change; the undo is itself in history."""
         if not self._undo:
             return None
-        last = self._undo.pop()
+        last = self._undo[-1]  # taken off once the undo has committed: the writer may send it again
         key = (last.record_id, last.note_id, last.field)
-        change = self.store.set_code(
-            self.coder,
-            last.record_id,
-            last.field,
-            last.old,
-            note_id=last.note_id,
-            action="undo",
-            reason=f"undo of history #{last.history_id}",
-            # changed elsewhere since this session's own last write: refused, not undone over it
-            expected_version=self._left.get(key, last.version),
-        )
+        try:
+            change = self.store.set_code(
+                self.coder,
+                last.record_id,
+                last.field,
+                last.old,
+                note_id=last.note_id,
+                action="undo",
+                reason=f"undo of history #{last.history_id}",
+                # changed elsewhere since this session's own last write: refused, not undone over it
+                expected_version=self._left.get(key, last.version),
+            )
+        except ConnectionLost:
+            raise  # still to undo: the writer sends this undo again once the server answers
+        except BaseException:
+            self._undo.pop()
+            raise
+        self._undo.pop()
         self._remember(change)
         return change
 

@@ -60,8 +60,19 @@ class Cluster:
             capture_output=True,
         )
 
+    @property
+    def log(self) -> Path:
+        return self.data.parent / "log"
+
+    def start(self) -> None:
+        # -l: the server's output goes to the log, not to the pipe pg_ctl would otherwise leave open
+        self.pg_ctl("start", "-l", str(self.log))
+
+    def stop(self) -> None:
+        self.pg_ctl("stop", "-m", "fast")
+
     def restart(self) -> None:
-        self.pg_ctl("restart", "-m", "fast")
+        self.pg_ctl("restart", "-m", "fast", "-l", str(self.log))
 
 
 def _require_postgres() -> None:
@@ -120,7 +131,7 @@ def pg_cluster() -> Iterator[Cluster]:
             "fsync = off\nmax_connections = 100\nlog_min_messages = warning\n"
         )
     cluster = Cluster("127.0.0.1", port, "admin", admin_password, data, run_as)
-    cluster.pg_ctl("start", "-l", str(base / "log"))
+    cluster.start()
     try:
         yield cluster
     finally:

@@ -33,6 +33,7 @@ def _import_sqlite_utils_without_pandas() -> None:
 _import_sqlite_utils_without_pandas()
 
 from chartcode.store.api import AuditStore, StaleChange  # noqa: E402
+from chartcode.store.faults import ConnectionLost  # noqa: E402
 from chartcode.store.leases import HEARTBEAT_SECONDS  # noqa: E402
 from chartcode.store.store import CodeChange, Store, utcnow  # noqa: E402
 
@@ -43,6 +44,7 @@ __all__ = [
     "HEARTBEAT_SECONDS",
     "AuditStore",
     "CodeChange",
+    "ConnectionLost",
     "PgStore",
     "StaleChange",
     "Store",

@@ -9,19 +9,31 @@ keystroke's commit: the store's automatic checkpoint is pushed far out, and a se
 with its own connection, runs a passive checkpoint once the coder pauses. A passive checkpoint
 never blocks a commit, and a commit is durable in the WAL before it is acknowledged
 (synchronous=FULL), so nothing acknowledged depends on it.
+
+On a team server the connection can go away (the server restarts, an administrator ends the
+session, the network drops). The store then raises ConnectionLost, and the writer sends the same
+job again, after a short and growing pause, until the server answers, posting Waiting
+("reconnecting") meanwhile; the jobs behind it wait their turn, in order. A job is only reported
+Saved once its transaction has committed. Each job carries a key of its own that its writes are
+sent with (``store.request(key)``): when a COMMIT's reply was lost, the server has recorded the
+key with the write, so the job sent again gets the recorded result back instead of writing twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
 from textual.widget import Widget
+
+from chartcode.store import ConnectionLost
 
 _STOP = object()
 
@@ -30,6 +42,14 @@ _STOP = object()
 CHECKPOINT_AFTER_COMMITS = 16
 CHECKPOINT_IDLE_S = 0.15
 CHECKPOINT_LONG_IDLE_S = 1.0
+
+# Pauses before sending a job again after a lost connection: at once (a stale connection, the server
+# is up), then growing to one attempt a second while the server is away.
+RECONNECT_PAUSES_S = (0.0, 0.05, 0.1, 0.2, 0.5)
+RECONNECT_PAUSE_MAX_S = 1.0
+
+LOCK = "lock"
+RECONNECTING = "reconnecting"
 
 
 @dataclass
@@ -40,6 +60,8 @@ class Job:
     context: Any
     submitted: float
     committed: float | None = None  # perf_counter when the transaction returned
+    key: str = ""  # sent with the job's writes on every attempt (store.request), so none lands twice
+    attempts: int = 0
 
 
 class Saved(Message):
@@ -60,24 +82,29 @@ class SaveFailed(Message):
 
 
 class Waiting(Message):
-    """A write is waiting for another program's write lock (posted about once a second from the
-    writer thread, then once with ``waiting`` False when the wait ends). The job stays queued,
-    and every job after it, in order: nothing is dropped."""
+    """A write is waiting: for another program's write lock (``reason`` LOCK), or for the team
+    server to answer again (RECONNECTING). Posted about once a second from the writer thread, then
+    once with ``waiting`` False when the wait ends. The job stays queued, and every job after it, in
+    order: nothing is dropped."""
 
-    def __init__(self, seconds: float, waiting: bool) -> None:
+    def __init__(self, seconds: float, waiting: bool, reason: str = LOCK) -> None:
         super().__init__()
         self.seconds = seconds
         self.waiting = waiting
+        self.reason = reason
 
     def text(self, queued: int) -> str:
+        if self.reason == RECONNECTING:
+            return f"reconnecting to the server ({int(self.seconds)} s), {queued} change(s) kept in order"
         return f"waiting for the database ({int(self.seconds)} s), {queued} change(s) kept in order"
 
 
 class StoreWriter:
     """Owns the queue; ``target`` receives Saved / SaveFailed messages."""
 
-    def __init__(self, target: Widget, checkpoint: Callable[[], Any] | None = None):
+    def __init__(self, target: Widget, checkpoint: Callable[[], Any] | None = None, store: Any = None) -> None:
         self.target = target
+        self._store = store  # the app's store when None: its request() keys each job's writes
         self._queue: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
         self._started = False
@@ -94,9 +121,11 @@ class StoreWriter:
             self.target.run_worker(
                 self._loop, thread=True, name="store-writer", group="store-writer", exit_on_error=False
             )
-            if self._checkpoint is None:  # the app's store, when the app has one
-                store: Any = getattr(self._app, "store", None)  # looked up on the type: a team server has none
-                self._checkpoint = store.checkpoint if hasattr(type(store), "checkpoint") else None
+            if self._store is None:
+                self._store = getattr(self._app, "store", None)
+            if self._checkpoint is None and hasattr(type(self._store), "checkpoint"):
+                # looked up on the type: a team server has none (it checkpoints itself)
+                self._checkpoint = self._store.checkpoint
             if self._checkpoint is not None:
                 self.target.run_worker(
                     self._checkpoints, thread=True, name="store-checkpoint", group="store-writer", exit_on_error=False
@@ -120,7 +149,7 @@ class StoreWriter:
                     self.checkpoints += 1
 
     def submit(self, fn: Callable[[], Any], kind: str, context: Any = None) -> Job:
-        job = Job(next(self._ids), fn, kind, context, time.perf_counter())
+        job = Job(next(self._ids), fn, kind, context, time.perf_counter(), key=uuid.uuid4().hex)
         self.last_job = job
         self._queue.put(job)
         return job
@@ -158,8 +187,32 @@ class StoreWriter:
             try:
                 if job is _STOP:
                     return
+                self._run(job, worker)
+            finally:
+                self._queue.task_done()
+
+    def _attempt(self, job: Job) -> Any:
+        job.attempts += 1
+        request = getattr(type(self._store), "request", None)
+        with request(self._store, job.key) if request is not None else contextlib.nullcontext():
+            return job.fn()
+
+    def _run(self, job: Job, worker: Any) -> None:
+        """Send ``job`` until it commits or fails for a reason other than a lost connection."""
+        lost_since: float | None = None
+        pauses = iter(RECONNECT_PAUSES_S)
+        try:
+            while True:
                 try:
-                    result = job.fn()
+                    result = self._attempt(job)
+                except ConnectionLost:
+                    now = time.monotonic()
+                    if lost_since is None:
+                        lost_since = now
+                    self.target.post_message(Waiting(now - lost_since, True, RECONNECTING))
+                    if not self._pause(next(pauses, RECONNECT_PAUSE_MAX_S), worker):
+                        return  # the app is gone: nothing more is sent (nothing was shown as saved)
+                    continue
                 except BaseException as exc:  # reported to the screen, which decides what to say
                     self.target.post_message(SaveFailed(job, exc))
                 else:
@@ -167,5 +220,18 @@ class StoreWriter:
                     self._commits += 1
                     self._last_commit = time.monotonic()
                     self.target.post_message(Saved(job, result, job.committed - job.submitted))
-            finally:
-                self._queue.task_done()
+                return
+        finally:
+            if lost_since is not None:
+                self.target.post_message(Waiting(time.monotonic() - lost_since, False, RECONNECTING))
+
+    def _pause(self, seconds: float, worker: Any) -> bool:
+        """Sleep ``seconds`` unless the app ends meanwhile (False)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if worker.is_cancelled or not self._app.is_running:
+                return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            time.sleep(min(left, 0.05))

@@ -9,6 +9,7 @@ import psycopg
 from psycopg import conninfo
 
 from chartcode.errors import UserError
+from chartcode.store.faults import ConnectionLost
 
 SCHEMES = ("postgresql://", "postgres://")
 
@@ -49,19 +50,51 @@ def dbname(url: str) -> str:
 
 
 def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    """A connection, or a UserError saying in one line why there is none (never the password)."""
+    """A connection, or a UserError saying in one line why there is none (never the password): a
+    ConnectionLost when the server is out of reach or not accepting connections for now (down,
+    restarting), which a writer may wait out; a plain UserError when trying again cannot help
+    (wrong password, no such role or database)."""
     shown = redacted(url)
     try:
         return psycopg.connect(url, connect_timeout=10, application_name="chartcode", **kwargs)
     except psycopg.OperationalError as exc:
-        raise UserError(f"{shown}: {explain(exc)}") from None
+        error = ConnectionLost if unavailable(exc) else UserError
+        raise error(f"{shown}: {explain(exc)}") from None
+
+
+# libpq's words for a server that is not there (yet) or not accepting connections for now
+_UNAVAILABLE = (
+    "connection refused",
+    "could not connect",
+    "timeout expired",
+    "no route to host",
+    "server closed the connection unexpectedly",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """A failure to connect that may pass by itself (as opposed to a refusal of these credentials)."""
+    if isinstance(exc, psycopg.Error) and exc.sqlstate and exc.sqlstate.startswith(("08", "57P")):
+        return True
+    low = str(exc).lower()
+    return any(words in low for words in _UNAVAILABLE)
 
 
 def explain(exc: BaseException) -> str:
     text = str(exc)
     low = text.lower()
+    if "the database system is" in low:
+        return "the server is starting up or shutting down (try again in a moment)"
     if "password authentication failed" in low or "no password supplied" in low:
-        return "wrong or missing password for this role (give it in ~/.pgpass, PGPASSFILE or the URL)"
+        return (
+            "wrong or missing password for this role, or no such role on the server"
+            " (give the password in ~/.pgpass, PGPASSFILE or the URL; an administrator adds a role"
+            " with `chartcode coders add`)"
+        )
     if "role" in low and "does not exist" in low:
         return "no such role on the server (an administrator adds you with `chartcode coders add`)"
     if "database" in low and "does not exist" in low:

@@ -121,6 +121,12 @@ CREATE INDEX history_by_record ON chartcode.history(record_id, id);
 CREATE TABLE chartcode.chain_head (
     one boolean PRIMARY KEY DEFAULT true CHECK (one), last_id bigint NOT NULL, hash text NOT NULL);
 INSERT INTO chartcode.chain_head VALUES (true, 0, repeat('0', 64));
+-- Writes sent with a request key (the coding screens' writer, which sends a write again after a lost
+-- connection): each key is applied once; its result is kept for a week for the sender to read back.
+CREATE TABLE chartcode.requests (
+    coder text NOT NULL, key text NOT NULL, result jsonb, at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (coder, key));
+CREATE INDEX requests_by_age ON chartcode.requests(coder, at);
 CREATE TABLE chartcode.positions (
     coder text PRIMARY KEY REFERENCES chartcode.coders(name), record_id text, note_id text, field text,
     updated_at text NOT NULL);
@@ -377,6 +383,22 @@ BEGIN
     RETURN QUERY SELECT r.value, true, v_hid, v_at;
 END $$;
 
+-- Whether the caller's write with this key was committed (seen), and the result it returned.
+CREATE FUNCTION chartcode.request_result(p_key text) RETURNS TABLE (seen boolean, result jsonb)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = chartcode, pg_temp AS $$
+    SELECT true, r.result FROM chartcode.requests r WHERE r.coder = session_user AND r.key = p_key
+    UNION ALL SELECT false, NULL WHERE NOT EXISTS (
+        SELECT 1 FROM chartcode.requests r WHERE r.coder = session_user AND r.key = p_key) $$;
+
+-- Called in the write's own transaction: the key commits with the write, or neither does.
+CREATE FUNCTION chartcode.request_done(p_key text, p_result jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = chartcode, pg_temp AS $$
+BEGIN
+    PERFORM chartcode.actor_role();
+    INSERT INTO chartcode.requests(coder, key, result) VALUES (session_user, p_key, p_result);
+    DELETE FROM chartcode.requests WHERE coder = session_user AND at < now() - interval '7 days';
+END $$;
+
 CREATE FUNCTION chartcode.save_position(p_record text, p_note text, p_field text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = chartcode, pg_temp AS $$
 BEGIN
@@ -565,6 +587,8 @@ def install_statements(roles: Roles, dbname: str) -> list[sql.Composed | sql.SQL
         "flag(text, text, boolean)",
         "set_consensus(text, text, text, jsonb, text)",
         "save_position(text, text, text)",
+        "request_result(text)",
+        "request_done(text, jsonb)",
         "add_records(text[])",
         "import_notes(text, text, jsonb)",
         "add_codebook(text, text, text, text, text, text, text)",

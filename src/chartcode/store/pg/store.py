@@ -4,6 +4,16 @@ Each thread gets its own connection (psycopg connections are thread-safe but ser
 commands; a Textual worker must not queue behind the screen). Every write is one call of a
 SECURITY DEFINER function (chartcode.store.pg.schema) in its own committed transaction; every
 read of coders' values goes through the views that apply the blinding rule for the login.
+
+A lost connection (server restarted, backend terminated, network gone) is one exception,
+ConnectionLost, raised after the connection is closed (the server has rolled back whatever it had
+not committed); the next call opens a new connection from the URL. A read is sent once more on a
+new connection before giving up (reading twice changes nothing). A write is not: whether a write
+whose COMMIT reply was lost has been committed cannot be known from here, so a caller that retries
+writes (the coding screens' writer) sends each inside :meth:`PgStore.request` with a key of its
+own. The server records the key and the write's result in the write's own transaction, so sent
+again with the same key, a write that did commit is not applied twice: its recorded result comes
+back instead.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from chartcode.codebook import Change, Codebook, Field, diff, load_codebook
 from chartcode.errors import UserError, quote
 from chartcode.store import targets
 from chartcode.store.api import StaleChange
+from chartcode.store.faults import ConnectionLost
 from chartcode.store.pg import connect as pgconnect
 from chartcode.store.pg import schema
 from chartcode.store.store import CodeChange, refuse_incomplete
@@ -40,10 +51,13 @@ class PgStore:
 
     backend = "postgresql"
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, connect: Callable[..., psycopg.Connection[Any]] | None = None):
         self.url = url
         self.path = pgconnect.redacted(url)
+        # how a connection is (re)opened: the URL through libpq, unless a caller (a test) wraps it
+        self._connect = connect or pgconnect.connect
         self._local = threading.local()
+        self._requests = threading.local()  # the request key writes on this thread are sent with
         self._all: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
         self._codebook: Codebook | None = None
@@ -52,8 +66,8 @@ class PgStore:
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def open(cls, url: str) -> PgStore:
-        store = cls(url)
+    def open(cls, url: str, *, connect: Callable[..., psycopg.Connection[Any]] | None = None) -> PgStore:
+        store = cls(url, connect)
         try:
             row = store._one(
                 "SELECT to_regclass('chartcode.meta') IS NOT NULL, current_user,"
@@ -93,27 +107,100 @@ class PgStore:
     def _conn(self) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
-            conn = pgconnect.connect(self.url, autocommit=True)
+            conn = self._connect(self.url, autocommit=True)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
         return conn
 
-    def _rows(self, query: str | sql.Composable, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    def _drop_conn(self) -> None:
+        """Forget this thread's connection (closed): the next call opens a new one."""
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is None:
+            return
+        with contextlib.suppress(psycopg.Error):
+            conn.close()
+        with self._lock, contextlib.suppress(ValueError):
+            self._all.remove(conn)
+
+    def _read(self, work: Callable[[psycopg.Connection[Any]], Any]) -> Any:
+        """``work(connection)`` for a read; after a lost connection once more on a new one (a read
+        changes nothing, so sending it twice is safe), unless it was part of a transaction."""
+        try:
+            with self._errors():
+                return work(self._conn())
+        except ConnectionLost:
+            if getattr(self._local, "in_transaction", False):
+                raise
         with self._errors():
-            return self._conn().execute(query, list(params)).fetchall()  # type: ignore[arg-type]
+            return work(self._conn())
+
+    def _rows(self, query: str | sql.Composable, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._read(
+            lambda conn: conn.execute(query, list(params)).fetchall()  # type: ignore[arg-type]
+        )
+        return rows
 
     def _one(self, query: str | sql.Composable, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
         rows = self._rows(query, params)
         return rows[0] if rows else None
 
-    def _dicts(self, query: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        with self._errors(), self._conn().cursor(row_factory=dict_row) as cur:
-            return cur.execute(query, list(params)).fetchall()
+    def _dicts(self, query: str | sql.Composable, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        def work(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+            with conn.cursor(row_factory=dict_row) as cur:
+                return cur.execute(query, list(params)).fetchall()  # type: ignore[arg-type]
+
+        result: list[dict[str, Any]] = self._read(work)
+        return result
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
+        """One transaction on ``conn``; reads inside it are not sent again on another connection."""
+        self._local.in_transaction = True
+        try:
+            with conn.transaction():
+                yield
+        finally:
+            self._local.in_transaction = False
+
+    @contextlib.contextmanager
+    def request(self, key: str) -> Iterator[None]:
+        """Writes on this thread inside the block belong to request ``key`` (unique to the caller's
+        job, the same on every attempt of it): the n-th write of an attempt is sent as ``key/n``, and
+        the server applies a given ``key/n`` at most once, returning the result it recorded when it
+        sees the key again (the attempt before committed, but its reply was lost)."""
+        self._requests.key = key
+        self._requests.n = 0
+        try:
+            yield
+        finally:
+            self._requests.key = None
+
+    def _write(self, query: str | sql.Composable, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
+        """One write (a call of one of the schema's functions) in its own committed transaction, sent
+        once: a lost connection is ConnectionLost, never sent again from here. Inside
+        :meth:`request`, sent with its key, so that the caller may send it again."""
+        key = getattr(self._requests, "key", None)
+        if key is None:
+            with self._errors():
+                row: tuple[Any, ...] | None = self._conn().execute(query, list(params)).fetchone()  # type: ignore[arg-type]
+            return row
+        self._requests.n += 1
+        key = f"{key}/{self._requests.n}"
+        conn = self._conn()
+        with self._errors(), self._transaction(conn):
+            found = conn.execute("SELECT seen, result FROM chartcode.request_result(%s)", [key]).fetchone()
+            if found is not None and found[0]:
+                return None if found[1] is None else tuple(found[1])
+            row = conn.execute(query, list(params)).fetchone()  # type: ignore[arg-type]
+            conn.execute("SELECT chartcode.request_done(%s, %s)", [key, Jsonb(None if row is None else list(row))])
+        return row
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
-        """The server's refusals as one clear line (UserError); a stale change as StaleChange."""
+        """The server's refusals as one clear line (UserError); a stale change as StaleChange; a lost
+        connection (closed first) as ConnectionLost."""
         try:
             yield
         except psycopg.errors.InsufficientPrivilege as exc:
@@ -121,7 +208,12 @@ class PgStore:
         except psycopg.errors.InvalidParameterValue as exc:
             raise UserError(str(exc.diag.message_primary)) from None
         except psycopg.OperationalError as exc:
-            self._local = threading.local()
+            conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+            lost = conn is None or conn.closed or conn.broken or pgconnect.unavailable(exc)
+            if lost:
+                self._drop_conn()  # the server rolls back what this connection had not committed
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ConnectionLost(f"{self.path}: lost the connection to the server ({first})") from None
             raise UserError(f"{self.path}: {pgconnect.explain(exc)}") from None
         except psycopg.DatabaseError as exc:
             if exc.sqlstate == "CC409":
@@ -198,7 +290,7 @@ class PgStore:
             )
 
     def add_codebook(self, codebook: Codebook, reason: str) -> bool:
-        row = self._one(
+        row = self._write(
             "SELECT chartcode.add_codebook(%s, %s, %s, %s, %s, %s, %s)",
             [
                 codebook.hash,
@@ -237,7 +329,7 @@ class PgStore:
             if not rid:
                 raise UserError("record ids cannot be empty")
             clean.append(rid)
-        row = self._one("SELECT chartcode.add_records(%s)", [list(dict.fromkeys(clean))])
+        row = self._write("SELECT chartcode.add_records(%s)", [list(dict.fromkeys(clean))])
         return int(row[0]) if row else 0
 
     def record_exists(self, record_id: str) -> bool:
@@ -301,8 +393,7 @@ class PgStore:
             " AS snippet FROM chartcode.notes n, (SELECT {} AS q) q WHERE n.tsv @@ q.q"
             " AND ({}::text IS NULL OR n.record_id = {}) ORDER BY ts_rank(n.tsv, q.q) DESC, n.id LIMIT {}"
         ).format(q, sql.Literal(record_id), sql.Literal(record_id), sql.Literal(limit))
-        with self._errors(), self._conn().cursor(row_factory=dict_row) as cur:
-            return cur.execute(query_sql).fetchall()
+        return self._dicts(query_sql)
 
     def write_imported_notes(
         self,
@@ -337,7 +428,7 @@ class PgStore:
             )
         result.rows += len(batch)
         try:
-            row = self._one("SELECT * FROM chartcode.import_notes(%s, %s, %s)", [file_name, sha, Jsonb(batch)])
+            row = self._write("SELECT * FROM chartcode.import_notes(%s, %s, %s)", [file_name, sha, Jsonb(batch)])
         except UserError as exc:
             raise UserError(f"{shown}: {exc}") from None
         if row:
@@ -348,7 +439,7 @@ class PgStore:
     # ------------------------------------------------------------------ assignments
     def assign(self, coder: str, record_ids: Iterable[str], *, actor: str = "system", source: str = "manual") -> int:
         self.require_coder(coder)
-        row = self._one("SELECT chartcode.assign(%s, %s, %s)", [coder, list(record_ids), source])
+        row = self._write("SELECT chartcode.assign(%s, %s, %s)", [coder, list(record_ids), source])
         return int(row[0]) if row else 0
 
     def assignments(self, coder: str) -> list[dict[str, Any]]:
@@ -494,7 +585,7 @@ class PgStore:
         expected: int | None,
         memo: str | None,
     ) -> CodeChange:
-        row = self._one(
+        row = self._write(
             "SELECT * FROM chartcode.set_code(%s, %s, %s, %s, %s, %s, %s, %s)",
             [record_id, note_key, field, _j(value), expected, reason, memo, action],
         )
@@ -524,7 +615,7 @@ class PgStore:
     ) -> bool:
         self._as_self(coder)
         fld, note_key = self._target(record_id, note_id, field_name)
-        row = self._one(
+        row = self._write(
             "SELECT chartcode.set_memo(%s, %s, %s, %s)", [record_id, note_key, fld.name, (memo or "").strip() or None]
         )
         return bool(row and row[0])
@@ -533,7 +624,7 @@ class PgStore:
         self._as_self(coder)
         self._as_self(actor)
         refuse_incomplete(coder, record_id, self.missing_required(coder, record_id))
-        self._one("SELECT chartcode.submit(%s, %s)", [record_id, reason])
+        self._write("SELECT chartcode.submit(%s, %s)", [record_id, reason])
 
     def missing_required(self, coder: str, record_id: str) -> list[tuple[str | None, Field]]:
         """The required codes the login has not entered on the record (Codebook.missing_required)."""
@@ -548,7 +639,7 @@ class PgStore:
         if not (reason or "").strip():
             raise UserError("a consensus value needs a reason")
         fld, note_key, value = self._parsed(record_id, note_id, field_name, value)
-        row = self._one(
+        row = self._write(
             "SELECT * FROM chartcode.set_consensus(%s, %s, %s, %s, %s)",
             [record_id, note_key, fld.name, _j(value), reason.strip()],
         )
@@ -558,11 +649,11 @@ class PgStore:
 
     def flag(self, coder: str, record_id: str, comment: str | None, *, flagged: bool = True) -> None:
         self._as_self(coder)
-        self._one("SELECT chartcode.flag(%s, %s, %s)", [record_id, (comment or "").strip() or None, flagged])
+        self._write("SELECT chartcode.flag(%s, %s, %s)", [record_id, (comment or "").strip() or None, flagged])
 
     def save_position(self, coder: str, record_id: str | None, note_id: str | None, field: str | None) -> None:
         self._as_self(coder)
-        self._one("SELECT chartcode.save_position(%s, %s, %s)", [record_id, note_id, field])
+        self._write("SELECT chartcode.save_position(%s, %s, %s)", [record_id, note_id, field])
 
     def position(self, coder: str) -> tuple[str | None, str | None, str | None] | None:
         row = self._one(
@@ -586,7 +677,7 @@ class PgStore:
         self._as_self(actor)
         out = CodesWritten()
         conn = self._conn()
-        with self._errors(), conn.transaction():
+        with self._errors(), self._transaction(conn):
             conn.execute("SELECT chartcode.assign(%s, %s, 'import')", [coder, records])
             for c in codes:
                 change = self._set(coder, c.record_id, c.note_key, c.field.name, c.value, reason, None, None, c.memo)
