@@ -4,6 +4,10 @@ taking a postgresql:// URL where they take DB, acting as the login (never as a f
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from typing import Any
 
 import psycopg
 
@@ -87,27 +91,99 @@ def test_import_on_the_server_is_a_leads_job_and_idempotent(cli, team: Team, tmp
     assert json.loads(status.out)["records"] == 4
 
 
-def test_faults_are_one_clear_line(cli, team: Team, pg_cluster: Cluster, admin_url):
+# the commands a coder starts with (the coding screen, the progress), and one analysis
+STARTUP_COMMANDS = (("code",), ("status",), ("agreement",))
+
+
+class Run:
+    def __init__(self, code: int, err: str):
+        self.code = code
+        self.err = err
+
+
+def in_a_terminal(*args: Any) -> Run:
+    """`chartcode ARGS` in its own process with a terminal (a pty) as stdin and stdout, as a coder runs
+    the coding screen (without one it refuses before connecting); stderr captured. A screen that
+    opened instead of refusing would wait for keys: the timeout fails the test."""
+    master, slave = os.openpty()
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "chartcode", *map(str, args)],
+            stdin=slave,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env={**os.environ, "TERM": "xterm-256color"},
+        )
+    finally:
+        os.close(slave)
+        os.close(master)
+    return Run(r.returncode, r.stderr)
+
+
+def run_startup(cli: Any, command: tuple[str, ...], url: str) -> Any:
+    return in_a_terminal(*command, url) if command == ("code",) else cli(*command, url)
+
+
+def server_state(admin_url: str) -> tuple[Any, ...]:
+    """What a refused start-up must leave as it was: the history's head, the codes, the positions."""
+    with psycopg.connect(admin_url) as conn:
+        row = conn.execute(
+            "SELECT (SELECT last_id FROM chartcode.chain_head), (SELECT count(*) FROM chartcode.codes),"
+            " (SELECT count(*) FROM chartcode.positions)"
+        ).fetchone()
+    return tuple(row or ())
+
+
+def databases(pg_cluster: Cluster) -> set[str]:
+    with psycopg.connect(pg_cluster.url("postgres")) as conn:
+        return {name for (name,) in conn.execute("SELECT datname FROM pg_database")}
+
+
+def assert_one_clear_line(r: Any, expected: str, *secrets: str) -> None:
+    assert r.code == 2 and expected in r.err, (expected, r.err)
+    assert "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1, r.err
+    for secret in secrets:
+        assert secret not in r.err
+
+
+def test_start_up_faults_are_one_clear_line_and_change_nothing(cli, team: Team, pg_cluster: Cluster, admin_url):
     db = admin_url.rsplit("/", 1)[1]
+    intern = lead_name(team.url("intern"))
     cases = {
-        "cannot reach the server": f"postgresql://x:y@127.0.0.1:1/{db}",
-        "wrong or missing password": pg_cluster.url(db, lead_name(team.url("intern")), "not-the-password"),
+        "cannot reach the server": f"postgresql://{intern}:{team.password}@127.0.0.1:1/{db}",
+        "wrong or missing password": pg_cluster.url(db, intern, "not-the-password"),
+        "or no such role on the server": pg_cluster.url(db, "nosuchrole", "not-the-password"),
         "no such database": pg_cluster.url("nosuchdb"),
     }
     with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
         conn.execute('CREATE DATABASE "emptyaudit"')
-    cases["no chartcode audit in this database"] = pg_cluster.url("emptyaudit")
-    for expected, url in cases.items():
-        r = cli("codes", url)
-        assert r.code == 2 and expected in r.err, (expected, r.err)
-        assert "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1
-        assert "not-the-password" not in r.err and pg_cluster.admin_password not in r.err
+    try:
+        cases["no chartcode audit in this database"] = pg_cluster.url("emptyaudit")
+        state, dbs = server_state(admin_url), databases(pg_cluster)
+        for expected, url in cases.items():
+            for command in STARTUP_COMMANDS:
+                r = run_startup(cli, command, url)
+                assert_one_clear_line(r, expected, "not-the-password", team.password, pg_cluster.admin_password)
+        assert server_state(admin_url) == state and databases(pg_cluster) == dbs  # nothing made, nothing written
+        with psycopg.connect(pg_cluster.url("emptyaudit")) as conn:
+            assert conn.execute("SELECT to_regnamespace('chartcode')").fetchone() == (None,)
+    finally:
+        with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
+            conn.execute('DROP DATABASE "emptyaudit"')
+
+
+def test_an_audit_newer_than_this_chartcode_is_refused_at_start_up(cli, team: Team, admin_url):
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("UPDATE chartcode.meta SET value = '99' WHERE key = 'schema_version'")
-    r = cli("codes", team.url("lead"))
-    assert r.code == 2 and "newer than this chartcode knows" in r.err
-    with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
-        conn.execute('DROP DATABASE "emptyaudit"')
+    state = server_state(admin_url)
+    for command in STARTUP_COMMANDS:
+        for who in ("intern", "lead"):
+            r = run_startup(cli, command, team.url(who))
+            assert_one_clear_line(r, "newer than this chartcode knows", team.password)
+            assert "upgrade chartcode" in r.err
+    assert server_state(admin_url) == state
 
 
 def test_assign_disagreements_and_the_coding_screen_open_on_the_server(cli, team: Team, tmp_path):
