@@ -168,6 +168,32 @@ def test_every_write_of_a_job_is_applied_once_whichever_of_them_lost_its_reply(t
     assert actions == [("set",), ("flag",)]
 
 
+def test_an_undo_sent_again_after_a_lost_reply_undoes_one_change_not_two(team: Team):
+    """The session keeps its undo list until the undo has committed: sent again by the writer, the
+    same undo goes out (before: the first attempt had taken it off the list, so the second undid
+    the change before it too)."""
+    from chartcode.coding import CodingSession, Slot
+
+    intern = lead_name(team.url("intern"))
+    faults = Faults()
+    with PgStore.open(team.url("intern"), connect=faults.connect) as store:
+        session = CodingSession(store, intern)
+        sex = Slot(store.codebook.get("sex"))
+        for key, value in (("a", 1), ("b", 2)):
+            with store.request(key):
+                session.set("R1", sex, value)
+        faults.next = "after_commit"
+        with store.request("undo"), pytest.raises(ConnectionLost):
+            session.undo()
+        with store.request("undo"):
+            undone = session.undo()
+        assert undone is not None and (undone.old, undone.new) == (2, 1)
+        assert code_row(team.admin, intern, "R1", "sex") == (1, 3)
+        assert session.can_undo()  # the first change is still there to undo, once
+    actions = [(a, old, new) for a, _r, _n, f, old, new in history_of(team.admin, intern) if f == "sex"]
+    assert actions == [("set", None, 1), ("change", 1, 2), ("undo", 2, 1)]
+
+
 def test_a_read_after_the_server_ended_the_connection_is_sent_again_on_a_new_one(team: Team):
     intern = lead_name(team.url("intern"))
     with PgStore.open(team.url("intern")) as store:
@@ -360,4 +386,36 @@ def test_a_connection_ended_by_the_server_mid_write_is_sent_again_once(cli, team
             return typed
 
     typed = asyncio.run(go())
+    check_committed_once_in_order(cli, team, before, typed)
+
+
+def test_a_key_that_needs_the_server_while_it_is_down_says_so_and_the_screen_carries_on(cli, team: Team, pg_cluster):
+    """Moving to the next note reads it from the server: while the server is down the key says so
+    (before: the exception ended the app, and the change waiting to be sent with it)."""
+    before = len(history_of(team.admin, lead_name(team.url("intern"))))
+    messages: list[Any] = []
+
+    async def go() -> list[tuple[str | None, str, Any]]:
+        app = server_app(team.url("intern"))
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await asyncio.to_thread(pg_cluster.stop)
+            try:
+                typed = await type_codes(pilot, 1)
+                await pilot.press("n", "right_square_bracket")  # next note, next record: both read
+                await pilot.pause(0.5)
+                assert pilot.app.is_running
+                assert "reconnecting to the server" in header_text(pilot)
+            finally:
+                await asyncio.to_thread(pg_cluster.start)
+            await wait_saved(pilot)
+            assert "✓ saved" in header_text(pilot)  # the end of the wait does not hide the save
+            await pilot.press("n")  # the server is back: the key works again
+            await pilot.pause(0.5)
+            assert pilot.app.coding_screen.note_idx == 1
+            return typed
+
+    typed = asyncio.run(go())
+    notes = [m.notification for m in messages if type(m).__name__ == "Notify"]
+    away = [n for n in notes if n.title == "Server not answering"]
+    assert len(away) == 2 and "cannot reach the server" in away[0].message
     check_committed_once_in_order(cli, team, before, typed)

@@ -13,11 +13,11 @@ from textual.screen import Screen
 
 from chartcode.coding import CodingSession
 from chartcode.errors import UserError
-from chartcode.store import Store, open_store
+from chartcode.store import ConnectionLost, Store, open_store
 from chartcode.tui.key_order import KeyRouter
 from chartcode.tui.runtime import Housekeeping
 from chartcode.tui.screens.coding import CodingScreen
-from chartcode.tui.writer import Waiting
+from chartcode.tui.writer import Waiting, server_away
 
 if TYPE_CHECKING:  # imported when their mode starts
     from chartcode.tui.screens.rating import RatingScreen
@@ -135,7 +135,10 @@ class ChartcodeApp(App):
                 self.housekeeping.key()
             self.keys.put(event)
             return
-        await super().on_event(event)
+        try:
+            await super().on_event(event)
+        except ConnectionLost as error:  # a key's action could not read from the team server
+            server_away(self, error)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

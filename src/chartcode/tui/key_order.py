@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING
 
 from textual import events
 
+from chartcode.store import ConnectionLost
+from chartcode.tui.writer import server_away
+
 if TYPE_CHECKING:
     from textual.app import App
     from textual.dom import DOMNode
@@ -97,6 +100,8 @@ class KeyRouter:
                 await self._dispatch(event)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(settle(self.app, target), SETTLE_LIMIT_SECONDS)
+            except ConnectionLost as error:  # what the key needed could not be read from the server
+                server_away(self.app, error)
             except Exception as error:  # as Textual's own message loop does: the app reports it and exits
                 self.app._handle_exception(error)
                 return

@@ -99,6 +99,17 @@ class Waiting(Message):
         return f"waiting for the database ({int(self.seconds)} s), {queued} change(s) kept in order"
 
 
+def server_away(app: Any, error: ConnectionLost) -> None:
+    """A key's action needed a read from the team server and the server is away: the action is
+    dropped (the key can be pressed again), the app and every change queued for the server stay."""
+    app.notify(
+        f"{error}. Changes already typed are kept in order and sent when it answers.",
+        title="Server not answering",
+        severity="warning",
+        timeout=8,
+    )
+
+
 class StoreWriter:
     """Owns the queue; ``target`` receives Saved / SaveFailed messages."""
 
@@ -201,29 +212,32 @@ class StoreWriter:
         """Send ``job`` until it commits or fails for a reason other than a lost connection."""
         lost_since: float | None = None
         pauses = iter(RECONNECT_PAUSES_S)
-        try:
-            while True:
-                try:
-                    result = self._attempt(job)
-                except ConnectionLost:
-                    now = time.monotonic()
-                    if lost_since is None:
-                        lost_since = now
-                    self.target.post_message(Waiting(now - lost_since, True, RECONNECTING))
-                    if not self._pause(next(pauses, RECONNECT_PAUSE_MAX_S), worker):
-                        return  # the app is gone: nothing more is sent (nothing was shown as saved)
-                    continue
-                except BaseException as exc:  # reported to the screen, which decides what to say
-                    self.target.post_message(SaveFailed(job, exc))
-                else:
-                    job.committed = time.perf_counter()
-                    self._commits += 1
-                    self._last_commit = time.monotonic()
-                    self.target.post_message(Saved(job, result, job.committed - job.submitted))
-                return
-        finally:
-            if lost_since is not None:
-                self.target.post_message(Waiting(time.monotonic() - lost_since, False, RECONNECTING))
+        while True:
+            try:
+                result = self._attempt(job)
+            except ConnectionLost:
+                now = time.monotonic()
+                if lost_since is None:
+                    lost_since = now
+                self.target.post_message(Waiting(now - lost_since, True, RECONNECTING))
+                if not self._pause(next(pauses, RECONNECT_PAUSE_MAX_S), worker):
+                    return  # the app is gone: nothing more is sent (nothing was shown as saved)
+                continue
+            except BaseException as exc:  # reported to the screen, which decides what to say
+                self._reconnected(lost_since)
+                self.target.post_message(SaveFailed(job, exc))
+            else:
+                job.committed = time.perf_counter()
+                self._commits += 1
+                self._last_commit = time.monotonic()
+                self._reconnected(lost_since)
+                self.target.post_message(Saved(job, result, job.committed - job.submitted))
+            return
+
+    def _reconnected(self, lost_since: float | None) -> None:
+        """The wait for the server is over (posted before the job's own result, which then shows)."""
+        if lost_since is not None:
+            self.target.post_message(Waiting(time.monotonic() - lost_since, False, RECONNECTING))
 
     def _pause(self, seconds: float, worker: Any) -> bool:
         """Sleep ``seconds`` unless the app ends meanwhile (False)."""
