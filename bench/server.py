@@ -9,6 +9,9 @@ postgres when run as root; fsync left ON here, as a real server runs) and prints
                      from the call to the committed return, with ``coders`` threads coding at once
                      (each its own login and connection, ``changes`` changes each):
                        server  PgStore.set_code (a SECURITY DEFINER function: checks, code, history)
+                       server_keyed  the same inside PgStore.request(key), as the coding screens'
+                               writer sends it (the key recorded with the write, so a write sent
+                               again after a lost COMMIT reply is not applied twice)
                        file    Store.set_code on an audit file (WAL, BEGIN IMMEDIATE)
                        bare    psycopg INSERT + COMMIT of one row into a plain table (the floor)
   import_s           chartcode's note import into the server (``import_notes`` as a lead) next to
@@ -169,14 +172,19 @@ def bench_latency(cluster: Cluster, coders: int, changes: int, run: int, tmp: Pa
     db = f"lat{run}"
     urls = server_audit(cluster, db, coders, notes)
 
-    def server(i: int) -> list[float]:
+    def server(i: int, keyed: bool = False) -> list[float]:
+        import contextlib
+        import uuid
+
         me = f"{db}c{i}"
         with PgStore.open(urls[f"c{i}"]) as s:
             mine = [a["record_id"] for a in s.assignments(me)]
             times = []
             for k in range(changes):
                 t = time.perf_counter()
-                s.set_code(me, mine[k % len(mine)], "sex", 1 + k % 2)
+                with s.request(uuid.uuid4().hex) if keyed else contextlib.nullcontext():
+                    # keyed runs second: the other value, so that it too changes every code
+                    s.set_code(me, mine[k % len(mine)], "sex", (2 - k % 2) if keyed else (1 + k % 2))
                 times.append((time.perf_counter() - t) * 1000)
             return times
 
@@ -213,7 +221,12 @@ def bench_latency(cluster: Cluster, coders: int, changes: int, run: int, tmp: Pa
                 times.append((time.perf_counter() - t) * 1000)
             return times
 
-    return {"server": _concurrent(coders, server), "file": _concurrent(coders, file), "bare": _concurrent(coders, bare)}
+    return {
+        "server": _concurrent(coders, server),
+        "server_keyed": _concurrent(coders, lambda i: server(i, keyed=True)),
+        "file": _concurrent(coders, file),
+        "bare": _concurrent(coders, bare),
+    }
 
 
 def bench_import(cluster: Cluster, n: int, run: int, tmp: Path) -> dict[str, float]:

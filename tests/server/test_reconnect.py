@@ -11,10 +11,8 @@ Before: a lost connection was a plain error; the coding screen dropped the chang
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -58,12 +56,15 @@ def terminate(admin_url: str, role: str) -> int:
     return sum(1 for (ok,) in rows if ok)
 
 
+WRITES = ("chartcode.set_code(", "chartcode.flag(", "chartcode.submit(", "chartcode.set_memo(")
+
+
 class Faults:
-    """A connection factory for PgStore whose next transaction loses its connection on purpose, at
-    a chosen moment: ``"before_commit"`` (the server rolls the transaction back) or ``"after_commit"``
-    (the server has committed; the client only sees the connection go, as when the COMMIT's reply
-    is lost); or ``"on_write"``, as the next set_code is sent. The connection is really ended, by
-    the server (pg_terminate_backend of itself)."""
+    """A connection factory for PgStore whose next write loses its connection on purpose:
+    ``"before_write"``, as the write is sent (the server never runs it), or ``"after_write"``, once
+    the server has run and committed it (the client sees only the connection go, as when the
+    COMMIT's reply is lost). The connection is really ended, by the server (pg_terminate_backend of
+    itself)."""
 
     def __init__(self) -> None:
         self.next: str | None = None
@@ -72,23 +73,16 @@ class Faults:
 
         class Conn(psycopg.Connection):  # type: ignore[type-arg]
             def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-                if faults.next == "on_write" and "chartcode.set_code" in str(query):
+                when = faults.next if any(w in str(query) for w in WRITES) else None
+                if when is not None:
                     faults.next = None
                     faults.dropped += 1
+                if when == "before_write":
                     super().execute("SELECT pg_terminate_backend(pg_backend_pid())")
-                return super().execute(query, params, **kwargs)
-
-            @contextlib.contextmanager
-            def transaction(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-                when, faults.next = faults.next, None
-                with super().transaction(*args, **kwargs) as tx:
-                    yield tx
-                    if when == "before_commit":
-                        faults.dropped += 1
-                        self.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-                if when == "after_commit":
-                    faults.dropped += 1
-                    self.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+                cursor = super().execute(query, params, **kwargs)
+                if when == "after_write":
+                    super().execute("SELECT pg_terminate_backend(pg_backend_pid())")
+                return cursor
 
         self.conn_class = Conn
 
@@ -99,12 +93,15 @@ class Faults:
 # ---------------------------------------------------------------------------------------------- the store
 
 
-def test_a_write_whose_commit_reply_was_lost_is_not_applied_again_when_sent_again(team: Team):
+@pytest.mark.parametrize("again", [True, False], ids=["told-it-is-a-resend", "not-told"])
+def test_a_write_whose_commit_reply_was_lost_is_not_applied_again_when_sent_again(team: Team, again: bool):
+    """Told that this is a second attempt, the store asks the server first; not told, the key (the
+    primary key of the server's record of it) refuses a second application all the same."""
     intern = lead_name(team.url("intern"))
     faults = Faults()
     with PgStore.open(team.url("intern"), connect=faults.connect) as store:
         before = history_of(team.admin, intern)
-        faults.next = "after_commit"
+        faults.next = "after_write"
         with store.request("job-1"), pytest.raises(ConnectionLost) as lost:
             store.set_code(intern, "R1", "sex", 1)
         assert faults.dropped == 1 and "lost the connection to the server" in str(lost.value)
@@ -115,13 +112,13 @@ def test_a_write_whose_commit_reply_was_lost_is_not_applied_again_when_sent_agai
         with PgStore.open(team.url("intern")) as other:
             other.set_code(intern, "R1", "sex", 2)
         # sent again with the same key: the recorded result, nothing written over the later change
-        with store.request("job-1"):
-            again = store.set_code(intern, "R1", "sex", 1)
-        assert (again.old, again.new, again.changed) == (None, 1, True)
+        with store.request("job-1", again=again):
+            resent = store.set_code(intern, "R1", "sex", 1)
+        assert (resent.old, resent.new, resent.changed) == (None, 1, True)
         assert code_row(team.admin, intern, "R1", "sex") == (2, 2)
         added = history_of(team.admin, intern)[len(before) :]
         assert added == [("set", "R1", None, "sex", None, 1), ("change", "R1", None, "sex", 1, 2)]
-        assert again.history_id == committed_entry
+        assert resent.history_id == committed_entry
         # a new key is a new write
         with store.request("job-2"):
             assert store.set_code(intern, "R1", "sex", 1).changed
@@ -133,11 +130,11 @@ def test_a_write_lost_before_its_commit_is_applied_once_when_sent_again(team: Te
     faults = Faults()
     with PgStore.open(team.url("intern"), connect=faults.connect) as store:
         before = history_of(team.admin, intern)
-        faults.next = "before_commit"
+        faults.next = "before_write"
         with store.request("job-1"), pytest.raises(ConnectionLost):
             store.set_code(intern, "R1", "sex", 2)
         assert code_row(team.admin, intern, "R1", "sex") is None  # rolled back by the server
-        with store.request("job-1"):
+        with store.request("job-1", again=True):
             change = store.set_code(intern, "R1", "sex", 2)
         assert change.changed and code_row(team.admin, intern, "R1", "sex") == (2, 1)
         assert history_of(team.admin, intern)[len(before) :] == [("set", "R1", None, "sex", None, 2)]
@@ -152,12 +149,12 @@ def test_every_write_of_a_job_is_applied_once_whichever_of_them_lost_its_reply(t
 
         def job() -> None:
             store.set_code(intern, "R2", "sex", 1)
-            faults.next = "after_commit" if faults.dropped == 0 else None
+            faults.next = "after_write" if faults.dropped == 0 else None
             store.flag(intern, "R2", "check the date")
 
         with store.request("job-9"), pytest.raises(ConnectionLost):
             job()
-        with store.request("job-9"):
+        with store.request("job-9", again=True):
             job()
     with psycopg.connect(team.admin) as conn:
         actions = conn.execute(
@@ -166,6 +163,37 @@ def test_every_write_of_a_job_is_applied_once_whichever_of_them_lost_its_reply(t
             [intern],
         ).fetchall()
     assert actions == [("set",), ("flag",)]
+
+
+def test_each_kind_of_screen_write_is_sent_with_a_key_and_returns_what_it_would_without(team: Team):
+    """What the coding, rating and reconcile screens write (codes, memos, flags, positions, submit,
+    consensus), inside a request: each lands once, with its usual result, and its result recorded."""
+    from tests.whole_records import completed_csv
+
+    intern = lead_name(team.url("intern"))
+    with PgStore.open(team.url("lead")) as lead:
+        rows = completed_csv(lead, "record_id,note_id,field,value\nR3,,sex,1\n").splitlines()[1:]
+    with PgStore.open(team.url("intern")) as store:
+        for n, line in enumerate(rows):
+            record, note, field, value = line.split(",")
+            with store.request(f"code-{n}"):
+                assert store.set_code(intern, record, field, value, note_id=note or None).changed
+        with store.request("memo"):
+            assert store.set_memo(intern, "R3", "sex", "from the intake form") is True
+        with store.request("flag"):
+            store.flag(intern, "R3", "ask the supervisor")
+        with store.request("position"):
+            store.save_position(intern, "R3", None, "sex")
+        with store.request("submit"):
+            store.submit(intern, "R3")
+        assert store.position(intern) == ("R3", None, "sex")
+        assert store.assignment(intern, "R3")[0] == "done"
+    with PgStore.open(team.url("supervisor")) as sup, sup.request("consensus"):
+        change = sup.set_consensus("R3", "sex", 2, reason="chart says so", decided_by=lead_name(team.url("supervisor")))
+        assert change.changed and change.new == 2
+    with psycopg.connect(team.admin) as conn:
+        keys = {k for (k,) in conn.execute("SELECT key FROM chartcode.requests")}
+    assert {"memo/1", "flag/1", "position/1", "submit/1", "consensus/1", "code-0/1"} <= keys
 
 
 def test_an_undo_sent_again_after_a_lost_reply_undoes_one_change_not_two(team: Team):
@@ -182,10 +210,10 @@ def test_an_undo_sent_again_after_a_lost_reply_undoes_one_change_not_two(team: T
         for key, value in (("a", 1), ("b", 2)):
             with store.request(key):
                 session.set("R1", sex, value)
-        faults.next = "after_commit"
+        faults.next = "after_write"
         with store.request("undo"), pytest.raises(ConnectionLost):
             session.undo()
-        with store.request("undo"):
+        with store.request("undo", again=True):
             undone = session.undo()
         assert undone is not None and (undone.old, undone.new) == (2, 1)
         assert code_row(team.admin, intern, "R1", "sex") == (1, 3)
@@ -208,7 +236,7 @@ def test_a_write_without_a_request_key_is_not_sent_twice(team: Team):
     intern = lead_name(team.url("intern"))
     faults = Faults()
     with PgStore.open(team.url("intern"), connect=faults.connect) as store:
-        faults.next = "on_write"
+        faults.next = "before_write"
         with pytest.raises(ConnectionLost) as lost:
             store.set_code(intern, "R1", "sex", 1)
         assert "\n" not in str(lost.value) and team.password not in str(lost.value)

@@ -205,7 +205,8 @@ class StoreWriter:
     def _attempt(self, job: Job) -> Any:
         job.attempts += 1
         request = getattr(type(self._store), "request", None)
-        with request(self._store, job.key) if request is not None else contextlib.nullcontext():
+        again = job.attempts > 1
+        with request(self._store, job.key, again=again) if request is not None else contextlib.nullcontext():
             return job.fn()
 
     def _run(self, job: Job, worker: Any) -> None:

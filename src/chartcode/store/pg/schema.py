@@ -122,9 +122,10 @@ CREATE TABLE chartcode.chain_head (
     one boolean PRIMARY KEY DEFAULT true CHECK (one), last_id bigint NOT NULL, hash text NOT NULL);
 INSERT INTO chartcode.chain_head VALUES (true, 0, repeat('0', 64));
 -- Writes sent with a request key (the coding screens' writer, which sends a write again after a lost
--- connection): each key is applied once; its result is kept for a week for the sender to read back.
+-- connection): each key is applied once; its result (json: the columns in their order) is kept for a
+-- week for the sender to read back.
 CREATE TABLE chartcode.requests (
-    coder text NOT NULL, key text NOT NULL, result jsonb, at timestamptz NOT NULL DEFAULT now(),
+    coder text NOT NULL, key text NOT NULL, result json, at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (coder, key));
 CREATE INDEX requests_by_age ON chartcode.requests(coder, at);
 CREATE TABLE chartcode.positions (
@@ -384,14 +385,14 @@ BEGIN
 END $$;
 
 -- Whether the caller's write with this key was committed (seen), and the result it returned.
-CREATE FUNCTION chartcode.request_result(p_key text) RETURNS TABLE (seen boolean, result jsonb)
+CREATE FUNCTION chartcode.request_result(p_key text) RETURNS TABLE (seen boolean, result json)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = chartcode, pg_temp AS $$
     SELECT true, r.result FROM chartcode.requests r WHERE r.coder = session_user AND r.key = p_key
     UNION ALL SELECT false, NULL WHERE NOT EXISTS (
         SELECT 1 FROM chartcode.requests r WHERE r.coder = session_user AND r.key = p_key) $$;
 
--- Called in the write's own transaction: the key commits with the write, or neither does.
-CREATE FUNCTION chartcode.request_done(p_key text, p_result jsonb) RETURNS void
+-- Called in the write's own statement: the key commits with the write, or neither does.
+CREATE FUNCTION chartcode.request_done(p_key text, p_result json) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = chartcode, pg_temp AS $$
 BEGIN
     PERFORM chartcode.actor_role();
@@ -588,7 +589,7 @@ def install_statements(roles: Roles, dbname: str) -> list[sql.Composed | sql.SQL
         "set_consensus(text, text, text, jsonb, text)",
         "save_position(text, text, text)",
         "request_result(text)",
-        "request_done(text, jsonb)",
+        "request_done(text, json)",
         "add_records(text[])",
         "import_notes(text, text, jsonb)",
         "add_codebook(text, text, text, text, text, text, text)",

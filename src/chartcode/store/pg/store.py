@@ -165,37 +165,51 @@ class PgStore:
             self._local.in_transaction = False
 
     @contextlib.contextmanager
-    def request(self, key: str) -> Iterator[None]:
+    def request(self, key: str, *, again: bool = False) -> Iterator[None]:
         """Writes on this thread inside the block belong to request ``key`` (unique to the caller's
         job, the same on every attempt of it): the n-th write of an attempt is sent as ``key/n``, and
         the server applies a given ``key/n`` at most once, returning the result it recorded when it
-        sees the key again (the attempt before committed, but its reply was lost)."""
+        sees the key again (the attempt before committed, but its reply was lost). ``again``: an
+        attempt before this one was sent, so each write first asks whether it already landed."""
         self._requests.key = key
         self._requests.n = 0
+        self._requests.again = again
         try:
             yield
         finally:
             self._requests.key = None
 
-    def _write(self, query: str | sql.Composable, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
+    def _write(self, query: str, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
         """One write (a call of one of the schema's functions) in its own committed transaction, sent
         once: a lost connection is ConnectionLost, never sent again from here. Inside
-        :meth:`request`, sent with its key, so that the caller may send it again."""
+        :meth:`request`, sent with its key, so that the caller may send it again: the write and the
+        record of its key are one statement (one round trip, one commit), and the key is the
+        primary key of that record, so a second application fails whatever the caller says."""
         key = getattr(self._requests, "key", None)
         if key is None:
             with self._errors():
-                row: tuple[Any, ...] | None = self._conn().execute(query, list(params)).fetchone()  # type: ignore[arg-type]
+                row: tuple[Any, ...] | None = self._conn().execute(query, list(params)).fetchone()
             return row
         self._requests.n += 1
         key = f"{key}/{self._requests.n}"
-        conn = self._conn()
-        with self._errors(), self._transaction(conn):
-            found = conn.execute("SELECT seen, result FROM chartcode.request_result(%s)", [key]).fetchone()
-            if found is not None and found[0]:
-                return None if found[1] is None else tuple(found[1])
-            row = conn.execute(query, list(params)).fetchone()  # type: ignore[arg-type]
-            conn.execute("SELECT chartcode.request_done(%s, %s)", [key, Jsonb(None if row is None else list(row))])
-        return row
+        if self._requests.again and (recorded := self._recorded(key)) is not None:
+            return recorded[0]
+        keyed = f"SELECT w.*, chartcode.request_done(%s, row_to_json(w)) FROM ({query}) w"
+        try:
+            with self._errors():
+                row = self._conn().execute(keyed, [key, *params]).fetchone()
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != "requests_pkey" or (recorded := self._recorded(key)) is None:
+                raise
+            return recorded[0]  # it had landed: nothing was applied again
+        return None if row is None else tuple(row[:-1])
+
+    def _recorded(self, key: str) -> tuple[tuple[Any, ...] | None] | None:
+        """(the recorded result,) of this login's write ``key``, or None if the server has no such write."""
+        found = self._one("SELECT seen, result FROM chartcode.request_result(%s)", [key])
+        if found is None or not found[0]:
+            return None
+        return (None if found[1] is None else tuple(found[1].values()),)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
