@@ -151,3 +151,55 @@ def test_the_form_row_shows_the_ticked_options(db):
             assert "Services offered     none ticked" in str(row.render())
 
     run(go())
+
+
+CONTROLLED = """\
+id: cbx-logic
+title: Services audit with a condition
+version: '1'
+fields:
+  - name: services
+    label: Services offered
+    type: checkbox
+    required: true
+    choices:
+      1: Therapy
+      2: Medication
+  - name: therapy_sessions
+    label: Therapy sessions
+    type: count
+    show_if: "[services(1)] = '1'"
+  - name: seen
+    label: Seen in person
+    type: binary
+"""
+
+
+def test_unticking_the_option_a_field_depends_on_asks_once_to_clear_it(cli, tmp_path):
+    from chartcode.tui.screens.modals import ClearInapplicable
+
+    (tmp_path / "cbx.yaml").write_text(CONTROLLED, encoding="utf-8")
+    (tmp_path / "notes.csv").write_text(NOTES, encoding="utf-8")
+    path = tmp_path / "audit.db"
+    assert cli("init", path, "--codebook", tmp_path / "cbx.yaml", "--coder", "intern").code == 0
+    assert cli("import", path, tmp_path / "notes.csv").code == 0
+    assert cli("assign", path, "--coder", "intern", "--all").code == 0
+
+    async def go():
+        async with make_app(path).run_test(size=(120, 40)) as pilot:
+            screen = pilot.app.coding_screen
+            await pilot.press("1", "enter")  # tick Therapy, move on to therapy_sessions
+            await settle(pilot)
+            assert screen.current_slot.field.name == "therapy_sessions"
+            await pilot.press("4", "enter")
+            await settle(pilot)
+            screen.move_cursor(0)
+            await pilot.press("1")  # untick Therapy: therapy_sessions stops applying
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, ClearInapplicable)
+            await pilot.press("y")
+            await settle(pilot)
+
+    run(go())
+    assert stored(path) == {"services": ""}
+    assert history(path, "therapy_sessions")[-1] == (4, None, "not applicable: [services] changed")

@@ -332,7 +332,11 @@ class CodingScreen(Screen):
         self._focus_for_slot()
 
     # ------------------------------------------------------------------ saving
-    def _save(self, slot: Slot, value: Any, *, advance: bool, reason: str | None = None) -> None:
+    def _save(
+        self, slot: Slot, value: Any, *, advance: bool, reason: str | None = None, ask_to_clear: bool = True
+    ) -> None:
+        """Queue one code change; when it makes coded fields stop applying, ask once whether to
+        clear them (not for the clearings that answer asks)."""
         view = self.view
         assert view is not None
         if not self._writable():
@@ -356,7 +360,7 @@ class CodingScreen(Screen):
             self.step_cursor(1)
         else:
             self._show_form()
-        if logic and reason is None:  # a clearing asked for below is not itself a reason to ask again
+        if logic and ask_to_clear:  # a clearing asked for below is not itself a reason to ask again
             stopped = [
                 (nid, f) for nid, f in self._record_form(view).inapplicable_coded() if (nid, f.name) not in before
             ]
@@ -382,7 +386,7 @@ class CodingScreen(Screen):
             cleared = 0
             for nid, f in stopped:
                 if (nid, f.name) in still:  # a later change (or a failed save) may have settled it
-                    self._save(Slot(f, nid), None, advance=False, reason=reason)
+                    self._save(Slot(f, nid), None, advance=False, reason=reason, ask_to_clear=False)
                     cleared += 1
             self.notify(f"Cleared {cleared} code(s) that no longer apply.", timeout=4)
 
