@@ -148,7 +148,11 @@ def test_disagreements_consensus_and_final_values(cli, demo):
     by = {(f["record_id"], f["note_id"], f["field"]): f for f in final}
     settled = by[(one["record_id"], one["note_id"], one["field"])]
     assert settled["source"] == "consensus" and settled["value"] == one["values"]["supervisor"]["value"]
-    assert {f["source"] for f in final} == {"consensus", "single", "unresolved"}
+    # conjoint-pain 1.1: the follow-up fields do not apply where follow-up was declined
+    assert {f["source"] for f in final} == {"consensus", "single", "unresolved", "not_applicable"}
+    na = [f for f in final if f["source"] == "not_applicable"]
+    assert {f["field"] for f in na} == {"followup_type", "followup_evident", "followup_sessions"}
+    assert all(f["value"] is None for f in na)
     assert all(f["value"] is None for f in final if f["source"] == "unresolved")
     assert all(f["n_coders"] == 1 for f in final if f["source"] == "single")
     with Store.open(demo) as s:
