@@ -45,8 +45,10 @@ def test_each_typed_code_is_saved_at_once_and_listed_by_the_codes_command(tmp_pa
     tmux.wait_for("VET-019 · note 1 of")
     for n, (key, field, _label) in enumerate(KEYS, 1):
         tmux.type(key)
-        # The header counts the code; the row shows the digit (with "…" until its write commits).
-        tmux.wait_for(f"{n}/23 coded")
+        # The header counts the code among the fields that apply (conjoint-pain 1.1: the three
+        # follow-up fields are n/a until follow-up is accepted); the row shows the digit (with "…"
+        # until its write commits).
+        tmux.wait_for(f"{n}/20 coded · 3 n/a")
         tmux.wait_until(
             lambda f=field, k=key: saved_codes(db, "intern", "VET-019").get((NOTE_1, f)) == int(k),
             f"{field} = {key} in the database while the app runs",
