@@ -111,6 +111,8 @@ async def timed_key(app, screen, key: str) -> tuple[float, float]:
     t = time.perf_counter()
     app._driver.send_message(event)
     while len(screen.commit_seconds) == before:
+        if time.perf_counter() - t > 30:  # a key the screen did not save: say so, never spin forever
+            raise RuntimeError(f"key {key!r} on {screen.current_slot.field.name} saved nothing in 30 s")
         await asyncio.sleep(0)
     shown = time.perf_counter() - t
     job = screen.writer.last_job
@@ -148,8 +150,10 @@ async def drive(db: Path, n_keys: int) -> dict:
             view = screen.view
             fields = len(view.slots)
             strokes = 0
-            for slot in view.slots:
+            for index, slot in enumerate(view.slots):
                 f = slot.field
+                if not screen.applies(index):  # n/a (show_if false for the codes so far): the screen skips it
+                    continue
                 if f.has_choices:
                     from chartcode.tui.widgets.coding_form import choice_keys
 

@@ -180,7 +180,11 @@ def test_xlsx_has_records_notes_codebook_agreement_and_analyses_sheets(demo, tmp
     records = pd.read_excel(out, sheet_name="records")
     assert len(records) == 24 and "age__source" in records
     codebook = pd.read_excel(out, sheet_name="codebook")
-    assert list(codebook.columns) == ["name", "label", "level", "type", "code", "choice_label", "rules"]
+    # conjoint-pain has branching logic (1.1), so the sheet also gives each field's show_if and calc
+    assert list(codebook.columns) == [
+        "name", "label", "level", "type", "code", "choice_label", "rules", "show_if", "calc"
+    ]  # fmt: skip
+    assert set(codebook.loc[codebook["name"] == "followup_type", "show_if"]) == {"[accepted_followup] = '1'"}
     sex = codebook[codebook["name"] == "sex"]
     assert sorted(sex["code"]) == [1, 2, 9] and "Female" in set(sex["choice_label"])
     agreement = pd.read_excel(out, sheet_name="agreement")
