@@ -14,6 +14,30 @@ if TYPE_CHECKING:
     from chartcode.store.store import CodeChange
 
 
+def stored_codebook(shown: str, hash_: str, source_yaml: str, canonical: str | None) -> Codebook:
+    """The codebook an audit stores under ``hash_`` (both backends keep its YAML and canonical JSON).
+
+    Built from the canonical JSON whenever that holds the codebook whole: parsing the YAML again
+    (pure-Python ruamel.yaml, twice over for its safety checks) was the largest part of opening the
+    coding screen, and of a server session's first change. JSON escapes U+0007 as \\u0007 (below)."""
+    if canonical and "\\u0007" not in canonical:
+        from chartcode.codebook.model import codebook_from_canonical
+
+        built = codebook_from_canonical(canonical, source_yaml)
+        if built is not None:
+            built.__dict__["hash"] = hash_  # Codebook.hash is a cached_property; the same JSON's
+            return built
+    from chartcode.codebook import load_codebook
+
+    cb = load_codebook(shown, text=source_yaml)
+    if cb.hash != hash_:
+        # Stored by a chartcode that kept ruamel's U+0007 fold marks in folded text
+        # (`description: >`), so the same YAML hashes differently now. The codes,
+        # consensus and history of this audit name it by the hash it was stored under.
+        cb.__dict__["hash"] = hash_
+    return cb
+
+
 class StaleChange(UserError):
     """A change made against a version of the code that is no longer the current one: refused, never
     written over. ``current`` is the value the database holds now, ``version`` its version.

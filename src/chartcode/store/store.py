@@ -23,7 +23,7 @@ from chartcode.codebook import Change, Codebook, Field, diff
 from chartcode.errors import UserError
 from chartcode.store import chain, schema, targets
 from chartcode.store import verify as checks
-from chartcode.store.api import StaleChange
+from chartcode.store.api import StaleChange, stored_codebook
 from chartcode.store.connection import (
     Connections,
     LockWait,
@@ -293,34 +293,16 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
     @property
     def codebook(self) -> Codebook:
         """The active codebook, as stored in the database (never the file on disk)."""
-        row = self._db.execute("SELECT hash, source_yaml, canonical_json FROM codebooks WHERE active = 1").fetchone()
+        row = self._db.execute("SELECT hash FROM codebooks WHERE active = 1").fetchone()
         if row is None:
             raise UserError(f"{self.path}: the database has no active codebook")
         if self._codebook is None or self._codebook_hash != row[0]:
-            self._codebook = self._stored_codebook(*row)
+            source_yaml, canonical = self._db.execute(
+                "SELECT source_yaml, canonical_json FROM codebooks WHERE hash = ?", [row[0]]
+            ).fetchone()
+            self._codebook = stored_codebook(f"{self.path}[codebook {row[0][:12]}]", row[0], source_yaml, canonical)
             self._codebook_hash = row[0]
         return self._codebook
-
-    def _stored_codebook(self, hash_: str, source_yaml: str, canonical: str) -> Codebook:
-        # From the canonical JSON stored with it whenever that holds the codebook whole: parsing
-        # the YAML again (pure-Python ruamel.yaml, twice over for its safety checks) was the
-        # largest part of opening the coding screen. JSON escapes U+0007 as \u0007 (see below).
-        if "\\u0007" not in canonical:
-            from chartcode.codebook.model import codebook_from_canonical
-
-            built = codebook_from_canonical(canonical, source_yaml)
-            if built is not None:
-                built.__dict__["hash"] = hash_  # Codebook.hash is a cached_property; the same JSON's
-                return built
-        from chartcode.codebook import load_codebook
-
-        cb = load_codebook(f"{self.path}[codebook {hash_[:12]}]", text=source_yaml)
-        if cb.hash != hash_:
-            # Stored by a chartcode that kept ruamel's U+0007 fold marks in folded text
-            # (`description: >`), so the same YAML hashes differently now. The codes,
-            # consensus and history of this audit name it by the hash it was stored under.
-            cb.__dict__["hash"] = hash_
-        return cb
 
     def codebook_versions(self) -> list[dict[str, Any]]:
         return [

@@ -29,10 +29,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from chartcode.codebook import Change, Codebook, Field, diff, load_codebook
+from chartcode.codebook import Change, Codebook, Field, diff
 from chartcode.errors import UserError, quote
 from chartcode.store import targets
-from chartcode.store.api import StaleChange
+from chartcode.store.api import StaleChange, stored_codebook
 from chartcode.store.faults import ConnectionLost
 from chartcode.store.pg import connect as pgconnect
 from chartcode.store.pg import schema
@@ -278,11 +278,13 @@ class PgStore:
 
     @property
     def codebook(self) -> Codebook:
-        row = self._one("SELECT hash, source_yaml FROM chartcode.codebooks WHERE active")
+        row = self._one("SELECT hash FROM chartcode.codebooks WHERE active")
         if row is None:
             raise UserError(f"{self.path}: the audit has no active codebook")
         if self._codebook is None or self._codebook_hash != row[0]:
-            self._codebook = load_codebook(f"{self.path}[codebook {row[0][:12]}]", text=row[1])
+            stored = self._one("SELECT source_yaml, canonical_json FROM chartcode.codebooks WHERE hash = %s", [row[0]])
+            assert stored is not None
+            self._codebook = stored_codebook(f"{self.path}[codebook {row[0][:12]}]", row[0], *stored)
             self._codebook_hash = row[0]
         return self._codebook
 
