@@ -35,6 +35,15 @@ class CodesWritten:
     drafts: int = 0  # records left as drafts: not every required field coded
 
 
+def reused_note_id(shown: str, line: int, note_id: str, import_id: int | None) -> UserError:
+    """The refusal of a note id already stored with other content (both backends say it so)."""
+    return UserError(
+        f"{shown}:{line}: note_id {quote(note_id)} was already imported with different content"
+        f" (import #{import_id}); notes are never overwritten - give the new note its own note_id, or fix"
+        " a wrong import with `chartcode import DB FILE --replace`"
+    )
+
+
 def _flush(conn: sqlite3.Connection, batch: list[Any], import_id: int, now: str, result: Any, shown: str) -> None:
     if not batch:
         return
@@ -66,11 +75,7 @@ def _flush(conn: sqlite3.Connection, batch: list[Any], import_id: int, now: str,
         if imp == import_id:
             raise UserError(f"{shown}:{r.line}: duplicate note_id {quote(r.note_id)} (first at line {line})")
         if sha != r.sha:
-            raise UserError(
-                f"{shown}:{r.line}: note_id {quote(r.note_id)} was already imported with different content"
-                f" (import #{imp}); notes are never overwritten - give the new note its own note_id, or fix"
-                " a wrong import with `chartcode import DB FILE --replace`"
-            )
+            raise reused_note_id(shown, r.line, r.note_id, imp)
         result.unchanged += 1
     if not new_rows:
         return

@@ -429,37 +429,69 @@ BEGIN
     RETURN n;
 END $$;
 
--- p_rows: a JSON array of objects with line, record_id, note_id, note_date, note_type, author, text, sha.
+-- A note import stages its rows in pg_temp.import_in, a table made here for the transaction (owned by
+-- the owner role; the caller may only INSERT into it, e.g. by COPY). A table of that name made by the
+-- caller is refused: its triggers or rules would run as the owner role inside these functions.
+CREATE FUNCTION chartcode.import_staging_ok() RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = chartcode, pg_temp AS $$
+DECLARE v_owner oid;
+BEGIN
+    SELECT c.relowner INTO v_owner FROM pg_class c WHERE c.oid = to_regclass('pg_temp.import_in');
+    IF v_owner IS NOT NULL AND v_owner <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'the import''s staging table pg_temp.import_in in this session was not made by chartcode;'
+            ' drop it (or reconnect) and import again' USING ERRCODE = '42501';
+    END IF;
+    RETURN v_owner IS NOT NULL;
+END $$;
+
+CREATE FUNCTION chartcode.import_notes_stage() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = chartcode, pg_temp AS $$
+BEGIN
+    PERFORM chartcode.require_role('lead');
+    IF chartcode.import_staging_ok() THEN
+        TRUNCATE pg_temp.import_in;
+    ELSE
+        CREATE TEMP TABLE import_in (line integer, record_id text, note_id text, note_date text,
+            note_type text, author text, text text, sha text) ON COMMIT DROP;
+    END IF;
+    EXECUTE format('GRANT INSERT ON pg_temp.import_in TO %I', session_user);
+END $$;
+
+-- The staged rows (line, record_id, note_id, note_date, note_type, author, text, sha) into the audit.
 -- Returns (new notes, unchanged notes, new records); raises naming the line of a note id reused with
 -- other text or another record.
-CREATE FUNCTION chartcode.import_notes(p_file text, p_sha text, p_rows jsonb)
+CREATE FUNCTION chartcode.import_notes_staged(p_file text, p_sha text)
 RETURNS TABLE (notes_new integer, notes_unchanged integer, records_new integer)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = chartcode, pg_temp AS $$
 DECLARE v_at text := chartcode.utc(now()); v_import bigint; v_new integer; v_same integer; v_rec integer;
     bad record;
 BEGIN
     PERFORM chartcode.require_role('lead');
-    CREATE TEMP TABLE IF NOT EXISTS import_in (line integer, record_id text, note_id text, note_date text,
-        note_type text, author text, text text, sha text) ON COMMIT DROP;
-    INSERT INTO import_in SELECT * FROM jsonb_to_recordset(p_rows) AS x(line integer, record_id text,
-        note_id text, note_date text, note_type text, author text, text text, sha text);
-    SELECT i.line, i.note_id INTO bad FROM import_in i JOIN chartcode.notes n ON n.note_id = i.note_id
-        WHERE n.content_sha <> i.sha OR n.record_id <> i.record_id ORDER BY i.line LIMIT 1;
-    IF bad.line IS NOT NULL THEN
-        RAISE EXCEPTION 'line %: note_id % is already in the audit with other content or another record',
-            bad.line, bad.note_id USING ERRCODE = '22023';
+    IF NOT chartcode.import_staging_ok() THEN
+        RAISE EXCEPTION 'no staged notes in this transaction (call chartcode.import_notes_stage() first)'
+            USING ERRCODE = '22023';
     END IF;
-    SELECT count(*) INTO v_same FROM import_in i JOIN chartcode.notes n ON n.note_id = i.note_id;
+    EXECUTE format('REVOKE INSERT ON pg_temp.import_in FROM %I', session_user);
+    SELECT i.line, i.note_id, n.import_id INTO bad FROM pg_temp.import_in i
+        JOIN chartcode.notes n ON n.note_id = i.note_id
+        WHERE n.content_sha <> i.sha OR n.record_id <> i.record_id ORDER BY i.line LIMIT 1;
+    IF bad.line IS NOT NULL THEN  -- DETAIL: the line, note id and import, for the caller's message
+        RAISE EXCEPTION 'line %: note_id % is already in the audit with other content or another record',
+            bad.line, bad.note_id USING ERRCODE = '22023',
+            DETAIL = json_build_object('line', bad.line, 'note_id', bad.note_id, 'import', bad.import_id)::text;
+    END IF;
+    SELECT count(*) INTO v_same FROM pg_temp.import_in i JOIN chartcode.notes n ON n.note_id = i.note_id;
     INSERT INTO chartcode.imports(at, actor, kind, file_name, file_sha256) VALUES (v_at, session_user, 'notes',
         p_file, p_sha) RETURNING id INTO v_import;
     INSERT INTO chartcode.records(id, added_at, import_id)
-        SELECT DISTINCT i.record_id, v_at, v_import FROM import_in i ON CONFLICT DO NOTHING;
+        SELECT DISTINCT i.record_id, v_at, v_import FROM pg_temp.import_in i ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS v_rec = ROW_COUNT;
     INSERT INTO chartcode.notes(note_id, record_id, note_date, note_type, author, text, content_sha, import_id,
         source_line)
         SELECT i.note_id, i.record_id, i.note_date, i.note_type, i.author, i.text, i.sha, v_import, i.line
-        FROM import_in i ORDER BY i.line ON CONFLICT (note_id) DO NOTHING;
+        FROM pg_temp.import_in i ORDER BY i.line ON CONFLICT (note_id) DO NOTHING;
     GET DIAGNOSTICS v_new = ROW_COUNT;
+    TRUNCATE pg_temp.import_in;
     IF v_new = 0 THEN
         DELETE FROM chartcode.imports WHERE id = v_import;
         RETURN QUERY SELECT 0, v_same, 0; RETURN;
@@ -469,6 +501,18 @@ BEGIN
     PERFORM chartcode.append_history('import_notes', NULL, NULL, NULL, NULL, NULL, to_jsonb(v_import),
         format('%s: %s notes, %s new records', p_file, v_new, v_rec));
     RETURN QUERY SELECT v_new, v_same, v_rec;
+END $$;
+
+-- The same with every row in one argument: p_rows a JSON array of objects with line, record_id,
+-- note_id, note_date, note_type, author, text, sha (kept for callers that do not COPY).
+CREATE FUNCTION chartcode.import_notes(p_file text, p_sha text, p_rows jsonb)
+RETURNS TABLE (notes_new integer, notes_unchanged integer, records_new integer)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = chartcode, pg_temp AS $$
+BEGIN
+    PERFORM chartcode.import_notes_stage();
+    INSERT INTO pg_temp.import_in SELECT * FROM jsonb_to_recordset(p_rows) AS x(line integer, record_id text,
+        note_id text, note_date text, note_type text, author text, text text, sha text);
+    RETURN QUERY SELECT * FROM chartcode.import_notes_staged(p_file, p_sha);
 END $$;
 
 CREATE FUNCTION chartcode.add_codebook(p_hash text, p_id text, p_version text, p_title text, p_yaml text,
@@ -592,6 +636,8 @@ def install_statements(roles: Roles, dbname: str) -> list[sql.Composed | sql.SQL
         "request_done(text, json)",
         "add_records(text[])",
         "import_notes(text, text, jsonb)",
+        "import_notes_stage()",
+        "import_notes_staged(text, text)",
         "add_codebook(text, text, text, text, text, text, text)",
         "hidden_count()",
         "verify_chain()",

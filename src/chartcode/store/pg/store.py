@@ -34,6 +34,7 @@ from chartcode.errors import UserError, quote
 from chartcode.store import targets
 from chartcode.store.api import StaleChange, stored_codebook
 from chartcode.store.faults import ConnectionLost
+from chartcode.store.imports import reused_note_id
 from chartcode.store.pg import connect as pgconnect
 from chartcode.store.pg import schema
 from chartcode.store.store import CodeChange, refuse_incomplete
@@ -422,30 +423,53 @@ class PgStore:
         batch_size: int,
         on_phase: Callable[[str], None] | None = None,
     ) -> None:
-        seen: dict[str, Any] = {}
-        batch = []
-        for r in rows:
-            if r.note_id in seen:
-                raise UserError(
-                    f"{shown}:{r.line}: duplicate note_id {quote(r.note_id)} (first at line {seen[r.note_id].line})"
-                )
-            seen[r.note_id] = r
-            batch.append(
-                {
-                    "line": r.line,
-                    "record_id": r.record_id,
-                    "note_id": r.note_id,
-                    "note_date": None if r.note_date is None else str(r.note_date),
-                    "note_type": r.note_type,
-                    "author": r.author,
-                    "text": r.text,
-                    "sha": r.sha,
-                }
-            )
-        result.rows += len(batch)
+        """Stream ``rows`` into the server as they are read (COPY into the import's staging table, so
+        the server parses while the file is still being read), then store them in one statement;
+        all in one transaction: a bad line, a reused note id or a lost connection leaves the audit
+        as it was."""
+        seen: dict[str, int] = {}
+        conn = self._conn()
         try:
-            row = self._write("SELECT * FROM chartcode.import_notes(%s, %s, %s)", [file_name, sha, Jsonb(batch)])
+            with self._errors(), self._transaction(conn):
+                conn.execute("SELECT chartcode.import_notes_stage()")
+                with conn.cursor().copy(
+                    "COPY pg_temp.import_in (line, record_id, note_id, note_date, note_type, author, text, sha)"
+                    " FROM STDIN"
+                ) as copy:
+                    for r in rows:
+                        if r.note_id in seen:
+                            raise UserError(
+                                f"{shown}:{r.line}: duplicate note_id {quote(r.note_id)}"
+                                f" (first at line {seen[r.note_id]})"
+                            )
+                        seen[r.note_id] = r.line
+                        copy.write_row(
+                            (
+                                r.line,
+                                r.record_id,
+                                r.note_id,
+                                None if r.note_date is None else str(r.note_date),
+                                r.note_type,
+                                r.author,
+                                r.text,
+                                r.sha,
+                            )
+                        )
+                result.rows += len(seen)
+                if on_phase and seen:
+                    on_phase(f"storing and indexing {len(seen)} notes for full-text search")
+                try:
+                    row = conn.execute(
+                        "SELECT * FROM chartcode.import_notes_staged(%s, %s)", [file_name, sha]
+                    ).fetchone()
+                except psycopg.errors.InvalidParameterValue as exc:
+                    reused = json.loads(exc.diag.message_detail or "null")
+                    if not isinstance(reused, dict) or "note_id" not in reused:
+                        raise
+                    raise reused_note_id(shown, reused["line"], reused["note_id"], reused["import"]) from None
         except UserError as exc:
+            if str(exc).startswith(shown):
+                raise
             raise UserError(f"{shown}: {exc}") from None
         if row:
             result.new += row[0]

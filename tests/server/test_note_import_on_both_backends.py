@@ -1,0 +1,60 @@
+"""A note import is all or nothing on both backends: the server streams the rows into a staging table
+by COPY as the file is read, and a bad line found anywhere (after many good rows have been sent),
+a duplicate note id in the file, or a note id already stored with other text leaves the audit as it
+was, with one clear line that names the file and line and quotes no note text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chartcode.errors import UserError
+from chartcode.importers.notes import import_notes
+from tests.server.test_backends import Backend, backend  # noqa: F401  (the fixture)
+
+SECRET = "PLANTED-NOTE-TEXT"
+HEADER = "record_id,note_id,note_date,note_type,author,text\n"
+
+
+def _good(n: int) -> str:
+    return "".join(f"Q{i % 50},QN{i},2024-01-05,conjoint,Dr A,{SECRET} visit {i}\n" for i in range(n))
+
+
+@pytest.mark.parametrize(
+    "tail, where",
+    [
+        (f"Q1,QN9999,2024-01-05,conjoint,Dr A,{SECRET},extra\n", ":3002:"),  # a stray delimiter on the last line
+        (f"Q1,QN5,2024-01-05,conjoint,Dr A,{SECRET} other\n", ":3002:"),  # a note id twice in the file
+        ("Q1,QN9999,05/01/2024,conjoint,Dr A,x\n", ":3002:"),  # a date that is not ISO
+    ],
+)
+def test_a_bad_last_line_after_thousands_of_rows_changes_nothing(backend: Backend, tmp_path: Path, tail, where):  # noqa: F811
+    f = tmp_path / "notes.csv"
+    f.write_text(HEADER + _good(3000) + tail)
+    with backend.open("lead") as s:
+        before = (s.record_ids(), s.verify())
+        with pytest.raises(UserError) as err:
+            import_notes(s, f)
+        assert where in str(err.value) and str(f) in str(err.value)
+        assert SECRET not in str(err.value)
+    with backend.open("lead") as s:
+        assert (s.record_ids(), s.verify()) == before
+
+
+def test_a_note_id_stored_with_other_text_is_refused_whole(backend: Backend, tmp_path: Path):  # noqa: F811
+    first = tmp_path / "a.csv"
+    first.write_text(HEADER + _good(10))
+    again = tmp_path / "b.csv"
+    again.write_text(
+        HEADER + "Z1,ZN1,2024-01-05,conjoint,Dr A,new\n" + f"Q3,QN3,2024-01-05,conjoint,Dr A,{SECRET} changed\n"
+    )
+    with backend.open("lead") as s:
+        import_notes(s, first)
+        before = (s.record_ids(), s.verify())
+        with pytest.raises(UserError) as err:
+            import_notes(s, again)
+        assert "b.csv:3: note_id 'QN3' was already imported" in str(err.value) and SECRET not in str(err.value)
+    with backend.open("lead") as s:
+        assert (s.record_ids(), s.verify()) == before
+        assert "Z1" not in s.record_ids()
