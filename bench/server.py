@@ -316,12 +316,13 @@ def main() -> None:
         help="each coder's pause between keys, uniform LO,HI ms (default 100,400: a fast coder)",
     )
     ap.add_argument("--skip-import", action="store_true")
+    ap.add_argument("--skip-latency", action="store_true")
     args = ap.parse_args()
     lo, hi = (float(x) for x in args.pause_ms.split(","))
     cluster = Cluster()
     tmp = Path(tempfile.mkdtemp(prefix="chartcode-bench-"))
     try:
-        passes = {"typing": (lo, hi), "flat_out": (0.0, 0.0)}
+        passes = {} if args.skip_latency else {"typing": (lo, hi), "flat_out": (0.0, 0.0)}
         lat: dict[str, dict[str, dict[str, list[float]]]] = {p: {} for p in passes}
         imp: dict[str, list[float]] = {"chartcode": [], "copy": [], "copy_same_schema": []}
         for run in range(args.runs):
