@@ -50,6 +50,16 @@ def backend(request, tmp_path: Path) -> Backend:
     return Backend("server", dict(team.urls), {w: lead_name(u) for w, u in team.urls.items()})
 
 
+def disagree_on_sex(backend: Backend) -> None:
+    """The intern codes R1's sex 1 and the supervisor 2, and both submit the whole record."""
+    me, sup = backend.names["intern"], backend.names["supervisor"]
+    with backend.open("intern") as i, backend.open("supervisor") as s:
+        i.set_code(me, "R1", "sex", 1)
+        s.set_code(sup, "R1", "sex", 2)
+        submit_whole(i, me, "R1")
+        submit_whole(s, sup, "R1")
+
+
 def test_a_code_round_trips_with_its_history(backend: Backend):
     me = backend.names["intern"]
     with backend.open("intern") as store:

@@ -11,18 +11,13 @@ from chartcode.tui.app import ChartcodeApp
 from tests.server import test_backends
 from tests.server.test_backends import Backend
 from tests.tui.conftest import run
-from tests.whole_records import submit_whole
 
 backend = test_backends.backend  # the two-backend fixture: an audit file and a team server
 
 
 def test_a_disagreement_is_settled_by_keys_on_either_backend(backend: Backend):
     me, sup = backend.names["intern"], backend.names["supervisor"]
-    with backend.open("intern") as i, backend.open("supervisor") as s:
-        i.set_code(me, "R1", "sex", 1)
-        s.set_code(sup, "R1", "sex", 2)
-        submit_whole(i, me, "R1")
-        submit_whole(s, sup, "R1")
+    test_backends.disagree_on_sex(backend)
 
     async def go():
         app = ChartcodeApp(open_store(backend.targets["supervisor"]), sup, frozen_clock=True, mode="reconcile")

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 
 from chartcode.errors import UserError
-from tests.server.test_backends import Backend, backend  # noqa: F401  (the fixture)
-from tests.whole_records import submit_whole
+from tests.server.test_backends import Backend, backend, disagree_on_sex  # noqa: F401  (the fixture)
 
 
 def _history(store, viewer: str, coder: str) -> list[tuple]:
@@ -68,11 +67,8 @@ def test_an_incomplete_record_cannot_be_submitted(backend: Backend):  # noqa: F8
 
 def test_consensus_settles_a_disagreement_into_the_final_value(backend: Backend):  # noqa: F811
     me, sup = backend.names["intern"], backend.names["supervisor"]
+    disagree_on_sex(backend)
     with backend.open("intern") as i, backend.open("supervisor") as s:
-        i.set_code(me, "R1", "sex", 1)
-        s.set_code(sup, "R1", "sex", 2)
-        submit_whole(i, me, "R1")
-        submit_whole(s, sup, "R1")
         assert ("R1", "", "sex", None, None) in s.disagreement_units()  # open
         change = s.set_consensus("R1", "sex", 2, reason="note 1 says female", decided_by=sup)
         assert change.new == 2
