@@ -58,3 +58,21 @@ def test_a_note_id_stored_with_other_text_is_refused_whole(backend: Backend, tmp
     with backend.open("lead") as s:
         assert (s.record_ids(), s.verify()) == before
         assert "Z1" not in s.record_ids()
+
+
+def test_note_text_with_copy_specials_is_stored_exactly(backend: Backend, tmp_path: Path):  # noqa: F811
+    """COPY's own specials (backslash, tab, newline, carriage return, a literal \\N) in note text
+    and fields reach the server as data, never as COPY syntax (ids may not hold control characters at all)."""
+    import json
+
+    text = "a\\b\tc\nd\r\ne \\N end \\. \u00e9\U0001f600"
+    f = tmp_path / "notes.jsonl"
+    f.write_text(
+        json.dumps({"record_id": "S\\1", "note_id": "S\\1-N1", "note_type": "conj\\oint", "text": text}) + "\n",
+        encoding="utf-8",
+    )
+    with backend.open("lead") as s:
+        import_notes(s, f)
+        assert s.note_text("S\\1-N1") == text
+        assert s.note("S\\1-N1")["note_type"] == "conj\\oint"
+        assert "S\\1" in s.record_ids()
