@@ -14,6 +14,10 @@ and exports read an inapplicable field's stored code as n/a, never as that code.
 
 Only closed records count (the rows of chartcode.dataset.submitted_codes), as for agreement
 and final values. Nothing here runs for a codebook without show_if or calc.
+
+A condition reads a few fields, and on a large audit most records give them the same few
+values, so the Forms here (:class:`SharedForm`) answer ``applies`` and ``calculated`` once per
+distinct tuple of what the answer reads (:class:`Answers`) instead of once per record and coder.
 """
 
 from __future__ import annotations
@@ -67,6 +71,129 @@ def controlling(cb: Codebook, name: str) -> tuple[str, ...]:
     return tuple(f.name for f in cb.fields if f.name in used)
 
 
+def _cell(v: Any) -> Any:
+    """A value as part of a memo key: values of different types stay apart (1, 1.0, True and "1"
+    can read differently), and so do 0.0 and -0.0 (repr tells every float apart)."""
+    if v is None or type(v) is str:
+        return v
+    return (type(v), repr(v))
+
+
+class Answers:
+    """Form answers of one codebook, memoised by what they read.
+
+    ``Form.applies(nid, f)`` reads only: whether ``nid`` is None, the type of note ``nid``, and the
+    values of the fields ``f``'s show_if reads (at ``nid`` for note-level ones, on the record for
+    record-level ones), and through them the fields those read (a field that does not apply reads
+    as blank; a calculated one reads its operands): the closure of Codebook.depends_on. The same
+    holds for ``Form.calculated``. So an answer is computed once, by a real Form, per distinct
+    (field, nid is None, note type, values of the closure) and looked up after that. A codebook
+    with a cycle (which the loader refuses, but code can build) is never memoised: there the
+    answer depends on the order of the questions.
+    """
+
+    def __init__(self, cb: Codebook, today: Any = None) -> None:
+        self.codebook = cb
+        self.today = today
+        self._reads: dict[str, tuple[tuple[str, bool], ...] | None] = {}
+        self._applies: dict[tuple[Any, ...], bool] = {}
+        self._calc: dict[tuple[Any, ...], Any] = {}
+        self.misses = 0  # answers computed by a Form (the rest were looked up)
+
+    def reads(self, name: str) -> tuple[tuple[str, bool], ...] | None:
+        """(field, is note-level) of every field ``name``'s answers read, in codebook order; None when
+        ``name`` reads itself through a cycle."""
+        if name in self._reads:
+            return self._reads[name]
+        cb = self.codebook
+        seen: set[str] = set()
+        todo = list(cb.depends_on(name))
+        while todo:
+            dep = todo.pop()
+            if dep in seen:
+                continue
+            seen.add(dep)
+            todo.extend(cb.depends_on(dep))
+        if name in seen:
+            got = None
+        else:
+            got = tuple((f.name, f.level == "note") for f in cb.fields if f.name in seen)
+        self._reads[name] = got
+        return got
+
+    def _key(self, form: SharedForm, nid: str | None, fld: Field) -> tuple[Any, ...] | None:
+        reads = self.reads(fld.name)
+        if reads is None:
+            return None
+        values = form.values
+        cells = tuple(_cell(values.get((nid if note else None, name))) for name, note in reads)
+        return (fld.name, nid is None, form.note_types.get(nid) if nid is not None else None, cells)
+
+    def applies(self, form: SharedForm, nid: str | None, fld: Field) -> bool:
+        key = self._key(form, nid, fld)
+        if key is None:
+            return form.form().applies(nid, fld)
+        hit = self._applies.get(key)
+        if hit is None:
+            self.misses += 1
+            hit = self._applies[key] = form.form().applies(nid, fld)
+        return hit
+
+    def calculated(self, form: SharedForm, nid: str | None, fld: Field) -> Any:
+        key = self._key(form, nid, fld)
+        if key is None:
+            return form.form().calculated(nid, fld)
+        if key in self._calc:
+            return self._calc[key]
+        self.misses += 1
+        value = self._calc[key] = form.form().calculated(nid, fld)
+        return value
+
+
+class SharedForm:
+    """A Form (chartcode.codebook.model.Form) whose ``applies`` and ``calculated`` answers come from
+    :class:`Answers` shared by every record: the same answers, each computed once. ``values`` is
+    read when a question is asked (a later change to the mapping is seen, as by a new Form)."""
+
+    __slots__ = ("answers", "notes", "values", "_types")
+
+    def __init__(self, answers: Answers, notes: list[tuple[str, str | None]], values: dict[Key, Any]) -> None:
+        self.answers = answers
+        self.notes = notes
+        self.values = values
+        self._types: dict[str, str | None] | None = None
+
+    @property
+    def note_types(self) -> dict[str, str | None]:
+        if self._types is None:
+            self._types = dict(self.notes)
+        return self._types
+
+    def form(self) -> Form:
+        """A real Form of the current values (built per question that is not memoised yet)."""
+        return self.answers.codebook.form(self.notes, self.values, self.answers.today)
+
+    def applies(self, nid: str | None, f: Field | str) -> bool:
+        cb = self.answers.codebook
+        fld = cb.field(f) if isinstance(f, str) else f
+        if fld.level == "note" and (nid is None or not fld.applies_to(self.note_types.get(nid))):
+            return False
+        if fld.name not in cb.parsed_logic or cb.parsed_logic[fld.name][0] is None:
+            return True  # no show_if: applies wherever it is coded (as Form.applies)
+        return self.answers.applies(self, nid, fld)
+
+    def calculated(self, nid: str | None, f: Field | str) -> Any:
+        cb = self.answers.codebook
+        fld = cb.field(f) if isinstance(f, str) else f
+        return self.answers.calculated(self, nid, fld)
+
+
+def answers(store: Store) -> Answers:
+    """The store's shared :class:`Answers` (one per state of the database, as the Forms)."""
+    result: Answers = store.cached("form_answers", lambda: Answers(store.codebook))
+    return result
+
+
 def record_notes(store: Store) -> dict[str, list[tuple[str, str | None]]]:
     """record_id -> its notes' (note_id, note_type), in the coding order."""
 
@@ -104,30 +231,37 @@ def coder_values(store: Store) -> dict[str, dict[str, dict[Key, Any]]]:
     return result
 
 
-def coder_forms(store: Store) -> dict[str, dict[str, Form]]:
+def coder_forms(store: Store) -> dict[str, dict[str, SharedForm]]:
     """record_id -> coder -> the coder's Form (their submitted codes through the branching logic)."""
 
-    def compute() -> dict[str, dict[str, Form]]:
-        cb = store.codebook
+    def compute() -> dict[str, dict[str, SharedForm]]:
+        shared = answers(store)
         notes = record_notes(store)
         return {
-            rid: {coder: cb.form(notes.get(rid, []), values) for coder, values in by_coder.items()}
+            rid: {coder: SharedForm(shared, notes.get(rid, []), values) for coder, values in by_coder.items()}
             for rid, by_coder in coder_values(store).items()
         }
 
-    result: dict[str, dict[str, Form]] = store.cached("coder_forms", compute)
+    result: dict[str, dict[str, SharedForm]] = store.cached("coder_forms", compute)
     return result
 
 
 def unit_applicability(store: Store, fld: Field) -> dict[tuple[str, str], dict[str, bool]]:
     """(record_id, note_key) -> {coder: does ``fld`` apply for them} over every closed record's
-    units of ``fld`` (note_key '' for record-level fields), for each coder who submitted the record."""
-    notes = record_notes(store)
-    out: dict[tuple[str, str], dict[str, bool]] = {}
-    for rid, forms in coder_forms(store).items():
-        for nid in unit_places(fld, notes.get(rid, [])):
-            out[(rid, nid or "")] = {coder: form.applies(nid, fld) for coder, form in forms.items()}
-    return out
+    units of ``fld`` (note_key '' for record-level fields), for each coder who submitted the record.
+    Computed once per field and state of the database (agreement, disagreements and the report all
+    ask); callers read it, never change it."""
+
+    def compute() -> dict[tuple[str, str], dict[str, bool]]:
+        notes = record_notes(store)
+        out: dict[tuple[str, str], dict[str, bool]] = {}
+        for rid, forms in coder_forms(store).items():
+            for nid in unit_places(fld, notes.get(rid, [])):
+                out[(rid, nid or "")] = {coder: form.applies(nid, fld) for coder, form in forms.items()}
+        return out
+
+    result: dict[tuple[str, str], dict[str, bool]] = store.cached(f"unit_applicability:{fld.name}", compute)
+    return result
 
 
 @dataclass
@@ -181,7 +315,7 @@ def applicability_units(store: Store, field: str | None = None) -> list[Applicab
 def _settled(
     cb: Codebook,
     sources: dict[tuple[str, str, str], str],
-    forms: dict[str, Form],
+    forms: dict[str, SharedForm],
     rid: str,
     nid: str | None,
     fld: Field,
@@ -196,19 +330,19 @@ def _settled(
     return "applies" if form.applies(nid, fld) else NOT_APPLICABLE
 
 
-def final_forms(store: Store) -> dict[str, Form]:
+def final_forms(store: Store) -> dict[str, SharedForm]:
     """record_id -> the Form of the record's final values (chartcode.dataset.finals)."""
     from chartcode.dataset import finals
 
-    def compute() -> dict[str, Form]:
-        cb = store.codebook
+    def compute() -> dict[str, SharedForm]:
+        shared = answers(store)
         notes = record_notes(store)
         fin = finals(store)
         by_record: dict[str, dict[Key, Any]] = {}
         cols = [fin[c].astype(object).tolist() for c in ("record_id", "note_key", "field", "value")]
         for rid, nkey, fname, value in zip(*cols, strict=True):
             by_record.setdefault(rid, {})[(nkey or None, fname)] = value
-        return {rid: cb.form(notes.get(rid, []), vals) for rid, vals in by_record.items()}
+        return {rid: SharedForm(shared, notes.get(rid, []), vals) for rid, vals in by_record.items()}
 
-    result: dict[str, Form] = store.cached("final_forms", compute)
+    result: dict[str, SharedForm] = store.cached("final_forms", compute)
     return result

@@ -297,6 +297,8 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
     from chartcode.applicability import (
         CALCULATED,
         NOT_APPLICABLE,
+        SharedForm,
+        answers,
         coder_forms,
         conditional_fields,
         controlling,
@@ -307,12 +309,23 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
     cb = store.codebook
     conds = [f for f in conditional_fields(cb) if not f.is_calc]
     calcs = list(cb.calc_fields)
+    shared = answers(store)
+    # Only the conditional and calculated fields' units change, and the final Forms read only the
+    # fields their answers read: those units go through the rule below, every other row is kept.
+    reads = [shared.reads(f.name) for f in (*conds, *calcs)]
+    if any(r is None for r in reads):
+        relevant = {f.name for f in cb.fields}
+    else:
+        relevant = {f.name for f in (*conds, *calcs)} | {name for r in reads if r for name, _ in r}
+    ctls = {f.name: [(name, cb.field(name).level == "note") for name in controlling(cb, f.name)] for f in conds}
     notes = record_notes(store)
     forms = coder_forms(store)
     blocked = set(store.open_record_ids())
     cols = ["record_id", "note_key", "field", "n", "consensus", "value", "source"]
+    mine = df["field"].astype(object).isin(relevant).to_numpy(dtype=bool)
+    kept, logic_rows = df[~mine], df[mine]
     table: dict[tuple[str, str, str], list[Any]] = {}
-    for cells in zip(*(df[c].astype(object).tolist() for c in cols), strict=True):
+    for cells in zip(*(logic_rows[c].astype(object).tolist() for c in cols), strict=True):
         table[(cells[0], cells[1], cells[2])] = list(cells)
     by_record: dict[str, dict[tuple[str | None, str], Any]] = {}
     for (rid, nkey, fname), cells_of in table.items():
@@ -323,20 +336,21 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
         unit[5], unit[6] = value, source
         by_record.setdefault(rid, {})[(nid, fname)] = value
 
+    none7: list[Any] = [None] * 7
     for rid, coders in forms.items():
         if rid in blocked:
             continue
         rnotes = notes.get(rid, [])
-        final = cb.form(rnotes, by_record.setdefault(rid, {}))
+        # read as the values change below (controlling fields first), as a new Form per question would
+        final = SharedForm(shared, rnotes, by_record.setdefault(rid, {}))
         for fld in conds:
-            ctl = controlling(cb, fld.name)
+            ctl = ctls[fld.name]
             for nid in unit_places(fld, rnotes):
                 applies = {c: form.applies(nid, fld) for c, form in coders.items()}
                 stored = table.get((rid, nid or "", fld.name))
                 pending = any(
-                    (table.get((rid, (nid or "") if cb.field(name).level == "note" else "", name)) or [None] * 7)[6]
-                    == "unresolved"
-                    for name in ctl
+                    (table.get((rid, (nid or "") if note else "", name)) or none7)[6] == "unresolved"
+                    for name, note in ctl
                 )
                 if pending:
                     if not any(applies.values()):
@@ -362,15 +376,18 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
                     else:
                         put(rid, nid, fld.name, len(coded), None, "unresolved")
         if calcs:
-            final = cb.form(rnotes, by_record[rid])
+            final = SharedForm(shared, rnotes, by_record[rid])
             for fld in calcs:
                 for nid in unit_places(fld, rnotes):
                     if final.applies(nid, fld):
                         put(rid, nid, fld.name, len(coders), final.calculated(nid, fld), CALCULATED)
                     else:
                         put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
-    rows = sorted(table.values(), key=lambda r: (str(r[0]), str(r[1]), str(r[2])))
-    out = pd.DataFrame(rows, columns=cols, dtype=object)
+    changed = pd.DataFrame(list(table.values()), columns=cols, dtype=object)
+    out = pd.concat([kept.astype(object), changed], ignore_index=True)
+    keys = pd.DataFrame({c: out[c].astype(object).map(str) for c in ("record_id", "note_key", "field")})
+    out = out.iloc[keys.sort_values(["record_id", "note_key", "field"], kind="stable").index.to_numpy()]
+    out = out.astype(object)
     out["n"] = out["n"].astype(object)
     return out.reset_index(drop=True)
 
