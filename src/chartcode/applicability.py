@@ -214,13 +214,26 @@ def unit_places(fld: Field, notes: list[tuple[str, str | None]]) -> list[str | N
     return [nid for nid, ntype in notes if fld.applies_to(ntype)]
 
 
+def logic_fields(cb: Codebook, shared: Answers) -> set[str]:
+    """The fields the branching logic reads or decides: conditional and calculated fields and every
+    field their answers read (all fields of a codebook with a cycle)."""
+    own = [f.name for f in cb.fields if f.show_if or f.calc]
+    reads = [shared.reads(name) for name in own]
+    if any(r is None for r in reads):
+        return {f.name for f in cb.fields}
+    return set(own) | {name for r in reads if r for name, _ in r}
+
+
 def coder_values(store: Store) -> dict[str, dict[str, dict[Key, Any]]]:
-    """record_id -> coder -> {(note_id or None, field): submitted value} of the closed records."""
+    """record_id -> coder -> {(note_id or None, field): submitted value} of the closed records, of
+    the fields the branching logic reads or decides (:func:`logic_fields`: what the Forms and the
+    applicability disagreements look at)."""
 
     def compute() -> dict[str, dict[str, dict[Key, Any]]]:
         from chartcode.dataset import submitted_codes
 
         frame = submitted_codes(store)
+        frame = frame[frame["field"].astype(object).isin(logic_fields(store.codebook, answers(store))).to_numpy()]
         out: dict[str, dict[str, dict[Key, Any]]] = {}
         columns = [frame[c].astype(object).tolist() for c in ("record_id", "note_key", "coder", "field")]
         for rid, nkey, coder, fname, value in zip(*columns, frame["value"].tolist(), strict=True):

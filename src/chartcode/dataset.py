@@ -302,6 +302,7 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
         coder_forms,
         conditional_fields,
         controlling,
+        logic_fields,
         record_notes,
         unit_places,
     )
@@ -312,11 +313,7 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
     shared = answers(store)
     # Only the conditional and calculated fields' units change, and the final Forms read only the
     # fields their answers read: those units go through the rule below, every other row is kept.
-    reads = [shared.reads(f.name) for f in (*conds, *calcs)]
-    if any(r is None for r in reads):
-        relevant = {f.name for f in cb.fields}
-    else:
-        relevant = {f.name for f in (*conds, *calcs)} | {name for r in reads if r for name, _ in r}
+    relevant = logic_fields(cb, shared)
     ctls = {f.name: [(name, cb.field(name).level == "note") for name in controlling(cb, f.name)] for f in conds}
     notes = record_notes(store)
     forms = coder_forms(store)

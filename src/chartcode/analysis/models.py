@@ -28,10 +28,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from chartcode.analysis.derived import NAME_RE, _same, distinct
-from chartcode.analysis.firth import firth_logit
 from chartcode.analysis.readings import notes_from_libraries
 from chartcode.codebook.types import FieldType, field_type
 from chartcode.errors import UserError
@@ -353,6 +351,8 @@ def separation(X: np.ndarray, y: np.ndarray) -> str | None:
     -1 <= b <= 1, with s_i = +1 for events and -1 for non-events; a positive optimum means
     the maximum-likelihood estimate does not exist.
     """
+    from scipy import optimize
+
     A = (2 * y - 1)[:, None] * X
     scale = np.max(np.abs(A)) or 1.0
     A = A / scale
@@ -437,6 +437,8 @@ def run_logistic(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci
             "Firth penalised-likelihood estimates (Firth 1993; Heinze & Schemper 2002) with profile "
             "penalised-likelihood CIs and penalised likelihood-ratio p values (SE is Wald)"
         )
+        from chartcode.analysis.firth import firth_logit
+
         fr = firth_logit(X, y, ci)
         if not fr.converged:
             warns.append("the Firth estimate did not converge; treat it as unreliable")
@@ -504,6 +506,8 @@ def _two_groups(spec: Spec, data: pd.DataFrame, known: dict[str, Variable]) -> l
 
 
 def run_welch(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: float) -> dict[str, Any]:
+    from scipy import stats  # here, not at import: exports read derived variables without scipy
+
     assert spec.outcome is not None and spec.by is not None  # set by parse_by
     warns: list[str] = []
     data = _complete(frame, [spec.outcome, spec.by], warns)
@@ -575,6 +579,8 @@ def _plain_value(v: Any) -> Any:
 
 
 def run_crosstab(spec: Spec, frame: pd.DataFrame, known: dict[str, Variable], ci: float) -> dict[str, Any]:
+    from scipy import stats  # here, not at import: exports read derived variables without scipy
+
     assert spec.outcome is not None and spec.by is not None  # set by parse_by
     warns: list[str] = []
     data = _complete(frame, [spec.outcome, spec.by], warns)
