@@ -267,11 +267,12 @@ def final_table(store: Store) -> pd.DataFrame:
         which = np.select([has_consensus, same & single, same], [0, 1, 2], 3)
         # four shared str objects, not one new str per unit; as text, the dtype pandas gives text
         # (object before pandas 3, str from it: what a column of numpy strings became)
-        df["source"] = pd.Series(SOURCES[which], index=df.index).astype(pd.Series(np.array([""])).dtype)
-        df = df[["record_id", "note_key", "field", "n", "consensus", "value", "source"]]
-        if store.codebook.has_logic:
-            df = _through_logic(store, df)
-        return df
+        source = pd.Series(SOURCES[which], index=df.index)
+        if store.codebook.has_logic:  # its table is all object: keep the four shared objects
+            df["source"] = source
+            return _through_logic(store, df[["record_id", "note_key", "field", "n", "consensus", "value", "source"]])
+        df["source"] = source.astype(pd.Series(np.array([""])).dtype)
+        return df[["record_id", "note_key", "field", "n", "consensus", "value", "source"]]
 
     result: pd.DataFrame = store.cached("final_table", compute)
     return result
@@ -382,11 +383,28 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
                         put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
     changed = pd.DataFrame(list(table.values()), columns=cols, dtype=object)
     out = pd.concat([kept.astype(object), changed], ignore_index=True)
-    keys = pd.DataFrame({c: out[c].astype(object).map(str) for c in ("record_id", "note_key", "field")})
-    out = out.iloc[keys.sort_values(["record_id", "note_key", "field"], kind="stable").index.to_numpy()]
+    out = out.iloc[_text_order(out, ("record_id", "note_key", "field"))]
     out = out.astype(object)
     out["n"] = out["n"].astype(object)
     return out.reset_index(drop=True)
+
+
+def _text_order(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """The row order that sorts ``df`` by the text of ``columns`` (first column first, stable): each
+    column ranked through its distinct values, then one integer lexsort - no per-row text keys."""
+    ranks = []
+    for c in columns:
+        values = df[c].to_numpy(dtype=object)
+        uniq = pd.unique(values)
+        by_text = sorted(range(len(uniq)), key=lambda i: str(uniq[i]))
+        rank = np.empty(len(uniq), dtype=np.int64)
+        text = [str(uniq[i]) for i in by_text]
+        # equal text, equal rank (as the tuple of texts compares): runs of the same text share one
+        rank[np.array(by_text, dtype=np.int64)] = np.cumsum(
+            [0] + [a != b for a, b in zip(text, text[1:], strict=False)]
+        )
+        ranks.append(rank[pd.Index(uniq).get_indexer(values)] if len(values) else np.zeros(0, dtype=np.int64))
+    return np.lexsort(ranks[::-1]) if ranks and len(ranks[0]) else np.zeros(0, dtype=np.int64)
 
 
 def open_disagreements(store: Store) -> list:
