@@ -146,8 +146,18 @@ class AuditStore(Protocol):
         batch_size: int,
         on_phase: Callable[[str], None] | None = ...,
     ) -> None: ...
+    def import_targets(
+        self, record_ids: Iterable[str], note_ids: Iterable[str]
+    ) -> tuple[set[str], dict[str, tuple[str, str | None]]]: ...
     def write_imported_codes(
-        self, coder: str, codes: Iterable[Any], records: list[str], *, actor: str, reason: str, draft: bool
+        self,
+        coder: str,
+        batches: Iterable[list[Any]],
+        records: Callable[[], Iterable[str]],
+        *,
+        actor: str,
+        reason: str,
+        draft: bool,
     ) -> Any: ...
 
 

@@ -2,13 +2,15 @@
 and one coder's codes in one transaction, each code with its history entry.
 
 The importers read and check their files; what reads or writes the database is here. A bad
-row raises inside the transaction, which rolls the whole import back.
+row raises inside the transaction, which rolls the whole import back. Neither side holds a
+whole file in memory: rows come in batches, and what must be remembered across batches (the
+codes file's keys, for exact duplicate detection) is kept on disk by CodeKeys.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,80 @@ if TYPE_CHECKING:
 
 class _NothingNew(Exception):
     pass
+
+
+class CodeKeys:
+    """The (record, note, field) keys of one codes file with the line each was first seen on, and the
+    file's records in the order they first appear: kept in a private temporary SQLite database (an
+    unnamed file, removed when closed), so duplicate detection stays exact while memory stays the
+    same for a file of any length. Used by both backends' imports (it never touches the audit)."""
+
+    def __init__(self) -> None:
+        # "": a temporary on-disk database SQLite deletes on close; its page cache is the bound
+        self._conn = sqlite3.connect("", isolation_level=None)
+        self._conn.execute("PRAGMA cache_size = -8192")  # KiB: 8 MB of pages, the rest on disk
+        self._conn.execute("PRAGMA journal_mode = OFF")
+        self._conn.execute("PRAGMA synchronous = OFF")
+        self._conn.execute(
+            "CREATE TABLE keys(record_id TEXT, note_key TEXT, field TEXT, line INTEGER,"
+            " PRIMARY KEY(record_id, note_key, field)) WITHOUT ROWID"
+        )
+        self._conn.execute("CREATE TABLE records(line INTEGER PRIMARY KEY, record_id TEXT UNIQUE)")
+
+    def __enter__(self) -> CodeKeys:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def claim(self, rows: list[tuple[str, str, str, int]]) -> dict[int, int]:
+        """Remember the keys of ``rows`` (record_id, note_key, field, line), in order; return
+        {line: first line} for each row whose key an earlier row (of this batch or another) has."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            before = conn.total_changes
+            conn.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?, ?, ?)", rows)
+            dup: dict[int, int] = {}
+            if conn.total_changes - before != len(rows):
+                for rid, note_key, field, line in rows:
+                    first = conn.execute(
+                        "SELECT line FROM keys WHERE record_id = ? AND note_key = ? AND field = ?",
+                        [rid, note_key, field],
+                    ).fetchone()[0]
+                    if first != line:
+                        dup[line] = first
+            conn.executemany(
+                "INSERT OR IGNORE INTO records(line, record_id) VALUES (?, ?)",
+                [(line, rid) for rid, _, _, line in rows if line not in dup],
+            )
+        finally:
+            conn.execute("COMMIT")
+        return dup
+
+    def record_count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def records(self, page: int = 1000) -> Iterator[str]:
+        """The records of the claimed rows, each once, in the order of their first line."""
+        last = -1
+        while True:
+            rows = self._conn.execute(
+                "SELECT line, record_id FROM records WHERE line > ? ORDER BY line LIMIT ?", [last, page]
+            ).fetchall()
+            if not rows:
+                return
+            for _, rid in rows:
+                yield rid
+            last = rows[-1][0]
+
+
+def _chunks(items: list[str], size: int = 900) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 @dataclass
@@ -154,6 +230,22 @@ class ImportWrites:
         ).fetchone()
         return row
 
+    def import_targets(
+        self, record_ids: Iterable[str], note_ids: Iterable[str]
+    ) -> tuple[set[str], dict[str, tuple[str, str | None]]]:
+        """Of these ids, the records that exist and (record_id, note_type) of the notes that exist:
+        the lookups of a batch of imported codes, a few statements instead of one per row."""
+        records: set[str] = set()
+        notes: dict[str, tuple[str, str | None]] = {}
+        conn = self._db.conn
+        for chunk in _chunks(list(dict.fromkeys(record_ids))):
+            q = f"SELECT id FROM records WHERE id IN ({','.join('?' * len(chunk))})"
+            records.update(r[0] for r in conn.execute(q, chunk))
+        for chunk in _chunks(list(dict.fromkeys(note_ids))):
+            q = f"SELECT note_id, record_id, note_type FROM notes WHERE note_id IN ({','.join('?' * len(chunk))})"
+            notes.update((r[0], (r[1], r[2])) for r in conn.execute(q, chunk))
+        return records, notes
+
     def write_imported_notes(
         self,
         file_name: str,
@@ -209,36 +301,46 @@ class ImportWrites:
             pass  # every note was already there: the database is left exactly as it was
 
     def write_imported_codes(
-        self, coder: str, codes: Iterable[Any], records: list[str], *, actor: str, reason: str, draft: bool
+        self,
+        coder: str,
+        batches: Iterable[list[Any]],
+        records: Callable[[], Iterable[str]],
+        *,
+        actor: str,
+        reason: str,
+        draft: bool,
     ) -> CodesWritten:
-        """Assign ``records`` to ``coder`` and set ``codes`` (objects with record_id, note_key, field, value,
-        memo), each with its history entry, then (unless ``draft``) submit the records; one transaction."""
+        """In one transaction: for each batch of ``batches`` (lists of objects with record_id, note_key,
+        field, value, memo) assign its records to ``coder`` and set its codes, each with its history
+        entry; then (unless ``draft``) submit each of ``records()`` (called once the batches are done)
+        that is complete. An exception from ``batches`` (a bad row) rolls all of it back."""
         from chartcode.store.store import utcnow
 
         out = CodesWritten()
         with self._write() as wdb:
             at = utcnow()
-            self._assign(wdb, coder, records, actor, "import", at)
-            for c in codes:
-                change = self._set_code(
-                    wdb,
-                    coder,
-                    c.record_id,
-                    c.note_key,
-                    c.field,
-                    c.value,
-                    reason=reason,
-                    actor=actor,
-                    action=None,
-                    at=at,
-                    memo=c.memo,
-                )
-                if change.changed:
-                    out.changed += 1
-                else:
-                    out.unchanged += 1
+            for batch in batches:
+                self._assign(wdb, coder, list(dict.fromkeys(c.record_id for c in batch)), actor, "import", at)
+                for c in batch:
+                    change = self._set_code(
+                        wdb,
+                        coder,
+                        c.record_id,
+                        c.note_key,
+                        c.field,
+                        c.value,
+                        reason=reason,
+                        actor=actor,
+                        action=None,
+                        at=at,
+                        memo=c.memo,
+                    )
+                    if change.changed:
+                        out.changed += 1
+                    else:
+                        out.unchanged += 1
             if not draft:
-                for rid in records:
+                for rid in records():
                     if self._missing_required(wdb, coder, rid):
                         out.drafts += 1  # only a whole record is submitted (and so unblinded)
                         continue
