@@ -5,12 +5,12 @@
 For each size (records; notes-per-record notes each, as bench/report.py builds its audit), in a
 folder of its own: the input files are written by a process of their own, then `chartcode init`,
 `chartcode import` of the notes CSV, the raw sqlite3 baseline of bench/import_notes.py on the same
-CSV, and `chartcode import-codes` of the intern's codes (every record and note field) are each run
-as a process of their own and measured alone: wall seconds and that process's peak RSS from
-``os.wait4`` (bench/report.py's measured()). Prints one JSON document: per size, per step, seconds,
-MB, and seconds per 1,000 rows; then the ratio of the largest size to the smallest for rows,
-seconds and MB. Linear time: the seconds ratio follows the rows ratio. Bounded memory: the MB
-ratio stays near 1.
+CSV, and `chartcode import-codes` of the intern's codes (every record and note field) are each
+run as a process of their own and measured alone: wall seconds, CPU seconds (user + system) and
+that process's peak RSS from ``os.wait4`` (as bench/report.py's measured()). Prints one JSON
+document: per size, per step, seconds, CPU seconds, MB and seconds per 1,000 rows; then the
+ratio of the largest size to the smallest for rows, seconds, CPU seconds and MB. Linear time:
+the seconds ratio follows the rows ratio. Bounded memory: the MB ratio stays near 1.
 
 ``--src`` runs the chartcode of another src folder (e.g. an export of main) for a before/after.
 """
@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +39,23 @@ from pathlib import Path
 from import_notes import raw_baseline
 print(raw_baseline(Path(sys.argv[1]), Path(sys.argv[2])))
 """
+
+
+def measured(argv: list[str]) -> tuple[float, float, float, str]:
+    """report.measured() with the CPU seconds (user + system) of the process too: on a shared
+    machine they move less with the load than the wall time does."""
+    env = {**os.environ, "PYTHONPATH": str(report.SRC)}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode:
+            raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}):\n{err.read()[-2000:]}")
+        return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read()
 
 
 def lines(path: Path) -> int:
@@ -64,10 +82,10 @@ def one_size(records: int, per_record: int, work: Path) -> dict:
         "import_codes": (report.chartcode("import-codes", str(db), str(codes), "--coder", "intern"), got["code_rows"]),
     }
     for name, (argv, rows) in steps.items():
-        s, mb, out = report.measured(argv)
+        s, cpu, mb, out = measured(argv)
         if name == "import_raw_sqlite3":
             s = float(out.strip())  # the baseline's own timing: without the interpreter's start
-        got[name] = {"s": round(s, 2), "peak_mb": round(mb, 1)}
+        got[name] = {"s": round(s, 2), "cpu_s": round(cpu, 2), "peak_mb": round(mb, 1)}
         if rows:
             got[name]["s_per_1k_rows"] = round(1000 * s / rows, 3)
         print(f"{records}: {name}: {s:.2f} s, {mb:.1f} MB, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
@@ -94,6 +112,7 @@ def main() -> None:
         growth[step] = {
             "rows_x": round(large[rows] / small[rows], 2),
             "s_x": round(large[step]["s"] / max(small[step]["s"], 1e-9), 2),
+            "cpu_s_x": round(large[step]["cpu_s"] / max(small[step]["cpu_s"], 1e-9), 2),
             "mb_x": round(large[step]["peak_mb"] / small[step]["peak_mb"], 2),
         }
     result["largest_over_smallest"] = growth

@@ -17,8 +17,9 @@ back. The keys seen so far (for the "second code for ..." check) are kept on dis
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,10 +102,13 @@ def import_codes(
         for _ in _checked(store, path, encoding, keys, result):
             pass
     who = actor or coder
-    with CodeKeys() as keys:  # pass 2: the same checks again, each batch written as it passes them
+    with (
+        CodeKeys() as keys,  # pass 2: the same checks again, each batch written as it passes them
+        contextlib.closing(_checked(store, path, encoding, keys, CodesResult(file=shown, coder=coder))) as batches,
+    ):
         written = store.write_imported_codes(
             coder,
-            _checked(store, path, encoding, keys, CodesResult(file=shown, coder=coder)),
+            batches,
             keys.records,
             actor=who,
             reason=f"import {path.name}",
@@ -117,7 +121,9 @@ def import_codes(
     return result
 
 
-def _checked(store: Store, path: Path, encoding: str, keys: CodeKeys, result: CodesResult) -> Iterator[list[_Code]]:
+def _checked(
+    store: Store, path: Path, encoding: str, keys: CodeKeys, result: CodesResult
+) -> Generator[list[_Code], None, None]:
     """The file's codes in batches, each row checked against the codebook, the database and the rows
     before it (``keys``); counts into ``result``. Raises UserError, after the last row or the
     MAX_PROBLEMS-th problem, if any row is bad: nothing the caller wrote may be kept."""
