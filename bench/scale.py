@@ -63,7 +63,7 @@ def lines(path: Path) -> int:
         return sum(1 for _ in fh) - 1
 
 
-def one_size(records: int, per_record: int, work: Path) -> dict:
+def one_size(records: int, per_record: int, work: Path, skip_codes: bool = False) -> dict:
     folder = work / f"{records}x{per_record}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -81,6 +81,8 @@ def one_size(records: int, per_record: int, work: Path) -> dict:
         ),
         "import_codes": (report.chartcode("import-codes", str(db), str(codes), "--coder", "intern"), got["code_rows"]),
     }
+    if skip_codes:
+        del steps["import_codes"]
     for name, (argv, rows) in steps.items():
         s, cpu, mb, out = measured(argv)
         if name == "import_raw_sqlite3":
@@ -100,15 +102,18 @@ def main() -> None:
     ap.add_argument("--notes-per-record", type=int, default=4)
     ap.add_argument("--src", type=Path, help="run the chartcode of this src folder (before/after a change)")
     ap.add_argument("--work", type=Path, help="folder for the audits (default: a temporary one)")
+    ap.add_argument("--skip-codes", action="store_true", help="measure init and import only (no import-codes)")
     args = ap.parse_args()
     report.SRC = (args.src or report.SRC).resolve()
     sizes = [int(s) for s in args.sizes.split(",")]
     result: dict = {"src": str(report.SRC), "cpus": os.cpu_count(), "load_avg_1m_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="chartcode-scale-", dir=args.work) as tmp:
-        result["sizes"] = {str(n): one_size(n, args.notes_per_record, Path(tmp)) for n in sizes}
+        result["sizes"] = {str(n): one_size(n, args.notes_per_record, Path(tmp), args.skip_codes) for n in sizes}
     small, large = result["sizes"][str(min(sizes))], result["sizes"][str(max(sizes))]
     growth = {}
     for step, rows in (("import", "notes"), ("import_raw_sqlite3", "notes"), ("import_codes", "code_rows")):
+        if step not in small:
+            continue
         growth[step] = {
             "rows_x": round(large[rows] / small[rows], 2),
             "s_x": round(large[step]["s"] / max(small[step]["s"], 1e-9), 2),
