@@ -9,7 +9,6 @@ import click
 
 from chartcode.cli.common import DB, WAIT, _open, _run_tui
 from chartcode.errors import UserError
-from chartcode.tui.runtime import start_without_collections
 
 
 @click.command("code")
@@ -22,6 +21,7 @@ def code_cmd(db: Path, coder: str | None):
     you left off.
     """
     from chartcode.store import is_server
+    from chartcode.tui.runtime import start_without_collections
 
     if coder is None and not is_server(db):
         raise UserError("give --coder NAME: who is coding this audit file")
@@ -38,6 +38,8 @@ def reconcile(db: Path, coder: str):
     a/b/... takes a coder's value, a digit takes another choice; a reason is always asked
     for. Only records every assigned coder has submitted appear (blinding).
     """
+    from chartcode.tui.runtime import start_without_collections
+
     with start_without_collections():
         _run_tui(db, coder, mode="reconcile")
 
@@ -73,5 +75,7 @@ def rate(db: Path, unit: str, period: str, rater: str):
             raise UserError("the rating screen needs a terminal; use `chartcode import-codes` in scripts")
         record_id = store.add_unit_period(unit, period, actor=rater)
         store.assign(rater, [record_id], actor=rater, source="rate")
+    from chartcode.tui.runtime import start_without_collections
+
     with start_without_collections():
         _run_tui(db, rater, mode="rate", record_id=record_id)
