@@ -3,9 +3,10 @@ heavy libraries, and the coding screen loads none but Textual.
 
 Each command runs in a fresh interpreter on a small audit with notes and codes; a finder on
 sys.meta_path records which module first imported each heavy library, so a failure names the
-import to make lazy. sqlite-utils is no exception: it imports pandas and numpy whenever they are
-installed, so chartcode.store imports it with them hidden (see store/__init__.py). Not timed:
-bench/startup.py measures the seconds.
+import to make lazy. Reading an audit loads no sqlite-utils either: the store talks to sqlite3
+itself, and imports sqlite-utils (for its migrations, with pandas and numpy hidden:
+store/connection.py) only to create or migrate a database. Not timed: bench/startup.py measures
+the seconds.
 """
 
 from __future__ import annotations
@@ -139,6 +140,19 @@ def test_status_shows_the_stored_codebook_without_parsing_its_yaml(db):
     assert result == {"rc": 0, "loaded": {}}
 
 
+@pytest.mark.parametrize("argv", [["status"], ["codes", "--coder", "intern", "--as", "intern"]], ids=" ".join)
+def test_reading_an_audit_does_not_import_sqlite_utils(db, argv):
+    """The store reads and writes through sqlite3 itself (store/connection.py's Database); sqlite-utils
+    (with dateutil, pluggy, tabulate: ~0.1 s) is for creating and migrating a database only."""
+    result = _run([argv[0], str(db), *argv[1:]], heavy=("sqlite_utils", "dateutil", "pluggy"))
+    assert result == {"rc": 0, "loaded": {}}
+
+
+def test_help_does_not_import_traceback():
+    """The traceback module (with linecache and tokenize) is for the report of a bug only."""
+    assert _run(["--help"], heavy=("traceback",)) == {"rc": 0, "loaded": {}}
+
+
 def test_sqlite_utils_still_works_with_pandas_imported_later(db):
     """Hiding pandas while sqlite-utils loads leaves pandas importable afterwards, and a store
     opened first and pandas imported next work together (an export does exactly this)."""
@@ -155,8 +169,8 @@ print(json.dumps({{"rows": len(frame), "records": store.counts()["records"], "pa
     assert result["pandas"]
 
 
-def test_coding_screen_modules_load_no_heavy_library_but_textual(db):
-    code = SPY.format(heavy=HEAVY) + (
+def test_coding_screen_start_loads_no_heavy_library_but_textual_nor_sqlite_utils(db):
+    code = SPY.format(heavy=(*HEAVY, "sqlite_utils")) + (
         f"from chartcode.tui.app import make_app\n"
         f"app = make_app({str(db)!r}, 'intern')\n"
         "app.store.close()\n"

@@ -68,12 +68,12 @@ def test_schema_doc_matches_a_fresh_audit(fresh):
         assert doc_tables[name] == columns, name
     assert doc_indexes == indexes
     assert doc_triggers == triggers
-    assert version == store_schema.migrations._migrations[-1].name  # the newest migration
+    assert version == store_schema.migrations()._migrations[-1].name  # the newest migration
 
 
 def test_schema_doc_lists_every_migration():
     text = DOC.read_text(encoding="utf-8")
-    for m in store_schema.migrations._migrations:
+    for m in store_schema.migrations()._migrations:
         assert f"| `{m.name}` |" in text, m.name
 
 

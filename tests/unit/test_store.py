@@ -51,11 +51,12 @@ def test_database_uses_wal_strict_tables_and_recorded_migrations(store):
     db = store._db
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert "STRICT" in db["codes"].schema and "STRICT" in db["history"].schema
+    tables = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+    assert "STRICT" in tables["codes"] and "STRICT" in tables["history"]
     applied = [r["name"] for r in db.query("SELECT name FROM _sqlite_migrations WHERE migration_set = 'chartcode'")]
     from chartcode.store.schema import migrations
 
-    assert applied == [m.name for m in migrations._migrations]
+    assert applied == [m.name for m in migrations()._migrations]
 
 
 def test_opening_an_older_database_applies_pending_migrations(tmp_path, codebook):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 import click
 
@@ -125,6 +124,8 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception:  # a bug: say so, with the traceback for the report
+        import traceback  # only for a bug: not loaded by every command
+
         click.echo("chartcode: internal error (this is a bug; please report it with the lines below)", err=True)
         traceback.print_exc()
         return 1

@@ -21,10 +21,12 @@ def code_cmd(db: Path, coder: str | None):
     you left off.
     """
     from chartcode.store import is_server
+    from chartcode.tui.runtime import start_without_collections
 
     if coder is None and not is_server(db):
         raise UserError("give --coder NAME: who is coding this audit file")
-    _run_tui(db, coder)
+    with start_without_collections():
+        _run_tui(db, coder)
 
 
 @click.command()
@@ -36,7 +38,10 @@ def reconcile(db: Path, coder: str):
     a/b/... takes a coder's value, a digit takes another choice; a reason is always asked
     for. Only records every assigned coder has submitted appear (blinding).
     """
-    _run_tui(db, coder, mode="reconcile")
+    from chartcode.tui.runtime import start_without_collections
+
+    with start_without_collections():
+        _run_tui(db, coder, mode="reconcile")
 
 
 @click.command()
@@ -70,4 +75,7 @@ def rate(db: Path, unit: str, period: str, rater: str):
             raise UserError("the rating screen needs a terminal; use `chartcode import-codes` in scripts")
         record_id = store.add_unit_period(unit, period, actor=rater)
         store.assign(rater, [record_id], actor=rater, source="rate")
-    _run_tui(db, rater, mode="rate", record_id=record_id)
+    from chartcode.tui.runtime import start_without_collections
+
+    with start_without_collections():
+        _run_tui(db, rater, mode="rate", record_id=record_id)

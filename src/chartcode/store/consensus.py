@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from chartcode.store.visibility import SHARED, shared
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    from chartcode.store.connection import Database
 
 FINAL_SQL = f"""
     WITH agg AS (

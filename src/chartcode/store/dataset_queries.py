@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from chartcode.store.visibility import record_closed, shared
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    from chartcode.store.connection import Database
 
 SUBMITTED_WHERE = "submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
 CHUNK_ROWS = 50_000  # rows per chunk of the streamed reads: a few MB of Python tuples

@@ -19,9 +19,8 @@ from chartcode.errors import UserError, quote
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from sqlite_utils import Database
-
     from chartcode.codebook import Field
+    from chartcode.store.connection import Database
     from chartcode.store.store import CodeChange
 
 

@@ -5,6 +5,10 @@ read-only or, after the coder confirms, takes the lease over; the first window s
 gone at its next heartbeat and turns read-only). A window that was killed stops beating: after
 ``STALE_SECONDS`` its lease is stale and the next window takes it without asking. Two windows
 therefore never both write for one coder without being told.
+
+A lease is bookkeeping, not a coding action: its writes are not flushed to disk one by one
+(``durable=False``), so taking it and each heartbeat cost the UI thread no fsync. A power cut may
+lose the last of them, which leaves a lease that went stale or none: the next window takes it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from sqlite_utils import Database
+    from chartcode.store.connection import Database
 
 STALE_SECONDS = 30.0  # a lease not renewed for this long belongs to a window that is gone
 HEARTBEAT_SECONDS = 10.0  # how often a window renews its lease
@@ -47,7 +51,7 @@ class ScreenLeases:
 
         @property
         def _db(self) -> Database: ...
-        def _write(self) -> AbstractContextManager[Database]: ...
+        def _write(self, *, durable: bool = True) -> AbstractContextManager[Database]: ...
 
     def acquire_lease(
         self, coder: str, holder: str, *, take_over: bool = False, stale_seconds: float = STALE_SECONDS
@@ -55,7 +59,7 @@ class ScreenLeases:
         """Take ``coder``'s lease for ``holder`` (a window's id). Returns None when taken; returns the
         live lease of another window (and takes nothing) unless ``take_over``."""
         now = _now()
-        with self._write() as db:
+        with self._write(durable=False) as db:
             row = db.conn.execute(
                 "SELECT coder, holder, host, pid, started_at, heartbeat_at FROM screen_leases WHERE coder = ?", [coder]
             ).fetchone()
@@ -72,7 +76,7 @@ class ScreenLeases:
 
     def renew_lease(self, coder: str, holder: str) -> bool:
         """The heartbeat: False when the lease is no longer this window's (another took it over)."""
-        with self._write() as db:
+        with self._write(durable=False) as db:
             cur = db.conn.execute(
                 "UPDATE screen_leases SET heartbeat_at = ? WHERE coder = ? AND holder = ?",
                 [_iso(_now()), coder, holder],
@@ -80,7 +84,7 @@ class ScreenLeases:
             return cur.rowcount == 1
 
     def release_lease(self, coder: str, holder: str) -> None:
-        with self._write() as db:
+        with self._write(durable=False) as db:
             db.conn.execute("DELETE FROM screen_leases WHERE coder = ? AND holder = ?", [coder, holder])
 
     def lease(self, coder: str) -> Lease | None:

@@ -17,7 +17,7 @@ from chartcode.errors import UserError, quote
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from sqlite_utils import Database
+    from chartcode.store.connection import Database
 
 
 @dataclass

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from chartcode.codebook import Change, Codebook, Field, diff
 from chartcode.errors import UserError
 from chartcode.store import chain, schema, targets
@@ -26,6 +24,7 @@ from chartcode.store import verify as checks
 from chartcode.store.api import StaleChange, stored_codebook
 from chartcode.store.connection import (
     Connections,
+    Database,
     LockWait,
     checkpoint,
     create_private_file,
@@ -224,9 +223,10 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
     def _db(self) -> Database:  # sqlite_utils.Database for the calling thread; never handed outside the store
         return self._conns.get()
 
-    def _write(self) -> AbstractContextManager[Database]:
-        """Context manager: one committed write transaction on this thread's connection."""
-        return write_transaction(self._db, self._conns.wait, self.path)
+    def _write(self, *, durable: bool = True) -> AbstractContextManager[Database]:
+        """Context manager: one committed write transaction on this thread's connection
+        (``durable=False``: bookkeeping a power cut may lose, see write_transaction)."""
+        return write_transaction(self._db, self._conns.wait, self.path, durable=durable)
 
     def checkpoints_off_the_commit_path(self, pages: int = 20_000) -> None:
         """For interactive writers: a commit runs SQLite's automatic checkpoint (copying the WAL

@@ -22,9 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlite_utils import Database
-
 from chartcode.store import chain
+from chartcode.store.connection import Database
 from chartcode.store.schema import CHAINED_AT_MIGRATION
 
 # Entries about something other than one code's value (read for the replay, or not at all).

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    from chartcode.store.connection import Database
 
 # Records some assigned coder has not submitted yet: their codes stay blind.
 OPEN_RECORDS = "SELECT record_id FROM assignments WHERE submitted_at IS NULL"

@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 
 from chartcode.errors import UserError
 from chartcode.store import chain
+from chartcode.store.connection import import_sqlite_utils
 from chartcode.store.pg import admin, schema
 from chartcode.store.pg import connect as pgconnect
 
@@ -214,8 +215,6 @@ def _verify_server(url: str, shown: str) -> None:
 def to_file(url: str, path: Path, on_phase: Callable[[str], None] | None = None) -> dict[str, int]:
     """Write the server audit at ``url`` (read as an administrator or lead, who see every value) to a new
     file audit at ``path`` (0600, written beside it and moved into place only once it checks out)."""
-    from sqlite_utils import Database
-
     from chartcode.files import atomic_path
     from chartcode.store import schema as file_schema
     from chartcode.store.pg.store import PgStore
@@ -238,7 +237,7 @@ def to_file(url: str, path: Path, on_phase: Callable[[str], None] | None = None)
             raise UserError(f"{shown}: a snapshot reads the tables themselves; run it as an administrator")
         source_counts = _counts_pg(conn)
         with atomic_path(path) as tmp:
-            db = Database(tmp)
+            db = import_sqlite_utils().Database(tmp)
             db.conn.execute("PRAGMA journal_mode = DELETE")
             db.conn.execute("PRAGMA application_id = 1128809283")
             file_schema.apply(db)

@@ -93,9 +93,11 @@ class FieldRow(Static):
             return False
         self._state = state
         self.value, self.memo, self.focused, self.pending, self.applies = value, memo, focused, pending, applies
-        self.set_class(focused, "-focused")
-        self.set_class(applies and value is None and self.slot.field.required, "-missing")
-        self.set_class(not applies, NA_CLASS)
+        # a row not mounted yet is styled once, with these classes, when it is mounted
+        update = self.is_attached
+        self.set_class(focused, "-focused", update=update)
+        self.set_class(applies and value is None and self.slot.field.required, "-missing", update=update)
+        self.set_class(not applies, NA_CLASS, update=update)
         self.update(self._render_text())
         return True
 
@@ -145,7 +147,7 @@ class CalcRow(Static):
             return False
         self._state = state
         self.value, self.applies = value, applies
-        self.set_class(not applies, NA_CLASS)
+        self.set_class(not applies, NA_CLASS, update=self.is_attached)
         self.update(self._render_text())
         return True
 
@@ -295,11 +297,11 @@ class CodingForm(Vertical):
         form = form if form is not None else record_form(view)
         self._form = form
         container = self.query_one("#form-rows", VerticalScroll)
+        widgets: list[Static] = []  # the rows of a record just opened: mounted once they have their state
         if self._record != view.record_id or len(self.rows) != len(view.slots):
             container.remove_children()
             self.rows = []
             self.calc_rows = []
-            widgets: list[Static] = []
             last_group: object = object()
             for group, item in self._layout(view):
                 if group != last_group:
@@ -314,7 +316,6 @@ class CodingForm(Vertical):
                     self.calc_rows.append(calc_row)
                     widgets.append(calc_row)
             container.scroll_home(animate=False)  # a new record starts at its own top, not the last one's
-            container.mount_all(widgets)
             self._record = view.record_id
             self._focused_row = None
         focused_changed = turned = False
@@ -331,6 +332,8 @@ class CodingForm(Vertical):
             turned |= i == cursor and was != row.applies
         for calc in self.calc_rows:
             calc.set_state(form.calculated(calc.note_id, calc.field), form.applies(calc.note_id, calc.field))
+        if widgets:
+            container.mount_all(widgets)
         self.update_title(view)
         if cursor != self._focused_row:
             self._focused_row = cursor
