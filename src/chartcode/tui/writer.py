@@ -34,6 +34,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from chartcode.store import ConnectionLost
+from chartcode.tui.keytrace import TRACE
 
 _STOP = object()
 
@@ -156,12 +157,19 @@ class StoreWriter:
                 idle >= CHECKPOINT_LONG_IDLE_S
             ):
                 self._commits = 0
-                if self._checkpoint() is not None:  # None: it could not run now; it runs later
+                if TRACE is not None:
+                    TRACE.mark("checkpoint")
+                done = self._checkpoint()
+                if TRACE is not None:
+                    TRACE.mark("checkpoint_end")
+                if done is not None:  # None: it could not run now; it runs later
                     self.checkpoints += 1
 
     def submit(self, fn: Callable[[], Any], kind: str, context: Any = None) -> Job:
         job = Job(next(self._ids), fn, kind, context, time.perf_counter(), key=uuid.uuid4().hex)
         self.last_job = job
+        if TRACE is not None:
+            TRACE.mark("submit", job.id, kind)
         self._queue.put(job)
         return job
 
@@ -204,6 +212,8 @@ class StoreWriter:
 
     def _attempt(self, job: Job) -> Any:
         job.attempts += 1
+        if TRACE is not None:
+            TRACE.mark("begin", job.id, job.kind)
         request = getattr(type(self._store), "request", None)
         again = job.attempts > 1
         with request(self._store, job.key, again=again) if request is not None else contextlib.nullcontext():
@@ -228,6 +238,8 @@ class StoreWriter:
                 self._reconnected(lost_since)
                 self.target.post_message(SaveFailed(job, exc))
             else:
+                if TRACE is not None:
+                    TRACE.mark("commit", job.id, job.kind)
                 job.committed = time.perf_counter()
                 self._commits += 1
                 self._last_commit = time.monotonic()
