@@ -96,12 +96,12 @@ class FieldRow(Static):
         self.set_class(focused, "-focused")
         self.set_class(applies and value is None and self.slot.field.required, "-missing")
         self.set_class(not applies, NA_CLASS)
-        self.update(self._render_text())
+        self.update(self._render_text(), layout=False)  # one line (.field-row): no layout pass
         return True
 
     def on_resize(self) -> None:
         if self._state is not None:  # the row's columns follow its width
-            self.update(self._render_text())
+            self.update(self._render_text(), layout=False)  # one line (.field-row): no layout pass
 
     def _render_text(self, width: int | None = None) -> Text:
         """``▶* ✎ Field label       3 Assessment plus interv…``: the field's label on the left half,
@@ -146,12 +146,12 @@ class CalcRow(Static):
         self._state = state
         self.value, self.applies = value, applies
         self.set_class(not applies, NA_CLASS)
-        self.update(self._render_text())
+        self.update(self._render_text(), layout=False)  # one line (.field-row): no layout pass
         return True
 
     def on_resize(self) -> None:
         if self._state is not None:
-            self.update(self._render_text())
+            self.update(self._render_text(), layout=False)  # one line (.field-row): no layout pass
 
     def _render_text(self, width: int | None = None) -> Text:
         f = self.field
@@ -388,7 +388,7 @@ class CodingForm(Vertical):
             title.append(" · ⚑ flagged", style="yellow")
         if title != self._title:
             self._title = title
-            self.query_one("#form-title", Static).update(title)
+            self.query_one("#form-title", Static).update(title, layout=False)  # one line: no layout pass
 
     def focus_slot(self, view: RecordView, cursor: int) -> None:
         if not self.rows or not 0 <= cursor < len(self.rows):
@@ -437,8 +437,12 @@ class CodingForm(Vertical):
                 entry.value = "" if value is None else str(value)
             entry.placeholder = f"{field.label}: type, then Enter"
 
+    _error = ""
+
     def show_error(self, message: str) -> None:
-        self.query_one("#form-error", Static).update(Text(message, style="bold red") if message else "")
+        if message != self._error:  # every move clears it: no redraw (and no layout pass) when already clear
+            self._error = message
+            self.query_one("#form-error", Static).update(Text(message, style="bold red") if message else "")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "form-entry":

@@ -39,4 +39,4 @@ class ProgressHeader(Static):
         t.append(f" · {self.audit_title}", style="dim")
         t.no_wrap = True
         t.overflow = "ellipsis"
-        self.update(t)
+        self.update(t, layout=False)  # one line (#header), redrawn every second: never a layout pass
