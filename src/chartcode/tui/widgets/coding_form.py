@@ -415,7 +415,13 @@ class CodingForm(Vertical):
         slot = row.slot
         value = view.values.get(slot.key)
         panel = field_panel(slot.field, value, view.memos.get(slot.key)) if row.applies else na_panel(slot.field, value)
-        self.query_one("#rules-text", Static).update(panel)
+        rules_text = self.query_one("#rules-text", Static)
+        size = rules_text.size
+        rules_text.update(panel, layout=False)
+        # A layout pass (and the repaint of the screen after it) only when the panel's height
+        # changes: on most moves between fields it does not, and every key moves the cursor.
+        if not size.width or rules_text.get_content_height(size, size, size.width) != size.height:
+            rules_text.refresh(layout=True)
         self.query_one("#rules", VerticalScroll).scroll_home(animate=False)
 
     def show_nothing(self, message: str) -> None:
