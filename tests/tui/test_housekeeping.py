@@ -95,3 +95,29 @@ def test_young_collections_run_in_the_pause_after_a_key_not_during_it():
     finally:
         if enabled:
             gc.enable()
+
+
+def test_stopping_the_writer_waits_for_a_checkpoint_under_way(demo_db):
+    # the app closes the store's connections right after the screen stops its writer: closing
+    # one while a checkpoint ran on it from the checkpoint thread crashed the process (SIGSEGV)
+    import threading
+
+    started, finished = threading.Event(), []
+
+    def slow_checkpoint():
+        started.set()
+        time.sleep(0.5)
+        finished.append(time.monotonic())
+        return (0, 0, 0)
+
+    async def go():
+        async with make_app(demo_db).run_test(size=(120, 40)) as pilot:
+            writer = pilot.app.coding_screen.writer
+            writer._checkpoint = slow_checkpoint
+            writer._commits, writer._last_commit = 100, time.monotonic() - 60
+            assert await asyncio.to_thread(started.wait, 20)
+            writer.stop()
+            stopped = time.monotonic()
+            assert finished and finished[0] <= stopped
+
+    run(go())

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -125,6 +126,7 @@ class StoreWriter:
         self._commits = 0  # since the last checkpoint
         self._last_commit = time.monotonic()
         self.checkpoints = 0
+        self._checkpointing = threading.Lock()
 
     def start(self) -> None:
         if not self._started:
@@ -157,11 +159,14 @@ class StoreWriter:
                 idle >= CHECKPOINT_LONG_IDLE_S
             ):
                 self._commits = 0
-                if TRACE is not None:
-                    TRACE.mark("checkpoint")
-                done = self._checkpoint()
-                if TRACE is not None:
-                    TRACE.mark("checkpoint_end")
+                with self._checkpointing:  # stop() waits for it: the store is closed after
+                    if self.stopped() or not self._app.is_running:  # stop() may have run meanwhile
+                        return
+                    if TRACE is not None:
+                        TRACE.mark("checkpoint")
+                    done = self._checkpoint()
+                    if TRACE is not None:
+                        TRACE.mark("checkpoint_end")
                 if done is not None:  # None: it could not run now; it runs later
                     self.checkpoints += 1
 
@@ -186,10 +191,17 @@ class StoreWriter:
 
     _stopped = False
 
+    def stopped(self) -> bool:
+        return self._stopped
+
     def stop(self) -> None:
-        """End the worker after the jobs already queued (nothing submitted is dropped)."""
+        """End the worker after the jobs already queued (nothing submitted is dropped), and
+        wait for a checkpoint under way to finish: the app closes the store's connections next,
+        and closing one while its checkpoint runs on another thread crashed the process."""
         self._stopped = True
         self._queue.put(_STOP)
+        with self._checkpointing:
+            pass
 
     def _loop(self) -> None:
         from textual.worker import get_current_worker
