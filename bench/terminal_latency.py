@@ -20,6 +20,7 @@ record's note on screen) next to a bare Textual app. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import shutil
@@ -111,6 +112,7 @@ def plan_keys(db: Path, n_keys: int) -> Plan:
     in queue order until n_keys keys have saved a code."""
     from chartcode.coding import CodingSession
     from chartcode.store import Store
+    from chartcode.tui.screens.coding import first_work
     from chartcode.tui.widgets.coding_form import choice_keys
 
     store = Store.open(db)
@@ -120,14 +122,23 @@ def plan_keys(db: Path, n_keys: int) -> Plan:
     rid = session.first_unfinished()
     while saving < n_keys and rid is not None:
         view = session.load(rid)
+        values: dict = {}
+        notes = [(n["note_id"], n["note_type"]) for n in view.notes]
+        assert first_work(view) == 0, "the screen opens a fresh record on its first field"
         for slot in view.slots:
+            # the screen skips fields the codes so far make inapplicable (branching logic)
+            if not view.codebook.form(notes, values).applies(slot.note_id, slot.field):
+                continue
             f = slot.field
             if f.has_choices:
-                plan.append((next(iter(choice_keys(f))), True, None))
+                key, code = next(iter(choice_keys(f).items()))
+                plan.append((key, True, None))
+                values[slot.key] = code
             else:
                 value = "61" if f.name == "age" else "50"  # both complete by themselves (max 110 / 100)
                 plan.extend((ch, False, None) for ch in value[:-1])
                 plan.append((value[-1], True, None))
+                values[slot.key] = int(value)
             saving += 1
         rid = session.neighbour(rid, 1)
         # d submits the record (a commit) and opens the next: a coder sees it before typing on
@@ -136,22 +147,32 @@ def plan_keys(db: Path, n_keys: int) -> Plan:
     return plan
 
 
-def drive(tmux: Tmux | None, poll: sqlite3.Connection, sql: str, plan: Plan, seed: int) -> list[float]:
-    """Type the plan; ms from each saving key sent to its commit seen (submits not counted)."""
+def drive(
+    tmux: Tmux | None, poll: sqlite3.Connection, sql: str, plan: Plan, seed: int, keys: list | None = None
+) -> list[float]:
+    """Type the plan; ms from each saving key sent to its commit seen (submits not counted).
+    ``keys`` gets (sent, seen) monotonic times of each counted key, to line up with a trace."""
     rng = random.Random(seed)
     latencies: list[float] = []
     count = poll.execute(sql).fetchone()[0] or 0
     assert tmux is not None
-    for text, saves, expect in plan:
+    for n, (text, saves, expect) in enumerate(plan):
         time.sleep(human_pause(rng))
         t = time.perf_counter()
         tmux.type(text)
-        if saves:
-            count = wait_for_count(poll, sql, count)
-            if text != "d":
-                latencies.append((time.perf_counter() - t) * 1000)
-        if expect:
-            tmux.wait_for(expect)
+        try:
+            if saves:
+                count = wait_for_count(poll, sql, count)
+                seen = time.perf_counter()
+                if text != "d":
+                    latencies.append((seen - t) * 1000)
+                    if keys is not None:
+                        keys.append((t, seen))
+            if expect:
+                tmux.wait_for(expect)
+        except (TimeoutError, AssertionError):
+            print(f"key {n} of {len(plan)} ({text!r}) not saved; the screen:\n{tmux.capture()}", file=sys.stderr)
+            raise
     return latencies
 
 
@@ -167,21 +188,26 @@ def chartcode_argv(src: Path | None, *args: str) -> list[str]:
     return [sys.executable, "-c", boot, *args]
 
 
-def run_chartcode(db: Path, plan: Plan, seed: int, src: Path | None = None) -> list[float]:
+def run_chartcode(
+    db: Path, plan: Plan, seed: int, src: Path | None = None, trace: Path | None = None
+) -> tuple[list[float], dict | None]:
     tmux = Tmux(timeout=120)
+    keys: list[tuple[float, float]] = []
+    if trace is not None:
+        tmux.env["CHARTCODE_KEY_TRACE"] = str(trace)
     try:
         tmux.start(chartcode_argv(src, "code", str(db), "--coder", "intern"))
         tmux.wait_for("note 1 of")
         time.sleep(1.0)  # let start-up work (queue counts, first paint) finish
         poll = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
         sql = "SELECT max(id) FROM history"  # every saved code appends one history entry
-        lat = drive(tmux, poll, sql, plan, seed)
+        lat = drive(tmux, poll, sql, plan, seed, keys)
         tmux.press("C-q")
         tmux.wait_for_exit()
         poll.close()
-        return lat
     finally:
         tmux.kill()
+    return lat, (breakdown(trace, keys) if trace is not None and trace.exists() else None)
 
 
 def run_baseline(db: Path, plan: Plan, seed: int) -> list[float]:
@@ -199,6 +225,64 @@ def run_baseline(db: Path, plan: Plan, seed: int) -> list[float]:
         return lat
     finally:
         tmux.kill()
+
+
+# The stages of a key, from the trace (tui/keytrace.py): each is the time from the previous mark to
+# the first of these marks after it, in order.
+STAGES = ("key", "dispatch", "submit", "begin", "commit")
+# Marks that are intervals: (start, end) names, summed where they overlap a key's time.
+SPANS = {"gc": "gc_end", "paint": "paint_end", "layout": "layout_end", "checkpoint": "checkpoint_end"}
+
+
+def breakdown(trace: Path, keys: list[tuple[float, float]]) -> dict:
+    """Where each counted key's time went: send -> parsed by Textual's input thread -> received by
+    the app -> dispatched by the key router -> write queued -> transaction begun -> committed -> seen
+    by the poller; and the GC, layout, paint and checkpoint time overlapping the key's interval.
+    Percentiles per stage, and the full breakdown of the 10 slowest keys."""
+    rows = []
+    for line in trace.read_text().splitlines():
+        t, name, _thread, _cpu, *extra = line.split("\t")
+        rows.append((float(t), name, extra))
+    rows.sort(key=lambda r: r[0])
+    intervals: dict[str, list[tuple[float, float]]] = {name: [] for name in SPANS}
+    opened: dict[str, float] = {}
+    for t, name, _extra in rows:
+        if name in SPANS:
+            opened[name] = t
+        elif name.endswith("_end") and name[:-4] in opened:
+            intervals[name[:-4]].append((opened.pop(name[:-4]), t))
+    per_key = []
+    j = 0
+    for sent, seen in keys:
+        while j < len(rows) and rows[j][0] < sent:
+            j += 1
+        marks: dict[str, float] = {}
+        want = iter(STAGES)
+        stage = next(want, None)
+        k = j
+        while stage is not None and k < len(rows) and rows[k][0] <= seen:
+            t, name, extra = rows[k]
+            if name == stage and not (name == "submit" and extra[1:2] == ["position"]):
+                if name == "key":
+                    marks["parsed"] = float(extra[0])
+                marks[name] = t
+                stage = next(want, None)
+            k += 1
+        points = [("sent", sent)]
+        points += [(name, marks[name]) for name in ("parsed", *STAGES) if name in marks]
+        points.append(("seen", seen))
+        key: dict[str, float] = {"total": round((seen - sent) * 1000, 1)}
+        key.update({f"{a}->{b}": round((tb - ta) * 1000, 2) for (a, ta), (b, tb) in itertools.pairwise(points)})
+        for name, spans in intervals.items():
+            overlap = sum(max(0.0, min(e, seen) - max(s, sent)) for s, e in spans if e > sent and s < seen)
+            key[name] = round(overlap * 1000, 1)
+        per_key.append(key)
+    stages: dict[str, dict] = {}
+    for name in sorted({g for p in per_key for g in p}):
+        vals = [p[name] for p in per_key if name in p]
+        stages[name] = {"p50": round(statistics.median(vals), 2), "p99": round(pct(vals, 99), 2), "max": max(vals)}
+    worst = sorted(per_key, key=lambda p: -p["total"])[:10]
+    return {"stages_ms": stages, "slowest_keys_ms": worst}
 
 
 def first_screen(argv: list[str], expect: str) -> float:
@@ -246,10 +330,18 @@ def main() -> None:
     ap.add_argument("--only", choices=["quiet", "hog"], help="only this load")
     ap.add_argument("--skip-first-screen", action="store_true")
     ap.add_argument("--src", type=Path, help="run chartcode from this src/ folder (e.g. an export of main)")
+    ap.add_argument(
+        "--trace", type=Path, help="folder: record a per-key trace (CHARTCODE_KEY_TRACE) and report where time goes"
+    )
+    ap.add_argument(
+        "--compare", type=Path, help="also run chartcode from this src/ folder (e.g. main's), alternating, same keys"
+    )
     ap.add_argument("--no-baseline", action="store_true", help="skip the raw-mode baseline")
     args = ap.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("terminal_latency: needs tmux")
+    if args.trace:
+        args.trace.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="chartcode-bench-") as tmp_s:
         tmp = Path(tmp_s)
         t = time.perf_counter()
@@ -262,10 +354,19 @@ def main() -> None:
             if load == "hog":
                 hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
             try:
-                per: dict[str, list[dict]] = {"chartcode": [], "baseline": []}
+                per: dict[str, list[dict]] = {"chartcode": [], "compare": [], "baseline": []}
                 for i in range(args.runs):
-                    db = fresh_copy(src, tmp / "run.db")
-                    per["chartcode"].append(summary(run_chartcode(db, plan, seed=i, src=args.src)))
+                    # chartcode, the --compare checkout, the baseline: alternating, so each run of
+                    # one has the same machine as the others
+                    for name, src_dir in (("chartcode", args.src), ("compare", args.compare)):
+                        if name == "compare" and args.compare is None:
+                            continue
+                        db = fresh_copy(src, tmp / "run.db")
+                        trace = args.trace / f"{name}-{load}-{i}.tsv" if args.trace else None
+                        lat, parts = run_chartcode(db, plan, seed=i, src=src_dir, trace=trace)
+                        per[name].append(summary(lat))
+                        if parts is not None:
+                            result.setdefault("trace", {})[f"{name}-{load}-{i}"] = parts
                     if not args.no_baseline:
                         db = fresh_copy(src, tmp / "base.db")
                         per["baseline"].append(summary(run_baseline(db, plan, seed=i)))

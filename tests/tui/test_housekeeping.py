@@ -69,3 +69,55 @@ def test_the_full_collection_waits_for_a_pause_in_the_keys():
     now[0] += IDLE_BEFORE_GC_S  # still idle, but a collection ran moments ago
     h.collect_when_idle()
     assert h.collections == 1
+
+
+def test_young_collections_run_in_the_pause_after_a_key_not_during_it():
+    # traced: a middle-generation collection triggered by allocation inside a keystroke took
+    # 140-160 ms of CPU (640 ms on a busy machine) between the key and its commit
+    from chartcode.tui.runtime import YOUNG_IDLE_S, YOUNG_MIN_ALLOCATIONS
+
+    now = [1000.0]
+    h = Housekeeping(clock=lambda: now[0])
+    enabled = gc.isenabled()
+    gc.disable()  # only this test's collections, counted as it makes them
+    try:
+        garbage = [[] for _ in range(YOUNG_MIN_ALLOCATIONS * 2)]
+        h.key()
+        now[0] += YOUNG_IDLE_S / 5  # the key is still being handled
+        h.collect_when_idle()
+        assert h.young_collections == 0 and gc.get_count()[0] >= YOUNG_MIN_ALLOCATIONS
+        now[0] += YOUNG_IDLE_S  # the pause before the next key
+        h.collect_when_idle()
+        assert h.young_collections == 1 and gc.get_count()[0] < YOUNG_MIN_ALLOCATIONS
+        h.collect_when_idle()  # nothing built up since: nothing to do
+        assert h.young_collections == 1
+        del garbage
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def test_stopping_the_writer_waits_for_a_checkpoint_under_way(demo_db):
+    # the app closes the store's connections right after the screen stops its writer: closing
+    # one while a checkpoint ran on it from the checkpoint thread crashed the process (SIGSEGV)
+    import threading
+
+    started, finished = threading.Event(), []
+
+    def slow_checkpoint():
+        started.set()
+        time.sleep(0.5)
+        finished.append(time.monotonic())
+        return (0, 0, 0)
+
+    async def go():
+        async with make_app(demo_db).run_test(size=(120, 40)) as pilot:
+            writer = pilot.app.coding_screen.writer
+            writer._checkpoint = slow_checkpoint
+            writer._commits, writer._last_commit = 100, time.monotonic() - 60
+            assert await asyncio.to_thread(started.wait, 20)
+            writer.stop()
+            stopped = time.monotonic()
+            assert finished and finished[0] <= stopped
+
+    run(go())

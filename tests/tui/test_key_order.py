@@ -9,6 +9,7 @@ has handled any of them: the worst case of that race, every time.
 from __future__ import annotations
 
 from textual import events
+from textual.geometry import Size
 
 from chartcode.tui.widgets.coding_form import key_for
 from tests.tui.conftest import make_app, run, settle
@@ -61,3 +62,42 @@ def test_digits_typed_in_a_burst_stay_in_the_count_field_until_it_is_complete(de
     codes = store_codes(demo_db)
     assert codes[(None, "age")] == 110
     assert (None, "sex") not in codes
+
+
+class _Pump:
+    """What settle() looks at on a message pump: its queue and its call_next callbacks."""
+
+    def __init__(self, *queued):
+        from textual._queue import Queue
+
+        self._message_queue = Queue()
+        for message in queued:
+            self._message_queue.put_nowait(message)
+        self._next_callbacks = []
+
+
+def test_a_key_does_not_wait_for_the_redraws_the_previous_key_queued():
+    # A layout pass posts Resize/Show/Hide to the widgets it moved and they post Update/Layout:
+    # waiting for those made each key wait for two or three layout + paint passes of the previous
+    # one (100-300 ms each on a busy machine) before it was even routed.
+    from textual import messages
+
+    from chartcode.tui.key_order import _idle
+
+    assert _idle(_Pump())
+    assert _idle(_Pump(events.Resize(Size(10, 1), Size(10, 1)), messages.Update(None), messages.Layout(None)))
+    assert _idle(_Pump(events.Show(), events.Hide(), messages.Prompt()))
+
+
+def test_a_key_still_waits_for_what_can_move_the_focus_or_code():
+    from textual import messages
+    from textual.message import Message
+
+    from chartcode.tui.key_order import _idle
+
+    assert not _idle(_Pump(events.Key("1", "1")))
+    assert not _idle(_Pump(messages.Update(None), events.Callback(callback=lambda: None)))
+    assert not _idle(_Pump(Message()))  # anything else: a Changed, a Saved, a focus move
+    pump = _Pump()
+    pump._next_callbacks.append(events.Callback(callback=lambda: None))
+    assert not _idle(pump)

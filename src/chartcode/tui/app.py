@@ -15,7 +15,7 @@ from chartcode.coding import CodingSession
 from chartcode.errors import UserError
 from chartcode.store import ConnectionLost, Store, open_store
 from chartcode.tui.key_order import KeyRouter
-from chartcode.tui.runtime import Housekeeping
+from chartcode.tui.runtime import TICK_S, Housekeeping
 from chartcode.tui.screens.coding import CodingScreen
 from chartcode.tui.writer import Waiting, server_away
 
@@ -120,7 +120,7 @@ class ChartcodeApp(App):
         self.push_screen(self.main_screen)
         if self.housekeeping is not None:
             self.call_after_refresh(self.housekeeping.after_startup)
-            self.set_interval(0.5, self.housekeeping.collect_when_idle)
+            self.set_interval(TICK_S, self.housekeeping.collect_when_idle)
 
     def _lock_wait(self, seconds: float, waiting: bool) -> None:  # on the writer thread
         screen = self.main_screen

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from textual import events
+from textual import events, messages
 
 from chartcode.store import ConnectionLost
+from chartcode.tui.keytrace import TRACE
 from chartcode.tui.writer import server_away
 
 if TYPE_CHECKING:
@@ -34,8 +35,42 @@ SETTLE_LIMIT_SECONDS = 2.0
 _MAX_PASSES = 50
 
 
+# What a screen refresh posts (a layout pass sends Resize/Show/Hide to the widgets it moved, a
+# repaint Update/Layout, call_after_refresh InvokeLater, Prompt): none of it moves focus or codes
+# anything, so a key does not wait for it. Waiting for it made each key wait for every layout
+# and paint the previous key caused (a layout's Resize events trigger more refreshes): on a
+# busy machine two or three passes of 100-300 ms each, before the next key was even routed.
+_DRAWING: tuple[type, ...] = (
+    events.Resize,
+    events.Show,
+    events.Hide,
+    events.Idle,
+    messages.Update,
+    messages.Layout,
+    messages.UpdateScroll,
+    messages.InvokeLater,
+    messages.Prompt,  # a nudge that wakes a pump, never dispatched
+)
+
+
 def _idle(pump: MessagePump) -> bool:
-    return pump._message_queue.qsize() == 0 and len(pump._next_callbacks) == 0
+    """Nothing queued on ``pump`` that could change where the next key goes."""
+    if pump._next_callbacks:
+        return False
+    queue: Any = pump._message_queue
+    if queue.qsize() == 0:
+        return True
+    pending = _pending(queue)
+    return pending is not None and all(isinstance(m, _DRAWING) for m in pending)
+
+
+def _pending(queue: object) -> list[object] | None:
+    """The messages in a pump's queue (Textual's own Queue keeps them in ``values``, the
+    asyncio.Queue older Textual used in ``_queue``); None when neither is there."""
+    values = getattr(queue, "values", None)
+    if values is None:
+        values = getattr(queue, "_queue", None)
+    return None if values is None else list(values)
 
 
 async def _barrier(pump: MessagePump) -> None:
@@ -58,8 +93,17 @@ async def settle(app: App, target: DOMNode) -> None:
         focused = app.focused or app.screen
         pumps = list(dict.fromkeys([*target.ancestors_with_self, *focused.ancestors_with_self]))
         await asyncio.gather(*(_barrier(p) for p in pumps))
-        if all(_idle(p) for p in pumps) and (app.focused or app.screen) is focused:
+        busy = [p for p in pumps if not _idle(p)]
+        moved = (app.focused or app.screen) is not focused
+        if not busy and not moved:
             return
+        if TRACE is not None:  # what kept the key waiting
+            TRACE.mark("settle_pass", "focus moved" if moved else "", *(_queued(p) for p in busy))
+
+
+def _queued(pump: MessagePump) -> str:
+    names = ",".join(type(m).__name__ for m in _pending(pump._message_queue) or ())
+    return f"{type(pump).__name__}:{pump._message_queue.qsize()}:{names}+{len(pump._next_callbacks)}"
 
 
 class KeyRouter:
@@ -80,6 +124,8 @@ class KeyRouter:
             self._task = asyncio.create_task(self._run(), name="chartcode-key-router")
 
     def put(self, event: events.Key) -> None:
+        if TRACE is not None:  # event.time: when Textual's input thread parsed the key
+            TRACE.mark("key", event.time)
         self._keys.put_nowait(event)
 
     def pending(self) -> int:
@@ -97,9 +143,15 @@ class KeyRouter:
             event = await self._keys.get()
             target: DOMNode = self.app.focused or self.app.screen
             try:
+                if TRACE is not None:
+                    TRACE.mark("dispatch")
                 await self._dispatch(event)
+                if TRACE is not None:
+                    TRACE.mark("dispatched")
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(settle(self.app, target), SETTLE_LIMIT_SECONDS)
+                if TRACE is not None:
+                    TRACE.mark("settled")
             except ConnectionLost as error:  # what the key needed could not be read from the server
                 server_away(self.app, error)
             except Exception as error:  # as Textual's own message loop does: the app reports it and exits

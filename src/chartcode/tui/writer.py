@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from chartcode.store import ConnectionLost
+from chartcode.tui.keytrace import TRACE
 
 _STOP = object()
 
@@ -124,6 +126,7 @@ class StoreWriter:
         self._commits = 0  # since the last checkpoint
         self._last_commit = time.monotonic()
         self.checkpoints = 0
+        self._checkpointing = threading.Lock()
 
     def start(self) -> None:
         if not self._started:
@@ -156,12 +159,22 @@ class StoreWriter:
                 idle >= CHECKPOINT_LONG_IDLE_S
             ):
                 self._commits = 0
-                if self._checkpoint() is not None:  # None: it could not run now; it runs later
+                with self._checkpointing:  # stop() waits for it: the store is closed after
+                    if self.stopped() or not self._app.is_running:  # stop() may have run meanwhile
+                        return
+                    if TRACE is not None:
+                        TRACE.mark("checkpoint")
+                    done = self._checkpoint()
+                    if TRACE is not None:
+                        TRACE.mark("checkpoint_end")
+                if done is not None:  # None: it could not run now; it runs later
                     self.checkpoints += 1
 
     def submit(self, fn: Callable[[], Any], kind: str, context: Any = None) -> Job:
         job = Job(next(self._ids), fn, kind, context, time.perf_counter(), key=uuid.uuid4().hex)
         self.last_job = job
+        if TRACE is not None:
+            TRACE.mark("submit", job.id, kind)
         self._queue.put(job)
         return job
 
@@ -178,10 +191,17 @@ class StoreWriter:
 
     _stopped = False
 
+    def stopped(self) -> bool:
+        return self._stopped
+
     def stop(self) -> None:
-        """End the worker after the jobs already queued (nothing submitted is dropped)."""
+        """End the worker after the jobs already queued (nothing submitted is dropped), and
+        wait for a checkpoint under way to finish: the app closes the store's connections next,
+        and closing one while its checkpoint runs on another thread crashed the process."""
         self._stopped = True
         self._queue.put(_STOP)
+        with self._checkpointing:
+            pass
 
     def _loop(self) -> None:
         from textual.worker import get_current_worker
@@ -204,6 +224,8 @@ class StoreWriter:
 
     def _attempt(self, job: Job) -> Any:
         job.attempts += 1
+        if TRACE is not None:
+            TRACE.mark("begin", job.id, job.kind)
         request = getattr(type(self._store), "request", None)
         again = job.attempts > 1
         with request(self._store, job.key, again=again) if request is not None else contextlib.nullcontext():
@@ -228,6 +250,8 @@ class StoreWriter:
                 self._reconnected(lost_since)
                 self.target.post_message(SaveFailed(job, exc))
             else:
+                if TRACE is not None:
+                    TRACE.mark("commit", job.id, job.kind)
                 job.committed = time.perf_counter()
                 self._commits += 1
                 self._last_commit = time.monotonic()

@@ -29,6 +29,7 @@ from chartcode.coding import STATUS_FILTERS, CodingSession, RecordView, Slot
 from chartcode.errors import UserError
 from chartcode.store import StaleChange
 from chartcode.tui.bindings import CODING_KEYS, bindings
+from chartcode.tui.keytrace import TRACE
 from chartcode.tui.screens.modals import ClearInapplicable, HelpScreen, SecondWindow, TextPrompt
 from chartcode.tui.screens.search import SearchScreen
 from chartcode.tui.widgets.coding_form import CodingForm, changed_elsewhere, choice_keys, record_form, toggle, toggles
@@ -84,6 +85,20 @@ class CodingScreen(Screen):
         self._form_key: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------------ layout
+    if TRACE is not None:  # CHARTCODE_KEY_TRACE: time each layout and each paint of the screen
+
+        def _compositor_refresh(self) -> None:
+            assert TRACE is not None
+            TRACE.mark("paint")
+            super()._compositor_refresh()
+            TRACE.mark("paint_end")
+
+        def _refresh_layout(self, size: Any = None, scroll: bool = False) -> None:
+            assert TRACE is not None
+            TRACE.mark("layout")
+            super()._refresh_layout(size, scroll)
+            TRACE.mark("layout_end")
+
     def compose(self) -> ComposeResult:
         self._breakpoints_for(self.app.size.width, self.app.size.height)
         yield ProgressHeader(self.audit_title, self.session.coder, id="header")
@@ -404,6 +419,14 @@ class CodingScreen(Screen):
 
     @on(Saved)
     def saved(self, event: Saved) -> None:
+        if TRACE is None:
+            self._saved(event)
+        else:
+            TRACE.mark("saved", event.job.id, event.job.kind)
+            self._saved(event)
+            TRACE.mark("saved_end", event.job.id, event.job.kind)
+
+    def _saved(self, event: Saved) -> None:
         job = event.job
         self.pending.pop(job.id, None)
         if job.kind == "position":

@@ -28,6 +28,7 @@ from chartcode.codebook.text import paragraphs
 from chartcode.codebook.types import InputMode, canonical
 from chartcode.coding import RecordView, Slot
 from chartcode.tui.widgets.not_applicable import NA_CLASS, NA_STYLE, na_panel, na_text
+from chartcode.tui.widgets.redraw import update_text
 
 
 def record_form(view: RecordView) -> Form:
@@ -98,12 +99,12 @@ class FieldRow(Static):
         self.set_class(focused, "-focused", update=update)
         self.set_class(applies and value is None and self.slot.field.required, "-missing", update=update)
         self.set_class(not applies, NA_CLASS, update=update)
-        self.update(self._render_text())
+        update_text(self, self._render_text())  # one line (.field-row): no layout pass
         return True
 
     def on_resize(self) -> None:
         if self._state is not None:  # the row's columns follow its width
-            self.update(self._render_text())
+            update_text(self, self._render_text())  # one line (.field-row): no layout pass
 
     def _render_text(self, width: int | None = None) -> Text:
         """``▶* ✎ Field label       3 Assessment plus interv…``: the field's label on the left half,
@@ -148,12 +149,12 @@ class CalcRow(Static):
         self._state = state
         self.value, self.applies = value, applies
         self.set_class(not applies, NA_CLASS, update=self.is_attached)
-        self.update(self._render_text())
+        update_text(self, self._render_text())  # one line (.field-row): no layout pass
         return True
 
     def on_resize(self) -> None:
         if self._state is not None:
-            self.update(self._render_text())
+            update_text(self, self._render_text())  # one line (.field-row): no layout pass
 
     def _render_text(self, width: int | None = None) -> Text:
         f = self.field
@@ -391,7 +392,7 @@ class CodingForm(Vertical):
             title.append(" · ⚑ flagged", style="yellow")
         if title != self._title:
             self._title = title
-            self.query_one("#form-title", Static).update(title)
+            update_text(self.query_one("#form-title", Static), title)  # one line: no layout pass
 
     def focus_slot(self, view: RecordView, cursor: int) -> None:
         if not self.rows or not 0 <= cursor < len(self.rows):
@@ -418,7 +419,13 @@ class CodingForm(Vertical):
         slot = row.slot
         value = view.values.get(slot.key)
         panel = field_panel(slot.field, value, view.memos.get(slot.key)) if row.applies else na_panel(slot.field, value)
-        self.query_one("#rules-text", Static).update(panel)
+        rules_text = self.query_one("#rules-text", Static)
+        size = rules_text.size
+        update_text(rules_text, panel)
+        # A layout pass (and the repaint of the screen after it) only when the panel's height
+        # changes: on most moves between fields it does not, and every key moves the cursor.
+        if not size.width or rules_text.get_content_height(size, size, size.width) != size.height:
+            rules_text.refresh(layout=True)
         self.query_one("#rules", VerticalScroll).scroll_home(animate=False)
 
     def show_nothing(self, message: str) -> None:
@@ -440,8 +447,12 @@ class CodingForm(Vertical):
                 entry.value = "" if value is None else str(value)
             entry.placeholder = f"{field.label}: type, then Enter"
 
+    _error = ""
+
     def show_error(self, message: str) -> None:
-        self.query_one("#form-error", Static).update(Text(message, style="bold red") if message else "")
+        if message != self._error:  # every move clears it: no redraw (and no layout pass) when already clear
+            self._error = message
+            self.query_one("#form-error", Static).update(Text(message, style="bold red") if message else "")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "form-entry":

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from chartcode.tui.widgets.redraw import update_text
+
 
 class ProgressHeader(Static):
     def __init__(self, title: str, coder: str, noun: str = "done", **kwargs):
@@ -39,4 +41,4 @@ class ProgressHeader(Static):
         t.append(f" · {self.audit_title}", style="dim")
         t.no_wrap = True
         t.overflow = "ellipsis"
-        self.update(t)
+        update_text(self, t)  # one line (#header), redrawn every second: never a layout pass
