@@ -1,135 +1,224 @@
-"""Benchmark: agreement with a 1,000-resample bootstrap on 1,000,000 ratings.
+"""Benchmark: `chartcode agreement --bootstrap 1000` on 1,000,008 stored ratings, through the CLI.
 
-    python bench/agreement.py [--units 50000] [--bootstrap 1000] [--seed 1]
+    python bench/agreement.py [--records 26316] [--bootstrap 1000] [--runs 3] [--src SRC] [--rebuild]
 
-Builds 2 coders x 50,000 units x 10 fields directly as arrays (not through the database) --
-a chart-review mix: nominal (6, 4 and 5 categories), two binary, ordinal (5 categories; 7
-categories coded -3..3), two counts (sessions 0..30, days 0..365) and a numeric field with one
-decimal (weight 40-150 kg, ~1,100 distinct values) -- with about 80 % exact agreement, and runs
-``chartcode.agreement.field_agreement`` on every field with the bootstrap. Prints one JSON line:
+The audit is built once with chartcode's own commands, as a user builds one (`chartcode init
+--audit conjoint-pain`, `import` of one note per record, `import-codes` for two coders, intern
+and supervisor, on every field of every record: 15 record-level fields and the 4 fields of its
+note, so each record is submitted; the supervisor agrees with the intern on about 90 % of
+values), and kept under /tmp/chartcode-bench-agreement/ (``--rebuild`` makes it again).
+26,316 records x 19 fields x 2 coders = 1,000,008 ratings.
 
-  ratings                     coder x unit x field values (2 x 50,000 x 10)
-  seconds                     wall time of the 10 field_agreement calls, every coefficient and
-                              its percentile interval from 1,000 resamples (target < 5 s). The
-                              one-off import of numpy/scipy/scikit-learn/statsmodels/krippendorff
-                              happens before the clock starts.
-  peak_rss_mb                 peak resident memory of this process
-  krippendorff_alpha_alone_s  one krippendorff.alpha (the package) call per field with
-                              categories (7 fields, at the field's level, all 50,000 units), summed:
-                              one non-bootstrapped library pass. A naive bootstrap would make about
-                              1,001 such passes per level; the fields with many distinct values
-                              (counts, numeric) do not fit the package's dense
-                              units x values x values arrays at all.
+Then, alternating within each of ``--runs`` rounds, each as its own process:
+
+  chartcode   ``chartcode agreement DB --json --bootstrap B --seed 1``: wall time from process
+              start to exit (every import, the read, every coefficient and its percentile
+              interval from B resamples)
+  baseline    the same data read and ``krippendorff.alpha`` alone: a process that imports
+              numpy and krippendorff, reads the same submitted codes with sqlite3 (one query),
+              builds each field's coders x units matrix and calls ``krippendorff.alpha`` once per
+              field at the field's level -- one library pass with no bootstrap
+
+and one extra profiled run of chartcode (cProfile, not timed with the others) for the breakdown:
+``imports_s`` (cumulative time in the import system, wherever an import happens), ``read_s``
+(``chartcode.agreement.collect.collect``: the query and the matrices) and ``statistics_s``
+(the coefficients and intervals: ``field_agreement`` / ``set_agreement``), plus the top functions.
+
+Prints one JSON document: every run's seconds, min and median per command, the breakdown, the
+load average before the runs. ``--src`` runs another checkout's chartcode (before/after).
+
+Goal (issue 16): chartcode < 3 s end to end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import random
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+CACHE = Path("/tmp/chartcode-bench-agreement")
+VERSION = 1  # bump when the build changes, so a cached audit of another shape is not reused
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+BASELINE = r"""
+import sqlite3, sys
 import numpy as np
+import krippendorff
+db, levels = sys.argv[1], dict(a.split("=") for a in sys.argv[2:])
+con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+rows = con.execute(
+    "SELECT field, record_id, coder, submitted_value FROM codes WHERE submitted_at IS NOT NULL"
+).fetchall()
+by_field = {}
+for f, r, c, v in rows:
+    by_field.setdefault(f, []).append((r, c, v))
+for f, items in by_field.items():
+    units = {r: i for i, r in enumerate(sorted({r for r, _, _ in items}))}
+    coders = {c: i for i, c in enumerate(sorted({c for _, c, _ in items}))}
+    values = sorted({v for _, _, v in items}, key=str)
+    code = {v: i for i, v in enumerate(values)} if levels[f] in ("nominal", "ordinal") else None
+    m = np.full((len(coders), len(units)), np.nan)
+    for r, c, v in items:
+        m[coders[c], units[r]] = code[v] if code is not None else float(v)
+    krippendorff.alpha(reliability_data=m, level_of_measurement=levels[f])
+"""
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+PROFILED = r"""
+import cProfile, json, pstats, sys
+sys.argv = ["chartcode", *sys.argv[1:]]
+prof = cProfile.Profile()
+prof.enable()
+try:
+    from chartcode.cli import main
+    main()
+except SystemExit:
+    pass
+prof.disable()
+st = pstats.Stats(prof)
+def cum(match):
+    return max([v[3] for k, v in st.stats.items() if match(k)] or [0.0])
+total = sum(v[2] for v in st.stats.values())
+sys.stdout.flush()
+top = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:12]
+print(json.dumps({
+    "profiled_total_s": round(total, 3),
+    "imports_s": round(cum(lambda k: k[2] == "_find_and_load"), 3),
+    "read_s": round(cum(lambda k: k[0].endswith("agreement/collect.py") and k[2] == "collect"), 3),
+    "statistics_s": round(
+        cum(lambda k: k[0].endswith("agreement/field.py") and k[2] == "agreement_report")
+        - cum(lambda k: k[0].endswith("agreement/collect.py") and k[2] == "collect"), 3),
+    "top_tottime": [[f"{k[0].rsplit('/', 2)[-1]}:{k[1]}:{k[2]}", round(v[2], 3)] for k, v in top],
+}), file=sys.stderr)
+"""
 
-from chartcode.codebook.model import Choice, Field  # noqa: E402
+
+def chartcode(*args: str) -> list[str]:
+    return [sys.executable, "-m", "chartcode", *args]
 
 
-def _choices(codes):
-    return tuple(Choice(c, str(c)) for c in codes)
+def run(argv: list[str]) -> tuple[float, str, str]:
+    """(seconds from process start to exit, stdout, stderr) of one command."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    t = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return seconds, proc.stdout, proc.stderr
 
 
-def fields() -> list[Field]:
-    def f(name, type_, codes=()):
-        return Field(name=name, label=name, level="record", type=type_, choices=_choices(codes))
+def write_inputs(folder: Path, records: int) -> None:
+    """The notes CSV and the two coders' codes CSVs of the bench audit, in ``folder``."""
+    sys.path.insert(0, str(SRC))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from chartcode.audit import load_audit
+    from report import _codes_csv, _notes_csv  # the report bench's writers (same audit shape)
 
-    return [
-        f("session_content", "nominal", range(1, 7)),
-        f("psychoeducation", "binary", (0, 1)),
-        f("functional_assessment", "binary", (0, 1)),
-        f("follow_up", "nominal", range(1, 5)),
-        f("severity", "ordinal", range(1, 6)),
-        f("pain_change", "ordinal", range(-3, 4)),
-        f("termination", "nominal", range(1, 6)),
-        f("sessions", "count"),
-        f("days_to_follow_up", "count"),
-        f("weight_kg", "numeric"),
-    ]
+    cb = load_audit("conjoint-pain").codebook
+    ids = [f"R{i:07d}" for i in range(records)]
+    conjoint = _notes_csv(folder / "notes.csv", ids, 1)
+    units = [(rid, "", f) for rid in ids for f in cb.record_fields if f.has_choices or f.type == "count"]
+    units += [(rid, nid, f) for rid, nid in conjoint for f in cb.note_fields if f.applies_to("conjoint")]
+    rng = random.Random(16)
+    intern = _codes_csv(folder / "intern.csv", units, rng, None)
+    _codes_csv(folder / "sup.csv", units, rng, intern)
 
 
-def ratings(fld: Field, n_units: int, rng: np.random.Generator) -> np.ndarray:
-    """units x 2 coders, in the agreement module's encoding (positions for choices, values else)."""
-    agree = rng.random(n_units) < 0.8
-    if fld.has_choices:
-        k = len(fld.choices)
-        p = rng.dirichlet(np.ones(k) * 2)
-        a = rng.choice(k, n_units, p=p)
-        if fld.type == "ordinal":
-            b = np.clip(a + rng.choice([-1, 1], n_units), 0, k - 1)
-        else:
-            b = rng.choice(k, n_units, p=p)
-    elif fld.name == "sessions":
-        a = rng.poisson(6, n_units).clip(0, 30)
-        b = (a + rng.choice([-2, -1, 1, 2], n_units)).clip(0, 30)
-    elif fld.name == "days_to_follow_up":
-        a = rng.gamma(2, 40, n_units).round().clip(0, 365)
-        b = (a + rng.normal(0, 10, n_units).round()).clip(0, 365)
-    else:
-        a = rng.normal(85, 15, n_units).clip(40, 150).round(1)
-        b = (a + rng.normal(0, 1.5, n_units)).clip(40, 150).round(1)
-    return np.stack([a, np.where(agree, a, b)], axis=1).astype(float)
+def build(records: int, rebuild: bool) -> tuple[Path, dict]:
+    folder = CACHE / f"v{VERSION}-{records}"
+    db, info = folder / "audit.db", folder / "build.json"
+    if db.exists() and info.exists() and not rebuild:
+        return db, json.loads(info.read_text()) | {"cached": True}
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    subprocess.run(
+        [sys.executable, __file__, "--write-inputs", str(folder), "--records", str(records), "--src", str(SRC)],
+        check=True,
+    )
+    steps = {}
+    for name, argv in (
+        ("init", chartcode("init", str(db), "--audit", "conjoint-pain")),
+        ("import_notes", chartcode("import", str(db), str(folder / "notes.csv"))),
+        ("import_codes_intern", chartcode("import-codes", str(db), str(folder / "intern.csv"), "--coder", "intern")),
+        (
+            "import_codes_supervisor",
+            chartcode("import-codes", str(db), str(folder / "sup.csv"), "--coder", "supervisor"),
+        ),
+    ):
+        steps[name] = round(run(argv)[0], 2)
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    ratings = con.execute("SELECT count(*) FROM codes WHERE submitted_at IS NOT NULL").fetchone()[0]
+    con.close()
+    figures = {"records": records, "ratings": ratings, "build_s": steps}
+    info.write_text(json.dumps(figures))
+    return db, figures
+
+
+def summary(secs: list[float]) -> dict:
+    return {
+        "s_min": round(min(secs), 3),
+        "s_median": round(statistics.median(secs), 3),
+        "runs_s": [round(s, 3) for s in secs],
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--units", type=int, default=50_000)
+    ap.add_argument("--records", type=int, default=26_316)
     ap.add_argument("--bootstrap", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--src", type=Path, help="run the chartcode of this src folder (before/after a change)")
+    ap.add_argument("--rebuild", action="store_true", help="build the audit again even if cached")
+    ap.add_argument("--write-inputs", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global SRC
+    SRC = (args.src or SRC).resolve()
+    if args.write_inputs:
+        write_inputs(args.write_inputs, args.records)
+        return
+    db, built = build(args.records, args.rebuild)
+    if args.runs == 0:  # build (or find) the audit only
+        print(json.dumps({"db": str(db), "build": built}))
+        return
+    sys.path.insert(0, str(SRC))
+    from chartcode.audit import load_audit
 
-    # the one-off imports, outside the clock
-    import krippendorff
-    import scipy.sparse  # noqa: F401
-    import sklearn.metrics  # noqa: F401
-    import statsmodels.stats.inter_rater  # noqa: F401
-
-    from chartcode.agreement import LEVEL_OF_TYPE, field_agreement
-
-    rng = np.random.default_rng(20240601)
-    data = [(fld, ratings(fld, args.units, rng)) for fld in fields()]
-    n_ratings = int(sum(np.isfinite(m).sum() for _, m in data))
-
-    t0 = time.perf_counter()
-    results = [
-        field_agreement(fld, m, ["coder_a", "coder_b"], bootstrap=args.bootstrap, seed=args.seed) for fld, m in data
-    ]
-    seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    assert all(len(r["ci"]) >= 3 for r in results), "every field should have intervals"
-
-    t0 = time.perf_counter()
-    for fld, m in data:
-        if fld.has_choices:
-            krippendorff.alpha(
-                reliability_data=m.T,
-                value_domain=np.arange(len(fld.choices), dtype=float),
-                level_of_measurement=LEVEL_OF_TYPE[fld.type],
-            )
-    alone = time.perf_counter() - t0
-
-    print(
-        json.dumps(
-            {
-                "ratings": n_ratings,
-                "seconds": round(seconds, 3),
-                "peak_rss_mb": round(peak, 1),
-                "krippendorff_alpha_alone_s": round(alone, 3),
-            }
+    levels = [f"{f.name}={f.kind.agreement_level}" for f in load_audit("conjoint-pain").codebook.fields]
+    command = chartcode("agreement", str(db), "--json", "--bootstrap", str(args.bootstrap), "--seed", "1")
+    baseline = [sys.executable, "-c", BASELINE, str(db), *levels]
+    result: dict = {"build": built, "src": str(SRC), "bootstrap": args.bootstrap, "cpus": os.cpu_count()}
+    result["load_avg_1m_before"] = round(os.getloadavg()[0], 2)
+    times: dict[str, list[float]] = {"chartcode": [], "baseline_read_and_krippendorff_alpha": []}
+    out = ""
+    for _ in range(args.runs):
+        s, out, _ = run(command)
+        times["chartcode"].append(s)
+        times["baseline_read_and_krippendorff_alpha"].append(run(baseline)[0])
+        print(
+            f"chartcode {s:.2f} s, baseline {times['baseline_read_and_krippendorff_alpha'][-1]:.2f} s", file=sys.stderr
         )
-    )
+    for name, secs in times.items():
+        result[name] = summary(secs)
+    report = json.loads(out)
+    result["fields"] = len(report["fields"])
+    result["intervals"] = sum(len(f["ci"]) for f in report["fields"])
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "profiled.py"
+        script.write_text(PROFILED)
+        _, _, err = run([sys.executable, str(script), *command[3:]])
+    result["breakdown_profiled_run"] = json.loads(err.strip().splitlines()[-1])
+    result["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

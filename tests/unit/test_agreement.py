@@ -215,6 +215,28 @@ def test_fleiss_complete_equals_statsmodels_and_the_generalised_form(n_coders):
     assert ag._k_fleiss(d, d.w0[None])[0] == pytest.approx(lib, abs=1e-12)
 
 
+@pytest.mark.parametrize("used", [1, 2, 4])
+def test_library_kappas_count_unused_choices_as_steps_on_the_scale(used):
+    """Cohen's kappa (statsmodels on the contingency table) and Fleiss' kappa (statsmodels on the
+    counts table) give scikit-learn's and aggregate_raters' numbers on a 6-choice scale of which
+    only ``used`` choices occur (one choice only: undefined, as scikit-learn says)."""
+    rng = np.random.default_rng(used)
+    m = rng.integers(0, used, size=(60, 2)).astype(float)
+    m[:40, 1] = m[:40, 0]  # mostly agreeing
+    for kind in (None, "linear", "quadratic"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lib = cohen_kappa_score(m[:, 0], m[:, 1], labels=list(range(6)), weights=kind)
+        got = ag.cohen_kappa(m, 6, kind)
+        assert (np.isnan(got) and np.isnan(lib)) or got == pytest.approx(lib, abs=1e-12), kind
+    table, _ = aggregate_raters(m.astype(int), n_cat=6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lib = sm_fleiss(table, method="fleiss")
+    value, method = ag.fleiss_kappa(m, 6)
+    assert method == "fleiss"
+    assert (np.isnan(value) and np.isnan(lib)) or value == pytest.approx(lib, abs=1e-12)
+
+
 def test_kernels_on_resample_weights_equal_the_libraries_on_the_resample():
     """A bootstrap replicate = pattern counts; the kernels on those counts = the library on the units."""
     rng = np.random.default_rng(42)

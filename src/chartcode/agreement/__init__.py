@@ -35,8 +35,9 @@ Level of measurement (``level``)
 The scale rule (weighted kappa, Gwet's AC1/AC2)
     For fields with choices, the scale is the codebook's list of choices, in codebook order.
     Weighted kappa (linear, quadratic) and Gwet's AC2 weigh a disagreement by the distance
-    between the two codes' POSITIONS on that list: ``sklearn.metrics.cohen_kappa_score(y1, y2,
-    labels=[0 .. K-1], weights=...)`` on positions. A choice that no coder used still counts as a
+    between the two codes' POSITIONS on that list: statsmodels ``cohens_kappa(table, wt=...)`` on
+    the K x K table of positions (the same number as ``sklearn.metrics.cohen_kappa_score(y1, y2,
+    labels=[0 .. K-1], weights=...)``). A choice that no coder used still counts as a
     step; Gwet's q is the number of choices. R irr (kappa2) and scikit-learn's default weigh on
     the categories actually observed instead; the two agree exactly when the codebook lists only
     the categories in use. That is how the tool reproduces the published irr anxiety values
@@ -50,7 +51,8 @@ Coefficients
                        equal values. 9/11 = 0.8182 for the 4 x 12 example.
     cohen_kappa        exactly two coders, units both coded; unweighted for every field with
                        choices or text; ``_linear`` / ``_quadratic`` for ordinal fields
-                       (scikit-learn ``cohen_kappa_score``, see the scale rule).
+                       (statsmodels ``cohens_kappa`` on the contingency table, see the
+                       scale rule).
     fleiss_kappa       Fleiss (1971) via statsmodels ``fleiss_kappa(aggregate_raters(...))``
                        when every unit is rated by every coder; otherwise Gwet's (2014) generalised
                        form for missing ratings (as irrCAC ``fleiss.kappa.raw``), said in the notes.

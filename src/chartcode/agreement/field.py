@@ -14,6 +14,7 @@ import numpy as np
 
 from chartcode.agreement import registry
 from chartcode.agreement.bootstrap import field_rng, new_seed, percentile_intervals
+from chartcode.agreement.coefficients import contingency
 from chartcode.agreement.collect import collect
 from chartcode.agreement.design import _as_matrix, _Design
 from chartcode.agreement.kinds import kind_of
@@ -119,11 +120,9 @@ def _bootstrap(out: dict[str, Any], s: Setting, point: dict[str, float], B: int,
 
 
 def _confusion(s: Setting, labels: list[str] | None, coders: list[str]) -> dict[str, Any]:
-    from sklearn.metrics import confusion_matrix
-
     pair = s.idx[:, s.cols]
     both = (pair >= 0).all(axis=1)
-    cm = confusion_matrix(pair[both, 0], pair[both, 1], labels=list(range(s.K)))
+    cm = contingency(pair[both], s.K)
     return {
         "rows": coders[s.cols[0]],
         "columns": coders[s.cols[1]],

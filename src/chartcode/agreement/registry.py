@@ -13,7 +13,7 @@ A :class:`Coefficient` says what the rest of the tool needs to know about one co
              not met is said in the notes (once, however many coefficients share it)
   weights    None, 'linear' or 'quadratic' (weighted kappa, AC2)
   level      the Krippendorff level (alpha only)
-  point      ``point(setting, coefficient)``: the library's estimate (scikit-learn, statsmodels,
+  point      ``point(setting, coefficient)``: the library's estimate (statsmodels,
              krippendorff) where the tool reports the library's number, None to use the kernel's;
              they agree (tests check it)
   caveat     ``caveat(setting)``: a note said when the coefficient is computed (None: nothing)
