@@ -24,8 +24,9 @@ and one extra profiled run of chartcode (cProfile, not timed with the others) fo
 (``chartcode.agreement.collect.collect``: the query and the matrices) and ``statistics_s``
 (the coefficients and intervals: ``field_agreement`` / ``set_agreement``), plus the top functions.
 
-Prints one JSON document: every run's seconds, min and median per command, the breakdown, the
-load average before the runs. ``--src`` runs another checkout's chartcode (before/after).
+Prints one JSON document: every run's seconds (wall, and CPU user + system of the process: the
+steadier figure on a busy machine), min and median per command, the breakdown, the load average
+before and after the runs. ``--src`` runs another checkout's chartcode (before/after).
 
 Goal (issue 16): chartcode < 3 s end to end.
 """
@@ -104,15 +105,23 @@ def chartcode(*args: str) -> list[str]:
     return [sys.executable, "-m", "chartcode", *args]
 
 
-def run(argv: list[str]) -> tuple[float, str, str]:
-    """(seconds from process start to exit, stdout, stderr) of one command."""
+def run(argv: list[str]) -> tuple[float, str, str, float]:
+    """(seconds from process start to exit, stdout, stderr, CPU seconds user + system) of one
+    command. The CPU seconds are the process's own (``os.wait4``): on a busy machine they are the
+    steadier figure, wall time also counts the time other processes held the cores."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    t = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - t
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode:
-        raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return seconds, proc.stdout, proc.stderr
+        raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}):\n{stderr[-2000:]}")
+    return seconds, stdout, stderr, usage.ru_utime + usage.ru_stime
 
 
 def write_inputs(folder: Path, records: int) -> None:
@@ -198,24 +207,29 @@ def main() -> None:
     baseline = [sys.executable, "-c", BASELINE, str(db), *levels]
     result: dict = {"build": built, "src": str(SRC), "bootstrap": args.bootstrap, "cpus": os.cpu_count()}
     result["load_avg_1m_before"] = round(os.getloadavg()[0], 2)
-    times: dict[str, list[float]] = {"chartcode": [], "baseline_read_and_krippendorff_alpha": []}
+    names = ("chartcode", "baseline_read_and_krippendorff_alpha")
+    times: dict[str, list[float]] = {k: [] for k in names}
+    cpu: dict[str, list[float]] = {k: [] for k in names}
     out = ""
     for _ in range(args.runs):
-        s, out, _ = run(command)
+        s, out, _, c = run(command)
         times["chartcode"].append(s)
-        times["baseline_read_and_krippendorff_alpha"].append(run(baseline)[0])
+        cpu["chartcode"].append(c)
+        s_base, _, _, c_base = run(baseline)
+        times["baseline_read_and_krippendorff_alpha"].append(s_base)
+        cpu["baseline_read_and_krippendorff_alpha"].append(c_base)
         print(
             f"chartcode {s:.2f} s, baseline {times['baseline_read_and_krippendorff_alpha'][-1]:.2f} s", file=sys.stderr
         )
     for name, secs in times.items():
-        result[name] = summary(secs)
+        result[name] = summary(secs) | {f"cpu_{k}": v for k, v in summary(cpu[name]).items()}
     report = json.loads(out)
     result["fields"] = len(report["fields"])
     result["intervals"] = sum(len(f["ci"]) for f in report["fields"])
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "profiled.py"
         script.write_text(PROFILED)
-        _, _, err = run([sys.executable, str(script), *command[3:]])
+        _, _, err, _ = run([sys.executable, str(script), *command[3:]])
     result["breakdown_profiled_run"] = json.loads(err.strip().splitlines()[-1])
     result["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=1))
