@@ -1,11 +1,11 @@
 """Benchmark: the XLSX writer, today's (XlsxWriter's typed cell API) against the hand-built sheet XML.
 
     python bench/xlsx_writer.py [--records 20000] [--runs 3] [--old-rev 44ec022^] [--base SRC]
-                                [--db DB] [--no-e2e]
+                                [--new SRC] [--db DB] [--no-e2e]
 
 The baseline is the chartcode of ``--old-rev`` (the last commit whose xlsx writer built the sheet
 XML itself), its files taken with ``git archive`` into a temporary folder (no worktree, no
-checkout); "new" is this tree's src; ``--base`` adds a third src folder (e.g. main's, for a
+checkout); "new" is this tree's src (or ``--new``); ``--base`` adds a third src folder (e.g. main's, for a
 before/after of a change). All run in the same run, alternating (old, base, new, old, ...), each
 as its own process:
 
@@ -217,6 +217,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--old-rev", default="44ec022^", help="the baseline commit (hand-built sheet XML)")
     ap.add_argument("--base", type=Path, help="another src folder to run alongside (before/after a change)")
+    ap.add_argument("--new", type=Path, default=NEW_SRC, help="the src folder measured as new (default: this tree's)")
     ap.add_argument("--db", type=Path, help="today's audit to export (default: bench/report.py's, built if missing)")
     ap.add_argument("--no-e2e", action="store_true", help="only the writer on the same sheets")
     args = ap.parse_args()
@@ -230,14 +231,16 @@ def main() -> None:
             db = Path(json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)["db"])
         result["db"] = str(db)
         pickled = work / "sheets.pkl"
-        run([sys.executable, "-c", DUMP, str(pickled), str(db), str(work / "unused.xlsx")], NEW_SRC)
-        srcs = {"old": old, **({"base": args.base.resolve()} if args.base else {}), "new": NEW_SRC}
+        new = args.new.resolve()
+        result["new_src"] = str(new)
+        run([sys.executable, "-c", DUMP, str(pickled), str(db), str(work / "unused.xlsx")], new)
+        srcs = {"old": old, **({"base": args.base.resolve()} if args.base else {}), "new": new}
         result["load_avg_1m_before_writer"] = round(os.getloadavg()[0], 2)
         result["writer"] = writer_pass(srcs, pickled, work, args.runs)
         result["load_avg_1m_after_writer"] = round(os.getloadavg()[0], 2)
         if not args.no_e2e:
-            cases = {"old_writer": (NEW_SRC, str(old)), **({"base": (args.base.resolve(), "-")} if args.base else {})}
-            cases["new"] = (NEW_SRC, "-")
+            cases = {"old_writer": (new, str(old)), **({"base": (args.base.resolve(), "-")} if args.base else {})}
+            cases["new"] = (new, "-")
             result["e2e"] = e2e_pass(cases, db, work, args.runs)
             result["load_avg_1m_after_e2e"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=1))
