@@ -294,3 +294,79 @@ def test_a_table_too_long_for_a_sheet_is_refused_not_cut(tmp_path, monkeypatch):
     with pytest.raises(UserError, match=r"'codes' table has 4 rows.*export it as csv"):
         write_xlsx({"t": pd.DataFrame({"a": [1]}), "codes": pd.DataFrame({"a": [1, 2, 3, 4]})}, tmp_path / "x.xlsx")
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def _parts(path: Path) -> dict[str, bytes]:
+    """Every part of the zip but docProps/core.xml (it holds the time of writing)."""
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+
+def test_rows_go_to_a_write_only_file_and_the_workbook_is_the_one_xlsxwriter_writes_without_it(tmp_path, monkeypatch):
+    # XlsxWriter's own row file ("w+") resets its decoder on every write; the writer reopens it
+    # write-only. The workbook must be byte for byte the one XlsxWriter writes with its own file.
+    texts = [*INJECTIONS, "=1+1", "  lead", "a\x01b", "_x0041_", "<b>&amp;</b>", "é😀", "x" * 40_000, None]
+    n = len(texts) * 3
+    sheets = {
+        "t": pd.DataFrame(
+            {
+                "text": texts * 3,
+                "n": pd.array([i if i % 4 else None for i in range(n)], dtype="Int64"),
+                "x": [i / 7 if i % 5 else math.inf for i in range(n)],
+                "b": [bool(i % 2) for i in range(n)],
+            }
+        ),
+        "empty": pd.DataFrame({"a": []}),
+        "wide": pd.DataFrame({f"c{i}": [i, None, "v"] for i in range(20)}),
+    }
+    reopened = []
+    fast = xl._rows_file_write_only
+
+    def spy(sheet):
+        done = fast(sheet)
+        reopened.append((done, sheet.row_data_fh.mode))
+        return done
+
+    monkeypatch.setattr(xl, "BLOCK_ROWS", 5)  # rows over several blocks
+    monkeypatch.setattr(xl, "_rows_file_write_only", spy)
+    write_xlsx(sheets, tmp_path / "fast.xlsx")
+    assert reopened == [(True, "w")] * len(sheets)
+    monkeypatch.setattr(xl, "_rows_file_write_only", lambda sheet: False)
+    write_xlsx(sheets, tmp_path / "plain.xlsx")
+    assert _parts(tmp_path / "fast.xlsx") == _parts(tmp_path / "plain.xlsx")
+    _assert_no_formula(tmp_path / "fast.xlsx")
+    assert [r[0] for r in _read(tmp_path / "fast.xlsx")[1 : len(texts) + 1]] == [
+        *INJECTIONS,
+        "=1+1",
+        "  lead",
+        "a_x0001_b",
+        "_x005F_x0041_",
+        "<b>&amp;</b>",
+        "é😀",
+        "x" * xl.STR_MAX,
+        None,
+    ]
+
+
+def test_a_failure_while_rows_are_written_leaves_neither_the_file_nor_temporary_files(tmp_path, monkeypatch):
+    calls = []
+
+    def number(sheet_write):
+        def write(row, col, value):
+            calls.append(row)
+            if row == 7:
+                raise RuntimeError("boom")
+            return sheet_write(row, col, value)
+
+        return write
+
+    real = xl._column_codes
+
+    def failing(series, writers):
+        return real(series, [writers[0], number(writers[1]), *writers[2:]])
+
+    monkeypatch.setattr(xl, "_column_codes", failing)
+    with pytest.raises(RuntimeError, match="boom"):
+        write_xlsx({"a": pd.DataFrame({"a": ["PHI"] * 50}), "b": pd.DataFrame({"n": range(20)})}, tmp_path / "x.xlsx")
+    assert 7 in calls
+    assert list(tmp_path.iterdir()) == []
