@@ -303,6 +303,14 @@ def header_text(pilot: Any) -> str:
     return str(getattr(r, "plain", r))
 
 
+def server_answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
 def reconnecting_messages(messages: list[Any]) -> list[Any]:
     from chartcode.tui.writer import RECONNECTING, Waiting
 
@@ -362,6 +370,10 @@ def test_codes_typed_during_a_cluster_restart_are_each_committed_once_in_order(c
             await wait_saved(pilot)
             restart = threading.Thread(target=pg_cluster.restart)
             restart.start()
+            # the slots are few (each is typed once), so type them while the server is down: on a
+            # busy machine pg_ctl may take seconds to begin stopping it
+            while restart.is_alive() and await asyncio.to_thread(server_answers, team.admin):
+                await asyncio.sleep(0.02)
             while restart.is_alive() or len(typed) < 8:  # keep typing through the restart
                 if len(typed) < 12:
                     typed += await type_codes(pilot, 1)
