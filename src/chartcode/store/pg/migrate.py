@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,11 @@ META_KEYS = ("app", "created_at", "title", "audit_id", "audit_yaml", "audit_json
 SERIALS = ("imports", "notes", "codes", "consensus")
 
 
-def _file_rows(conn: sqlite3.Connection, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _file_rows(conn: sqlite3.Connection, table: str) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    """The columns of a file table, and its rows in order as they are read (never all in memory: a
+    100k-record audit's tables held 3.4 GB that way)."""
     cur = conn.execute(f"SELECT * FROM {table} ORDER BY rowid")  # noqa: S608 - table names are ours
-    return [d[0] for d in cur.description], cur.fetchall()
+    return [d[0] for d in cur.description], iter(cur)
 
 
 def _pg_columns(conn: psycopg.Connection[Any], table: str) -> dict[str, str]:
