@@ -81,16 +81,23 @@ def test_codes_and_dates_have_the_formats_of_their_type(tmp_path):
 
 
 def test_de_identified_stata_dates_are_shifted_dates_and_years_whole_numbers(tmp_path):
+    from chartcode.export.tables import date_offset
+
     s = dated_store(tmp_path / "s.db")
     try:
         export(s, "dta", tmp_path / "shift.dta", deidentify=True)
         export(s, "dta", tmp_path / "year.dta", deidentify=True, dates="year")
+        salt = s.meta("deid_salt")
     finally:
         s.close()
     shifted, meta = pyreadstat.read_dta(str(tmp_path / "shift.dta"))
     assert meta.original_variable_types["admit_date"] == "%tdCCYY-NN-DD"
-    moved = [d for d in shifted["admit_date"] if isinstance(d, dt.date)]
-    assert len(moved) == 3 and dt.date(2024, 1, 31) not in moved
+    moved = sorted(d for d in shifted["admit_date"] if isinstance(d, dt.date))
+    # each record's date by its own offset (never 0) - not "2024-01-31 is gone": the salt is random,
+    # and another record's shifted date may land on it (a 1-in-180 flake)
+    given = {"R1": dt.date(2024, 1, 31), "R2": dt.date(2023, 12, 2), "R4": dt.date(2024, 2, 29)}
+    assert moved == sorted(d + dt.timedelta(days=date_offset(salt, r)) for r, d in given.items())
+    assert all(date_offset(salt, r) != 0 for r in given)
     years = pd.read_stata(tmp_path / "year.dta", convert_categoricals=False)
     assert sorted(years["admit_date"].dropna()) == [2023, 2024, 2024]  # numbers, not 1 January dates
     assert pyreadstat.read_dta(str(tmp_path / "year.dta"))[1].original_variable_types["admit_date"] == "%4.0f"
