@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -39,23 +38,6 @@ from pathlib import Path
 from import_notes import raw_baseline
 print(raw_baseline(Path(sys.argv[1]), Path(sys.argv[2])))
 """
-
-
-def measured(argv: list[str]) -> tuple[float, float, float, str]:
-    """report.measured() with the CPU seconds (user + system) of the process too: on a shared
-    machine they move less with the load than the wall time does."""
-    env = {**os.environ, "PYTHONPATH": str(report.SRC)}
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode:
-            raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}):\n{err.read()[-2000:]}")
-        return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read()
 
 
 def lines(path: Path) -> int:
@@ -84,7 +66,7 @@ def one_size(records: int, per_record: int, work: Path, skip_codes: bool = False
     if skip_codes:
         del steps["import_codes"]
     for name, (argv, rows) in steps.items():
-        s, cpu, mb, out = measured(argv)
+        s, cpu, mb, out = report.measured_cpu(argv)
         if name == "import_raw_sqlite3":
             s = float(out.strip())  # the baseline's own timing: without the interpreter's start
         got[name] = {"s": round(s, 2), "cpu_s": round(cpu, 2), "peak_mb": round(mb, 1)}

@@ -34,11 +34,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NEW_SRC = HERE.parent / "src"
+sys.path.insert(0, str(HERE))
+
+import report  # noqa: E402  (bench/report.py: measured_cpu())
+
 # Child: the export's sheets, pickled (write_xlsx replaced by a pickler, the CLI run as is).
 DUMP = """
 import pickle, sys
@@ -112,18 +115,8 @@ main()
 
 def run(argv: list[str], src: Path) -> tuple[float, float, str]:
     """(wall seconds, this process's own peak RSS in MB, stdout) of one child, PYTHONPATH=src."""
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode:
-            raise SystemExit(f"{' '.join(argv[:3])} ... failed ({proc.returncode}):\n{err.read()[-3000:]}")
-        return seconds, usage.ru_maxrss / 1024, out.read()
+    seconds, _cpu, mb, out = report.measured_cpu(argv, src)
+    return seconds, mb, out
 
 
 def stats(values: list[float]) -> dict:
