@@ -76,3 +76,24 @@ def test_note_text_with_copy_specials_is_stored_exactly(backend: Backend, tmp_pa
         assert s.note_text("S\\1-N1") == text
         assert s.note("S\\1-N1")["note_type"] == "conj\\oint"
         assert "S\\1" in s.record_ids()
+
+
+def test_a_server_audit_made_before_the_staged_import_says_so_in_one_line(tmp_path: Path, team):
+    """A server audit whose schema predates the staged import (no chartcode.import_notes_stage) is
+    refused with one line that says what to do, and nothing is imported."""
+    import psycopg
+
+    from chartcode.store import open_store
+
+    with psycopg.connect(team.admin, autocommit=True) as admin:
+        owner = admin.execute("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'chartcode'").fetchone()
+        admin.execute(f"SET ROLE {owner[0]}")
+        admin.execute("DROP FUNCTION chartcode.import_notes_stage()")
+    f = tmp_path / "notes.csv"
+    f.write_text(HEADER + _good(3))
+    with open_store(team.url("lead")) as s:
+        before = s.record_ids()
+        with pytest.raises(UserError) as err:
+            import_notes(s, f)
+        assert "made by an earlier chartcode" in str(err.value) and "chartcode migrate" in str(err.value)
+        assert s.record_ids() == before

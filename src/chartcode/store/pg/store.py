@@ -230,6 +230,13 @@ class PgStore:
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise ConnectionLost(f"{self.path}: lost the connection to the server ({first})") from None
             raise UserError(f"{self.path}: {pgconnect.explain(exc)}") from None
+        except psycopg.errors.UndefinedFunction as exc:  # a server audit made by an earlier chartcode
+            raise UserError(
+                f"{self.path}: the audit's server schema lacks what this chartcode needs"
+                f" ({exc.diag.message_primary}): it was made by an earlier chartcode. An administrator can"
+                " move it into a new database: `chartcode snapshot URL --out audit.db`, then"
+                " `chartcode migrate audit.db NEW_URL`"
+            ) from None
         except psycopg.DatabaseError as exc:
             if exc.sqlstate == "CC409":
                 detail = json.loads(exc.diag.message_detail or "null")
