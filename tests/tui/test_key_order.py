@@ -68,12 +68,25 @@ class _Pump:
     """What settle() looks at on a message pump: its queue and its call_next callbacks."""
 
     def __init__(self, *queued):
-        from textual._queue import Queue
+        try:  # the queue this Textual's message pumps use: its own Queue, asyncio's before that
+            from textual._queue import Queue
+        except ImportError:  # Textual 3.4, our floor
+            from asyncio import Queue
 
         self._message_queue = Queue()
         for message in queued:
             self._message_queue.put_nowait(message)
         self._next_callbacks = []
+
+
+def _layout():
+    """A Layout message: it names its widget in newer Textual, not in 3.4 (our floor)."""
+    from textual import messages
+
+    try:
+        return messages.Layout(None)
+    except TypeError:
+        return messages.Layout()
 
 
 def test_a_key_does_not_wait_for_the_redraws_the_previous_key_queued():
@@ -85,7 +98,7 @@ def test_a_key_does_not_wait_for_the_redraws_the_previous_key_queued():
     from chartcode.tui.key_order import _idle
 
     assert _idle(_Pump())
-    assert _idle(_Pump(events.Resize(Size(10, 1), Size(10, 1)), messages.Update(None), messages.Layout(None)))
+    assert _idle(_Pump(events.Resize(Size(10, 1), Size(10, 1)), messages.Update(None), _layout()))
     assert _idle(_Pump(events.Show(), events.Hide(), messages.Prompt()))
 
 

@@ -100,7 +100,6 @@ class CodingScreen(Screen):
             TRACE.mark("layout_end")
 
     def compose(self) -> ComposeResult:
-        self._breakpoints_for(self.app.size.width, self.app.size.height)
         yield ProgressHeader(self.audit_title, self.session.coder, id="header")
         with Horizontal(id="main"):
             with Vertical(id="queue-pane"):
@@ -110,15 +109,6 @@ class CodingScreen(Screen):
             yield NoteView(id="note")
             yield CodingForm(id="form")
         yield compact_footer()
-
-    def _breakpoints_for(self, width: int, height: int) -> None:
-        """The breakpoint classes (-narrow, -tall, ...) of the terminal's size, set before the widgets
-        are first styled. Textual sets them on the first resize, which restyled every widget of the
-        screen a second time (~5% of start-up); finding them in place, it has nothing to change."""
-        for size, points in ((width, self.HORIZONTAL_BREAKPOINTS or []), (height, self.VERTICAL_BREAKPOINTS or [])):
-            chosen = next((name for at, name in sorted(points, reverse=True) if size >= at), None)
-            for _, name in points:
-                self.set_class(name == chosen, name, update=False)
 
     def _queue_count(self) -> int:
         return self.session.queue_count(self.queue_text, self.queue_status)
