@@ -1,7 +1,7 @@
 """Benchmark: the XLSX writer, today's (XlsxWriter's typed cell API) against the hand-built sheet XML.
 
     python bench/xlsx_writer.py [--records 20000] [--runs 3] [--old-rev 44ec022^] [--base SRC]
-                                [--new SRC] [--db DB] [--no-e2e]
+                                [--new SRC] [--db DB] [--no-e2e] [--old-db OLD_DB]
 
 The baseline is the chartcode of ``--old-rev`` (the last commit whose xlsx writer built the sheet
 XML itself), its files taken with ``git archive`` into a temporary folder (no worktree, no
@@ -19,6 +19,12 @@ as its own process:
   values are not today's (conditions, applicability came since), so its writer is measured inside
   today's export instead: "old_writer" is today's chartcode with the old write_xlsx and xlsx
   module loaded in place of today's. Same audit, same final values: only the writer differs.
+- **release** (with ``--old-db``): the issue's own measure, "bench/report.py before/after": the
+  whole chartcode of ``--old-rev`` (its final values and its hand-built XML) against the whole of
+  today's, each running ``chartcode export --format xlsx`` on a fresh copy of an audit that
+  ``--old-rev``'s own bench/report.py built (``--keep DIR``; today's chartcode opens that older
+  file and brings its schema forward, on the copy). What a user of the old release waits for
+  against what a user of today's waits for, on the same records and codes.
 
 Prints one JSON document with every run, min / median per figure, the ratios to the old writer
 of the minima and of the medians, and the load average around each pass. The goal (issue 11,
@@ -204,6 +210,55 @@ def e2e_pass(cases: dict[str, tuple[Path, str]], db: Path, work: Path, runs: int
     }
 
 
+def _sqlite_copy(db: Path, into: Path) -> None:
+    """A consistent copy of the audit at ``db`` (its WAL included) as one file at ``into``."""
+    import sqlite3
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{into}{suffix}").unlink(missing_ok=True)
+    source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    target = sqlite3.connect(into)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
+def release_pass(srcs: dict[str, Path], db: Path, work: Path, runs: int) -> dict:
+    """Each src's whole ``chartcode export --format xlsx`` on a fresh copy of ``db``, alternating."""
+
+    # Today's chartcode brings an older file's schema forward once, on first open (m004 chains the
+    # whole history by hash: a minute at 20k records); that is not the export's time, so each
+    # version exports a copy of the file as it would find it on its second run.
+    start = {name: work / f"r-{name}-start.db" for name in srcs}
+    for name, src in srcs.items():
+        _sqlite_copy(db, start[name])
+        opened = "import sys; from chartcode.store import Store; Store.open(sys.argv[1]).close()"
+        report.measured_cpu([sys.executable, "-c", opened, str(start[name])], src)
+    got: dict = {name: {"s": [], "cpu_s": [], "peak_mb": [], "file_mb": []} for name in srcs}
+    for i in range(runs):
+        for name, src in srcs.items():
+            copy = work / f"r-{name}.db"
+            _sqlite_copy(start[name], copy)
+            out = work / f"r-{name}.xlsx"
+            argv = [sys.executable, "-m", "chartcode", "export", str(copy), "--format", "xlsx", "--out", str(out)]
+            seconds, cpu, mb, _ = report.measured_cpu([*argv, "--force"], src)
+            row = got[name]
+            row["s"].append(seconds)
+            row["cpu_s"].append(cpu)
+            row["peak_mb"].append(mb)
+            row["file_mb"].append(out.stat().st_size / 2**20)
+            print(
+                f"release {name} run {i + 1}: {seconds:.2f} s ({cpu:.2f} s CPU), peak {mb:.0f} MB,"
+                f" load {os.getloadavg()[0]:.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
+    summary = {name: {k: stats(v) for k, v in row.items()} for name, row in got.items()}
+    return {**summary, "ratios_s": _ratios(summary, "s", "old"), "ratios_cpu_s": _ratios(summary, "cpu_s", "old")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=20_000)
@@ -213,6 +268,9 @@ def main() -> None:
     ap.add_argument("--new", type=Path, default=NEW_SRC, help="the src folder measured as new (default: this tree's)")
     ap.add_argument("--db", type=Path, help="today's audit to export (default: bench/report.py's, built if missing)")
     ap.add_argument("--no-e2e", action="store_true", help="only the writer on the same sheets")
+    ap.add_argument(
+        "--old-db", type=Path, help="an audit made by --old-rev's bench/report.py --keep (adds the release pass)"
+    )
     args = ap.parse_args()
     result: dict = {"records": args.records, "old_rev": args.old_rev, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="chartcode-xlsx-bench-") as tmp:
@@ -236,6 +294,9 @@ def main() -> None:
             cases["new"] = (new, "-")
             result["e2e"] = e2e_pass(cases, db, work, args.runs)
             result["load_avg_1m_after_e2e"] = round(os.getloadavg()[0], 2)
+        if args.old_db:
+            result["release"] = release_pass({"old": old, "new": new}, args.old_db, work, args.runs)
+            result["load_avg_1m_after_release"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=1))
 
 
