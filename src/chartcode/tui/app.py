@@ -14,6 +14,7 @@ from textual.screen import Screen
 from chartcode.coding import CodingSession
 from chartcode.errors import UserError
 from chartcode.store import ConnectionLost, Store, open_store
+from chartcode.tui import keytrace
 from chartcode.tui.key_order import KeyRouter
 from chartcode.tui.runtime import TICK_S, Housekeeping
 from chartcode.tui.screens.coding import CodingScreen
@@ -103,7 +104,8 @@ class ChartcodeApp(App):
         self.coding_screen: CodingScreen | None = None
         self.main_screen: MainScreen | None = None
         self._build_screen = MODES[mode](self)
-        self.keys = KeyRouter(self, super().on_event)
+        self.key_trace = keytrace.from_env()  # CHARTCODE_KEY_TRACE=FILE: per-key timestamps
+        self.keys = KeyRouter(self, super().on_event, self.key_trace)
         # The interpreter-wide settings (tui/runtime.py) are for the process that runs the app in
         # a terminal (`chartcode code`); a test process running many apps keeps its own.
         self.housekeeping = Housekeeping() if tune_runtime else None
@@ -158,6 +160,8 @@ class ChartcodeApp(App):
 
     async def on_unmount(self) -> None:
         await self.keys.stop()
+        if self.key_trace is not None:
+            self.key_trace.close()
         if self.close_store:
             self.store.close()
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from textual import events, messages
 
 from chartcode.store import ConnectionLost
-from chartcode.tui.keytrace import TRACE
+from chartcode.tui.keytrace import KeyTrace
 from chartcode.tui.writer import server_away
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ async def _barrier(pump: MessagePump) -> None:
         await done
 
 
-async def settle(app: App, target: DOMNode) -> None:
+async def settle(app: App, target: DOMNode, trace: KeyTrace | None = None) -> None:
     """Return once the target, its ancestors and the app, and whatever now has focus, have
     processed everything queued, with nothing left queued after a pass of barriers."""
     for _ in range(_MAX_PASSES):
@@ -97,8 +97,8 @@ async def settle(app: App, target: DOMNode) -> None:
         moved = (app.focused or app.screen) is not focused
         if not busy and not moved:
             return
-        if TRACE is not None:  # what kept the key waiting
-            TRACE.mark("settle_pass", "focus moved" if moved else "", *(_queued(p) for p in busy))
+        if trace is not None:  # what kept the key waiting
+            trace.mark("settle_pass", "focus moved" if moved else "", *(_queued(p) for p in busy))
 
 
 def _queued(pump: MessagePump) -> str:
@@ -109,8 +109,11 @@ def _queued(pump: MessagePump) -> str:
 class KeyRouter:
     """Feeds key events to ``dispatch`` one at a time, each after the previous has settled."""
 
-    def __init__(self, app: App, dispatch: Callable[[events.Key], Awaitable[None]]):
+    def __init__(
+        self, app: App, dispatch: Callable[[events.Key], Awaitable[None]], trace: KeyTrace | None = None
+    ) -> None:
         self.app = app
+        self.trace = trace  # CHARTCODE_KEY_TRACE (tui/keytrace.py): the app's, when it keeps one
         self._dispatch = dispatch
         self._keys: asyncio.Queue[events.Key] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -124,8 +127,8 @@ class KeyRouter:
             self._task = asyncio.create_task(self._run(), name="chartcode-key-router")
 
     def put(self, event: events.Key) -> None:
-        if TRACE is not None:  # event.time: when Textual's input thread parsed the key
-            TRACE.mark("key", event.time)
+        if self.trace is not None:  # event.time: when Textual's input thread parsed the key
+            self.trace.mark("key", event.time)
         self._keys.put_nowait(event)
 
     def pending(self) -> int:
@@ -142,16 +145,17 @@ class KeyRouter:
         while True:
             event = await self._keys.get()
             target: DOMNode = self.app.focused or self.app.screen
+            trace = self.trace
             try:
-                if TRACE is not None:
-                    TRACE.mark("dispatch")
+                if trace is not None:
+                    trace.mark("dispatch")
                 await self._dispatch(event)
-                if TRACE is not None:
-                    TRACE.mark("dispatched")
+                if trace is not None:
+                    trace.mark("dispatched")
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(settle(self.app, target), SETTLE_LIMIT_SECONDS)
-                if TRACE is not None:
-                    TRACE.mark("settled")
+                    await asyncio.wait_for(settle(self.app, target, trace), SETTLE_LIMIT_SECONDS)
+                if trace is not None:
+                    trace.mark("settled")
             except ConnectionLost as error:  # what the key needed could not be read from the server
                 server_away(self.app, error)
             except Exception as error:  # as Textual's own message loop does: the app reports it and exits

@@ -11,7 +11,9 @@ for wall times to say), then the event's details. Monotonic seconds are the cloc
 the machine reads too (bench/terminal_latency.py lines them up with the keys it sent). Nothing
 from the notes or codes is recorded: event names, job ids and kinds, GC generations.
 
-Without the variable, ``TRACE`` is None and each call site costs one comparison.
+The app owns its trace (``ChartcodeApp.key_trace``, made by :func:`from_env` when the app is built;
+:func:`of` finds it from any widget's app); without the variable it is None and each call site costs
+one comparison. The app writes the trace when it unmounts (and at exit, if it never did).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class KeyTrace:
         self.path = path
         self.events: list[tuple[Any, ...]] = []
         self._gc_started = (0.0, 0.0)
+        self._closed = False
         gc.callbacks.append(self._gc)
         atexit.register(self.write)
 
@@ -47,16 +50,44 @@ class KeyTrace:
             self.events.append((*self._gc_started[:1], "gc", thread, self._gc_started[1], generation))
             self.events.append((time.monotonic(), "gc_end", thread, time.thread_time(), generation))
 
+    def wrap(self, obj: object, method: str, name: str) -> None:
+        """Mark ``name`` and ``name_end`` around every call of ``obj.method`` (an instance attribute
+        that shadows the class's method, so nothing changes for objects that are not traced)."""
+        inner = getattr(obj, method)
+
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            self.mark(name)
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.mark(f"{name}_end")
+
+        setattr(obj, method, traced)
+
     def write(self) -> None:
         from chartcode.files import atomic_write_text
 
         lines = ["\t".join(f"{x:.6f}" if isinstance(x, float) else str(x) for x in e) for e in sorted(self.events)]
         atomic_write_text(self.path, "\n".join(lines) + "\n")
 
+    def close(self) -> None:
+        """Write the trace and stop recording garbage collections (the app unmounts)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
+        atexit.unregister(self.write)
+        self.write()
 
-def _from_env() -> KeyTrace | None:
+
+def from_env() -> KeyTrace | None:
+    """A trace to the file ``CHARTCODE_KEY_TRACE`` names, or None when it is not set."""
     path = os.environ.get(ENV)
     return KeyTrace(Path(path)) if path else None
 
 
-TRACE: KeyTrace | None = _from_env()
+def of(app: object) -> KeyTrace | None:
+    """The trace of ``app`` (a ChartcodeApp's ``key_trace``); None for an app that keeps none."""
+    trace = getattr(app, "key_trace", None)
+    return trace if isinstance(trace, KeyTrace) else None

@@ -35,7 +35,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from chartcode.store import ConnectionLost
-from chartcode.tui.keytrace import TRACE
+from chartcode.tui import keytrace
 
 _STOP = object()
 
@@ -127,11 +127,13 @@ class StoreWriter:
         self._last_commit = time.monotonic()
         self.checkpoints = 0
         self._checkpointing = threading.Lock()
+        self._trace: keytrace.KeyTrace | None = None  # the app's (CHARTCODE_KEY_TRACE), from start()
 
     def start(self) -> None:
         if not self._started:
             self._started = True
             self._app = self.target.app
+            self._trace = keytrace.of(self._app)
             self.target.run_worker(
                 self._loop, thread=True, name="store-writer", group="store-writer", exit_on_error=False
             )
@@ -162,19 +164,19 @@ class StoreWriter:
                 with self._checkpointing:  # stop() waits for it: the store is closed after
                     if self.stopped() or not self._app.is_running:  # stop() may have run meanwhile
                         return
-                    if TRACE is not None:
-                        TRACE.mark("checkpoint")
+                    if self._trace is not None:
+                        self._trace.mark("checkpoint")
                     done = self._checkpoint()
-                    if TRACE is not None:
-                        TRACE.mark("checkpoint_end")
+                    if self._trace is not None:
+                        self._trace.mark("checkpoint_end")
                 if done is not None:  # None: it could not run now; it runs later
                     self.checkpoints += 1
 
     def submit(self, fn: Callable[[], Any], kind: str, context: Any = None) -> Job:
         job = Job(next(self._ids), fn, kind, context, time.perf_counter(), key=uuid.uuid4().hex)
         self.last_job = job
-        if TRACE is not None:
-            TRACE.mark("submit", job.id, kind)
+        if self._trace is not None:
+            self._trace.mark("submit", job.id, kind)
         self._queue.put(job)
         return job
 
@@ -224,8 +226,8 @@ class StoreWriter:
 
     def _attempt(self, job: Job) -> Any:
         job.attempts += 1
-        if TRACE is not None:
-            TRACE.mark("begin", job.id, job.kind)
+        if self._trace is not None:
+            self._trace.mark("begin", job.id, job.kind)
         request = getattr(type(self._store), "request", None)
         again = job.attempts > 1
         with request(self._store, job.key, again=again) if request is not None else contextlib.nullcontext():
@@ -250,8 +252,8 @@ class StoreWriter:
                 self._reconnected(lost_since)
                 self.target.post_message(SaveFailed(job, exc))
             else:
-                if TRACE is not None:
-                    TRACE.mark("commit", job.id, job.kind)
+                if self._trace is not None:
+                    self._trace.mark("commit", job.id, job.kind)
                 job.committed = time.perf_counter()
                 self._commits += 1
                 self._last_commit = time.monotonic()

@@ -28,8 +28,8 @@ from chartcode.codebook.model import Form
 from chartcode.coding import STATUS_FILTERS, CodingSession, RecordView, Slot
 from chartcode.errors import UserError
 from chartcode.store import StaleChange
+from chartcode.tui import keytrace
 from chartcode.tui.bindings import CODING_KEYS, bindings
-from chartcode.tui.keytrace import TRACE
 from chartcode.tui.screens.modals import ClearInapplicable, HelpScreen, SecondWindow, TextPrompt
 from chartcode.tui.screens.search import SearchScreen
 from chartcode.tui.widgets.coding_form import CodingForm, changed_elsewhere, choice_keys, record_form, toggle, toggles
@@ -83,22 +83,9 @@ class CodingScreen(Screen):
         self.window_id = uuid.uuid4().hex
         self._form: Form | None = None  # the current record's Form, for the codes in _form_key
         self._form_key: tuple[Any, ...] | None = None
+        self._trace: keytrace.KeyTrace | None = None  # the app's (CHARTCODE_KEY_TRACE), from on_mount
 
     # ------------------------------------------------------------------ layout
-    if TRACE is not None:  # CHARTCODE_KEY_TRACE: time each layout and each paint of the screen
-
-        def _compositor_refresh(self) -> None:
-            assert TRACE is not None
-            TRACE.mark("paint")
-            super()._compositor_refresh()
-            TRACE.mark("paint_end")
-
-        def _refresh_layout(self, size: Any = None, scroll: bool = False) -> None:
-            assert TRACE is not None
-            TRACE.mark("layout")
-            super()._refresh_layout(size, scroll)
-            TRACE.mark("layout_end")
-
     def compose(self) -> ComposeResult:
         yield ProgressHeader(self.audit_title, self.session.coder, id="header")
         with Horizontal(id="main"):
@@ -117,6 +104,10 @@ class CodingScreen(Screen):
         return self.session.queue_page(offset, limit, self.queue_text, self.queue_status)
 
     def on_mount(self) -> None:
+        self._trace = keytrace.of(self.app)
+        if self._trace is not None:  # CHARTCODE_KEY_TRACE: time each layout and each paint of the screen
+            self._trace.wrap(self, "_compositor_refresh", "paint")
+            self._trace.wrap(self, "_refresh_layout", "layout")
         for scroller in self.query(VerticalScroll):
             scroller.can_focus = False
         self.writer.start()
@@ -409,12 +400,13 @@ class CodingScreen(Screen):
 
     @on(Saved)
     def saved(self, event: Saved) -> None:
-        if TRACE is None:
+        trace = self._trace
+        if trace is None:
             self._saved(event)
         else:
-            TRACE.mark("saved", event.job.id, event.job.kind)
+            trace.mark("saved", event.job.id, event.job.kind)
             self._saved(event)
-            TRACE.mark("saved_end", event.job.id, event.job.kind)
+            trace.mark("saved_end", event.job.id, event.job.kind)
 
     def _saved(self, event: Saved) -> None:
         job = event.job
