@@ -19,7 +19,9 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from chartcode.codebook import Field
@@ -246,6 +248,12 @@ def field_panel(field: Field, value: Any, memo: str | None) -> Text:
     return t
 
 
+def _panel_height(panel: Static, size: Size) -> int:
+    """The height the panel takes for its new text at ``size``'s width: the text's, or its box's if taller."""
+    box = panel.parent.content_region.height if isinstance(panel.parent, Widget) else 0
+    return max(panel.get_content_height(size, size, size.width), box)
+
+
 def _n(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
@@ -423,8 +431,10 @@ class CodingForm(Vertical):
         size = rules_text.size
         update_text(rules_text, panel)
         # A layout pass (and the repaint of the screen after it) only when the panel's height
-        # changes: on most moves between fields it does not, and every key moves the cursor.
-        if not size.width or rules_text.get_content_height(size, size, size.width) != size.height:
+        # changes: on most moves between fields it does not, and every key moves the cursor. It is
+        # at least as tall as its box (min-height in chartcode.tcss), so a panel that fits keeps
+        # the box's height.
+        if not size.width or _panel_height(rules_text, size) != size.height:
             rules_text.refresh(layout=True)
         self.query_one("#rules", VerticalScroll).scroll_home(animate=False)
 

@@ -18,6 +18,7 @@ class ProgressHeader(Static):
         self.assigned = 0
         self.elapsed = 0
         self.saved = ""
+        self._shown: Text | None = None
 
     def set_progress(self, done: int, assigned: int) -> None:
         self.done, self.assigned = done, assigned
@@ -41,4 +42,8 @@ class ProgressHeader(Static):
         t.append(f" · {self.audit_title}", style="dim")
         t.no_wrap = True
         t.overflow = "ellipsis"
-        update_text(self, t)  # one line (#header), redrawn every second: never a layout pass
+        # Redrawn only when its text changes: every save sets "✓ saved" again, and a redraw of the
+        # top line makes the repaint after a key span the whole screen down to the form's rows.
+        if t != self._shown:
+            self._shown = t
+            update_text(self, t)  # one line (#header), redrawn every second: never a layout pass

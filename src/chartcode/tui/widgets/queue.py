@@ -46,6 +46,7 @@ class RecordQueue(ScrollView, can_focus=True):
         self._count = 0
         self._pages: dict[int, list[QueueRow]] = {}
         self.current: str | None = None
+        self._sizes: tuple[Size, ...] | None = None
 
     @property
     def row_count(self) -> int:
@@ -116,6 +117,17 @@ class RecordQueue(ScrollView, can_focus=True):
 
     def on_blur(self) -> None:
         self.refresh()
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """Textual's ScrollView compares the container size it is given (its parent's) with its own
+        (its size less the scrollbars), which never match: every layout pass of the screen, one per
+        key or more, redrew both scrollbars (33 lines of the tall one, ~1.3 ms each time, headless)
+        and sent the queue a Resize. Here that happens only when a size has changed."""
+        sizes = (size, virtual_size, container_size, self.virtual_size)
+        if sizes == self._sizes:
+            return False
+        self._sizes = sizes
+        return super()._size_updated(size, virtual_size, container_size, layout)
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, self._count)
