@@ -21,6 +21,15 @@ Prints one JSON line:
                      declined); "after": with the conditions, whose fields the screen skips.
 
     python bench/coding_latency.py --keystrokes-only   (the demo figures alone, in a second)
+
+    python bench/coding_latency.py --per-key [--keys 300] [--db AUDIT.db] [--compare SRC] [--runs 2]
+
+What each key costs the UI thread, in counts a busy machine does not change: the keys a coder types
+(bench/terminal_latency.py's plan: a choice key per choice field, "61"/"50" for the counts, d to
+finish) sent as the terminal driver sends them, each followed by a 120 ms pause in which the
+screen draws; per key, the UI thread's CPU milliseconds (``time.thread_time``), the screen's layout
+passes and paints. ``--compare SRC`` runs the same keys on another checkout's src/ (an export of
+main) in its own process, alternating with this one ``--runs`` times each.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -38,6 +48,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_notes import WORDS  # noqa: E402
@@ -253,12 +264,108 @@ def bare_commit_ms(tmp: Path, n: int = 300) -> float:
     return round(statistics.median(times) * 1000, 3)
 
 
+async def per_key_costs(db: Path, n_keys: int) -> dict:
+    """UI CPU ms, layout passes and paints per key over ``n_keys`` saving keys (see the docstring)."""
+    from textual import events
+
+    from chartcode.store import Store
+    from chartcode.tui.app import ChartcodeApp
+    from terminal_latency import plan_keys
+
+    plan = plan_keys(db, n_keys)
+    app = ChartcodeApp(Store.open(db), "intern", frozen_clock=True)
+    counts = {"layout": 0, "paint": 0}
+
+    def counted(screen: Any, method: str) -> None:
+        inner = getattr(screen, method)
+        name = "layout" if method == "_refresh_layout" else "paint"
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            counts[name] += 1
+            return inner(*args, **kwargs)
+
+        setattr(screen, method, call)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.coding_screen
+        while screen is None or screen.view is None:
+            await pilot.pause()
+            screen = app.coding_screen
+        await pilot.pause()
+        await asyncio.sleep(0.5)  # start-up's own redraws
+        counted(screen, "_refresh_layout")
+        counted(screen, "_compositor_refresh")
+        keys = 0
+        cpu = time.thread_time()
+        for text, saves, _expect in plan:
+            before = screen.writer.last_job
+            event = events.Key(text, text)
+            event.set_sender(app)
+            app._driver.send_message(event)
+            keys += 1
+            t = time.perf_counter()
+            while saves and (screen.writer.last_job is before or screen.writer.pending() or screen.pending):
+                if time.perf_counter() - t > 30:
+                    raise RuntimeError(f"key {text!r} saved nothing in 30 s")
+                await asyncio.sleep(0.0005)
+            await asyncio.sleep(0.12)  # a coder's pause: the screen draws meanwhile
+        cpu = time.thread_time() - cpu
+        await pilot.press("ctrl+q")
+    return {
+        "keys": keys,
+        "ui_cpu_ms_per_key": round(cpu * 1000 / keys, 2),
+        "layouts_per_key": round(counts["layout"] / keys, 3),
+        "paints_per_key": round(counts["paint"] / keys, 3),
+    }
+
+
+def per_key_main(args: argparse.Namespace) -> None:
+    if args.child:  # one measurement in this process, of whichever chartcode is first on the path
+        print(json.dumps(asyncio.run(per_key_costs(args.db, args.keys))))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        db = args.db or build_audit(Path(tmp), args.notes)
+        here = str(Path(__file__).resolve().parents[1] / "src")
+        runs: dict[str, list[dict]] = {"chartcode": [], "compare": []}
+        for _ in range(args.runs):
+            for name, src in (("chartcode", here), ("compare", args.compare)):
+                if src is None:
+                    continue
+                boot = (
+                    f"import runpy, sys; sys.path.insert(0, {str(src)!r}); sys.argv[0] = {__file__!r};"
+                    f" runpy.run_path({__file__!r}, run_name='__main__')"
+                )
+                child = [sys.executable, "-c", boot, "--per-key", "--child", "--db", str(db), "--keys", str(args.keys)]
+                out = subprocess.run(child, check=True, capture_output=True, text=True).stdout
+                runs[name].append(json.loads(out.strip().splitlines()[-1]))
+        result: dict = {
+            "notes": args.notes,
+            "keys_per_run": args.keys,
+            "load_avg": [round(x, 2) for x in os.getloadavg()],
+        }
+        for name, got in runs.items():
+            if got:
+                result[name] = {
+                    "runs": got,
+                    "median": {k: statistics.median(r[k] for r in got) for k in got[0] if k != "keys"},
+                }
+        print(json.dumps(result))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notes", type=int, default=100_000)
     ap.add_argument("--keys", type=int, default=300)
     ap.add_argument("--keystrokes-only", action="store_true", help="print only the demo keystroke figures")
+    ap.add_argument("--per-key", action="store_true", help="UI CPU, layouts and paints per key (see above)")
+    ap.add_argument("--db", type=Path, help="--per-key: an audit built by build_audit, to reuse")
+    ap.add_argument("--compare", type=Path, help="--per-key: also run this checkout's src/, alternating")
+    ap.add_argument("--runs", type=int, default=2, help="--per-key: runs of each")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.per_key:
+        per_key_main(args)
+        return
     if args.keystrokes_only:
         print(json.dumps({"demo_keystrokes": demo_keystrokes()}))
         return
