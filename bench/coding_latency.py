@@ -320,6 +320,8 @@ async def per_key_costs(db: Path, n_keys: int) -> dict:
 
 
 def per_key_main(args: argparse.Namespace) -> None:
+    from terminal_latency import fresh_copy
+
     if args.child:  # one measurement in this process, of whichever chartcode is first on the path
         print(json.dumps(asyncio.run(per_key_costs(args.db, args.keys))))
         return
@@ -331,11 +333,23 @@ def per_key_main(args: argparse.Namespace) -> None:
             for name, src in (("chartcode", here), ("compare", args.compare)):
                 if src is None:
                     continue
+                # every run codes the same records from the same start: a fresh copy of the audit
+                run_db = fresh_copy(db, Path(tmp) / "run.db")
                 boot = (
                     f"import runpy, sys; sys.path.insert(0, {str(src)!r}); sys.argv[0] = {__file__!r};"
                     f" runpy.run_path({__file__!r}, run_name='__main__')"
                 )
-                child = [sys.executable, "-c", boot, "--per-key", "--child", "--db", str(db), "--keys", str(args.keys)]
+                child = [
+                    sys.executable,
+                    "-c",
+                    boot,
+                    "--per-key",
+                    "--child",
+                    "--db",
+                    str(run_db),
+                    "--keys",
+                    str(args.keys),
+                ]
                 out = subprocess.run(child, check=True, capture_output=True, text=True).stdout
                 runs[name].append(json.loads(out.strip().splitlines()[-1]))
         result: dict = {
@@ -347,7 +361,7 @@ def per_key_main(args: argparse.Namespace) -> None:
             if got:
                 result[name] = {
                     "runs": got,
-                    "median": {k: statistics.median(r[k] for r in got) for k in got[0] if k != "keys"},
+                    "median": {k: round(statistics.median(r[k] for r in got), 3) for k in got[0] if k != "keys"},
                 }
         print(json.dumps(result))
 
