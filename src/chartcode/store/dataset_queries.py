@@ -57,6 +57,53 @@ class DatasetQueries:
         finally:
             cursor.close()
 
+    def submitted_integer_codes(self, fields: list[str], coders: list[str]) -> tuple[str, str, str, int]:
+        """The rows of :meth:`submitted_code_rows` whose value is an integer, as three comma-separated
+        strings of numbers, row by row in the same order, and the count of the other rows:
+
+          field_coder  position of the field in ``fields`` times (len(coders) + 1) plus the position of
+                       the coder in ``coders`` (len(coders) if not there); negative for a field not in
+                       ``fields``
+          unit         2 * rowid of the record for a record-level code, 2 * id of the note + 1 for a
+                       note-level code (-1 when note_key names no note of that record)
+          value        the submitted value
+
+        One aggregate query: SQLite builds the strings while it scans, with no Python object per row
+        (the Python sqlite3 module releases the GIL while it steps, so other threads run meanwhile);
+        numpy parses them. Agreement's read (chartcode.agreement.collect)."""
+        field = f"CASE field {' '.join(f'WHEN ? THEN {i}' for i in range(len(fields)))} ELSE -{len(fields) + 1} END"
+        coder = f"CASE coder {' '.join(f'WHEN ? THEN {i}' for i in range(len(coders)))} ELSE {len(coders)} END"
+        unit = (
+            "ifnull(CASE WHEN note_key = '' THEN 2 * (SELECT rowid FROM records WHERE id = codes.record_id)"
+            " ELSE 2 * (SELECT id FROM notes WHERE note_id = codes.note_key AND record_id = codes.record_id) + 1"
+            " END, -1)"
+        )
+        integer = "FILTER (WHERE typeof(submitted_value) = 'integer')"
+        sql = (
+            f"SELECT group_concat(({field}) * {len(coders) + 1} + ({coder})) {integer},"
+            f" group_concat({unit}) {integer}, group_concat(submitted_value) {integer},"
+            f" count(*) FILTER (WHERE typeof(submitted_value) <> 'integer')"
+            f" FROM codes WHERE {SUBMITTED_WHERE} AND {record_closed('record_id')}"
+        )
+        fc, units, values, others = self._db.execute(sql, [*fields, *coders]).fetchone()
+        return fc or "", units or "", values or "", int(others or 0)
+
+    def submitted_other_codes(self) -> list[tuple[Any, ...]]:
+        """(field, record_id, note_key, coder, submitted_value) of the rows of :meth:`submitted_code_rows`
+        whose value is not an integer (text, real, blob), in rowid order; note_key '' at record level."""
+        return self._db.execute(
+            "SELECT field, record_id, note_key, coder, submitted_value FROM codes"
+            f" WHERE {SUBMITTED_WHERE} AND {record_closed('record_id')}"
+            " AND typeof(submitted_value) <> 'integer' ORDER BY id"
+        ).fetchall()
+
+    def unit_names(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """(rowid, id) of every record and (id, note_id, record_id, note_type) of every note: the names of
+        :meth:`submitted_integer_codes`' units."""
+        records = self._db.execute("SELECT rowid, id FROM records").fetchall()
+        notes = self._db.execute("SELECT id, note_id, record_id, note_type FROM notes").fetchall()
+        return records, notes
+
     def submitted_memo_rows(self, record_ids: list[str]) -> Iterator[tuple[Any, ...]]:
         """(record_id, note_key, field, coder, memo) of the submitted codes on ``record_ids`` that carry a
         memo; by record, through the codes_by_record index."""
