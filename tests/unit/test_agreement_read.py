@@ -193,3 +193,24 @@ def test_an_empty_audit(tmp_path):
         assert all(f["n_units"] == 0 for f in agreement_report(s)["fields"])
     finally:
         s.close()
+
+
+def test_collect_takes_the_frame_when_the_final_values_have_read_it(tmp_path, monkeypatch):
+    """The report reads the submitted-codes frame for the final values; agreement then reuses it
+    instead of reading the codes a second time; after a commit it reads again."""
+    from chartcode import dataset
+    from chartcode.agreement import read
+
+    s = _random_store(tmp_path / "p.db", 4)
+    try:
+        packed = collect_packed(s, list(s.codebook.fields))
+        calls = []
+        monkeypatch.setattr(read, "collect_packed", lambda *a: calls.append(a) or packed)
+        dataset.submitted_codes(s)
+        _same(collect(s), packed)
+        assert calls == []
+        s.add_records(["R99"])  # the database changed: the frame is no longer current
+        collect(s)
+        assert len(calls) == 1
+    finally:
+        s.close()

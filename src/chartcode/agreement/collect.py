@@ -82,7 +82,8 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
         fields = [fld]
     else:
         fields = list(cb.fields)
-    if hasattr(store, "submitted_integer_codes"):  # the SQLite store (chartcode.agreement.read)
+    # the SQLite store (chartcode.agreement.read), unless the frame is read already (final values)
+    if hasattr(store, "packed_codes") and store.cached_now("submitted_codes") is None:
         from chartcode.agreement.read import collect_packed
 
         got = collect_packed(store, fields)

@@ -6,7 +6,7 @@ compare them), at a fraction of the cost on a large audit:
 
 * The store sends the submitted codes with an integer value as three comma-separated strings
   built inside SQLite while it scans (field and coder positions, unit, value:
-  ``Store.submitted_integer_codes``), which numpy parses; only codes with another type of value
+  ``Store.packed_codes``), which numpy parses; only codes with another type of value
   (text, real) come as rows. Units are numbered by the rowid of their record or note, and ranked in
   (record_id, note_key) order from the records and notes tables.
 * While SQLite scans (the sqlite3 module releases the GIL while it steps), a thread imports the
@@ -85,14 +85,13 @@ def _read(store) -> _Codes | None:
         warm = threading.Thread(target=_import_libraries, name="chartcode-agreement-imports", daemon=True)
         warm.start()
     try:
-        fc_text, unit_text, value_text, others = store.submitted_integer_codes(names, coders)
-        records, notes = store.unit_names()
-        other_rows = store.submitted_other_codes() if others else []
+        packed = store.packed_codes(names, coders)
     finally:
         if warm is not None:
             warm.join()
-    fc, unit, value = _numbers(fc_text), _numbers(unit_text), _numbers(value_text)
-    del fc_text, unit_text, value_text
+    fc, unit, value = _numbers(packed.field_coder), _numbers(packed.unit), _numbers(packed.value)
+    records, notes, other_rows = packed.records, packed.notes, packed.other
+    del packed
     keep = fc >= 0  # fields of the codebook
     fc, unit, value = fc[keep], unit[keep], value[keep]
     field, coder = fc // nc, fc % nc
