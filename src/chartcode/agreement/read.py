@@ -80,15 +80,7 @@ def _read(store) -> _Codes | None:
     names = [f.name for f in cb.fields]
     coders = [c["name"] for c in store.coders()]
     nc = len(coders) + 1
-    warm = None
-    if any(name not in sys.modules for name in LIBRARIES):
-        warm = threading.Thread(target=_import_libraries, name="chartcode-agreement-imports", daemon=True)
-        warm.start()
-    try:
-        packed = store.packed_codes(names, coders)
-    finally:
-        if warm is not None:
-            warm.join()
+    packed = store.packed_codes(names, coders)
     fc, unit, value = _numbers(packed.field_coder), _numbers(packed.unit), _numbers(packed.value)
     records, notes, other_rows = packed.records, packed.notes, packed.other
     del packed
@@ -162,11 +154,19 @@ def _read(store) -> _Codes | None:
 
 def collect_packed(store, fields: list[Field]) -> list[Ratings] | None:
     """:func:`chartcode.agreement.collect.collect` for ``fields`` (None: data this read does not take)."""
-    import pandas as pd
-
-    codes = _read(store)
+    warm = None
+    if any(name not in sys.modules for name in LIBRARIES):
+        warm = threading.Thread(target=_import_libraries, name="chartcode-agreement-imports", daemon=True)
+        warm.start()
+    try:
+        codes = _read(store)  # the SQL and numpy only: nothing imported here while the thread imports
+    finally:
+        if warm is not None:
+            warm.join()
     if codes is None:
         return None
+    import pandas as pd
+
     cb = store.codebook
     position = {f.name: i for i, f in enumerate(cb.fields)}
     by_field = np.argsort(codes.field, kind="stable")
