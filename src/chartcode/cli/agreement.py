@@ -132,9 +132,10 @@ def agreement(db: Path, field_name: str | None, as_json: bool, bootstrap: int, s
             report = agreement_report(
                 store, field=field_name, bootstrap=bootstrap, seed=seed, ci=ci_level, confusion=not as_json
             )
-        from chartcode.analysis.readings import library_notes
+        if caught:  # (the analysis package's import, about 0.2 s, only when there is something to say)
+            from chartcode.analysis.readings import library_notes
 
-        library.extend(n for n in library_notes(caught) if n not in library)
+            library.extend(n for n in library_notes(caught) if n not in library)
         labels = {f.name: f.label for f in store.codebook.fields}
         from chartcode.codebook.options import option_fields
 
