@@ -214,3 +214,20 @@ def test_collect_takes_the_frame_when_the_final_values_have_read_it(tmp_path, mo
         assert len(calls) == 1
     finally:
         s.close()
+
+
+def test_the_report_reads_the_submitted_codes_once(tmp_path, monkeypatch):
+    """The report's agreement section and its final values share one read of the codes: the packed
+    read is not run beside the frame the final values need."""
+    from chartcode.report.build import report_model
+
+    s = _random_store(tmp_path / "p.db", 5)
+    try:
+        packed = []
+        real = s.packed_codes
+        monkeypatch.setattr(s, "packed_codes", lambda *a: packed.append(a) or real(*a))
+        model = report_model(s, charts=False, bootstrap=20, seed=1)
+        assert any(sec.title == "Agreement" for sec in model.sections)
+        assert packed == []
+    finally:
+        s.close()
