@@ -82,8 +82,9 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
         fields = [fld]
     else:
         fields = list(cb.fields)
-    # the SQLite store (chartcode.agreement.read), unless the frame is read already (final values)
-    if hasattr(store, "packed_codes") and store.cached_now("submitted_codes") is None:
+    # the SQLite store (chartcode.agreement.read), unless the frame is read already (final values);
+    # asked of the class: the server's store answers any missing method with a UserError
+    if getattr(type(store), "packed_codes", None) is not None and store.cached_now("submitted_codes") is None:
         from chartcode.agreement.read import collect_packed
 
         got = collect_packed(store, fields)
