@@ -20,9 +20,12 @@ Then, alternating within each of ``--runs`` rounds, each as its own process:
               field at the field's level -- one library pass with no bootstrap
 
 and one extra profiled run of chartcode (cProfile, not timed with the others) for the breakdown:
-``imports_s`` (cumulative time in the import system, wherever an import happens), ``read_s``
-(``chartcode.agreement.collect.collect``: the query and the matrices) and ``statistics_s``
-(the coefficients and intervals: ``field_agreement`` / ``set_agreement``), plus the top functions.
+``imports_s`` (cumulative time in the import system, wherever an import happens in the main
+thread), ``read_s`` (``chartcode.agreement.collect.collect``: the query and the matrices) and
+``statistics_s`` (the coefficients and intervals: ``field_agreement`` / ``set_agreement``), plus the
+top functions. cProfile sees the main thread only: the statistics libraries, imported in a thread
+beside the database read (chartcode.agreement.read), show as the read's wait for that thread, in
+``read_s``.
 
 Prints one JSON document: every run's seconds (wall, and CPU user + system of the process: the
 steadier figure on a busy machine), min and median per command, the breakdown, the load average

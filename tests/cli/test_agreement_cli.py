@@ -264,6 +264,30 @@ def test_unknown_field_is_a_user_error(cli, tmp_path):
     assert r.code == 2
 
 
+def test_a_library_warning_during_agreement_is_a_note_in_the_json(cli, tmp_path, monkeypatch):
+    """A warning raised while the coefficients are computed (say, a library dividing by zero) is part
+    of the result: a top-level note, not a line on the terminal; with none, no notes key."""
+    import warnings
+
+    import chartcode.agreement as agreement
+
+    rows, ftype = _feinstein_rows()
+    run_case(cli, tmp_path, rows, ftype)
+    plain = cli("agreement", tmp_path / "case.db", "--json")
+    assert plain.code == 0 and "notes" not in plain.json
+    real = agreement.agreement_report
+
+    def warning_report(*args, **kwargs):
+        warnings.warn("invalid value encountered in divide", RuntimeWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agreement, "agreement_report", warning_report)
+    r = cli("agreement", tmp_path / "case.db", "--json")
+    assert r.code == 0, r.err
+    assert r.json["notes"] == ["note from a library (RuntimeWarning): invalid value encountered in divide"]
+    assert r.err == ""
+
+
 def _two_field_audit(cli, tmp_path) -> Path:
     cb = tmp_path / "cb.yaml"
     cb.write_text(

@@ -98,6 +98,9 @@ The package
     kinds.py         what agreement reads from a field's type (the one place that reads
                      ``Field.type``): level, encoding as a number, which coefficients apply
     collect.py       submitted codes from the store as a units x coders matrix per field
+    read.py          collect's read of a SQLite store: one aggregate query parsed by numpy, the
+                     statistics libraries imported in a thread meanwhile, applicability once per
+                     distinct combination of what a condition reads
     design.py        units grouped into patterns; the matrix helpers
     coefficients.py  the statistics: kernels over pattern counts and the one-matrix functions
     registry.py      every coefficient declared once: JSON key, label, where it applies, kernel,

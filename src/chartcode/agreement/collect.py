@@ -82,6 +82,21 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
         fields = [fld]
     else:
         fields = list(cb.fields)
+    # the SQLite store (chartcode.agreement.read), unless the frame is read already (final values);
+    # asked of the class: the server's store answers any missing method with a UserError
+    if getattr(type(store), "packed_codes", None) is not None and store.cached_now("submitted_codes") is None:
+        from chartcode.agreement.read import collect_packed
+
+        got = collect_packed(store, fields)
+        if got is not None:
+            return got
+    return _collect_frame(store, fields)
+
+
+def _collect_frame(store, fields: list[Field]) -> list[Ratings]:
+    """:func:`collect` from the submitted-codes frame (chartcode.dataset.submitted_codes): for a
+    store without the packed read, or data it does not take."""
+    cb = store.codebook
     order = {c["name"]: i for i, c in enumerate(store.coders())}
     import pandas as pd
 

@@ -117,17 +117,25 @@ def agreement(db: Path, field_name: str | None, as_json: bool, bootstrap: int, s
     the codes allow, Gwet's AC1/AC2 and, for numeric and count fields, Shrout & Fleiss ICCs.
     With --bootstrap B --seed S: percentile intervals for every coefficient.
     """
+    import warnings
+
     from chartcode.agreement import agreement_report
-    from chartcode.analysis.readings import notes_from_libraries
     from chartcode.store import open_store
 
     store = open_store(db)
     library: list[str] = []
     try:
-        with notes_from_libraries(library):
+        # notes_from_libraries (chartcode.analysis.readings), its parts: the analysis package imports
+        # pandas, which agreement imports beside its database read (chartcode.agreement.read), not before
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             report = agreement_report(
                 store, field=field_name, bootstrap=bootstrap, seed=seed, ci=ci_level, confusion=not as_json
             )
+        if caught:  # (the analysis package's import, about 0.2 s, only when there is something to say)
+            from chartcode.analysis.readings import library_notes
+
+            library.extend(n for n in library_notes(caught) if n not in library)
         labels = {f.name: f.label for f in store.codebook.fields}
         from chartcode.codebook.options import option_fields
 

@@ -59,6 +59,11 @@ def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool =
     from chartcode.agreement.wording import SMALL_SAMPLE, degenerate
 
     s = Section("Agreement")
+    # the final values read in the later sections start from the same frame: read it once, here, and
+    # agreement takes it (chartcode.agreement.collect) instead of reading the codes a second time
+    from chartcode.dataset import submitted_codes
+
+    submitted_codes(store)
     report = agreement_report(store, bootstrap=bootstrap, seed=seed)
     fields = [f for f in report["fields"] if f["n_units"]]
     if not fields:

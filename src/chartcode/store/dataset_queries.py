@@ -7,7 +7,7 @@ full scan in rowid order, with fields and coders sent as small ints (:func:`_nam
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chartcode.store.visibility import record_closed, shared
 
@@ -24,6 +24,32 @@ def _named(column: str, names: list[str]) -> str:
     if not names:
         return column
     return f"CASE {column} {' '.join(f'WHEN ? THEN {i}' for i in range(len(names)))} ELSE {column} END"
+
+
+class PackedCodes(NamedTuple):
+    """The submitted codes of closed records, for agreement (:meth:`DatasetQueries.packed_codes`).
+
+    The codes with an integer value, as three comma-separated strings of numbers, code by code in
+    the same order:
+
+      field_coder  position of the field in ``fields`` times (len(coders) + 1) plus the position of
+                   the coder in ``coders`` (len(coders) if not there); negative for a field not in
+                   ``fields``
+      unit         2 * rowid of the record for a record-level code, 2 * id of the note + 1 for a
+                   note-level code (-1 when note_key names no note of that record)
+      value        the submitted value
+
+    The other codes (text, real or blob values) as (field, record_id, note_key, coder, value) rows;
+    and the names of the units: (rowid, id) of every record, (id, note_id, record_id, note_type) of
+    every note.
+    """
+
+    field_coder: str
+    unit: str
+    value: str
+    other: list[tuple[Any, ...]]
+    records: list[tuple[Any, ...]]
+    notes: list[tuple[Any, ...]]
 
 
 class DatasetQueries:
@@ -56,6 +82,36 @@ class DatasetQueries:
                 yield rows
         finally:
             cursor.close()
+
+    def packed_codes(self, fields: list[str], coders: list[str]) -> PackedCodes:
+        """The rows of :meth:`submitted_code_rows` for agreement (chartcode.agreement.read), packed: see
+        :class:`PackedCodes`. Its queries read one snapshot of the database (one read transaction).
+
+        The codes with an integer value come from one aggregate query: SQLite builds the strings while
+        it scans, with no Python object per row (the Python sqlite3 module releases the GIL while it
+        steps, so other threads run meanwhile), and numpy parses them."""
+        field = f"CASE field {' '.join(f'WHEN ? THEN {i}' for i in range(len(fields)))} ELSE -{len(fields) + 1} END"
+        coder = f"CASE coder {' '.join(f'WHEN ? THEN {i}' for i in range(len(coders)))} ELSE {len(coders)} END"
+        unit = (
+            "ifnull(CASE WHEN note_key = '' THEN 2 * (SELECT rowid FROM records WHERE id = codes.record_id)"
+            " ELSE 2 * (SELECT id FROM notes WHERE note_id = codes.note_key AND record_id = codes.record_id) + 1"
+            " END, -1)"
+        )
+        where = f"{SUBMITTED_WHERE} AND {record_closed('record_id')}"
+        # the integers in one query, the rest in another: cheaper than FILTER clauses on one scan
+        sql = (
+            f"SELECT group_concat(({field}) * {len(coders) + 1} + ({coder})), group_concat({unit}),"
+            f" group_concat(submitted_value) FROM codes WHERE {where} AND typeof(submitted_value) = 'integer'"
+        )
+        with self._db.atomic() as db:
+            fc, units, values = db.execute(sql, [*fields, *coders]).fetchone()
+            other = db.execute(
+                "SELECT field, record_id, note_key, coder, submitted_value FROM codes"
+                f" WHERE {where} AND typeof(submitted_value) <> 'integer' ORDER BY id"
+            ).fetchall()
+            records = db.execute("SELECT rowid, id FROM records").fetchall()
+            notes = db.execute("SELECT id, note_id, record_id, note_type FROM notes").fetchall()
+        return PackedCodes(fc or "", units or "", values or "", other, records, notes)
 
     def submitted_memo_rows(self, record_ids: list[str]) -> Iterator[tuple[Any, ...]]:
         """(record_id, note_key, field, coder, memo) of the submitted codes on ``record_ids`` that carry a

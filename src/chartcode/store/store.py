@@ -257,6 +257,14 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         cache[key] = (version, value)
         return value
 
+    def cached_now(self, key: str) -> Any:
+        """What :meth:`cached` holds for ``key`` while the database is unchanged since, else None;
+        computes nothing (a caller with another way to the same data takes the cheaper one)."""
+        conn = self._db.conn
+        version = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        hit = self.__dict__.get("_cache", {}).get(key)
+        return hit[1] if hit is not None and hit[0] == version else None
+
     # ------------------------------------------------------------------ meta
     def meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
