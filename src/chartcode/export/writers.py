@@ -46,9 +46,11 @@ def neutralise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _safe_column(series: pd.Series) -> pd.Series:
-    if series.dtype != object:  # a string dtype: every value present is a str
+    if series.dtype != object:  # a string dtype: every value present is a str, tested once per distinct one
         values = series.astype(object).to_numpy(copy=True)
-        rows = np.flatnonzero(series.str.startswith(FORMULA_START).fillna(False).to_numpy(dtype=bool))
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        starts = np.array([u.startswith(FORMULA_START) for u in uniques] + [False], dtype=bool)
+        rows = np.flatnonzero(starts[codes])
         values[rows] = ["'" + v for v in values[rows]]
         return pd.Series(values, index=series.index, dtype=object)
     codes, reps = distinct(series)
