@@ -180,9 +180,10 @@ def build(records: int, per_record: int, rebuild: bool) -> tuple[Path, dict]:
     return db, figures
 
 
-def summary(runs: list[tuple[float, float]]) -> dict:
+def summary(runs: list[tuple[float, ...]]) -> dict:
+    """min/median of the runs' (seconds, MB[, CPU seconds])."""
     secs, mbs = [r[0] for r in runs], [r[1] for r in runs]
-    return {
+    got = {
         "s_min": round(min(secs), 2),
         "s_median": round(statistics.median(secs), 2),
         "mb_min": round(min(mbs), 1),
@@ -190,12 +191,24 @@ def summary(runs: list[tuple[float, float]]) -> dict:
         "runs_s": [round(s, 2) for s in secs],
         "runs_mb": [round(m, 1) for m in mbs],
     }
+    if all(len(r) > 2 for r in runs):  # CPU seconds: move less with the load than the wall time
+        cpu = [r[2] for r in runs]
+        got |= {"cpu_s_median": round(statistics.median(cpu), 2), "runs_cpu_s": [round(c, 2) for c in cpu]}
+    return got
 
 
-def _said(name: str, run: tuple[float, float]) -> tuple[float, float]:
+def _said(name: str, run: tuple[float, ...]) -> tuple[float, ...]:
     """One run's figures, also on stderr as they come (a long bench that is stopped keeps them)."""
-    print(f"{name}: {run[0]:.2f} s, {run[1]:.1f} MB, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+    cpu = f", {run[2]:.2f} CPU s" if len(run) > 2 else ""
+    load = os.getloadavg()[0]
+    print(f"{name}: {run[0]:.2f} s, {run[1]:.1f} MB{cpu}, load {load:.1f}", file=sys.stderr, flush=True)
     return run
+
+
+def _run(argv: list[str]) -> tuple[float, float, float]:
+    """(seconds, peak MB, CPU seconds) of one command."""
+    seconds, cpu, mb, _ = measured_cpu(argv)
+    return seconds, mb, cpu
 
 
 def one_pass(db: Path, work: Path, runs: int) -> dict:
@@ -206,7 +219,7 @@ def one_pass(db: Path, work: Path, runs: int) -> dict:
     }
     got: dict = {"load_avg_1m_before": round(os.getloadavg()[0], 2)}
     for name, argv in commands.items():
-        got[name] = summary([_said(name, measured(argv)[:2]) for _ in range(runs)])
+        got[name] = summary([_said(name, _run(argv)) for _ in range(runs)])
     floor = []
     for _ in range(runs):
         _, mb, out = measured(

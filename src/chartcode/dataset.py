@@ -522,8 +522,16 @@ def _records_frame(store: Store, sources: bool, values: pd.DataFrame) -> pd.Data
 
 
 def notes_frame(store: Store, *, sources: bool = False, values: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per note of final values (see the module docstring); like :func:`records_frame`, a copy
+    of a frame computed once per state of the database when ``values`` is not given (an export
+    with derived variables asks twice: for its notes table and for the derived counts)."""
+    if values is not None:
+        return _notes_frame(store, sources, values)
+    return store.cached(f"notes_frame:{sources}", lambda: _notes_frame(store, sources, finals(store))).copy()
+
+
+def _notes_frame(store: Store, sources: bool, values: pd.DataFrame) -> pd.DataFrame:
     cb: Codebook = store.codebook
-    values = finals(store) if values is None else values
     rows = store.note_rows()
     keys = pd.MultiIndex.from_tuples([(r["record_id"], r["note_id"]) for r in rows], names=["record_id", "note_key"])
     nts = values[values["note_key"] != ""]

@@ -130,6 +130,15 @@ class Format:
 
 
 def _csv_wide(data: ExportInput, files: list[Path]) -> None:
+    from chartcode.export import stream
+
+    if stream.streamable(data.store):  # record span by record span: memory bounded by a span
+        stream.write_wide_csv(data, files, lambda: _csv_wide_whole(data, files))
+    else:
+        _csv_wide_whole(data, files)
+
+
+def _csv_wide_whole(data: ExportInput, files: list[Path]) -> None:
     from chartcode.export import writers
 
     records, notes = data.wide

@@ -42,7 +42,7 @@ import pandas as pd
 
 from chartcode.codebook import Choice, Codebook, Field
 from chartcode.codebook.types import InputMode
-from chartcode.dataset import SOURCE_SUFFIX, finals, notes_frame, records_frame
+from chartcode.dataset import SOURCE_SUFFIX, notes_frame, records_frame
 from chartcode.errors import UserError
 from chartcode.export.formats import DATE_MODES
 from chartcode.store.store import Store
@@ -189,7 +189,7 @@ def wide_tables(
     ``extras`` the records also carry the columns of :func:`extra_columns` (a rating scale's unit,
     period and scores; the audit's derived variables)."""
     records = records_frame(store, sources=sources)  # cached per process, like finals(store)
-    notes = notes_frame(store, sources=sources, values=finals(store))
+    notes = notes_frame(store, sources=sources)  # cached per process, like records_frame
     if extras:
         records = _with_extras(store, records)
     if deidentify:

@@ -46,9 +46,11 @@ def neutralise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _safe_column(series: pd.Series) -> pd.Series:
-    if series.dtype != object:  # a string dtype: every value present is a str
+    if series.dtype != object:  # a string dtype: every value present is a str, tested once per distinct one
         values = series.astype(object).to_numpy(copy=True)
-        rows = np.flatnonzero(series.str.startswith(FORMULA_START).fillna(False).to_numpy(dtype=bool))
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        starts = np.array([u.startswith(FORMULA_START) for u in uniques] + [False], dtype=bool)
+        rows = np.flatnonzero(starts[codes])
         values[rows] = ["'" + v for v in values[rows]]
         return pd.Series(values, index=series.index, dtype=object)
     codes, reps = distinct(series)
@@ -75,11 +77,18 @@ def write_csv(df: pd.DataFrame, path: Path, *, safe: bool = True) -> None:
     """``df`` as CSV, block by block of rows (each formatted by its column's dtype, as one call would)."""
     try:
         with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
-            for start in range(0, max(len(df), 1), CSV_BLOCK_ROWS):
-                block = df.iloc[start : start + CSV_BLOCK_ROWS]
-                (neutralise(block) if safe else block).to_csv(fh, index=False, header=start == 0)
+            csv_rows(df, fh, header=True, safe=safe)
     except OSError as exc:
         raise _fail(path, exc) from None
+
+
+def csv_rows(df: pd.DataFrame, fh: Any, *, header: bool, safe: bool = True) -> None:
+    """``df``'s rows (after the header line, when ``header``) onto the open text file ``fh``, block by
+    block: the rows of several frames of the same columns and dtypes, written one after another,
+    are the file one call on their concatenation writes."""
+    for start in range(0, max(len(df), 1), CSV_BLOCK_ROWS):
+        block = df.iloc[start : start + CSV_BLOCK_ROWS]
+        (neutralise(block) if safe else block).to_csv(fh, index=False, header=header and start == 0)
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:

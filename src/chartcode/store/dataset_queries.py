@@ -6,6 +6,7 @@ full scan in rowid order, with fields and coders sent as small ints (:func:`_nam
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -16,6 +17,23 @@ if TYPE_CHECKING:
 
 SUBMITTED_WHERE = "submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
 CHUNK_ROWS = 50_000  # rows per chunk of the streamed reads: a few MB of Python tuples
+
+
+Span = tuple[str | None, str | None]  # record ids from (inclusive) .. to (exclusive); None: no bound
+
+
+def _within(span: Span | None, column: str = "record_id") -> tuple[str, list[Any]]:
+    """SQL (`` AND ...``) and parameters keeping the rows whose ``column`` lies in ``span``."""
+    if span is None:
+        return "", []
+    sql, params = "", []
+    if span[0] is not None:
+        sql += f" AND {column} >= ?"
+        params.append(span[0])
+    if span[1] is not None:
+        sql += f" AND {column} < ?"
+        params.append(span[1])
+    return sql, params
 
 
 def _named(column: str, names: list[str]) -> str:
@@ -67,16 +85,26 @@ class DatasetQueries:
         Agreement and the final values start from these rows, so neither counts an open record."""
         return [row for chunk in self.submitted_code_chunks(fields, coders) for row in chunk]
 
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One read transaction around several reads (a streamed export's queries, record span by
+        record span): they all see the same state of the database, whatever commits meanwhile."""
+        with self._db.atomic():
+            yield
+
     def submitted_code_chunks(
-        self, fields: list[str], coders: list[str], size: int | None = None
+        self, fields: list[str], coders: list[str], size: int | None = None, *, span: Span | None = None
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The rows of :meth:`submitted_code_rows`, ``size`` at a time, from one read: a caller that
-        turns each chunk into arrays holds one chunk of Python tuples at a time, not millions."""
+        turns each chunk into arrays holds one chunk of Python tuples at a time, not millions.
+        ``span``: only the records whose id lies in it (through the codes_by_record index)."""
+        within, params = _within(span)
         sql = (
             f"SELECT {_named('field', fields)}, record_id, NULLIF(note_key, ''), {_named('coder', coders)},"
-            f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} AND {record_closed('record_id')} ORDER BY id"
+            f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} AND {record_closed('record_id')}{within}"
+            " ORDER BY id"
         )
-        cursor = self._db.execute(sql, [*fields, *coders])
+        cursor = self._db.execute(sql, [*fields, *coders, *params])
         try:
             while rows := cursor.fetchmany(size or CHUNK_ROWS):
                 yield rows
@@ -125,13 +153,24 @@ class DatasetQueries:
                 chunk,
             )
 
-    def note_rows(self) -> list[dict[str, Any]]:
-        """note_id, record_id, note_date, note_type of every note, by record, date and import order."""
+    def note_rows(self, *, span: Span | None = None) -> list[dict[str, Any]]:
+        """note_id, record_id, note_date, note_type of every note (of the records in ``span``), by
+        record, date and import order."""
+        within, params = _within(span)
         return list(
             self._db.query(
-                "SELECT note_id, record_id, note_date, note_type FROM notes ORDER BY record_id, note_date, id"
+                "SELECT note_id, record_id, note_date, note_type FROM notes WHERE 1"
+                f"{within} ORDER BY record_id, note_date, id",
+                params,
             )
         )
+
+    def consensus_units_in(self, span: Span) -> list[tuple[Any, ...]]:
+        """What consensus_units gives, for the records in ``span`` only."""
+        within, params = _within(span)
+        return self._db.execute(
+            f"SELECT record_id, note_key, field, value, reason FROM consensus WHERE 1{within}", params
+        ).fetchall()
 
     def submitted_record_values(self, field: str, *, coder: str | None = None) -> list[tuple[Any, ...]]:
         """(record_id, submitted_value) of a record-level field's submitted codes (one coder's, or all)."""
