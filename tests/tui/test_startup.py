@@ -100,3 +100,29 @@ def test_no_collection_runs_before_the_first_screen_is_drawn(demo_db, monkeypatc
             gc.enable()
     assert events[0] == "after_startup"
     assert "collect" in events[1:]
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("textual.events").events.ScreenResume, "refresh_styles"),
+    reason="this Textual's ScreenResume always restyles the screen",
+)
+def test_the_first_resume_does_not_restyle_what_was_styled_as_it_mounted(demo_db, monkeypatch):
+    """Textual restyles a resumed screen in case its styles changed while it was covered: on the
+    first resume nothing was covered. (Later resumes are Textual's to decide; the snapshots show
+    the screen drawn as before.)"""
+    restyled: list[str] = []
+    update = CodingScreen.update_node_styles
+
+    def spy(self, animate=True):
+        restyled.append("screen")
+        return update(self, animate)
+
+    monkeypatch.setattr(CodingScreen, "update_node_styles", spy)
+
+    async def go():
+        async with make_app(demo_db).run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            return pilot.app.coding_screen.view is not None
+
+    assert run(go())
+    assert restyled == []

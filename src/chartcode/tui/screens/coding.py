@@ -91,6 +91,7 @@ class CodingScreen(Screen):
         self.window_id = uuid.uuid4().hex
         self._form: Form | None = None  # the current record's Form, for the codes in _form_key
         self._form_key: tuple[Any, ...] | None = None
+        self._resumed = False  # see _on_screen_resume
 
     # ------------------------------------------------------------------ layout
     if TRACE is not None:  # CHARTCODE_KEY_TRACE: time each layout and each paint of the screen
@@ -119,6 +120,18 @@ class CodingScreen(Screen):
             yield NoteView(id="note")
             yield CodingForm(id="form")
         yield compact_footer()
+
+    def _on_screen_resume(self, event: Any) -> None:
+        """The first resume only: Textual restyles every widget of a screen it resumes, in case its
+        styles changed while it was covered; the first time its widgets were styled as they
+        mounted, moments before, so that second pass (~10% of the work after the imports) is
+        skipped. Runs before Textual's own Screen._on_screen_resume (Textual calls each class's
+        handler, subclass first); Textual releases whose ScreenResume has no refresh_styles always
+        restyle."""
+        if not self._resumed:
+            self._resumed = True
+            if hasattr(event, "refresh_styles"):
+                event.refresh_styles = False
 
     def _breakpoints_for(self, width: int, height: int) -> None:
         """The breakpoint classes (-narrow, -tall, ...) of the terminal's size, set before the widgets
