@@ -32,6 +32,9 @@ ScreenFactory = Callable[[], "MainScreen"]
 # breakpoint classes in one batch (tui/screens/coding.py); on older ones (3.4, our floor) a screen
 # opened that way at 80x24 left its focused row out of view, as a screen with its breakpoint
 # classes set early did (tests/tui/test_focus_where_the_work_is.py): there it is pushed on mount.
+# The coding screen only: the reconcile screen opened that way failed in a terminal ("No screens
+# on stack" as it ended, tests/cli/test_readme_walkthrough.py; not traced further), so reconcile
+# and rate are pushed on mount as before.
 MAIN_SCREEN_FIRST = BREAKPOINTS_UNCHANGED_KEEP_STYLES
 
 
@@ -117,7 +120,7 @@ class ChartcodeApp(App):
     def get_default_screen(self) -> Screen:
         """The main screen is the first on the stack: Textual builds no blank default screen to
         style, mount and draw before covering it with this one (~0.02 s of the start-up)."""
-        if not MAIN_SCREEN_FIRST:
+        if not MAIN_SCREEN_FIRST or self.mode != "code":  # reconcile and rate: pushed on mount, as before
             return super().get_default_screen()
         return self._open_main_screen()
 
@@ -133,7 +136,7 @@ class ChartcodeApp(App):
 
     def on_mount(self) -> None:
         self.keys.start()
-        if self.main_screen is None:  # Textual 3.x (MAIN_SCREEN_FIRST): pushed over the default screen
+        if self.main_screen is None:  # Textual 3.x (MAIN_SCREEN_FIRST), reconcile, rate: over the default screen
             self.push_screen(self._open_main_screen())
         if self.housekeeping is not None:
             self.call_after_refresh(self._after_startup)
