@@ -12,6 +12,10 @@ baselines measured the same way in the same run:
   first_screen_s  ``chartcode code DB --coder intern`` in tmux (a private server on its own
                   socket, tests/e2e/tmux.py) until the first record's note is on screen, next to a
                   bare Textual app until its text is on screen; tmux start-up included in both
+  first_screen_cpu_s  the CPU seconds (user + system, all threads) the program itself had used when
+                  its first screen was seen: from process start, and robust to the load of a shared
+                  machine, which stretches the wall figures (10 ms resolution: /proc/PID/stat)
+  loadavg         the 1-minute load average before and after each load's runs
 
 The audit has ``--notes`` notes (four per record, all assigned to the intern), made once with
 chartcode's own ``init`` + ``import`` (bench/coding_latency.py's build_audit) and cached under
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -63,21 +68,44 @@ def wall(argv: list[str]) -> float:
     return time.perf_counter() - t
 
 
-def first_screen(argv: list[str], expect: str) -> float:
-    """Seconds from starting tmux with ``argv`` until ``expect`` is on its screen (polled every 5 ms)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far, all its threads (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def program_pid(tmux: Tmux) -> int:
+    """The program the pane runs: the child of tmux's wrapper shell (tests/e2e/tmux.py)."""
+    shell = int(tmux.display("#{pane_pid}"))
+    deadline = time.perf_counter() + 10
+    while time.perf_counter() < deadline:
+        with open(f"/proc/{shell}/task/{shell}/children") as f:
+            children = f.read().split()
+        if children:
+            return int(children[0])
+        time.sleep(POLL_S)
+    raise TimeoutError("the program did not start in tmux")
+
+
+def first_screen(argv: list[str], expect: str) -> tuple[float, float]:
+    """Seconds from starting tmux with ``argv`` until ``expect`` is on its screen (polled every 5 ms),
+    and the CPU seconds the program had used by then."""
     tmux = Tmux(timeout=120)
     try:
         t = time.perf_counter()
         tmux.start(argv)
+        pid = program_pid(tmux)
         deadline = t + 120
         while expect not in tmux.capture():
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"{expect!r} not on screen after 120 s:\n{tmux.last_screen}")
             time.sleep(POLL_S)
         took = time.perf_counter() - t
+        cpu = cpu_seconds(pid)
         tmux.press("C-q")
         tmux.wait_for_exit()  # a killed coding screen would hold the coder's screen lease for 30 s
-        return took
+        return took, cpu
     finally:
         tmux.kill()
 
@@ -95,7 +123,12 @@ def measure(db: Path, runs: int, src: Path | None, tmp: Path) -> dict:
         "chartcode status": chartcode_argv(src, "status", str(db)),
         "chartcode codes": chartcode_argv(src, "codes", str(db), "--coder", "intern", "--as", "intern"),
     }
-    out: dict = {"cli_s": {}, "first_screen_s": {}}
+    out: dict = {
+        "loadavg_before": round(os.getloadavg()[0], 2),
+        "cli_s": {},
+        "first_screen_s": {},
+        "first_screen_cpu_s": {},
+    }
     for name, argv in cli.items():
         wall(argv)  # warm the page cache and .pyc files; not counted
         out["cli_s"][name] = min_median([wall(argv) for _ in range(runs)])
@@ -103,11 +136,15 @@ def measure(db: Path, runs: int, src: Path | None, tmp: Path) -> dict:
     code = chartcode_argv(src, "code", str(first), "--coder", "intern")
     bare = [py, "-c", HELLO]
     for name, argv, expect in (("chartcode code", code, "note 1 of"), ("bare textual", bare, "hello, first screen")):
-        took = []
+        took, cpu = [], []
         for _ in range(runs + 1):  # the first is a warm-up, not counted
             fresh_copy(db, first)  # each run opens the audit as a coder does, no screen left from before
-            took.append(first_screen(argv, expect))
+            wall_s, cpu_s = first_screen(argv, expect)
+            took.append(wall_s)
+            cpu.append(cpu_s)
         out["first_screen_s"][name] = min_median(took[1:])
+        out["first_screen_cpu_s"][name] = min_median(cpu[1:])
+    out["loadavg_after"] = round(os.getloadavg()[0], 2)
     return out
 
 

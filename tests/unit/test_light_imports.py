@@ -177,3 +177,42 @@ def test_coding_screen_start_loads_no_heavy_library_but_textual_nor_sqlite_utils
         "print(json.dumps({m: first.get(m) for m in HEAVY if m in sys.modules and m != 'textual'}))\n"
     )
     assert _probe(code) == {}
+
+
+CLI_MODULES = """
+import contextlib, io, json, sys
+from chartcode.cli import run
+
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    rc = run({argv!r})
+print(json.dumps({{"rc": rc, "cli": sorted(m for m in sys.modules if m.startswith("chartcode.cli."))}}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["code", "{db}", "--coder", "intern"], "screens"),
+        (["status", "{db}"], "setup"),
+        (["codes", "{db}", "--coder", "intern", "--as", "intern"], "coding"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else v[0],
+)
+def test_a_command_imports_its_own_command_module_only(db, argv, module):
+    """chartcode.cli imports a command's module when the command is looked up: `chartcode code`
+    loads chartcode.cli.screens, none of the 15 other command modules nor what they import
+    (`code` here stops at "needs a terminal", after click has dispatched to it)."""
+    result = _probe(CLI_MODULES.format(argv=[a.format(db=db) for a in argv]))
+    assert result["cli"] == sorted({"chartcode.cli.common", f"chartcode.cli.{module}"})
+    assert result["rc"] == (2 if module == "screens" else 0)
+
+
+def test_help_lists_every_command_in_the_order_of_work():
+    """The lazily loaded commands are listed as they are declared, whatever was looked up first."""
+    from chartcode.cli import COMMANDS, cli
+
+    assert cli.get_command(click.Context(cli), "code") is not None
+    assert list(cli.commands) == list(COMMANDS)
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == list(COMMANDS)
+    assert all(cli.get_command(ctx, name).name == name for name in COMMANDS)

@@ -17,7 +17,7 @@ from chartcode.store import ConnectionLost, Store, open_store
 from chartcode.tui import keytrace
 from chartcode.tui.key_order import KeyRouter
 from chartcode.tui.runtime import TICK_S, Housekeeping
-from chartcode.tui.screens.coding import CodingScreen
+from chartcode.tui.screens.coding import BREAKPOINTS_UNCHANGED_KEEP_STYLES, CodingScreen
 from chartcode.tui.writer import Waiting, server_away
 
 if TYPE_CHECKING:  # imported when their mode starts
@@ -28,6 +28,15 @@ if TYPE_CHECKING:  # imported when their mode starts
     MainScreen: TypeAlias = CodingScreen | RatingScreen | ReconcileScreen
 
 ScreenFactory = Callable[[], "MainScreen"]
+
+# The main screen is Textual's first screen (get_default_screen) with the Textual releases that set
+# breakpoint classes in one batch (tui/screens/coding.py); on older ones (3.4, our floor) a screen
+# opened that way at 80x24 left its focused row out of view, as a screen with its breakpoint
+# classes set early did (tests/tui/test_focus_where_the_work_is.py): there it is pushed on mount.
+# The coding screen only: the reconcile screen opened that way failed in a terminal ("No screens
+# on stack" as it ended, tests/cli/test_readme_walkthrough.py; not traced further), so reconcile
+# and rate are pushed on mount as before.
+MAIN_SCREEN_FIRST = BREAKPOINTS_UNCHANGED_KEEP_STYLES
 
 
 def _coding(app: ChartcodeApp) -> ScreenFactory:
@@ -110,8 +119,14 @@ class ChartcodeApp(App):
         # a terminal (`chartcode code`); a test process running many apps keeps its own.
         self.housekeeping = Housekeeping() if tune_runtime else None
 
-    def on_mount(self) -> None:
-        self.keys.start()
+    def get_default_screen(self) -> Screen:
+        """The main screen is the first on the stack: Textual builds no blank default screen to
+        style, mount and draw before covering it with this one (~0.02 s of the start-up)."""
+        if not MAIN_SCREEN_FIRST or self.mode != "code":  # reconcile and rate: pushed on mount, as before
+            return super().get_default_screen()
+        return self._open_main_screen()
+
+    def _open_main_screen(self) -> MainScreen:
         if isinstance(self.store, Store):  # the SQLite file (a team server queues writers itself)
             # Writes wait as long as another program holds the write lock; the screen says so and
             # keeps every change queued, in order, until it is saved.
@@ -119,10 +134,22 @@ class ChartcodeApp(App):
             # A keystroke's commit never runs the WAL checkpoint: the writer checkpoints in pauses.
             self.store.checkpoints_off_the_commit_path()
         self.main_screen = self._build_screen()
-        self.push_screen(self.main_screen)
+        return self.main_screen
+
+    def on_mount(self) -> None:
+        self.keys.start()
+        if self.main_screen is None:  # Textual 3.x (MAIN_SCREEN_FIRST), reconcile, rate: over the default screen
+            self.push_screen(self._open_main_screen())
         if self.housekeeping is not None:
-            self.call_after_refresh(self.housekeeping.after_startup)
-            self.set_interval(TICK_S, self.housekeeping.collect_when_idle)
+            self.call_after_refresh(self._after_startup)
+
+    def _after_startup(self) -> None:
+        """Once the first screen is drawn: tune the interpreter, then collect in the pauses. The timer
+        starts only now: before, gc is off (runtime.start_without_collections) and a young collection
+        from the timer would run inside the start-up on a busy machine (2-8 ms of CPU each)."""
+        assert self.housekeeping is not None
+        self.housekeeping.after_startup()
+        self.set_interval(TICK_S, self.housekeeping.collect_when_idle)
 
     def _lock_wait(self, seconds: float, waiting: bool) -> None:  # on the writer thread
         screen = self.main_screen
