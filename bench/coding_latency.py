@@ -92,6 +92,16 @@ def build_audit(tmp: Path, n_notes: int) -> Path:
     return db
 
 
+async def coding_screen_up(app: Any, pilot: Any) -> Any:
+    """The app's coding screen once it shows its first record (one more pause for its first paint)."""
+    screen = app.coding_screen
+    while screen is None or screen.view is None:
+        await pilot.pause()
+        screen = app.coding_screen
+    await pilot.pause()
+    return screen
+
+
 async def hello_world_seconds() -> float:
     from textual.app import App
     from textual.widgets import Static
@@ -139,11 +149,7 @@ async def drive(db: Path, n_keys: int) -> dict:
     app = ChartcodeApp(Store.open(db), "intern", frozen_clock=True)
     result: dict = {}
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.coding_screen
-        while screen is None or screen.view is None:
-            await pilot.pause()
-            screen = app.coding_screen
-        await pilot.pause()
+        screen = await coding_screen_up(app, pilot)
         result["first_screen_s"] = time.perf_counter() - t0
         result["queue_rows"] = screen.query_one("#queue").row_count
 
@@ -287,11 +293,7 @@ async def per_key_costs(db: Path, n_keys: int) -> dict:
         setattr(screen, method, call)
 
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.coding_screen
-        while screen is None or screen.view is None:
-            await pilot.pause()
-            screen = app.coding_screen
-        await pilot.pause()
+        screen = await coding_screen_up(app, pilot)
         await asyncio.sleep(0.5)  # start-up's own redraws
         counted(screen, "_refresh_layout")
         counted(screen, "_compositor_refresh")
