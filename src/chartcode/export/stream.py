@@ -96,7 +96,7 @@ def spans(ids: list[str], size: int | None = None) -> Iterator[tuple[list[str], 
 
 def streamable(store: Store) -> bool:
     """A store with span reads (SQLite's) and a codebook whose rows are each record's own (no scale)."""
-    return store.codebook.scale is None and callable(getattr(store, "read_snapshot", None))
+    return store.codebook.scale is None and callable(getattr(type(store), "read_snapshot", None))
 
 
 class _Kinds:
