@@ -11,6 +11,7 @@ import numpy as np
 from chartcode.agreement.kinds import kind_of
 from chartcode.codebook import Field
 from chartcode.errors import UserError
+from chartcode.store.api import has_method
 
 
 @dataclass
@@ -82,9 +83,8 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
         fields = [fld]
     else:
         fields = list(cb.fields)
-    # the SQLite store (chartcode.agreement.read), unless the frame is read already (final values);
-    # asked of the class: the server's store answers any missing method with a UserError
-    if getattr(type(store), "packed_codes", None) is not None and store.cached_now("submitted_codes") is None:
+    # the SQLite store (chartcode.agreement.read), unless the frame is read already (final values)
+    if has_method(store, "packed_codes") and store.cached_now("submitted_codes") is None:
         from chartcode.agreement.read import collect_packed
 
         got = collect_packed(store, fields)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from chartcode.errors import UserError
 from chartcode.files import atomic_write
+from chartcode.store.api import has_method
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,7 +97,7 @@ def spans(ids: list[str], size: int | None = None) -> Iterator[tuple[list[str], 
 
 def streamable(store: Store) -> bool:
     """A store with span reads (SQLite's) and a codebook whose rows are each record's own (no scale)."""
-    return store.codebook.scale is None and callable(getattr(type(store), "read_snapshot", None))
+    return store.codebook.scale is None and has_method(store, "read_snapshot")
 
 
 class _Kinds:

@@ -38,6 +38,13 @@ def stored_codebook(shown: str, hash_: str, source_yaml: str, canonical: str | N
     return cb
 
 
+def has_method(store: object, name: str) -> bool:
+    """True if ``store``'s backend implements ``name``. Asked of the class: the team server's store
+    answers any method it lacks with a UserError (one clear line for a command it cannot run), so
+    ``getattr(store, name, None)`` would raise instead of saying no."""
+    return callable(getattr(type(store), name, None))
+
+
 class StaleChange(UserError):
     """A change made against a version of the code that is no longer the current one: refused, never
     written over. ``current`` is the value the database holds now, ``version`` its version.
