@@ -10,6 +10,10 @@ Branching logic: the screen passes the record's Form (chartcode.codebook.model.F
 after every change); a field that does not apply is drawn dimmed as "n/a" (the one look of
 tui/widgets/not_applicable.py) and is not required. Calculated fields get read-only rows with
 their current value; they are not slots, so the cursor never lands on them.
+
+The rows are the lines of ONE widget (:class:`FieldLines`, Textual's Line API): each row keeps its
+drawn line (a Strip) until something it shows changes, so a key redraws the one or two rows it
+changed, not a widget per row (19 on the conjoint codebook, each restyled and repainted).
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
@@ -73,12 +80,67 @@ def toggle(field: Field, value: Any, key: str) -> tuple[str, str] | None:
     return canonical(field, ticked), f"added {code}"
 
 
-class FieldRow(Static):
-    """One slot on one line: pointer, required mark, value, label. Fixed height, so redrawing
-    a row never relayouts the form."""
+class _Line:
+    """One line of :class:`FieldLines`: what it shows, the component classes it is drawn with, and
+    the line it is (``index``); ``owner`` is the widget drawing it (None until it is placed)."""
 
-    def __init__(self, slot: Slot, **kwargs):
-        super().__init__(**kwargs)
+    owner: FieldLines | None = None
+    index = 0
+    _classes: frozenset[str] = frozenset()
+
+    def has_class(self, name: str) -> bool:
+        """The look the row has now (``-focused``, ``-missing``, ``-na``, ``calc-row``)."""
+        return name in self._classes
+
+    @property
+    def region(self) -> Region:
+        """Where the row is on the screen: its line of the widget, scrolled (may be out of view)."""
+        owner = self.owner
+        if owner is None:
+            return Region()
+        box = owner.scrollable_content_region
+        return Region(box.x, box.y + self.index - round(owner.scroll_y), box.width, 1)
+
+    @property
+    def width(self) -> int:
+        return self.owner.line_width if self.owner is not None else 0
+
+    def state_key(self) -> tuple:
+        raise NotImplementedError
+
+    def style_names(self) -> tuple[str, ...]:
+        """The component classes of FieldLines this row is drawn with, in the order they apply."""
+        return ()
+
+    def text(self, width: int) -> Text:
+        raise NotImplementedError
+
+    def render(self) -> Text:
+        """The row's text at the width it is drawn."""
+        return self.text(self.width or 46)
+
+    def _changed(self) -> None:
+        if self.owner is not None:
+            self.owner.refresh_row(self)
+
+
+class GroupTitle(_Line):
+    """A note's (or the record's) heading: ``Note 1 · 2023-01-01 · conjoint``."""
+
+    def __init__(self, title: Text):
+        self.title = title
+
+    def state_key(self) -> tuple:
+        return (self.title.plain,)
+
+    def text(self, width: int) -> Text:
+        return self.title
+
+
+class FieldRow(_Line):
+    """One slot on one line: pointer, required mark, value, label."""
+
+    def __init__(self, slot: Slot):
         self.slot = slot
         self.value: Any = None
         self.memo: str | None = None
@@ -96,23 +158,31 @@ class FieldRow(Static):
             return False
         self._state = state
         self.value, self.memo, self.focused, self.pending, self.applies = value, memo, focused, pending, applies
-        # a row not mounted yet is styled once, with these classes, when it is mounted
-        update = self.is_attached
-        self.set_class(focused, "-focused", update=update)
-        self.set_class(applies and value is None and self.slot.field.required, "-missing", update=update)
-        self.set_class(not applies, NA_CLASS, update=update)
-        update_text(self, self._render_text())  # one line (.field-row): no layout pass
+        classes = {"-focused"} if focused else set()
+        if applies and value is None and self.slot.field.required:
+            classes.add("-missing")
+        if not applies:
+            classes.add(NA_CLASS)
+        self._classes = frozenset(classes)
+        self._changed()
         return True
 
-    def on_resize(self) -> None:
-        if self._state is not None:  # the row's columns follow its width
-            update_text(self, self._render_text())  # one line (.field-row): no layout pass
+    def state_key(self) -> tuple:
+        return (self._state,)
+
+    def style_names(self) -> tuple[str, ...]:
+        if not self.applies:  # as .-na and .field-row.-na.-focused did
+            return ("field-lines--na", "field-lines--na-focused") if self.focused else ("field-lines--na",)
+        return ("field-lines--focused",) if self.focused else ()
+
+    def text(self, width: int) -> Text:
+        return self._render_text(width)
 
     def _render_text(self, width: int | None = None) -> Text:
         """``▶* ✎ Field label       3 Assessment plus interv…``: the field's label on the left half,
         the value with what it means (the chosen choice's label) on the right, each cut to fit."""
         f = self.slot.field
-        width = width or self.size.width or 46
+        width = width or self.width or 46
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append("▶" if self.focused else " ")
         required = f.required and self.applies  # a field that does not apply is not required
@@ -130,14 +200,14 @@ class FieldRow(Static):
         return t
 
 
-class CalcRow(Static):
+class CalcRow(_Line):
     """A calculated field on one line, read-only: ``= Label      12``, recomputed from the codes.
     Never focusable and never a slot: there is nothing to enter."""
 
     can_focus = False
+    _classes = frozenset({"calc-row"})
 
-    def __init__(self, field: Field, note_id: str | None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, field: Field, note_id: str | None):
         self.field = field
         self.note_id = note_id
         self.value: Any = None
@@ -150,17 +220,23 @@ class CalcRow(Static):
             return False
         self._state = state
         self.value, self.applies = value, applies
-        self.set_class(not applies, NA_CLASS, update=self.is_attached)
-        update_text(self, self._render_text())  # one line (.field-row): no layout pass
+        self._classes = frozenset({"calc-row"} if applies else {"calc-row", NA_CLASS})
+        self._changed()
         return True
 
-    def on_resize(self) -> None:
-        if self._state is not None:
-            update_text(self, self._render_text())  # one line (.field-row): no layout pass
+    def state_key(self) -> tuple:
+        return (self._state,)
+
+    def style_names(self) -> tuple[str, ...]:
+        # .calc-row's colour was declared after .-na's: it wins on a calculation that does not apply
+        return ("field-lines--calc",)
+
+    def text(self, width: int) -> Text:
+        return self._render_text(width)
 
     def _render_text(self, width: int | None = None) -> Text:
         f = self.field
-        width = width or self.size.width or 46
+        width = width or self.width or 46
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append("  = ", style="dim")
         label_width = max(8, (width - 5) // 2)
@@ -173,6 +249,85 @@ class CalcRow(Static):
         else:
             t.append(fit(f.kind.display(f, self.value), max(4, width - 5 - label_width)), style="bold cyan")
         return t
+
+
+class FieldLines(ScrollView, can_focus=False):
+    """The form's rows as the lines of one widget. Each line's Strip is kept until what the row
+    shows (or the width, or the styles) changes; a changed row repaints its own line alone, and a
+    paint that covers the form (the screen repaints the bounding box of everything that changed)
+    copies the kept lines instead of rendering a widget per row. Never focused (a click on it
+    leaves the coding keys with the screen), as the screen makes its scrolling boxes."""
+
+    COMPONENT_CLASSES = {
+        "field-lines--focused",
+        "field-lines--na",
+        "field-lines--na-focused",
+        "field-lines--calc",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.lines: list[_Line] = []
+        self._strips: dict[int, tuple[tuple, Strip]] = {}
+        self.strips_rendered = 0  # lines drawn anew (not copied from the kept Strip): what a key costs
+
+    @property
+    def line_width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def set_lines(self, lines: list[_Line]) -> None:
+        """Show ``lines`` (a new record's), from the top."""
+        for line in self.lines:
+            line.owner = None
+        for i, line in enumerate(lines):
+            line.owner, line.index = self, i
+        self.lines = lines
+        self._strips.clear()
+        self.virtual_size = Size(0, len(lines))
+        self.scroll_to(y=0, animate=False)
+        self.refresh()
+
+    def refresh_row(self, line: _Line) -> None:
+        self.refresh_line(line.index)
+
+    def scroll_to_row(self, line: _Line) -> None:
+        """Scroll the least that brings ``line`` into view."""
+        box = self.scrollable_content_region
+        if not box.height:
+            return
+        top = round(self.scroll_y)
+        if line.index < top:
+            self.scroll_to(y=line.index, animate=False)
+        elif line.index >= top + box.height:
+            self.scroll_to(y=line.index - box.height + 1, animate=False)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # a theme or class change: every kept line is redrawn
+
+    def on_resize(self) -> None:
+        """The focused row stays in view (the rows' columns follow the width: it is in each kept
+        line's key)."""
+        focused = [line for line in self.lines if isinstance(line, FieldRow) and line.focused]
+        if focused:
+            self.scroll_to_row(focused[0])
+
+    def render_line(self, y: int) -> Strip:
+        index = round(self.scroll_y) + y
+        width = self.line_width
+        if not 0 <= index < len(self.lines):
+            return Strip.blank(width, self.visual_style.rich_style)
+        line = self.lines[index]
+        names = line.style_names()
+        key = (line.state_key(), width, names, id(line))
+        kept = self._strips.get(index)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        style = self.get_visual_style(*names)
+        (strip,) = Visual.to_strips(self, visualize(self, line.text(width)), width, 1, style, pad=True)
+        self._strips[index] = (key, strip)
+        self.strips_rendered += 1
+        return strip
 
 
 def fit(text: str, width: int) -> str:
@@ -258,16 +413,6 @@ def _n(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-class FieldRows(VerticalScroll):
-    """The field rows; when the box changes height (a terminal resized, the short layout applied
-    after the first draw) the focused row is scrolled back into view."""
-
-    def on_resize(self) -> None:
-        focused = [row for row in self.query(FieldRow) if row.focused]
-        if focused:
-            self.call_after_refresh(self.scroll_to_widget, focused[0], animate=False)
-
-
 class CodingForm(Vertical):
     class Entered(Message):
         """A typed value was entered for the focused slot."""
@@ -287,7 +432,7 @@ class CodingForm(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="form-title")
-        yield FieldRows(id="form-rows")
+        yield FieldLines(id="form-rows")
         yield Input(id="form-entry", placeholder="value, then Enter")
         yield Static("", id="form-error")
         with VerticalScroll(id="rules"):
@@ -305,26 +450,25 @@ class CodingForm(Vertical):
         pending = pending or set()
         form = form if form is not None else record_form(view)
         self._form = form
-        container = self.query_one("#form-rows", VerticalScroll)
-        widgets: list[Static] = []  # the rows of a record just opened: mounted once they have their state
+        container = self.query_one("#form-rows", FieldLines)
         if self._record != view.record_id or len(self.rows) != len(view.slots):
-            container.remove_children()
             self.rows = []
             self.calc_rows = []
+            lines: list[_Line] = []
             last_group: object = object()
             for group, item in self._layout(view):
                 if group != last_group:
-                    widgets.append(Static(self._group_title(view, group), classes="form-group"))
+                    lines.append(GroupTitle(self._group_title(view, group)))
                     last_group = group
                 if isinstance(item, Slot):
-                    field_row = FieldRow(item, classes="field-row")
+                    field_row = FieldRow(item)
                     self.rows.append(field_row)
-                    widgets.append(field_row)
+                    lines.append(field_row)
                 else:
-                    calc_row = CalcRow(item, group, classes="field-row calc-row")
+                    calc_row = CalcRow(item, group)
                     self.calc_rows.append(calc_row)
-                    widgets.append(calc_row)
-            container.scroll_home(animate=False)  # a new record starts at its own top, not the last one's
+                    lines.append(calc_row)
+            container.set_lines(lines)  # a new record starts at its own top, not the last one's
             self._record = view.record_id
             self._focused_row = None
         focused_changed = turned = False
@@ -341,8 +485,6 @@ class CodingForm(Vertical):
             turned |= i == cursor and was != row.applies
         for calc in self.calc_rows:
             calc.set_state(form.calculated(calc.note_id, calc.field), form.applies(calc.note_id, calc.field))
-        if widgets:
-            container.mount_all(widgets)
         self.update_title(view)
         if cursor != self._focused_row:
             self._focused_row = cursor
@@ -408,10 +550,8 @@ class CodingForm(Vertical):
             self.show_entry(None, None)
             return
         row = self.rows[cursor]
-        rows = self.query_one("#form-rows", VerticalScroll)
-        rows.scroll_to_widget(row, animate=False)
-        # rows just mounted have no place yet: scroll again once they are laid out
-        self.call_after_refresh(lambda: rows.scroll_to_widget(row, animate=False) if row.is_mounted else None)
+        rows = self.query_one("#form-rows", FieldLines)
+        rows.scroll_to_row(row)  # the rows widget not laid out yet scrolls on its first resize
         self._draw_panel(view, cursor)
         self._show_entry_for(view, cursor)
 
@@ -440,7 +580,7 @@ class CodingForm(Vertical):
 
     def show_nothing(self, message: str) -> None:
         """No record to code: no rows, nothing to type into, only ``message``."""
-        self.query_one("#form-rows", VerticalScroll).remove_children()
+        self.query_one("#form-rows", FieldLines).set_lines([])
         self.rows, self.calc_rows, self._record, self._focused_row = [], [], None, None
         self.query_one("#form-title", Static).update(Text("Nothing to code", style="bold"))
         self.query_one("#form-entry", Input).display = False
