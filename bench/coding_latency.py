@@ -28,8 +28,9 @@ What each key costs the UI thread, in counts a busy machine does not change: the
 (bench/terminal_latency.py's plan: a choice key per choice field, "61"/"50" for the counts, d to
 finish) sent as the terminal driver sends them, each followed by a 120 ms pause in which the
 screen draws; per key, the UI thread's CPU milliseconds (``time.thread_time``), the screen's layout
-passes and paints. ``--compare SRC`` runs the same keys on another checkout's src/ (an export of
-main) in its own process, alternating with this one ``--runs`` times each.
+passes and paints, and the UI CPU spent in each (a layout pass's own paint counted as paint).
+``--compare SRC`` runs the same keys on another checkout's src/ (an export of main) in its own
+process, alternating with this one ``--runs`` times each.
 """
 
 from __future__ import annotations
@@ -281,6 +282,8 @@ async def per_key_costs(db: Path, n_keys: int) -> dict:
     plan = plan_keys(db, n_keys)
     app = ChartcodeApp(Store.open(db), "intern", frozen_clock=True)
     counts = {"layout": 0, "paint": 0}
+    cpu_in = {"layout": 0.0, "paint": 0.0}  # UI CPU seconds inside each (a layout's own paint: paint)
+    inside: list[str] = []
 
     def counted(screen: Any, method: str) -> None:
         inner = getattr(screen, method)
@@ -288,7 +291,16 @@ async def per_key_costs(db: Path, n_keys: int) -> dict:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             counts[name] += 1
-            return inner(*args, **kwargs)
+            inside.append(name)
+            t = time.thread_time()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                took = time.thread_time() - t
+                inside.pop()
+                cpu_in[name] += took
+                if inside:  # a paint run by a layout pass: counted once, as paint
+                    cpu_in[inside[-1]] -= took
 
         setattr(screen, method, call)
 
@@ -318,6 +330,8 @@ async def per_key_costs(db: Path, n_keys: int) -> dict:
         "ui_cpu_ms_per_key": round(cpu * 1000 / keys, 2),
         "layouts_per_key": round(counts["layout"] / keys, 3),
         "paints_per_key": round(counts["paint"] / keys, 3),
+        "layout_cpu_ms_per_key": round(cpu_in["layout"] * 1000 / keys, 2),
+        "paint_cpu_ms_per_key": round(cpu_in["paint"] * 1000 / keys, 2),
     }
 
 
