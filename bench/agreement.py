@@ -1,6 +1,7 @@
 """Benchmark: `chartcode agreement --bootstrap 1000` on 1,000,008 stored ratings, through the CLI.
 
-    python bench/agreement.py [--records 26316] [--bootstrap 1000] [--runs 3] [--src SRC] [--rebuild]
+    python bench/agreement.py [--records 26316] [--bootstrap 1000] [--runs 3] [--src SRC] [--before SRC]
+                              [--rebuild]
 
 The audit is built once with chartcode's own commands, as a user builds one (`chartcode init
 --audit conjoint-pain`, `import` of one note per record, `import-codes` for two coders, intern
@@ -30,6 +31,10 @@ beside the database read (chartcode.agreement.read), show as the read's wait for
 Prints one JSON document: every run's seconds (wall, and CPU user + system of the process: the
 steadier figure on a busy machine), min and median per command, the breakdown, the load average
 before and after the runs. ``--src`` runs another checkout's chartcode (before/after).
+``--before SRC`` adds a third command to every round, ``chartcode_before``: the same command with
+SRC's chartcode (say main's, from ``git archive main src audits codebooks``), run alternately with
+this one in the same rounds so both see the same load, and says whether the two printed the same
+bytes (``same_output_as_before``).
 
 Goal (issue 16): chartcode < 3 s end to end.
 """
@@ -108,11 +113,12 @@ def chartcode(*args: str) -> list[str]:
     return [sys.executable, "-m", "chartcode", *args]
 
 
-def run(argv: list[str]) -> tuple[float, str, str, float]:
+def run(argv: list[str], src: Path | None = None) -> tuple[float, str, str, float]:
     """(seconds from process start to exit, stdout, stderr, CPU seconds user + system) of one
-    command. The CPU seconds are the process's own (``os.wait4``): on a busy machine they are the
-    steadier figure, wall time also counts the time other processes held the cores."""
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    command, with ``src`` (default SRC) as PYTHONPATH. The CPU seconds are the process's own
+    (``os.wait4``): on a busy machine they are the steadier figure, wall time also counts the time
+    other processes held the cores."""
+    env = {**os.environ, "PYTHONPATH": str(src or SRC)}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, text=True)
@@ -190,6 +196,7 @@ def main() -> None:
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--src", type=Path, help="run the chartcode of this src folder (before/after a change)")
+    ap.add_argument("--before", type=Path, help="also run this src folder's chartcode in every round (before)")
     ap.add_argument("--rebuild", action="store_true", help="build the audit again even if cached")
     ap.add_argument("--write-inputs", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -210,12 +217,21 @@ def main() -> None:
     baseline = [sys.executable, "-c", BASELINE, str(db), *levels]
     result: dict = {"build": built, "src": str(SRC), "bootstrap": args.bootstrap, "cpus": os.cpu_count()}
     result["load_avg_1m_before"] = round(os.getloadavg()[0], 2)
-    names = ("chartcode", "baseline_read_and_krippendorff_alpha")
+    names = ("chartcode", "baseline_read_and_krippendorff_alpha", *(["chartcode_before"] if args.before else []))
     times: dict[str, list[float]] = {k: [] for k in names}
     cpu: dict[str, list[float]] = {k: [] for k in names}
     out = ""
+    same: list[bool] = []
+    if args.before:
+        result["before_src"] = str(args.before.resolve())
     for _ in range(args.runs):
+        if args.before:
+            s_before, out_before, _, c_before = run(command, args.before.resolve())
+            times["chartcode_before"].append(s_before)
+            cpu["chartcode_before"].append(c_before)
         s, out, _, c = run(command)
+        if args.before:
+            same.append(out == out_before)
         times["chartcode"].append(s)
         cpu["chartcode"].append(c)
         s_base, _, _, c_base = run(baseline)
@@ -226,6 +242,8 @@ def main() -> None:
         )
     for name, secs in times.items():
         result[name] = summary(secs) | {f"cpu_{k}": v for k, v in summary(cpu[name]).items()}
+    if args.before:
+        result["same_output_as_before"] = all(same)
     report = json.loads(out)
     result["fields"] = len(report["fields"])
     result["intervals"] = sum(len(f["ci"]) for f in report["fields"])

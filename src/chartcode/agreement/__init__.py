@@ -101,6 +101,8 @@ The package
     read.py          collect's read of a SQLite store: one aggregate query parsed by numpy, the
                      statistics libraries imported in a thread meanwhile, applicability once per
                      distinct combination of what a condition reads
+    libraries.py     those libraries, and statsmodels' inter_rater imported without the
+                     scipy.stats and scipy.linalg it imports but agreement never uses
     design.py        units grouped into patterns; the matrix helpers
     coefficients.py  the statistics: kernels over pattern counts and the one-matrix functions
     registry.py      every coefficient declared once: JSON key, label, where it applies, kernel,

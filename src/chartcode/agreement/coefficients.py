@@ -186,8 +186,9 @@ def cohen_kappa(matrix, n_categories: int, weights: str | None = None) -> float:
     number as ``sklearn.metrics.cohen_kappa_score(y1, y2, labels=range(K), weights=...)``; tests
     check it. statsmodels is imported for Fleiss' kappa anyway; scikit-learn would add its import.
     """
-    from statsmodels.stats.inter_rater import cohens_kappa
+    from chartcode.agreement.libraries import inter_rater
 
+    cohens_kappa = inter_rater().cohens_kappa
     m = _as_matrix(matrix)
     if m.shape[1] != 2:
         raise ValueError("Cohen's kappa needs exactly two coders")
@@ -217,7 +218,9 @@ def fleiss_kappa(matrix, n_categories: int | None = None) -> tuple[float, str]:
         idx, values = _categories(m)
         K = len(values)
     if len(m) and not np.isnan(m).any():
-        from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+        from chartcode.agreement.libraries import inter_rater
+
+        sm_fleiss = inter_rater().fleiss_kappa
 
         n, r = idx.shape
         table = np.bincount((np.arange(n)[:, None] * K + idx).ravel(), minlength=n * K).reshape(n, K)

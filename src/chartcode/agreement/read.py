@@ -10,8 +10,9 @@ compare them), at a fraction of the cost on a large audit:
   (text, real) come as rows. Units are numbered by the rowid of their record or note, and ranked in
   (record_id, note_key) order from the records and notes tables.
 * While SQLite scans (the sqlite3 module releases the GIL while it steps), a thread imports the
-  statistics libraries the coefficients need (statsmodels, which brings scipy.stats and pandas;
-  krippendorff): on two cores the import, about as long as the scan, no longer adds to it.
+  statistics libraries the coefficients need (chartcode.agreement.libraries: statsmodels, which
+  brings pandas, without the scipy.stats it does not need here; scipy.sparse; krippendorff): on two
+  cores the import no longer adds to the scan.
 * Values are encoded once per distinct value (``_encode_column`` on the distinct values), not once
   per code.
 * A conditional field's applicability (chartcode.applicability) is asked once per distinct
@@ -26,7 +27,6 @@ and collect reads the frame instead.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import threading
 from dataclasses import dataclass
@@ -35,19 +35,8 @@ from typing import Any
 import numpy as np
 
 from chartcode.agreement.collect import Ratings, _calc_ratings, _encode_column, _through_logic
+from chartcode.agreement.libraries import LIBRARIES, import_libraries
 from chartcode.codebook import Field
-
-# what the coefficients import (chartcode.agreement.coefficients, registry); imported in a thread
-# while SQLite scans
-LIBRARIES = ("pandas", "krippendorff", "statsmodels.stats.inter_rater")
-
-
-def _import_libraries() -> None:
-    for name in LIBRARIES:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # the caller's own import says so, in its thread
-            return
 
 
 def _numbers(text: str) -> np.ndarray:
@@ -156,7 +145,7 @@ def collect_packed(store, fields: list[Field]) -> list[Ratings] | None:
     """:func:`chartcode.agreement.collect.collect` for ``fields`` (None: data this read does not take)."""
     warm = None
     if any(name not in sys.modules for name in LIBRARIES):
-        warm = threading.Thread(target=_import_libraries, name="chartcode-agreement-imports", daemon=True)
+        warm = threading.Thread(target=import_libraries, name="chartcode-agreement-imports", daemon=True)
         warm.start()
     try:
         codes = _read(store)  # the SQL and numpy only: nothing imported here while the thread imports

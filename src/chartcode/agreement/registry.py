@@ -79,6 +79,7 @@ class Setting:
     pairable: np.ndarray  # coders per unit, for the units coded by 2 or more
     active: list[Coefficient] = dc_field(default_factory=list)
     _memo: dict[str, Any] = dc_field(default_factory=dict)
+    _value_counts: np.ndarray | None = None
 
     @property
     def r(self) -> int:
@@ -88,6 +89,20 @@ class Setting:
     def positions(self) -> np.ndarray:
         """The category indices as a float matrix, NaN missing (what the library functions take)."""
         return np.where(self.idx >= 0, self.idx, np.nan)
+
+    def value_counts(self) -> np.ndarray:
+        """Units x categories: how many coders gave each category to each unit (int64), for the units
+        coded by 2 or more coders -- what ``krippendorff.alpha`` makes of ``reliability_data`` itself,
+        once for every level instead of once per level. A unit coded once adds an exact zero to the
+        package's coincidence sum, so leaving those units out gives the same number, to the bit."""
+        if self._value_counts is None:
+            n = self.idx.shape[0]
+            unit = np.repeat(np.arange(n), self.idx.shape[1]).reshape(self.idx.shape)
+            ok = self.idx >= 0
+            flat = unit[ok] * self.K + self.idx[ok]
+            counts = np.bincount(flat, minlength=n * self.K).reshape(n, self.K)
+            self._value_counts = counts[counts.sum(axis=1) >= 2]
+        return self._value_counts
 
     def shared(self, name: str, compute: Callable[[], Any]) -> Any:
         """A result shared by a family of coefficients within one evaluation (see :meth:`evaluate`)."""
@@ -198,16 +213,18 @@ def _alpha_lib(s: Setting, c) -> float | None:
         return None
     import krippendorff
 
-    rel = s.positions().T  # coders as rows
+    # the package's own input form: per unit, how many coders gave each value of the domain (the
+    # reliability data, coders as rows, would be counted into this by the package on every call)
     if c.level in ("interval", "ratio"):
         assert s.values is not None  # the interval and ratio levels come with the codes' values
-        data = np.where(np.isnan(rel), np.nan, s.values[np.nan_to_num(rel, nan=0).astype(int)])
         domain = s.values
     else:
-        data, domain = rel, np.arange(s.K, dtype=float)
+        domain = np.arange(s.K, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         try:
-            return float(krippendorff.alpha(reliability_data=data, value_domain=domain, level_of_measurement=c.level))
+            return float(
+                krippendorff.alpha(value_counts=s.value_counts(), value_domain=domain, level_of_measurement=c.level)
+            )
         except ValueError:  # the package refuses a single value; the formula says undefined
             return float("nan")
 
