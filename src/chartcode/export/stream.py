@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from chartcode.store.store import Store
 
 SPAN_RECORDS = 10_000  # records per span: tens of MB of final values, whatever the audit's size
-SHARED_CACHE = ("form_answers",)  # memoised answers of the branching logic, valid for every span
+# valid for every span: the memoised answers of the branching logic, the audit's parsed analysis plan
+SHARED_CACHE = ("form_answers", "analysis_plan")
 
 
 class _Uneven(Exception):
