@@ -60,29 +60,39 @@ def test_the_second_process_makes_every_odd_span_and_the_files_are_one_processs(
     assert sorted(leftovers) == ["out.csv", "out_notes.csv"]  # its private folder went with it
 
 
+def _writer_gets_in(path) -> str:
+    other = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        return str(exc)
+    else:
+        other.execute("ROLLBACK")
+        return "a writer got in"
+    finally:
+        other.close()
+
+
 def test_both_snapshots_are_opened_while_no_commit_can_land(demo, tmp_path, monkeypatch):  # noqa: F811
     tried: list[str] = []
 
     class Probing(stream._Child):
-        def ready(self):
-            ok = super().ready()
-            other = sqlite3.connect(demo.path, timeout=0.05, isolation_level=None)
-            try:
-                other.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                tried.append(str(exc))
-            else:
-                other.execute("ROLLBACK")
-                tried.append("a writer got in")
-            finally:
-                other.close()
+        def waiting(self):  # the child's start-up: writers are not held up by it
+            ok = super().waiting()
+            tried.append(_writer_gets_in(demo.path))
+            return ok
+
+        def go(self):  # the round trip that opens the child's snapshot: no writer gets in
+            ok = super().go()
+            tried.append(_writer_gets_in(demo.path))
             return ok
 
     monkeypatch.setattr(stream, "_Child", Probing)
     want = _whole(demo, tmp_path / "whole")
     got, streamed = _streamed(demo, tmp_path / "two", monkeypatch, 5)
     assert streamed and got == want
-    assert tried == ["database is locked"]
+    assert tried == ["a writer got in", "database is locked"]
+    assert _writer_gets_in(demo.path) == "a writer got in"  # and the lock is let go
 
 
 def test_a_second_process_that_cannot_open_the_audit_leaves_the_spans_to_this_one(demo, tmp_path, monkeypatch):  # noqa: F811
@@ -129,7 +139,7 @@ def test_a_second_process_that_dies_midway_leaves_the_rest_to_this_one(demo, tmp
     assert spy.delivered == [1]
 
 
-def test_no_second_process_while_another_writer_holds_the_lock(demo, tmp_path, monkeypatch):  # noqa: F811
+def test_no_span_from_a_second_process_while_another_writer_holds_the_lock(demo, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setattr(stream, "LOCK_WAIT_S", 0.1)
     spy = _Spy(monkeypatch)
     want = _whole(demo, tmp_path / "whole")
@@ -141,4 +151,4 @@ def test_no_second_process_while_another_writer_holds_the_lock(demo, tmp_path, m
         other.execute("ROLLBACK")
         other.close()
     assert streamed and got == want
-    assert spy.made == 0
+    assert spy.delivered == []  # started, then stopped: no lock, no shared snapshot

@@ -18,11 +18,12 @@ the first span's, the streamed files are dropped and the export is made whole, a
 
 On a machine with a second CPU the spans are shared with a second process: this one makes
 spans 0, 2, 4, ... and writes them, the child makes 1, 3, 5, ... into files of its own, which are
-copied in between, in order. Both read the same state of the database: the child's read
-transaction and this one's are opened while the write lock is held (Store.writes_held), so no
-commit can land between them; where the lock cannot be had within a second, where the child
-fails, this process makes those spans itself.
-The files are the ones one process writes, byte for byte.
+copied in between, in order. Both read the same state of the database: the child starts and
+opens the audit first, then the child's read transaction and this one's are opened while the
+write lock is held for that round trip (Store.writes_held), so no commit can land between them.
+Where the lock cannot be had within a second, or the child fails, makes other spans or cannot
+start, this process makes those spans itself. The files are the ones one process writes, byte
+for byte.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ if TYPE_CHECKING:
 
 SPAN_RECORDS = 10_000  # records per span: tens of MB of final values, whatever the audit's size
 LOCK_WAIT_S = 1.0  # how long to wait for the write lock that lines up the child's snapshot with ours
-READY_WAIT_S = 20.0  # how long the child may take to start and open its snapshot
+START_WAIT_S = 20.0  # how long the child may take to start and open the audit
+GO_WAIT_S = 5.0  # how long it may take to open its read snapshot (the write lock is held meanwhile)
 # valid for every span: the memoised answers of the branching logic, the audit's parsed analysis plan
 SHARED_CACHE = ("form_answers", "analysis_plan")
 
@@ -210,7 +212,7 @@ class _Child:
         )
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(request) + "\n")
-        proc.stdin.close()
+        proc.stdin.flush()
         self._proc: Any = proc
 
     def _message(self, timeout: float | None = None) -> dict[str, Any] | None:
@@ -229,10 +231,24 @@ class _Child:
             message = None
         return message if isinstance(message, dict) else None
 
-    def ready(self) -> bool:
-        """Wait for the child to have opened its read snapshot (False: it failed; it is stopped)."""
-        message = self._message(READY_WAIT_S)
-        if message is None or message.get("ready") is not True:
+    def waiting(self) -> bool:
+        """Wait for the child to have started and opened the audit (False: it failed; it is stopped)."""
+        return self._expect("waiting", START_WAIT_S)
+
+    def go(self) -> bool:
+        """Tell the child to open its read snapshot now and wait until it has (False: it failed; it
+        is stopped). The caller holds the write lock meanwhile: a round trip, not a start-up."""
+        try:
+            self._proc.stdin.write("go\n")
+            self._proc.stdin.close()
+        except (OSError, ValueError, AttributeError):
+            self.stop()
+            return False
+        return self._expect("ready", GO_WAIT_S)
+
+    def _expect(self, word: str, timeout: float) -> bool:
+        message = self._message(timeout)
+        if message is None or message.get(word) is not True:
             self.stop()
             return False
         return True
@@ -255,7 +271,9 @@ class _Child:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.kill()
             self._proc.wait()
-            self._proc.stdout.close()
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                with contextlib.suppress(OSError, ValueError):
+                    pipe.close()
             self._proc = None
 
     def close(self) -> None:
@@ -265,8 +283,9 @@ class _Child:
 
 def child_main() -> None:
     """The second process of :class:`_Child`: read the request (one JSON line on stdin), open the
-    audit and a read snapshot (the parent holds the write lock meanwhile), say "ready", then make
-    spans 1, 3, 5, ... and say each. Any failure just ends it: the parent makes those spans itself."""
+    audit, say "waiting"; on "go" (the parent holds the write lock, its own snapshot open) open a
+    read snapshot and say "ready"; then make spans 1, 3, 5, ... and say each. Any failure just ends
+    it: the parent makes those spans itself."""
     from chartcode.export import writers
     from chartcode.export.formats import ExportInput
     from chartcode.store.store import Store
@@ -279,6 +298,11 @@ def child_main() -> None:
         folder = Path(request["folder"])
         store = Store.open(request["path"])
         data = ExportInput(store, bool(request["deidentify"]), dates=str(request["dates"]))
+        store.codebook  # noqa: B018 - read now, not under the parent's write lock
+        out.write(json.dumps({"waiting": True}) + "\n")
+        out.flush()
+        if input() != "go":
+            raise SystemExit(1)
         with store.read_snapshot():
             ids, open_ids = store.record_ids(), store.open_record_ids()  # the first read opens the snapshot
             out.write(json.dumps({"ready": True}) + "\n")
@@ -340,25 +364,28 @@ def _child_parts(
 def _snapshot_with_child(
     data: ExportInput, store: Store, folder_parent: Path
 ) -> Iterator[tuple[list[str], list[tuple[list[str], Span]], _Child | None]]:
-    """This connection's read snapshot (open record ids, spans) and, where possible, a child on the
-    very same snapshot: both opened while the write lock is held, so nothing commits between them."""
-    with store.read_snapshot():
-        child: _Child | None = None
-        try:
-            can_lock = has_method(store, "writes_held")
-            lock = store.writes_held(LOCK_WAIT_S) if can_lock else contextlib.nullcontext(False)
+    """This connection's read snapshot (open record ids, spans) and, where possible, a second process
+    on the very same snapshot. The child starts first (a fresh interpreter: a second or so); then,
+    for one round trip, the write lock is held while this snapshot and the child's are opened, so
+    nothing commits between them and a coder's save waits milliseconds, not the child's start."""
+    child: _Child | None = None
+    try:
+        if has_method(store, "writes_held") and _second_cpu(-(-len(store.record_ids()) // SPAN_RECORDS)):
+            child = _Child(data, Path(store.path), folder_parent)
+            if not child.waiting():
+                child.close()
+                child = None
+        with store.read_snapshot():
+            lock = store.writes_held(LOCK_WAIT_S) if child is not None else contextlib.nullcontext(False)
             with lock as held:
                 ids, open_ids = store.record_ids(), store.open_record_ids()  # opens this snapshot
-                all_spans = list(spans(ids))
-                if held and _second_cpu(len(all_spans)):
-                    child = _Child(data, Path(store.path), folder_parent)
-                    if not child.ready():
-                        child.close()
-                        child = None
-            yield open_ids, all_spans, child
-        finally:
-            if child is not None:
-                child.close()
+                if child is not None and not (held and child.go()):
+                    child.close()
+                    child = None
+            yield open_ids, list(spans(ids)), child
+    finally:
+        if child is not None:
+            child.close()
 
 
 def write_wide_csv(data: ExportInput, files: list[Path], whole: Callable[[], None]) -> None:
