@@ -52,7 +52,14 @@ class Plan:
 
 
 def load_plan(store) -> Plan:
-    """The derived variables (validated) and raw analyses section of the audit stored in ``store``."""
+    """The derived variables (validated) and raw analyses section of the audit stored in ``store``,
+    parsed once per state of the database (the audit YAML is parsed with every line located, about
+    a quarter of a second: the streamed export asks once per span of records and per table)."""
+    plan: Plan = store.cached("analysis_plan", lambda: _load_plan(store))
+    return plan
+
+
+def _load_plan(store) -> Plan:
     shown = f"audits/{store.meta('audit_id') or 'audit'}.yaml"
     text = store.meta("audit_yaml") or ""
     if not text.strip():

@@ -15,13 +15,27 @@ at: a column's dtype is chosen from its values (a count with a word code in it i
 de-identified age column holding "90+" is text), and a rating scale's scores compare a unit's
 periods across records. A scale is exported whole; and when a span's columns or dtypes differ from
 the first span's, the streamed files are dropped and the export is made whole, as before.
+
+On a machine with a second CPU the spans are shared with a second process: this one makes
+spans 0, 2, 4, ... and writes them, the child makes 1, 3, 5, ... into files of its own, which are
+copied in between, in order. Both read the same state of the database: the child starts and
+opens the audit first, then the child's read transaction and this one's are opened while the
+write lock is held for that round trip (Store.writes_held), so no commit can land between them.
+Where the lock cannot be had within a second, or the child fails, makes other spans or cannot
+start, this process makes those spans itself. The files are the ones one process writes, byte
+for byte.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from chartcode.errors import UserError
 from chartcode.files import atomic_write
@@ -35,7 +49,11 @@ if TYPE_CHECKING:
     from chartcode.store.store import Store
 
 SPAN_RECORDS = 10_000  # records per span: tens of MB of final values, whatever the audit's size
-SHARED_CACHE = ("form_answers",)  # memoised answers of the branching logic, valid for every span
+LOCK_WAIT_S = 1.0  # how long to wait for the write lock that lines up the child's snapshot with ours
+START_WAIT_S = 20.0  # how long the child may take to start and open the audit
+GO_WAIT_S = 5.0  # how long it may take to open its read snapshot (the write lock is held meanwhile)
+# valid for every span: the memoised answers of the branching logic, the audit's parsed analysis plan
+SHARED_CACHE = ("form_answers", "analysis_plan")
 
 
 class _Uneven(Exception):
@@ -113,33 +131,271 @@ class _Kinds:
         self.columns: list[str] | None = None
         self.dtypes: dict[str, str] = {}
 
-    def check(self, frame: pd.DataFrame) -> None:
+    @staticmethod
+    def summary(frame: pd.DataFrame) -> list[Any]:
+        """What :meth:`check` looks at: the columns, and each column's kind where the frame has rows
+        (None for an ``Int64`` column of blanks only). Plain data: a child process sends it as JSON."""
         columns = [str(c) for c in frame.columns]
+        if frame.empty:  # no rows: writes no cell (its dtypes are whatever empty lists give)
+            return [columns, None]
+        kinds: list[str | None] = []
+        for col, dtype in zip(frame.columns, frame.dtypes, strict=True):
+            kind = "object" if str(dtype) == "str" else str(dtype)
+            kinds.append(None if kind == "Int64" and frame[col].isna().all() else kind)
+        return [columns, kinds]
+
+    def check(self, frame: pd.DataFrame) -> None:
+        self.check_summary(self.summary(frame))
+
+    def check_summary(self, summary: list[Any]) -> None:
+        columns, kinds = summary
         if self.columns is None:
             self.columns = columns
         elif columns != self.columns:
             raise _Uneven
-        if frame.empty:  # no rows: writes no cell (its dtypes are whatever empty lists give)
-            return
-        for col, dtype in zip(columns, frame.dtypes, strict=True):
-            kind = "object" if str(dtype) == "str" else str(dtype)
-            if kind == "Int64" and frame[col].isna().all():
-                continue
-            if self.dtypes.setdefault(col, kind) != kind:
+        for col, kind in zip(columns, kinds or [], strict=False):
+            if kind is not None and self.dtypes.setdefault(col, kind) != kind:
                 raise _Uneven
+
+
+def _span_tables(data: ExportInput, store: Store, part_ids: list[str], span: Span, open_ids: list[str]):
+    """The records and notes tables of one span, as the whole export makes them."""
+    from chartcode.export.options import expand
+    from chartcode.export.tables import wide_tables
+
+    part = cast("Store", RecordSpan(store, part_ids, span, open_ids))
+    records, notes = wide_tables(part, deidentify=data.deidentify, dates=data.dates, extras=True)
+    return expand(records, store.codebook), expand(notes, store.codebook)
+
+
+def _second_cpu(n_spans: int) -> bool:
+    """A second process is worth it: two spans or more and a second CPU for this process."""
+    if n_spans < 2:
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return cpus >= 2
+
+
+class _Child:
+    """A second chartcode process that makes every second span (1, 3, 5, ...) of the same export into
+    files in a private folder and says so, span by span, as JSON lines; :meth:`take` waits for the
+    next one. A fresh interpreter, not a fork: a forked copy of this process would carry its SQLite
+    connections (SQLite's rule: never across a fork)."""
+
+    def __init__(self, data: ExportInput, path: Path, folder_parent: Path) -> None:
+        import subprocess
+        import sys
+
+        import chartcode
+
+        self.folder = Path(tempfile.mkdtemp(prefix=".chartcode-export-", dir=folder_parent))
+        request = {
+            "path": str(path),
+            "deidentify": data.deidentify,
+            "dates": data.dates,
+            "span_records": SPAN_RECORDS,
+            "folder": str(self.folder),
+        }
+        root = str(Path(chartcode.__file__).resolve().parents[1])
+        code = f"import sys; sys.path.insert(0, {root!r}); from chartcode.export.stream import child_main; child_main()"
+        proc = subprocess.Popen(  # noqa: S603 - this interpreter, this package, no shell
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+            close_fds=True,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(request) + "\n")
+        proc.stdin.flush()
+        self._proc: Any = proc
+
+    def _message(self, timeout: float | None = None) -> dict[str, Any] | None:
+        if self._proc is None:
+            return None
+        if timeout is not None:
+            import select
+
+            readable, _, _ = select.select([self._proc.stdout], [], [], timeout)
+            if not readable:
+                return None
+        line = self._proc.stdout.readline()
+        try:
+            message = json.loads(line) if line else None
+        except ValueError:
+            message = None
+        return message if isinstance(message, dict) else None
+
+    def waiting(self) -> bool:
+        """Wait for the child to have started and opened the audit (False: it failed; it is stopped)."""
+        return self._expect("waiting", START_WAIT_S)
+
+    def go(self) -> bool:
+        """Tell the child to open its read snapshot now and wait until it has (False: it failed; it
+        is stopped). The caller holds the write lock meanwhile: a round trip, not a start-up."""
+        try:
+            self._proc.stdin.write("go\n")
+            self._proc.stdin.close()
+        except (OSError, ValueError, AttributeError):
+            self.stop()
+            return False
+        return self._expect("ready", GO_WAIT_S)
+
+    def _expect(self, word: str, timeout: float) -> bool:
+        message = self._message(timeout)
+        if message is None or message.get(word) is not True:
+            self.stop()
+            return False
+        return True
+
+    def take(self, index: int) -> dict[str, Any] | None:
+        """The child's word on span ``index`` (its files are then complete), or None when it failed."""
+        message = self._message()
+        if message is None or message.get("span") != index:
+            self.stop()
+            return None
+        return message
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None
+
+    def stop(self) -> None:
+        """Stop the child (if still running) and reap it; its files go with :meth:`close`."""
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+            self._proc.wait()
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                with contextlib.suppress(OSError, ValueError):
+                    pipe.close()
+            self._proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def child_main() -> None:
+    """The second process of :class:`_Child`: read the request (one JSON line on stdin), open the
+    audit, say "waiting"; on "go" (the parent holds the write lock, its own snapshot open) open a
+    read snapshot and say "ready"; then make spans 1, 3, 5, ... and say each. Any failure just ends
+    it: the parent makes those spans itself."""
+    from chartcode.export import writers
+    from chartcode.export.formats import ExportInput
+    from chartcode.store.store import Store
+
+    global SPAN_RECORDS
+    out = sys_stdout()
+    try:
+        request = json.loads(input())
+        SPAN_RECORDS = int(request["span_records"])
+        folder = Path(request["folder"])
+        store = Store.open(request["path"])
+        data = ExportInput(store, bool(request["deidentify"]), dates=str(request["dates"]))
+        store.codebook  # noqa: B018 - read now, not under the parent's write lock
+        out.write(json.dumps({"waiting": True}) + "\n")
+        out.flush()
+        if input() != "go":
+            raise SystemExit(1)
+        with store.read_snapshot():
+            ids, open_ids = store.record_ids(), store.open_record_ids()  # the first read opens the snapshot
+            out.write(json.dumps({"ready": True}) + "\n")
+            out.flush()
+            all_spans = list(spans(ids))
+            for index in range(1, len(all_spans), 2):
+                part_ids, span = all_spans[index]
+                records, notes = _span_tables(data, store, part_ids, span, open_ids)
+                for name, frame in (("records", records), ("notes", notes)):
+                    fd = os.open(folder / f"{index}.{name}.csv", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with open(fd, "w", encoding="utf-8", newline="") as fh:
+                        writers.csv_rows(frame, fh, header=False)
+                message = {
+                    "span": index,
+                    "bounds": [part_ids[0] if part_ids else None, part_ids[-1] if part_ids else None],
+                    "records": len(records),
+                    "notes": len(notes),
+                    "kinds": [_Kinds.summary(records), _Kinds.summary(notes)],
+                }
+                del records, notes
+                out.write(json.dumps(message) + "\n")
+                out.flush()
+    except (Exception, KeyboardInterrupt):  # noqa: BLE001 - the parent makes these spans itself
+        raise SystemExit(1) from None
+
+
+def sys_stdout() -> IO[str]:
+    import sys
+
+    return sys.stdout
+
+
+def _child_parts(
+    child: _Child, index: int, part_ids: list[str]
+) -> tuple[dict[str, Any], tuple[IO[str], IO[str]]] | None:
+    """The child's word and open files for span ``index``, or None (the child is then stopped and
+    this process makes the span): it failed, or its span is not this one (other record ids)."""
+    if not child.alive:
+        return None
+    said = child.take(index)
+    if said is None:
+        return None
+    if said.get("bounds") != [part_ids[0] if part_ids else None, part_ids[-1] if part_ids else None]:
+        child.stop()
+        return None
+    opened: list[IO[str]] = []
+    try:
+        for name in ("records", "notes"):
+            opened.append(open(child.folder / f"{index}.{name}.csv", encoding="utf-8", newline=""))  # noqa: SIM115
+    except OSError:
+        for fh in opened:
+            fh.close()
+        child.stop()
+        return None
+    return said, (opened[0], opened[1])
+
+
+@contextlib.contextmanager
+def _snapshot_with_child(
+    data: ExportInput, store: Store, folder_parent: Path
+) -> Iterator[tuple[list[str], list[tuple[list[str], Span]], _Child | None]]:
+    """This connection's read snapshot (open record ids, spans) and, where possible, a second process
+    on the very same snapshot. The child starts first (a fresh interpreter: a second or so); then,
+    for one round trip, the write lock is held while this snapshot and the child's are opened, so
+    nothing commits between them and a coder's save waits milliseconds, not the child's start."""
+    child: _Child | None = None
+    try:
+        if has_method(store, "writes_held") and _second_cpu(-(-len(store.record_ids()) // SPAN_RECORDS)):
+            child = _Child(data, Path(store.path), folder_parent)
+            if not child.waiting():
+                child.close()
+                child = None
+        with store.read_snapshot():
+            lock = store.writes_held(LOCK_WAIT_S) if child is not None else contextlib.nullcontext(False)
+            with lock as held:
+                ids, open_ids = store.record_ids(), store.open_record_ids()  # opens this snapshot
+                if child is not None and not (held and child.go()):
+                    child.close()
+                    child = None
+            yield open_ids, list(spans(ids)), child
+    finally:
+        if child is not None:
+            child.close()
 
 
 def write_wide_csv(data: ExportInput, files: list[Path], whole: Callable[[], None]) -> None:
     """The wide csv export (records to ``files[0]``, notes to ``files[1]``) span by span; ``whole()``
     writes them the whole way when a span's columns or dtypes differ from the first span's."""
     from chartcode.export import writers
-    from chartcode.export.options import expand
-    from chartcode.export.tables import wide_tables
 
-    store, cb = data.store, data.codebook
+    store = data.store
     try:
-        with store.read_snapshot():
-            ids, open_ids = store.record_ids(), store.open_record_ids()
+        with _snapshot_with_child(data, store, Path(files[0]).parent) as (open_ids, all_spans, child):
             counts = {"records": 0, "notes": 0}
             kinds, first = (_Kinds(), _Kinds()), True
             try:
@@ -147,10 +403,19 @@ def write_wide_csv(data: ExportInput, files: list[Path], whole: Callable[[], Non
                     atomic_write(files[0], "w", encoding="utf-8", newline="") as rec_fh,
                     atomic_write(files[1], "w", encoding="utf-8", newline="") as note_fh,
                 ):
-                    for part_ids, span in spans(ids):
-                        part = cast("Store", RecordSpan(store, part_ids, span, open_ids))
-                        records, notes = wide_tables(part, deidentify=data.deidentify, dates=data.dates, extras=True)
-                        records, notes = expand(records, cb), expand(notes, cb)
+                    for index, (part_ids, span) in enumerate(all_spans):
+                        parts = _child_parts(child, index, part_ids) if child is not None and index % 2 else None
+                        if parts is not None:  # the child's files, copied as they are
+                            said, (rec_part, note_part) = parts
+                            with rec_part, note_part:
+                                kinds[0].check_summary(said["kinds"][0])
+                                kinds[1].check_summary(said["kinds"][1])
+                                shutil.copyfileobj(rec_part, rec_fh)
+                                shutil.copyfileobj(note_part, note_fh)
+                            counts["records"] += said["records"]
+                            counts["notes"] += said["notes"]
+                            continue
+                        records, notes = _span_tables(data, store, part_ids, span, open_ids)
                         kinds[0].check(records)
                         kinds[1].check(notes)
                         writers.csv_rows(records, rec_fh, header=first)
@@ -158,7 +423,7 @@ def write_wide_csv(data: ExportInput, files: list[Path], whole: Callable[[], Non
                         first = False
                         counts["records"] += len(records)
                         counts["notes"] += len(notes)
-                        del records, notes, part
+                        del records, notes
             except _Uneven:
                 pass
             else:

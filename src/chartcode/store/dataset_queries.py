@@ -7,12 +7,15 @@ full scan in rowid order, with fields and coders sent as small ints (:func:`_nam
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chartcode.store.visibility import record_closed, shared
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from chartcode.store.connection import Database
 
 SUBMITTED_WHERE = "submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
@@ -74,6 +77,7 @@ class DatasetQueries:
     """Store methods for the dataset and the statistics built on it (mixed into Store)."""
 
     if TYPE_CHECKING:  # Store, which these methods are mixed into, defines them
+        path: Path
 
         @property
         def _db(self) -> Database: ...
@@ -92,6 +96,29 @@ class DatasetQueries:
         with self._db.atomic():
             yield
 
+    @contextlib.contextmanager
+    def writes_held(self, wait: float) -> Iterator[bool]:
+        """Hold the database's write lock (``BEGIN IMMEDIATE`` on a connection of its own, nothing
+        written, rolled back at the end) so that no commit lands while other connections open their
+        read snapshots: every read transaction begun inside the block sees the same state. Yields
+        False, holding nothing, when another writer kept the lock for ``wait`` seconds. Writers
+        meanwhile wait, as they wait for any writer."""
+        conn = sqlite3.connect(self.path, timeout=wait, isolation_level=None, check_same_thread=False)
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                held = False
+            else:
+                held = True
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+
     def submitted_code_chunks(
         self, fields: list[str], coders: list[str], size: int | None = None, *, span: Span | None = None
     ) -> Iterator[list[tuple[Any, ...]]]:
@@ -99,10 +126,15 @@ class DatasetQueries:
         turns each chunk into arrays holds one chunk of Python tuples at a time, not millions.
         ``span``: only the records whose id lies in it (through the codes_by_record index)."""
         within, params = _within(span)
+        # A span is read through the record index, then sorted: ordered by ``id`` itself, SQLite
+        # prefers walking the whole table in id order (no sort) when the span has one bound only (the
+        # first and the last span), so those spans of a streamed export each read every code of the
+        # audit. ``id + 0`` is the same order but not the rowid, so the range decides the plan.
+        order = "id + 0" if within else "id"
         sql = (
             f"SELECT {_named('field', fields)}, record_id, NULLIF(note_key, ''), {_named('coder', coders)},"
             f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} AND {record_closed('record_id')}{within}"
-            " ORDER BY id"
+            f" ORDER BY {order}"
         )
         cursor = self._db.execute(sql, [*fields, *coders, *params])
         try:

@@ -1,0 +1,64 @@
+"""A record span's reads (the streamed export's, chartcode.export.stream) go through the record
+index whatever the span's bounds: the first span (no lower bound) and the last (no upper bound)
+must not walk every code of the audit, or each of them costs a whole-table read and the export's
+time grows with the audit's size times its number of spans. And the audit's analysis plan (its
+YAML parsed with every line located) is parsed once per state of the database, not once per span."""
+
+from __future__ import annotations
+
+import pytest
+
+from chartcode import analysis
+from chartcode.export import stream
+from chartcode.store import Store  # noqa: TC001
+from tests.unit.test_export_stream import demo  # noqa: F401 - the demo audit fixture
+
+
+def _plans(s: Store, sql: str, params) -> str:
+    return " | ".join(row[-1] for row in s._db.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+
+@pytest.mark.parametrize("which", ["first", "middle", "last"])
+def test_every_span_reads_codes_through_the_record_index(demo, which):  # noqa: F811
+    s = demo
+    ids = sorted(s.record_ids())
+    spans = list(stream.spans(ids, size=5))
+    assert len(spans) >= 3
+    _, span = {"first": spans[0], "middle": spans[1], "last": spans[-1]}[which]
+    seen: list[str] = []
+    s._db.conn.set_trace_callback(seen.append)
+    rows = [r for chunk in s.submitted_code_chunks([], [], span=span) for r in chunk]
+    s._db.conn.set_trace_callback(None)
+    assert rows, "the span holds submitted codes"
+    (sql,) = [q for q in seen if q.lstrip().upper().startswith("SELECT") and "FROM codes" in q]
+    # the statement as run, its parameters inlined by the trace; plan it again as it was run
+    plan = _plans(s, sql, [])
+    assert "USING INDEX codes_by_record" in plan, plan
+    assert "SCAN codes" not in plan, plan
+
+
+def test_the_span_rows_are_the_whole_reads_rows_in_id_order(demo):  # noqa: F811
+    s = demo
+    ids = sorted(s.record_ids())
+    whole = s.submitted_code_rows([], [])
+    parts = [r for _, span in stream.spans(ids, size=3) for c in s.submitted_code_chunks([], [], span=span) for r in c]
+    assert sorted(parts, key=repr) == sorted(whole, key=repr)
+    # within a span the rows keep the whole read's (id) order
+    for _, span in stream.spans(ids, size=3):
+        got = [r for c in s.submitted_code_chunks([], [], span=span) for r in c]
+        lo, hi = span
+        want = [r for r in whole if (lo is None or r[1] >= lo) and (hi is None or r[1] < hi)]
+        assert got == want
+
+
+def test_the_analysis_plan_is_parsed_once_per_database_state(demo, monkeypatch):  # noqa: F811
+    parsed = []
+    real = analysis.load_located
+    monkeypatch.setattr(analysis, "load_located", lambda *a, **kw: parsed.append(1) or real(*a, **kw))
+    first = analysis.load_plan(demo)
+    assert first.derived, "the demo's audit has derived variables"
+    assert analysis.load_plan(demo) is first
+    assert len(parsed) == 1
+    demo.set_code("intern", demo.record_ids()[0], "sex", 2)  # any commit: a new state
+    assert analysis.load_plan(demo) is not first
+    assert len(parsed) == 2
