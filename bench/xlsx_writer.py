@@ -1,7 +1,7 @@
 """Benchmark: the XLSX writer, today's (XlsxWriter's typed cell API) against the hand-built sheet XML.
 
     python bench/xlsx_writer.py [--records 20000] [--runs 3] [--old-rev 44ec022^] [--base SRC]
-                                [--new SRC] [--db DB] [--no-e2e] [--old-db OLD_DB]
+                                [--new SRC] [--db DB] [--no-e2e] [--no-writer] [--old-db OLD_DB]
 
 The baseline is the chartcode of ``--old-rev`` (the last commit whose xlsx writer built the sheet
 XML itself), its files taken with ``git archive`` into a temporary folder (no worktree, no
@@ -276,6 +276,7 @@ def main() -> None:
     ap.add_argument("--new", type=Path, default=NEW_SRC, help="the src folder measured as new (default: this tree's)")
     ap.add_argument("--db", type=Path, help="today's audit to export (default: bench/report.py's, built if missing)")
     ap.add_argument("--no-e2e", action="store_true", help="only the writer on the same sheets")
+    ap.add_argument("--no-writer", action="store_true", help="no writer pass (e.g. only the release pass)")
     ap.add_argument(
         "--old-db", type=Path, help="an audit made by --old-rev's bench/report.py --keep (adds the release pass)"
     )
@@ -292,11 +293,13 @@ def main() -> None:
         pickled = work / "sheets.pkl"
         new = args.new.resolve()
         result["new_src"] = str(new)
-        run([sys.executable, "-c", DUMP, str(pickled), str(db), str(work / "unused.xlsx")], new)
+        if not args.no_writer:  # the writer pass's sheets
+            run([sys.executable, "-c", DUMP, str(pickled), str(db), str(work / "unused.xlsx")], new)
         srcs = {"old": old, **({"base": args.base.resolve()} if args.base else {}), "new": new}
-        result["load_avg_1m_before_writer"] = round(os.getloadavg()[0], 2)
-        result["writer"] = writer_pass(srcs, pickled, work, args.runs)
-        result["load_avg_1m_after_writer"] = round(os.getloadavg()[0], 2)
+        if not args.no_writer:
+            result["load_avg_1m_before_writer"] = round(os.getloadavg()[0], 2)
+            result["writer"] = writer_pass(srcs, pickled, work, args.runs)
+            result["load_avg_1m_after_writer"] = round(os.getloadavg()[0], 2)
         if not args.no_e2e:
             cases = {"old_writer": (new, str(old)), **({"base": (args.base.resolve(), "-")} if args.base else {})}
             cases["new"] = (new, "-")
