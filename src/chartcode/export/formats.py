@@ -153,17 +153,12 @@ def _csv_long(data: ExportInput, files: list[Path]) -> None:
 
 
 def _xlsx_wide(data: ExportInput, files: list[Path]) -> None:
-    from chartcode.export import stream, writers
+    from chartcode.export import writers
 
-    if stream.streamable(data.store) and writers.write_xlsx_streamed(data, files[0], lambda: _xlsx_more(data)):
-        return  # record span by record span: memory bounded by a span
     records, notes = data.wide
-    writers.write_xlsx({"records": records, "notes": notes, **_xlsx_more(data)}, files[0])
-
-
-def _xlsx_more(data: ExportInput) -> dict[str, pd.DataFrame]:
-    """The wide workbook's sheets after the records and notes."""
     sheets = {
+        "records": records,
+        "notes": notes,
         "codebook": data.codebook_table(),
         "agreement": data.agreement_table(),
         "analyses": data.analyses_table(),
@@ -172,7 +167,7 @@ def _xlsx_more(data: ExportInput) -> dict[str, pd.DataFrame]:
     scores = data.fidelity_table()
     if scores is not None:  # a rating scale: its scores per unit and period
         sheets["fidelity"] = scores
-    return sheets
+    writers.write_xlsx(sheets, files[0])
 
 
 def _xlsx_long(data: ExportInput, files: list[Path]) -> None:

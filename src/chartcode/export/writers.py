@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,51 +107,6 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
         raise _fail(path, cause) from None
     except OSError as exc:
         raise _fail(path, exc) from None
-
-
-def write_xlsx_streamed(data: Any, path: Path, more: Callable[[], dict[str, pd.DataFrame]]) -> bool:
-    """The wide xlsx export record span by record span (chartcode.export.stream: the spans, their
-    reads and the check that a span's columns and dtypes are the first span's), so memory is
-    bounded by a span rather than by the audit: the "records" and "notes" sheets take each span's
-    rows as they are made, then ``more()``'s sheets follow, all in one read snapshot. The workbook
-    is the one :func:`write_xlsx` writes from the whole tables (the cells of a value depend on the
-    value alone; the widths and the autofilter are set once every row is in). False, with nothing
-    written, when a span's columns or dtypes differ from the first span's: the caller writes it whole."""
-    from xlsxwriter.exceptions import FileCreateError
-
-    from chartcode.export import stream
-    from chartcode.export.options import expand
-    from chartcode.export.tables import wide_tables
-    from chartcode.export.xlsx import book
-
-    store, cb = data.store, data.codebook
-    counts = {"records": 0, "notes": 0}
-    try:
-        with store.read_snapshot():
-            ids, open_ids = store.record_ids(), store.open_record_ids()
-            kinds = (stream._Kinds(), stream._Kinds())  # noqa: SLF001 (the csv stream's own check)
-            with atomic_path(path) as tmp, book(tmp) as made:
-                sheets = made.sheet("records"), made.sheet("notes")
-                for part_ids, span in stream.spans(ids):
-                    part = cast(Any, stream.RecordSpan(store, part_ids, span, open_ids))  # a Store to the tables
-                    tables = wide_tables(part, deidentify=data.deidentify, dates=data.dates, extras=True)
-                    for sheet, table, kind in zip(sheets, tables, kinds, strict=True):
-                        table = expand(table, cb)
-                        kind.check(table)
-                        sheet.add(table)
-                        counts[sheet.name] += len(table)
-                    del tables, table, part
-                for name, df in more().items():
-                    made.sheet(name).add(df)
-    except stream._Uneven:  # noqa: SLF001
-        return False
-    except FileCreateError as exc:
-        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
-        raise _fail(path, cause) from None
-    except OSError as exc:
-        raise _fail(path, exc) from None
-    data.rows.update(counts)
-    return True
 
 
 def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
