@@ -1,8 +1,8 @@
 """XLSX workbooks written cell by cell through XlsxWriter's own typed API.
 
     write_workbook(sheets, path)          one sheet per table
-    with book(path) as b:                 sheets written table after table of the same columns
-        b.sheet(name).add(table) ...      (the export streamed by record span: writers.write_xlsx_streamed)
+    with book(path) as b:                 a sheet written from several tables of the same columns,
+        b.sheet(name).add(table) ...      one after another (e.g. record span by record span)
 
 The rows of a large table are written by as many processes as there are CPUs (a forked child per
 run of rows, on a copy of the same XlsxWriter sheet; see "the body of a large sheet" below): the
