@@ -1,7 +1,7 @@
 """Benchmark: the XLSX writer, today's (XlsxWriter's typed cell API) against the hand-built sheet XML.
 
     python bench/xlsx_writer.py [--records 20000] [--runs 3] [--old-rev 44ec022^] [--base SRC]
-                                [--new SRC] [--db DB] [--no-e2e] [--old-db OLD_DB]
+                                [--new SRC] [--db DB] [--no-e2e] [--no-writer] [--old-db OLD_DB]
 
 The baseline is the chartcode of ``--old-rev`` (the last commit whose xlsx writer built the sheet
 XML itself), its files taken with ``git archive`` into a temporary folder (no worktree, no
@@ -21,13 +21,16 @@ as its own process:
   module loaded in place of today's. Same audit, same final values: only the writer differs.
 - **release** (with ``--old-db``): the issue's own measure, "bench/report.py before/after": the
   whole chartcode of ``--old-rev`` (its final values and its hand-built XML) against the whole of
-  today's, each running ``chartcode export --format xlsx`` on a fresh copy of an audit that
+  today's (and of ``--base``'s), each running ``chartcode export --format xlsx`` on a fresh copy of an audit that
   ``--old-rev``'s own bench/report.py built (``--keep DIR``; today's chartcode opens that older
   file and brings its schema forward, on the copy). What a user of the old release waits for
   against what a user of today's waits for, on the same records and codes.
 
 Prints one JSON document with every run, min / median per figure, the ratios to the old writer
-of the minima and of the medians, and the load average around each pass. The goal (issue 11,
+of the minima and of the medians, and the load average around each pass. CPU seconds (``cpu_s``)
+are the process's and its children's (the export's writer may fork children for a large sheet's
+rows: chartcode.export.xlsx), so they count all the work, wherever it ran; peak RSS is the
+largest single process's. The goal (issue 11,
 item 9): the export through XlsxWriter's API within 1.5x of the hand-built XML's time.
 """
 
@@ -62,9 +65,10 @@ from chartcode.cli import main
 main()
 """
 
-# Child: this src's write_xlsx on pickled sheets; prints seconds and the RSS before the call.
+# Child: this src's write_xlsx on pickled sheets; prints seconds, CPU seconds (its own and its
+# children's: a writer may fork) and the RSS before the call.
 WRITE = """
-import json, pickle, sys, time
+import json, pickle, resource, sys, time
 from pathlib import Path
 from chartcode.export import writers
 with open(sys.argv[1], "rb") as fh:
@@ -72,10 +76,13 @@ with open(sys.argv[1], "rb") as fh:
 import xlsxwriter  # imported before the clock starts in both versions
 def rss():
     return int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
+def cpu():
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 before = rss()
-t = time.perf_counter()
+t, c = time.perf_counter(), cpu()
 writers.write_xlsx(sheets, Path(sys.argv[2]))
-print(json.dumps({"s": time.perf_counter() - t, "rss_before_mb": before}))
+print(json.dumps({"s": time.perf_counter() - t, "cpu_s": cpu() - c, "rss_before_mb": before}))
 """
 
 # Child: `chartcode export` as run by a user, with the time inside write_xlsx written to a file.
@@ -161,7 +168,7 @@ def _ratios(summary: dict, key: str, baseline: str) -> dict:
 
 
 def writer_pass(srcs: dict[str, Path], pickled: Path, work: Path, runs: int) -> dict:
-    got: dict = {name: {"s": [], "peak_mb": [], "rss_before_mb": [], "file_mb": []} for name in srcs}
+    got: dict = {name: {"s": [], "cpu_s": [], "peak_mb": [], "rss_before_mb": [], "file_mb": []} for name in srcs}
     for i in range(runs):
         for name, src in srcs.items():
             out = work / f"w-{name}.xlsx"
@@ -169,17 +176,18 @@ def writer_pass(srcs: dict[str, Path], pickled: Path, work: Path, runs: int) -> 
             inner = json.loads(stdout)
             row = got[name]
             row["s"].append(inner["s"])
+            row["cpu_s"].append(inner["cpu_s"])
             row["peak_mb"].append(mb)
             row["rss_before_mb"].append(inner["rss_before_mb"])
             row["file_mb"].append(out.stat().st_size / 2**20)
             print(
-                f"writer {name} run {i + 1}: {inner['s']:.2f} s, peak {mb:.0f} MB (before the call"
-                f" {inner['rss_before_mb']:.0f}), load {os.getloadavg()[0]:.1f}",
+                f"writer {name} run {i + 1}: {inner['s']:.2f} s ({inner['cpu_s']:.2f} s CPU), peak {mb:.0f} MB"
+                f" (before the call {inner['rss_before_mb']:.0f}), load {os.getloadavg()[0]:.1f}",
                 file=sys.stderr,
                 flush=True,
             )
     summary = {name: {k: stats(v) for k, v in row.items()} for name, row in got.items()}
-    return {**summary, "ratios_s": _ratios(summary, "s", "old")}
+    return {**summary, "ratios_s": _ratios(summary, "s", "old"), "ratios_cpu_s": _ratios(summary, "cpu_s", "old")}
 
 
 def e2e_pass(cases: dict[str, tuple[Path, str]], db: Path, work: Path, runs: int) -> dict:
@@ -268,6 +276,7 @@ def main() -> None:
     ap.add_argument("--new", type=Path, default=NEW_SRC, help="the src folder measured as new (default: this tree's)")
     ap.add_argument("--db", type=Path, help="today's audit to export (default: bench/report.py's, built if missing)")
     ap.add_argument("--no-e2e", action="store_true", help="only the writer on the same sheets")
+    ap.add_argument("--no-writer", action="store_true", help="no writer pass (e.g. only the release pass)")
     ap.add_argument(
         "--old-db", type=Path, help="an audit made by --old-rev's bench/report.py --keep (adds the release pass)"
     )
@@ -284,18 +293,21 @@ def main() -> None:
         pickled = work / "sheets.pkl"
         new = args.new.resolve()
         result["new_src"] = str(new)
-        run([sys.executable, "-c", DUMP, str(pickled), str(db), str(work / "unused.xlsx")], new)
+        if not args.no_writer:  # the writer pass's sheets
+            run([sys.executable, "-c", DUMP, str(pickled), str(db), str(work / "unused.xlsx")], new)
         srcs = {"old": old, **({"base": args.base.resolve()} if args.base else {}), "new": new}
-        result["load_avg_1m_before_writer"] = round(os.getloadavg()[0], 2)
-        result["writer"] = writer_pass(srcs, pickled, work, args.runs)
-        result["load_avg_1m_after_writer"] = round(os.getloadavg()[0], 2)
+        if not args.no_writer:
+            result["load_avg_1m_before_writer"] = round(os.getloadavg()[0], 2)
+            result["writer"] = writer_pass(srcs, pickled, work, args.runs)
+            result["load_avg_1m_after_writer"] = round(os.getloadavg()[0], 2)
         if not args.no_e2e:
             cases = {"old_writer": (new, str(old)), **({"base": (args.base.resolve(), "-")} if args.base else {})}
             cases["new"] = (new, "-")
             result["e2e"] = e2e_pass(cases, db, work, args.runs)
             result["load_avg_1m_after_e2e"] = round(os.getloadavg()[0], 2)
         if args.old_db:
-            result["release"] = release_pass({"old": old, "new": new}, args.old_db, work, args.runs)
+            srcs = {"old": old, **({"base": args.base.resolve()} if args.base else {}), "new": new}
+            result["release"] = release_pass(srcs, args.old_db, work, args.runs)
             result["load_avg_1m_after_release"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=1))
 

@@ -226,13 +226,13 @@ def _fail_stat(monkeypatch):
 def _fail_xlsx(monkeypatch):
     import chartcode.export.xlsx as xlsx
 
-    real = xlsx._write_sheet
+    real = xlsx.Sheet.add
 
-    def write_sheet(ws, df, *args, **kw):  # the first sheet's rows are written, then the disk is full
-        real(ws, df, *args, **kw)
+    def add(sheet, df, *args, **kw):  # the first sheet's rows are written, then the disk is full
+        real(sheet, df, *args, **kw)
         raise _Boom()
 
-    monkeypatch.setattr(xlsx, "_write_sheet", write_sheet)
+    monkeypatch.setattr(xlsx.Sheet, "add", add)
 
 
 def _fail_csv(monkeypatch):

@@ -1,6 +1,12 @@
 """XLSX workbooks written cell by cell through XlsxWriter's own typed API.
 
-    write_workbook(sheets, path)   one sheet per table
+    write_workbook(sheets, path)          one sheet per table
+    with book(path) as b:                 a sheet written from several tables of the same columns,
+        b.sheet(name).add(table) ...      one after another (e.g. record span by record span)
+
+The rows of a large table are written by as many processes as there are CPUs (a forked child per
+run of rows, on a copy of the same XlsxWriter sheet; see "the body of a large sheet" below): the
+workbook is byte for byte the one a single process writes.
 
 Every cell goes through ``write_string``, ``write_number`` or ``write_boolean`` (chosen once
 per distinct value of a column, not per cell); missing values (None, NaN, pd.NA, NaT) leave
@@ -34,10 +40,15 @@ to the longest header or value of each column (once per distinct value), capped.
 from __future__ import annotations
 
 import contextlib
+import gc
+import json
 import math
 import os
+import shutil
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,53 +154,306 @@ def _width(header: str, longest: float) -> float:
 def check_size(sheets: dict[str, pd.DataFrame]) -> None:
     """A UserError for a table a sheet cannot hold whole (rather than a workbook missing rows)."""
     for name, df in sheets.items():
-        if len(df) + 1 > ROWS_MAX or df.shape[1] > COLS_MAX:
-            raise UserError(
-                f"the {name!r} table has {len(df):,} rows and {df.shape[1]:,} columns; an Excel"
-                f" sheet holds {ROWS_MAX - 1:,} rows under its header and {COLS_MAX:,} columns"
-                " (export it as csv)"
-            )
+        _check_shape(name, len(df), df.shape[1])
 
 
-def _write_sheet(sheet, df: pd.DataFrame, bold) -> None:
-    n_rows, n_cols = df.shape
-    # The body cells go to the typed writers behind XlsxWriter's public ones: write_string() is
-    # _write_string() behind a decorator that only turns "A1" notation into (row, col), which these
-    # calls never use; skipping it is a fifth of the export's time on 100k records
-    # (bench/report.py). The bytes are still XlsxWriter's own; a release without them falls back.
-    writers: list[Callable] = [
-        getattr(sheet, "_write_string", sheet.write_string),
-        getattr(sheet, "_write_number", sheet.write_number),
-        getattr(sheet, "_write_boolean", sheet.write_boolean),
-        lambda r, c, fragments: sheet.write_rich_string(r, c, *fragments),
-    ]
-    headers = [str(c) for c in df.columns]
-    columns = []
-    for c, header in enumerate(headers):
-        method, arg = text_cell(header)
-        if method == RICH:
-            sheet.write_rich_string(0, c, *arg, bold)
-        else:
-            sheet.write_string(0, c, arg, bold)
-        methods, args, codes, longest = _column_codes(df.iloc[:, c], writers)
-        sheet.set_column(c, c, _width(header, longest))
-        columns.append((c, methods, args, codes))
-    if n_cols:
-        sheet.freeze_panes(1, 0)
-        sheet.autofilter(0, 0, n_rows, n_cols - 1)
-    if not n_rows or not n_cols:
-        return
+def _check_shape(name: str, n_rows: int, n_cols: int) -> None:
+    if n_rows + 1 > ROWS_MAX or n_cols > COLS_MAX:
+        raise UserError(
+            f"the {name!r} table has {n_rows:,} rows and {n_cols:,} columns; an Excel"
+            f" sheet holds {ROWS_MAX - 1:,} rows under its header and {COLS_MAX:,} columns"
+            " (export it as csv)"
+        )
+
+
+class Sheet:
+    """One sheet of a :class:`Book`, written from one table or from several tables of the same
+    columns one after another (:meth:`add`), their rows in order; :meth:`finish` sets what depends
+    on every row (the fitted widths, the autofilter's range)."""
+
+    def __init__(self, book: Book, name: str) -> None:
+        self.name = name
+        self._book = book
+        self._sheet = sheet = book.xlsx.add_worksheet(name)
+        self._reopened = _rows_file_write_only(sheet)
+        self._headers: list[str] | None = None
+        self._longest: list[float] = []
+        self._finished = False
+        self.rows = 0  # rows under the header so far
+        # The body cells go to the typed writers behind XlsxWriter's public ones: write_string() is
+        # _write_string() behind a decorator that only turns "A1" notation into (row, col), which
+        # these calls never use; skipping it is a fifth of the export's time on 100k records
+        # (bench/report.py). The bytes are still XlsxWriter's own; a release without them falls back.
+        self._writers: list[Callable] = [
+            getattr(sheet, "_write_string", sheet.write_string),
+            getattr(sheet, "_write_number", sheet.write_number),
+            getattr(sheet, "_write_boolean", sheet.write_boolean),
+            lambda r, c, fragments: sheet.write_rich_string(r, c, *fragments),
+        ]
+
+    def add(self, df: pd.DataFrame, parts: int | None = None) -> None:
+        """``df``'s rows under those already written (the header from the first table; every later
+        one must have the same columns). ``parts``: processes for its rows (default :func:`parts_for`)."""
+        if self._finished:
+            raise ValueError(f"sheet {self.name!r} is finished")
+        headers = [str(c) for c in df.columns]
+        if self._headers is None:
+            self._headers = headers
+            self._longest = [0.0] * len(headers)
+            for c, header in enumerate(headers):
+                method, arg = text_cell(header)
+                if method == RICH:
+                    self._sheet.write_rich_string(0, c, *arg, self._book.bold)
+                else:
+                    self._sheet.write_string(0, c, arg, self._book.bold)
+        elif headers != self._headers:
+            raise ValueError(f"sheet {self.name!r}: a table with other columns than the first one's")
+        _check_shape(self.name, self.rows + len(df), len(headers))
+        columns = []
+        for c in range(len(headers)):
+            methods, args, codes, longest = _column_codes(df.iloc[:, c], self._writers)
+            self._longest[c] = max(self._longest[c], longest)
+            columns.append((c, methods, args, codes))
+        n_rows = len(df)
+        if n_rows and columns:
+            parts = parts_for(df.size) if parts is None else parts
+            bounds = _split(columns, n_rows, parts) if parts > 1 and _can_fork(self._sheet) else [0, n_rows]
+            _write_parts(self._sheet, columns, bounds, self._book.tmp, self.rows + 1)
+        self.rows += n_rows
+
+    def finish(self) -> None:
+        """Widths fitted to every row, the header frozen and filtered; the sheet's row file closed.
+        Once: a finished sheet takes no more rows."""
+        if self._finished:
+            return
+        self._finished = True
+        sheet, headers = self._sheet, self._headers or []
+        for c, header in enumerate(headers):
+            sheet.set_column(c, c, _width(header, self._longest[c]))
+        if headers:
+            sheet.freeze_panes(1, 0)
+            sheet.autofilter(0, 0, self.rows, len(headers) - 1)
+        self.close()
+
+    def close(self) -> None:
+        if self._reopened:
+            self._reopened = False
+            self._sheet._opt_close()
+
+
+class Book:
+    """An XlsxWriter workbook being written (:func:`book`): its sheets, made in order (:meth:`sheet`)."""
+
+    def __init__(self, xlsx, tmp: Path) -> None:
+        self.xlsx = xlsx
+        self.tmp = tmp
+        self.bold = xlsx.add_format({"bold": True})
+        self.sheets: list[Sheet] = []
+
+    def sheet(self, name: str) -> Sheet:
+        self.sheets.append(Sheet(self, name))
+        return self.sheets[-1]
+
+
+@contextlib.contextmanager
+def book(path: Path) -> Iterator[Book]:
+    """A :class:`Book` written to ``path`` when the block ends: nothing at ``path`` until the whole
+    workbook is written (it is built in a private folder beside it and moved into place), and
+    XlsxWriter's temporary row files go in that folder and are removed with it, whatever happens.
+    Every sheet is finished (:meth:`Sheet.finish`) as the block ends."""
+    import xlsxwriter
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".chartcode-xlsx-", ignore_cleanup_errors=True) as tmp:
+        part = Path(tmp) / "book.xlsx"
+        xlsx = xlsxwriter.Workbook(str(part), {**_OPTIONS, "tmpdir": tmp})
+        try:
+            made = Book(xlsx, Path(tmp))
+            yield made
+            for sheet in made.sheets:
+                sheet.finish()
+        except BaseException:
+            # close its files (the half-written workbook goes with the folder); the first error
+            # is the one to report
+            with contextlib.suppress(Exception):
+                xlsx.close()
+            raise
+        xlsx.close()
+        os.chmod(part, 0o600)  # owner-only before it leaves the private folder (chartcode.files)
+        os.replace(part, path)
+
+
+def _write_rows(columns: list, start: int, stop: int, first: int = 1) -> None:
+    """The table's rows ``start`` to ``stop`` (0-based) at sheet rows ``first + start`` on, in
+    order, as constant_memory requires."""
     index = [c for c, _, _, _ in columns]
-    for start in range(0, n_rows, BLOCK_ROWS):  # rows in order, as constant_memory requires
-        stop = min(start + BLOCK_ROWS, n_rows)
-        block_methods = [m[k[start:stop]].tolist() for _, m, _, k in columns]
-        block_args = [a[k[start:stop]].tolist() for _, _, a, k in columns]
+    for block in range(start, stop, BLOCK_ROWS):
+        end = min(block + BLOCK_ROWS, stop)
+        block_methods = [m[k[block:end]].tolist() for _, m, _, k in columns]
+        block_args = [a[k[block:end]].tolist() for _, _, a, k in columns]
         for r, (row_methods, row_args) in enumerate(
-            zip(zip(*block_methods, strict=True), zip(*block_args, strict=True), strict=True), start=start + 1
+            zip(zip(*block_methods, strict=True), zip(*block_args, strict=True), strict=True), start=first + block
         ):
             for c, write, arg in zip(index, row_methods, row_args, strict=True):
                 if write is not None:
                     write(r, c, arg)
+
+
+# ---- the body of a large sheet in two (or more) processes ------------------------------------
+#
+# XlsxWriter's own cell methods are most of an export's time (cProfile of the writer on 20k records: 95% of the
+# writer is inside XlsxWriter), and they run on one core. In constant_memory mode a sheet's cells
+# go, row by row, to a temporary file of XML rows (its ``fh``); XlsxWriter turns the pending row
+# into XML when a later row gets its first cell (``_write_single_row``) and copies the file into the
+# sheet's XML when the workbook closes. So the rows of a large sheet are cut into parts by their
+# cells: the first part is written here; each later part by a forked child, on a copy of the very
+# same sheet object whose row file is a file of the child's own, calling the same XlsxWriter
+# methods on the same values. Once a child has finished, this process flushes its own last row
+# (as XlsxWriter would on the child's first cell), appends the child's rows -- XlsxWriter's bytes,
+# as written -- to the sheet's row file and takes over the child's row bounds. The workbook is byte
+# for byte the one written in one process (tests/unit/test_xlsx_parallel.py). A child that fails
+# leaves its part to this process; an XlsxWriter without these attributes, a platform without
+# fork, or a process with other threads (a lock held in another thread stays held in the child)
+# is written in one process as before.
+
+PARALLEL_MIN_CELLS = 50_000  # cells per part at least: fewer are not worth a process
+PARTS_MAX = 4  # processes per sheet at most
+_SHEET_STATE = ("table", "previous_row", "fh", "row_data_fh", "dim_rowmin", "dim_rowmax", "dim_colmin", "dim_colmax")
+
+
+def parts_for(cells: int, cpus: int | None = None) -> int:
+    """How many processes write a sheet body of ``cells`` cells: one per usable CPU (at most
+    PARTS_MAX), each with at least PARALLEL_MIN_CELLS cells."""
+    if cpus is None:
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cpus = os.cpu_count() or 1
+    return max(1, min(cpus, PARTS_MAX, cells // PARALLEL_MIN_CELLS))
+
+
+def _can_fork(sheet) -> bool:
+    return (
+        hasattr(os, "fork")
+        and threading.active_count() == 1
+        and getattr(sheet, "constant_memory", False)
+        and all(hasattr(sheet, name) for name in _SHEET_STATE)
+        and callable(getattr(sheet, "_write_single_row", None))
+        and isinstance(sheet.table, dict)
+        and sheet.fh is sheet.row_data_fh
+    )
+
+
+def _filled(columns: list, n_rows: int) -> np.ndarray:
+    """How many cells each row has (its empty cells are not written)."""
+    per_row = np.zeros(n_rows, dtype=np.int64)
+    for _, methods, _, codes in columns:
+        per_row += np.array([m is not None for m in methods], dtype=bool)[codes]
+    return per_row
+
+
+def _split(columns: list, n_rows: int, parts: int) -> list[int]:
+    """Row bounds [0, ..., n_rows] of up to ``parts`` runs of rows holding about as many cells each."""
+    cumulative = np.cumsum(_filled(columns, n_rows))
+    total = int(cumulative[-1])
+    cuts = [int(np.searchsorted(cumulative, total * k / parts)) + 1 for k in range(1, parts)]
+    return sorted({0, *[c for c in cuts if 0 < c < n_rows], n_rows})
+
+
+def _write_parts(sheet, columns: list, bounds: list[int], tmp: Path, first: int) -> None:
+    """Rows bounds[0]:bounds[1] written here, every later run by a child of its own (:func:`_fork_rows`);
+    ``first``: the sheet row of the table's row 0."""
+    children: list[tuple[tuple[int, int] | None, Path, int, int]] = []
+    try:
+        for k in range(1, len(bounds) - 1):
+            path = tmp / f"rows-{k}.xml"
+            child = None
+            if not children or children[-1][0] is not None:
+                with contextlib.suppress(OSError):  # no process to be had (EAGAIN, ENOMEM): written here
+                    child = _fork_rows(sheet, columns, bounds[k], bounds[k + 1], first, path)
+            children.append((child, path, bounds[k], bounds[k + 1]))
+        _write_rows(columns, bounds[0], bounds[1], first)
+        while children:
+            child, path, start, stop = children.pop(0)
+            state = None if child is None else _finished(*child)
+            if state is None:  # no child, or it failed: its rows are written here
+                _write_rows(columns, start, stop, first)
+            else:
+                _append_rows(sheet, path, first + start, state)
+            path.unlink(missing_ok=True)
+    finally:
+        for child, path, _, _ in children:  # an error here: the children still running are stopped
+            if child is not None:
+                with contextlib.suppress(OSError):
+                    os.kill(child[0], signal.SIGKILL)
+                _finished(*child)
+            path.unlink(missing_ok=True)
+
+
+def _fork_rows(sheet, columns: list, start: int, stop: int, first: int, path: Path) -> tuple[int, int]:
+    """(pid, read end of its pipe) of a child writing rows ``start``:``stop`` (at sheet rows ``first +
+    start`` on) of ``sheet`` to ``path``;
+    the child sends the sheet's row bounds and pending row (JSON) through the pipe and exits 0."""
+    sheet.fh.flush()  # nothing of this process's rows is left in a buffer the child would hold
+    read, write = os.pipe()
+    gc.freeze()  # the child's collections do not touch (and so copy) this process's objects
+    try:
+        pid = os.fork()
+    except BaseException:
+        gc.unfreeze()
+        os.close(read)
+        os.close(write)
+        raise
+    if pid:
+        gc.unfreeze()
+        os.close(write)
+        return pid, read
+    code = 1
+    try:  # the child: never returns, whatever happens
+        os.close(read)
+        with open(path, "w", encoding="utf-8", opener=_private) as fh:
+            sheet.table.clear()  # this process's pending row is the parent's to write
+            sheet.previous_row = first + start
+            sheet.fh = sheet.row_data_fh = fh
+            _write_rows(columns, start, stop, first)
+            pending = sheet.previous_row
+            sheet._write_single_row(first + stop)  # its last row, as the next row's first cell would
+        state = [pending, sheet.dim_rowmin, sheet.dim_rowmax, sheet.dim_colmin, sheet.dim_colmax]
+        os.write(write, json.dumps(state).encode())
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _private(name: str, flags: int) -> int:
+    return os.open(name, flags, 0o600)  # owner-only, as XlsxWriter's own row files (mkstemp)
+
+
+def _finished(pid: int, fd: int) -> list | None:
+    """The state a child sent once it exited 0; None if it failed."""
+    try:
+        _, status = os.waitpid(pid, 0)
+        data = b""
+        while chunk := os.read(fd, 4096):
+            data += chunk
+    finally:
+        os.close(fd)
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not data:
+        return None
+    return json.loads(data)
+
+
+def _append_rows(sheet, path: Path, row: int, state: list) -> None:
+    """A child's rows (from sheet row ``row``) after this process's, as one process writes them."""
+    pending, *dims = state
+    sheet._write_single_row(row)  # this process's last row, as the child's first cell did there
+    with open(path, encoding="utf-8") as fh:
+        shutil.copyfileobj(fh, sheet.fh, 1 << 16)
+    sheet.previous_row = pending  # its row is written already: the table stays empty
+    for name, value, pick in zip(_SHEET_STATE[4:], dims, (min, max, min, max), strict=True):
+        mine = getattr(sheet, name)
+        if value is not None:
+            setattr(sheet, name, value if mine is None else pick(mine, value))
 
 
 def _rows_file_write_only(sheet) -> bool:
@@ -220,33 +484,12 @@ def _rows_file_write_only(sheet) -> bool:
     return True
 
 
-def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """Write ``sheets`` (name -> table) to ``path``: nothing at ``path`` until the whole workbook is
-    written (it is built in a private folder beside it and moved into place), and XlsxWriter's
-    temporary row files go in that folder and are removed with it, whatever happens."""
-    import xlsxwriter
-
+def write_workbook(sheets: dict[str, pd.DataFrame], path: Path, *, parts: int | None = None) -> None:
+    """Write ``sheets`` (name -> table) to ``path`` (:func:`book`); ``parts``: processes per sheet
+    (default: :func:`parts_for` its size)."""
     check_size(sheets)
-    path = Path(path)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".chartcode-xlsx-", ignore_cleanup_errors=True) as tmp:
-        part = Path(tmp) / "book.xlsx"
-        book = xlsxwriter.Workbook(str(part), {**_OPTIONS, "tmpdir": tmp})
-        try:
-            bold = book.add_format({"bold": True})
-            for name, df in sheets.items():
-                sheet = book.add_worksheet(name)
-                reopened = _rows_file_write_only(sheet)
-                try:
-                    _write_sheet(sheet, df, bold)
-                finally:
-                    if reopened:
-                        sheet._opt_close()
-        except BaseException:
-            # close its files (the half-written workbook goes with the folder); the first error
-            # is the one to report
-            with contextlib.suppress(Exception):
-                book.close()
-            raise
-        book.close()
-        os.chmod(part, 0o600)  # owner-only before it leaves the private folder (chartcode.files)
-        os.replace(part, path)
+    with book(path) as made:
+        for name, df in sheets.items():
+            sheet = made.sheet(name)
+            sheet.add(df, parts)
+            sheet.finish()
