@@ -15,7 +15,7 @@ import numpy as np
 from chartcode.agreement import registry
 from chartcode.agreement.bootstrap import field_rng, new_seed, percentile_intervals
 from chartcode.agreement.coefficients import contingency
-from chartcode.agreement.collect import collect
+from chartcode.agreement.collect import Ratings, collect
 from chartcode.agreement.design import _as_matrix, _Design
 from chartcode.agreement.kinds import kind_of
 from chartcode.agreement.registry import (
@@ -211,8 +211,10 @@ def agreement_report(
     seed: int | None = None,
     ci: float = 0.95,
     confusion: bool = False,
+    ratings: list[Ratings] | None = None,
 ) -> dict[str, Any]:
-    """``{"fields": [...]}``: :func:`field_agreement` for every codebook field (or ``field``)."""
+    """``{"fields": [...]}``: :func:`field_agreement` for every codebook field (or ``field``).
+    ``ratings``: the fields' matrices read already (the report reads them record span by span)."""
     if not 0 < ci < 1:
         raise UserError(f"--ci {ci}: the interval level must be between 0 and 1, e.g. 0.95")
     if bootstrap < 0:
@@ -220,7 +222,7 @@ def agreement_report(
     if bootstrap and seed is None:
         seed = new_seed()
     fields = []
-    for rt in collect(store, field):
+    for rt in collect(store, field) if ratings is None else ratings:
         if rt.field.kind.multiple:  # check all that apply: the whole set, then each option (agreement.sets)
             from chartcode.agreement.sets import set_agreement
 

@@ -156,12 +156,21 @@ def cli_specs(
     return specs
 
 
-def run_stats(store, *, options: dict[str, Any] | None = None, where=(), ci: float = 0.95) -> dict[str, Any]:
-    """Run the analyses given by command-line ``options`` (see cli_specs), or else the audit's."""
+def run_stats(
+    store,
+    *,
+    options: dict[str, Any] | None = None,
+    where=(),
+    ci: float = 0.95,
+    frame: tuple[pd.DataFrame, dict[str, Variable]] | None = None,
+) -> dict[str, Any]:
+    """Run the analyses given by command-line ``options`` (see cli_specs), or else the audit's.
+    ``frame``: what :func:`analysis_frame` gives, built already (the report builds it record span by
+    record span); the analyses must not change it."""
     if not 0 < ci < 1:
         raise UserError(f"--ci {ci}: give a level between 0 and 1, e.g. 0.95")
     plan = load_plan(store)
-    frame, known = analysis_frame(store, plan)
+    frame, known = analysis_frame(store, plan) if frame is None else frame
     specs = cli_specs(known, **(options or {}))
     if not specs:
         specs = parse_analyses(plan.analyses, known, plan.shown)

@@ -16,21 +16,24 @@ from chartcode.report.model import Paragraph, Progress, Report, Section
 from chartcode.report.render import render
 from chartcode.report.reviews import reviews_section
 from chartcode.report.sections import (
+    DISAGREEMENT_ROWS,
     agreement_section,
     analyses_section,
     disagreements_section,
     distribution_section,
     progress_section,
 )
+from chartcode.report.spans import read_spans
 from chartcode.store.store import Store, utcnow
 
 
-def _noting(build: Callable[[], Section | list[Section] | None]) -> list[Section]:
+def _noting(build: Callable[[], Section | list[Section] | None], first: list[str] | None = None) -> list[Section]:
     """Build a section (or several); warnings a library raises meanwhile become notes at its end,
-    not noise on the terminal of whoever runs the report."""
+    not noise on the terminal of whoever runs the report. ``first``: notes of the reads the section
+    starts from, taken earlier (chartcode.report.spans)."""
     from chartcode.analysis.readings import notes_from_libraries
 
-    notes: list[str] = []
+    notes: list[str] = list(first or [])
     with notes_from_libraries(notes):
         got = build()
     out = [] if got is None else got if isinstance(got, list) else [got]
@@ -48,6 +51,11 @@ def report_model(
 
     say("coding progress")
     sections += _noting(lambda: progress_section(store))
+    # agreement, distributions, analyses and disagreements read the audit record span by record span,
+    # in one pass (chartcode.report.spans); None: each reads the whole audit
+    say("reading the codes, record span by record span")
+    data = None if cb.scale is not None else read_spans(store, keep=DISAGREEMENT_ROWS)
+    notes = data.notes if data is not None else {}
 
     if cb.scale is not None:  # rating scales: scores, profiles and action lists come first
         from chartcode.report.fidelity import fidelity_sections
@@ -56,21 +64,34 @@ def report_model(
         sections += _noting(lambda: fidelity_sections(store, "html" if charts else "md"))
 
     say(f"agreement ({bootstrap} bootstrap resamples)")
-    sections += _noting(lambda: agreement_section(store, bootstrap, seed, charts=charts))
+    sections += _noting(
+        lambda: agreement_section(
+            store, bootstrap, seed, charts=charts, ratings=data.ratings if data is not None else None
+        ),
+        notes.get("agreement"),
+    )
 
     if cb.scale is None:
         say("field distributions")
-        sections += _noting(lambda: distribution_section(store, charts=charts))
+        sections += _noting(
+            lambda: distribution_section(store, charts=charts, counts=data.distributions if data is not None else None),
+            notes.get("distributions"),
+        )
 
     if store.audit.get("analyses") or cb.scale is None:
         say("analyses")
-        sections += _noting(lambda: analyses_section(store))
+        sections += _noting(
+            lambda: analyses_section(store, data.analysis if data is not None else None), notes.get("analyses")
+        )
 
     say("review timeliness")
     sections += _noting(lambda: reviews_section(store))
 
     say("open disagreements")
-    sections += _noting(lambda: disagreements_section(store))
+    sections += _noting(
+        lambda: disagreements_section(store, (data.open_units, data.n_open) if data is not None else None),
+        notes.get("disagreements"),
+    )
     n, head = store.history_head()
     return Report(store.title, utcnow(), sections, history=f"History: {n} entries, chain head {head[:16]}")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from chartcode.codebook.model import checkbox_codes
 from chartcode.dataset import open_disagreements, records_frame
 from chartcode.report.model import (
     Chart,
@@ -54,17 +53,21 @@ def progress_section(store: Store, counts: dict[str, Any] | None = None) -> Sect
     )
 
 
-def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool = True) -> Section:
+def agreement_section(
+    store: Store, bootstrap: int, seed: int, *, charts: bool = True, ratings: list | None = None
+) -> Section:
+    """``ratings``: every field's matrix, read already (chartcode.report.spans); else read here."""
     from chartcode.agreement import agreement_report, landis_koch, summary_cells, summary_headers, summary_numeric
     from chartcode.agreement.wording import SMALL_SAMPLE, degenerate
 
     s = Section("Agreement")
-    # the final values read in the later sections start from the same frame: read it once, here, and
-    # agreement takes it (chartcode.agreement.collect) instead of reading the codes a second time
-    from chartcode.dataset import submitted_codes
+    if ratings is None:
+        # the final values read in the later sections start from the same frame: read it once, here, and
+        # agreement takes it (chartcode.agreement.collect) instead of reading the codes a second time
+        from chartcode.dataset import submitted_codes
 
-    submitted_codes(store)
-    report = agreement_report(store, bootstrap=bootstrap, seed=seed)
+        submitted_codes(store)
+    report = agreement_report(store, bootstrap=bootstrap, seed=seed, ratings=ratings)
     fields = [f for f in report["fields"] if f["n_units"]]
     if not fields:
         return s.add(Paragraph("No unit has been coded by two or more coders (and submitted by all) yet."))
@@ -131,28 +134,25 @@ def agreement_section(store: Store, bootstrap: int, seed: int, *, charts: bool =
     return s
 
 
-def distribution_section(store: Store, *, charts: bool = True) -> Section:
+def distribution_section(store: Store, *, charts: bool = True, counts: dict[str, Any] | None = None) -> Section:
+    """``counts``: chartcode.report.spans.choice_counts of the whole audit, counted already; else here."""
+    from chartcode.report.spans import choice_counts
+
     if charts:
         from chartcode.report.charts import bar_chart
     cb = store.codebook
-    frame = records_frame(store)
+    by_field = choice_counts(store, records_frame(store)) if counts is None else counts
     grid = ChartGrid([])
     for f in cb.record_fields:
         if not f.has_choices:
             continue
-        col = frame[f.name]
-        if f.kind.multiple:  # check all that apply: records with each option ticked
-            ticked = [checkbox_codes(v) for v in col if isinstance(v, str)]
-            counts = [sum(str(c.code) in t for t in ticked) for c in f.choices]
-        else:
-            counts = [int((col == c.code).sum()) for c in f.choices]
-        missing = int(col.isna().sum())
+        missing = by_field[f.name].missing
         labels = [c.label for c in f.choices] + (["(no final value)"] if missing else [])
-        counts = counts + ([missing] if missing else [])
-        real = ", ".join(f"{c.label} {n}" for c, n in zip(f.choices, counts, strict=False))
+        bars = by_field[f.name].counts + ([missing] if missing else [])
+        real = ", ".join(f"{c.label} {n}" for c, n in zip(f.choices, bars, strict=False))
         grid.charts.append(
             Chart(
-                bar_chart(labels, counts, f.label) if charts else None,
+                bar_chart(labels, bars, f.label) if charts else None,
                 f.label,
                 real + (f"; {NoValue()}: {missing}" if missing else ""),
             )
@@ -162,15 +162,16 @@ def distribution_section(store: Store, *, charts: bool = True) -> Section:
     )
 
 
-def analyses_section(store: Store) -> Section:
-    """Every analysis declared in the audit file, as a table with a one-line plain-language reading."""
+def analyses_section(store: Store, frame: tuple | None = None) -> Section:
+    """Every analysis declared in the audit file, as a table with a one-line plain-language reading.
+    ``frame``: chartcode.analysis.analysis_frame's (frame, variables), built already; else here."""
     from chartcode.analysis import run_stats
     from chartcode.analysis.readings import reading
     from chartcode.errors import UserError
 
     s = Section("Analyses")
     try:
-        results = run_stats(store)["analyses"]
+        results = run_stats(store, frame=frame)["analyses"]
     except UserError as exc:
         return s.add(Paragraph(f"No analyses: {exc}", style="note"))
     s.add(Paragraph("The analyses declared in the audit file, on final values.", markdown=False))
@@ -266,11 +267,16 @@ def count_cell(count: dict[str, Any]) -> str:
     return f"{count['n']} ({count['pct']:.1f}%)" if count.get("pct") is not None else f"{count['n']}"
 
 
-def disagreements_section(store: Store) -> Section:
+def disagreements_section(store: Store, units: tuple[list, int] | None = None) -> Section:
+    """``units``: the first DISAGREEMENT_ROWS open units (or more) and how many there are, read already."""
     cb = store.codebook
     s = Section("Open disagreements")
-    open_units = open_disagreements(store)  # = consensus.disagreements(store), from the final values read once
-    if not open_units:
+    if units is None:
+        open_units = open_disagreements(store)  # = consensus.disagreements(store), from the final values read once
+        n_open = len(open_units)
+    else:
+        open_units, n_open = units
+    if not n_open:
         return s.add(Paragraph("None: every unit coded by two or more coders agrees or has a consensus value."))
     rows = [
         [
@@ -285,10 +291,10 @@ def disagreements_section(store: Store) -> Section:
         Table(
             ["record", "note", "field", "values"],
             rows,
-            caption=Paragraph([f"{len(open_units)} units to reconcile (", Code("chartcode reconcile"), ")."]),
+            caption=Paragraph([f"{n_open} units to reconcile (", Code("chartcode reconcile"), ")."]),
         )
     )
-    if len(open_units) > DISAGREEMENT_ROWS:
+    if n_open > DISAGREEMENT_ROWS:
         s.add(
             Paragraph(
                 [f"The first {DISAGREEMENT_ROWS} are listed here; ", Code("chartcode disagreements"), " lists all."],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chartcode.store.dataset_queries import Span, _within
 from chartcode.store.visibility import SHARED, shared
 
 if TYPE_CHECKING:
@@ -74,6 +75,23 @@ class ConsensusQueries:
               ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
             ORDER BY agg.record_id, agg.note_key, agg.field"""
         return self._db.execute(sql).fetchall()
+
+    def disagreement_units_in(self, span: Span) -> list[tuple[Any, ...]]:
+        """What :meth:`disagreement_units` gives, for the records whose id lies in ``span`` only (through
+        the codes_by_record index): the report reads the audit record span by record span."""
+        within, params = _within(span, "c.record_id")
+        sql = f"""
+            WITH eligible AS (
+                SELECT c.record_id, c.note_key, c.field, c.submitted_value AS v FROM codes c
+                WHERE c.submitted_value IS NOT NULL AND {SHARED}{within}),
+            agg AS (
+                SELECT record_id, note_key, field FROM eligible GROUP BY record_id, note_key, field
+                HAVING count(*) >= 2 AND count(DISTINCT v) > 1)
+            SELECT agg.record_id, agg.note_key, agg.field, cs.value, cs.reason
+            FROM agg LEFT JOIN consensus cs
+              ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
+            ORDER BY agg.record_id, agg.note_key, agg.field"""
+        return self._db.execute(sql, params).fetchall()
 
     def unit_submitted_values(self, record_id: str, note_key: str, field: str) -> list[tuple[Any, ...]]:
         """(coder, submitted_value, memo) of one unit's submitted values, by coder."""
