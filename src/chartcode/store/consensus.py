@@ -63,22 +63,14 @@ class ConsensusQueries:
     def disagreement_units(self) -> list[tuple[Any, ...]]:
         """(record_id, note_key, field, consensus value, consensus reason) of the units two or more coders
         submitted with different values (settled or not); set-based (GROUP BY ... HAVING)."""
-        sql = f"""
-            WITH eligible AS (
-                SELECT c.record_id, c.note_key, c.field, c.submitted_value AS v FROM codes c
-                WHERE c.submitted_value IS NOT NULL AND {SHARED}),
-            agg AS (
-                SELECT record_id, note_key, field FROM eligible GROUP BY record_id, note_key, field
-                HAVING count(*) >= 2 AND count(DISTINCT v) > 1)
-            SELECT agg.record_id, agg.note_key, agg.field, cs.value, cs.reason
-            FROM agg LEFT JOIN consensus cs
-              ON cs.record_id = agg.record_id AND cs.note_key = agg.note_key AND cs.field = agg.field
-            ORDER BY agg.record_id, agg.note_key, agg.field"""
-        return self._db.execute(sql).fetchall()
+        return self._disagreement_units(None)
 
     def disagreement_units_in(self, span: Span) -> list[tuple[Any, ...]]:
         """What :meth:`disagreement_units` gives, for the records whose id lies in ``span`` only (through
         the codes_by_record index): the report reads the audit record span by record span."""
+        return self._disagreement_units(span)
+
+    def _disagreement_units(self, span: Span | None) -> list[tuple[Any, ...]]:
         within, params = _within(span, "c.record_id")
         sql = f"""
             WITH eligible AS (
