@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -187,7 +188,6 @@ class _Child:
 
     def __init__(self, data: ExportInput, path: Path, folder_parent: Path) -> None:
         import subprocess
-        import sys
 
         import chartcode
 
@@ -291,7 +291,7 @@ def child_main() -> None:
     from chartcode.store.store import Store
 
     global SPAN_RECORDS
-    out = sys_stdout()
+    out = sys.stdout
     try:
         request = json.loads(input())
         SPAN_RECORDS = int(request["span_records"])
@@ -327,12 +327,6 @@ def child_main() -> None:
                 out.flush()
     except (Exception, KeyboardInterrupt):  # noqa: BLE001 - the parent makes these spans itself
         raise SystemExit(1) from None
-
-
-def sys_stdout() -> IO[str]:
-    import sys
-
-    return sys.stdout
 
 
 def _child_parts(
