@@ -57,6 +57,7 @@ import pickle, sys
 from chartcode.export import writers
 target = sys.argv[1]
 def grab(sheets, path):
+    sheets = {name: table() if callable(table) else table for name, table in sheets.items()}  # made late: now
     with open(target, "wb") as fh:
         pickle.dump(sheets, fh, protocol=5)
 writers.write_xlsx = grab
@@ -85,7 +86,9 @@ writers.write_xlsx(sheets, Path(sys.argv[2]))
 print(json.dumps({"s": time.perf_counter() - t, "cpu_s": cpu() - c, "rss_before_mb": before}))
 """
 
-# Child: `chartcode export` as run by a user, with the time inside write_xlsx written to a file.
+# Child: `chartcode export` as run by a user, with the time inside write_xlsx written to a file
+# (today's export hands it the agreement and analyses as functions, made inside it, while the
+# records' rows are written: they count in the writer's time).
 # With an old src folder instead of "-", that commit's write_xlsx (and its xlsx module) writes
 # the workbook instead of today's: the same audit and the same final values, only the writer
 # differs (the old modules are loaded by path; the names they import exist today too).
@@ -103,6 +106,7 @@ if old != "-":
     old_xlsx = load("old_chartcode_export_xlsx", f"{old}/chartcode/export/xlsx.py")
     old_writers = load("old_chartcode_export_writers", f"{old}/chartcode/export/writers.py")
     def inner(sheets, path):
+        sheets = {name: table() if callable(table) else table for name, table in sheets.items()}  # made late
         saved = sys.modules.get("chartcode.export.xlsx")
         sys.modules["chartcode.export.xlsx"] = old_xlsx  # its write_xlsx imports body_rows, splice
         try:

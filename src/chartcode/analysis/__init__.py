@@ -41,7 +41,18 @@ from chartcode.analysis.models import (
 from chartcode.errors import UserError
 from chartcode.yamlsrc import LList, LMap, load_located
 
-__all__ = ["Plan", "Spec", "Variable", "analysis_frame", "load_plan", "parse_analyses", "run_stats", "cli_specs"]
+__all__ = [
+    "Plan",
+    "Prepared",
+    "Spec",
+    "Variable",
+    "analysis_frame",
+    "cli_specs",
+    "load_plan",
+    "parse_analyses",
+    "prepare_stats",
+    "run_stats",
+]
 
 
 @dataclass
@@ -156,6 +167,20 @@ def cli_specs(
     return specs
 
 
+@dataclass
+class Prepared:
+    """What the analyses need, read from the store: run them with :meth:`run` (which reads nothing
+    more, so it may run in another process: the xlsx export's chartcode.forked)."""
+
+    specs: list[Spec]
+    frame: pd.DataFrame
+    known: dict[str, Variable]
+    ci: float
+
+    def run(self) -> dict[str, Any]:
+        return {"analyses": [run_spec(s, self.frame, self.known, self.ci) for s in self.specs]}
+
+
 def run_stats(
     store,
     *,
@@ -167,6 +192,19 @@ def run_stats(
     """Run the analyses given by command-line ``options`` (see cli_specs), or else the audit's.
     ``frame``: what :func:`analysis_frame` gives, built already (the report builds it record span by
     record span); the analyses must not change it."""
+    return prepare_stats(store, options=options, where=where, ci=ci, frame=frame).run()
+
+
+def prepare_stats(
+    store,
+    *,
+    options: dict[str, Any] | None = None,
+    where=(),
+    ci: float = 0.95,
+    frame: tuple[pd.DataFrame, dict[str, Variable]] | None = None,
+) -> Prepared:
+    """:func:`run_stats`'s reading and parsing (a UserError for a bad plan or option is raised here),
+    without running the analyses."""
     if not 0 < ci < 1:
         raise UserError(f"--ci {ci}: give a level between 0 and 1, e.g. 0.95")
     plan = load_plan(store)
@@ -184,4 +222,4 @@ def run_stats(
     filters = [parse_where(w, known, f'--where "{w}"') for w in where]
     for s in specs:
         s.where = [*s.where, *filters]
-    return {"analyses": [run_spec(s, frame, known, ci) for s in specs]}
+    return Prepared(specs, frame, known, ci)

@@ -153,21 +153,31 @@ def _csv_long(data: ExportInput, files: list[Path]) -> None:
 
 
 def _xlsx_wide(data: ExportInput, files: list[Path]) -> None:
-    from chartcode.export import writers
+    import pandas as pd
+
+    from chartcode.export import tables, writers
+    from chartcode.forked import Forked
 
     records, notes = data.wide
-    sheets = {
-        "records": records,
-        "notes": notes,
-        "codebook": data.codebook_table(),
-        "agreement": data.agreement_table(),
-        "analyses": data.analyses_table(),
-        "audit": data.audit_table(),
-    }
-    scores = data.fidelity_table()
-    if scores is not None:  # a rating scale: its scores per unit and period
-        sheets["fidelity"] = scores
-    writers.write_xlsx(sheets, files[0])
+    prepared = tables.analyses_prepared(data.store)  # the store's part; a table saying why there are none
+    if isinstance(prepared, pd.DataFrame):
+        analyses = Forked(lambda: prepared, run=False)
+    else:  # the models are fitted (statsmodels imported) in a child on another CPU (chartcode.forked)
+        analyses = Forked(tables.analyses_run, prepared)
+    with analyses:
+        sheets: dict[str, Any] = {
+            "records": records,
+            "notes": notes,
+            "codebook": data.codebook_table(),
+            # made when their sheets' turn comes, here, while children still write the records' rows
+            "agreement": data.agreement_table,
+            "analyses": analyses.result,
+            "audit": data.audit_table,
+        }
+        scores = data.fidelity_table()
+        if scores is not None:  # a rating scale: its scores per unit and period
+            sheets["fidelity"] = scores
+        writers.write_xlsx(sheets, files[0])
 
 
 def _xlsx_long(data: ExportInput, files: list[Path]) -> None:

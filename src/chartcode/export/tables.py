@@ -36,7 +36,7 @@ import hashlib
 import hmac
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -46,6 +46,9 @@ from chartcode.dataset import SOURCE_SUFFIX, notes_frame, records_frame
 from chartcode.errors import UserError
 from chartcode.export.formats import DATE_MODES
 from chartcode.store.store import Store
+
+if TYPE_CHECKING:
+    from chartcode.analysis import Prepared
 
 LONG_COLUMNS = (
     "coder",
@@ -448,11 +451,26 @@ def agreement_table(store: Store, *, deidentify: bool = False) -> pd.DataFrame:
 
 def analyses_table(store: Store) -> pd.DataFrame:
     """The audit file's declared analyses (chartcode stats): one row per model term, or per test."""
-    from chartcode.analysis import run_stats
-    from chartcode.errors import UserError
+    prepared = analyses_prepared(store)
+    return prepared if isinstance(prepared, pd.DataFrame) else analyses_run(prepared)
+
+
+def analyses_prepared(store: Store) -> Prepared | pd.DataFrame:
+    """:func:`analyses_table`'s reading of the store: the analyses to run, or the table saying why
+    there are none."""
+    from chartcode.analysis import prepare_stats
 
     try:
-        results = run_stats(store)["analyses"]
+        return prepare_stats(store)
+    except UserError as exc:
+        return pd.DataFrame({"analysis": [f"no analyses: {exc}"]})
+
+
+def analyses_run(prepared: Prepared) -> pd.DataFrame:
+    """:func:`analyses_table` for analyses read already: reads nothing more (it may run in a forked
+    child: chartcode.forked)."""
+    try:
+        results = prepared.run()["analyses"]
     except UserError as exc:
         return pd.DataFrame({"analysis": [f"no analyses: {exc}"]})
     rows: list[dict[str, Any]] = []

@@ -12,11 +12,11 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from chartcode.dataset import SOURCE_SUFFIX, distinct
 from chartcode.errors import UserError
 from chartcode.export.cells import FORMULA_START, safe_cell  # the one formula guard, shared with the CLI
 from chartcode.files import atomic_path, atomic_write
+
+if TYPE_CHECKING:
+    from chartcode.export.xlsx import Table
 
 STAT_NAME_MAX = 32  # Stata's limit on variable names (SPSS allows 64; one rule for both)
 STAT_LABEL_MAX = 80  # Stata's limit on variable labels
@@ -91,10 +94,11 @@ def csv_rows(df: pd.DataFrame, fh: Any, *, header: bool, safe: bool = True) -> N
         (neutralise(block) if safe else block).to_csv(fh, index=False, header=header and start == 0)
 
 
-def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+def write_xlsx(sheets: Mapping[str, Table], path: Path) -> None:
     """One sheet per table through XlsxWriter's typed cell API (chartcode.export.xlsx): text stays
     text exactly as entered (no formula guard needed: write_string never makes a formula), a
-    frozen bold header with an autofilter, fitted column widths."""
+    frozen bold header with an autofilter, fitted column widths. A table may be a function that
+    makes it, called when its sheet's turn comes (chartcode.export.xlsx.write_workbook)."""
     from xlsxwriter.exceptions import FileCreateError
 
     from chartcode.export.xlsx import write_workbook

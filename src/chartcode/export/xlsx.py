@@ -48,9 +48,9 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,7 @@ _OPTIONS = {
     "strings_to_numbers": False,
 }
 
+Table: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame]  # a sheet's table, or what makes it (write_workbook)
 BLOCK_ROWS = 10_000  # rows whose cell writers are looked up at a time
 ROWS_MAX, COLS_MAX = 1_048_576, 16_384  # Excel's sheet size (XlsxWriter drops cells beyond it)
 
@@ -484,12 +485,15 @@ def _rows_file_write_only(sheet) -> bool:
     return True
 
 
-def write_workbook(sheets: dict[str, pd.DataFrame], path: Path, *, parts: int | None = None) -> None:
+def write_workbook(sheets: Mapping[str, Table], path: Path, *, parts: int | None = None) -> None:
     """Write ``sheets`` (name -> table) to ``path`` (:func:`book`); ``parts``: processes per sheet
-    (default: :func:`parts_for` its size)."""
-    check_size(sheets)
+    (default: :func:`parts_for` its size). A table may be given as a function that makes it, called
+    when its sheet's turn comes: its work overlaps with the forked children still writing the rows of
+    the sheets before it (the export's agreement, say). The tables given whole are checked for size
+    before anything is written, the others as they come."""
+    check_size({name: df for name, df in sheets.items() if isinstance(df, pd.DataFrame)})
     with book(path) as made:
-        for name, df in sheets.items():
+        for name, table in sheets.items():
             sheet = made.sheet(name)
-            sheet.add(df, parts)
+            sheet.add(table if isinstance(table, pd.DataFrame) else table(), parts)
             sheet.finish()
