@@ -10,15 +10,18 @@ external assets: CSS and SVG charts are inline, nothing is fetched.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
+from chartcode.forked import Forked
 from chartcode.report.model import Paragraph, Progress, Report, Section
 from chartcode.report.render import render
 from chartcode.report.reviews import reviews_section
 from chartcode.report.sections import (
     DISAGREEMENT_ROWS,
     agreement_section,
-    analyses_section,
+    analyses_prepared,
+    analyses_run,
     disagreements_section,
     distribution_section,
     progress_section,
@@ -63,6 +66,30 @@ def report_model(
         say("fidelity scores")
         sections += _noting(lambda: fidelity_sections(store, "html" if charts else "md"))
 
+    # The analyses' models are fitted (statsmodels imported) in a forked child from here on, while this
+    # process computes the agreement and draws the distributions: the child reads nothing more from the
+    # store (chartcode.forked); its section, with the notes of the warnings it caught, comes back whole.
+    analyses: Forked[list[Section]] | None = None
+    if store.audit.get("analyses") or cb.scale is None:
+        from chartcode.analysis.readings import notes_from_libraries
+
+        first = list(notes.get("analyses") or [])
+        with notes_from_libraries(first):  # what the reading warns of is noted as the section's, as before
+            prepared = analyses_prepared(store, data.analysis if data is not None else None)
+        if isinstance(prepared, Section):
+            analyses = Forked(_noting, lambda: prepared, first, run=False)
+        else:
+            analyses = Forked(_noting, lambda: analyses_run(prepared), first)
+
+    with analyses or contextlib.nullcontext():
+        sections += _sections_from(store, cb, data, notes, analyses, bootstrap, seed, charts, say)
+    n, head = store.history_head()
+    return Report(store.title, utcnow(), sections, history=f"History: {n} entries, chain head {head[:16]}")
+
+
+def _sections_from(store, cb, data, notes, analyses, bootstrap, seed, charts, say) -> list[Section]:
+    """The sections after the spans' read, in the page's order; ``analyses``: their section, being made."""
+    sections: list[Section] = []
     say(f"agreement ({bootstrap} bootstrap resamples)")
     sections += _noting(
         lambda: agreement_section(
@@ -78,11 +105,9 @@ def report_model(
             notes.get("distributions"),
         )
 
-    if store.audit.get("analyses") or cb.scale is None:
+    if analyses is not None:
         say("analyses")
-        sections += _noting(
-            lambda: analyses_section(store, data.analysis if data is not None else None), notes.get("analyses")
-        )
+        sections += analyses.result()
 
     say("review timeliness")
     sections += _noting(lambda: reviews_section(store))
@@ -92,8 +117,7 @@ def report_model(
         lambda: disagreements_section(store, (data.open_units, data.n_open) if data is not None else None),
         notes.get("disagreements"),
     )
-    n, head = store.history_head()
-    return Report(store.title, utcnow(), sections, history=f"History: {n} entries, chain head {head[:16]}")
+    return sections
 
 
 def build_report(

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chartcode.dataset import open_disagreements, records_frame
 from chartcode.report.model import (
@@ -23,6 +23,9 @@ from chartcode.report.model import (
     fmt_number,
 )
 from chartcode.store.store import Store
+
+if TYPE_CHECKING:
+    from chartcode.analysis import Prepared
 
 # A page lists at most this many open units: a large audit's thousands would make the page (and the
 # memory that builds it) grow with the audit; the command line lists them all.
@@ -165,13 +168,31 @@ def distribution_section(store: Store, *, charts: bool = True, counts: dict[str,
 def analyses_section(store: Store, frame: tuple | None = None) -> Section:
     """Every analysis declared in the audit file, as a table with a one-line plain-language reading.
     ``frame``: chartcode.analysis.analysis_frame's (frame, variables), built already; else here."""
-    from chartcode.analysis import run_stats
+    prepared = analyses_prepared(store, frame)
+    return prepared if isinstance(prepared, Section) else analyses_run(prepared)
+
+
+def analyses_prepared(store: Store, frame: tuple | None = None) -> Prepared | Section:
+    """:func:`analyses_section`'s reading of the store: the analyses to run, or the section saying
+    why there are none."""
+    from chartcode.analysis import prepare_stats
+    from chartcode.errors import UserError
+
+    try:
+        return prepare_stats(store, frame=frame)
+    except UserError as exc:
+        return Section("Analyses").add(Paragraph(f"No analyses: {exc}", style="note"))
+
+
+def analyses_run(prepared: Prepared) -> Section:
+    """:func:`analyses_section` for analyses read already: reads nothing more from the store (the
+    report runs it in a forked child: chartcode.forked)."""
     from chartcode.analysis.readings import reading
     from chartcode.errors import UserError
 
     s = Section("Analyses")
     try:
-        results = run_stats(store, frame=frame)["analyses"]
+        results = prepared.run()["analyses"]
     except UserError as exc:
         return s.add(Paragraph(f"No analyses: {exc}", style="note"))
     s.add(Paragraph("The analyses declared in the audit file, on final values.", markdown=False))
