@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,14 +30,17 @@ def demo_db(tmp_path_factory) -> Path:
     return build_demo(tmp_path_factory.mktemp("demo"), complete=True)
 
 
-def _page(db: Path, monkeypatch, *, fork: bool) -> str:
+def _page(db: Path, monkeypatch, *, fork: bool, fmt: str = "md") -> str:
     monkeypatch.setattr(report_build, "utcnow", lambda: "2026-01-01T00:00:00Z")
     monkeypatch.setattr(forked, "can_fork", lambda: fork)
     s = Store.open(db)
     try:
-        return report_build.build_report(s, fmt="md", bootstrap=20)
+        page = report_build.build_report(s, fmt=fmt, bootstrap=20)
     finally:
         s.close()
+    # matplotlib stamps each SVG with the time it was drawn and random clip-path, marker and hatch ids
+    page = re.sub(r"<dc:date>[^<]*</dc:date>", "<dc:date/>", page)
+    return re.sub(r"\b[hmp][0-9a-f]{10}\b", "svg-id", page)
 
 
 @needs_fork
@@ -44,6 +48,13 @@ def test_the_page_is_the_one_made_in_one_process(demo_db, monkeypatch):
     page = _page(demo_db, monkeypatch, fork=True)
     assert "## Analyses" in page and "accepted_followup ~ mh_diagnosis" in page
     assert page == _page(demo_db, monkeypatch, fork=False)
+
+
+@needs_fork
+def test_the_html_page_with_its_charts_is_the_one_made_in_one_process(demo_db, monkeypatch):
+    page = _page(demo_db, monkeypatch, fork=True, fmt="html")
+    assert page.count("<svg") >= 10  # the distributions' bar charts, drawn in the child, and the agreement's
+    assert page == _page(demo_db, monkeypatch, fork=False, fmt="html")
 
 
 @needs_fork

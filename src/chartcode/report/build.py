@@ -24,6 +24,7 @@ from chartcode.report.sections import (
     analyses_run,
     disagreements_section,
     distribution_section,
+    distributions_drawn,
     progress_section,
 )
 from chartcode.report.spans import read_spans
@@ -81,14 +82,23 @@ def report_model(
         else:
             analyses = Forked(_noting, lambda: analyses_run(prepared), first)
 
-    with analyses or contextlib.nullcontext():
-        sections += _sections_from(store, cb, data, notes, analyses, bootstrap, seed, charts, say)
+    # The distributions' charts are drawn (matplotlib) in another child, from the counts read already.
+    distributions: Forked[list[Section]] | None = None
+    if data is not None:
+        counts = data.distributions
+        distributions = Forked(  # a page without charts has nothing to draw: made here
+            _noting, lambda: distributions_drawn(cb, counts, charts=charts), notes.get("distributions"), run=charts
+        )
+
+    with analyses or contextlib.nullcontext(), distributions or contextlib.nullcontext():
+        sections += _sections_from(store, cb, data, notes, analyses, distributions, bootstrap, seed, charts, say)
     n, head = store.history_head()
     return Report(store.title, utcnow(), sections, history=f"History: {n} entries, chain head {head[:16]}")
 
 
-def _sections_from(store, cb, data, notes, analyses, bootstrap, seed, charts, say) -> list[Section]:
-    """The sections after the spans' read, in the page's order; ``analyses``: their section, being made."""
+def _sections_from(store, cb, data, notes, analyses, distributions, bootstrap, seed, charts, say) -> list[Section]:
+    """The sections after the spans' read, in the page's order; ``analyses``, ``distributions``: their
+    sections, being made (None: made here, or none)."""
     sections: list[Section] = []
     say(f"agreement ({bootstrap} bootstrap resamples)")
     sections += _noting(
@@ -98,7 +108,10 @@ def _sections_from(store, cb, data, notes, analyses, bootstrap, seed, charts, sa
         notes.get("agreement"),
     )
 
-    if cb.scale is None:
+    if distributions is not None:
+        say("field distributions")
+        sections += distributions.result()
+    elif cb.scale is None:
         say("field distributions")
         sections += _noting(
             lambda: distribution_section(store, charts=charts, counts=data.distributions if data is not None else None),

@@ -26,6 +26,7 @@ from chartcode.store.store import Store
 
 if TYPE_CHECKING:
     from chartcode.analysis import Prepared
+    from chartcode.codebook import Codebook
 
 # A page lists at most this many open units: a large audit's thousands would make the page (and the
 # memory that builds it) grow with the audit; the command line lists them all.
@@ -141,10 +142,15 @@ def distribution_section(store: Store, *, charts: bool = True, counts: dict[str,
     """``counts``: chartcode.report.spans.choice_counts of the whole audit, counted already; else here."""
     from chartcode.report.spans import choice_counts
 
+    by_field = choice_counts(store, records_frame(store)) if counts is None else counts
+    return distributions_drawn(store.codebook, by_field, charts=charts)
+
+
+def distributions_drawn(cb: Codebook, by_field: dict[str, Any], *, charts: bool = True) -> Section:
+    """:func:`distribution_section` from its counts: reads nothing from the store (the report draws it
+    in a forked child: chartcode.forked)."""
     if charts:
         from chartcode.report.charts import bar_chart
-    cb = store.codebook
-    by_field = choice_counts(store, records_frame(store)) if counts is None else counts
     grid = ChartGrid([])
     for f in cb.record_fields:
         if not f.has_choices:
