@@ -335,52 +335,75 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
         by_record.setdefault(rid, {})[(nid, fname)] = value
 
     none7: list[Any] = [None] * 7
-    for rid, coders in forms.items():
-        if rid in blocked:
-            continue
-        rnotes = notes.get(rid, [])
-        # read as the values change below (controlling fields first), as a new Form per question would
-        final = SharedForm(shared, rnotes, by_record.setdefault(rid, {}))
-        for fld in conds:
-            ctl = ctls[fld.name]
-            for nid in unit_places(fld, rnotes):
-                applies = {c: form.applies(nid, fld) for c, form in coders.items()}
-                stored = table.get((rid, nid or "", fld.name))
-                pending = any(
-                    (table.get((rid, (nid or "") if note else "", name)) or none7)[6] == "unresolved"
-                    for name, note in ctl
-                )
-                if pending:
-                    if not any(applies.values()):
-                        put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
-                    elif not all(applies.values()):
-                        put(rid, nid, fld.name, len(coders), None, "unresolved")
+    # Field by field, controlling fields first (each record's questions in the order a per-record pass
+    # asks them: a record's answers read only that record's values), so that the answers for every
+    # unit of a field are asked in one batch (Answers.applies_many). A field's units read only the
+    # values of the fields before it, except through a cycle (a field reading itself): there each
+    # unit's final answer is asked in turn, after the puts of the units before it.
+    order = [rid for rid in forms if rid not in blocked]
+    finals_of = {rid: SharedForm(shared, notes.get(rid, []), by_record.setdefault(rid, {})) for rid in order}
+    sequential = any(shared.reads(f.name) is None for f in (*conds, *calcs))
+    for fld in conds:
+        name, ctl = fld.name, ctls[fld.name]
+        units = [(rid, nid) for rid in order for nid in unit_places(fld, notes.get(rid, []))]
+        pending = [
+            any((table.get((rid, (nid or "") if note else "", c)) or none7)[6] == "unresolved" for c, note in ctl)
+            for rid, nid in units
+        ]
+        stored_of = [table.get((rid, nid or "", name)) for rid, nid in units]
+        if sequential:
+            final_ok: list[bool] | None = None
+            need = [True] * len(units)
+        else:
+            asked = [(finals_of[rid], nid) for (rid, nid), p in zip(units, pending, strict=True) if not p]
+            final_ok = shared.applies_many(asked, fld)
+            ok = iter(final_ok)
+            need = [
+                p or (next(ok) and st is not None and st[4] is None) for p, st in zip(pending, stored_of, strict=True)
+            ]
+        pairs = [
+            (form, nid)
+            for (rid, nid), wanted in zip(units, need, strict=True)
+            if wanted
+            for form in forms[rid].values()
+        ]
+        coder_ok = iter(shared.applies_many(pairs, fld))
+        final_iter = iter(final_ok or ())
+        for (rid, nid), p, stored, wanted in zip(units, pending, stored_of, need, strict=True):
+            coders = forms[rid]
+            applies = [next(coder_ok) for _ in coders] if wanted else []
+            if p:
+                if not any(applies):
+                    put(rid, nid, name, len(coders), None, NOT_APPLICABLE)
+                elif not all(applies):
+                    put(rid, nid, name, len(coders), None, "unresolved")
+                continue
+            fine = next(final_iter) if final_ok is not None else finals_of[rid].applies(nid, fld)
+            if not fine:
+                put(rid, nid, name, len(coders), None, NOT_APPLICABLE)
+            elif stored is not None and not all(applies) and stored[4] is None:
+                coded = [
+                    v
+                    for form, a in zip(coders.values(), applies, strict=True)
+                    if a and (v := form.values.get((nid, name))) is not None
+                ]
+                if not coded:
+                    del table[(rid, nid or "", name)]
+                    by_record[rid].pop((nid, name), None)
                     continue
-                if not final.applies(nid, fld):
-                    put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
-                elif stored is not None and not all(applies.values()) and stored[4] is None:
-                    coded = [
-                        v
-                        for c, form in coders.items()
-                        if applies[c] and (v := form.values.get((nid, fld.name))) is not None
-                    ]
-                    if not coded:
-                        del table[(rid, nid or "", fld.name)]
-                        by_record[rid].pop((nid, fld.name), None)
-                        continue
-                    lo, hi = _min_max(coded)
-                    if lo == hi:
-                        put(rid, nid, fld.name, len(coded), lo, "single" if len(coded) == 1 else "agreed")
-                    else:
-                        put(rid, nid, fld.name, len(coded), None, "unresolved")
-        if calcs:
-            final = SharedForm(shared, rnotes, by_record[rid])
-            for fld in calcs:
-                for nid in unit_places(fld, rnotes):
-                    if final.applies(nid, fld):
-                        put(rid, nid, fld.name, len(coders), final.calculated(nid, fld), CALCULATED)
-                    else:
-                        put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
+                lo, hi = _min_max(coded)
+                if lo == hi:
+                    put(rid, nid, name, len(coded), lo, "single" if len(coded) == 1 else "agreed")
+                else:
+                    put(rid, nid, name, len(coded), None, "unresolved")
+    for fld in calcs:
+        for rid in order:
+            final = finals_of[rid]
+            for nid in unit_places(fld, notes.get(rid, [])):
+                if final.applies(nid, fld):
+                    put(rid, nid, fld.name, len(forms[rid]), final.calculated(nid, fld), CALCULATED)
+                else:
+                    put(rid, nid, fld.name, len(forms[rid]), None, NOT_APPLICABLE)
     changed = pd.DataFrame(list(table.values()), columns=cols, dtype=object)
     out = pd.concat([kept.astype(object), changed], ignore_index=True)
     out = out.iloc[_text_order(out, ("record_id", "note_key", "field"))]
