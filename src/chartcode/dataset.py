@@ -12,7 +12,6 @@ saying where the value came from.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -483,18 +482,6 @@ def _memos(store: Store, rids: list[str], at: dict) -> list[tuple[int, str, str]
     return out
 
 
-def _pivot(df: pd.DataFrame, index: list[str], column: str) -> pd.DataFrame:
-    if df.empty:
-        return pd.DataFrame(columns=[*index])
-    return df.pivot(index=index, columns="field", values=column)
-
-
-def _cells(table: pd.DataFrame, name: str, n: int) -> list[Any]:
-    if name not in table.columns:
-        return [None] * n
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in table[name].tolist()]
-
-
 def _column(values: list[Any], field_type: str) -> pd.Series:
     """A column of the type's pandas dtype; whole-number (Int64) types fall back to object when a
     value is not a number (a nominal field with word codes)."""
@@ -518,12 +505,32 @@ def _grid(rec: pd.DataFrame, row: np.ndarray, col: np.ndarray, shape: tuple[int,
     return grid
 
 
+def _cached_frame(store: Store, name: str, sources: bool, build: Any) -> pd.DataFrame:
+    """A copy of ``build(store, sources, finals(store))``, computed once per state of the database.
+    The frame with sources also stands in for the one without (an export asks for both: its tables
+    carry the sources, the derived variables read the values): the same columns less the
+    ``__source`` ones, which is what the build without them gives."""
+
+    def compute() -> pd.DataFrame:
+        frame: pd.DataFrame = build(store, sources, finals(store))
+        if sources:
+            added = [c for c in frame.columns if c.endswith(SOURCE_SUFFIX)]
+            names = [f.name for f in store.codebook.fields]
+            # only when every __source column is a field's own (no field is named like one)
+            if not any(n.endswith(SOURCE_SUFFIX) for n in names) and len(set(names)) == len(names):
+                store.cached(f"{name}:False", lambda: frame.drop(columns=added))
+        return frame
+
+    result: pd.DataFrame = store.cached(f"{name}:{sources}", compute)
+    return result.copy()
+
+
 def records_frame(store: Store, *, sources: bool = False, values: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per record of final values (see the module docstring); a copy of a frame computed once per
     state of the database when ``values`` is not given (the report, exports and analyses all ask)."""
     if values is not None:
         return _records_frame(store, sources, values)
-    return store.cached(f"records_frame:{sources}", lambda: _records_frame(store, sources, finals(store))).copy()
+    return _cached_frame(store, "records_frame", sources, _records_frame)
 
 
 def _records_frame(store: Store, sources: bool, values: pd.DataFrame) -> pd.DataFrame:
@@ -550,22 +557,28 @@ def notes_frame(store: Store, *, sources: bool = False, values: pd.DataFrame | N
     with derived variables asks twice: for its notes table and for the derived counts)."""
     if values is not None:
         return _notes_frame(store, sources, values)
-    return store.cached(f"notes_frame:{sources}", lambda: _notes_frame(store, sources, finals(store))).copy()
+    return _cached_frame(store, "notes_frame", sources, _notes_frame)
 
 
 def _notes_frame(store: Store, sources: bool, values: pd.DataFrame) -> pd.DataFrame:
     cb: Codebook = store.codebook
     rows = store.note_rows()
-    keys = pd.MultiIndex.from_tuples([(r["record_id"], r["note_id"]) for r in rows], names=["record_id", "note_key"])
-    nts = values[values["note_key"] != ""]
-    val = _pivot(nts, ["record_id", "note_key"], "value").reindex(keys) if rows else pd.DataFrame()
-    src = _pivot(nts, ["record_id", "note_key"], "source").reindex(keys) if rows and sources else None
+    nts = values[(values["note_key"] != "").to_numpy(dtype=bool)]
+    names = list(dict.fromkeys(f.name for f in cb.note_fields))
+    # each unit's note by (record_id, note_id), as a pivot on both reindexed by the notes gave
+    at = {(r["record_id"], r["note_id"]): i for i, r in enumerate(rows)}
+    pairs = zip(nts["record_id"].astype(object).tolist(), nts["note_key"].astype(object).tolist(), strict=True)
+    row = np.fromiter((at.get(k, -1) for k in pairs), dtype=np.int64, count=len(nts))
+    col = pd.Index(names).get_indexer(nts["field"]) if names else np.full(len(nts), -1)
+    val = _grid(nts, row, col, (len(rows), len(names)), "value")
+    src = _grid(nts, row, col, (len(rows), len(names)), "source") if sources else None
     data: dict[str, Any] = {k: [r[k] for r in rows] for k in ("note_id", "record_id", "note_date", "note_type")}
     for f in cb.note_fields:
+        j = names.index(f.name)
         applies = [f.applies_to(r["note_type"]) for r in rows]
-        cells = _cells(val, f.name, len(rows))
+        cells = val[:, j].tolist()
         data[f.name] = _column([c if ok else None for c, ok in zip(cells, applies, strict=True)], f.type)
-        if sources:
-            scells = _cells(src, f.name, len(rows)) if src is not None else [None] * len(rows)
+        if src is not None:
+            scells = src[:, j].tolist()
             data[f.name + SOURCE_SUFFIX] = [c if ok else None for c, ok in zip(scells, applies, strict=True)]
     return pd.DataFrame(data)
