@@ -321,12 +321,13 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
     cols = ["record_id", "note_key", "field", "n", "consensus", "value", "source"]
     mine = df["field"].astype(object).isin(relevant).to_numpy(dtype=bool)
     kept, logic_rows = df[~mine], df[mine]
-    table: dict[tuple[str, str, str], list[Any]] = {}
-    for cells in zip(*(logic_rows[c].astype(object).tolist() for c in cols), strict=True):
-        table[(cells[0], cells[1], cells[2])] = list(cells)
+    columns = [logic_rows[c].astype(object).tolist() for c in cols]
+    table: dict[tuple[str, str, str], list[Any]] = dict(
+        zip(zip(*columns[:3], strict=True), map(list, zip(*columns, strict=True)), strict=True)
+    )
     by_record: dict[str, dict[tuple[str | None, str], Any]] = {}
-    for (rid, nkey, fname), cells_of in table.items():
-        by_record.setdefault(rid, {})[(nkey or None, fname)] = cells_of[5]
+    for rid, nkey, fname, value in zip(columns[0], columns[1], columns[2], columns[5], strict=True):
+        by_record.setdefault(rid, {})[(nkey or None, fname)] = value
 
     def put(rid: str, nid: str | None, fname: str, n: int, value: Any, source: str) -> None:
         unit = table.setdefault((rid, nid or "", fname), [rid, nid or "", fname, n, None, None, None])
@@ -417,7 +418,10 @@ def _text_order(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     ranks = []
     for c in columns:
         values = df[c].to_numpy(dtype=object)
-        uniq = pd.unique(values)
+        at, uniq = pd.factorize(values)  # one hash pass: each row's distinct value and the values
+        if (at < 0).any():  # a missing value (factorize leaves it out): ranked with the others as text
+            uniq = pd.unique(values)
+            at = pd.Index(uniq).get_indexer(values)
         by_text = sorted(range(len(uniq)), key=lambda i: str(uniq[i]))
         rank = np.empty(len(uniq), dtype=np.int64)
         text = [str(uniq[i]) for i in by_text]
@@ -425,7 +429,7 @@ def _text_order(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
         rank[np.array(by_text, dtype=np.int64)] = np.cumsum(
             [0] + [a != b for a, b in zip(text, text[1:], strict=False)]
         )
-        ranks.append(rank[pd.Index(uniq).get_indexer(values)] if len(values) else np.zeros(0, dtype=np.int64))
+        ranks.append(rank[at] if len(values) else np.zeros(0, dtype=np.int64))
     return np.lexsort(ranks[::-1]) if ranks and len(ranks[0]) else np.zeros(0, dtype=np.int64)
 
 
