@@ -12,7 +12,6 @@ saying where the value came from.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -322,12 +321,13 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
     cols = ["record_id", "note_key", "field", "n", "consensus", "value", "source"]
     mine = df["field"].astype(object).isin(relevant).to_numpy(dtype=bool)
     kept, logic_rows = df[~mine], df[mine]
-    table: dict[tuple[str, str, str], list[Any]] = {}
-    for cells in zip(*(logic_rows[c].astype(object).tolist() for c in cols), strict=True):
-        table[(cells[0], cells[1], cells[2])] = list(cells)
+    columns = [logic_rows[c].astype(object).tolist() for c in cols]
+    table: dict[tuple[str, str, str], list[Any]] = dict(
+        zip(zip(*columns[:3], strict=True), map(list, zip(*columns, strict=True)), strict=True)
+    )
     by_record: dict[str, dict[tuple[str | None, str], Any]] = {}
-    for (rid, nkey, fname), cells_of in table.items():
-        by_record.setdefault(rid, {})[(nkey or None, fname)] = cells_of[5]
+    for rid, nkey, fname, value in zip(columns[0], columns[1], columns[2], columns[5], strict=True):
+        by_record.setdefault(rid, {})[(nkey or None, fname)] = value
 
     def put(rid: str, nid: str | None, fname: str, n: int, value: Any, source: str) -> None:
         unit = table.setdefault((rid, nid or "", fname), [rid, nid or "", fname, n, None, None, None])
@@ -335,52 +335,75 @@ def _through_logic(store: Store, df: pd.DataFrame) -> pd.DataFrame:
         by_record.setdefault(rid, {})[(nid, fname)] = value
 
     none7: list[Any] = [None] * 7
-    for rid, coders in forms.items():
-        if rid in blocked:
-            continue
-        rnotes = notes.get(rid, [])
-        # read as the values change below (controlling fields first), as a new Form per question would
-        final = SharedForm(shared, rnotes, by_record.setdefault(rid, {}))
-        for fld in conds:
-            ctl = ctls[fld.name]
-            for nid in unit_places(fld, rnotes):
-                applies = {c: form.applies(nid, fld) for c, form in coders.items()}
-                stored = table.get((rid, nid or "", fld.name))
-                pending = any(
-                    (table.get((rid, (nid or "") if note else "", name)) or none7)[6] == "unresolved"
-                    for name, note in ctl
-                )
-                if pending:
-                    if not any(applies.values()):
-                        put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
-                    elif not all(applies.values()):
-                        put(rid, nid, fld.name, len(coders), None, "unresolved")
+    # Field by field, controlling fields first (each record's questions in the order a per-record pass
+    # asks them: a record's answers read only that record's values), so that the answers for every
+    # unit of a field are asked in one batch (Answers.applies_many). A field's units read only the
+    # values of the fields before it, except through a cycle (a field reading itself): there each
+    # unit's final answer is asked in turn, after the puts of the units before it.
+    order = [rid for rid in forms if rid not in blocked]
+    finals_of = {rid: SharedForm(shared, notes.get(rid, []), by_record.setdefault(rid, {})) for rid in order}
+    sequential = any(shared.reads(f.name) is None for f in (*conds, *calcs))
+    for fld in conds:
+        name, ctl = fld.name, ctls[fld.name]
+        units = [(rid, nid) for rid in order for nid in unit_places(fld, notes.get(rid, []))]
+        pending = [
+            any((table.get((rid, (nid or "") if note else "", c)) or none7)[6] == "unresolved" for c, note in ctl)
+            for rid, nid in units
+        ]
+        stored_of = [table.get((rid, nid or "", name)) for rid, nid in units]
+        if sequential:
+            final_ok: list[bool] | None = None
+            need = [True] * len(units)
+        else:
+            asked = [(finals_of[rid], nid) for (rid, nid), p in zip(units, pending, strict=True) if not p]
+            final_ok = shared.applies_many(asked, fld)
+            ok = iter(final_ok)
+            need = [
+                p or (next(ok) and st is not None and st[4] is None) for p, st in zip(pending, stored_of, strict=True)
+            ]
+        pairs = [
+            (form, nid)
+            for (rid, nid), wanted in zip(units, need, strict=True)
+            if wanted
+            for form in forms[rid].values()
+        ]
+        coder_ok = iter(shared.applies_many(pairs, fld))
+        final_iter = iter(final_ok or ())
+        for (rid, nid), p, stored, wanted in zip(units, pending, stored_of, need, strict=True):
+            coders = forms[rid]
+            applies = [next(coder_ok) for _ in coders] if wanted else []
+            if p:
+                if not any(applies):
+                    put(rid, nid, name, len(coders), None, NOT_APPLICABLE)
+                elif not all(applies):
+                    put(rid, nid, name, len(coders), None, "unresolved")
+                continue
+            fine = next(final_iter) if final_ok is not None else finals_of[rid].applies(nid, fld)
+            if not fine:
+                put(rid, nid, name, len(coders), None, NOT_APPLICABLE)
+            elif stored is not None and not all(applies) and stored[4] is None:
+                coded = [
+                    v
+                    for form, a in zip(coders.values(), applies, strict=True)
+                    if a and (v := form.values.get((nid, name))) is not None
+                ]
+                if not coded:
+                    del table[(rid, nid or "", name)]
+                    by_record[rid].pop((nid, name), None)
                     continue
-                if not final.applies(nid, fld):
-                    put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
-                elif stored is not None and not all(applies.values()) and stored[4] is None:
-                    coded = [
-                        v
-                        for c, form in coders.items()
-                        if applies[c] and (v := form.values.get((nid, fld.name))) is not None
-                    ]
-                    if not coded:
-                        del table[(rid, nid or "", fld.name)]
-                        by_record[rid].pop((nid, fld.name), None)
-                        continue
-                    lo, hi = _min_max(coded)
-                    if lo == hi:
-                        put(rid, nid, fld.name, len(coded), lo, "single" if len(coded) == 1 else "agreed")
-                    else:
-                        put(rid, nid, fld.name, len(coded), None, "unresolved")
-        if calcs:
-            final = SharedForm(shared, rnotes, by_record[rid])
-            for fld in calcs:
-                for nid in unit_places(fld, rnotes):
-                    if final.applies(nid, fld):
-                        put(rid, nid, fld.name, len(coders), final.calculated(nid, fld), CALCULATED)
-                    else:
-                        put(rid, nid, fld.name, len(coders), None, NOT_APPLICABLE)
+                lo, hi = _min_max(coded)
+                if lo == hi:
+                    put(rid, nid, name, len(coded), lo, "single" if len(coded) == 1 else "agreed")
+                else:
+                    put(rid, nid, name, len(coded), None, "unresolved")
+    for fld in calcs:
+        for rid in order:
+            final = finals_of[rid]
+            for nid in unit_places(fld, notes.get(rid, [])):
+                if final.applies(nid, fld):
+                    put(rid, nid, fld.name, len(forms[rid]), final.calculated(nid, fld), CALCULATED)
+                else:
+                    put(rid, nid, fld.name, len(forms[rid]), None, NOT_APPLICABLE)
     changed = pd.DataFrame(list(table.values()), columns=cols, dtype=object)
     out = pd.concat([kept.astype(object), changed], ignore_index=True)
     out = out.iloc[_text_order(out, ("record_id", "note_key", "field"))]
@@ -395,7 +418,10 @@ def _text_order(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     ranks = []
     for c in columns:
         values = df[c].to_numpy(dtype=object)
-        uniq = pd.unique(values)
+        at, uniq = pd.factorize(values)  # one hash pass: each row's distinct value and the values
+        if (at < 0).any():  # a missing value (factorize leaves it out): ranked with the others as text
+            uniq = pd.unique(values)
+            at = pd.Index(uniq).get_indexer(values)
         by_text = sorted(range(len(uniq)), key=lambda i: str(uniq[i]))
         rank = np.empty(len(uniq), dtype=np.int64)
         text = [str(uniq[i]) for i in by_text]
@@ -403,7 +429,7 @@ def _text_order(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
         rank[np.array(by_text, dtype=np.int64)] = np.cumsum(
             [0] + [a != b for a, b in zip(text, text[1:], strict=False)]
         )
-        ranks.append(rank[pd.Index(uniq).get_indexer(values)] if len(values) else np.zeros(0, dtype=np.int64))
+        ranks.append(rank[at] if len(values) else np.zeros(0, dtype=np.int64))
     return np.lexsort(ranks[::-1]) if ranks and len(ranks[0]) else np.zeros(0, dtype=np.int64)
 
 
@@ -460,18 +486,6 @@ def _memos(store: Store, rids: list[str], at: dict) -> list[tuple[int, str, str]
     return out
 
 
-def _pivot(df: pd.DataFrame, index: list[str], column: str) -> pd.DataFrame:
-    if df.empty:
-        return pd.DataFrame(columns=[*index])
-    return df.pivot(index=index, columns="field", values=column)
-
-
-def _cells(table: pd.DataFrame, name: str, n: int) -> list[Any]:
-    if name not in table.columns:
-        return [None] * n
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in table[name].tolist()]
-
-
 def _column(values: list[Any], field_type: str) -> pd.Series:
     """A column of the type's pandas dtype; whole-number (Int64) types fall back to object when a
     value is not a number (a nominal field with word codes)."""
@@ -495,12 +509,32 @@ def _grid(rec: pd.DataFrame, row: np.ndarray, col: np.ndarray, shape: tuple[int,
     return grid
 
 
+def _cached_frame(store: Store, name: str, sources: bool, build: Any) -> pd.DataFrame:
+    """A copy of ``build(store, sources, finals(store))``, computed once per state of the database.
+    The frame with sources also stands in for the one without (an export asks for both: its tables
+    carry the sources, the derived variables read the values): the same columns less the
+    ``__source`` ones, which is what the build without them gives."""
+
+    def compute() -> pd.DataFrame:
+        frame: pd.DataFrame = build(store, sources, finals(store))
+        if sources:
+            added = [c for c in frame.columns if c.endswith(SOURCE_SUFFIX)]
+            names = [f.name for f in store.codebook.fields]
+            # only when every __source column is a field's own (no field is named like one)
+            if not any(n.endswith(SOURCE_SUFFIX) for n in names) and len(set(names)) == len(names):
+                store.cached(f"{name}:False", lambda: frame.drop(columns=added))
+        return frame
+
+    result: pd.DataFrame = store.cached(f"{name}:{sources}", compute)
+    return result.copy()
+
+
 def records_frame(store: Store, *, sources: bool = False, values: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per record of final values (see the module docstring); a copy of a frame computed once per
     state of the database when ``values`` is not given (the report, exports and analyses all ask)."""
     if values is not None:
         return _records_frame(store, sources, values)
-    return store.cached(f"records_frame:{sources}", lambda: _records_frame(store, sources, finals(store))).copy()
+    return _cached_frame(store, "records_frame", sources, _records_frame)
 
 
 def _records_frame(store: Store, sources: bool, values: pd.DataFrame) -> pd.DataFrame:
@@ -527,22 +561,28 @@ def notes_frame(store: Store, *, sources: bool = False, values: pd.DataFrame | N
     with derived variables asks twice: for its notes table and for the derived counts)."""
     if values is not None:
         return _notes_frame(store, sources, values)
-    return store.cached(f"notes_frame:{sources}", lambda: _notes_frame(store, sources, finals(store))).copy()
+    return _cached_frame(store, "notes_frame", sources, _notes_frame)
 
 
 def _notes_frame(store: Store, sources: bool, values: pd.DataFrame) -> pd.DataFrame:
     cb: Codebook = store.codebook
     rows = store.note_rows()
-    keys = pd.MultiIndex.from_tuples([(r["record_id"], r["note_id"]) for r in rows], names=["record_id", "note_key"])
-    nts = values[values["note_key"] != ""]
-    val = _pivot(nts, ["record_id", "note_key"], "value").reindex(keys) if rows else pd.DataFrame()
-    src = _pivot(nts, ["record_id", "note_key"], "source").reindex(keys) if rows and sources else None
+    nts = values[(values["note_key"] != "").to_numpy(dtype=bool)]
+    names = list(dict.fromkeys(f.name for f in cb.note_fields))
+    # each unit's note by (record_id, note_id), as a pivot on both reindexed by the notes gave
+    at = {(r["record_id"], r["note_id"]): i for i, r in enumerate(rows)}
+    pairs = zip(nts["record_id"].astype(object).tolist(), nts["note_key"].astype(object).tolist(), strict=True)
+    row = np.fromiter((at.get(k, -1) for k in pairs), dtype=np.int64, count=len(nts))
+    col = pd.Index(names).get_indexer(nts["field"]) if names else np.full(len(nts), -1)
+    val = _grid(nts, row, col, (len(rows), len(names)), "value")
+    src = _grid(nts, row, col, (len(rows), len(names)), "source") if sources else None
     data: dict[str, Any] = {k: [r[k] for r in rows] for k in ("note_id", "record_id", "note_date", "note_type")}
     for f in cb.note_fields:
+        j = names.index(f.name)
         applies = [f.applies_to(r["note_type"]) for r in rows]
-        cells = _cells(val, f.name, len(rows))
+        cells = val[:, j].tolist()
         data[f.name] = _column([c if ok else None for c, ok in zip(cells, applies, strict=True)], f.type)
-        if sources:
-            scells = _cells(src, f.name, len(rows)) if src is not None else [None] * len(rows)
+        if src is not None:
+            scells = src[:, j].tolist()
             data[f.name + SOURCE_SUFFIX] = [c if ok else None for c, ok in zip(scells, applies, strict=True)]
     return pd.DataFrame(data)

@@ -243,6 +243,9 @@ def _fail_csv(monkeypatch):
         raise _Boom()
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
+    import chartcode.export.stream as stream  # the streamed export writes its rows without to_csv
+
+    monkeypatch.setattr(stream, "_write_rows", lambda frame, fh, **kw: to_csv(frame, fh))
 
 
 FAILURES = [

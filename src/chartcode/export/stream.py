@@ -29,8 +29,11 @@ for byte.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -157,6 +160,64 @@ class _Kinds:
         for col, kind in zip(columns, kinds or [], strict=False):
             if kind is not None and self.dtypes.setdefault(col, kind) != kind:
                 raise _Uneven
+
+
+# a text the csv module may quote (it decides; a space at either end: left to it, as dialects differ)
+_QUOTED = re.compile(r'[,"\r\n]|^\s|\s$')
+
+
+def _cell_text(value: Any) -> str:
+    """One present cell as pandas' csv writer writes it in a row of several fields (the csv module,
+    QUOTE_MINIMAL, '"' doubled; an empty text is an empty field: '""' is only for a row of one)."""
+    if type(value) is str and not _QUOTED.search(value):
+        return value  # nothing to quote (an empty text included)
+    if type(value) is int:
+        return str(value)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([value])
+    return out.getvalue()[:-1]
+
+
+def _column_text(series: pd.Series) -> Any:
+    """The text of each cell of ``series`` (an object array) as writers.csv_rows writes it (the
+    formula guard on text, then to_csv), found once per distinct value; None for a dtype not
+    handled here (the caller lets pandas write the frame). Missing cells (None, NaN, NA) are empty,
+    to_csv's na_rep."""
+    import numpy as np
+    import pandas as pd
+
+    from chartcode.dataset import distinct
+    from chartcode.export.cells import safe_cell
+
+    dtype = series.dtype
+    if dtype is np.dtype(object) or pd.api.types.is_string_dtype(dtype):
+        codes, reps = distinct(series)  # types kept apart: 1, 1.0 and True write differently
+        texts = [_cell_text(safe_cell(v)) for v in reps]
+    elif isinstance(dtype, pd.Int64Dtype):
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        texts = [str(int(v)) for v in uniques]
+    else:
+        return None
+    table = np.array([*texts, ""], dtype=object)  # -1 (missing): the last, empty
+    return table[np.asarray(codes)].tolist()
+
+
+def _write_rows(frame: pd.DataFrame, fh: IO[str], *, header: bool) -> None:
+    """What ``writers.csv_rows(frame, fh, header=header)`` writes, byte for byte: each column's text
+    made once per distinct value (a column of 10,000 cells holds a handful), then joined row by row.
+    A frame with a column of another dtype, or of fewer than two columns (csv writes a lone empty
+    field as '""'), is written by writers.csv_rows itself."""
+    from chartcode.export import writers
+
+    fits = frame.shape[1] >= 2 and frame.columns.is_unique
+    columns = [_column_text(frame[c]) for c in frame.columns] if fits else [None]
+    if any(col is None for col in columns):
+        writers.csv_rows(frame, fh, header=header)
+        return
+    if header:
+        csv.writer(fh, lineterminator="\n").writerow([str(c) for c in frame.columns])
+    if len(frame):
+        fh.write("\n".join(map(",".join, zip(*columns, strict=True))) + "\n")
 
 
 def _span_tables(data: ExportInput, store: Store, part_ids: list[str], span: Span, open_ids: list[str]):
@@ -286,7 +347,6 @@ def child_main() -> None:
     audit, say "waiting"; on "go" (the parent holds the write lock, its own snapshot open) open a
     read snapshot and say "ready"; then make spans 1, 3, 5, ... and say each. Any failure just ends
     it: the parent makes those spans itself."""
-    from chartcode.export import writers
     from chartcode.export.formats import ExportInput
     from chartcode.store.store import Store
 
@@ -314,7 +374,7 @@ def child_main() -> None:
                 for name, frame in (("records", records), ("notes", notes)):
                     fd = os.open(folder / f"{index}.{name}.csv", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                     with open(fd, "w", encoding="utf-8", newline="") as fh:
-                        writers.csv_rows(frame, fh, header=False)
+                        _write_rows(frame, fh, header=False)
                 message = {
                     "span": index,
                     "bounds": [part_ids[0] if part_ids else None, part_ids[-1] if part_ids else None],
@@ -385,7 +445,6 @@ def _snapshot_with_child(
 def write_wide_csv(data: ExportInput, files: list[Path], whole: Callable[[], None]) -> None:
     """The wide csv export (records to ``files[0]``, notes to ``files[1]``) span by span; ``whole()``
     writes them the whole way when a span's columns or dtypes differ from the first span's."""
-    from chartcode.export import writers
 
     store = data.store
     try:
@@ -412,8 +471,8 @@ def write_wide_csv(data: ExportInput, files: list[Path], whole: Callable[[], Non
                         records, notes = _span_tables(data, store, part_ids, span, open_ids)
                         kinds[0].check(records)
                         kinds[1].check(notes)
-                        writers.csv_rows(records, rec_fh, header=first)
-                        writers.csv_rows(notes, note_fh, header=first)
+                        _write_rows(records, rec_fh, header=first)
+                        _write_rows(notes, note_fh, header=first)
                         first = False
                         counts["records"] += len(records)
                         counts["notes"] += len(notes)
