@@ -105,7 +105,12 @@ def _read(store) -> _Codes | None:
             notes_of.setdefault(2 * rowid[rid], []).append(code)
     # the other values, row by row
     values: list[Any]
-    distinct, vid = np.unique(value, return_inverse=True)
+    low = int(value.min()) if len(value) else 0
+    if len(value) and int(value.max()) - low < 2 * len(value):  # codes: a few small integers (no sort)
+        distinct, vid = _unique_below(value - low, int(value.max()) - low + 1)
+        distinct += low
+    else:
+        distinct, vid = np.unique(value, return_inverse=True)
     values = distinct.tolist()
     if other_rows:
         field_at = {n: i for i, n in enumerate(names)}
