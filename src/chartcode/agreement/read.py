@@ -27,9 +27,11 @@ and collect reads the frame instead.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,14 @@ import numpy as np
 from chartcode.agreement.collect import Ratings, _calc_ratings, _encode_column, _through_logic
 from chartcode.agreement.libraries import LIBRARIES, import_libraries
 from chartcode.codebook import Field
+
+
+def _second_cpu() -> bool:
+    """This process may run on a second CPU: the store scans half the codes on it."""
+    try:
+        return len(os.sched_getaffinity(0)) >= 2
+    except (AttributeError, OSError):  # (no sched_getaffinity: macOS, Windows)
+        return (os.cpu_count() or 1) >= 2
 
 
 def _numbers(text: str) -> np.ndarray:
@@ -62,6 +72,8 @@ class _Codes:
     record_of: np.ndarray  # unit code -> unit code of its record
     note_of: dict[int, tuple[str, str | None]]  # note unit code -> (note_id, note_type)
     notes_of: dict[int, list[int]]  # record unit code -> its notes' unit codes
+    # what every conditional field's applicability starts from, worked out once (_shared)
+    memo: dict[Any, Any] = dc_field(default_factory=dict)
 
 
 def _read(store) -> _Codes | None:
@@ -69,7 +81,7 @@ def _read(store) -> _Codes | None:
     names = [f.name for f in cb.fields]
     coders = [c["name"] for c in store.coders()]
     nc = len(coders) + 1
-    packed = store.packed_codes(names, coders)
+    packed = store.packed_codes(names, coders, split=_second_cpu())
     fc, unit, value = _numbers(packed.field_coder), _numbers(packed.unit), _numbers(packed.value)
     records, notes, other_rows = packed.records, packed.notes, packed.other
     del packed
@@ -93,7 +105,12 @@ def _read(store) -> _Codes | None:
             notes_of.setdefault(2 * rowid[rid], []).append(code)
     # the other values, row by row
     values: list[Any]
-    distinct, vid = np.unique(value, return_inverse=True)
+    low = int(value.min()) if len(value) else 0
+    if len(value) and int(value.max()) - low < 2 * len(value):  # codes: a few small integers (no sort)
+        distinct, vid = _unique_below(value - low, int(value.max()) - low + 1)
+        distinct += low
+    else:
+        distinct, vid = np.unique(value, return_inverse=True)
     values = distinct.tolist()
     if other_rows:
         field_at = {n: i for i, n in enumerate(names)}
@@ -158,7 +175,8 @@ def collect_packed(store, fields: list[Field]) -> list[Ratings] | None:
 
     cb = store.codebook
     position = {f.name: i for i, f in enumerate(cb.fields)}
-    by_field = np.argsort(codes.field, kind="stable")
+    # (small integers: numpy's stable sort of them is a radix sort, the same order as of int64)
+    by_field = np.argsort(codes.field.astype(np.int16 if len(cb.fields) < 2**15 else np.int64), kind="stable")
     bounds = np.searchsorted(codes.field[by_field], np.arange(len(cb.fields) + 1))
     order = {c: i for i, c in enumerate(codes.coders)}
     out: list[Ratings] = []
@@ -169,10 +187,9 @@ def collect_packed(store, fields: list[Field]) -> list[Ratings] | None:
             continue
         i = position[fld.name]
         rows = by_field[bounds[i] : bounds[i + 1]]
-        present = np.unique(codes.coder[rows])
+        present = np.nonzero(np.bincount(codes.coder[rows], minlength=len(codes.coders)))[0]
         coders = [codes.coders[j] for j in present]
-        ukeys, u = np.unique(codes.rank[codes.unit[rows]], return_inverse=True)
-        u = u.ravel()
+        ukeys, u = _unique_below(codes.rank[codes.unit[rows]], len(codes.names))
         units = [codes.names[k] for k in ukeys.tolist()]
         matrix = np.full((len(units), len(coders)), np.nan)
         categories: list[str] = []
@@ -181,8 +198,7 @@ def collect_packed(store, fields: list[Field]) -> list[Ratings] | None:
             column = np.full(len(codes.coders) + 1, -1, dtype=np.int64)
             column[present] = np.arange(len(present))
             c = column[codes.coder[rows]]
-            vids, inverse = np.unique(codes.vid[rows], return_inverse=True)
-            inverse = inverse.ravel()
+            vids, inverse = _unique_below(codes.vid[rows], len(codes.values))
             g = pd.Series([codes.values[j] for j in vids.tolist()], dtype=object)
             xs, categories = _encode_column(fld, g)
             x = xs[inverse]
@@ -211,11 +227,9 @@ def _applicability(store, codes: _Codes, rt: Ratings, ukeys: np.ndarray) -> bool
         return False
     position = {f.name: i for i, f in enumerate(cb.fields)}
     nc = len(codes.coders) + 1
-    logic = np.isin(codes.field, [position[n] for n in logic_fields(cb, shared)])
-    lrows = np.nonzero(logic)[0]
-    # the coders who submitted each record, as coder_values has them: a code on a logic field
-    pair = np.unique(codes.record_of[codes.unit[lrows]] * nc + codes.coder[lrows])
-    rec, coder = pair // nc, pair % nc
+    lrows, rec, coder = _shared(
+        codes, "logic", lambda: _logic_pairs(codes, [position[n] for n in logic_fields(cb, shared)])
+    )
     # the field's places on each record, for each of those coders
     if fld.level == "note":
         place_list, pair_list = [], []
@@ -235,10 +249,7 @@ def _applicability(store, codes: _Codes, rt: Ratings, ukeys: np.ndarray) -> bool
         types = {t: i for i, t in enumerate(sorted({codes.note_of[n][1] or "" for n in place.tolist()}))}
         columns.append(np.array([types[codes.note_of[n][1] or ""] for n in place.tolist()], dtype=np.int64))
     for name, note_level in reads:
-        g = np.nonzero(codes.field == position[name])[0]
-        key = codes.unit[g] * nc + codes.coder[g]
-        sort = np.argsort(key)
-        key, gv = key[sort], codes.vid[g][sort]
+        key, gv = _shared(codes, ("values", name), lambda name=name: _values_by_place(codes, position[name]))
         where = (place if note_level else codes.record_of[place]) * nc + pcoder
         j = np.minimum(np.searchsorted(key, where), max(len(key) - 1, 0))
         hit = (key[j] == where) if len(key) else np.zeros(len(where), dtype=bool)
@@ -246,12 +257,12 @@ def _applicability(store, codes: _Codes, rt: Ratings, ukeys: np.ndarray) -> bool
     applies = np.ones(len(place), dtype=bool)
     if len(place):
         table = np.stack(columns, axis=1) if columns else np.zeros((len(place), 1), dtype=np.int64)
-        distinct, first, inverse = np.unique(table, axis=0, return_index=True, return_inverse=True)
+        first, inverse = _distinct_rows(table)
         answer = np.array(
             [_ask(store, codes, shared, SharedForm, lrows, int(place[i]), int(pcoder[i]), fld) for i in first],
             dtype=bool,
         )
-        applies = answer[inverse.ravel()]
+        applies = answer[inverse]
     # per place: coders, and coders for whom it applies
     places, which = np.unique(place, return_inverse=True)
     which = which.ravel()
@@ -268,11 +279,62 @@ def _applicability(store, codes: _Codes, rt: Ratings, ukeys: np.ndarray) -> bool
     return True
 
 
+def _unique_below(a: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(a, return_inverse=True)`` of integers 0 .. size - 1, by marking them in an array of
+    ``size`` (no sort; the same arrays)."""
+    seen = np.zeros(size, dtype=bool)
+    seen[a] = True
+    return np.nonzero(seen)[0], (np.cumsum(seen) - 1)[a]
+
+
+def _shared(codes: _Codes, key: Any, compute):
+    """A result every conditional field's applicability uses, computed for the first and kept."""
+    if key not in codes.memo:
+        codes.memo[key] = compute()
+    return codes.memo[key]
+
+
+def _logic_pairs(codes: _Codes, logic_positions: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The codes on fields the branching logic reads (their rows), and the (record, coder) pairs that
+    submitted each record, as coder_values has them: a code on a logic field (record unit codes,
+    coders, in (record, coder) order)."""
+    nc = len(codes.coders) + 1
+    lrows = np.nonzero(np.isin(codes.field, logic_positions))[0]
+    pair = np.unique(codes.record_of[codes.unit[lrows]] * nc + codes.coder[lrows])
+    return lrows, pair // nc, pair % nc
+
+
+def _values_by_place(codes: _Codes, position: int) -> tuple[np.ndarray, np.ndarray]:
+    """One field's codes keyed by place and coder (unit code * (coders + 1) + coder, sorted), with
+    their value ids."""
+    nc = len(codes.coders) + 1
+    g = np.nonzero(codes.field == position)[0]
+    key = codes.unit[g] * nc + codes.coder[g]
+    sort = np.argsort(key)
+    return key[sort], codes.vid[g][sort]
+
+
+def _distinct_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the first row of each distinct row of ``table``, which distinct row each row is): what
+    ``np.unique(table, axis=0, return_index=True, return_inverse=True)`` gives but the order of the
+    distinct rows, through one integer per row where the rows fit in one (the rows' bytes sorted as
+    strings cost ten times as much)."""
+    low = table.min(axis=0)
+    span = table.max(axis=0) - low + 1
+    if float(np.prod(span.astype(float))) < 2**62:
+        weights = np.cumprod(np.concatenate([[1], span[:-1]])).astype(np.int64)
+        _, first, inverse = np.unique((table - low) @ weights, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(table, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
+
+
 def _ask(store, codes: _Codes, shared, shared_form, lrows: np.ndarray, place: int, coder: int, fld: Field) -> bool:
     """Does ``fld`` apply at ``place`` for ``coder``: that coder's Form of the record (their values of
     the fields the branching logic reads), through the memoised answers."""
     record = int(codes.record_of[place])
-    mine = lrows[(codes.record_of[codes.unit[lrows]] == record) & (codes.coder[lrows] == coder)]
+    lrecord, lcoder = _shared(codes, "logic rows", lambda: (codes.record_of[codes.unit[lrows]], codes.coder[lrows]))
+    mine = lrows[(lrecord == record) & (lcoder == coder)]
     names = [f.name for f in store.codebook.fields]
     values: dict[tuple[str | None, str], Any] = {}
     for f, u, v in zip(codes.field[mine].tolist(), codes.unit[mine].tolist(), codes.vid[mine].tolist(), strict=True):

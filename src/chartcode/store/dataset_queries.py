@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
 
 SUBMITTED_WHERE = "submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
 CHUNK_ROWS = 50_000  # rows per chunk of the streamed reads: a few MB of Python tuples
+# packed_codes(split=True): below this many code ids one scan; how long to wait for the write lock that
+# lines up the second connection's snapshot with the first's, and for that connection to open it
+SPLIT_MIN_CODES = 200_000
+SPLIT_LOCK_WAIT_S = 1.0
+SPLIT_OPEN_WAIT_S = 5.0
 
 
 Span = tuple[str | None, str | None]  # record ids from (inclusive) .. to (exclusive); None: no bound
@@ -50,8 +56,8 @@ def _named(column: str, names: list[str]) -> str:
 class PackedCodes(NamedTuple):
     """The submitted codes of closed records, for agreement (:meth:`DatasetQueries.packed_codes`).
 
-    The codes with an integer value, as three comma-separated strings of numbers, code by code in
-    the same order:
+    Every submitted code as three comma-separated strings of numbers, code by code in the same
+    order (a code whose value is not an integer has field_coder -1, unit -1 and value 0 there):
 
       field_coder  position of the field in ``fields`` times (len(coders) + 1) plus the position of
                    the coder in ``coders`` (len(coders) if not there); negative for a field not in
@@ -143,13 +149,20 @@ class DatasetQueries:
         finally:
             cursor.close()
 
-    def packed_codes(self, fields: list[str], coders: list[str]) -> PackedCodes:
+    def packed_codes(self, fields: list[str], coders: list[str], *, split: bool = False) -> PackedCodes:
         """The rows of :meth:`submitted_code_rows` for agreement (chartcode.agreement.read), packed: see
         :class:`PackedCodes`. Its queries read one snapshot of the database (one read transaction).
 
-        The codes with an integer value come from one aggregate query: SQLite builds the strings while
-        it scans, with no Python object per row (the Python sqlite3 module releases the GIL while it
-        steps, so other threads run meanwhile), and numpy parses them."""
+        The codes come from one aggregate query: SQLite builds the strings while it scans, with no
+        Python object per row (the Python sqlite3 module releases the GIL while it steps, so other
+        threads run meanwhile), and numpy parses them.
+
+        ``split``: scan the second half of the codes (by id) on a connection of its own in a thread
+        (a second CPU), on the same snapshot as this one: both read transactions are opened while
+        the write lock is held (:meth:`writes_held`), for as long as that takes. Where the lock
+        cannot be had within :data:`SPLIT_LOCK_WAIT_S`, or the thread does not open its snapshot
+        within :data:`SPLIT_OPEN_WAIT_S`, this connection scans every code, as without ``split``.
+        The strings are the same either way."""
         field = f"CASE field {' '.join(f'WHEN ? THEN {i}' for i in range(len(fields)))} ELSE -{len(fields) + 1} END"
         coder = f"CASE coder {' '.join(f'WHEN ? THEN {i}' for i in range(len(coders)))} ELSE {len(coders)} END"
         unit = (
@@ -158,20 +171,39 @@ class DatasetQueries:
             " END, -1)"
         )
         where = f"{SUBMITTED_WHERE} AND {record_closed('record_id')}"
-        # the integers in one query, the rest in another: cheaper than FILTER clauses on one scan
+        # One scan for every submitted code: a code whose value is not an integer is sent as field
+        # position -1 (dropped, as a field not in ``fields`` is) and counted, and only when there are
+        # some are they read as rows (a second scan for them, on every read, cost a third of this one).
+        integer = "typeof(submitted_value) = 'integer'"
         sql = (
-            f"SELECT group_concat(({field}) * {len(coders) + 1} + ({coder})), group_concat({unit}),"
-            f" group_concat(submitted_value) FROM codes WHERE {where} AND typeof(submitted_value) = 'integer'"
+            f"SELECT group_concat(CASE WHEN {integer} THEN ({field}) * {len(coders) + 1} + ({coder}) ELSE -1 END),"
+            f" group_concat(CASE WHEN {integer} THEN {unit} ELSE -1 END),"
+            f" group_concat(CASE WHEN {integer} THEN submitted_value ELSE 0 END), sum(NOT {integer})"
+            f" FROM codes WHERE {where} AND id BETWEEN ? AND ?"
         )
+        params = [*fields, *coders]
         with self._db.atomic() as db:
-            fc, units, values = db.execute(sql, [*fields, *coders]).fetchone()
-            other = db.execute(
-                "SELECT field, record_id, note_key, coder, submitted_value FROM codes"
-                f" WHERE {where} AND typeof(submitted_value) <> 'integer' ORDER BY id"
-            ).fetchall()
+            upper = _UpperHalf(self, sql, params) if split else None
+            half = upper.open() if upper is not None else None  # opens this snapshot in any case
+            if half is None:
+                parts = [db.execute(sql, [*params, -(2**63), 2**63 - 1]).fetchone()]
+            else:
+                assert upper is not None
+                try:
+                    lower = db.execute(sql, [*params, -(2**63), half]).fetchone()
+                finally:
+                    upper_row = upper.row()  # (waits for the thread whatever happened here)
+                parts = [lower, upper_row]
+            fc, units, values = (",".join(p[k] for p in parts if p[k]) for k in range(3))
+            other = []
+            if any(p[3] for p in parts):
+                other = db.execute(
+                    "SELECT field, record_id, note_key, coder, submitted_value FROM codes"
+                    f" WHERE {where} AND NOT {integer} ORDER BY id"
+                ).fetchall()
             records = db.execute("SELECT rowid, id FROM records").fetchall()
             notes = db.execute("SELECT id, note_id, record_id, note_type FROM notes").fetchall()
-        return PackedCodes(fc or "", units or "", values or "", other, records, notes)
+        return PackedCodes(fc, units, values, other, records, notes)
 
     def submitted_memo_rows(self, record_ids: list[str]) -> Iterator[tuple[Any, ...]]:
         """(record_id, note_key, field, coder, memo) of the submitted codes on ``record_ids`` that carry a
@@ -233,3 +265,60 @@ class DatasetQueries:
             " AND memo IS NOT NULL AND memo != '' ORDER BY field, coder",
             [record_id],
         ).fetchall()
+
+
+class _UpperHalf:
+    """:meth:`DatasetQueries.packed_codes`' scan of the codes above the middle id, on a connection of
+    its own in a thread, on the calling connection's snapshot."""
+
+    def __init__(self, store: DatasetQueries, sql: str, params: list[Any]) -> None:
+        self.store, self.sql, self.params = store, sql, params
+        self.result: list[Any] = []
+        self.error: BaseException | None = None
+        self.opened = threading.Event()
+        self.lock = threading.Lock()
+        self.state = "waiting"  # -> "open" (its snapshot is this one's), or "dropped" (read it all here)
+        self.thread: threading.Thread | None = None
+
+    def open(self) -> int | None:
+        """Open the calling connection's snapshot (it must be in a read transaction with nothing read
+        yet) and, with the write lock held, the thread's; the middle id, or None: read every code on
+        the calling connection (the lock or the thread's snapshot could not be had in time, or there
+        are too few codes for a second scan to pay)."""
+        with self.store.writes_held(SPLIT_LOCK_WAIT_S) as held:
+            lo, hi = self.store._db.execute("SELECT min(id), max(id) FROM codes").fetchone()  # opens it
+            if not held or lo is None or hi - lo < SPLIT_MIN_CODES:
+                return None
+            half = int(lo + (hi - lo) // 2)
+            self.thread = threading.Thread(target=self._run, args=(half,), name="chartcode-codes-upper", daemon=True)
+            self.thread.start()
+            self.opened.wait(SPLIT_OPEN_WAIT_S)
+            with self.lock:
+                if self.state != "open":
+                    self.state = "dropped"
+                    return None
+        return half
+
+    def _run(self, half: int) -> None:
+        try:
+            db = self.store._db  # this thread's connection
+            with db.atomic():
+                db.execute("SELECT min(id) FROM codes").fetchone()  # opens its snapshot
+                with self.lock:
+                    if self.state == "dropped":
+                        return
+                    self.state = "open"
+                self.opened.set()
+                self.result.append(db.execute(self.sql, [*self.params, half + 1, 2**63 - 1]).fetchone())
+        except BaseException as e:  # said in the calling thread
+            self.error = e
+        finally:
+            self.opened.set()
+
+    def row(self) -> Any:
+        """The upper half's row (waits for the thread; its error, raised here)."""
+        assert self.thread is not None
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.result[0]
