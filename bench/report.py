@@ -2,6 +2,7 @@
 
     python bench/report.py [--records 100000] [--notes-per-record 1] [--runs 3] [--no-hog]
     python bench/report.py --scale          # 250,000 records / 1,000,000 notes: import, exports, report once
+    python bench/report.py --only export_xlsx,report --no-hog   # just these commands
 
 The audit is built once with chartcode's own commands, as a user builds one (`chartcode init
 --audit conjoint-pain`, `import` of a notes CSV, `import-codes` for the intern on every record
@@ -211,15 +212,19 @@ def _run(argv: list[str]) -> tuple[float, float, float]:
     return seconds, mb, cpu
 
 
-def one_pass(db: Path, work: Path, runs: int) -> dict:
+def one_pass(db: Path, work: Path, runs: int, only: list[str] | None = None, floor_too: bool = True) -> dict:
     commands = {
         "export_csv": chartcode("export", str(db), "--format", "csv", "--out", str(work / "out.csv"), "--force"),
         "export_xlsx": chartcode("export", str(db), "--format", "xlsx", "--out", str(work / "out.xlsx"), "--force"),
         "report": chartcode("report", str(db), "--out", str(work / "report.html")),
     }
+    if only:
+        commands = {name: argv for name, argv in commands.items() if name in only}
     got: dict = {"load_avg_1m_before": round(os.getloadavg()[0], 2)}
     for name, argv in commands.items():
         got[name] = summary([_said(name, _run(argv)) for _ in range(runs)])
+    if not floor_too:
+        return got
     floor = []
     for _ in range(runs):
         _, mb, out = measured(
@@ -247,7 +252,14 @@ def main() -> None:
     ap.add_argument("--write-inputs", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--build-only", action="store_true", help="build (or find) the audit, print its figures")
     ap.add_argument("--rebuild", action="store_true", help="build the audit again even if cached")
+    ap.add_argument(
+        "--only",
+        help="comma-separated commands to run (export_csv, export_xlsx, report); the floor runs only with export_csv",
+    )
     args = ap.parse_args()
+    only = args.only.split(",") if args.only else None
+    if only and set(only) - {"export_csv", "export_xlsx", "report"}:
+        ap.error(f"--only: unknown command(s) {sorted(set(only) - {'export_csv', 'export_xlsx', 'report'})}")
     global SRC
     SRC = (args.src or SRC).resolve()
     if args.scale:
@@ -268,11 +280,12 @@ def main() -> None:
     db, built = Path(got["db"]), got["build"]
     result: dict = {"build": built, "cpus": os.cpu_count(), "src": str(SRC), "bench_rss_mb": _own_rss_mb()}
     with tempfile.TemporaryDirectory(prefix="chartcode-bench-") as tmp:
-        result["quiet"] = one_pass(db, Path(tmp), args.runs)
+        floor_too = not only or "export_csv" in only  # the floor reads back the csv export's files
+        result["quiet"] = one_pass(db, Path(tmp), args.runs, only, floor_too)
         if not args.no_hog:
             busy = hog()
             try:
-                result["cpu_hog"] = one_pass(db, Path(tmp), args.runs)
+                result["cpu_hog"] = one_pass(db, Path(tmp), args.runs, only, floor_too)
             finally:
                 busy.kill()
                 busy.wait()
