@@ -56,10 +56,48 @@ if TYPE_CHECKING:
 
 
 class ReportSpan(RecordSpan):
-    """The export's record span plus the read the disagreements take (set-based, in SQLite)."""
+    """The export's record span plus the read the disagreements take."""
 
     def disagreement_units(self) -> list[tuple[Any, ...]]:
-        return self._store.disagreement_units_in(self._span)
+        """What the store's :meth:`disagreement_units_in` gives for this span -- (record_id, note_key,
+        field, consensus value, consensus reason) of the units two or more coders submitted with
+        different values, in (record_id, note_key, field) order -- from the span's submitted codes,
+        read already for agreement and the final values (chartcode.dataset.submitted_codes: the
+        same rows, submitted values of closed records), not from a second scan of the codes in
+        SQLite (its GROUP BY ... HAVING was a tenth of a span's read)."""
+        from chartcode.dataset import submitted_codes
+
+        codes = submitted_codes(cast("Store", self))
+        if not len(codes):
+            return []
+        cats = [codes[c].cat for c in ("record_id", "note_key", "field")]
+        sizes = [max(len(c.categories), 1) for c in cats]
+        key = (cats[0].codes.to_numpy(np.int64) * sizes[1] + cats[1].codes.to_numpy(np.int64)) * sizes[2] + cats[
+            2
+        ].codes.to_numpy(np.int64)
+        # categories are sorted (Python's order of str: SQLite's BINARY order of the UTF-8 text), so
+        # the key's order is the ORDER BY's
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        n = np.diff(np.r_[starts, len(key)])
+        values = codes["value"].to_numpy(dtype=object)[order]
+        consensus = {(r[0], r[1], r[2]): (r[3], r[4]) for r in self._store.consensus_units_in(self._span)}
+        names = [np.asarray(c.categories, dtype=object) for c in cats]
+        out = []
+        for at in np.flatnonzero(n >= 2):
+            start, stop = starts[at], starts[at] + n[at]
+            # count(DISTINCT v) > 1: SQLite's equality of stored values is Python's (1 = 1.0, '1' <> 1)
+            if len(set(values[start:stop].tolist())) < 2:
+                continue
+            k = int(key[start])
+            unit = (
+                names[0][k // (sizes[1] * sizes[2])],
+                names[1][(k // sizes[2]) % sizes[1]],
+                names[2][k % sizes[2]],
+            )
+            out.append((*unit, *consensus.get(unit, (None, None))))
+        return out
 
 
 @dataclass
