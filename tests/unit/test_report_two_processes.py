@@ -89,7 +89,7 @@ def test_the_page_is_the_one_made_in_one_process(tmp_path, monkeypatch):
     try:
         want = _pages(s, monkeypatch, "md", SIZE)
         monkeypatch.setattr(report_spans, "CHILD_MIN_RECORDS", 0)  # the report starts one of itself
-        monkeypatch.setattr(stream, "SPAN_RECORDS", SIZE)
+        monkeypatch.setattr(report_spans, "SPAN_RECORDS", SIZE)
         monkeypatch.setattr(report_build, "read_spans", read_spans)
         spy = _Spy(monkeypatch)
         got = report_build.build_report(s, fmt="md", bootstrap=50, seed=3)

@@ -2,7 +2,7 @@
 
     read_spans(store) -> SpanData | None     (None: the report reads the whole audit, as before)
 
-One pass over the audit's record ids, :data:`chartcode.export.stream.SPAN_RECORDS` at a time, inside
+One pass over the audit's record ids, :data:`SPAN_RECORDS` at a time, inside
 one read transaction (Store.read_snapshot), through the export's :class:`RecordSpan` (the store's
 reads limited to the span's records, with a cache of its own). Each span gives, by the very
 functions the whole report calls:
@@ -267,6 +267,12 @@ def _read_part(store: Store, part_ids: list[str], span: Any, open_ids: list[str]
 
 
 PARTS = ("agreement", "distributions", "analyses", "disagreements")
+# Records per span: half the csv export's (chartcode.export.stream.SPAN_RECORDS). A span's reads hold
+# about 11 MB per 1,000 records while they run (submitted codes, final values, the branching logic's
+# tables), in each of the two processes; at 10,000 records that was most of the report's peak, and
+# 5,000 costs no measurable time (100k records, one process: 213 MB against 252 MB at the read's
+# peak, 21-25 CPU s against 24 s).
+SPAN_RECORDS = 5_000
 # A second process reads every second span where the audit has at least this many records: below,
 # its start (a fresh interpreter importing pandas, a second or so) costs more than the spans it reads.
 CHILD_MIN_RECORDS = 20_000
@@ -379,7 +385,7 @@ def start_child(store: Store, *, keep: int, size: int | None = None) -> _SpanChi
     (an interpreter importing pandas) overlaps what the caller does before the read; None where it
     does not pay: a small audit, one CPU, or a store without span reads. The caller passes it to
     :func:`read_spans` (which closes it) and closes it if it never gets there."""
-    size = size or stream.SPAN_RECORDS
+    size = size or SPAN_RECORDS
     if not streamable(store) or not has_method(store, "writes_held"):
         return None
     n = len(store.record_ids())
@@ -439,7 +445,7 @@ def read_spans(
         if isinstance(child, _SpanChild):
             child.close()
         return None
-    size = size or stream.SPAN_RECORDS
+    size = size or SPAN_RECORDS
     data = SpanData(notes={k: [] for k in PARTS})
     plan = _plan(store)
     ratings: list[list[Ratings]] = []
