@@ -481,7 +481,22 @@ def read_spans(
         whole = join_frames(frames)
         del frames
         data.analysis = None if whole is None else (whole, known)
+    _give_back_freed_memory()
     return data
+
+
+def _give_back_freed_memory() -> None:
+    """Return the heap the spans' reads freed to the system (glibc's ``malloc_trim``). Without it the
+    freed pages stay resident in this process -- 54 MB of its 214 MB after a 100,000-record read --
+    and in each child the report forks next (chartcode.forked), which starts with this process's
+    resident memory. Elsewhere than on glibc: nothing."""
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 def _add_notes(into: list[str], more: list[str]) -> None:
