@@ -169,7 +169,7 @@ def _pages(s: Store, monkeypatch, fmt: str, size: int | None) -> str:
     if size is None:
         monkeypatch.setattr(report_build, "read_spans", lambda *a, **k: None)
     else:
-        monkeypatch.setattr(report_build, "read_spans", lambda st, keep: read_spans(st, keep=keep, size=size))
+        monkeypatch.setattr(report_build, "read_spans", lambda st, keep, **k: read_spans(st, keep=keep, size=size, **k))
     return report_build.build_report(s, fmt=fmt, bootstrap=50, seed=3)
 
 

@@ -27,7 +27,7 @@ from chartcode.report.sections import (
     distributions_drawn,
     progress_section,
 )
-from chartcode.report.spans import read_spans
+from chartcode.report.spans import read_spans, start_child
 from chartcode.store.store import Store, utcnow
 
 
@@ -53,12 +53,18 @@ def report_model(
     cb = store.codebook
     sections: list[Section] = []
 
-    say("coding progress")
-    sections += _noting(lambda: progress_section(store))
     # agreement, distributions, analyses and disagreements read the audit record span by record span,
-    # in one pass (chartcode.report.spans); None: each reads the whole audit
-    say("reading the codes, record span by record span")
-    data = None if cb.scale is not None else read_spans(store, keep=DISAGREEMENT_ROWS)
+    # in one pass (chartcode.report.spans), every second span in a second process, started now so that
+    # its start overlaps the progress section; None: each reads the whole audit
+    child = None if cb.scale is not None else start_child(store, keep=DISAGREEMENT_ROWS)
+    try:
+        say("coding progress")
+        sections += _noting(lambda: progress_section(store))
+        say("reading the codes, record span by record span")
+        data = None if cb.scale is not None else read_spans(store, keep=DISAGREEMENT_ROWS, child=child)
+    finally:
+        if child is not None:  # read_spans closed it; not if the progress section failed
+            child.close()
     notes = data.notes if data is not None else {}
 
     if cb.scale is not None:  # rating scales: scores, profiles and action lists come first
