@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -151,7 +152,8 @@ def drive(
     tmux: Tmux | None, poll: sqlite3.Connection, sql: str, plan: Plan, seed: int, keys: list | None = None
 ) -> list[float]:
     """Type the plan; ms from each saving key sent to its commit seen (submits not counted).
-    ``keys`` gets (sent, seen) monotonic times of each counted key, to line up with a trace."""
+    ``keys`` gets (sent, seen) monotonic times of each counted key, to line up with a trace, and
+    the key's place in the plan and its text."""
     rng = random.Random(seed)
     latencies: list[float] = []
     count = poll.execute(sql).fetchone()[0] or 0
@@ -167,7 +169,7 @@ def drive(
                 if text != "d":
                     latencies.append((seen - t) * 1000)
                     if keys is not None:
-                        keys.append((t, seen))
+                        keys.append((t, seen, n, text))
             if expect:
                 tmux.wait_for(expect)
         except (TimeoutError, AssertionError):
@@ -192,7 +194,7 @@ def run_chartcode(
     db: Path, plan: Plan, seed: int, src: Path | None = None, trace: Path | None = None
 ) -> tuple[list[float], dict | None]:
     tmux = Tmux(timeout=120)
-    keys: list[tuple[float, float]] = []
+    keys: list[tuple[float, float, int, str]] = []
     if trace is not None:
         tmux.env["CHARTCODE_KEY_TRACE"] = str(trace)
     try:
@@ -231,10 +233,44 @@ def run_baseline(db: Path, plan: Plan, seed: int) -> list[float]:
 # the first of these marks after it, in order.
 STAGES = ("key", "dispatch", "submit", "begin", "commit")
 # Marks that are intervals: (start, end) names, summed where they overlap a key's time.
-SPANS = {"gc": "gc_end", "paint": "paint_end", "layout": "layout_end", "checkpoint": "checkpoint_end"}
+SPANS = {
+    "gc": "gc_end",
+    "paint": "paint_end",
+    "layout": "layout_end",
+    "checkpoint": "checkpoint_end",
+    "commit_wait": "commit_wait_end",
+}
+# What each step between two marks is, in a coder's words: where a slow key lost its time.
+PHASES = {
+    "sent->parsed": "input",  # tmux, the terminal, Textual's input thread
+    "parsed->key": "input",  # the input thread's message to the app's queue
+    "sent->key": "input",
+    "key->dispatch": "router",  # waiting for the key before it to settle
+    "dispatch->submit": "handler",  # the key's action up to queueing its save
+    "submit->begin": "save queue",  # the writer thread picking the job up
+    "begin->commit": "commit",  # the transaction, fsync included
+    "commit->seen": "seen",  # the bench's poller noticing it
+}
+SLOW_MS = 50.0
 
 
-def breakdown(trace: Path, keys: list[tuple[float, float]]) -> dict:
+def phase_of(key: dict[str, Any]) -> dict:
+    """The phase of a key that took most of its time, and what overlapped it (redraw = layout +
+    paint on the UI thread, gc, a checkpoint) where that was 5 ms or more."""
+    steps: dict[str, float] = {k: v for k, v in key.items() if "->" in k}
+    if not steps:
+        return {"phase": "untraced"}
+    worst = max(steps, key=lambda k: steps[k])
+    during = {"redraw": key.get("paint", 0.0) + key.get("layout", 0.0)}
+    during.update({name: key.get(name, 0.0) for name in ("gc", "checkpoint", "commit_wait")})
+    return {
+        "phase": PHASES.get(worst, worst),
+        "phase_ms": steps[worst],
+        "during": {k: round(v, 1) for k, v in during.items() if v >= 5.0},
+    }
+
+
+def breakdown(trace: Path, keys: list[tuple[float, float, int, str]]) -> dict:
     """Where each counted key's time went: send -> parsed by Textual's input thread -> received by
     the app -> dispatched by the key router -> write queued -> transaction begun -> committed -> seen
     by the poller; and the GC, layout, paint and checkpoint time overlapping the key's interval.
@@ -253,7 +289,7 @@ def breakdown(trace: Path, keys: list[tuple[float, float]]) -> dict:
             intervals[name[:-4]].append((opened.pop(name[:-4]), t))
     per_key = []
     j = 0
-    for sent, seen in keys:
+    for sent, seen, n, text in keys:
         while j < len(rows) and rows[j][0] < sent:
             j += 1
         marks: dict[str, float] = {}
@@ -271,18 +307,25 @@ def breakdown(trace: Path, keys: list[tuple[float, float]]) -> dict:
         points = [("sent", sent)]
         points += [(name, marks[name]) for name in ("parsed", *STAGES) if name in marks]
         points.append(("seen", seen))
-        key: dict[str, float] = {"total": round((seen - sent) * 1000, 1)}
+        key: dict[str, Any] = {"total": round((seen - sent) * 1000, 1), "plan_index": n, "text": text}
         key.update({f"{a}->{b}": round((tb - ta) * 1000, 2) for (a, ta), (b, tb) in itertools.pairwise(points)})
         for name, spans in intervals.items():
             overlap = sum(max(0.0, min(e, seen) - max(s, sent)) for s, e in spans if e > sent and s < seen)
             key[name] = round(overlap * 1000, 1)
         per_key.append(key)
     stages: dict[str, dict] = {}
-    for name in sorted({g for p in per_key for g in p}):
+    for name in sorted({g for p in per_key for g in p} - {"plan_index", "text"}):
         vals = [p[name] for p in per_key if name in p]
         stages[name] = {"p50": round(statistics.median(vals), 2), "p99": round(pct(vals, 99), 2), "max": max(vals)}
     worst = sorted(per_key, key=lambda p: -p["total"])[:10]
-    return {"stages_ms": stages, "slowest_keys_ms": worst}
+    for key in worst:
+        key.update(phase_of(key))
+    slow = [phase_of(p)["phase"] for p in per_key if p["total"] > SLOW_MS]
+    return {
+        "stages_ms": stages,
+        "slow_keys_by_phase": {name: slow.count(name) for name in sorted(set(slow))},
+        "slowest_keys_ms": worst,
+    }
 
 
 def first_screen(argv: list[str], expect: str) -> float:

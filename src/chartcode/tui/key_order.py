@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -110,13 +111,19 @@ class KeyRouter:
     """Feeds key events to ``dispatch`` one at a time, each after the previous has settled."""
 
     def __init__(
-        self, app: App, dispatch: Callable[[events.Key], Awaitable[None]], trace: KeyTrace | None = None
+        self,
+        app: App,
+        dispatch: Callable[[events.Key], Awaitable[None]],
+        trace: KeyTrace | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
+        self.clock = clock
         self.trace = trace  # CHARTCODE_KEY_TRACE (tui/keytrace.py): the app's, when it keeps one
         self._dispatch = dispatch
         self._keys: asyncio.Queue[events.Key] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self.last_key: float | None = None  # clock() when the last key was put
 
     @property
     def running(self) -> bool:
@@ -126,7 +133,13 @@ class KeyRouter:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="chartcode-key-router")
 
+    def since_last_key(self) -> float | None:
+        """Seconds since the last key came in (None before the first): widgets that are not the
+        field being coded wait for a pause before they redraw (tui/widgets/footer.py)."""
+        return None if self.last_key is None else self.clock() - self.last_key
+
     def put(self, event: events.Key) -> None:
+        self.last_key = self.clock()
         if self.trace is not None:  # event.time: when Textual's input thread parsed the key
             self.trace.mark("key", event.time)
         self._keys.put_nowait(event)

@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from textual.message import Message
@@ -44,6 +44,9 @@ _STOP = object()
 CHECKPOINT_AFTER_COMMITS = 16
 CHECKPOINT_IDLE_S = 0.15
 CHECKPOINT_LONG_IDLE_S = 1.0
+
+# commit_first waits at most this long for a key's commit before the key's redraw goes ahead.
+COMMIT_FIRST_S = 0.05
 
 # Pauses before sending a job again after a lost connection: at once (a stale connection, the server
 # is up), then growing to one attempt a second while the server is away.
@@ -64,6 +67,7 @@ class Job:
     committed: float | None = None  # perf_counter when the transaction returned
     key: str = ""  # sent with the job's writes on every attempt (store.request), so none lands twice
     attempts: int = 0
+    finished: threading.Event = field(default_factory=threading.Event)  # committed or failed
 
 
 class Saved(Message):
@@ -183,6 +187,25 @@ class StoreWriter:
     def pending(self) -> int:
         return self._queue.unfinished_tasks
 
+    def commit_first(self, job: Job, timeout: float | None = None) -> bool:
+        """UI thread, right after ``submit``: wait (at most ``timeout``) until ``job`` has committed
+        or failed, so the redraw the key causes next does not compete with its transaction for the
+        interpreter lock (the UI thread waits without it; the writer runs alone). A commit that
+        waits longer (another program's write lock, a team server reconnecting, a slow disk) is
+        not waited for: the screen redraws and hears Saved later, as before. Keys typed meanwhile
+        wait in Textual's input queue, in order. True when the job finished in time (``timeout``:
+        COMMIT_FIRST_S)."""
+        if timeout is None:
+            timeout = COMMIT_FIRST_S
+        if not self._started or self._stopped:
+            return job.finished.is_set()
+        if self._trace is not None:
+            self._trace.mark("commit_wait", job.id)
+        done = job.finished.wait(timeout)
+        if self._trace is not None:
+            self._trace.mark("commit_wait_end", job.id, done)
+        return done
+
     def drain(self, timeout: float | None = None) -> bool:
         """Wait (in a thread) until every submitted job has committed or failed; without a
         timeout, as long as that takes (a write waiting for another program's lock included)."""
@@ -222,6 +245,8 @@ class StoreWriter:
                     return
                 self._run(job, worker)
             finally:
+                if job is not _STOP:
+                    job.finished.set()
                 self._queue.task_done()
 
     def _attempt(self, job: Job) -> Any:
