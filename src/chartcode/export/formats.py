@@ -153,6 +153,19 @@ def _csv_long(data: ExportInput, files: list[Path]) -> None:
 
 
 def _xlsx_wide(data: ExportInput, files: list[Path]) -> None:
+    from chartcode.export import stream
+
+    if stream.streamable(data.store):  # records and notes span by span: no table of every record
+        try:
+            with data.store.read_snapshot():  # every sheet from one state of the database
+                _xlsx_wide_streamed(data, files)
+            return
+        except stream._Uneven:  # a span's columns or dtypes differ from the first's: made whole
+            pass
+    _xlsx_wide_whole(data, files)
+
+
+def _xlsx_wide_whole(data: ExportInput, files: list[Path]) -> None:
     import pandas as pd
 
     from chartcode.export import tables, writers
@@ -178,6 +191,79 @@ def _xlsx_wide(data: ExportInput, files: list[Path]) -> None:
         if scores is not None:  # a rating scale: its scores per unit and period
             sheets["fidelity"] = scores
         writers.write_xlsx(sheets, files[0])
+
+
+def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
+    """The records and notes sheets span by span of records (chartcode.export.xlsx.Spans), each span's
+    tables made as the streamed csv export makes them (chartcode.export.stream), and with them the
+    span's rows of the analysis frame (chartcode.analysis.analysis_frame on the span: each record's
+    own final values and derived variables); the analyses then run on those rows, in a child, while
+    the agreement is computed here. No table of every record's final values is made. A span whose
+    columns or dtypes differ from the first's raises stream._Uneven (the caller then makes it whole)."""
+    import pandas as pd
+
+    from chartcode.analysis import analysis_frame, load_plan, variables
+    from chartcode.errors import UserError
+    from chartcode.export import stream, tables, writers
+    from chartcode.export.options import expand
+    from chartcode.export.xlsx import Spans
+    from chartcode.forked import Forked
+
+    store, cb = data.store, data.store.codebook
+    parts: list[pd.DataFrame] | None = []
+    try:
+        plan = load_plan(store)
+    except UserError:  # analyses_prepared says why there are none
+        parts = plan = None
+
+    def make() -> Any:
+        nonlocal parts
+        ids, open_ids = store.record_ids(), store.open_record_ids()
+        kinds = (stream._Kinds(), stream._Kinds())
+        counts = {"records": 0, "notes": 0}
+        for part_ids, span in stream.spans(ids):
+            part: Any = stream.RecordSpan(store, part_ids, span, open_ids)
+            records, notes = tables.wide_tables(part, deidentify=data.deidentify, dates=data.dates, extras=True)
+            records, notes = expand(records, cb), expand(notes, cb)
+            kinds[0].check(records)
+            kinds[1].check(notes)
+            counts["records"] += len(records)
+            counts["notes"] += len(notes)
+            if parts is not None:
+                try:
+                    parts.append(analysis_frame(part, plan)[0])
+                except UserError:
+                    parts = None
+            yield records, notes
+            del records, notes, part
+        data.rows.update(counts)
+
+    analyses: list[Forked[Any]] = []
+
+    def agreement() -> pd.DataFrame:  # the spans are done: the analyses start in a child, then this
+        frame = None
+        if parts and plan is not None:
+            frame = (pd.concat(parts, ignore_index=True), variables(cb, plan.derived))
+            parts.clear()
+        prepared = tables.analyses_prepared(store, frame)
+        if isinstance(prepared, pd.DataFrame):
+            analyses.append(Forked(lambda: prepared, run=False))
+        else:
+            analyses.append(Forked(tables.analyses_run, prepared))
+        return data.agreement_table()
+
+    try:
+        sheets: dict[str, Any] = {
+            "records": Spans(("records", "notes"), make),
+            "codebook": data.codebook_table(),
+            "agreement": agreement,
+            "analyses": lambda: analyses[0].result(),
+            "audit": data.audit_table,
+        }
+        writers.write_xlsx(sheets, files[0])
+    finally:
+        for forked in analyses:
+            forked.cancel()
 
 
 def _xlsx_long(data: ExportInput, files: list[Path]) -> None:

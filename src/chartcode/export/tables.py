@@ -455,13 +455,13 @@ def analyses_table(store: Store) -> pd.DataFrame:
     return prepared if isinstance(prepared, pd.DataFrame) else analyses_run(prepared)
 
 
-def analyses_prepared(store: Store) -> Prepared | pd.DataFrame:
+def analyses_prepared(store: Store, frame: tuple[pd.DataFrame, Any] | None = None) -> Prepared | pd.DataFrame:
     """:func:`analyses_table`'s reading of the store: the analyses to run, or the table saying why
-    there are none."""
+    there are none. ``frame``: the analysis frame and its variables, made already (chartcode.analysis)."""
     from chartcode.analysis import prepare_stats
 
     try:
-        return prepare_stats(store)
+        return prepare_stats(store, frame=frame)
     except UserError as exc:
         return pd.DataFrame({"analysis": [f"no analyses: {exc}"]})
 

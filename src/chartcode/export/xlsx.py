@@ -70,7 +70,18 @@ _OPTIONS = {
     "strings_to_numbers": False,
 }
 
-Table: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame]  # a sheet's table, or what makes it (write_workbook)
+
+class Spans:
+    """Several sheets written together, span by span: ``make()`` yields, per span, one table for each
+    of ``names`` (same columns span after span); each sheet holds its tables' rows one after another,
+    so no table of every row need ever exist (:func:`write_workbook`)."""
+
+    def __init__(self, names: tuple[str, ...], make: Callable[[], Iterator[tuple[pd.DataFrame, ...]]]) -> None:
+        self.names = names
+        self.make = make
+
+
+Table: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame] | Spans  # a sheet's table, what makes it, or spans
 BLOCK_ROWS = 10_000  # rows whose cell writers are looked up at a time
 ROWS_MAX, COLS_MAX = 1_048_576, 16_384  # Excel's sheet size (XlsxWriter drops cells beyond it)
 
@@ -487,13 +498,23 @@ def _rows_file_write_only(sheet) -> bool:
 
 def write_workbook(sheets: Mapping[str, Table], path: Path, *, parts: int | None = None) -> None:
     """Write ``sheets`` (name -> table) to ``path`` (:func:`book`); ``parts``: processes per sheet
-    (default: :func:`parts_for` its size). A table may be given as a function that makes it, called
+    (default: :func:`parts_for` its size). A :class:`Spans` stands for the sheets it names, written
+    span by span where it comes in the order. A table may be given as a function that makes it, called
     when its sheet's turn comes: its work overlaps with the forked children still writing the rows of
     the sheets before it (the export's agreement, say). The tables given whole are checked for size
     before anything is written, the others as they come."""
     check_size({name: df for name, df in sheets.items() if isinstance(df, pd.DataFrame)})
     with book(path) as made:
         for name, table in sheets.items():
+            if isinstance(table, Spans):  # its sheets (the key is only a place in the order), span by span
+                spanned = [made.sheet(n) for n in table.names]
+                for frames in table.make():
+                    for sheet, frame in zip(spanned, frames, strict=True):
+                        sheet.add(frame, parts)
+                    del frames
+                for sheet in spanned:
+                    sheet.finish()
+                continue
             sheet = made.sheet(name)
             sheet.add(table if isinstance(table, pd.DataFrame) else table(), parts)
             sheet.finish()
