@@ -248,10 +248,6 @@ class _Child:
     connections (SQLite's rule: never across a fork)."""
 
     def __init__(self, data: ExportInput, path: Path, folder_parent: Path) -> None:
-        import subprocess
-
-        import chartcode
-
         self.folder = Path(tempfile.mkdtemp(prefix=".chartcode-export-", dir=folder_parent))
         request = {
             "path": str(path),
@@ -260,8 +256,16 @@ class _Child:
             "span_records": SPAN_RECORDS,
             "folder": str(self.folder),
         }
+        self._spawn("chartcode.export.stream", request)
+
+    def _spawn(self, module: str, request: dict[str, Any]) -> None:
+        """Start ``module``'s ``child_main`` in a fresh interpreter and send it ``request``."""
+        import subprocess
+
+        import chartcode
+
         root = str(Path(chartcode.__file__).resolve().parents[1])
-        code = f"import sys; sys.path.insert(0, {root!r}); from chartcode.export.stream import child_main; child_main()"
+        code = f"import sys; sys.path.insert(0, {root!r}); from {module} import child_main; child_main()"
         proc = subprocess.Popen(  # noqa: S603 - this interpreter, this package, no shell
             [sys.executable, "-c", code],
             stdin=subprocess.PIPE,

@@ -293,28 +293,10 @@ class _SpanChild(_Child):
     each span's :class:`SpanPart` pickled in a private folder (0700, the files 0600)."""
 
     def __init__(self, path: Path, size: int, keep: int) -> None:  # noqa: D107 - not _Child's request
-        import subprocess
-
-        import chartcode
-
         self.folder = Path(tempfile.mkdtemp(prefix=".chartcode-report-", dir=path.parent))
         self.size, self.keep = size, keep
         request = {"path": str(path), "size": size, "keep": keep, "folder": str(self.folder)}
-        root = str(Path(chartcode.__file__).resolve().parents[1])
-        code = f"import sys; sys.path.insert(0, {root!r}); from chartcode.report.spans import child_main; child_main()"
-        proc = subprocess.Popen(  # noqa: S603 - this interpreter, this package, no shell
-            [sys.executable, "-c", code],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            encoding="utf-8",
-            close_fds=True,
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps(request) + "\n")
-        proc.stdin.flush()
-        self._proc: Any = proc
+        self._spawn("chartcode.report.spans", request)
 
     def part(self, index: int, part_ids: list[str]) -> SpanPart | None:
         """The child's part of span ``index``, or None (the child is then stopped; this process reads
