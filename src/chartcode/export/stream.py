@@ -346,6 +346,22 @@ class _Child:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def child_snapshot(store: Store, out: Any) -> Iterator[tuple[list[str], list[str]]]:
+    """The second process's side of :class:`_Child`'s start: say it is waiting, wait for "go" (the
+    parent holds the write lock meanwhile), open its read snapshot with the first read and say it is
+    ready; yields the record ids and the open record ids, read in that snapshot."""
+    out.write(json.dumps({"waiting": True}) + "\n")
+    out.flush()
+    if input() != "go":
+        raise SystemExit(1)
+    with store.read_snapshot():
+        ids, open_ids = store.record_ids(), store.open_record_ids()  # the first read opens the snapshot
+        out.write(json.dumps({"ready": True}) + "\n")
+        out.flush()
+        yield ids, open_ids
+
+
 def child_main() -> None:
     """The second process of :class:`_Child`: read the request (one JSON line on stdin), open the
     audit, say "waiting"; on "go" (the parent holds the write lock, its own snapshot open) open a
@@ -363,14 +379,7 @@ def child_main() -> None:
         store = Store.open(request["path"])
         data = ExportInput(store, bool(request["deidentify"]), dates=str(request["dates"]))
         store.codebook  # noqa: B018 - read now, not under the parent's write lock
-        out.write(json.dumps({"waiting": True}) + "\n")
-        out.flush()
-        if input() != "go":
-            raise SystemExit(1)
-        with store.read_snapshot():
-            ids, open_ids = store.record_ids(), store.open_record_ids()  # the first read opens the snapshot
-            out.write(json.dumps({"ready": True}) + "\n")
-            out.flush()
+        with child_snapshot(store, out) as (ids, open_ids):
             all_spans = list(spans(ids))
             for index in range(1, len(all_spans), 2):
                 part_ids, span = all_spans[index]

@@ -44,7 +44,7 @@ from chartcode.analysis.readings import notes_from_libraries
 from chartcode.codebook.model import checkbox_codes
 from chartcode.errors import UserError
 from chartcode.export import stream
-from chartcode.export.stream import RecordSpan, _Child, _second_cpu, spans, streamable
+from chartcode.export.stream import RecordSpan, _Child, _second_cpu, child_snapshot, spans, streamable
 from chartcode.store.api import has_method
 
 if TYPE_CHECKING:
@@ -338,14 +338,7 @@ def child_main() -> None:
         import chartcode.agreement.collect  # noqa: F401 - imported now, not under the parent's write lock
         import chartcode.dataset  # noqa: F401
 
-        out.write(json.dumps({"waiting": True}) + "\n")
-        out.flush()
-        if input() != "go":
-            raise SystemExit(1)
-        with store.read_snapshot():
-            ids, open_ids = store.record_ids(), store.open_record_ids()  # the first read opens the snapshot
-            out.write(json.dumps({"ready": True}) + "\n")
-            out.flush()
+        with child_snapshot(store, out) as (ids, open_ids):
             every = list(spans(ids, size))
             for index in range(1, len(every), 2):
                 part_ids, span = every[index]
