@@ -1,7 +1,8 @@
 """The wide xlsx export is written record span by record span (chartcode.export.xlsx.Spans,
 chartcode.export.stream's spans): no table of every record's final values is made, not for the
 records and notes sheets and not for the analyses (their frame is made span by span too), and the
-workbook is the one the whole export writes, part for part; a span whose dtypes differ from the
+workbook is the one the whole export writes, part for part; the agreement sheet is computed on
+the spans' matrices joined (no second read of every code); a span whose dtypes differ from the
 first's makes the whole export instead.
 
 Audits: the demo (analyses: describe, linear, logistic, welch) and branching logic with derived
@@ -9,6 +10,7 @@ variables (tests/data/branching); plain and de-identified; spans of a few record
 
 from __future__ import annotations
 
+import importlib
 import zipfile
 from pathlib import Path
 
@@ -20,6 +22,10 @@ from chartcode.export import export, formats, stream
 from chartcode.export.formats import ExportInput
 from chartcode.store import Store
 from tests.applicability_data import branching_store
+
+# (modules: chartcode.agreement's own names `collect` and `read` are functions)
+agreement_collect = importlib.import_module("chartcode.agreement.collect")
+agreement_read = importlib.import_module("chartcode.agreement.read")
 
 
 def _parts(path: Path) -> dict[str, bytes]:
@@ -95,3 +101,43 @@ def test_uneven_spans_make_the_whole_export(audit, tmp_path, monkeypatch):
     assert len(checks) == 3
     assert _parts(tmp_path / "spans.xlsx") == reference
     assert not list(tmp_path.glob(".chartcode-*"))  # the half-written book went with its folder
+
+
+def test_the_agreement_sheet_reads_no_code_the_spans_did_not(audit, tmp_path, monkeypatch):
+    reference = _whole(audit, tmp_path / "whole.xlsx", False)
+    monkeypatch.setattr(stream, "SPAN_RECORDS", 3)
+    read = []
+    frame = agreement_collect._collect_frame
+
+    def span_frame(store, *a, **kw):
+        assert isinstance(store, stream.RecordSpan), "the agreement read every code of the audit again"
+        read.append(1)
+        return frame(store, *a, **kw)
+
+    def never(store, *a, **kw):
+        raise AssertionError("the agreement read every code of the audit again")
+
+    monkeypatch.setattr(agreement_collect, "_collect_frame", span_frame)
+    monkeypatch.setattr(agreement_read, "collect_packed", never)
+    export(audit, "xlsx", tmp_path / "spans.xlsx")
+    assert len(read) == -(-len(audit.record_ids()) // 3)  # once per span
+    assert _parts(tmp_path / "spans.xlsx") == reference
+
+
+def test_a_span_whose_agreement_fails_leaves_it_to_the_whole_read(audit, tmp_path, monkeypatch):
+    reference = _whole(audit, tmp_path / "whole.xlsx", False)
+    monkeypatch.setattr(stream, "SPAN_RECORDS", 3)
+    frame = agreement_collect._collect_frame
+    spans_read = []
+
+    def second_span_fails(store, *a, **kw):
+        if isinstance(store, stream.RecordSpan):
+            spans_read.append(1)
+            if len(spans_read) == 2:
+                raise ValueError("a span's read failed")
+        return frame(store, *a, **kw)
+
+    monkeypatch.setattr(agreement_collect, "_collect_frame", second_span_fails)
+    export(audit, "xlsx", tmp_path / "spans.xlsx")
+    assert len(spans_read) == 2  # no span read after the failure
+    assert _parts(tmp_path / "spans.xlsx") == reference

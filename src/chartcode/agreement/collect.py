@@ -187,3 +187,48 @@ def _calc_ratings(store, fld: Field, order: dict[str, int]) -> Ratings:
     for i, j, x in cells:
         matrix[i, j] = x
     return Ratings(fld, units, coders, matrix)
+
+
+def join_ratings(parts: list[list[Ratings]], coder_order: list[str]) -> list[Ratings]:
+    """Each field's :class:`Ratings` of consecutive record spans as one: rows in span order (the
+    whole read's (record_id, note_key) order, since spans follow the record ids), the coders of
+    every span in the whole read's order, text categories re-numbered on their union, counts added.
+    ``units`` is left empty (chartcode.report.spans and chartcode.export.formats empty each span's
+    already): agreement reads the matrix, and a tuple per unit and field is most of what a whole
+    read of them holds. Each field's matrix is filled in place, one span's block at a time, and a
+    span's matrix is let go once copied (no second copy of every block for a concatenation)."""
+    order = {c: i for i, c in enumerate(coder_order)}
+    out = []
+    for pieces in zip(*parts, strict=True):
+        fld = pieces[0].field
+        coders = sorted({c for p in pieces for c in p.coders}, key=lambda c: (order.get(c, len(order)), c))
+        at = {c: j for j, c in enumerate(coders)}
+        categories = sorted({c for p in pieces for c in p.categories})
+        number = {c: float(i) for i, c in enumerate(categories)}
+        matrix = np.full((sum(p.matrix.shape[0] for p in pieces), len(coders)), np.nan)
+        row = 0
+        for p in pieces:
+            m = p.matrix
+            if m.size:
+                if p.categories:  # text: indices into this span's categories -> into the union's
+                    remap = np.array([number[c] for c in p.categories], dtype=float)
+                    ok = ~np.isnan(m)
+                    m = m.copy()
+                    m[ok] = remap[m[ok].astype(np.int64)]
+                matrix[row : row + m.shape[0], [at[c] for c in p.coders]] = m
+            row += p.matrix.shape[0]
+            p.matrix = np.empty((0, 0))
+        applicability = [p.applicability_disagreements for p in pieces]
+        out.append(
+            Ratings(
+                fld,
+                [],
+                coders,
+                matrix,
+                categories,
+                sum(p.unreadable for p in pieces),
+                None if all(a is None for a in applicability) else sum(a or 0 for a in applicability),
+                sum(p.not_applicable for p in pieces),
+            )
+        )
+    return out

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from chartcode.agreement.collect import Ratings
     from chartcode.codebook import Codebook, Field
     from chartcode.export.tables import LongTable
     from chartcode.store import Store
@@ -92,10 +93,10 @@ class ExportInput:
 
         return codebook_dict(self.codebook, deidentify=self.deidentify, dates=self.dates, columns=self.columns)
 
-    def agreement_table(self) -> pd.DataFrame:
+    def agreement_table(self, ratings: list[Ratings] | None = None) -> pd.DataFrame:
         from chartcode.export.tables import agreement_table
 
-        return agreement_table(self.store, deidentify=self.deidentify)
+        return agreement_table(self.store, deidentify=self.deidentify, ratings=ratings)
 
     def analyses_table(self) -> pd.DataFrame:
         from chartcode.export.tables import analyses_table
@@ -197,11 +198,15 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
     """The records and notes sheets span by span of records (chartcode.export.xlsx.Spans), each span's
     tables made as the streamed csv export makes them (chartcode.export.stream), and with them the
     span's rows of the analysis frame (chartcode.analysis.analysis_frame on the span: each record's
-    own final values and derived variables); the analyses then run on those rows, in a child, while
-    the agreement is computed here. No table of every record's final values is made. A span whose
-    columns or dtypes differ from the first's raises stream._Uneven (the caller then makes it whole)."""
+    own final values and derived variables), and every field's agreement matrix of the span
+    (chartcode.agreement.collect.collect on the span: the submitted codes its final values read
+    already, no second read of every code); the analyses then run on those rows, in a child, while
+    the agreement is computed here on the spans' matrices joined. No table of every record's final
+    values is made. A span whose columns or dtypes differ from the first's raises stream._Uneven
+    (the caller then makes it whole)."""
     import pandas as pd
 
+    from chartcode.agreement.collect import collect, join_ratings
     from chartcode.analysis import analysis_frame, load_plan, variables
     from chartcode.errors import UserError
     from chartcode.export import stream, tables, writers
@@ -211,13 +216,14 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
 
     store, cb = data.store, data.store.codebook
     parts: list[pd.DataFrame] | None = []
+    ratings: list[list[Ratings]] | None = []  # per span, every field's; None: the agreement reads the audit
     try:
         plan = load_plan(store)
     except UserError:  # analyses_prepared says why there are none
         parts = plan = None
 
     def make() -> Any:
-        nonlocal parts
+        nonlocal parts, ratings
         ids, open_ids = store.record_ids(), store.open_record_ids()
         kinds = (stream._Kinds(), stream._Kinds())
         counts = {"records": 0, "notes": 0}
@@ -234,6 +240,15 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
                     parts.append(analysis_frame(part, plan)[0])
                 except UserError:
                     parts = None
+            if ratings is not None:
+                try:
+                    got = collect(part)
+                except Exception:  # noqa: BLE001 - the whole read's agreement_table says why
+                    ratings = None
+                else:
+                    for rt in got:  # a tuple per unit and field, which agreement does not read
+                        rt.units = []
+                    ratings.append(got)
             yield records, notes
             del records, notes, part
         data.rows.update(counts)
@@ -250,7 +265,11 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
             analyses.append(Forked(lambda: prepared, run=False))
         else:
             analyses.append(Forked(tables.analyses_run, prepared))
-        return data.agreement_table()
+        joined = None
+        if ratings:
+            joined = join_ratings(ratings, [c["name"] for c in store.coders()])
+            ratings.clear()
+        return data.agreement_table(joined)
 
     try:
         sheets: dict[str, Any] = {

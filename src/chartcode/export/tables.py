@@ -48,6 +48,7 @@ from chartcode.export.formats import DATE_MODES
 from chartcode.store.store import Store
 
 if TYPE_CHECKING:
+    from chartcode.agreement.collect import Ratings
     from chartcode.analysis import Prepared
 
 LONG_COLUMNS = (
@@ -422,12 +423,13 @@ def codebook_dict(
     return d
 
 
-def agreement_table(store: Store, *, deidentify: bool = False) -> pd.DataFrame:
-    """Field + scalar coefficients (nested ones as ``alpha_by_level.nominal``, ``icc.ICC1``)."""
+def agreement_table(store: Store, *, deidentify: bool = False, ratings: list[Ratings] | None = None) -> pd.DataFrame:
+    """Field + scalar coefficients (nested ones as ``alpha_by_level.nominal``, ``icc.ICC1``).
+    ``ratings``: every field's matrix, read already (the streamed xlsx export reads them span by span)."""
     try:
         from chartcode.agreement import agreement_report
 
-        report = agreement_report(store)
+        report = agreement_report(store, ratings=ratings)
     except Exception as exc:  # noqa: BLE001 - the export must not fail for want of agreement
         return pd.DataFrame({"agreement": [f"agreement is unavailable ({type(exc).__name__}: {exc})"]})
     skip = set() if not deidentify else {f.name for f in store.codebook.fields if dropped(f)}

@@ -147,50 +147,6 @@ def _add_counts(into: dict[str, Counts], more: dict[str, Counts]) -> None:
             have.missing += c.missing
 
 
-def join_ratings(parts: list[list[Ratings]], coder_order: list[str]) -> list[Ratings]:
-    """Each field's :class:`Ratings` of consecutive record spans as one: rows in span order (the
-    whole read's (record_id, note_key) order, since spans follow the record ids), the coders of
-    every span in the whole read's order, text categories re-numbered on their union, counts added.
-    ``units`` is left empty (:func:`read_spans` empties each span's already): agreement reads the
-    matrix, and a tuple per unit and field is most of what a whole read of them holds."""
-    from chartcode.agreement.collect import Ratings
-
-    order = {c: i for i, c in enumerate(coder_order)}
-    out = []
-    for pieces in zip(*parts, strict=True):
-        fld = pieces[0].field
-        coders = sorted({c for p in pieces for c in p.coders}, key=lambda c: (order.get(c, len(order)), c))
-        at = {c: j for j, c in enumerate(coders)}
-        categories = sorted({c for p in pieces for c in p.categories})
-        number = {c: float(i) for i, c in enumerate(categories)}
-        blocks = []
-        for p in pieces:
-            block = np.full((p.matrix.shape[0], len(coders)), np.nan)
-            if p.matrix.size:
-                m = p.matrix
-                if p.categories:  # text: indices into this span's categories -> into the union's
-                    remap = np.array([number[c] for c in p.categories], dtype=float)
-                    ok = ~np.isnan(m)
-                    m = m.copy()
-                    m[ok] = remap[m[ok].astype(np.int64)]
-                block[:, [at[c] for c in p.coders]] = m
-            blocks.append(block)
-        applicability = [p.applicability_disagreements for p in pieces]
-        out.append(
-            Ratings(
-                fld,
-                [],
-                coders,
-                np.concatenate(blocks) if blocks else np.full((0, len(coders)), np.nan),
-                categories,
-                sum(p.unreadable for p in pieces),
-                None if all(a is None for a in applicability) else sum(a or 0 for a in applicability),
-                sum(p.not_applicable for p in pieces),
-            )
-        )
-    return out
-
-
 def join_frames(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
     """The spans' analysis frames as the whole audit's (None: they cannot be joined as it).
 
@@ -451,6 +407,8 @@ def read_spans(
             data.n_open += got.n_open
             data.open_units += got.open_units[: max(keep - len(data.open_units), 0)]
             del got
+    from chartcode.agreement.collect import join_ratings
+
     data.ratings = join_ratings(ratings, coder_order)
     if even and known is not None:
         whole = join_frames(frames)
