@@ -25,7 +25,7 @@ class Ratings:
     field: Field
     units: list[tuple[str, str]]  # (record_id, note_key); note_key '' for record-level fields
     coders: list[str]
-    matrix: np.ndarray
+    matrix: np.ndarray  # float64; joined from spans, the narrowest float holding it exactly (join_ratings)
     categories: list[str] = dc_field(default_factory=list)  # text fields only
     unreadable: int = 0  # stored values that no longer fit the field (left out)
     # a field with show_if (chartcode.applicability): units where the coders who submitted the record
@@ -196,7 +196,12 @@ def join_ratings(parts: list[list[Ratings]], coder_order: list[str]) -> list[Rat
     ``units`` is left empty (chartcode.report.spans and chartcode.export.formats empty each span's
     already): agreement reads the matrix, and a tuple per unit and field is most of what a whole
     read of them holds. Each field's matrix is filled in place, one span's block at a time, and a
-    span's matrix is let go once copied (no second copy of every block for a concatenation)."""
+    span's matrix is let go once copied (no second copy of every block for a concatenation).
+
+    The joined matrix is the narrowest float type that holds every value exactly (float16 for choice
+    positions and small counts: a quarter of float64's memory on a large audit);
+    :func:`chartcode.agreement.agreement_report` widens one field's at a time to float64 before any
+    statistic reads it, so every coefficient is computed as on the float64 matrix."""
     order = {c: i for i, c in enumerate(coder_order)}
     out = []
     for pieces in zip(*parts, strict=True):
@@ -205,7 +210,8 @@ def join_ratings(parts: list[list[Ratings]], coder_order: list[str]) -> list[Rat
         at = {c: j for j, c in enumerate(coders)}
         categories = sorted({c for p in pieces for c in p.categories})
         number = {c: float(i) for i, c in enumerate(categories)}
-        matrix = np.full((sum(p.matrix.shape[0] for p in pieces), len(coders)), np.nan)
+        dtype = _narrowest([p.matrix for p in pieces])
+        matrix = np.full((sum(p.matrix.shape[0] for p in pieces), len(coders)), np.nan, dtype=dtype)
         row = 0
         for p in pieces:
             m = p.matrix
@@ -215,6 +221,9 @@ def join_ratings(parts: list[list[Ratings]], coder_order: list[str]) -> list[Rat
                     ok = ~np.isnan(m)
                     m = m.copy()
                     m[ok] = remap[m[ok].astype(np.int64)]
+                    if dtype != np.float64 and not _exact(m, dtype):  # the union's indices are larger
+                        matrix = matrix.astype(np.float64)
+                        dtype = np.float64
                 matrix[row : row + m.shape[0], [at[c] for c in p.coders]] = m
             row += p.matrix.shape[0]
             p.matrix = np.empty((0, 0))
@@ -232,3 +241,20 @@ def join_ratings(parts: list[list[Ratings]], coder_order: list[str]) -> list[Rat
             )
         )
     return out
+
+
+_NARROW = (np.float16, np.float32)
+
+
+def _exact(m: np.ndarray, dtype: Any) -> bool:
+    """``m``'s values (NaN included) are the same in ``dtype``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.array_equal(m.astype(dtype).astype(np.float64), m, equal_nan=True))
+
+
+def _narrowest(matrices: list[np.ndarray]) -> Any:
+    """The narrowest float type of :data:`_NARROW` (else float64) holding every value of ``matrices``."""
+    for dtype in _NARROW:
+        if all(_exact(m, dtype) for m in matrices):
+            return dtype
+    return np.float64

@@ -8,6 +8,7 @@ apply, computes them (the library's number where the registry names one), and ad
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -223,6 +224,8 @@ def agreement_report(
         seed = new_seed()
     fields = []
     for rt in collect(store, field) if ratings is None else ratings:
+        if rt.matrix.dtype != np.float64:  # joined narrow (agreement.collect.join_ratings): this field's, widened
+            rt = replace(rt, matrix=rt.matrix.astype(np.float64))
         if rt.field.kind.multiple:  # check all that apply: the whole set, then each option (agreement.sets)
             from chartcode.agreement.sets import set_agreement
 
