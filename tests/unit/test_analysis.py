@@ -336,6 +336,46 @@ def test_no_separation_for_overlapping_data(frame):
     assert separation(X, frame["accepted_followup"].to_numpy()) is None
 
 
+def _separation_on_every_row(X: np.ndarray, y: np.ndarray) -> str | None:
+    """Konis's programme on every record's row, as separation posed it before it took the distinct
+    rows (the reference the distinct-row programme must agree with)."""
+    A = (2 * y - 1)[:, None] * X
+    A = A / (np.max(np.abs(A)) or 1.0)
+    res = optimize.linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(y)), bounds=[(-1, 1)] * X.shape[1])
+    if res.status != 0 or -res.fun <= 1e-7:
+        return None
+    k = X.shape[1]
+    res2 = optimize.linprog(
+        np.r_[np.zeros(k), -1.0],
+        A_ub=np.c_[-A, np.ones(len(y))],
+        b_ub=np.zeros(len(y)),
+        bounds=[(-1, 1)] * k + [(None, 1)],
+    )
+    return "complete" if res2.status == 0 and -res2.fun > 1e-7 else "quasi-complete"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_separation_on_distinct_rows_is_separation_on_every_row(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(8, 400))
+    z = rng.integers(0, 2, n)
+    c = rng.integers(0, 5, n)
+    X = np.column_stack([np.ones(n), z, c]).astype(float)
+    kind = seed % 4
+    if kind == 0:  # overlapping outcomes
+        y = rng.integers(0, 2, n)
+    elif kind == 1:  # complete: the outcome is z
+        y = z.copy()
+    elif kind == 2:  # quasi-complete: z = 1 always an event, z = 0 mixed
+        y = np.where(z == 1, 1, rng.integers(0, 2, n))
+    else:  # by the count: events above 2, with ties at 2 on both sides
+        y = np.where(c > 2, 1, np.where(c < 2, 0, rng.integers(0, 2, n)))
+    y = y.astype(float)
+    assert separation(X, y) == _separation_on_every_row(X, y)
+    if kind == 1 and 0 < y.sum() < n:
+        assert separation(X, y) == "complete"
+
+
 def test_constant_outcome_is_a_warning_not_a_crash():
     df = pd.DataFrame({"y": [1] * 6, "x": [1, 2, 3, 4, 5, 6]})
     res = run_logistic(_spec("y ~ x"), df, KNOWN, 0.95)

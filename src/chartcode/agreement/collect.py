@@ -193,10 +193,10 @@ def join_ratings(parts: list[list[Ratings]], coder_order: list[str]) -> list[Rat
     """Each field's :class:`Ratings` of consecutive record spans as one: rows in span order (the
     whole read's (record_id, note_key) order, since spans follow the record ids), the coders of
     every span in the whole read's order, text categories re-numbered on their union, counts added.
-    ``units`` is left empty (chartcode.report.spans and chartcode.export.formats empty each span's
-    already): agreement reads the matrix, and a tuple per unit and field is most of what a whole
-    read of them holds. Each field's matrix is filled in place, one span's block at a time, and a
-    span's matrix is let go once copied (no second copy of every block for a concatenation).
+    ``units`` is left empty (:func:`span_ratings` empties each span's already): agreement reads the
+    matrix, and a tuple per unit and field is most of what a whole read of them holds. Each field's
+    matrix is filled in place, one span's block at a time, and a span's matrix is let go once
+    copied (no second copy of every block for a concatenation).
 
     The joined matrix is the narrowest float type that holds every value exactly (float16 for choice
     positions and small counts: a quarter of float64's memory on a large audit);
@@ -244,6 +244,18 @@ def join_ratings(parts: list[list[Ratings]], coder_order: list[str]) -> list[Rat
 
 
 _NARROW = (np.float16, np.float32)
+
+
+def span_ratings(span) -> list[Ratings]:
+    """:func:`collect` of a record span (chartcode.export.stream.RecordSpan), as :func:`join_ratings`
+    takes it: no ``units`` (a tuple per unit and field, which agreement does not read) and each
+    matrix in the narrowest float holding it exactly, so the spans' matrices kept until the join
+    (and pickled by the report's second process) take a quarter of float64's memory."""
+    got = collect(span)
+    for rt in got:
+        rt.units = []
+        rt.matrix = rt.matrix.astype(_narrowest([rt.matrix]), copy=False)
+    return got
 
 
 def _exact(m: np.ndarray, dtype: Any) -> bool:

@@ -206,7 +206,7 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
     (the caller then makes it whole)."""
     import pandas as pd
 
-    from chartcode.agreement.collect import collect, join_ratings
+    from chartcode.agreement.collect import join_ratings, span_ratings
     from chartcode.analysis import analysis_frame, load_plan, variables
     from chartcode.errors import UserError
     from chartcode.export import stream, tables, writers
@@ -242,13 +242,9 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
                     parts = None
             if ratings is not None:
                 try:
-                    got = collect(part)
+                    ratings.append(span_ratings(part))
                 except Exception:  # noqa: BLE001 - the whole read's agreement_table says why
                     ratings = None
-                else:
-                    for rt in got:  # a tuple per unit and field, which agreement does not read
-                        rt.units = []
-                    ratings.append(got)
             yield records, notes
             del records, notes, part
         data.rows.update(counts)

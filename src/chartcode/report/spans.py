@@ -198,16 +198,14 @@ def _bounds(part_ids: list[str]) -> list[str | None]:
 
 def _read_part(store: Store, part_ids: list[str], span: Any, open_ids: list[str], plan: Any, keep: int) -> SpanPart:
     """One span's reads, by the functions the whole report calls (see the module docstring)."""
-    from chartcode.agreement.collect import collect
+    from chartcode.agreement.collect import span_ratings
     from chartcode.analysis import analysis_frame
     from chartcode.dataset import open_disagreements, records_frame
 
     notes: dict[str, list[str]] = {k: [] for k in PARTS}
     part = cast("Store", ReportSpan(store, part_ids, span, open_ids))
     with notes_from_libraries(notes["agreement"]):
-        got = collect(part)
-    for rt in got:  # a tuple per unit and field, which agreement does not read: not kept
-        rt.units = []
+        got = span_ratings(part)
     with notes_from_libraries(notes["distributions"]):
         counts = choice_counts(store, records_frame(part))
     frame: Any = None
