@@ -12,11 +12,13 @@ step is timed and its peak RSS measured too: at ``--scale`` those are the import
 
 Then each command runs ``--runs`` times as its own process, measured alone: wall time, and that
 process's own peak RSS from ``os.wait4`` (the child's rusage, not a tree that includes the
-build). Next to them, in the same run, the floor: pandas ``to_csv`` of the same final values
+build). Next to them, in the same run, the floors: pandas ``to_csv`` of the same final values
 (the exported tables, read back untimed in a fresh process; to_csv timed, that process's peak
-RSS). All of it quiet, then again with a CPU-bound process on the other core (``--no-hog``
-skips that pass). Prints one JSON document: per command and pass, every run's seconds and MB,
-and their min and median; the load average before each pass.
+RSS), and for xlsx the same values written by XlsxWriter alone (its public typed writers,
+constant_memory, one process; first cell to closed zip timed). All of it quiet, then again
+with a CPU-bound process on the other core (``--no-hog`` skips that pass). Prints one JSON
+document: per command and pass, every run's seconds and MB, and their min and median; the load
+average before each pass.
 
 Goal (issue 16): each command < 15 s and < 400 MB at 100k records, memory flat in the number
 of records (compare the figures at --records 20000, 100000 and --scale).
@@ -49,6 +51,30 @@ frames = [pd.read_csv(p, low_memory=False) for p in sys.argv[2:]]
 t = time.perf_counter()
 for i, df in enumerate(frames):
     df.to_csv(f"{sys.argv[1]}.{i}.csv", index=False)
+print(time.perf_counter() - t)
+"""
+
+# The xlsx floor: the same final values written by XlsxWriter alone (the library chartcode writes
+# xlsx with), one process, through its public typed writers (write_string, write_number; a missing
+# value is no cell), constant_memory as chartcode's; the time from the first cell to the closed zip.
+XLSX_FLOOR = """
+import sys, time
+import pandas as pd, xlsxwriter
+frames = [pd.read_csv(p, low_memory=False) for p in sys.argv[2:]]
+t = time.perf_counter()
+wb = xlsxwriter.Workbook(sys.argv[1], {"constant_memory": True, "strings_to_numbers": False,
+                                       "strings_to_formulas": False, "strings_to_urls": False})
+for i, df in enumerate(frames):
+    ws = wb.add_worksheet(f"sheet{i}")
+    ws.write_row(0, 0, [str(c) for c in df.columns])
+    text, number = ws.write_string, ws.write_number
+    for r, row in enumerate(zip(*[df[c].tolist() for c in df.columns]), start=1):
+        for c, v in enumerate(row):
+            if isinstance(v, str):
+                text(r, c, v)
+            elif v == v:
+                number(r, c, v)
+wb.close()
 print(time.perf_counter() - t)
 """
 
@@ -232,6 +258,21 @@ def one_pass(db: Path, work: Path, runs: int, only: list[str] | None = None, flo
         )
         floor.append(_said("floor_pandas_to_csv", (float(out.strip()), mb)))
     got["floor_pandas_to_csv"] = summary(floor)
+    if not only or "export_xlsx" in only:
+        floor = []
+        for _ in range(runs):
+            _, mb, out = measured(
+                [
+                    sys.executable,
+                    "-c",
+                    XLSX_FLOOR,
+                    str(work / "floor.xlsx"),
+                    str(work / "out.csv"),
+                    str(work / "out_notes.csv"),
+                ]
+            )
+            floor.append(_said("floor_xlsxwriter_alone", (float(out.strip()), mb)))
+        got["floor_xlsxwriter_alone"] = summary(floor)
     got["three_commands_s_median"] = round(sum(got[k]["s_median"] for k in commands), 2)
     return got
 
@@ -254,7 +295,8 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true", help="build the audit again even if cached")
     ap.add_argument(
         "--only",
-        help="comma-separated commands to run (export_csv, export_xlsx, report); the floor runs only with export_csv",
+        help="comma-separated commands to run (export_csv, export_xlsx, report); the floors run only "
+        "with export_csv (they read its files back)",
     )
     args = ap.parse_args()
     only = args.only.split(",") if args.only else None
