@@ -362,9 +362,7 @@ def separation(X: np.ndarray, y: np.ndarray) -> str | None:
     A = (2 * y - 1)[:, None] * X
     scale = np.max(np.abs(A)) or 1.0
     A, count = np.unique(A / scale, axis=0, return_counts=True)
-    res = optimize.linprog(
-        -(count @ A), A_ub=-A, b_ub=np.zeros(len(A)), bounds=[(-1, 1)] * X.shape[1], method="highs"
-    )
+    res = optimize.linprog(-(count @ A), A_ub=-A, b_ub=np.zeros(len(A)), bounds=[(-1, 1)] * X.shape[1], method="highs")
     if res.status != 0 or -res.fun <= 1e-7:
         return None
     # complete when some b makes every margin positive: maximise t subject to A b >= t, t <= 1
