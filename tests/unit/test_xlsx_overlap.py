@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -111,3 +112,121 @@ def test_a_table_made_late_that_a_sheet_cannot_hold_is_refused_and_no_file_is_le
         xl.write_workbook({"ok": pd.DataFrame({"a": [1]}), "late": lambda: pd.DataFrame({"a": range(5)})}, out)
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == []  # nor the private folder it was built in
+
+
+# ---- a sheet's rows are taken from its children only when the sheet gets more rows or is finished
+
+
+def _logged_children(monkeypatch, log: Path, pause: float):
+    """_write_rows that, in a forked child, notes its start and end in ``log`` (pausing between);
+    the parent's calls are noted with their rows. Returns the parent's pid."""
+    parent, real = os.getpid(), xl._write_rows
+
+    def write_rows(columns, start, stop, first=1):
+        if os.getpid() == parent:
+            with log.open("a") as fh:
+                fh.write(f"parent {start} {stop}\n")
+            return real(columns, start, stop, first)
+        with log.open("a") as fh:
+            fh.write("child start\n")
+        time.sleep(pause)
+        real(columns, start, stop, first)
+        with log.open("a") as fh:
+            fh.write("child end\n")
+        return None
+
+    monkeypatch.setattr(xl, "_write_rows", write_rows)
+    return parent
+
+
+def _span_tables(n_spans: int, rows: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    out = []
+    for k in range(n_spans):
+        ids = [f"R{k}-{i:04d}" for i in range(rows)]
+        records = pd.DataFrame({"id": ids, "n": range(rows), "text": ["=1+1", None, "<r>x</r>", "é"] * (rows // 4)})
+        notes = pd.DataFrame({"id": ids[: rows // 2], "note": [f"n{i}" for i in range(rows // 2)]})
+        out.append((records, notes))
+    return out
+
+
+@needs_fork
+def test_the_next_span_is_made_while_children_write_the_rows_of_the_last(tmp_path, monkeypatch):
+    log = tmp_path / "log"
+    tables = _span_tables(3, 400)
+
+    def make():
+        for k, frames in enumerate(tables):
+            with log.open("a") as fh:
+                fh.write(f"made {k}\n")
+            yield frames
+
+    _logged_children(monkeypatch, log, pause=0.5)
+    xl.write_workbook(
+        {"records": xl.Spans(("records", "notes"), make), "after": pd.DataFrame({"a": [1]})},
+        tmp_path / "spans.xlsx",
+        parts=2,
+    )
+    events = log.read_text().splitlines()
+    # this process writes none of a span's rows (the child writes them all) ...
+    assert [e for e in events if e.startswith("parent") and e != "parent 0 0"] == ["parent 0 1"]  # "after" only
+    # ... and makes the next span while that child is still writing
+    assert events.index("made 1") < events.index("child end")
+    monkeypatch.undo()
+    one = tmp_path / "one.xlsx"
+
+    def make_again():
+        yield from tables
+
+    xl.write_workbook(
+        {"records": xl.Spans(("records", "notes"), make_again), "after": pd.DataFrame({"a": [1]})}, one, parts=1
+    )
+    assert _parts(tmp_path / "spans.xlsx") == _parts(one)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log", "one.xlsx", "spans.xlsx"]  # no row file left
+
+
+@needs_fork
+def test_a_table_made_late_is_made_while_the_children_of_the_sheets_before_still_write(tmp_path, monkeypatch):
+    log = tmp_path / "log"
+    _logged_children(monkeypatch, log, pause=0.5)
+
+    def agreement() -> pd.DataFrame:
+        with log.open("a") as fh:
+            fh.write("made agreement\n")
+        return pd.DataFrame({"field": ["sex"], "kappa": [0.8]})
+
+    records = _span_tables(1, 400)[0][0]
+    xl.write_workbook({"records": records, "agreement": agreement}, tmp_path / "x.xlsx", parts=2)
+    events = log.read_text().splitlines()
+    assert events.index("made agreement") < events.index("child end")
+    assert pd.read_excel(tmp_path / "x.xlsx", sheet_name="records")["id"].tolist() == records["id"].tolist()
+
+
+@needs_fork
+def test_a_span_that_fails_to_be_made_stops_the_children_still_writing_and_leaves_no_file(tmp_path, monkeypatch):
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    _logged_children(monkeypatch, tmp_path / "log", pause=120)  # children still writing when it fails
+    tables = _span_tables(2, 400)
+
+    def make():
+        yield tables[0]
+        raise UserError("span 1: cannot be read")
+
+    (tmp_path / "out").mkdir()
+    began = time.monotonic()
+    with pytest.raises(UserError, match="span 1"):
+        xl.write_workbook({"records": xl.Spans(("records", "notes"), make)}, tmp_path / "out" / "x.xlsx", parts=2)
+    assert time.monotonic() - began < 60  # stopped, not waited for
+    assert len(forks) == 2  # the records' and the notes' children of span 0
+    for pid in forks:  # reaped: none left running or as a zombie
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    assert list((tmp_path / "out").iterdir()) == []

@@ -191,6 +191,7 @@ class Sheet:
         self._headers: list[str] | None = None
         self._longest: list[float] = []
         self._finished = False
+        self._pending: tuple[list, list, int] | None = None  # children still writing the last table's rows
         self.rows = 0  # rows under the header so far
         # The body cells go to the typed writers behind XlsxWriter's public ones: write_string() is
         # _write_string() behind a decorator that only turns "A1" notation into (row, col), which
@@ -203,9 +204,15 @@ class Sheet:
             lambda r, c, fragments: sheet.write_rich_string(r, c, *fragments),
         ]
 
-    def add(self, df: pd.DataFrame, parts: int | None = None) -> None:
+    def add(self, df: pd.DataFrame, parts: int | None = None, *, here: bool = True) -> None:
         """``df``'s rows under those already written (the header from the first table; every later
-        one must have the same columns). ``parts``: processes for its rows (default :func:`parts_for`)."""
+        one must have the same columns). ``parts``: processes for its rows (default :func:`parts_for`).
+
+        Returns once this process's share of the rows is written: the children's shares are taken
+        when the sheet gets its next rows or is finished (:meth:`join`), so what this process does
+        meanwhile (making the next table, another sheet) runs beside them. ``here=False``: this
+        process writes none of the rows when it may fork -- ``parts - 1`` children write them all --
+        for a caller with work of its own to do meanwhile (the next span of records to read)."""
         if self._finished:
             raise ValueError(f"sheet {self.name!r} is finished")
         headers = [str(c) for c in df.columns]
@@ -227,11 +234,34 @@ class Sheet:
             self._longest[c] = max(self._longest[c], longest)
             columns.append((c, methods, args, codes))
         n_rows = len(df)
+        self.join()  # the rows of the table before, if children still write them, come first
         if n_rows and columns:
             parts = parts_for(df.size) if parts is None else parts
-            bounds = _split(columns, n_rows, parts) if parts > 1 and _can_fork(self._sheet) else [0, n_rows]
-            _write_parts(self._sheet, columns, bounds, self._book.tmp, self.rows + 1)
+            if parts > 1 and _can_fork(self._sheet):
+                bounds = _split(columns, n_rows, parts) if here else [0, *_split(columns, n_rows, parts - 1)]
+            else:
+                bounds = [0, n_rows]
+            first = self.rows + 1
+            children = _start_parts(self._sheet, columns, bounds, self._book.tmp, first)
+            if children:
+                self._pending = (columns, children, first)
         self.rows += n_rows
+
+    def join(self) -> None:
+        """Wait for the children still writing the rows of the last table added, and take their rows
+        (a failed child's are written here). Before the sheet's next rows, and when it is finished."""
+        if self._pending is not None:
+            (columns, children, first), self._pending = self._pending, None
+            _join_parts(self._sheet, columns, children, first)
+
+    def abandon(self) -> None:
+        """Stop the children still writing this sheet's rows and close its row file (the workbook is
+        not to be written)."""
+        if self._pending is not None:
+            (_, children, _), self._pending = self._pending, None
+            _stop_parts(children)
+        with contextlib.suppress(Exception):
+            self.close()
 
     def finish(self) -> None:
         """Widths fitted to every row, the header frozen and filtered; the sheet's row file closed.
@@ -239,6 +269,7 @@ class Sheet:
         if self._finished:
             return
         self._finished = True
+        self.join()
         sheet, headers = self._sheet, self._headers or []
         for c, header in enumerate(headers):
             sheet.set_column(c, c, _width(header, self._longest[c]))
@@ -279,14 +310,17 @@ def book(path: Path) -> Iterator[Book]:
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".chartcode-xlsx-", ignore_cleanup_errors=True) as tmp:
         part = Path(tmp) / "book.xlsx"
         xlsx = xlsxwriter.Workbook(str(part), {**_OPTIONS, "tmpdir": tmp})
+        made: Book | None = None
         try:
             made = Book(xlsx, Path(tmp))
             yield made
             for sheet in made.sheets:
                 sheet.finish()
         except BaseException:
-            # close its files (the half-written workbook goes with the folder); the first error
-            # is the one to report
+            # stop the children still writing rows and close its files (the half-written workbook
+            # goes with the folder); the first error is the one to report
+            for sheet in made.sheets if made is not None else []:
+                sheet.abandon()
             with contextlib.suppress(Exception):
                 xlsx.close()
             raise
@@ -399,18 +433,38 @@ def _split(columns: list, n_rows: int, parts: int) -> list[int]:
 
 
 def _write_parts(sheet, columns: list, bounds: list[int], tmp: Path, first: int) -> None:
-    """Rows bounds[0]:bounds[1] written here, every later run by a child of its own (:func:`_fork_rows`);
-    ``first``: the sheet row of the table's row 0."""
-    children: list[tuple[tuple[int, int] | None, Path, int, int]] = []
+    """Rows bounds[0]:bounds[1] written here, every later run by a child of its own, and taken in
+    order once they are done; ``first``: the sheet row of the table's row 0."""
+    _join_parts(sheet, columns, _start_parts(sheet, columns, bounds, tmp, first), first)
+
+
+Children: TypeAlias = list[tuple[tuple[int, int] | None, Path, int, int]]  # (pid, pipe) or None, rows file, rows
+
+
+def _start_parts(sheet, columns: list, bounds: list[int], tmp: Path, first: int) -> Children:
+    """Every run of rows after bounds[0]:bounds[1] given to a child of its own (:func:`_fork_rows`; a
+    run no process could be had for is marked None, it and the later ones to be written here), then
+    rows bounds[0]:bounds[1] written here; the children, for :func:`_join_parts`."""
+    children: Children = []
     try:
         for k in range(1, len(bounds) - 1):
-            path = tmp / f"rows-{k}.xml"
+            path = tmp / f"rows-{id(sheet):x}-{first + bounds[k]}.xml"  # one per sheet and run of rows
             child = None
             if not children or children[-1][0] is not None:
                 with contextlib.suppress(OSError):  # no process to be had (EAGAIN, ENOMEM): written here
                     child = _fork_rows(sheet, columns, bounds[k], bounds[k + 1], first, path)
             children.append((child, path, bounds[k], bounds[k + 1]))
         _write_rows(columns, bounds[0], bounds[1], first)
+    except BaseException:
+        _stop_parts(children)
+        raise
+    return children
+
+
+def _join_parts(sheet, columns: list, children: Children, first: int) -> None:
+    """The children's rows after this process's, in order: each child's rows file appended once it
+    has finished, or its rows written here if it failed (or was never forked)."""
+    try:
         while children:
             child, path, start, stop = children.pop(0)
             state = None if child is None else _finished(*child)
@@ -420,12 +474,19 @@ def _write_parts(sheet, columns: list, bounds: list[int], tmp: Path, first: int)
                 _append_rows(sheet, path, first + start, state)
             path.unlink(missing_ok=True)
     finally:
-        for child, path, _, _ in children:  # an error here: the children still running are stopped
-            if child is not None:
-                with contextlib.suppress(OSError):
-                    os.kill(child[0], signal.SIGKILL)
+        _stop_parts(children)
+
+
+def _stop_parts(children: Children) -> None:
+    """Stop (SIGKILL) and reap the children still listed, and remove their rows files."""
+    for child, path, _, _ in children:
+        if child is not None:
+            with contextlib.suppress(OSError):
+                os.kill(child[0], signal.SIGKILL)
+            with contextlib.suppress(OSError):
                 _finished(*child)
-            path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+    children.clear()
 
 
 def _fork_rows(sheet, columns: list, start: int, stop: int, first: int, path: Path) -> tuple[int, int]:
@@ -534,13 +595,10 @@ def write_workbook(sheets: Mapping[str, Table], path: Path, *, parts: int | None
         for name, table in sheets.items():
             if isinstance(table, Spans):  # its sheets (the key is only a place in the order), span by span
                 spanned = [made.sheet(n) for n in table.names]
-                for frames in table.make():
+                for frames in table.make():  # the next span is made while children write this one's rows
                     for sheet, frame in zip(spanned, frames, strict=True):
-                        sheet.add(frame, parts)
+                        sheet.add(frame, parts, here=False)
                     del frames
-                for sheet in spanned:
-                    sheet.finish()
-                continue
-            sheet = made.sheet(name)
-            sheet.add(table if isinstance(table, pd.DataFrame) else table(), parts)
-            sheet.finish()
+                continue  # finished with the book: the last span's children run on meanwhile
+            made.sheet(name).add(table if isinstance(table, pd.DataFrame) else table(), parts)
+            # finished with the book: its children still write while the next table is made
