@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,3 +67,18 @@ def status(cli):
         return r.json
 
     return get
+
+
+@pytest.fixture
+def forks(monkeypatch):
+    """The pids of the children forked (counted in this process only)."""
+    real, pids = os.fork, []
+
+    def fork():
+        pid = real()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return pids

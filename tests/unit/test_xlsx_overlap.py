@@ -202,17 +202,7 @@ def test_a_table_made_late_is_made_while_the_children_of_the_sheets_before_still
 
 
 @needs_fork
-def test_a_span_that_fails_to_be_made_stops_the_children_still_writing_and_leaves_no_file(tmp_path, monkeypatch):
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def fork():
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
+def test_a_span_that_fails_to_be_made_stops_the_children_still_writing_and_leaves_no_file(tmp_path, monkeypatch, forks):
     _logged_children(monkeypatch, tmp_path / "log", pause=120)  # children still writing when it fails
     tables = _span_tables(2, 400)
 

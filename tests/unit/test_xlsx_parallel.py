@@ -52,21 +52,6 @@ def _parts(path: Path) -> dict[str, bytes]:
         return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
 
 
-@pytest.fixture
-def forks(monkeypatch):
-    """The pids of the children forked (counted in this process only)."""
-    real, pids = os.fork, []
-
-    def fork():
-        pid = real()
-        if pid:
-            pids.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
-    return pids
-
-
 def _one_process(tmp_path: Path) -> Path:
     path = tmp_path / "one.xlsx"
     xl.write_workbook(_sheets(), path, parts=1)
