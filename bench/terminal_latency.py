@@ -421,16 +421,19 @@ def main() -> None:
                     hog.kill()
                     hog.wait()
         if not args.skip_first_screen:
-            db = fresh_copy(src, tmp / "first.db")
-            cc = [
-                first_screen(chartcode_argv(args.src, "code", str(db), "--coder", "intern"), "note 1 of")
-                for _ in range(args.runs)
-            ]
-            bare = [first_screen([sys.executable, "-c", HELLO], "hello, first screen") for _ in range(args.runs)]
-            result["first_screen_s"] = {
-                "chartcode": {"min": round(min(cc), 3), "median": round(statistics.median(cc), 3)},
-                "bare_textual": {"min": round(min(bare), 3), "median": round(statistics.median(bare), 3)},
-            }
+            try:
+                cc = []
+                for i in range(args.runs):
+                    # a copy per run: the last run's coding-screen claim is not this one's to meet
+                    db = fresh_copy(src, tmp / f"first-{i}.db")
+                    cc.append(first_screen(chartcode_argv(args.src, "code", str(db), "--coder", "intern"), "note 1 of"))
+                bare = [first_screen([sys.executable, "-c", HELLO], "hello, first screen") for _ in range(args.runs)]
+                result["first_screen_s"] = {
+                    "chartcode": {"min": round(min(cc), 3), "median": round(statistics.median(cc), 3)},
+                    "bare_textual": {"min": round(min(bare), 3), "median": round(statistics.median(bare), 3)},
+                }
+            except AssertionError as exc:  # the latency figures above are still printed
+                result["first_screen_s"] = {"error": str(exc).splitlines()[0]}
         print(json.dumps(result))
 
 
