@@ -432,12 +432,6 @@ def _split(columns: list, n_rows: int, parts: int) -> list[int]:
     return sorted({0, *[c for c in cuts if 0 < c < n_rows], n_rows})
 
 
-def _write_parts(sheet, columns: list, bounds: list[int], tmp: Path, first: int) -> None:
-    """Rows bounds[0]:bounds[1] written here, every later run by a child of its own, and taken in
-    order once they are done; ``first``: the sheet row of the table's row 0."""
-    _join_parts(sheet, columns, _start_parts(sheet, columns, bounds, tmp, first), first)
-
-
 Children: TypeAlias = list[tuple[tuple[int, int] | None, Path, int, int]]  # (pid, pipe) or None, rows file, rows
 
 
