@@ -83,3 +83,58 @@ def test_a_killed_windows_stale_lease_does_not_lock_the_coder_out(demo_db):
             assert s.lease("intern") is None  # released on quit
 
     run(go())
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended (a child that exits at once, reaped)."""
+    import os
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def _lease_of(db, *, host: str, pid: int) -> None:
+    """intern's lease held by a window of ``pid`` on ``host`` that beat just now."""
+    with Store.open(db) as s:
+        assert s.acquire_lease("intern", "a-window-of-another-process") is None
+        with s._write() as w:
+            w.conn.execute("UPDATE screen_leases SET host = ?, pid = ? WHERE coder = 'intern'", [host, pid])
+
+
+def test_a_lease_whose_process_is_gone_on_this_machine_is_taken_at_once(demo_db):
+    import socket
+
+    _lease_of(demo_db, host=socket.gethostname(), pid=_dead_pid())  # killed a moment ago: no 30 s wait
+
+    async def go():
+        async with make_app(demo_db).run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            assert type(pilot.app.screen).__name__ == "CodingScreen"
+            assert pilot.app.coding_screen.read_only is False
+            await pilot.press("ctrl+q")
+
+    run(go())
+
+
+def test_a_fresh_lease_of_a_live_process_or_another_machine_still_asks(demo_db):
+    import os
+    import socket
+
+    for host, pid in ((socket.gethostname(), os.getppid()), ("another-machine", _dead_pid())):
+        _lease_of(demo_db, host=host, pid=pid)  # alive here, or on a machine whose processes we cannot see
+
+        async def go():
+            async with make_app(demo_db).run_test(size=(100, 30)) as pilot:
+                await pilot.pause()
+                assert type(pilot.app.screen).__name__ == "SecondWindow"
+                await pilot.press("r")
+                await pilot.pause()
+                assert pilot.app.coding_screen.read_only
+
+        run(go())
+        with Store.open(demo_db) as s:
+            lease = s.lease("intern")
+            assert lease is not None and (lease.host, lease.pid) == (host, pid)  # nothing taken

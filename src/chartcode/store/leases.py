@@ -3,8 +3,12 @@
 A second window for the same coder finds a live lease and says so (the screen then opens
 read-only or, after the coder confirms, takes the lease over; the first window sees its lease
 gone at its next heartbeat and turns read-only). A window that was killed stops beating: after
-``STALE_SECONDS`` its lease is stale and the next window takes it without asking. Two windows
-therefore never both write for one coder without being told.
+``STALE_SECONDS`` its lease is stale and the next window takes it without asking. Sooner on the
+same machine: a lease whose window's process is gone (same host name, no process of that pid) is
+stale at once, so reopening right after a crash or kill -9 does not ask. Two windows therefore never
+both write for one coder without being told (a window whose lease was taken turns read-only at
+its next heartbeat, so even a wrong "gone" -- another machine of the same host name whose
+processes this one cannot see -- costs that window its writes, never a code).
 
 A lease is bookkeeping, not a coding action: its writes are not flushed to disk one by one
 (``durable=False``), so taking it and each heartbeat cost the UI thread no fsync. A power cut may
@@ -42,6 +46,21 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _gone(host: str, pid: int) -> bool:
+    """Whether the window that holds a lease has certainly ended: it ran on this machine and no
+    process has its pid now. A pid in use again by another process reads as not gone (the lease
+    then waits out STALE_SECONDS, as for a window on another machine)."""
+    if os.name != "posix" or host != socket.gethostname() or pid <= 0:
+        return False  # (on Windows os.kill would end the process)
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: it exists, another user's
+        return False
+    return False
+
+
 def _iso(t: dt.datetime) -> str:
     return t.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -65,7 +84,7 @@ class ScreenLeases:
             ).fetchone()
             if row is not None and row[1] != holder and not take_over:
                 beat = dt.datetime.fromisoformat(row[5].replace("Z", "+00:00"))
-                if (now - beat).total_seconds() < stale_seconds:
+                if (now - beat).total_seconds() < stale_seconds and not _gone(row[2], row[3]):
                     return Lease(*row)
             db.conn.execute(
                 "INSERT OR REPLACE INTO screen_leases(coder, holder, host, pid, started_at, heartbeat_at)"
