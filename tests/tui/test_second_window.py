@@ -66,6 +66,15 @@ def test_taking_over_turns_the_first_window_read_only_at_its_next_heartbeat(demo
     run(go())
 
 
+async def _opens_writable_and_quits(db) -> None:
+    """The coding screen opens for intern without asking, writable, and quits."""
+    async with make_app(db).run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert type(pilot.app.screen).__name__ == "CodingScreen"
+        assert pilot.app.coding_screen.read_only is False
+        await pilot.press("ctrl+q")
+
+
 def test_a_killed_windows_stale_lease_does_not_lock_the_coder_out(demo_db):
     with Store.open(demo_db) as s:
         assert s.acquire_lease("intern", "a-window-that-was-killed") is None
@@ -73,16 +82,9 @@ def test_a_killed_windows_stale_lease_does_not_lock_the_coder_out(demo_db):
         with s._write() as db:  # the killed window's last heartbeat, five minutes ago
             db.conn.execute("UPDATE screen_leases SET heartbeat_at = ? WHERE coder = 'intern'", [old])
 
-    async def go():
-        async with make_app(demo_db).run_test(size=(100, 30)) as pilot:
-            await pilot.pause()
-            assert type(pilot.app.screen).__name__ == "CodingScreen"
-            assert pilot.app.coding_screen.read_only is False
-            await pilot.press("ctrl+q")
-        with Store.open(demo_db) as s:
-            assert s.lease("intern") is None  # released on quit
-
-    run(go())
+    run(_opens_writable_and_quits(demo_db))
+    with Store.open(demo_db) as s:
+        assert s.lease("intern") is None  # released on quit
 
 
 def _dead_pid() -> int:
@@ -109,14 +111,7 @@ def test_a_lease_whose_process_is_gone_on_this_machine_is_taken_at_once(demo_db)
 
     _lease_of(demo_db, host=socket.gethostname(), pid=_dead_pid())  # killed a moment ago: no 30 s wait
 
-    async def go():
-        async with make_app(demo_db).run_test(size=(100, 30)) as pilot:
-            await pilot.pause()
-            assert type(pilot.app.screen).__name__ == "CodingScreen"
-            assert pilot.app.coding_screen.read_only is False
-            await pilot.press("ctrl+q")
-
-    run(go())
+    run(_opens_writable_and_quits(demo_db))
 
 
 def test_a_fresh_lease_of_a_live_process_or_another_machine_still_asks(demo_db):
