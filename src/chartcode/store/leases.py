@@ -57,7 +57,7 @@ def _gone(host: str, pid: int) -> bool:
     except ProcessLookupError:
         return True
     except OSError:  # PermissionError: it exists, another user's
-        return False
+        pass
     return False
 
 
