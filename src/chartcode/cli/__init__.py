@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import click
 
-from chartcode import __version__
+from chartcode import __version__, gc_policy
 from chartcode.cli.common import _Group
 from chartcode.errors import UserError
 
@@ -161,6 +161,7 @@ cli.commands = _LazyCommands(COMMANDS)
 # ---------------------------------------------------------------------------- entry point
 def run(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 2 user error, 1 bug)."""
+    gc_policy.for_batch_work()  # the coding screen sets its own once it has started
     try:
         rc = cli.main(args=argv, prog_name="chartcode", standalone_mode=False)
     except click.exceptions.Abort:

@@ -367,9 +367,11 @@ def child_main() -> None:
     audit, say "waiting"; on "go" (the parent holds the write lock, its own snapshot open) open a
     read snapshot and say "ready"; then make spans 1, 3, 5, ... and say each. Any failure just ends
     it: the parent makes those spans itself."""
+    from chartcode import gc_policy
     from chartcode.export.formats import ExportInput
     from chartcode.store.store import Store
 
+    gc_policy.for_batch_work()
     global SPAN_RECORDS
     out = sys.stdout
     try:
