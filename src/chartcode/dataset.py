@@ -110,7 +110,8 @@ class _Interned:
 
 def submitted_codes(store: Store) -> pd.DataFrame:
     """Every submitted code: field, record_id, note_key, coder (Categoricals, categories sorted)
-    and value (object), in rowid order; read once per state of the database.
+    and value (object), in rowid order (a record span's, chartcode.export.stream: unit by unit,
+    rowid order within a unit); read once per state of the database.
 
     Final values and agreement both start from these rows; one full scan in rowid order (about
     2 s for 1.5 million codes) is cheaper than SQLite's GROUP BY through the index (about 5 s).

@@ -130,13 +130,15 @@ class DatasetQueries:
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The rows of :meth:`submitted_code_rows`, ``size`` at a time, from one read: a caller that
         turns each chunk into arrays holds one chunk of Python tuples at a time, not millions.
-        ``span``: only the records whose id lies in it (through the codes_by_record index)."""
+        ``span``: only the records whose id lies in it (through the codes_by_record index), in that
+        index's order: unit by unit (record_id, note_key, field), rowid order within a unit."""
         within, params = _within(span)
-        # A span is read through the record index, then sorted: ordered by ``id`` itself, SQLite
-        # prefers walking the whole table in id order (no sort) when the span has one bound only (the
-        # first and the last span), so those spans of a streamed export each read every code of the
-        # audit. ``id + 0`` is the same order but not the rowid, so the range decides the plan.
-        order = "id + 0" if within else "id"
+        # A span is read in the order of the record index itself (record_id, note_key, field, then
+        # rowid: a unit's codes in rowid order), so SQLite walks the index range and sorts nothing.
+        # Sorted by ``id`` instead, it had to gather and sort the span first (a fifth of the read:
+        # 6.0 s against 4.3-4.8 s for the 2 million codes of a 100k-record audit, in 10 spans), and
+        # with one bound only (the first and the last span) it walked the whole table in id order.
+        order = "record_id, note_key, field, id" if within else "id"
         sql = (
             f"SELECT {_named('field', fields)}, record_id, NULLIF(note_key, ''), {_named('coder', coders)},"
             f" submitted_value FROM codes WHERE {SUBMITTED_WHERE} AND {record_closed('record_id')}{within}"
