@@ -8,8 +8,8 @@ objects that survived so far: measured on a 100,000-record audit (2 million code
 time spent making the xlsx export's record spans (35.3 s against 29.8 s), and 3-7 s of its wall
 time end to end. Cycles are still collected, only in fewer, larger batches: every 100,000 net
 allocations (a few MB of garbage cycles at most), the middle generation every 20 of those, the
-full one every 10 middle ones (and, as always since CPython 3.8, only once the survivors have
-grown by a quarter). Peak memory of that export stayed the same (about 240 MB).
+full one every 10 middle ones (and CPython runs that one only once the long-lived objects have
+grown by a quarter since the last). Peak memory of that export stayed the same (about 240 MB).
 
 The coding screen sets its own (chartcode.tui.runtime) once it has started.
 """
