@@ -219,3 +219,31 @@ def test_data_layers_do_not_load_textual():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_counts_give_each_coders_stored_codes_and_leave_out_cleared_ones(store):
+    store.assign("supervisor", ["R1"])
+    store.set_code("intern", "R1", "age", "61")
+    store.set_code("intern", "R2", "age", "50")
+    store.set_code("intern", "R2", "age", None, reason="wrong record")  # cleared: the row stays, NULL
+    store.set_code("supervisor", "R1", "age", "61")
+    counts = store.counts()
+    assert counts["codes"] == 2
+    assert counts["coders"] == ["intern", "supervisor"]
+    assert [(c["name"], c["codes"], c["assigned"]) for c in counts["coder_progress"]] == [
+        ("intern", 1, 2),
+        ("supervisor", 1, 1),
+    ]
+    with store._write() as db:  # a coder with nothing coded yet counts 0, not a missing entry
+        db.conn.execute("INSERT INTO coders(name, role, added_at) VALUES ('third', 'coder', '2026-12-04T00:00:00Z')")
+    assert [c["codes"] for c in store.counts()["coder_progress"]] == [1, 1, 0]
+
+
+def test_counts_read_the_codes_table_once_whatever_the_number_of_coders(store):
+    seen: list[str] = []
+    store._db.conn.set_trace_callback(seen.append)
+    try:
+        store.counts()
+    finally:
+        store._db.conn.set_trace_callback(None)
+    assert len([sql for sql in seen if "FROM codes" in sql]) == 1

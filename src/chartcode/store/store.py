@@ -980,16 +980,20 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
         def one(sql: str) -> Any:
             return db.execute(sql).fetchone()[0]
 
+        people = self.coders()
+        names = [c["name"] for c in people]
+        # Every coder's codes and the total in one scan of the table: a count per coder through the
+        # (coder, ...) index reads each code's row for its value anyway, at random (0.6 s for 1.9
+        # million codes, against 0.3-0.45 s for this whole scan on the 100k-record bench audit).
+        per_coder = ", count(CASE coder WHEN ? THEN 1 END)" * len(names)
+        n_all, *n_codes = db.execute(f"SELECT count(*){per_coder} FROM codes WHERE value IS NOT NULL", names).fetchone()
         coders = []
-        for c in self.coders():
+        for c, n_mine in zip(people, n_codes, strict=True):
             a = db.execute(
                 "SELECT count(*), coalesce(sum(status = 'done'), 0), coalesce(sum(flagged), 0) FROM assignments"
                 " WHERE coder = ?",
                 [c["name"]],
             ).fetchone()
-            n_codes = db.execute(
-                "SELECT count(*) FROM codes WHERE coder = ? AND value IS NOT NULL", [c["name"]]
-            ).fetchone()[0]
             coders.append(
                 {
                     "name": c["name"],
@@ -997,14 +1001,14 @@ class Store(Visibility, QueueQueries, ConsensusQueries, DatasetQueries, ImportWr
                     "assigned": a[0],
                     "done": a[1],
                     "flagged": a[2],
-                    "codes": n_codes,
+                    "codes": n_mine,
                 }
             )
         return {
             "records": one("SELECT count(*) FROM records"),
             "notes": one("SELECT count(*) FROM notes"),
-            "codes": one("SELECT count(*) FROM codes WHERE value IS NOT NULL"),
-            "coders": [c["name"] for c in coders],
+            "codes": n_all,
+            "coders": names,
             "coder_progress": coders,
             "consensus": one("SELECT count(*) FROM consensus"),
             "history": one("SELECT count(*) FROM history"),
