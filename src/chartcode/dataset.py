@@ -278,9 +278,10 @@ def final_table(store: Store) -> pd.DataFrame:
     return result
 
 
-def final_sources(store: Store) -> dict[tuple[str, str, str], str]:
-    """(record_id, note_key, field) -> the source of its final value."""
+def final_sources(store: Store, record_ids: set[str]) -> dict[tuple[str, str, str], str]:
+    """(record_id, note_key, field) -> the source of its final value, for the units of ``record_ids``."""
     fin = finals(store)
+    fin = fin[fin["record_id"].isin(record_ids).to_numpy(dtype=bool)]
     keys = zip(*(fin[c].astype(object).tolist() for c in ("record_id", "note_key", "field")), strict=True)
     return dict(zip(keys, fin["source"].tolist(), strict=True))
 
