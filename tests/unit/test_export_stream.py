@@ -108,15 +108,16 @@ def test_a_span_with_no_value_in_a_word_code_column_still_streams(store, tmp_pat
 
 def test_each_span_reads_only_its_own_records(demo, tmp_path, monkeypatch):
     seen: list[int] = []
-    reads = stream.RecordSpan.submitted_code_chunks
+    reads = stream.RecordSpan.submitted_span_codes
 
     def counting(self, *a, **kw):
-        for rows in reads(self, *a, **kw):
-            assert {r[1] for r in rows} <= set(self._ids)
-            seen.append(len({r[1] for r in rows}))
-            yield rows
+        packed = reads(self, *a, **kw)
+        records = {g[0] for g in packed.groups}
+        assert records <= set(self._ids)
+        seen.append(len(records))
+        return packed
 
-    monkeypatch.setattr(stream.RecordSpan, "submitted_code_chunks", counting)
+    monkeypatch.setattr(stream.RecordSpan, "submitted_span_codes", counting)
     _, streamed = _streamed(demo, tmp_path / "s", monkeypatch, 5)
     assert streamed and seen and max(seen) <= 5
 

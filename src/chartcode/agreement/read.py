@@ -39,6 +39,7 @@ import numpy as np
 from chartcode.agreement.collect import Ratings, _calc_ratings, _encode_column, _through_logic
 from chartcode.agreement.libraries import LIBRARIES, import_libraries
 from chartcode.codebook import Field
+from chartcode.store.dataset_queries import unpack_ints
 
 
 def _second_cpu() -> bool:
@@ -47,13 +48,6 @@ def _second_cpu() -> bool:
         return len(os.sched_getaffinity(0)) >= 2
     except (AttributeError, OSError):  # (no sched_getaffinity: macOS, Windows)
         return (os.cpu_count() or 1) >= 2
-
-
-def _numbers(text: str) -> np.ndarray:
-    """The comma-separated integers SQLite wrote (numpy parses them in C, no Python object each)."""
-    if not text:
-        return np.zeros(0, dtype=np.int64)
-    return np.fromstring(text, dtype=np.int64, sep=",")
 
 
 @dataclass
@@ -82,7 +76,7 @@ def _read(store) -> _Codes | None:
     coders = [c["name"] for c in store.coders()]
     nc = len(coders) + 1
     packed = store.packed_codes(names, coders, split=_second_cpu())
-    fc, unit, value = _numbers(packed.field_coder), _numbers(packed.unit), _numbers(packed.value)
+    fc, unit, value = unpack_ints(packed.field_coder), unpack_ints(packed.unit), unpack_ints(packed.value)
     records, notes, other_rows = packed.records, packed.notes, packed.other
     del packed
     keep = fc >= 0  # fields of the codebook

@@ -107,6 +107,10 @@ class RecordSpan:
     ) -> Iterator[list[tuple[Any, ...]]]:
         return self._store.submitted_code_chunks(fields, coders, size, span=self._span)
 
+    def submitted_span_codes(self, fields: list[str], coders: list[str]) -> Any:
+        """The span's submitted codes packed (the store's span_codes): what chartcode.dataset reads."""
+        return self._store.span_codes(fields, coders, self._span)
+
 
 def spans(ids: list[str], size: int | None = None) -> Iterator[tuple[list[str], Span]]:
     """(ids, id range) of consecutive slices of ``ids`` (sorted), ``size`` (default

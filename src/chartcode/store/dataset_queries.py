@@ -17,6 +17,8 @@ from chartcode.store.visibility import record_closed, shared
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
+
     from chartcode.store.connection import Database
 
 SUBMITTED_WHERE = "submitted_at IS NOT NULL AND submitted_value IS NOT NULL"
@@ -77,6 +79,43 @@ class PackedCodes(NamedTuple):
     other: list[tuple[Any, ...]]
     records: list[tuple[Any, ...]]
     notes: list[tuple[Any, ...]]
+
+
+def unpack_ints(text: str) -> np.ndarray:
+    """The comma-separated integers of a packed read (:class:`PackedCodes`, :class:`SpanCodes`) as an
+    int64 array: numpy parses them in C, with no Python object each."""
+    import numpy as np
+
+    if not text:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(text, dtype=np.int64, sep=",")
+
+
+class SpanCodes(NamedTuple):
+    """A record span's submitted codes on closed records, packed (:meth:`DatasetQueries.span_codes`),
+    in the order of the codes_by_record index: unit by unit (record_id, note_key, field), rowid order
+    within a unit -- the rows :meth:`DatasetQueries.submitted_code_chunks` gives for the span.
+
+      groups       (record_id, note_key or None, how many codes) per (record, note), in that order
+      field_coder  per code: position of the field in ``fields`` times (len(coders) + 1) plus the
+                   position of the coder in ``coders``; for a code whose value is not an integer, or
+                   whose field or coder is not in the lists (an "other" code), a number that is
+                   negative or whose remainder by (len(coders) + 1) is len(coders)
+      value        per code: the integer value (0 for an other code)
+      other        (field, coder, submitted_value) of the other codes, in the same order; field and
+                   coder as their positions where in the lists (as submitted_code_chunks gives them)
+    """
+
+    groups: list[tuple[Any, ...]]
+    field_coder: np.ndarray
+    value: np.ndarray
+    other: list[tuple[Any, ...]]
+
+
+def other_codes(field_coder: np.ndarray, n_coders: int) -> np.ndarray:
+    """Which of a :class:`SpanCodes`' codes are other codes (read as rows)."""
+    marks: np.ndarray = (field_coder < 0) | (field_coder % (n_coders + 1) == n_coders)
+    return marks
 
 
 class DatasetQueries:
@@ -150,6 +189,41 @@ class DatasetQueries:
                 yield rows
         finally:
             cursor.close()
+
+    def span_codes(self, fields: list[str], coders: list[str], span: Span) -> SpanCodes:
+        """The rows of :meth:`submitted_code_chunks` for ``span``, packed (:class:`SpanCodes`): one row per
+        (record, note), SQLite writing its codes as strings of numbers while it walks the index (no
+        Python object per code), and the codes that are not integers, if any, as rows. Call it inside
+        :meth:`read_snapshot` (its two queries must see the same codes); ``fields`` and ``coders``
+        are not empty."""
+        within, params = _within(span)
+        where = f"{SUBMITTED_WHERE} AND {record_closed('record_id')}{within}"
+        integer = "typeof(submitted_value) = 'integer'"
+        n = len(coders) + 1
+        field = f"CASE field {' '.join(f'WHEN ? THEN {i}' for i in range(len(fields)))} ELSE -1 END"
+        coder = f"CASE coder {' '.join(f'WHEN ? THEN {i}' for i in range(len(coders)))} ELSE {len(coders)} END"
+        # GROUP BY the index's first two columns: SQLite walks the span's index range in its order,
+        # sorting nothing, and concatenates each group's codes in the order it visits them
+        groups = self._db.execute(
+            f"SELECT record_id, NULLIF(note_key, ''), count(*),"
+            f" group_concat(CASE WHEN {integer} THEN ({field}) * {n} + ({coder}) ELSE -1 END),"
+            f" group_concat(CASE WHEN {integer} THEN submitted_value ELSE 0 END)"
+            f" FROM codes WHERE {where} GROUP BY record_id, note_key ORDER BY record_id, note_key",
+            [*fields, *coders, *params],
+        ).fetchall()
+        field_coder = unpack_ints(",".join(g[3] for g in groups))
+        other: list[tuple[Any, ...]] = []
+        # found from the numbers, not counted in SQL: a count there (IN tests on every code) cost
+        # the packed query a fifth more
+        if other_codes(field_coder, len(coders)).any():
+            other = self._db.execute(
+                f"SELECT {_named('field', fields)}, {_named('coder', coders)}, submitted_value FROM codes"
+                f" WHERE {where} AND NOT ({integer} AND field IN ({', '.join('?' * len(fields))})"
+                f" AND coder IN ({', '.join('?' * len(coders))})) ORDER BY record_id, note_key, field, id",
+                [*fields, *coders, *params, *fields, *coders],
+            ).fetchall()
+        values = unpack_ints(",".join(g[4] for g in groups))
+        return SpanCodes([g[:3] for g in groups], field_coder, values, other)
 
     def packed_codes(self, fields: list[str], coders: list[str], *, split: bool = False) -> PackedCodes:
         """The rows of :meth:`submitted_code_rows` for agreement (chartcode.agreement.read), packed: see
