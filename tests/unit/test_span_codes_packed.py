@@ -98,3 +98,13 @@ def test_packed_span_codes_read_through_the_record_index_sorting_nothing(demo): 
         assert "USING INDEX codes_by_record" in plan, plan
         assert "SCAN codes" not in plan, plan
         assert "TEMP B-TREE" not in plan, plan
+
+
+def test_a_span_with_no_shared_codes_packs_to_the_rows_empty_frame(demo):  # noqa: F811
+    s = demo
+    with s._write() as db:  # the demo's last records, still open: nothing of theirs is shared yet
+        db.conn.execute("UPDATE assignments SET submitted_at = NULL WHERE record_id >= ?", [sorted(s.record_ids())[-3]])
+    packed, rows = _frames(s, stream.RecordSpan), _frames(s, _RowsSpan)
+    assert len(packed[-1]) == 0
+    for a, b in zip(packed, rows, strict=True):
+        _same(a, b)
