@@ -318,7 +318,8 @@ def main() -> None:
     # that starts the measured commands must never have held the build's hundreds of MB.
     argv = [sys.executable, __file__, "--build-only", "--records", str(args.records)]
     argv += ["--notes-per-record", str(args.notes_per_record), "--src", str(SRC)] + ["--rebuild"] * args.rebuild
-    got = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+    # (its stderr is this one's: a build that fails says why, instead of a bare CalledProcessError)
+    got = json.loads(subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True).stdout)
     db, built = Path(got["db"]), got["build"]
     result: dict = {"build": built, "cpus": os.cpu_count(), "src": str(SRC), "bench_rss_mb": _own_rss_mb()}
     with tempfile.TemporaryDirectory(prefix="chartcode-bench-") as tmp:
