@@ -47,12 +47,16 @@ def _within(span: Span | None, column: str = "record_id") -> tuple[str, list[Any
     return sql, params
 
 
+def _position(column: str, names: list[str], otherwise: str) -> str:
+    """SQL giving the position of ``column`` in ``names`` (parameters: the names, in order), else
+    ``otherwise``; ``names`` is not empty."""
+    return f"CASE {column} {' '.join(f'WHEN ? THEN {i}' for i in range(len(names)))} ELSE {otherwise} END"
+
+
 def _named(column: str, names: list[str]) -> str:
     """SQL giving the position of ``column`` in ``names`` (the value itself when not there): small ints
     reach Python far cheaper than a million copies of the same few strings."""
-    if not names:
-        return column
-    return f"CASE {column} {' '.join(f'WHEN ? THEN {i}' for i in range(len(names)))} ELSE {column} END"
+    return _position(column, names, column) if names else column
 
 
 class PackedCodes(NamedTuple):
@@ -200,8 +204,7 @@ class DatasetQueries:
         where = f"{SUBMITTED_WHERE} AND {record_closed('record_id')}{within}"
         integer = "typeof(submitted_value) = 'integer'"
         n = len(coders) + 1
-        field = f"CASE field {' '.join(f'WHEN ? THEN {i}' for i in range(len(fields)))} ELSE -1 END"
-        coder = f"CASE coder {' '.join(f'WHEN ? THEN {i}' for i in range(len(coders)))} ELSE {len(coders)} END"
+        field, coder = _position("field", fields, "-1"), _position("coder", coders, str(len(coders)))
         # GROUP BY the index's first two columns: SQLite walks the span's index range in its order,
         # sorting nothing, and concatenates each group's codes in the order it visits them
         groups = self._db.execute(
@@ -239,8 +242,8 @@ class DatasetQueries:
         cannot be had within :data:`SPLIT_LOCK_WAIT_S`, or the thread does not open its snapshot
         within :data:`SPLIT_OPEN_WAIT_S`, this connection scans every code, as without ``split``.
         The strings are the same either way."""
-        field = f"CASE field {' '.join(f'WHEN ? THEN {i}' for i in range(len(fields)))} ELSE -{len(fields) + 1} END"
-        coder = f"CASE coder {' '.join(f'WHEN ? THEN {i}' for i in range(len(coders)))} ELSE {len(coders)} END"
+        field = _position("field", fields, str(-(len(fields) + 1)))
+        coder = _position("coder", coders, str(len(coders)))
         unit = (
             "ifnull(CASE WHEN note_key = '' THEN 2 * (SELECT rowid FROM records WHERE id = codes.record_id)"
             " ELSE 2 * (SELECT id FROM notes WHERE note_id = codes.note_key AND record_id = codes.record_id) + 1"
