@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import zipfile
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -220,3 +222,69 @@ def test_a_span_that_fails_to_be_made_stops_the_children_still_writing_and_leave
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# ---- a span's columns (each distinct value's writer and the widths) are made by the child writing it
+
+
+def _tables_with_a_wide_last_span() -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    tables = _span_tables(3, 400)
+    tables[2][0].loc[5, "text"] = "a memo of forty-eight characters, the widest one"  # in the last span only
+    return tables
+
+
+def _one_process_workbook(tables, path: Path) -> Path:
+    xl.write_workbook(
+        {"records": xl.Spans(("records", "notes"), lambda: iter(tables)), "after": pd.DataFrame({"a": [1]})},
+        path,
+        parts=1,
+    )
+    return path
+
+
+@needs_fork
+def test_the_child_writing_a_span_makes_its_columns_and_the_widths_fit_every_span(tmp_path, monkeypatch, forks):
+    tables = _tables_with_a_wide_last_span()
+    parent, real = os.getpid(), xl._column_codes
+    made_here: list[str] = []
+
+    def column_codes(series, writers):
+        if os.getpid() == parent:
+            made_here.append(str(series.name))
+        return real(series, writers)
+
+    monkeypatch.setattr(xl, "_column_codes", column_codes)
+    out = tmp_path / "spans.xlsx"
+    xl.write_workbook(
+        {"records": xl.Spans(("records", "notes"), lambda: iter(tables)), "after": pd.DataFrame({"a": [1]})},
+        out,
+        parts=2,
+    )
+    assert len(forks) == 6  # each span's records and notes, one child each
+    assert made_here == ["a"]  # the "after" table's column only: no span's column was made here
+    monkeypatch.undo()
+    assert _parts(out) == _parts(_one_process_workbook(tables, tmp_path / "one.xlsx"))
+    width = openpyxl.load_workbook(out)["records"].column_dimensions["C"].width
+    assert width > len("a memo of forty-eight characters, the widest one")  # fitted to the last span's text
+
+
+@needs_fork
+def test_a_span_whose_child_fails_has_its_columns_made_here_with_the_same_widths(tmp_path, monkeypatch, forks):
+    tables = _tables_with_a_wide_last_span()
+    parent, real = os.getpid(), xl._write_rows
+
+    def write_rows(columns, start, stop, first=1):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(columns, start, stop, first)
+
+    monkeypatch.setattr(xl, "_write_rows", write_rows)
+    out = tmp_path / "spans.xlsx"
+    xl.write_workbook(
+        {"records": xl.Spans(("records", "notes"), lambda: iter(tables)), "after": pd.DataFrame({"a": [1]})},
+        out,
+        parts=2,
+    )
+    assert forks
+    monkeypatch.undo()
+    assert _parts(out) == _parts(_one_process_workbook(tables, tmp_path / "one.xlsx"))

@@ -159,6 +159,34 @@ def _column_codes(series: pd.Series, writers: list[Callable]) -> tuple[np.ndarra
     return methods, args, codes.astype(small), float(longest)
 
 
+class _Columns:
+    """A table's columns as the row writers take them (:func:`_column_codes` of each), and the longest
+    shown value of each, made once, when first asked: by the one child that writes every row of the
+    table (so the parent, busy making the next span, never makes them), or here for the rows this
+    process writes (its own share, a failed child's, or the cuts between shares)."""
+
+    def __init__(self, df: pd.DataFrame, writers: list[Callable]) -> None:
+        self._df: pd.DataFrame | None = df
+        self._writers = writers
+        self._columns: list | None = None
+        self.longest: list[float] = []
+
+    @property
+    def made(self) -> bool:
+        return self._columns is not None
+
+    def get(self) -> list:
+        if self._columns is None:
+            assert self._df is not None
+            columns, longest = [], []
+            for c in range(self._df.shape[1]):
+                methods, args, codes, most = _column_codes(self._df.iloc[:, c], self._writers)
+                columns.append((c, methods, args, codes))
+                longest.append(most)
+            self._columns, self.longest, self._df = columns, longest, None
+        return self._columns
+
+
 def _width(header: str, longest: float) -> float:
     return min(max(WIDTH_MIN, len(header) + FILTER_ROOM, longest + 1), WIDTH_MAX)
 
@@ -191,7 +219,7 @@ class Sheet:
         self._headers: list[str] | None = None
         self._longest: list[float] = []
         self._finished = False
-        self._pending: tuple[list, list, int] | None = None  # children still writing the last table's rows
+        self._pending: tuple[_Columns, Children, int] | None = None  # children still writing the last table's rows
         self.rows = 0  # rows under the header so far
         # The body cells go to the typed writers behind XlsxWriter's public ones: write_string() is
         # _write_string() behind a decorator that only turns "A1" notation into (row, col), which
@@ -228,31 +256,40 @@ class Sheet:
         elif headers != self._headers:
             raise ValueError(f"sheet {self.name!r}: a table with other columns than the first one's")
         _check_shape(self.name, self.rows + len(df), len(headers))
-        columns = []
-        for c in range(len(headers)):
-            methods, args, codes, longest = _column_codes(df.iloc[:, c], self._writers)
-            self._longest[c] = max(self._longest[c], longest)
-            columns.append((c, methods, args, codes))
+        columns = _Columns(df, self._writers)
         n_rows = len(df)
         self.join()  # the rows of the table before, if children still write them, come first
-        if n_rows and columns:
+        if n_rows and headers:
             parts = parts_for(df.size) if parts is None else parts
             if parts > 1 and _can_fork(self._sheet):
-                bounds = _split(columns, n_rows, parts) if here else [0, *_split(columns, n_rows, parts - 1)]
+                if here:
+                    bounds = _split(columns.get(), n_rows, parts)
+                elif parts == 2:  # one child writes every row: it makes the columns too, not this process
+                    bounds = [0, 0, n_rows]
+                else:
+                    bounds = [0, *_split(columns.get(), n_rows, parts - 1)]
             else:
                 bounds = [0, n_rows]
             first = self.rows + 1
             children = _start_parts(self._sheet, columns, bounds, self._book.tmp, first)
             if children:
                 self._pending = (columns, children, first)
+            else:
+                self._fit(columns.longest)
         self.rows += n_rows
+
+    def _fit(self, longest: list[float]) -> None:
+        """Widen the columns' fitted widths to ``longest`` (a table's longest shown value per column)."""
+        self._longest = [max(a, b) for a, b in zip(self._longest, longest, strict=True)]
 
     def join(self) -> None:
         """Wait for the children still writing the rows of the last table added, and take their rows
         (a failed child's are written here). Before the sheet's next rows, and when it is finished."""
         if self._pending is not None:
             (columns, children, first), self._pending = self._pending, None
-            _join_parts(self._sheet, columns, children, first)
+            sent = _join_parts(self._sheet, columns, children, first)
+            # the widths: from the columns if this process made them, else from the child that did
+            self._fit(columns.longest if columns.made else sent)
 
     def abandon(self) -> None:
         """Stop the children still writing this sheet's rows and close its row file (the workbook is
@@ -355,7 +392,7 @@ def close(xlsx) -> None:
         module.ZipFile = zipfile.ZipFile
 
 
-def _write_rows(columns: list, start: int, stop: int, first: int = 1) -> None:
+def _write_rows(columns: list, start: int, stop: int, first: int = 1) -> None:  # columns: _Columns.get()
     """The table's rows ``start`` to ``stop`` (0-based) at sheet rows ``first + start`` on, in
     order, as constant_memory requires."""
     index = [c for c, _, _, _ in columns]
@@ -435,7 +472,7 @@ def _split(columns: list, n_rows: int, parts: int) -> list[int]:
 Children: TypeAlias = list[tuple[tuple[int, int] | None, Path, int, int]]  # (pid, pipe) or None, rows file, rows
 
 
-def _start_parts(sheet, columns: list, bounds: list[int], tmp: Path, first: int) -> Children:
+def _start_parts(sheet, columns: _Columns, bounds: list[int], tmp: Path, first: int) -> Children:
     """Every run of rows after bounds[0]:bounds[1] given to a child of its own (:func:`_fork_rows`; a
     run no process could be had for is marked None, it and the later ones to be written here), then
     rows bounds[0]:bounds[1] written here; the children, for :func:`_join_parts`."""
@@ -448,27 +485,33 @@ def _start_parts(sheet, columns: list, bounds: list[int], tmp: Path, first: int)
                 with contextlib.suppress(OSError):  # no process to be had (EAGAIN, ENOMEM): written here
                     child = _fork_rows(sheet, columns, bounds[k], bounds[k + 1], first, path)
             children.append((child, path, bounds[k], bounds[k + 1]))
-        _write_rows(columns, bounds[0], bounds[1], first)
+        if bounds[1] > bounds[0]:
+            _write_rows(columns.get(), bounds[0], bounds[1], first)
     except BaseException:
         _stop_parts(children)
         raise
     return children
 
 
-def _join_parts(sheet, columns: list, children: Children, first: int) -> None:
+def _join_parts(sheet, columns: _Columns, children: Children, first: int) -> list[float]:
     """The children's rows after this process's, in order: each child's rows file appended once it
-    has finished, or its rows written here if it failed (or was never forked)."""
+    has finished, or its rows written here if it failed (or was never forked). Returns the longest
+    shown value of each column that the children sent (the widest of their columns)."""
+    sent = [0.0] * len(columns.longest or [])
     try:
         while children:
             child, path, start, stop = children.pop(0)
             state = None if child is None else _finished(*child)
             if state is None:  # no child, or it failed: its rows are written here
-                _write_rows(columns, start, stop, first)
+                _write_rows(columns.get(), start, stop, first)
             else:
+                *state, longest = state
+                sent = [max(a, b) for a, b in zip(longest, sent, strict=False)] if sent else list(longest)
                 _append_rows(sheet, path, first + start, state)
             path.unlink(missing_ok=True)
     finally:
         _stop_parts(children)
+    return sent
 
 
 def _stop_parts(children: Children) -> None:
@@ -483,10 +526,11 @@ def _stop_parts(children: Children) -> None:
     children.clear()
 
 
-def _fork_rows(sheet, columns: list, start: int, stop: int, first: int, path: Path) -> tuple[int, int]:
+def _fork_rows(sheet, columns: _Columns, start: int, stop: int, first: int, path: Path) -> tuple[int, int]:
     """(pid, read end of its pipe) of a child writing rows ``start``:``stop`` (at sheet rows ``first +
-    start`` on) of ``sheet`` to ``path``;
-    the child sends the sheet's row bounds and pending row (JSON) through the pipe and exits 0."""
+    start`` on) of ``sheet`` to ``path`` (making ``columns`` first, if they are not made yet);
+    the child sends the sheet's row bounds, pending row and the columns' longest shown values (JSON)
+    through the pipe and exits 0."""
     sheet.fh.flush()  # nothing of this process's rows is left in a buffer the child would hold
     read, write = os.pipe()
     gc.freeze()  # the child's collections do not touch (and so copy) this process's objects
@@ -508,10 +552,10 @@ def _fork_rows(sheet, columns: list, start: int, stop: int, first: int, path: Pa
             sheet.table.clear()  # this process's pending row is the parent's to write
             sheet.previous_row = first + start
             sheet.fh = sheet.row_data_fh = fh
-            _write_rows(columns, start, stop, first)
+            _write_rows(columns.get(), start, stop, first)
             pending = sheet.previous_row
             sheet._write_single_row(first + stop)  # its last row, as the next row's first cell would
-        state = [pending, sheet.dim_rowmin, sheet.dim_rowmax, sheet.dim_colmin, sheet.dim_colmax]
+        state = [pending, sheet.dim_rowmin, sheet.dim_rowmax, sheet.dim_colmin, sheet.dim_colmax, columns.longest]
         os.write(write, json.dumps(state).encode())
         code = 0
     finally:
