@@ -68,8 +68,10 @@ def _encode_column(fld: Field, g) -> tuple[np.ndarray, list[str]]:
     return np.array([np.nan if (e := encode_value(fld, v)) is None else e for v in g], dtype=float), []
 
 
-def collect(store, field_name: str | None = None) -> list[Ratings]:
+def collect(store, field_name: str | None = None, *, units: bool = True) -> list[Ratings]:
     """Submitted values per codebook field (all fields, or ``field_name``), as :class:`Ratings`.
+    ``units=False``: a caller that reads only the matrices (:func:`span_ratings`) gets ``units``
+    empty where the branching logic does not read them (a tuple per unit and field, for nothing).
 
     Raises UserError naming an unknown field.
     """
@@ -90,10 +92,10 @@ def collect(store, field_name: str | None = None) -> list[Ratings]:
         got = collect_packed(store, fields)
         if got is not None:
             return got
-    return _collect_frame(store, fields)
+    return _collect_frame(store, fields, units=units)
 
 
-def _collect_frame(store, fields: list[Field]) -> list[Ratings]:
+def _collect_frame(store, fields: list[Field], *, units: bool = True) -> list[Ratings]:
     """:func:`collect` from the submitted-codes frame (chartcode.dataset.submitted_codes): for a
     store without the packed read, or data it does not take."""
     cb = store.codebook
@@ -129,8 +131,10 @@ def _collect_frame(store, fields: list[Field]) -> list[Ratings]:
         present = np.unique(coder_pos[rows])
         coders = sorted(coder_names[present].tolist(), key=lambda c: (order.get(c, len(order)), c))
         ukeys, u = np.unique(unit_key[rows], return_inverse=True)
-        units = list(zip(rid_names[ukeys // n_keys].tolist(), key_names[ukeys % n_keys].tolist(), strict=True))
-        matrix = np.full((len(units), len(coders)), np.nan)
+        places: list[tuple[str, str]] = []  # the units, where asked for or read by _through_logic
+        if units or (logic and fld.show_if):
+            places = list(zip(rid_names[ukeys // n_keys].tolist(), key_names[ukeys % n_keys].tolist(), strict=True))
+        matrix = np.full((len(ukeys), len(coders)), np.nan)
         categories: list[str] = []
         unreadable = 0
         if len(rows):
@@ -143,7 +147,7 @@ def _collect_frame(store, fields: list[Field]) -> list[Ratings]:
             if fld.missing_codes:  # a scale's "cannot rate" is a missing rating, not an unreadable one
                 unreadable -= int(g.isin(fld.missing_codes).sum())
             matrix[u[ok], c[ok]] = x[ok]
-        rt = Ratings(fld, units, coders, matrix, categories, unreadable)
+        rt = Ratings(fld, places, coders, matrix, categories, unreadable)
         out.append(_through_logic(store, rt) if logic and fld.show_if else rt)
     return out
 
@@ -251,7 +255,7 @@ def span_ratings(span) -> list[Ratings]:
     takes it: no ``units`` (a tuple per unit and field, which agreement does not read) and each
     matrix in the narrowest float holding it exactly, so the spans' matrices kept until the join
     (and pickled by the report's second process) take a quarter of float64's memory."""
-    got = collect(span)
+    got = collect(span, units=False)
     for rt in got:
         rt.units = []
         rt.matrix = rt.matrix.astype(_narrowest([rt.matrix]), copy=False)
