@@ -108,3 +108,37 @@ def test_a_span_with_no_shared_codes_packs_to_the_rows_empty_frame(demo):  # noq
     assert len(packed[-1]) == 0
     for a, b in zip(packed, rows, strict=True):
         _same(a, b)
+
+
+@pytest.mark.parametrize("listed_max", [500, 1], ids=["open ids named", "many open: the subquery"])
+def test_the_spans_open_records_read_in_the_snapshot_keep_their_codes_out(demo, monkeypatch, listed_max):  # noqa: F811
+    from chartcode.store import visibility
+
+    monkeypatch.setattr(visibility, "OPEN_LISTED_MAX", listed_max)
+    s = demo
+    ids = sorted(s.record_ids())
+    with s._write() as db:  # open records in the first span and in the middle one, with codes stored
+        db.conn.execute(
+            "UPDATE assignments SET submitted_at = NULL WHERE record_id IN (?, ?, ?)", [ids[0], ids[4], ids[5]]
+        )
+    packed, rows = _frames(s, stream.RecordSpan), _frames(s, _RowsSpan)
+    shared = set().union(*(f["record_id"].astype(object) for f in packed))
+    assert not shared & {ids[0], ids[4], ids[5]} and shared
+    for a, b in zip(packed, rows, strict=True):
+        _same(a, b)
+
+
+def test_with_every_record_closed_the_span_read_tests_no_record_for_being_open(demo):  # noqa: F811
+    s = demo
+    with s._write() as db:
+        db.conn.execute("UPDATE assignments SET submitted_at = coalesce(submitted_at, '2026-01-01T00:00:00Z')")
+    ids = sorted(s.record_ids())
+    seen: list[str] = []
+    with s.read_snapshot():
+        assert s.open_record_ids() == []
+        part, span = next(iter(stream.spans(ids, size=3)))
+        s._db.conn.set_trace_callback(seen.append)
+        submitted_codes(stream.RecordSpan(s, part, span, []))  # type: ignore[arg-type]
+        s._db.conn.set_trace_callback(None)
+    (sql,) = [q for q in seen if "GROUP BY" in q]
+    assert "assignments" not in sql

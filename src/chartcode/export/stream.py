@@ -109,7 +109,7 @@ class RecordSpan:
 
     def submitted_span_codes(self, fields: list[str], coders: list[str]) -> Any:
         """The span's submitted codes packed (the store's span_codes): what chartcode.dataset reads."""
-        return self._store.span_codes(fields, coders, self._span)
+        return self._store.span_codes(fields, coders, self._span, self._open)  # the open ids: this snapshot's
 
 
 def spans(ids: list[str], size: int | None = None) -> Iterator[tuple[list[str], Span]]:

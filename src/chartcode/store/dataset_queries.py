@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from chartcode.store.visibility import record_closed, shared
+from chartcode.store.visibility import record_closed, record_closed_among, shared
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -194,14 +194,22 @@ class DatasetQueries:
         finally:
             cursor.close()
 
-    def span_codes(self, fields: list[str], coders: list[str], span: Span) -> SpanCodes:
+    def span_codes(
+        self, fields: list[str], coders: list[str], span: Span, open_ids: list[str] | None = None
+    ) -> SpanCodes:
         """The rows of :meth:`submitted_code_chunks` for ``span``, packed (:class:`SpanCodes`): one row per
         (record, note), SQLite writing its codes as strings of numbers while it walks the index (no
         Python object per code), and the codes that are not integers, if any, as rows. Call it inside
         :meth:`read_snapshot` (its two queries must see the same codes); ``fields`` and ``coders``
-        are not empty."""
+        are not empty. ``open_ids``: the span's open records, read in that same snapshot (else the
+        query finds them itself)."""
         within, params = _within(span)
-        where = f"{SUBMITTED_WHERE} AND {record_closed('record_id')}{within}"
+        if open_ids is None:
+            closed, closed_params = record_closed("record_id"), []
+        else:
+            closed, closed_params = record_closed_among("record_id", open_ids)
+        where = f"{SUBMITTED_WHERE} AND {closed}{within}"
+        params = [*closed_params, *params]
         integer = "typeof(submitted_value) = 'integer'"
         n = len(coders) + 1
         field, coder = _position("field", fields, "-1"), _position("coder", coders, str(len(coders)))
