@@ -122,6 +122,24 @@ def test_each_span_reads_only_its_own_records(demo, tmp_path, monkeypatch):
     assert streamed and seen and max(seen) <= 5
 
 
+def test_each_span_reads_its_notes_once(branching, tmp_path, monkeypatch):
+    # the branching logic's notes by record and the notes table both ask for them
+    want = _whole(branching, tmp_path / "whole")
+    reads: list[object] = []
+    real = type(branching).note_rows
+
+    def counting(self, *a, span=None, **kw):
+        reads.append(span)
+        return real(self, *a, span=span, **kw)
+
+    monkeypatch.setattr(type(branching), "note_rows", counting)
+    got, streamed = _streamed(branching, tmp_path / "s", monkeypatch, 3)
+    spans = [r for r in reads if r is not None]
+    assert streamed and spans
+    assert len(spans) == len(set(spans))  # no span's notes read twice
+    assert got == want
+
+
 def test_a_commit_during_the_stream_changes_no_span(demo, tmp_path, monkeypatch):
     want = _whole(demo, tmp_path / "before")
     last = demo.record_ids()[-1]

@@ -97,7 +97,10 @@ class RecordSpan:
         return list(self._open)
 
     def note_rows(self) -> list[dict[str, Any]]:
-        return self._store.note_rows(span=self._span)
+        """The span's notes, read once (the branching logic's notes by record and the notes table both
+        ask); callers read the list, never change it."""
+        rows: list[dict[str, Any]] = self.cached("note_rows", lambda: self._store.note_rows(span=self._span))
+        return rows
 
     def consensus_units(self) -> list[tuple[Any, ...]]:
         return self._store.consensus_units_in(self._span)
