@@ -227,7 +227,9 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
         ids, open_ids = store.record_ids(), store.open_record_ids()
         kinds = (stream._Kinds(), stream._Kinds())
         counts = {"records": 0, "notes": 0}
-        for part_ids, span in stream.spans(ids):
+        # the first spans small and growing (stream.RAMP): the children (the other CPU) get rows to
+        # write a second sooner, and each span's rows keep them busy while the next, larger, is made
+        for part_ids, span in stream.spans(ids, first=max(1, stream.SPAN_RECORDS // 8)):
             part: Any = stream.RecordSpan(store, part_ids, span, open_ids)
             records, notes = tables.wide_tables(part, deidentify=data.deidentify, dates=data.dates, extras=True)
             records, notes = expand(records, cb), expand(notes, cb)
@@ -235,6 +237,10 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
             kinds[1].check(notes)
             counts["records"] += len(records)
             counts["notes"] += len(notes)
+            # the span's rows go to the children first; its analysis rows and agreement matrices are
+            # made here meanwhile (the first span's children start that much sooner)
+            yield records, notes
+            del records, notes
             if parts is not None:
                 try:
                     parts.append(analysis_frame(part, plan)[0])
@@ -245,8 +251,7 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
                     ratings.append(span_ratings(part))
                 except Exception:  # noqa: BLE001 - the whole read's agreement_table says why
                     ratings = None
-            yield records, notes
-            del records, notes, part
+            del part
         data.rows.update(counts)
 
     analyses: list[Forked[Any]] = []

@@ -115,13 +115,22 @@ class RecordSpan:
         return self._store.span_codes(fields, coders, self._span, self._open)  # the open ids: this snapshot's
 
 
-def spans(ids: list[str], size: int | None = None) -> Iterator[tuple[list[str], Span]]:
+RAMP = 1.4  # spans(first=...): each span this much larger than the one before, up to the size
+
+
+def spans(ids: list[str], size: int | None = None, first: int | None = None) -> Iterator[tuple[list[str], Span]]:
     """(ids, id range) of consecutive slices of ``ids`` (sorted), ``size`` (default
-    :data:`SPAN_RECORDS`) at a time; the ranges cover every id once."""
+    :data:`SPAN_RECORDS`) at a time; the ranges cover every id once. ``first``: the first slice
+    holds that many, and each next one :data:`RAMP` times the one before until they reach ``size``
+    (a pipeline's second stage starts sooner, and is never left long without work)."""
     size = size or SPAN_RECORDS
-    for start in range(0, max(len(ids), 1), size):
-        end = start + size
+    step, start = min(first or size, size), 0
+    while True:
+        end = start + step
         yield ids[start:end], (ids[start] if start else None, ids[end] if end < len(ids) else None)
+        if end >= len(ids):
+            return
+        start, step = end, min(size, max(step + 1, int(step * RAMP)))
 
 
 def streamable(store: Store) -> bool:
