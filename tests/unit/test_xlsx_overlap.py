@@ -288,3 +288,37 @@ def test_a_span_whose_child_fails_has_its_columns_made_here_with_the_same_widths
     assert forks
     monkeypatch.undo()
     assert _parts(out) == _parts(_one_process_workbook(tables, tmp_path / "one.xlsx"))
+
+
+@needs_fork
+def test_the_span_after_next_is_made_while_the_first_spans_children_still_write(tmp_path, monkeypatch):
+    # a pipeline two spans deep: adding span 1 does not wait for span 0's children
+    log = tmp_path / "log"
+    parent, real = os.getpid(), xl._write_rows
+
+    def write_rows(columns, start, stop, first=1):
+        if os.getpid() != parent and first == 1:  # span 0's children: slow
+            time.sleep(1.0)
+            real(columns, start, stop, first)
+            with log.open("a") as fh:
+                fh.write("span 0 written\n")
+            return None
+        return real(columns, start, stop, first)
+
+    monkeypatch.setattr(xl, "_write_rows", write_rows)
+    tables = _span_tables(3, 400)
+
+    def make():
+        for k, frames in enumerate(tables):
+            with log.open("a") as fh:
+                fh.write(f"made {k}\n")
+            yield frames
+
+    out = tmp_path / "spans.xlsx"
+    xl.write_workbook({"records": xl.Spans(("records", "notes"), make)}, out, parts=2)
+    events = log.read_text().splitlines()
+    assert events.index("made 2") < events.index("span 0 written")
+    monkeypatch.undo()
+    one = tmp_path / "one.xlsx"
+    xl.write_workbook({"records": xl.Spans(("records", "notes"), lambda: iter(tables))}, one, parts=1)
+    assert _parts(out) == _parts(one)

@@ -219,7 +219,7 @@ class Sheet:
         self._headers: list[str] | None = None
         self._longest: list[float] = []
         self._finished = False
-        self._pending: tuple[_Columns, Children, int] | None = None  # children still writing the last table's rows
+        self._pending: list[tuple[_Columns, Children, int]] = []  # children still writing tables' rows, oldest first
         self.rows = 0  # rows under the header so far
         # The body cells go to the typed writers behind XlsxWriter's public ones: write_string() is
         # _write_string() behind a decorator that only turns "A1" notation into (row, col), which
@@ -240,7 +240,10 @@ class Sheet:
         when the sheet gets its next rows or is finished (:meth:`join`), so what this process does
         meanwhile (making the next table, another sheet) runs beside them. ``here=False``: this
         process writes none of the rows when it may fork -- ``parts - 1`` children write them all --
-        for a caller with work of its own to do meanwhile (the next span of records to read)."""
+        for a caller with work of its own to do meanwhile (the next span of records to read); the
+        children of the table before may then still be writing too (they are taken, in order, when
+        the table after this one comes, or at :meth:`join`), so this process never waits for them
+        while it has work of its own."""
         if self._finished:
             raise ValueError(f"sheet {self.name!r} is finished")
         headers = [str(c) for c in df.columns]
@@ -258,7 +261,6 @@ class Sheet:
         _check_shape(self.name, self.rows + len(df), len(headers))
         columns = _Columns(df, self._writers)
         n_rows = len(df)
-        self.join()  # the rows of the table before, if children still write them, come first
         if n_rows and headers:
             if parts is None:
                 parts = parts_for(df.size)
@@ -273,10 +275,13 @@ class Sheet:
                     bounds = [0, *_split(columns.get(), n_rows, parts - 1)]
             else:
                 bounds = [0, n_rows]
+            # the rows of the tables before come first: taken now if this process writes some of this
+            # one's (its rows go straight after them), else all but the last table's
+            self.join(keep=0 if bounds[1] > bounds[0] else 1)
             first = self.rows + 1
             children = _start_parts(self._sheet, columns, bounds, self._book.tmp, first)
             if children:
-                self._pending = (columns, children, first)
+                self._pending.append((columns, children, first))
             else:
                 self._fit(columns.longest)
         self.rows += n_rows
@@ -285,11 +290,12 @@ class Sheet:
         """Widen the columns' fitted widths to ``longest`` (a table's longest shown value per column)."""
         self._longest = [max(a, b) for a, b in zip(self._longest, longest, strict=True)]
 
-    def join(self) -> None:
-        """Wait for the children still writing the rows of the last table added, and take their rows
-        (a failed child's are written here). Before the sheet's next rows, and when it is finished."""
-        if self._pending is not None:
-            (columns, children, first), self._pending = self._pending, None
+    def join(self, keep: int = 0) -> None:
+        """Wait for the children still writing the rows of the tables added, oldest first, and take
+        their rows (a failed child's are written here), until ``keep`` tables' children are left
+        running. Before the sheet's next rows, and (all of them) when it is finished."""
+        while len(self._pending) > keep:
+            columns, children, first = self._pending.pop(0)
             sent = _join_parts(self._sheet, columns, children, first)
             # the widths: from the columns if this process made them, else from the child that did
             self._fit(columns.longest if columns.made else sent)
@@ -297,8 +303,8 @@ class Sheet:
     def abandon(self) -> None:
         """Stop the children still writing this sheet's rows and close its row file (the workbook is
         not to be written)."""
-        if self._pending is not None:
-            (_, children, _), self._pending = self._pending, None
+        while self._pending:
+            _, children, _ = self._pending.pop(0)
             _stop_parts(children)
         with contextlib.suppress(Exception):
             self.close()
