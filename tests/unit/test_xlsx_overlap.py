@@ -322,3 +322,21 @@ def test_the_span_after_next_is_made_while_the_first_spans_children_still_write(
     one = tmp_path / "one.xlsx"
     xl.write_workbook({"records": xl.Spans(("records", "notes"), lambda: iter(tables))}, one, parts=1)
     assert _parts(out) == _parts(one)
+
+
+@needs_fork
+def test_even_a_small_span_goes_to_a_child_and_the_parent_never_writes_span_rows(tmp_path, monkeypatch, forks):
+    # written here, its rows would first wait for the children of the span before
+    real = xl.parts_for
+    monkeypatch.setattr(xl, "parts_for", lambda cells, cpus=None: real(cells, cpus=2))
+    log = tmp_path / "log"
+    _logged_children(monkeypatch, log, pause=0)
+    tables = _span_tables(3, 8)  # 8 rows of 3 columns: far fewer cells than a part
+    out = tmp_path / "spans.xlsx"
+    xl.write_workbook({"records": xl.Spans(("records", "notes"), lambda: iter(tables))}, out)
+    assert len(forks) == 6
+    assert not [e for e in log.read_text().splitlines() if e.startswith("parent")]
+    monkeypatch.undo()
+    one = tmp_path / "one.xlsx"
+    xl.write_workbook({"records": xl.Spans(("records", "notes"), lambda: iter(tables))}, one, parts=1)
+    assert _parts(out) == _parts(one)

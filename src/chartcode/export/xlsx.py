@@ -264,8 +264,10 @@ class Sheet:
         if n_rows and headers:
             if parts is None:
                 parts = parts_for(df.size)
-                if not here and parts == 1 and df.size >= CHILD_MIN_CELLS and parts_for(2 * PARALLEL_MIN_CELLS) > 1:
-                    parts = 2  # fewer cells than two parts, still worth a child: this process has its own work
+                if not here and parts == 1 and parts_for(2 * PARALLEL_MIN_CELLS) > 1:
+                    # fewer cells than two parts, still a child's: written here, they would wait for
+                    # the children of the tables before (and this process has work of its own)
+                    parts = 2
             if parts > 1 and _can_fork(self._sheet):
                 if here:
                     bounds = _split(columns.get(), n_rows, parts)
@@ -436,7 +438,6 @@ def _write_rows(columns: list, start: int, stop: int, first: int = 1) -> None:  
 
 PARALLEL_MIN_CELLS = 50_000  # cells per part at least: fewer are not worth a process
 PARTS_MAX = 4  # processes per sheet at most
-CHILD_MIN_CELLS = 10_000  # add(here=False): a table of fewer cells than a part, but this many, goes to a child
 _SHEET_STATE = ("table", "previous_row", "fh", "row_data_fh", "dim_rowmin", "dim_rowmax", "dim_colmin", "dim_colmax")
 
 
