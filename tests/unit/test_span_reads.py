@@ -65,3 +65,27 @@ def test_the_analysis_plan_is_parsed_once_per_database_state(demo, monkeypatch):
     demo.set_code("intern", demo.record_ids()[0], "sex", 2)  # any commit: a new state
     assert analysis.load_plan(demo) is not first
     assert len(parsed) == 2
+
+
+@pytest.mark.parametrize(
+    ("n", "size", "first"),
+    [
+        *[(n, 10, first) for n in (0, 1, 2, 9, 23, 101) for first in (None, 1, 2, 10, 50)],
+        (100_001, 10_000, 1_250),  # the xlsx export's spans at 100k records
+    ],
+)
+def test_spans_cover_every_id_once_growing_from_the_first_to_the_size(n, size, first):
+    ids = [f"R{i:06d}" for i in range(n)]
+    got = list(stream.spans(ids, size, first))
+    assert [r for part, _ in got for r in part] == ids  # every id once, in order
+    at = {r: i for i, r in enumerate(ids)}
+    for part, (lo, hi) in got:  # each range holds exactly its slice
+        start, stop = (at[lo] if lo is not None else 0), (at[hi] if hi is not None else n)
+        assert ids[start:stop] == part
+    sizes = [len(part) for part, _ in got[:-1]]  # the last span holds what is left
+    assert all(s <= size for s in sizes)
+    if sizes:
+        assert sizes[0] == min(first or size, size)
+        # each grows (by stream.RAMP at most, by one at least) until the size, then stays there
+        for a, b in zip(sizes, sizes[1:], strict=False):
+            assert b == size if a == size else a < b <= max(a + 1, int(a * stream.RAMP))
