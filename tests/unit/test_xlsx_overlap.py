@@ -141,6 +141,18 @@ def _logged_children(monkeypatch, log: Path, pause: float):
     return parent
 
 
+def _logged_make(tables, log: Path):
+    """A Spans maker yielding ``tables`` that notes "made K" in ``log`` as it makes span K."""
+
+    def make():
+        for k, frames in enumerate(tables):
+            with log.open("a") as fh:
+                fh.write(f"made {k}\n")
+            yield frames
+
+    return make
+
+
 def _span_tables(n_spans: int, rows: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     out = []
     for k in range(n_spans):
@@ -156,11 +168,7 @@ def test_the_next_span_is_made_while_children_write_the_rows_of_the_last(tmp_pat
     log = tmp_path / "log"
     tables = _span_tables(3, 400)
 
-    def make():
-        for k, frames in enumerate(tables):
-            with log.open("a") as fh:
-                fh.write(f"made {k}\n")
-            yield frames
+    make = _logged_make(tables, log)
 
     _logged_children(monkeypatch, log, pause=0.5)
     xl.write_workbook(
@@ -233,11 +241,12 @@ def _tables_with_a_wide_last_span() -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     return tables
 
 
-def _one_process_workbook(tables, path: Path) -> Path:
+def _spans_workbook(tables, path: Path, parts: int = 1) -> Path:
+    """``tables`` as spans of the records and notes sheets, then a small table, in ``parts`` processes."""
     xl.write_workbook(
         {"records": xl.Spans(("records", "notes"), lambda: iter(tables)), "after": pd.DataFrame({"a": [1]})},
         path,
-        parts=1,
+        parts=parts,
     )
     return path
 
@@ -254,16 +263,11 @@ def test_the_child_writing_a_span_makes_its_columns_and_the_widths_fit_every_spa
         return real(series, writers)
 
     monkeypatch.setattr(xl, "_column_codes", column_codes)
-    out = tmp_path / "spans.xlsx"
-    xl.write_workbook(
-        {"records": xl.Spans(("records", "notes"), lambda: iter(tables)), "after": pd.DataFrame({"a": [1]})},
-        out,
-        parts=2,
-    )
+    out = _spans_workbook(tables, tmp_path / "spans.xlsx", parts=2)
     assert len(forks) == 6  # each span's records and notes, one child each
     assert made_here == ["a"]  # the "after" table's column only: no span's column was made here
     monkeypatch.undo()
-    assert _parts(out) == _parts(_one_process_workbook(tables, tmp_path / "one.xlsx"))
+    assert _parts(out) == _parts(_spans_workbook(tables, tmp_path / "one.xlsx"))
     width = openpyxl.load_workbook(out)["records"].column_dimensions["C"].width
     assert width > len("a memo of forty-eight characters, the widest one")  # fitted to the last span's text
 
@@ -279,15 +283,10 @@ def test_a_span_whose_child_fails_has_its_columns_made_here_with_the_same_widths
         return real(columns, start, stop, first)
 
     monkeypatch.setattr(xl, "_write_rows", write_rows)
-    out = tmp_path / "spans.xlsx"
-    xl.write_workbook(
-        {"records": xl.Spans(("records", "notes"), lambda: iter(tables)), "after": pd.DataFrame({"a": [1]})},
-        out,
-        parts=2,
-    )
+    out = _spans_workbook(tables, tmp_path / "spans.xlsx", parts=2)
     assert forks
     monkeypatch.undo()
-    assert _parts(out) == _parts(_one_process_workbook(tables, tmp_path / "one.xlsx"))
+    assert _parts(out) == _parts(_spans_workbook(tables, tmp_path / "one.xlsx"))
 
 
 @needs_fork
@@ -308,11 +307,7 @@ def test_the_span_after_next_is_made_while_the_first_spans_children_still_write(
     monkeypatch.setattr(xl, "_write_rows", write_rows)
     tables = _span_tables(3, 400)
 
-    def make():
-        for k, frames in enumerate(tables):
-            with log.open("a") as fh:
-                fh.write(f"made {k}\n")
-            yield frames
+    make = _logged_make(tables, log)
 
     out = tmp_path / "spans.xlsx"
     xl.write_workbook({"records": xl.Spans(("records", "notes"), make)}, out, parts=2)
