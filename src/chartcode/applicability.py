@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chartcode.codebook import logic
 
@@ -284,6 +284,50 @@ def coder_forms(store: Store) -> dict[str, dict[str, SharedForm]]:
     return result
 
 
+class UnitAnswers(NamedTuple):
+    """Every closed record's units of a conditional field and, for each, how many coders submitted
+    the record and how many of them the field applies for (:func:`unit_answers`)."""
+
+    units: list[tuple[str, str]]  # (record_id, note_key), note_key '' for record-level fields
+    coders: Any  # numpy int64 per unit: the coders who submitted the record
+    applies: Any  # numpy int64 per unit: those of them the field applies for
+
+
+_UnitForms = list[tuple[tuple[str, str], dict[str, "SharedForm"]]]  # each unit and its coders' Forms
+
+
+def _answers_by_unit(store: Store, fld: Field) -> tuple[_UnitForms, list[bool]]:
+    """(units with the forms of the coders who submitted their record, every coder's answer in that
+    order): one batch of Answers.applies_many (SharedForm.applies' answers, the memo's keys built in
+    one loop; asked one by one, this was a tenth of an export), once per field and database state."""
+
+    def compute() -> tuple[_UnitForms, list[bool]]:
+        notes = record_notes(store)
+        units: _UnitForms = []
+        pairs: list[tuple[SharedForm, str | None]] = []
+        for rid, forms in coder_forms(store).items():
+            for nid in unit_places(fld, notes.get(rid, [])):
+                units.append(((rid, nid or ""), forms))
+                pairs.extend((form, nid) for form in forms.values())
+        return units, answers(store).applies_many(pairs, fld)
+
+    result: tuple[_UnitForms, list[bool]] = store.cached(f"unit_answers:{fld.name}", compute)
+    return result
+
+
+def unit_answers(store: Store, fld: Field) -> UnitAnswers:
+    """:func:`unit_applicability` as counts per unit, for a caller that needs no coder's name (the
+    agreement matrices: kept where it applies for every coder, and the units counted where the
+    coders disagree or it applies for none) and no dict per unit."""
+    import numpy as np  # (here: the coding screen imports this module, and needs no numpy)
+
+    units, said = _answers_by_unit(store, fld)
+    coders = np.fromiter((len(forms) for _, forms in units), dtype=np.int64, count=len(units))
+    unit_of = np.repeat(np.arange(len(units)), coders)  # each answer's unit
+    applies = np.bincount(unit_of, weights=np.asarray(said, dtype=np.float64), minlength=len(units))
+    return UnitAnswers([unit for unit, _ in units], coders, applies.astype(np.int64))
+
+
 def unit_applicability(store: Store, fld: Field) -> dict[tuple[str, str], dict[str, bool]]:
     """(record_id, note_key) -> {coder: does ``fld`` apply for them} over every closed record's
     units of ``fld`` (note_key '' for record-level fields), for each coder who submitted the record.
@@ -291,17 +335,9 @@ def unit_applicability(store: Store, fld: Field) -> dict[tuple[str, str], dict[s
     ask); callers read it, never change it."""
 
     def compute() -> dict[tuple[str, str], dict[str, bool]]:
-        notes = record_notes(store)
-        units: list[tuple[tuple[str, str], dict[str, SharedForm]]] = []
-        pairs: list[tuple[SharedForm, str | None]] = []
-        for rid, forms in coder_forms(store).items():
-            for nid in unit_places(fld, notes.get(rid, [])):
-                units.append(((rid, nid or ""), forms))
-                pairs.extend((form, nid) for form in forms.values())
-        # every coder's answer of every unit in one batch (Answers.applies_many: SharedForm.applies'
-        # answers, the memo's keys built in one loop): asked one by one, this was a tenth of an export
-        said = iter(answers(store).applies_many(pairs, fld))
-        return {unit: {coder: next(said) for coder in forms} for unit, forms in units}
+        units, said = _answers_by_unit(store, fld)
+        answer = iter(said)
+        return {unit: {coder: next(answer) for coder in forms} for unit, forms in units}
 
     result: dict[tuple[str, str], dict[str, bool]] = store.cached(f"unit_applicability:{fld.name}", compute)
     return result

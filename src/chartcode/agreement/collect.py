@@ -158,12 +158,13 @@ def _through_logic(store, rt: Ratings) -> Ratings:
     does not apply is not a value), and the units where coders disagree on applying it counted."""
     if not rt.field.show_if:
         return rt
-    from chartcode.applicability import unit_applicability
+    from chartcode.applicability import unit_answers
 
-    table = unit_applicability(store, rt.field)
-    rt.applicability_disagreements = sum(len(set(a.values())) > 1 for a in table.values())
-    rt.not_applicable = sum(bool(a) and not any(a.values()) for a in table.values())
-    keep = np.array([all(table.get(u, {}).values()) for u in rt.units], dtype=bool)
+    got = unit_answers(store, rt.field)
+    rt.applicability_disagreements = int(((got.applies > 0) & (got.applies < got.coders)).sum())
+    rt.not_applicable = int(((got.coders > 0) & (got.applies == 0)).sum())
+    everyone = dict(zip(got.units, (got.applies == got.coders).tolist(), strict=True))
+    keep = np.array([everyone.get(u, True) for u in rt.units], dtype=bool)  # no entry: all([]), kept
     if len(keep) and not keep.all():
         rt.matrix[~keep, :] = np.nan
     return rt
