@@ -215,7 +215,7 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
     from chartcode.forked import Forked
 
     store, cb = data.store, data.store.codebook
-    parts: list[pd.DataFrame] | None = []
+    parts: list[tuple[pd.DataFrame, dict[str, str]]] | None = []  # the spans' analysis rows (stream.kept_rows)
     ratings: list[list[Ratings]] | None = []  # per span, every field's; None: the agreement reads the audit
     try:
         plan = load_plan(store)
@@ -243,7 +243,7 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
             del records, notes
             if parts is not None:
                 try:
-                    parts.append(analysis_frame(part, plan)[0])
+                    parts.append(stream.kept_rows(analysis_frame(part, plan)[0]))
                 except UserError:
                     parts = None
             if ratings is not None:
@@ -259,7 +259,7 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
     def agreement() -> pd.DataFrame:  # the spans are done: the analyses start in a child, then this
         frame = None
         if parts and plan is not None:
-            frame = (pd.concat(parts, ignore_index=True), variables(cb, plan.derived))
+            frame = (stream.joined_rows(parts), variables(cb, plan.derived))
             parts.clear()
         prepared = tables.analyses_prepared(store, frame)
         if isinstance(prepared, pd.DataFrame):
