@@ -41,6 +41,19 @@ def can_fork() -> bool:
         return (os.cpu_count() or 1) > 1
 
 
+def give_back_freed_memory() -> None:
+    """Return the heap this process has freed to the system (glibc's ``malloc_trim``), before a
+    child is forked: a child starts with this process's resident memory, freed pages included (54
+    MB of a report's 214 MB after a 100,000-record read). Elsewhere than on glibc: nothing."""
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 class Forked(Generic[T]):
     """``fn(*args)`` in a forked child from construction on; :meth:`result` gives its value."""
 

@@ -212,7 +212,7 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
     from chartcode.export import stream, tables, writers
     from chartcode.export.options import expand
     from chartcode.export.xlsx import Spans
-    from chartcode.forked import Forked
+    from chartcode.forked import Forked, give_back_freed_memory
 
     store, cb = data.store, data.store.codebook
     parts: list[tuple[pd.DataFrame, dict[str, str]]] | None = []  # the spans' analysis rows (stream.kept_rows)
@@ -265,6 +265,7 @@ def _xlsx_wide_streamed(data: ExportInput, files: list[Path]) -> None:
         if isinstance(prepared, pd.DataFrame):
             analyses.append(Forked(lambda: prepared, run=False))
         else:
+            give_back_freed_memory()  # the child starts with this process's resident memory
             analyses.append(Forked(tables.analyses_run, prepared))
         joined = None
         if ratings:

@@ -45,6 +45,7 @@ from chartcode.codebook.model import checkbox_codes
 from chartcode.errors import UserError
 from chartcode.export import stream
 from chartcode.export.stream import RecordSpan, _Child, _second_cpu, child_snapshot, spans, streamable
+from chartcode.forked import give_back_freed_memory
 from chartcode.store.api import has_method
 
 if TYPE_CHECKING:
@@ -412,22 +413,8 @@ def read_spans(
         whole = join_frames(frames)
         del frames
         data.analysis = None if whole is None else (whole, known)
-    _give_back_freed_memory()
+    give_back_freed_memory()  # the report forks its analyses' child next (chartcode.forked)
     return data
-
-
-def _give_back_freed_memory() -> None:
-    """Return the heap the spans' reads freed to the system (glibc's ``malloc_trim``). Without it the
-    freed pages stay resident in this process -- 54 MB of its 214 MB after a 100,000-record read --
-    and in each child the report forks next (chartcode.forked), which starts with this process's
-    resident memory. Elsewhere than on glibc: nothing."""
-    import ctypes
-
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
 
 
 def _add_notes(into: list[str], more: list[str]) -> None:
