@@ -508,7 +508,7 @@ def _join_parts(sheet, columns: _Columns, children: Children, first: int) -> lis
     """The children's rows after this process's, in order: each child's rows file appended once it
     has finished, or its rows written here if it failed (or was never forked). Returns the longest
     shown value of each column that the children sent (the widest of their columns)."""
-    sent = [0.0] * len(columns.longest or [])
+    sent: list[float] = []
     try:
         while children:
             child, path, start, stop = children.pop(0)
@@ -517,7 +517,7 @@ def _join_parts(sheet, columns: _Columns, children: Children, first: int) -> lis
                 _write_rows(columns.get(), start, stop, first)
             else:
                 *state, longest = state
-                sent = [max(a, b) for a, b in zip(longest, sent, strict=False)] if sent else list(longest)
+                sent = [max(a, b) for a, b in zip(sent, longest, strict=True)] if sent else list(longest)
                 _append_rows(sheet, path, first + start, state)
             path.unlink(missing_ok=True)
     finally:

@@ -204,11 +204,7 @@ class DatasetQueries:
         are not empty. ``open_ids``: the span's open records, read in that same snapshot (else the
         query finds them itself)."""
         within, params = _within(span)
-        closed_params: list[str] = []
-        if open_ids is None:
-            closed = record_closed("record_id")
-        else:
-            closed, closed_params = record_closed_among("record_id", open_ids)
+        closed, closed_params = record_closed_among("record_id", open_ids)
         where = f"{SUBMITTED_WHERE} AND {closed}{within}"
         params = [*closed_params, *params]
         integer = "typeof(submitted_value) = 'integer'"

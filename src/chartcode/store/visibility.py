@@ -35,15 +35,15 @@ def record_closed(record_col: str) -> str:
 OPEN_LISTED_MAX = 500  # open records a caller's list may name in SQL (SQLite's parameter limit: 999 before 3.32)
 
 
-def record_closed_among(record_col: str, open_ids: list[str]) -> tuple[str, list[str]]:
+def record_closed_among(record_col: str, open_ids: list[str] | None) -> tuple[str, list[str]]:
     """:func:`record_closed` for a caller that has read the open records (:data:`OPEN_RECORDS`)
     already, in the same read snapshot: SQL and its parameters. With none open, no test at all (the
     subquery's lookup on every row of a scan of every code costs a tenth of it); a few, by name;
-    many, the subquery itself."""
+    many, or a caller that has not read them (None), the subquery itself."""
+    if open_ids is None or len(open_ids) > OPEN_LISTED_MAX:
+        return record_closed(record_col), []
     if not open_ids:
         return "1", []
-    if len(open_ids) > OPEN_LISTED_MAX:
-        return record_closed(record_col), []
     return f"{record_col} NOT IN ({', '.join('?' * len(open_ids))})", list(open_ids)
 
 
